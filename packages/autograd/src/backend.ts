@@ -1,0 +1,111 @@
+import type { DType, TypedArray } from "./dtype.js";
+import { DeltagradError } from "./errors.js";
+import type { Shape } from "./shape.js";
+
+/** An opaque handle to a tensor's storage on some backend (a TypedArray on cpu, a GPU buffer on webgpu). */
+export type BackendData = object;
+
+export type UnaryKernel = "neg" | "reciprocal" | "exp" | "log" | "sqrt" | "erf" | "sign";
+export type BinaryKernel = "add" | "mul" | "maximum";
+export type CompareKernel = "equal" | "notEqual" | "greater" | "greaterEqual" | "less" | "lessEqual";
+export type ReduceKernel = "sum" | "max";
+export type ArgReduceKernel = "argmax" | "argmin";
+
+/** Geometry of an unfold (im2col) / fold (col2im) window over NCHW data. */
+export interface WindowParams {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+}
+
+/**
+ * The seam between the autograd core and the machines that compute. Every kernel takes opaque
+ * {@link BackendData} handles plus shapes and returns a fresh handle; no kernel mutates its
+ * inputs. Shapes are contiguous row-major. Binary kernels broadcast (NumPy rules) and take
+ * inputs of one dtype (the core casts first). A wasm-SIMD or WebGPU backend implements this
+ * interface and plugs in with {@link registerBackend}; the core never reads values on the host
+ * except through `read`/`readSync`.
+ */
+export interface Backend {
+  readonly name: string;
+  /** Whether `readSync` works (cpu, wasm); false for webgpu, where reads are asynchronous. */
+  readonly synchronous: boolean;
+  /** Whether this backend computes in float64 (cpu does; webgpu does not). */
+  supports(dtype: DType): boolean;
+
+  upload(values: TypedArray, dtype: DType): BackendData;
+  readSync(data: BackendData, dtype: DType, size: number): TypedArray;
+  read(data: BackendData, dtype: DType, size: number): Promise<TypedArray>;
+  /** Copies `src` over `dst`'s storage in place (used by optimizers; same dtype and size). */
+  write(dst: BackendData, src: BackendData, dtype: DType, size: number): void;
+  fill(dtype: DType, size: number, value: number): BackendData;
+
+  unary(op: UnaryKernel, x: BackendData, dtype: DType, size: number): BackendData;
+  binary(op: BinaryKernel, a: BackendData, aShape: Shape, b: BackendData, bShape: Shape, outShape: Shape, dtype: DType): BackendData;
+  compare(op: CompareKernel, a: BackendData, aShape: Shape, b: BackendData, bShape: Shape, outShape: Shape, dtype: DType): BackendData;
+  where(cond: BackendData, cShape: Shape, a: BackendData, aShape: Shape, b: BackendData, bShape: Shape, outShape: Shape, dtype: DType): BackendData;
+  cast(x: BackendData, from: DType, to: DType, size: number): BackendData;
+
+  /** Reduces `axes` keeping them as size-1 dims. */
+  reduce(op: ReduceKernel, x: BackendData, shape: Shape, axes: readonly number[], dtype: DType): BackendData;
+  /** Index (int32) of the first max/min along `axis`, kept as a size-1 dim. */
+  argReduce(op: ArgReduceKernel, x: BackendData, shape: Shape, axis: number, dtype: DType): BackendData;
+
+  expand(x: BackendData, shape: Shape, outShape: Shape, dtype: DType): BackendData;
+  permute(x: BackendData, shape: Shape, perm: readonly number[], dtype: DType): BackendData;
+  slice(x: BackendData, shape: Shape, begin: readonly number[], size: readonly number[], dtype: DType): BackendData;
+  pad(x: BackendData, shape: Shape, pads: readonly (readonly [number, number])[], value: number, dtype: DType): BackendData;
+  concat(xs: readonly BackendData[], shapes: readonly Shape[], axis: number, dtype: DType): BackendData;
+  /** Batched matmul; both operands have rank ≥ 2 and their batch dims broadcast to outShape's. */
+  matmul(a: BackendData, aShape: Shape, b: BackendData, bShape: Shape, outShape: Shape, dtype: DType): BackendData;
+  /** `out = x` indexed along `axis` by int32 `indices` (TensorFlow's gather). Throws for out-of-range indices. */
+  gather(x: BackendData, shape: Shape, indices: BackendData, nIndices: number, axis: number, dtype: DType): BackendData;
+  /** Adjoint of gather: sums slices of `g` into a zero tensor of `outShape` at `indices` along `axis`. */
+  scatterAdd(g: BackendData, indices: BackendData, nIndices: number, outShape: Shape, axis: number, dtype: DType): BackendData;
+  /** im2col: NCHW `x` → `[N, C·kh·kw, L]`, zero padding. */
+  unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): BackendData;
+  /** col2im: `[N, C·kh·kw, L]` → NCHW `outShape`, summing overlaps (the adjoint of unfold). */
+  fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype: DType): BackendData;
+}
+
+const registry = new Map<string, Backend>();
+let active: Backend | undefined;
+
+/**
+ * Makes a backend available under its name; the first one registered becomes active.
+ *
+ * @example
+ * ```ts
+ * registerBackend(myWasmBackend); setBackend("wasm");
+ * ```
+ */
+export function registerBackend(b: Backend): void {
+  registry.set(b.name, b);
+  active ??= b;
+}
+
+/**
+ * Chooses the backend new tensors are created on.
+ *
+ * @example
+ * ```ts
+ * setBackend("cpu"); getBackend().name; // "cpu"
+ * ```
+ */
+export function setBackend(name: string): void {
+  const b = registry.get(name);
+  if (!b) throw new DeltagradError(`setBackend: unknown backend "${name}" (available: ${[...registry.keys()].join(", ")})`);
+  active = b;
+}
+
+/** The active backend. @example `getBackend().name // "cpu"` */
+export function getBackend(): Backend {
+  if (!active) throw new DeltagradError("getBackend: no backend registered");
+  return active;
+}
+
+/** Names of all registered backends. @example `listBackends() // ["cpu"]` */
+export function listBackends(): string[] {
+  return [...registry.keys()];
+}

@@ -1,0 +1,247 @@
+import type { ArgReduceKernel, Backend, BackendData, BinaryKernel, CompareKernel, ReduceKernel, UnaryKernel, WindowParams } from "../backend.js";
+import { allocate, type DType, type TypedArray } from "../dtype.js";
+import { DeltagradError } from "../errors.js";
+import { type Shape, sizeOf, stridesOf } from "../shape.js";
+import { erf } from "./erf.js";
+import { matmulKernel } from "./matmul.js";
+import { broadcastStrides, gatherStrided, makeBinaryLoop, makeReduceLoop, scatterStrided } from "./strided.js";
+import { foldKernel, unfoldKernel, windowOutSize } from "./window.js";
+
+const UNARY: Record<UnaryKernel, (x: number) => number> = {
+  neg: (x) => -x,
+  reciprocal: (x) => 1 / x,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  erf,
+  // sign(±0) = 0 and sign(NaN) = NaN, as in NumPy and PyTorch.
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN),
+};
+
+const BINARY = {
+  add: makeBinaryLoop((x, y) => x + y),
+  mul: makeBinaryLoop((x, y) => x * y),
+  // NaN propagates from either side, as in PyTorch's maximum.
+  maximum: makeBinaryLoop((x, y) => (x !== x || y !== y ? NaN : x > y ? x : y)),
+} satisfies Record<BinaryKernel, unknown>;
+
+const COMPARE = {
+  equal: makeBinaryLoop((x, y) => (x === y ? 1 : 0)),
+  notEqual: makeBinaryLoop((x, y) => (x !== y ? 1 : 0)),
+  greater: makeBinaryLoop((x, y) => (x > y ? 1 : 0)),
+  greaterEqual: makeBinaryLoop((x, y) => (x >= y ? 1 : 0)),
+  less: makeBinaryLoop((x, y) => (x < y ? 1 : 0)),
+  lessEqual: makeBinaryLoop((x, y) => (x <= y ? 1 : 0)),
+} satisfies Record<CompareKernel, unknown>;
+
+const REDUCE = {
+  sum: makeReduceLoop((acc, x) => acc + x, 0),
+  // NaN wins; otherwise the larger value.
+  max: makeReduceLoop((acc, x) => (x > acc || x !== x ? x : acc), -Infinity),
+} satisfies Record<ReduceKernel, unknown>;
+
+const a = (d: BackendData) => d as TypedArray;
+
+function castValue(v: number, to: DType): number {
+  if (to === "bool") return v !== 0 && !Number.isNaN(v) ? 1 : 0;
+  return v;
+}
+
+/** The default backend: TypedArrays and plain loops, synchronous, float32 and float64. */
+export const cpuBackend: Backend = {
+  name: "cpu",
+  synchronous: true,
+  supports: () => true,
+
+  upload: (values) => values,
+  readSync: (data) => a(data),
+  read: async (data) => a(data),
+  write(dst, src) {
+    a(dst).set(a(src));
+  },
+  fill(dtype, size, value) {
+    const out = allocate(dtype, size);
+    if (value !== 0) out.fill(castValue(value, dtype));
+    return out;
+  },
+
+  unary(op, x, dtype, size) {
+    const f = UNARY[op];
+    const src = a(x);
+    const out = allocate(dtype, size);
+    for (let i = 0; i < size; i++) out[i] = f(src[i]!);
+    return out;
+  },
+  binary(op, x, xs, y, ys, outShape, dtype) {
+    const out = allocate(dtype, sizeOf(outShape));
+    BINARY[op](a(x), xs, a(y), ys, out, outShape);
+    return out;
+  },
+  compare(op, x, xs, y, ys, outShape) {
+    const out = allocate("bool", sizeOf(outShape));
+    COMPARE[op](a(x), xs, a(y), ys, out, outShape);
+    return out;
+  },
+  where(cond, cs, x, xs, y, ys, outShape, dtype) {
+    const n = sizeOf(outShape);
+    const out = allocate(dtype, n);
+    const c = a(cond);
+    const cStr = broadcastStrides(cs, outShape);
+    const xStr = broadcastStrides(xs, outShape);
+    const yStr = broadcastStrides(ys, outShape);
+    const X = a(x);
+    const Y = a(y);
+    const idx = new Array<number>(outShape.length).fill(0);
+    let ci = 0;
+    let xi = 0;
+    let yi = 0;
+    for (let o = 0; o < n; o++) {
+      out[o] = c[ci] ? X[xi]! : Y[yi]!;
+      for (let d = outShape.length - 1; d >= 0; d--) {
+        ci += cStr[d]!;
+        xi += xStr[d]!;
+        yi += yStr[d]!;
+        if (++idx[d]! < outShape[d]!) break;
+        ci -= cStr[d]! * outShape[d]!;
+        xi -= xStr[d]! * outShape[d]!;
+        yi -= yStr[d]! * outShape[d]!;
+        idx[d] = 0;
+      }
+    }
+    return out;
+  },
+  cast(x, from, to, size) {
+    const src = a(x);
+    const out = allocate(to, size);
+    // Float → int32 truncates toward zero (the TypedArray conversion), as PyTorch's .int().
+    if (to === "bool") for (let i = 0; i < size; i++) out[i] = castValue(src[i]!, "bool");
+    else out.set(src);
+    return out;
+  },
+
+  reduce(op, x, shape, axes, dtype) {
+    const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const out = allocate(dtype, sizeOf(outShape));
+    REDUCE[op](a(x), shape, axes, out);
+    return out;
+  },
+  argReduce(op: ArgReduceKernel, x, shape, axis) {
+    const src = a(x);
+    const outer = sizeOf(shape.slice(0, axis));
+    const n = shape[axis]!;
+    const inner = sizeOf(shape.slice(axis + 1));
+    const out = allocate("int32", outer * inner);
+    const better = op === "argmax" ? (v: number, best: number) => v > best : (v: number, best: number) => v < best;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        // The first index wins ties; the first NaN wins over everything (NumPy's rule).
+        let best = src[o * n * inner + i]!;
+        let at = 0;
+        for (let j = 1; j < n && best === best; j++) {
+          const v = src[(o * n + j) * inner + i]!;
+          if (v !== v || better(v, best)) {
+            best = v;
+            at = j;
+          }
+        }
+        out[o * inner + i] = at;
+      }
+    }
+    return out;
+  },
+
+  expand(x, shape, outShape, dtype) {
+    const out = allocate(dtype, sizeOf(outShape));
+    gatherStrided(a(x), out, outShape, broadcastStrides(shape, outShape), 0);
+    return out;
+  },
+  permute(x, shape, perm, dtype) {
+    const s = stridesOf(shape);
+    const outShape = perm.map((p) => shape[p]!);
+    const out = allocate(dtype, sizeOf(outShape));
+    gatherStrided(a(x), out, outShape, perm.map((p) => s[p]!), 0);
+    return out;
+  },
+  slice(x, shape, begin, size, dtype) {
+    const s = stridesOf(shape);
+    const out = allocate(dtype, sizeOf(size));
+    gatherStrided(a(x), out, size, s, begin.reduce((acc, b, i) => acc + b * s[i]!, 0));
+    return out;
+  },
+  pad(x, shape, pads, value, dtype) {
+    const outShape = shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
+    const out = allocate(dtype, sizeOf(outShape));
+    if (value !== 0) out.fill(value);
+    const s = stridesOf(outShape);
+    scatterStrided(a(x), shape, out, s, pads.reduce((acc, p, i) => acc + p[0] * s[i]!, 0));
+    return out;
+  },
+  concat(xs, shapes, axis, dtype) {
+    const outShape = shapes[0]!.slice();
+    outShape[axis] = shapes.reduce((acc, s) => acc + s[axis]!, 0);
+    const out = allocate(dtype, sizeOf(outShape));
+    const s = stridesOf(outShape);
+    let at = 0;
+    xs.forEach((x, i) => {
+      scatterStrided(a(x), shapes[i]!, out, s, at * s[axis]!);
+      at += shapes[i]![axis]!;
+    });
+    return out;
+  },
+  matmul(x, xs, y, ys, outShape, dtype) {
+    const out = allocate(dtype, sizeOf(outShape));
+    matmulKernel(a(x), xs, a(y), ys, out, outShape);
+    return out;
+  },
+  gather(x, shape, indices, nIndices, axis, dtype) {
+    const src = a(x);
+    const idx = a(indices);
+    const outer = sizeOf(shape.slice(0, axis));
+    const n = shape[axis]!;
+    const inner = sizeOf(shape.slice(axis + 1));
+    const out = allocate(dtype, outer * nIndices * inner);
+    for (let t = 0; t < nIndices; t++) checkIndex("gather", idx[t]!, n, axis);
+    for (let o = 0; o < outer; o++) {
+      for (let t = 0; t < nIndices; t++) {
+        const from = (o * n + idx[t]!) * inner;
+        const to = (o * nIndices + t) * inner;
+        for (let i = 0; i < inner; i++) out[to + i] = src[from + i]!;
+      }
+    }
+    return out;
+  },
+  scatterAdd(g, indices, nIndices, outShape, axis, dtype) {
+    const src = a(g);
+    const idx = a(indices);
+    const outer = sizeOf(outShape.slice(0, axis));
+    const n = outShape[axis]!;
+    const inner = sizeOf(outShape.slice(axis + 1));
+    const out = allocate(dtype, sizeOf(outShape));
+    for (let t = 0; t < nIndices; t++) checkIndex("scatterAdd", idx[t]!, n, axis);
+    for (let o = 0; o < outer; o++) {
+      for (let t = 0; t < nIndices; t++) {
+        const to = (o * n + idx[t]!) * inner;
+        const from = (o * nIndices + t) * inner;
+        for (let i = 0; i < inner; i++) out[to + i] += src[from + i]!;
+      }
+    }
+    return out;
+  },
+  unfold(x, shape, p: WindowParams, dtype) {
+    const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
+    const out = allocate(dtype, shape[0]! * shape[1]! * p.kernel[0] * p.kernel[1] * oh * ow);
+    unfoldKernel(a(x), shape, p, out);
+    return out;
+  },
+  fold(cols, outShape, p, dtype) {
+    const out = allocate(dtype, sizeOf(outShape));
+    foldKernel(a(cols), outShape, p, out);
+    return out;
+  },
+};
+
+function checkIndex(op: string, i: number, n: number, axis: number): void {
+  if (!(i >= 0 && i < n)) throw new DeltagradError(`${op}: index ${i} is out of range for axis ${axis} of size ${n}`);
+}
+
+export type { Shape };

@@ -1,0 +1,53 @@
+import { DeltagradError } from "./errors.js";
+
+/** Element types: `float32` (default), `float64` (cpu; gradcheck), `int32` (labels, indices), `bool`. */
+export type DType = "float32" | "float64" | "int32" | "bool";
+
+/** The TypedArray that stores each dtype on the cpu backend. */
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+export const DTYPES: readonly DType[] = ["float32", "float64", "int32", "bool"];
+
+const CTORS = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  bool: Uint8Array,
+} as const;
+
+/** Allocates a zero-filled TypedArray of `size` elements for `dtype`. */
+export function allocate(dtype: DType, size: number): TypedArray {
+  return new CTORS[dtype](size);
+}
+
+/** Bytes per element of `dtype`. */
+export function bytesPerElement(dtype: DType): number {
+  return CTORS[dtype].BYTES_PER_ELEMENT;
+}
+
+/** Whether gradients can flow through tensors of this dtype. */
+export function isFloat(dtype: DType): boolean {
+  return dtype === "float32" || dtype === "float64";
+}
+
+const RANK: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3 };
+
+/** Result dtype of a binary op (bool < int32 < float32 < float64), as NumPy/PyTorch promote. */
+export function promote(a: DType, b: DType): DType {
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
+/** Throws a clear error unless `d` is one of the four dtypes. */
+export function checkDType(op: string, d: unknown): DType {
+  if (typeof d === "string" && (DTYPES as readonly string[]).includes(d)) return d as DType;
+  throw new DeltagradError(`${op}: unknown dtype ${JSON.stringify(d)} (expected one of ${DTYPES.join(", ")})`);
+}
+
+/** The dtype a TypedArray stores, or undefined for other arrays. */
+export function dtypeOfArray(a: unknown): DType | undefined {
+  if (a instanceof Float32Array) return "float32";
+  if (a instanceof Float64Array) return "float64";
+  if (a instanceof Int32Array) return "int32";
+  if (a instanceof Uint8Array) return "bool";
+  return undefined;
+}

@@ -1,0 +1,31 @@
+/**
+ * @deltagrad/autograd — tensors, a closed set of primitives with VJPs, a reverse-mode sweep,
+ * function transforms and gradient checking. Zero runtime dependencies.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@deltagrad/autograd";
+ * const w = tensor(0, { requiresGrad: true });
+ * w.mul(1).neg().exp().add(1).reciprocal().backward();
+ * w.grad!.itemSync(); // -0.25
+ * ```
+ */
+import { registerBackend } from "./backend.js";
+import { cpuBackend } from "./cpu/index.js";
+
+registerBackend(cpuBackend);
+
+export { Tensor, type TensorLike, type NestedArray, type BackwardOptions, type Node } from "./tensor.js";
+export * from "./ops/index.js";
+export { noGrad, enableGrad, isGradEnabled, detectAnomaly, setAnomalyMode, unbroadcast } from "./engine.js";
+export { grad, valueAndGrad, vjp, hvp, gradients, type GradOptions, type GradientsOptions } from "./autograd.js";
+export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";
+export { toDot, graphNodes, type DotOptions, type GraphNode } from "./dot.js";
+export { DeltagradError } from "./errors.js";
+export { type DType, type TypedArray, isFloat } from "./dtype.js";
+export { Generator, manualSeed, defaultGenerator } from "./random.js";
+export { registerBackend, setBackend, getBackend, listBackends, type Backend, type BackendData, type WindowParams } from "./backend.js";
+export { cpuBackend } from "./cpu/index.js";
+export { RULES, type Primitive, type Attrs, type Rule } from "./primitives.js";
+export { broadcastShapes, type Shape } from "./shape.js";
+export { formatTensor } from "./format.js";

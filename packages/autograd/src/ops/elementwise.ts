@@ -1,0 +1,285 @@
+import type { CompareKernel } from "../backend.js";
+import { isFloat, promote, checkDType, type DType } from "../dtype.js";
+import { apply } from "../engine.js";
+import { DeltagradError } from "../errors.js";
+import { describe } from "../shape.js";
+import { Tensor, type TensorLike } from "../tensor.js";
+import { scalar } from "./create.js";
+
+/** @internal Throws unless `x` is a Tensor. */
+export function asTensor(op: string, x: unknown, arg = "x"): Tensor {
+  if (x instanceof Tensor) return x;
+  throw new DeltagradError(`${op}: expected a Tensor for ${arg}, got ${describe(x)}`);
+}
+
+/**
+ * @internal Turns a binary op's operands into tensors of one dtype. A plain number takes the
+ * tensor operand's dtype (float32 if it is fractional and the tensor is integer), like
+ * PyTorch's "weak" Python scalars. `minDType` lifts the result (e.g. float32 for division).
+ */
+export function operands(op: string, a: TensorLike, b: TensorLike, minDType: DType = "bool"): [Tensor, Tensor] {
+  const typeOf = (x: TensorLike, other: TensorLike): DType => {
+    if (x instanceof Tensor) return x.dtype;
+    if (typeof x !== "number") throw new DeltagradError(`${op}: expected a Tensor or a number, got ${describe(x)}`);
+    if (!(other instanceof Tensor)) return "float32";
+    if (isFloat(other.dtype)) return other.dtype;
+    if (!Number.isInteger(x)) return "float32";
+    return other.dtype === "bool" && x !== 0 && x !== 1 ? "int32" : other.dtype;
+  };
+  const dtype = promote(promote(typeOf(a, b), typeOf(b, a)), minDType);
+  const to = (x: TensorLike) => (x instanceof Tensor ? (x.dtype === dtype ? x : cast(x, dtype)) : scalar(x, dtype));
+  return [to(a), to(b)];
+}
+
+/** @internal Lifts integer and bool inputs of a float-only op to float32. */
+function floatInput(op: string, x: Tensor): Tensor {
+  asTensor(op, x);
+  return isFloat(x.dtype) ? x : cast(x, "float32");
+}
+
+/** @internal Lifts bool to int32 for arithmetic. */
+function numericInput(op: string, x: Tensor): Tensor {
+  asTensor(op, x);
+  return x.dtype === "bool" ? cast(x, "int32") : x;
+}
+
+/** Elementwise a + b with NumPy broadcasting. @example `add(tensor([1, 2]), 10) // [11, 12]` */
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  return apply("add", operands("add", a, b, "int32"), null);
+}
+
+/** Elementwise a · b with broadcasting. @example `mul(tensor([1, 2]), tensor([[3], [4]])) // [[3,6],[4,8]]` */
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  return apply("mul", operands("mul", a, b, "int32"), null);
+}
+
+/** −x. @example `neg(tensor([1, -2])) // [-1, 2]` */
+export function neg(x: Tensor): Tensor {
+  return apply("neg", [numericInput("neg", x)], null);
+}
+
+/** 1/x. @example `reciprocal(tensor([2, 4])) // [0.5, 0.25]` */
+export function reciprocal(x: Tensor): Tensor {
+  return apply("reciprocal", [floatInput("reciprocal", x)], null);
+}
+
+/** eˣ. @example `exp(tensor([0])) // [1]` */
+export function exp(x: Tensor): Tensor {
+  return apply("exp", [floatInput("exp", x)], null);
+}
+
+/** Natural log; log(0) = −∞, log of a negative is NaN. @example `log(tensor([1])) // [0]` */
+export function log(x: Tensor): Tensor {
+  return apply("log", [floatInput("log", x)], null);
+}
+
+/** √x. @example `sqrt(tensor([4])) // [2]` */
+export function sqrt(x: Tensor): Tensor {
+  return apply("sqrt", [floatInput("sqrt", x)], null);
+}
+
+/** The error function (a primitive; GELU needs it). @example `erf(tensor([0])) // [0]` */
+export function erf(x: Tensor): Tensor {
+  return apply("erf", [floatInput("erf", x)], null);
+}
+
+/** −1, 0 or 1 (NaN for NaN); no gradient flows through it. @example `sign(tensor([-3, 0, 2])) // [-1, 0, 1]` */
+export function sign(x: Tensor): Tensor {
+  return apply("sign", [numericInput("sign", x)], null);
+}
+
+/** a − b = a + (−b). @example `sub(tensor([3]), 1) // [2]` */
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = operands("sub", a, b, "int32");
+  return add(x, neg(y));
+}
+
+/** a / b = a · (1/b), always floating point. @example `div(tensor([1]), 4) // [0.25]` */
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = operands("div", a, b, "float32");
+  return mul(x, reciprocal(y));
+}
+
+/** x · x. @example `square(tensor([3])) // [9]` */
+export function square(x: Tensor): Tensor {
+  return mul(x, x);
+}
+
+/** |x| = x · sign(x); its gradient is sign(x), 0 at 0 (as PyTorch). @example `abs(tensor([-2])) // [2]` */
+export function abs(x: Tensor): Tensor {
+  return mul(x, sign(x));
+}
+
+function intPow(x: Tensor, n: number): Tensor {
+  // Square-and-multiply: exact products of primitives, so negative bases work.
+  let result: Tensor | null = null;
+  let base = x;
+  while (n > 0) {
+    if (n & 1) result = result ? mul(result, base) : base;
+    n >>= 1;
+    if (n) base = mul(base, base);
+  }
+  return result!;
+}
+
+/**
+ * xᵉ. A number exponent: 0 gives ones, an integer exponent repeated products (any base), 0.5 a
+ * square root, otherwise exp(e·log x). A tensor exponent: exp(b·log a) — defined for a > 0,
+ * NaN for negative bases (its gradient with respect to b needs log a anyway).
+ *
+ * @example
+ * ```ts
+ * pow(tensor([-2, 3]), 3);               // [-8, 27]
+ * pow(tensor([4]), tensor([0.5]));       // [2]
+ * ```
+ */
+export function pow(x: TensorLike, e: TensorLike): Tensor {
+  if (typeof e === "number" && x instanceof Tensor) {
+    const xf = isFloat(x.dtype) || (Number.isInteger(e) && e >= 0) ? x : cast(x, "float32");
+    if (e === 0) return add(mul(xf, 0), 1);
+    if (e === 1) return xf;
+    if (e === 0.5) return sqrt(xf);
+    if (Number.isInteger(e) && Math.abs(e) <= 64) return e > 0 ? intPow(xf, e) : reciprocal(intPow(xf, -e));
+    return exp(mul(log(floatInput("pow", xf)), e));
+  }
+  const [a, b] = operands("pow", x, e, "float32");
+  return exp(mul(b, log(a)));
+}
+
+/** Elementwise maximum; equal values split the gradient evenly. @example `maximum(tensor([1, 5]), 3) // [3, 5]` */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  return apply("maximum", operands("maximum", a, b, "int32"), null);
+}
+
+/** Elementwise minimum = −maximum(−a, −b). @example `minimum(tensor([1, 5]), 3) // [1, 3]` */
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = operands("minimum", a, b, "int32");
+  return neg(maximum(neg(x), neg(y)));
+}
+
+/**
+ * Picks `a` where `cond` is true and `b` elsewhere, broadcasting all three. `cond` is bool and
+ * carries no gradient.
+ *
+ * @example
+ * ```ts
+ * where(tensor([true, false]), tensor([1, 2]), 0); // [1, 0]
+ * ```
+ */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  asTensor("where", cond, "cond");
+  if (cond.dtype !== "bool") throw new DeltagradError(`where: cond must be a bool tensor, got ${cond.dtype}`);
+  return apply("where", [cond, ...operands("where", a, b)], null);
+}
+
+export interface ClampOptions {
+  min?: number;
+  max?: number;
+}
+
+/**
+ * Limits values to [min, max]. The gradient is 1 inside the closed interval (ends included) and
+ * 0 outside, as PyTorch's clamp.
+ *
+ * @example
+ * ```ts
+ * clamp(tensor([-2, 0.5, 3]), { min: 0, max: 1 }); // [0, 0.5, 1]
+ * ```
+ */
+export function clamp(x: Tensor, { min, max }: ClampOptions = {}): Tensor {
+  asTensor("clamp", x);
+  if ((min !== undefined && typeof min !== "number") || (max !== undefined && typeof max !== "number")) {
+    throw new DeltagradError(`clamp: min and max must be numbers, got ${describe(min)} and ${describe(max)}`);
+  }
+  if (min !== undefined && max !== undefined && min > max) throw new DeltagradError(`clamp: min ${min} is greater than max ${max}`);
+  let y = x;
+  if (min !== undefined) y = where(less(y, min), min, y);
+  if (max !== undefined) y = where(greater(y, max), max, y);
+  return y;
+}
+
+/** Converts to another dtype (float → int truncates toward zero; nonzero → true). @example `cast(tensor([1.7]), "int32") // [1]` */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  asTensor("cast", x);
+  checkDType("cast", dtype);
+  if (x.dtype === dtype) return x;
+  return apply("cast", [x], { dtype });
+}
+
+function compare(op: CompareKernel, a: TensorLike, b: TensorLike): Tensor {
+  return apply("compare", operands(op, a, b), { op });
+}
+
+/** a == b as a bool tensor (no gradient). @example `equal(tensor([1, 2]), 2) // [false, true]` */
+export function equal(a: TensorLike, b: TensorLike): Tensor { return compare("equal", a, b); }
+/** a != b as a bool tensor. @example `notEqual(tensor([1, 2]), 2) // [true, false]` */
+export function notEqual(a: TensorLike, b: TensorLike): Tensor { return compare("notEqual", a, b); }
+/** a > b as a bool tensor. @example `greater(tensor([1, 3]), 2) // [false, true]` */
+export function greater(a: TensorLike, b: TensorLike): Tensor { return compare("greater", a, b); }
+/** a >= b as a bool tensor. @example `greaterEqual(tensor([2]), 2) // [true]` */
+export function greaterEqual(a: TensorLike, b: TensorLike): Tensor { return compare("greaterEqual", a, b); }
+/** a < b as a bool tensor. @example `less(tensor([1, 3]), 2) // [true, false]` */
+export function less(a: TensorLike, b: TensorLike): Tensor { return compare("less", a, b); }
+/** a <= b as a bool tensor. @example `lessEqual(tensor([2]), 2) // [true]` */
+export function lessEqual(a: TensorLike, b: TensorLike): Tensor { return compare("lessEqual", a, b); }
+
+/** Logical not of a bool tensor. @example `logicalNot(tensor([true])) // [false]` */
+export function logicalNot(x: Tensor): Tensor {
+  return equal(cast(cast(asTensor("logicalNot", x), "bool"), "int32"), 0);
+}
+
+/**
+ * The logistic function 1/(1+e⁻ˣ). Mathematically the lecture's h1…h6 composition
+ * `reciprocal(add(exp(neg(x)), 1))`; computed as z = e^(−|x|), σ = 1/(1+z) for x ≥ 0 and z/(1+z)
+ * for x < 0, so neither branch overflows and gradients stay finite for any |x|. A test proves the
+ * two agree wherever the plain composition is finite.
+ *
+ * @example
+ * ```ts
+ * sigmoid(tensor([0])); // [0.5]
+ * ```
+ */
+export function sigmoid(x: Tensor): Tensor {
+  const xf = floatInput("sigmoid", x);
+  const z = exp(neg(abs(xf)));
+  const p = reciprocal(add(z, 1));
+  return where(greaterEqual(xf, 0), p, mul(z, p));
+}
+
+/**
+ * tanh(x) = 2·σ(2x) − 1 (tinygrad's composition, stable because σ is).
+ *
+ * @example
+ * ```ts
+ * tanh(tensor([0])); // [0]
+ * ```
+ */
+export function tanh(x: Tensor): Tensor {
+  return sub(mul(sigmoid(mul(floatInput("tanh", x), 2)), 2), 1);
+}
+
+/**
+ * max(x, 0). relu′(0) = 0 (PyTorch's choice): the gradient flows only where x > 0.
+ *
+ * @example
+ * ```ts
+ * relu(tensor([-1, 0, 2])); // [0, 0, 2]
+ * ```
+ */
+export function relu(x: Tensor): Tensor {
+  asTensor("relu", x);
+  return where(greater(x, 0), x, 0);
+}
+
+/**
+ * log(1 + eˣ), computed as max(x, 0) + log(1 + e^(−|x|)) so that it is finite for any |x|.
+ *
+ * @example
+ * ```ts
+ * softplus(tensor([0])); // [0.6931…]
+ * ```
+ */
+export function softplus(x: Tensor): Tensor {
+  const xf = floatInput("softplus", x);
+  return add(relu(xf), log(add(exp(neg(abs(xf))), 1)));
+}

@@ -1,0 +1,6 @@
+export * from "./create.js";
+export * from "./elementwise.js";
+export * from "./reduce.js";
+export * from "./movement.js";
+export * from "./linalg.js";
+export * from "./window.js";

@@ -1,0 +1,194 @@
+import { isFloat } from "../dtype.js";
+import { apply, noGrad } from "../engine.js";
+import { DeltagradError } from "../errors.js";
+import { normalizeAxes, normalizeAxis, sizeOf } from "../shape.js";
+import type { Tensor } from "../tensor.js";
+import { add, asTensor, cast, div, equal, exp, log, mul, neg, sqrt, square, sub, where } from "./elementwise.js";
+import { matmul } from "./linalg.js";
+import { reshape, transpose } from "./movement.js";
+import { ones, tensor } from "./create.js";
+
+export interface ReduceOptions {
+  /** Axis or axes to reduce; all when omitted. Negative axes count from the end. */
+  axis?: number | readonly number[];
+  /** Keep reduced axes as size 1. Default false. */
+  keepDims?: boolean;
+}
+
+export interface AxisOptions {
+  /** The one axis to reduce; when omitted the tensor is flattened first. */
+  axis?: number;
+  keepDims?: boolean;
+}
+
+export interface VarianceOptions extends ReduceOptions {
+  /** Subtracted from the count in the denominator: 0 (default, NumPy/TF.js) or 1 (unbiased). */
+  correction?: number;
+}
+
+function dropAxes(t: Tensor, axes: readonly number[], keepDims: boolean | undefined): Tensor {
+  return keepDims ? t : reshape(t, t.shape.filter((_, i) => !axes.includes(i)));
+}
+
+/**
+ * Sum over axes (all by default). Bool and int32 sum to int32.
+ *
+ * @example
+ * ```ts
+ * sum(tensor([[1, 2], [3, 4]]), { axis: 0 }); // [4, 6]
+ * ```
+ */
+export function sum(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Tensor {
+  asTensor("sum", x);
+  const axes = normalizeAxes("sum", axis, x.rank);
+  const xin = x.dtype === "bool" ? cast(x, "int32") : x;
+  return dropAxes(apply("sum", [xin], { axes }), axes, keepDims);
+}
+
+/** Mean over axes (float result). @example `mean(tensor([1, 2, 3, 4])) // 2.5` */
+export function mean(x: Tensor, opts: ReduceOptions = {}): Tensor {
+  asTensor("mean", x);
+  const axes = normalizeAxes("mean", opts.axis, x.rank);
+  const n = sizeOf(axes.map((a) => x.shape[a]!));
+  return div(sum(isFloat(x.dtype) ? x : cast(x, "float32"), opts), n);
+}
+
+/**
+ * Maximum over axes. NaN propagates. Equal maxima share the gradient evenly (PyTorch's rule for
+ * reductions); `argmax` picks the first of them.
+ *
+ * @example
+ * ```ts
+ * max(tensor([[1, 5], [7, 2]]), { axis: 1 }); // [5, 7]
+ * ```
+ */
+export function max(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Tensor {
+  asTensor("max", x);
+  const axes = normalizeAxes("max", axis, x.rank);
+  if (axes.some((a) => x.shape[a] === 0)) throw new DeltagradError(`max: cannot reduce an empty axis of shape [${x.shape.join(",")}]`);
+  const xin = x.dtype === "bool" ? cast(x, "int32") : x;
+  return dropAxes(apply("max", [xin], { axes }), axes, keepDims);
+}
+
+/** Minimum over axes = −max(−x). @example `min(tensor([3, 1, 2])) // 1` */
+export function min(x: Tensor, opts: ReduceOptions = {}): Tensor {
+  asTensor("min", x);
+  return neg(max(neg(x), opts));
+}
+
+function argReduce(op: "argmax" | "argmin", x: Tensor, { axis, keepDims }: AxisOptions): Tensor {
+  asTensor(op, x);
+  if (axis === undefined) {
+    const flat = reshape(x, [x.size]);
+    const r = argReduce(op, flat, { axis: 0 });
+    return keepDims ? reshape(r, x.shape.map(() => 1)) : r;
+  }
+  const a = normalizeAxis(op, axis, x.rank);
+  if (x.rank === 0) return reshape(argReduce(op, reshape(x, [1]), { axis: 0 }), []);
+  if (x.shape[a] === 0) throw new DeltagradError(`${op}: cannot reduce an empty axis ${a} of shape [${x.shape.join(",")}]`);
+  return dropAxes(apply("argReduce", [x], { op, axis: a }), [a], keepDims);
+}
+
+/** Index (int32) of the largest value; ties go to the first index. @example `argmax(tensor([1, 3, 3])) // 1` */
+export function argmax(x: Tensor, opts: AxisOptions = {}): Tensor {
+  return argReduce("argmax", x, opts);
+}
+
+/** Index (int32) of the smallest value; ties go to the first index. @example `argmin(tensor([2, 1, 1])) // 1` */
+export function argmin(x: Tensor, opts: AxisOptions = {}): Tensor {
+  return argReduce("argmin", x, opts);
+}
+
+/**
+ * Σ(x − mean)² / (n − correction). correction 0 (default) as NumPy and TF.js; 1 is unbiased.
+ *
+ * @example
+ * ```ts
+ * variance(tensor([1, 2, 3, 4]));                     // 1.25
+ * variance(tensor([1, 2, 3, 4]), { correction: 1 });  // 1.666…
+ * ```
+ */
+export function variance(x: Tensor, { axis, keepDims, correction = 0 }: VarianceOptions = {}): Tensor {
+  asTensor("variance", x);
+  const axes = normalizeAxes("variance", axis, x.rank);
+  const n = sizeOf(axes.map((a) => x.shape[a]!));
+  const centered = sub(x, mean(x, { axis: axes, keepDims: true }));
+  return div(sum(square(centered), { axis: axes, keepDims }), n - correction);
+}
+
+/** √variance. @example `std(tensor([1, 3])) // 1` */
+export function std(x: Tensor, opts: VarianceOptions = {}): Tensor {
+  return sqrt(variance(x, opts));
+}
+
+/**
+ * log Σ eˣ, stable: m + log Σ e^(x−m) with m = max(x) held constant (the result does not depend on
+ * m, so its gradient is exactly softmax). An all −∞ slice gives −∞.
+ *
+ * @example
+ * ```ts
+ * logSumExp(tensor([1000, 1000])); // 1000.6931…
+ * ```
+ */
+export function logSumExp(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Tensor {
+  asTensor("logSumExp", x);
+  const axes = normalizeAxes("logSumExp", axis, x.rank);
+  const m = noGrad(() => {
+    const mx = max(x, { axis: axes, keepDims: true });
+    return where(equal(mx, -Infinity), 0, mx); // keeps x − m finite when a whole slice is −∞
+  });
+  const s = log(sum(exp(sub(x, m)), { axis: axes, keepDims: true }));
+  return dropAxes(add(s, m), axes, keepDims);
+}
+
+/**
+ * log softmax along `axis` (default −1): x − logSumExp(x).
+ *
+ * @example
+ * ```ts
+ * logSoftmax(tensor([0, 0])); // [-0.6931, -0.6931]
+ * ```
+ */
+export function logSoftmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+  asTensor("logSoftmax", x);
+  return sub(x, logSumExp(x, { axis, keepDims: true }));
+}
+
+/**
+ * softmax along `axis` (default −1): e^(x−m) / Σ e^(x−m), stable for large logits.
+ *
+ * @example
+ * ```ts
+ * softmax(tensor([1, 1])); // [0.5, 0.5]
+ * ```
+ */
+export function softmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+  asTensor("softmax", x);
+  const a = normalizeAxis("softmax", axis, x.rank);
+  const m = noGrad(() => max(x, { axis: a, keepDims: true }));
+  const e = exp(sub(x, m));
+  return div(e, sum(e, { axis: a, keepDims: true }));
+}
+
+/**
+ * Cumulative sum along `axis` (default −1), as a product with an upper-triangular matrix of ones
+ * (a composite: its gradient is the reversed cumulative sum).
+ *
+ * @example
+ * ```ts
+ * cumsum(tensor([1, 2, 3])); // [1, 3, 6]
+ * ```
+ */
+export function cumsum(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+  asTensor("cumsum", x);
+  if (x.rank === 0) return x;
+  const a = normalizeAxis("cumsum", axis, x.rank);
+  const n = x.shape[a]!;
+  const u = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = 1;
+  const xf = isFloat(x.dtype) ? x : cast(x, "float32");
+  const tri = tensor(u, { dtype: xf.dtype });
+  const moved = transpose(xf, a, x.rank - 1);
+  return transpose(matmul(moved, reshape(tri, [n, n])), a, x.rank - 1);
+}
+

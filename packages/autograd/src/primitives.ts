@@ -1,0 +1,234 @@
+/**
+ * The closed set of primitives. Each row holds a forward kernel call and its VJP side by side;
+ * the table's type `{ [P in Primitive]: Rule<Attrs[P]> }` makes a primitive without a VJP a
+ * compile error. VJPs are written with public, differentiable ops only, so gradients of
+ * gradients work. A VJP returns one cotangent per input, shaped like the *output* broadcast
+ * (the sweep sums it back to the input's shape), or `null` for inputs with no gradient.
+ */
+import type { ArgReduceKernel, Backend, BackendData, CompareKernel, WindowParams } from "./backend.js";
+import type { DType } from "./dtype.js";
+import { broadcastShapes, sizeOf, type Shape } from "./shape.js";
+import type { Tensor } from "./tensor.js";
+import { windowOutSize } from "./cpu/window.js";
+import {
+  add, cast, concat, div, equal, erf, exp, expand, fold, gather, matmul, maximum, mul, neg, pad,
+  permute, reciprocal, reshape, scatterAdd, slice, sqrt, square, sum, transpose, unfold, where, zerosLike,
+  greater, zeros,
+} from "./ops/index.js";
+
+/** Attributes of each primitive: the closed set (about twenty ops). */
+export interface Attrs {
+  add: null;
+  mul: null;
+  neg: null;
+  reciprocal: null;
+  exp: null;
+  log: null;
+  sqrt: null;
+  erf: null;
+  maximum: null;
+  where: null;
+  compare: { op: CompareKernel };
+  sign: null;
+  sum: { axes: number[] };
+  max: { axes: number[] };
+  argReduce: { op: ArgReduceKernel; axis: number };
+  reshape: { shape: number[] };
+  expand: { shape: number[] };
+  permute: { perm: number[] };
+  slice: { begin: number[]; size: number[] };
+  pad: { pads: [number, number][]; value: number };
+  concat: { axis: number };
+  matmul: null;
+  cast: { dtype: DType };
+  gather: { axis: number };
+  scatterAdd: { axis: number; shape: number[] };
+  unfold: WindowParams;
+  fold: WindowParams & { outputShape: number[] };
+}
+
+export type Primitive = keyof Attrs;
+
+export interface Forward {
+  data: BackendData;
+  shape: number[];
+  dtype: DType;
+}
+
+export interface Rule<A> {
+  forward(backend: Backend, inputs: Tensor[], attrs: A): Forward;
+  /** Cotangents for each input given the output cotangent `g`; `null` where no gradient flows. */
+  vjp(g: Tensor, inputs: Tensor[], out: Tensor, attrs: A): (Tensor | null)[];
+}
+
+const noGradient = (_g: Tensor, inputs: Tensor[]) => inputs.map(() => null);
+
+function unaryForward(op: "neg" | "reciprocal" | "exp" | "log" | "sqrt" | "erf" | "sign") {
+  return (b: Backend, [x]: Tensor[]): Forward => ({ data: b.unary(op, x!.handle, x!.dtype, x!.size), shape: x!.shape.slice(), dtype: x!.dtype });
+}
+
+function binaryForward(op: "add" | "mul" | "maximum") {
+  return (b: Backend, [x, y]: Tensor[]): Forward => {
+    const shape = broadcastShapes(op, x!.shape, y!.shape);
+    return { data: b.binary(op, x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: x!.dtype };
+  };
+}
+
+const SQRT_PI_OVER_2 = 0.886226925452758; // √π / 2
+
+export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
+  add: { forward: binaryForward("add"), vjp: (g) => [g, g] }, // d(a+b) = da + db
+  mul: { forward: binaryForward("mul"), vjp: (g, [a, b]) => [mul(g, b!), mul(g, a!)] }, // d(ab) = b·da + a·db
+  neg: { forward: unaryForward("neg"), vjp: (g) => [neg(g)] },
+  reciprocal: { forward: unaryForward("reciprocal"), vjp: (g, _, y) => [neg(mul(g, square(y)))] }, // d(1/x) = −dx/x² = −y²·dx
+  exp: { forward: unaryForward("exp"), vjp: (g, _, y) => [mul(g, y)] }, // d(eˣ) = eˣ·dx
+  log: { forward: unaryForward("log"), vjp: (g, [x]) => [div(g, x!)] }, // d(log x) = dx/x
+  sqrt: { forward: unaryForward("sqrt"), vjp: (g, _, y) => [div(g, mul(y, 2))] }, // d√x = dx/(2√x)
+  erf: { forward: unaryForward("erf"), vjp: (g, [x]) => [div(mul(g, exp(neg(square(x!)))), SQRT_PI_OVER_2)] }, // d erf = 2/√π·e^(−x²)·dx
+  sign: { forward: unaryForward("sign"), vjp: noGradient },
+  // Ties split the gradient evenly between a and b (PyTorch's rule).
+  maximum: {
+    forward: binaryForward("maximum"),
+    vjp: (g, [a, b]) => {
+      const half = mul(cast(equal(a!, b!), g.dtype), 0.5);
+      const wa = add(cast(greater(a!, b!), g.dtype), half);
+      const wb = add(cast(greater(b!, a!), g.dtype), half);
+      return [mul(g, wa), mul(g, wb)];
+    },
+  },
+  where: {
+    forward: (b, [c, x, y]) => {
+      const shape = broadcastShapes("where", c!.shape, x!.shape, y!.shape);
+      return { data: b.where(c!.handle, c!.shape, x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: x!.dtype };
+    },
+    vjp: (g, [c]) => {
+      const z = zeros([], { dtype: g.dtype });
+      return [null, where(c!, g, z), where(c!, z, g)];
+    },
+  },
+  compare: {
+    forward: (b, [x, y], { op }) => {
+      const shape = broadcastShapes(op, x!.shape, y!.shape);
+      return { data: b.compare(op, x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: "bool" };
+    },
+    vjp: noGradient,
+  },
+  sum: {
+    forward: (b, [x], { axes }) => ({
+      data: b.reduce("sum", x!.handle, x!.shape, axes, x!.dtype),
+      shape: x!.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      dtype: x!.dtype,
+    }),
+    vjp: (g, [x]) => [expand(g, x!.shape)], // every summand gets the output's cotangent
+  },
+  // Equal maxima share the gradient evenly (PyTorch's rule for max/amax over a dim set).
+  max: {
+    forward: (b, [x], { axes }) => ({
+      data: b.reduce("max", x!.handle, x!.shape, axes, x!.dtype),
+      shape: x!.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      dtype: x!.dtype,
+    }),
+    vjp: (g, [x], y, { axes }) => {
+      const mask = cast(equal(x!, y), g.dtype);
+      return [mul(mask, div(g, sum(mask, { axis: axes, keepDims: true })))];
+    },
+  },
+  argReduce: {
+    forward: (b, [x], { op, axis }) => ({
+      data: b.argReduce(op, x!.handle, x!.shape, axis, x!.dtype),
+      shape: x!.shape.map((d, i) => (i === axis ? 1 : d)),
+      dtype: "int32",
+    }),
+    vjp: noGradient,
+  },
+  reshape: {
+    forward: (_b, [x], { shape }) => ({ data: x!.handle, shape: shape.slice(), dtype: x!.dtype }), // contiguous: no copy
+    vjp: (g, [x]) => [reshape(g, x!.shape)],
+  },
+  expand: {
+    forward: (b, [x], { shape }) => ({ data: b.expand(x!.handle, x!.shape, shape, x!.dtype), shape: shape.slice(), dtype: x!.dtype }),
+    vjp: (g) => [g], // the sweep's unbroadcast sums it back to the input's shape
+  },
+  permute: {
+    forward: (b, [x], { perm }) => ({ data: b.permute(x!.handle, x!.shape, perm, x!.dtype), shape: perm.map((p) => x!.shape[p]!), dtype: x!.dtype }),
+    vjp: (g, _, __, { perm }) => {
+      const inverse = new Array<number>(perm.length);
+      perm.forEach((p, i) => (inverse[p] = i));
+      return [permute(g, inverse)];
+    },
+  },
+  slice: {
+    forward: (b, [x], { begin, size }) => ({ data: b.slice(x!.handle, x!.shape, begin, size, x!.dtype), shape: size.slice(), dtype: x!.dtype }),
+    vjp: (g, [x], _, { begin, size }) => [pad(g, begin.map((s, i) => [s, x!.shape[i]! - s - size[i]!] as [number, number]))],
+  },
+  pad: {
+    forward: (b, [x], { pads, value }) => ({
+      data: b.pad(x!.handle, x!.shape, pads, value, x!.dtype),
+      shape: x!.shape.map((d, i) => d + pads[i]![0] + pads[i]![1]),
+      dtype: x!.dtype,
+    }),
+    vjp: (g, [x], _, { pads }) => [slice(g, pads.map((p) => p[0]), x!.shape)],
+  },
+  concat: {
+    forward: (b, xs, { axis }) => {
+      const shape = xs[0]!.shape.slice();
+      shape[axis] = xs.reduce((acc, t) => acc + t.shape[axis]!, 0);
+      return { data: b.concat(xs.map((t) => t.handle), xs.map((t) => t.shape), axis, xs[0]!.dtype), shape, dtype: xs[0]!.dtype };
+    },
+    vjp: (g, xs, _, { axis }) => {
+      let at = 0;
+      return xs.map((t) => {
+        const begin = g.shape.map((_d, i) => (i === axis ? at : 0));
+        at += t.shape[axis]!;
+        return slice(g, begin, t.shape);
+      });
+    },
+  },
+  // Both operands rank ≥ 2; batch dims broadcast. d(AB) = dA·B + A·dB, so Ā = Ḡ·Bᵀ, B̄ = Aᵀ·Ḡ.
+  matmul: {
+    forward: (b, [x, y]) => {
+      const batch = broadcastShapes("matmul", x!.shape.slice(0, -2), y!.shape.slice(0, -2));
+      const shape = [...batch, x!.shape[x!.rank - 2]!, y!.shape[y!.rank - 1]!];
+      return { data: b.matmul(x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: x!.dtype };
+    },
+    vjp: (g, [a, b]) => [matmul(g, transpose(b!, -1, -2)), matmul(transpose(a!, -1, -2), g)],
+  },
+  cast: {
+    forward: (b, [x], { dtype }) => ({ data: b.cast(x!.handle, x!.dtype, dtype, x!.size), shape: x!.shape.slice(), dtype }),
+    vjp: (g, [x]) => [x!.dtype === "float32" || x!.dtype === "float64" ? cast(g, x!.dtype) : null],
+  },
+  // TensorFlow's gather along one axis; its adjoint scatter-adds, and scatterAdd's adjoint gathers.
+  gather: {
+    forward: (b, [x, idx], { axis }) => ({
+      data: b.gather(x!.handle, x!.shape, idx!.handle, idx!.size, axis, x!.dtype),
+      shape: [...x!.shape.slice(0, axis), ...idx!.shape, ...x!.shape.slice(axis + 1)],
+      dtype: x!.dtype,
+    }),
+    vjp: (g, [x, idx], _, { axis }) => [scatterAdd(g, idx!, x!.shape, axis), null],
+  },
+  scatterAdd: {
+    forward: (b, [g, idx], { axis, shape }) => ({
+      data: b.scatterAdd(g!.handle, idx!.handle, idx!.size, shape, axis, g!.dtype),
+      shape: shape.slice(),
+      dtype: g!.dtype,
+    }),
+    vjp: (g, [, idx], _, { axis }) => [gather(g, idx!, axis), null],
+  },
+  // im2col and col2im are each other's adjoints, so convolutions differentiate to any order.
+  unfold: {
+    forward: (b, [x], p) => {
+      const [oh, ow] = windowOutSize(x!.shape[2]!, x!.shape[3]!, p);
+      return {
+        data: b.unfold(x!.handle, x!.shape, p, x!.dtype),
+        shape: [x!.shape[0]!, x!.shape[1]! * p.kernel[0] * p.kernel[1], oh * ow],
+        dtype: x!.dtype,
+      };
+    },
+    vjp: (g, [x], _, p) => [fold(g, x!.shape.slice(2) as [number, number], p)],
+  },
+  fold: {
+    forward: (b, [cols], p) => ({ data: b.fold(cols!.handle, p.outputShape, p, cols!.dtype), shape: p.outputShape.slice(), dtype: cols!.dtype }),
+    vjp: (g, _, __, p) => [unfold(g, p)],
+  },
+};
+

@@ -1,0 +1,85 @@
+import { DeltagradError, fmtShape } from "./errors.js";
+
+/** A tensor shape: non-negative integer sizes, outermost first. `[]` is a scalar. */
+export type Shape = readonly number[];
+
+/** Number of elements of a shape (1 for a scalar). */
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides of a contiguous tensor. */
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Validates a user-given shape: an array of non-negative integers. */
+export function checkShape(op: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new DeltagradError(`${op}: a shape must be an array of non-negative integers, got ${describe(shape)}`);
+  }
+  return shape.slice();
+}
+
+/** A short printable description of any value, for error messages. */
+export function describe(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(describe).join(",")}]`;
+  if (typeof v === "number") return String(v);
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === "object" && "shape" in v && Array.isArray((v as { shape: unknown }).shape)) {
+    return `Tensor${fmtShape((v as { shape: number[] }).shape)}`;
+  }
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
+}
+
+/** NumPy broadcasting of several shapes; throws naming the op and the shapes when they clash. */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const o = rank - s.length + i;
+      const d = s[i]!;
+      if (d === out[o]) continue;
+      if (out[o] === 1) out[o] = d;
+      else if (d !== 1) {
+        throw new DeltagradError(`${op}: shapes ${shapes.map(fmtShape).join(" and ")} cannot be broadcast together`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Normalizes one axis (negatives count from the end); throws for out-of-range or non-integer axes. */
+export function normalizeAxis(op: string, axis: unknown, rank: number): number {
+  if (!Number.isInteger(axis) || (axis as number) < -rank || (axis as number) >= Math.max(rank, 1)) {
+    throw new DeltagradError(`${op}: axis ${describe(axis)} is out of range for a tensor of rank ${rank}`);
+  }
+  const a = axis as number;
+  return a < 0 ? a + rank : a;
+}
+
+/** Normalizes `axis` (a number, an array, or undefined = all axes) to sorted unique axes. */
+export function normalizeAxes(op: string, axis: number | readonly number[] | undefined | null, rank: number): number[] {
+  if (axis === undefined || axis === null) return Array.from({ length: rank }, (_, i) => i);
+  const list = Array.isArray(axis) ? axis : [axis];
+  const out = list.map((a) => normalizeAxis(op, a, rank));
+  if (new Set(out).size !== out.length) throw new DeltagradError(`${op}: repeated axis in ${describe(axis)}`);
+  return out.sort((a, b) => a - b);
+}

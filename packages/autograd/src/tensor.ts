@@ -1,0 +1,292 @@
+import type { Backend, BackendData } from "./backend.js";
+import { isFloat, type DType, type TypedArray } from "./dtype.js";
+import { DeltagradError, fmtShape } from "./errors.js";
+import { formatTensor } from "./format.js";
+import * as ops from "./ops/index.js";
+import { backwardImpl } from "./autograd.js";
+import type { Primitive } from "./primitives.js";
+import { sizeOf } from "./shape.js";
+import type { AxisOptions, ClampOptions, ReduceOptions, VarianceOptions } from "./ops/index.js";
+
+/** A recorded op: which primitive produced a tensor, from which inputs, with which attributes. */
+export interface Node {
+  readonly op: Primitive;
+  readonly inputs: Tensor[];
+  readonly attrs: unknown;
+  /** Set once a backward without `retainGraph` has run through this node. */
+  freed: boolean;
+  /** Where the op was recorded (anomaly mode only). */
+  stack?: string | undefined;
+}
+
+/** Anything the binary ops accept where a tensor is due. */
+export type TensorLike = Tensor | number;
+
+export interface BackwardOptions {
+  /** Keep the graph so that backward can run through it again. Default false. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself so gradients can be differentiated again. Default false. */
+  createGraph?: boolean;
+}
+
+let nextId = 0;
+
+/**
+ * An n-dimensional array on a backend, optionally recorded on the autograd graph.
+ * Storage is contiguous row-major and immutable: ops return new tensors; only
+ * {@link Tensor.assign} (used by optimizers) swaps a tensor's storage in place.
+ *
+ * @example
+ * ```ts
+ * const w = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * const loss = w.mul(w).sum();
+ * loss.backward();
+ * w.grad!.arraySync(); // [[2, 4], [6, 8]]
+ * ```
+ */
+export class Tensor {
+  /** A unique id, stable for the tensor's life (graph display uses it). */
+  readonly id = nextId++;
+  /** Size along each axis, outermost first. */
+  readonly shape: readonly number[];
+  /** Element type. */
+  readonly dtype: DType;
+  /** The backend that holds the storage. */
+  readonly backend: Backend;
+  /** Accumulated gradient of a leaf (or of a non-leaf after {@link Tensor.retainGrad}). */
+  grad: Tensor | null = null;
+  /** An optional display name (graph rendering, error messages). */
+  name: string | undefined;
+  private _data: BackendData;
+  private _requiresGrad = false;
+  private _node: Node | null = null;
+  /** @internal */
+  _retainsGrad = false;
+
+  /** @internal Use {@link tensor} and the other constructors. */
+  constructor(data: BackendData, shape: readonly number[], dtype: DType, backend: Backend) {
+    this._data = data;
+    this.shape = Object.freeze(shape.slice());
+    this.dtype = dtype;
+    this.backend = backend;
+  }
+
+  /** @internal The backend storage handle. */
+  get handle(): BackendData {
+    return this._data;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  /** Number of axes (0 for a scalar). */
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** The op that produced this tensor (null for leaves). */
+  get node(): Node | null {
+    return this._node;
+  }
+
+  /** Name of the primitive that produced this tensor, or null for a leaf. */
+  get gradFn(): string | null {
+    return this._node?.op ?? null;
+  }
+
+  /** True for tensors created by the user rather than by a recorded op. */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+
+  /** Whether gradients flow to this tensor. Settable on float leaves only. */
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+
+  set requiresGrad(v: boolean) {
+    if (!this.isLeaf) throw new DeltagradError(`requiresGrad: can only be set on leaf tensors (this one was produced by ${this.gradFn}); use detach() first`);
+    if (v && !isFloat(this.dtype)) throw new DeltagradError(`requiresGrad: only float tensors can require gradients, got ${this.dtype}`);
+    this._requiresGrad = !!v;
+  }
+
+  /** Sets {@link requiresGrad} and returns this tensor. @example `zeros([3]).requiresGrad_()` */
+  requiresGrad_(v = true): this {
+    this.requiresGrad = v;
+    return this;
+  }
+
+  /** @internal Called by the engine when the tensor is produced by a recorded op. */
+  _setNode(node: Node): void {
+    this._node = node;
+    this._requiresGrad = true;
+  }
+
+  /** Keeps `.grad` on this non-leaf tensor after backward. @example `const h = x.mul(2); h.retainGrad();` */
+  retainGrad(): this {
+    if (!this._requiresGrad) throw new DeltagradError("retainGrad: this tensor does not require gradients");
+    this._retainsGrad = true;
+    return this;
+  }
+
+  /** A new leaf sharing this tensor's values, cut from the graph. @example `const c = y.detach();` */
+  detach(): Tensor {
+    return new Tensor(this._data, this.shape, this.dtype, this.backend);
+  }
+
+  /** A copy with its own storage, recorded on the graph like an identity op. @example `const c = x.clone();` */
+  clone(): Tensor {
+    return ops.add(this, ops.zeros([], { dtype: this.dtype }));
+  }
+
+  /**
+   * Replaces this tensor's values in place with `value`'s (same shape; cast to this dtype),
+   * keeping its identity. For optimizers and loading weights; not recorded on the graph.
+   *
+   * @example
+   * ```ts
+   * const w = zeros([2]); w.assign(ones([2])); w.arraySync(); // [1, 1]
+   * ```
+   */
+  assign(value: Tensor): this {
+    if (!(value instanceof Tensor)) throw new DeltagradError(`assign: expected a Tensor, got ${typeof value}`);
+    if (value.shape.length !== this.shape.length || value.shape.some((d, i) => d !== this.shape[i])) {
+      throw new DeltagradError(`assign: shape ${fmtShape(value.shape)} does not match ${fmtShape(this.shape)}`);
+    }
+    if (this._node) throw new DeltagradError("assign: cannot assign to a tensor produced by a recorded op (use a leaf)");
+    const v = value.dtype === this.dtype ? value : ops.cast(value.detach(), this.dtype);
+    this._data = v._data;
+    return this;
+  }
+
+  /**
+   * Backpropagates from this tensor: accumulates d(this)/d(leaf) into every leaf's `.grad`.
+   * Scalars need no argument; other shapes need the cotangent (same shape).
+   *
+   * @example
+   * ```ts
+   * const x = tensor([1, 2, 3], { requiresGrad: true });
+   * x.mul(x).backward(ones([3])); // x.grad = [2, 4, 6]
+   * ```
+   */
+  backward(gradOutput?: Tensor, options: BackwardOptions = {}): void {
+    backwardImpl(this, gradOutput, options);
+  }
+
+  // ----- reads -----
+
+  /** The values as a flat TypedArray copy (synchronous backends). @example `tensor([1, 2]).dataSync() // Float32Array [1, 2]` */
+  dataSync(): TypedArray {
+    this.assertSync("dataSync");
+    return this.backend.readSync(this._data, this.dtype, this.size).slice();
+  }
+
+  /** The values as nested arrays (synchronous backends). @example `tensor([[1, 2]]).arraySync() // [[1, 2]]` */
+  arraySync(): NestedArray {
+    return nest(this.dataSync(), this.shape);
+  }
+
+  /** The value of a one-element tensor (synchronous backends). @example `tensor(3).itemSync() // 3` */
+  itemSync(): number {
+    if (this.size !== 1) throw new DeltagradError(`itemSync: only one-element tensors have an item, got shape ${fmtShape(this.shape)}`);
+    return this.dataSync()[0]!;
+  }
+
+  /** Async {@link Tensor.dataSync}; works on every backend. @example `await x.data()` */
+  async data(): Promise<TypedArray> {
+    return (await this.backend.read(this._data, this.dtype, this.size)).slice();
+  }
+
+  /** Async {@link Tensor.arraySync}. @example `await x.array()` */
+  async array(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape);
+  }
+
+  /** Async {@link Tensor.itemSync}. @example `await loss.item()` */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new DeltagradError(`item: only one-element tensors have an item, got shape ${fmtShape(this.shape)}`);
+    return (await this.data())[0]!;
+  }
+
+  private assertSync(op: string): void {
+    if (!this.backend.synchronous) {
+      throw new DeltagradError(`${op}: the ${this.backend.name} backend reads asynchronously; use await t.${op.replace("Sync", "")}()`);
+    }
+  }
+
+  /** PyTorch-style printout: values, shape, dtype and gradFn. @example `String(tensor([1, 2]))` */
+  toString(): string {
+    return formatTensor(this);
+  }
+
+  // ----- one-line delegates to the free functions -----
+  add(b: TensorLike): Tensor { return ops.add(this, b); }
+  sub(b: TensorLike): Tensor { return ops.sub(this, b); }
+  mul(b: TensorLike): Tensor { return ops.mul(this, b); }
+  div(b: TensorLike): Tensor { return ops.div(this, b); }
+  neg(): Tensor { return ops.neg(this); }
+  reciprocal(): Tensor { return ops.reciprocal(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  pow(e: TensorLike): Tensor { return ops.pow(this, e); }
+  square(): Tensor { return ops.square(this); }
+  abs(): Tensor { return ops.abs(this); }
+  sign(): Tensor { return ops.sign(this); }
+  erf(): Tensor { return ops.erf(this); }
+  maximum(b: TensorLike): Tensor { return ops.maximum(this, b); }
+  minimum(b: TensorLike): Tensor { return ops.minimum(this, b); }
+  clamp(o: ClampOptions): Tensor { return ops.clamp(this, o); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  relu(): Tensor { return ops.relu(this); }
+  softplus(): Tensor { return ops.softplus(this); }
+  sum(o?: ReduceOptions): Tensor { return ops.sum(this, o); }
+  mean(o?: ReduceOptions): Tensor { return ops.mean(this, o); }
+  max(o?: ReduceOptions): Tensor { return ops.max(this, o); }
+  min(o?: ReduceOptions): Tensor { return ops.min(this, o); }
+  argmax(o?: AxisOptions): Tensor { return ops.argmax(this, o); }
+  argmin(o?: AxisOptions): Tensor { return ops.argmin(this, o); }
+  variance(o?: VarianceOptions): Tensor { return ops.variance(this, o); }
+  std(o?: VarianceOptions): Tensor { return ops.std(this, o); }
+  logSumExp(o?: ReduceOptions): Tensor { return ops.logSumExp(this, o); }
+  softmax(o?: { axis?: number }): Tensor { return ops.softmax(this, o); }
+  logSoftmax(o?: { axis?: number }): Tensor { return ops.logSoftmax(this, o); }
+  cumsum(o?: { axis?: number }): Tensor { return ops.cumsum(this, o); }
+  matmul(b: Tensor): Tensor { return ops.matmul(this, b); }
+  reshape(shape: readonly number[]): Tensor { return ops.reshape(this, shape); }
+  flatten(startAxis?: number, endAxis?: number): Tensor { return ops.flatten(this, startAxis, endAxis); }
+  transpose(a?: number | readonly number[], b?: number): Tensor { return ops.transpose(this, a, b); }
+  permute(perm: readonly number[]): Tensor { return ops.permute(this, perm); }
+  expand(shape: readonly number[]): Tensor { return ops.expand(this, shape); }
+  broadcastTo(shape: readonly number[]): Tensor { return ops.broadcastTo(this, shape); }
+  squeeze(axis?: number | readonly number[]): Tensor { return ops.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
+  slice(begin: readonly number[], size?: readonly number[]): Tensor { return ops.slice(this, begin, size); }
+  pad(pads: readonly (readonly [number, number])[], value?: number): Tensor { return ops.pad(this, pads, value); }
+  gather(indices: Tensor, axis?: number): Tensor { return ops.gather(this, indices, axis); }
+  cast(dtype: DType): Tensor { return ops.cast(this, dtype); }
+  equal(b: TensorLike): Tensor { return ops.equal(this, b); }
+  notEqual(b: TensorLike): Tensor { return ops.notEqual(this, b); }
+  greater(b: TensorLike): Tensor { return ops.greater(this, b); }
+  greaterEqual(b: TensorLike): Tensor { return ops.greaterEqual(this, b); }
+  less(b: TensorLike): Tensor { return ops.less(this, b); }
+  lessEqual(b: TensorLike): Tensor { return ops.lessEqual(this, b); }
+}
+
+/** Nested arrays of numbers as returned by `arraySync()`; a scalar tensor gives a number. */
+export type NestedArray = number | NestedArray[];
+
+function nest(flat: TypedArray, shape: readonly number[]): NestedArray {
+  if (shape.length === 0) return flat[0]!;
+  const build = (axis: number, offset: number): NestedArray[] => {
+    const n = shape[axis]!;
+    const inner = sizeOf(shape.slice(axis + 1));
+    const out: NestedArray[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = axis === shape.length - 1 ? flat[offset + i]! : build(axis + 1, offset + i * inner);
+    return out;
+  };
+  return build(0, 0);
+}
