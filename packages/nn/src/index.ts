@@ -1,1 +1,11 @@
-export {};
+/**
+ * @deltagrad/nn — modules, activations, losses, initializers and the closed-form BP reference,
+ * all composed from @deltagrad/autograd primitives (no hand-written gradients).
+ */
+export * from "./module.js";
+export * from "./layers.js";
+export * from "./activations.js";
+export * as init from "./init.js";
+export * from "./losses.js";
+export * as reference from "./reference.js";
+export * from "./conv.js";
