@@ -8,7 +8,9 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   resolve: { conditions },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
-    testTimeout: 60_000,
+    include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts", "bench/**/*.test.ts"],
+    testTimeout: 120_000,
+    // The JSON report feeds the plain "N passed, N failed" line that .ci/run prints.
+    reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
   },
 });

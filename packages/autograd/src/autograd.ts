@@ -17,7 +17,8 @@ export function backwardImpl(t: Tensor, gradOutput: Tensor | undefined, opts: Ba
     if (!shapesEqual(g.shape, t.shape)) throw new DeltagradError(`backward: gradOutput shape ${fmtShape(g.shape)} does not match output shape ${fmtShape(t.shape)}`);
     if (g.dtype !== t.dtype) throw new DeltagradError(`backward: gradOutput dtype ${g.dtype} does not match output dtype ${t.dtype}`);
   }
-  sweep([t], [g], { retainGraph: opts.retainGraph ?? false, createGraph: opts.createGraph ?? false });
+  // As PyTorch: createGraph implies retainGraph unless told otherwise.
+  sweep([t], [g], { retainGraph: opts.retainGraph ?? opts.createGraph ?? false, createGraph: opts.createGraph ?? false });
 }
 
 export interface GradientsOptions {

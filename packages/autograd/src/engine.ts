@@ -1,13 +1,15 @@
 import { getBackend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
-import { RULES, type Attrs, type Primitive } from "./primitives.js";
+import { noGradient, RULES, type Attrs, type Primitive } from "./primitives.js";
 import { shapesEqual } from "./shape.js";
 import { Tensor, type Node } from "./tensor.js";
 import { add, reshape, sum } from "./ops/index.js";
 
 let gradEnabled = true;
 let anomaly = false;
+/** True while VJPs run: anomaly mode then checks each VJP's result rather than the ops inside it. */
+let inBackward = false;
 
 /** Whether ops are being recorded for backward (false inside {@link noGrad}). @example `isGradEnabled() // true` */
 export function isGradEnabled(): boolean {
@@ -86,12 +88,12 @@ export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Att
   const backend = inputs[0]?.backend ?? getBackend();
   const { data, shape, dtype } = RULES[prim].forward(backend, inputs, attrs);
   const out = new Tensor(data, shape, dtype, backend);
-  if (gradEnabled && isFloat(dtype) && inputs.some((t) => t.requiresGrad)) {
+  if (gradEnabled && isFloat(dtype) && RULES[prim].vjp !== noGradient && inputs.some((t) => t.requiresGrad)) {
     const node: Node = { op: prim, inputs, attrs, freed: false };
     if (anomaly) node.stack = new Error().stack?.split("\n").slice(2).join("\n");
     out._setNode(node);
   }
-  if (anomaly) checkFinite(out, `${prim}: forward output`, out.node);
+  if (anomaly && !inBackward) checkFinite(out, `${prim}: forward output`, out.node);
   return out;
 }
 
@@ -166,37 +168,13 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
   };
   roots.forEach((r, i) => r.requiresGrad && accumulate(r, cotangents[i]!));
 
-  withGradMode(opts.createGraph, () => {
-    for (let k = order.length - 1; k >= 0; k--) {
-      const t = order[k]!;
-      const g = grads.get(t);
-      if (!g) continue;
-      if (!targets && (t.isLeaf || t._retainsGrad)) {
-        t.grad = t.grad ? add(t.grad, g) : opts.createGraph ? g : g.detach();
-      }
-      const node = t.node;
-      if (!node || targets?.has(t) || (useful && !useful.has(t))) continue;
-      if (node.freed) {
-        throw new DeltagradError(
-          `backward: the graph through ${node.op} ${fmtShape(t.shape)} was already freed by an earlier backward(); pass { retainGraph: true } to the first call to backpropagate twice`,
-        );
-      }
-      const gis = RULES[node.op].vjp(g, node.inputs, t, node.attrs as never);
-      node.inputs.forEach((input, i) => {
-        const gi = gis[i];
-        if (!gi || !input.requiresGrad) return;
-        const r = unbroadcast(gi, input.shape);
-        if (!shapesEqual(r.shape, input.shape) || r.dtype !== input.dtype) {
-          throw new DeltagradError(
-            `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
-          );
-        }
-        if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
-        accumulate(input, r);
-      });
-      if (!opts.retainGraph) node.freed = true;
-    }
-  });
+  const wasInBackward = inBackward;
+  inBackward = true;
+  try {
+    withGradMode(opts.createGraph, () => sweepNodes(order, grads, accumulate, targets, useful, opts));
+  } finally {
+    inBackward = wasInBackward;
+  }
   if (!targets) return grads;
   const out = new Map<Tensor, Tensor>();
   for (const t of targets) {
@@ -204,4 +182,43 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
     if (g) out.set(t, opts.createGraph ? g : g.detach());
   }
   return out;
+}
+
+function sweepNodes(
+  order: Tensor[],
+  grads: Map<Tensor, Tensor>,
+  accumulate: (t: Tensor, g: Tensor) => void,
+  targets: Set<Tensor> | null,
+  useful: Set<Tensor> | null,
+  opts: SweepOptions,
+): void {
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k]!;
+    const g = grads.get(t);
+    if (!g) continue;
+    if (!targets && (t.isLeaf || t._retainsGrad)) {
+      t.grad = t.grad ? add(t.grad, g) : opts.createGraph ? g : g.detach();
+    }
+    const node = t.node;
+    if (!node || targets?.has(t) || (useful && !useful.has(t))) continue;
+    if (node.freed) {
+      throw new DeltagradError(
+        `backward: the graph through ${node.op} ${fmtShape(t.shape)} was already freed by an earlier backward(); pass { retainGraph: true } to the first call to backpropagate twice`,
+      );
+    }
+    const gis = RULES[node.op].vjp(g, node.inputs, t, node.attrs as never);
+    node.inputs.forEach((input, i) => {
+      const gi = gis[i];
+      if (!gi || !input.requiresGrad) return;
+      const r = unbroadcast(gi, input.shape);
+      if (!shapesEqual(r.shape, input.shape) || r.dtype !== input.dtype) {
+        throw new DeltagradError(
+          `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
+        );
+      }
+      if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
+      accumulate(input, r);
+    });
+    if (!opts.retainGraph) node.freed = true;
+  }
 }

@@ -61,7 +61,8 @@ export interface Rule<A> {
   vjp(g: Tensor, inputs: Tensor[], out: Tensor, attrs: A): (Tensor | null)[];
 }
 
-const noGradient = (_g: Tensor, inputs: Tensor[]) => inputs.map(() => null);
+/** The VJP of a non-differentiable primitive (sign, comparisons, arg-reductions): outputs are constants. */
+export const noGradient = (_g: Tensor, inputs: Tensor[]): null[] => inputs.map(() => null);
 
 function unaryForward(op: "neg" | "reciprocal" | "exp" | "log" | "sqrt" | "erf" | "sign") {
   return (b: Backend, [x]: Tensor[]): Forward => ({ data: b.unary(op, x!.handle, x!.dtype, x!.size), shape: x!.shape.slice(), dtype: x!.dtype });

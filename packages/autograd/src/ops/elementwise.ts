@@ -241,9 +241,10 @@ export function logicalNot(x: Tensor): Tensor {
  */
 export function sigmoid(x: Tensor): Tensor {
   const xf = floatInput("sigmoid", x);
-  const z = exp(neg(abs(xf)));
+  const pos = greaterEqual(xf, 0);
+  const z = exp(neg(absTakingPositiveSide(xf, pos)));
   const p = reciprocal(add(z, 1));
-  return where(greaterEqual(xf, 0), p, mul(z, p));
+  return where(pos, p, mul(z, p));
 }
 
 /**
@@ -281,5 +282,15 @@ export function relu(x: Tensor): Tensor {
  */
 export function softplus(x: Tensor): Tensor {
   const xf = floatInput("softplus", x);
-  return add(relu(xf), log(add(exp(neg(abs(xf))), 1)));
+  const pos = greaterEqual(xf, 0);
+  return add(where(pos, xf, 0), log(add(exp(neg(absTakingPositiveSide(xf, pos))), 1)));
+}
+
+/**
+ * |x| as where(x ≥ 0, x, −x): its derivative at 0 is +1 (the x ≥ 0 branch), not abs's 0. The
+ * stable sigmoid and softplus evaluate the x ≥ 0 branch at 0, so with abs their derivative at
+ * exactly 0 would come out 0 instead of σ′(0) = 1/4 and softplus′(0) = 1/2.
+ */
+function absTakingPositiveSide(x: Tensor, pos: Tensor): Tensor {
+  return where(pos, x, neg(x));
 }

@@ -4,3 +4,4 @@ export * from "./reduce.js";
 export * from "./movement.js";
 export * from "./linalg.js";
 export * from "./window.js";
+export * from "./conv.js";

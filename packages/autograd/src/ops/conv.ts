@@ -1,0 +1,232 @@
+/**
+ * Convolution and pooling, all composites of the windowing primitive {@link unfold} (im2col) and
+ * matmul/reductions: no gradient here is written by hand. unfold's VJP is fold (col2im) and
+ * fold's is unfold, so every op in this file differentiates to any order.
+ */
+import type { WindowParams } from "../backend.js";
+import { windowOutSize } from "../cpu/window.js";
+import { isFloat } from "../dtype.js";
+import { DeltagradError, fmtShape } from "../errors.js";
+import { describe } from "../shape.js";
+import type { Tensor } from "../tensor.js";
+import { arange, ones, tensor } from "./create.js";
+import { add, asTensor, cast, div, equal, where } from "./elementwise.js";
+import { matmul } from "./linalg.js";
+import { pad, reshape } from "./movement.js";
+import { argmax, sum } from "./reduce.js";
+import { type Size2, unfold, windowParams } from "./window.js";
+
+export interface Conv2dOptions {
+  /** Step between windows, per axis. Default 1. */
+  stride?: Size2;
+  /** Zeros added on each side of each spatial axis. Default 0. */
+  padding?: Size2;
+  /** Spacing between kernel taps (à trous). Default 1. */
+  dilation?: Size2;
+  /** Split channels into this many independent groups (input and output channels both divisible). Default 1. */
+  groups?: number;
+}
+
+export interface MaxPool2dOptions {
+  kernel: Size2;
+  /** Default: the kernel size (non-overlapping windows). */
+  stride?: Size2;
+  /** −∞ added on each side; at most half the kernel. Default 0. */
+  padding?: Size2;
+  /** Spacing between window taps. Default 1. */
+  dilation?: Size2;
+}
+
+export interface AvgPool2dOptions {
+  kernel: Size2;
+  /** Default: the kernel size. */
+  stride?: Size2;
+  /** Zeros added on each side; at most half the kernel. Default 0. */
+  padding?: Size2;
+  /** Whether padded zeros count in the divisor (PyTorch's default, true) or not. */
+  countIncludePad?: boolean;
+}
+
+/** Validates window options, rethrowing with the operand shapes appended so the message names them all. */
+function params(op: string, opts: Parameters<typeof windowParams>[1], shapes: string): WindowParams {
+  try {
+    return windowParams(op, opts);
+  } catch (e) {
+    if (e instanceof DeltagradError) throw new DeltagradError(`${e.message} (${shapes})`);
+    throw e;
+  }
+}
+
+function checkNCHW(op: string, x: Tensor, shapes: string): void {
+  if (x.rank !== 4) throw new DeltagradError(`${op}: expected NCHW input of rank 4, got ${shapes}`);
+}
+
+/** Output size ⌊(N + 2P − D·(F−1) − 1)/S⌋ + 1 per axis, or a clear error when the input is too small. */
+function outSize(op: string, x: Tensor, p: WindowParams, shapes: string): [number, number] {
+  const [oh, ow] = windowOutSize(x.shape[2]!, x.shape[3]!, p);
+  if (oh < 1 || ow < 1) {
+    const k = p.kernel.map((f, i) => p.dilation[i]! * (f - 1) + 1);
+    throw new DeltagradError(
+      `${op}: input ${x.shape[2]}×${x.shape[3]} (padded ${x.shape[2]! + 2 * p.padding[0]}×${x.shape[3]! + 2 * p.padding[1]}) is too small for a ${k.join("×")} window: ${shapes}`,
+    );
+  }
+  return [oh, ow];
+}
+
+/**
+ * 2-D cross-correlation over NCHW input (PyTorch's `conv2d`): `weight` is `[K, C/groups, kh, kw]`,
+ * `bias` (optional) is `[K]`; output `[N, K, OH, OW]` with OH = ⌊(H + 2P − D·(F−1) − 1)/S⌋ + 1.
+ *
+ * Composite: `unfold` (im2col) turns x into columns `[N, C·kh·kw, L]`, and one batched matmul
+ * `W[K, C·kh·kw] · cols` gives `[N, K, L]`, which is already NCHW order — a reshape, no permute.
+ * Groups split both into `[G, K/G, ·]` and `[N, G, ·, L]` and batch over G. The gradient comes
+ * from matmul's and unfold's VJPs (fold, i.e. col2im), so second order works too.
+ *
+ * @example
+ * ```ts
+ * const x = randn([1, 3, 32, 32]);
+ * const w = randn([10, 3, 5, 5]);
+ * conv2d(x, w, zeros([10]), { padding: 2 }).shape; // [1, 10, 32, 32]
+ * ```
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  asTensor("conv2d", x);
+  asTensor("conv2d", weight, "weight");
+  if (bias !== undefined && bias !== null) asTensor("conv2d", bias, "bias");
+  const shapes = `input ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}`;
+  checkNCHW("conv2d", x, shapes);
+  if (weight.rank !== 4) throw new DeltagradError(`conv2d: weight must be [K, C/groups, kh, kw], got ${shapes}`);
+  const { groups = 1 } = opts ?? {};
+  const [n, c] = x.shape as [number, number];
+  const [k, cg, kh, kw] = weight.shape as [number, number, number, number];
+  if (!Number.isInteger(groups) || groups < 1) throw new DeltagradError(`conv2d: groups must be a positive integer, got ${describe(groups)} (${shapes})`);
+  if (c !== cg * groups) {
+    throw new DeltagradError(`conv2d: input has ${c} channels but weight expects ${cg}×${groups} (C/groups × groups): ${shapes}`);
+  }
+  if (k % groups !== 0) throw new DeltagradError(`conv2d: ${k} output channels are not divisible by groups ${groups}: ${shapes}`);
+  if (bias !== undefined && bias !== null && (bias.rank !== 1 || bias.shape[0] !== k)) {
+    throw new DeltagradError(`conv2d: bias must be [${k}], got ${fmtShape(bias.shape)} (${shapes})`);
+  }
+  const p = params("conv2d", { kernel: [kh, kw], stride: opts?.stride, padding: opts?.padding, dilation: opts?.dilation }, shapes);
+  const [oh, ow] = outSize("conv2d", x, p, shapes);
+  const L = oh * ow;
+  const rows = cg * kh * kw;
+  // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous.
+  const cols = reshape(unfold(x, p), [n, groups, rows, L]);
+  const w = reshape(weight, [groups, k / groups, rows]);
+  const y = reshape(matmul(w, cols), [n, k, oh, ow]); // [N, G, K/G, L] → NCHW by reshape alone
+  return bias === undefined || bias === null ? y : add(y, reshape(bias, [1, k, 1, 1]));
+}
+
+/** [N, C, H, W] → columns [N·C, kh·kw, L] of every window of every channel (its own "image"). */
+function windows(x: Tensor, p: WindowParams): Tensor {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  return unfold(reshape(x, [n * c, 1, h, w]), p);
+}
+
+function poolParams(op: string, x: Tensor, o: MaxPool2dOptions | AvgPool2dOptions): WindowParams {
+  const shapes = `input ${fmtShape(x.shape)}`;
+  checkNCHW(op, x, shapes);
+  if (!o || typeof o !== "object") throw new DeltagradError(`${op}: options with a kernel size are required (${shapes})`);
+  const kernel = params(op, { kernel: o.kernel }, shapes).kernel;
+  const p = params(op, { kernel, stride: o.stride ?? kernel, padding: o.padding, dilation: "dilation" in o ? o.dilation : undefined }, shapes);
+  // PyTorch's rule: a window must always overlap the input, so no output is made of padding alone.
+  if (p.padding[0] > Math.floor(kernel[0] / 2) || p.padding[1] > Math.floor(kernel[1] / 2)) {
+    throw new DeltagradError(`${op}: padding ${p.padding.join(",")} must be at most half of kernel ${kernel.join("×")} (${shapes})`);
+  }
+  outSize(op, x, p, `${shapes}, kernel ${kernel.join("×")}, stride ${p.stride.join(",")}, padding ${p.padding.join(",")}`);
+  return p;
+}
+
+/**
+ * Max over each window of NCHW input, padding with −∞ (so padding never wins). Floor mode:
+ * OH = ⌊(H + 2P − D·(F−1) − 1)/S⌋ + 1.
+ *
+ * **Ties** (several window elements equal to the maximum — common after a ReLU, where whole
+ * windows are 0) send the whole gradient to the **first** of them in row-major window order
+ * (top-left first), as PyTorch and TensorFlow.js do. This is deliberate: it is not the core
+ * `max` reduction's rule (which splits the gradient evenly among equal maxima); `argmax`
+ * (first index wins) picks the element and a one-hot mask built from a comparison kernel
+ * selects it, so the op stays a composite and no value is read on the host. NaN propagates.
+ *
+ * @example
+ * ```ts
+ * const x = tensor([[[[1, 2], [3, 4]]]], { requiresGrad: true });
+ * maxPool2d(x, { kernel: 2 }).arraySync(); // [[[[4]]]]
+ * const t = tensor([[[[5, 5], [0, 5]]]], { requiresGrad: true });
+ * maxPool2d(t, { kernel: 2 }).sum().backward();
+ * t.grad!.arraySync(); // [[[[1, 0], [0, 0]]]] — the first 5 takes it all
+ * ```
+ */
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
+  asTensor("maxPool2d", x);
+  const p = poolParams("maxPool2d", x, opts);
+  if (!isFloat(x.dtype)) x = cast(x, "float32"); // −∞ padding needs a float
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
+  const kk = p.kernel[0] * p.kernel[1];
+  const padded = pad(x, [[0, 0], [0, 0], [p.padding[0], p.padding[0]], [p.padding[1], p.padding[1]]], -Infinity);
+  const cols = windows(padded, { ...p, padding: [0, 0] }); // [N·C, kk, L]
+  const first = argmax(cols, { axis: 1, keepDims: true }); // int32 [N·C, 1, L], no gradient
+  const hot = equal(first, reshape(arange(kk, undefined, 1, { dtype: "int32" }), [1, kk, 1]));
+  // where, not a product with the mask: −∞ · 0 would be NaN at padded taps.
+  return reshape(sum(where(hot, cols, 0), { axis: 1 }), [n, c, oh, ow]);
+}
+
+/**
+ * Mean over each window of NCHW input with zero padding. With `countIncludePad` (default true,
+ * PyTorch's default) every window divides by kh·kw; with false, by the number of taps inside
+ * the input. Floor mode, like {@link maxPool2d}.
+ *
+ * @example
+ * ```ts
+ * avgPool2d(tensor([[[[1, 2], [3, 4]]]]), { kernel: 2 }).arraySync(); // [[[[2.5]]]]
+ * ```
+ */
+export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
+  asTensor("avgPool2d", x);
+  const p = poolParams("avgPool2d", x, opts);
+  if (!isFloat(x.dtype)) x = cast(x, "float32");
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
+  const sums = sum(windows(x, p), { axis: 1 }); // [N·C, L]
+  const divisor = opts.countIncludePad === false
+    ? sum(unfold(ones([1, 1, h, w], { dtype: x.dtype }), p), { axis: 1 }) // taps inside the image, [1, L]
+    : p.kernel[0] * p.kernel[1];
+  return reshape(div(sums, divisor), [n, c, oh, ow]);
+}
+
+/** Row i of the [out, size] matrix averaging PyTorch's adaptive bin [⌊i·size/out⌋, ⌈(i+1)·size/out⌉). */
+function binMatrix(size: number, out: number): Float64Array {
+  const m = new Float64Array(out * size);
+  for (let i = 0; i < out; i++) {
+    const start = Math.floor((i * size) / out);
+    const end = Math.ceil(((i + 1) * size) / out);
+    for (let j = start; j < end; j++) m[i * size + j] = 1 / (end - start);
+  }
+  return m;
+}
+
+/**
+ * Average pooling to a fixed output size (PyTorch's `adaptive_avg_pool2d`): output cell (i, j)
+ * averages rows ⌊i·H/OH⌋ … ⌈(i+1)·H/OH⌉ − 1 and the same for columns. Bins may differ in size,
+ * so instead of unfold it is two matmuls with constant averaging matrices: `A_h · x · A_wᵀ`
+ * (a rectangle's mean is the row-bin mean of the column-bin means).
+ *
+ * @example
+ * ```ts
+ * adaptiveAvgPool2d(zeros([2, 16, 5, 5]), 1).shape; // [2, 16, 1, 1] — global average pooling
+ * ```
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
+  asTensor("adaptiveAvgPool2d", x);
+  const shapes = `input ${fmtShape(x.shape)}`;
+  checkNCHW("adaptiveAvgPool2d", x, shapes);
+  const [oh, ow] = params("adaptiveAvgPool2d", { kernel: outputSize }, shapes).kernel;
+  const [h, w] = [x.shape[2]!, x.shape[3]!];
+  if (h < 1 || w < 1) throw new DeltagradError(`adaptiveAvgPool2d: input must have a non-empty spatial size, got ${shapes}`);
+  const xf = isFloat(x.dtype) ? x : cast(x, "float32");
+  const ah = reshape(tensor(binMatrix(h, oh), { dtype: xf.dtype }), [oh, h]);
+  const awT = reshape(tensor(binMatrix(w, ow), { dtype: xf.dtype }), [ow, w]).transpose();
+  return matmul(matmul(ah, xf), awT);
+}
