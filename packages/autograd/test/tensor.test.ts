@@ -51,7 +51,7 @@ describe("constructors", () => {
     manualSeed(42);
     expect(randn([100], { dtype: "float64" }).dataSync()).toEqual(a);
     expect(rand([5]).dataSync()).toEqual(u);
-    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    const mean = Array.from(a).reduce((s, v) => s + v, 0) / a.length;
     expect(Math.abs(mean)).toBeLessThan(0.3);
     const r = randint(2, 5, [1000]);
     expect(r.dtype).toBe("int32");
