@@ -1,0 +1,86 @@
+import { abs, cast, clamp, max, mul, noGrad, pow, sqrt, stack, sum, Tensor } from "@deltagrad/autograd";
+import { checkNumber, fail, fmt } from "./optimizer.js";
+
+/** Options of {@link clipGradNorm}. */
+export interface ClipGradNormOptions {
+  /** The p of the p-norm, > 0, or `Infinity` for the largest absolute value. Default 2. */
+  normType?: number;
+  /** Throw if the total norm is NaN or infinite (the gradients are left unchanged). Default false. */
+  errorIfNonfinite?: boolean;
+}
+
+function collect(name: string, params: Tensor | Iterable<Tensor>): Tensor[] {
+  const list = params instanceof Tensor ? [params] : params && typeof (params as Iterable<Tensor>)[Symbol.iterator] === "function" ? Array.from(params) : null;
+  if (!list) fail(name, `params must be a tensor or an iterable of tensors, got ${fmt(params)}`);
+  list.forEach((p, i) => {
+    if (!(p instanceof Tensor)) fail(name, `params[${i}] is not a Tensor (got ${fmt(p)})`);
+  });
+  return list.filter((p) => p.grad !== null);
+}
+
+/** Writes `g` into `p.grad` in place when the gradient is a leaf (keeping its identity, as PyTorch's `mul_`). */
+function setGrad(p: Tensor, g: Tensor): void {
+  if (p.grad!.isLeaf) p.grad!.assign(g);
+  else p.grad = g;
+}
+
+/**
+ * Rescales the gradients of `params` so that their joint p-norm (all gradients taken as one
+ * vector) is at most `maxNorm`, as PyTorch's `clip_grad_norm_`: with total norm N, every gradient
+ * is multiplied by maxNorm/(N + 1e-6) when that is below 1. Parameters without a gradient are
+ * skipped. Returns N, the norm before clipping (0 when no parameter has a gradient).
+ *
+ * Reads one number on the host (the norm), so it needs a synchronous backend.
+ *
+ * @example
+ * ```ts
+ * loss.backward();
+ * const norm = clipGradNorm(model.parameters(), 1.0);          // 2-norm
+ * clipGradNorm(model.parameters(), 5, { normType: Infinity }); // max |g|
+ * opt.step();
+ * ```
+ */
+export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number, { normType = 2, errorIfNonfinite = false }: ClipGradNormOptions = {}): number {
+  const N = "clipGradNorm";
+  checkNumber(N, "maxNorm", maxNorm, (x) => x >= 0, "maxNorm ≥ 0");
+  if (typeof normType !== "number" || !(normType > 0)) fail(N, `normType must be a positive number or Infinity, got ${fmt(normType)}`);
+  const withGrad = collect(N, params);
+  if (withGrad.length === 0) return 0;
+  return noGrad(() => {
+    // Per-gradient norms in float64 (so mixed float32/float64 gradients combine), then the norm of the norms.
+    const norms = withGrad.map((p) => {
+      const g = cast(p.grad!, "float64");
+      if (normType === Infinity) return max(abs(g));
+      if (normType === 2) return sqrt(sum(mul(g, g)));
+      if (normType === 1) return sum(abs(g));
+      return pow(sum(pow(abs(g), normType)), 1 / normType);
+    });
+    const all = stack(norms);
+    const totalT = normType === Infinity ? max(all) : normType === 2 ? sqrt(sum(mul(all, all))) : normType === 1 ? sum(all) : pow(sum(pow(all, normType)), 1 / normType);
+    const total = totalT.itemSync();
+    if (errorIfNonfinite && !Number.isFinite(total)) {
+      fail(N, `the total norm of order ${normType} of the gradients is ${total}; the gradients were left unchanged`);
+    }
+    const coef = maxNorm / (total + 1e-6);
+    if (coef < 1) for (const p of withGrad) setGrad(p, mul(p.grad!, coef));
+    return total;
+  });
+}
+
+/**
+ * Clamps every gradient of `params` elementwise to [−clipValue, clipValue] (PyTorch's
+ * `clip_grad_value_`). Parameters without a gradient are skipped.
+ *
+ * @example
+ * ```ts
+ * loss.backward();
+ * clipGradValue(model.parameters(), 0.5);
+ * ```
+ */
+export function clipGradValue(params: Tensor | Iterable<Tensor>, clipValue: number): void {
+  checkNumber("clipGradValue", "clipValue", clipValue, (x) => x >= 0, "clipValue ≥ 0");
+  const withGrad = collect("clipGradValue", params);
+  noGrad(() => {
+    for (const p of withGrad) setGrad(p, clamp(p.grad!, { min: -clipValue, max: clipValue }));
+  });
+}
