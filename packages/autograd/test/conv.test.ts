@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { test } from "@fast-check/vitest";
 import fc from "fast-check";
 import {
-  DeltagradError, adaptiveAvgPool2d, avgPool2d, conv2d, gradcheck, gradgradcheck, maxPool2d, ones, randn, tensor, zeros,
+  DeltagradError, adaptiveAvgPool2d, avgPool2d, conv2d, gradcheck, gradgradcheck, graphNodes, maxPool2d, ones, randn, tensor, zeros,
   type Tensor,
 } from "@deltagrad/autograd";
 import { expectClose, ravel, seedArb, size, t64, values, type Shape } from "./helpers.js";
@@ -102,7 +102,7 @@ const convArb = fc.record({
 });
 
 describe("conv2d", () => {
-  test.prop([convArb], { numRuns: 40 })("matches the loop reference; gradcheck of x, weight, bias", (p) => {
+  test.prop([convArb], { numRuns: 60 })("matches the loop reference; gradcheck of x, weight, bias", (p) => {
     const g: Geo = { stride: p.stride, padding: p.padding, dilation: p.dilation };
     fc.pre(outDim(p.hw[0], p.kernel[0], g, 0) >= 1 && outDim(p.hw[1], p.kernel[1], g, 1) >= 1);
     const xs = [p.n, p.cg * p.groups, ...p.hw];
@@ -130,6 +130,16 @@ describe("conv2d", () => {
     const w = t64(values(ws, 4), ws);
     const b = t64(values([ws[0]!], 5), [ws[0]!]);
     expect(gradgradcheck((x, w, b) => conv2d(x, w, b, opts), [x, w, b])).toBe(true);
+  });
+
+  it("is a composite: unfold, reshapes, one matmul and the bias add — every VJP comes from those primitives", () => {
+    const x = randn([2, 4, 6, 6], { requiresGrad: true });
+    const w = randn([6, 2, 3, 3], { requiresGrad: true });
+    const y = conv2d(x, w, zeros([6], { requiresGrad: true }), { groups: 2, padding: 1 });
+    expect(graphNodes(y).flatMap((n) => (n.op ? [n.op] : [])).sort()).toEqual(["add", "matmul", "reshape", "reshape", "reshape", "reshape", "unfold"]);
+    const ops = (t: Tensor) => new Set(graphNodes(t).flatMap((n) => (n.op ? [n.op] : [])));
+    expect(ops(maxPool2d(x, { kernel: 2, padding: 1 }))).toEqual(new Set(["pad", "reshape", "unfold", "where", "sum"]));
+    expect(ops(avgPool2d(x, { kernel: 2 }))).toEqual(new Set(["reshape", "unfold", "sum", "mul"]));
   });
 
   it("lecture 003: 32×32×3 input, ten 5×5 filters, stride 1, padding 2 → 32×32×10 with 760 parameters", () => {
@@ -184,6 +194,9 @@ describe("conv2d", () => {
     expect(err(() => conv2d(zeros([3, 8, 8]), zeros([10, 3, 5, 5])))).toMatch(/^conv2d: expected NCHW input of rank 4/);
     expect(err(() => maxPool2d(zeros([1, 1, 2, 2]), { kernel: 3 }))).toMatch(/^maxPool2d: input 2×2 .*too small.*input \[1,1,2,2\]/);
     expect(err(() => maxPool2d(zeros([1, 1, 4, 4]), { kernel: 2, stride: 0 }))).toMatch(/^maxPool2d: stride must be/);
+    expect(err(() => maxPool2d(zeros([1, 1, 1, 1]), { kernel: [1, 2], padding: [0, 1], dilation: [1, 2] }))).toBe(
+      "maxPool2d: window 0 along width covers only padding (kernel 1×2, dilation 1,2, padding 0,1, input [1,1,1,1])",
+    );
     expect(err(() => avgPool2d(zeros([1, 1, 4, 4]), { kernel: 2, padding: 2 }))).toMatch(/^avgPool2d: padding 2,2 must be at most half of kernel 2×2/);
   });
 });
@@ -210,7 +223,12 @@ describe("maxPool2d", () => {
     const xv = distinct(xs, p.seed);
     const opts = { kernel: p.kernel, stride: p.stride, padding, dilation: p.dilation };
     const x = t64(xv, xs);
-    const expected = refPool(xv, xs, p.kernel, g, (taps) => Math.max(...taps));
+    const expected = refPool(xv, xs, p.kernel, g, (taps) => (taps.length ? Math.max(...taps) : NaN));
+    if (expected.values.some(Number.isNaN)) {
+      // Dilated taps can straddle the input so a window sees only padding: an error, not −∞.
+      expect(() => maxPool2d(x, opts)).toThrow(/^maxPool2d: window \d+ along (height|width) covers only padding/);
+      return;
+    }
     const y = maxPool2d(x, opts);
     expect(y.shape).toEqual(expected.shape);
     expectClose(y.dataSync(), expected.values, 0, "maxPool2d");

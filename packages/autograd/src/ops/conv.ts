@@ -16,6 +16,7 @@ import { pad, reshape } from "./movement.js";
 import { argmax, sum } from "./reduce.js";
 import { type Size2, unfold, windowParams } from "./window.js";
 
+/** Geometry of {@link conv2d}; sizes are one number for both axes or `[h, w]`. */
 export interface Conv2dOptions {
   /** Step between windows, per axis. Default 1. */
   stride?: Size2;
@@ -27,7 +28,9 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
+/** Window of {@link maxPool2d}. */
 export interface MaxPool2dOptions {
+  /** Window size. */
   kernel: Size2;
   /** Default: the kernel size (non-overlapping windows). */
   stride?: Size2;
@@ -37,7 +40,9 @@ export interface MaxPool2dOptions {
   dilation?: Size2;
 }
 
+/** Window of {@link avgPool2d}. */
 export interface AvgPool2dOptions {
+  /** Window size. */
   kernel: Size2;
   /** Default: the kernel size. */
   stride?: Size2;
@@ -134,7 +139,22 @@ function poolParams(op: string, x: Tensor, o: MaxPool2dOptions | AvgPool2dOption
   if (p.padding[0] > Math.floor(kernel[0] / 2) || p.padding[1] > Math.floor(kernel[1] / 2)) {
     throw new DeltagradError(`${op}: padding ${p.padding.join(",")} must be at most half of kernel ${kernel.join("×")} (${shapes})`);
   }
-  outSize(op, x, p, `${shapes}, kernel ${kernel.join("×")}, stride ${p.stride.join(",")}, padding ${p.padding.join(",")}`);
+  const [oh, ow] = outSize(op, x, p, `${shapes}, kernel ${kernel.join("×")}, stride ${p.stride.join(",")}, padding ${p.padding.join(",")}`);
+  // With dilation a window can still fall entirely in the padding (its taps straddle the input);
+  // its max would be −∞ and its mean 0/0, so that is an error too.
+  ([0, 1] as const).forEach((a) => {
+    const n = x.shape[2 + a]!;
+    for (let i = 0; i < (a === 0 ? oh : ow); i++) {
+      const start = i * p.stride[a] - p.padding[a];
+      let hit = false;
+      for (let u = 0; u < kernel[a] && !hit; u++) hit = start + u * p.dilation[a] >= 0 && start + u * p.dilation[a] < n;
+      if (!hit) {
+        throw new DeltagradError(
+          `${op}: window ${i} along ${a === 0 ? "height" : "width"} covers only padding (kernel ${kernel.join("×")}, dilation ${p.dilation.join(",")}, padding ${p.padding.join(",")}, ${shapes})`,
+        );
+      }
+    }
+  });
   return p;
 }
 
