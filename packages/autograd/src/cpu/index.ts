@@ -4,34 +4,39 @@ import { DeltagradError } from "../errors.js";
 import { type Shape, sizeOf, stridesOf } from "../shape.js";
 import { erf } from "./erf.js";
 import { matmulKernel } from "./matmul.js";
-import { broadcastStrides, gatherStrided, makeBinaryLoop, makeReduceLoop, scatterStrided } from "./strided.js";
+import { broadcastStrides, gatherStrided, makeBinaryLoop, makeReduceLoop, makeUnaryLoop, scatterStrided } from "./strided.js";
 import { foldKernel, unfoldKernel, windowOutSize } from "./window.js";
 
-const UNARY: Record<UnaryKernel, (x: number) => number> = {
-  neg: (x) => -x,
-  reciprocal: (x) => 1 / x,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  erf,
+/** One loop per kernel: `[expression in x, the same as a function]` (see `compile` in strided.ts). */
+function binary(expr: string, f: (x: number, y: number) => number) {
+  return makeBinaryLoop(expr, f);
+}
+
+const UNARY = {
+  neg: makeUnaryLoop("-x", (x) => -x),
+  reciprocal: makeUnaryLoop("1 / x", (x) => 1 / x),
+  exp: makeUnaryLoop("Math.exp(x)", Math.exp),
+  log: makeUnaryLoop("Math.log(x)", Math.log),
+  sqrt: makeUnaryLoop("Math.sqrt(x)", Math.sqrt),
+  erf: makeUnaryLoop("erf(x)", erf, { erf }),
   // sign(±0) = 0 and sign(NaN) = NaN, as in NumPy and PyTorch.
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN),
-};
+  sign: makeUnaryLoop("x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN", (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN)),
+} satisfies Record<UnaryKernel, unknown>;
 
 const BINARY = {
-  add: makeBinaryLoop((x, y) => x + y),
-  mul: makeBinaryLoop((x, y) => x * y),
+  add: binary("x + y", (x, y) => x + y),
+  mul: binary("x * y", (x, y) => x * y),
   // NaN propagates from either side, as in PyTorch's maximum.
-  maximum: makeBinaryLoop((x, y) => (x !== x || y !== y ? NaN : x > y ? x : y)),
+  maximum: binary("x !== x || y !== y ? NaN : x > y ? x : y", (x, y) => (x !== x || y !== y ? NaN : x > y ? x : y)),
 } satisfies Record<BinaryKernel, unknown>;
 
 const COMPARE = {
-  equal: makeBinaryLoop((x, y) => (x === y ? 1 : 0)),
-  notEqual: makeBinaryLoop((x, y) => (x !== y ? 1 : 0)),
-  greater: makeBinaryLoop((x, y) => (x > y ? 1 : 0)),
-  greaterEqual: makeBinaryLoop((x, y) => (x >= y ? 1 : 0)),
-  less: makeBinaryLoop((x, y) => (x < y ? 1 : 0)),
-  lessEqual: makeBinaryLoop((x, y) => (x <= y ? 1 : 0)),
+  equal: binary("x === y ? 1 : 0", (x, y) => (x === y ? 1 : 0)),
+  notEqual: binary("x !== y ? 1 : 0", (x, y) => (x !== y ? 1 : 0)),
+  greater: binary("x > y ? 1 : 0", (x, y) => (x > y ? 1 : 0)),
+  greaterEqual: binary("x >= y ? 1 : 0", (x, y) => (x >= y ? 1 : 0)),
+  less: binary("x < y ? 1 : 0", (x, y) => (x < y ? 1 : 0)),
+  lessEqual: binary("x <= y ? 1 : 0", (x, y) => (x <= y ? 1 : 0)),
 } satisfies Record<CompareKernel, unknown>;
 
 const REDUCE = {
@@ -66,10 +71,8 @@ export const cpuBackend: Backend = {
   },
 
   unary(op, x, dtype, size) {
-    const f = UNARY[op];
-    const src = a(x);
     const out = allocate(dtype, size);
-    for (let i = 0; i < size; i++) out[i] = f(src[i]!);
+    UNARY[op](a(x), out);
     return out;
   },
   binary(op, x, xs, y, ys, outShape, dtype) {
@@ -86,11 +89,18 @@ export const cpuBackend: Backend = {
     const n = sizeOf(outShape);
     const out = allocate(dtype, n);
     const c = a(cond);
+    const X = a(x);
+    const Y = a(y);
+    if (c.length === n && (X.length === n || X.length === 1) && (Y.length === n || Y.length === 1)) {
+      // The common case (relu, clamp, losses): cond full-size, each side full-size or a scalar.
+      const xs = X.length === n ? 1 : 0;
+      const ys = Y.length === n ? 1 : 0;
+      for (let i = 0; i < n; i++) out[i] = c[i] ? X[i * xs]! : Y[i * ys]!;
+      return out;
+    }
     const cStr = broadcastStrides(cs, outShape);
     const xStr = broadcastStrides(xs, outShape);
     const yStr = broadcastStrides(ys, outShape);
-    const X = a(x);
-    const Y = a(y);
     const idx = new Array<number>(outShape.length).fill(0);
     let ci = 0;
     let xi = 0;
