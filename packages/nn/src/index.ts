@@ -9,3 +9,6 @@ export * as init from "./init.js";
 export * from "./losses.js";
 export * as reference from "./reference.js";
 export * from "./conv.js";
+export * from "./data.js";
+export * from "./chart.js";
+export * from "./training.js";
