@@ -12,3 +12,4 @@ export * from "./conv.js";
 export * from "./data.js";
 export * from "./chart.js";
 export * from "./training.js";
+export * from "./checkpoint.js";

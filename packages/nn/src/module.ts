@@ -1,4 +1,5 @@
 import { DeltagradError, Tensor, cast, isFloat, mul, noGrad, sum, zeros, type DType } from "@deltagrad/autograd";
+import { loadModel, saveModel } from "./checkpoint.js";
 
 /**
  * Tensors that are parameters. A tensor becomes one when a module registers it
@@ -389,6 +390,31 @@ export abstract class Module {
    * // )
    * ```
    */
+  /**
+   * Writes the weights as a safetensors file (atomically: temp file, fsync, rename).
+   *
+   * @example
+   * ```ts
+   * await model.save("mlp.safetensors");
+   * ```
+   */
+  save(path: string): Promise<void> {
+    return saveModel(this, path);
+  }
+
+  /**
+   * Loads weights saved by {@link Module.save} (or any safetensors file with matching names and
+   * shapes). The file is validated completely before any parameter changes.
+   *
+   * @example
+   * ```ts
+   * await model.load("mlp.safetensors");
+   * ```
+   */
+  load(path: string, options: LoadStateDictOptions = {}): Promise<LoadStateDictResult> {
+    return loadModel(this, path, options);
+  }
+
   toString(): string {
     return this.#repr(new Set());
   }
