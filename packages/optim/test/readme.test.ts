@@ -1,5 +1,5 @@
 /**
- * The README's ```ts snippets run: each is written to a module under node_modules/ (ignored by
+ * The snippets of the root README's "Optimizers and schedulers" section run: each is written to a module under node_modules/ (ignored by
  * git) and imported, so an example that no longer compiles or throws fails here. Printed lines are
  * compared with the `// …` comment after each console.log.
  */
@@ -7,7 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-const readme = readFileSync(fileURLToPath(new URL("../README.md", import.meta.url)), "utf8");
+const root = readFileSync(fileURLToPath(new URL("../../../README.md", import.meta.url)), "utf8");
+const start = root.indexOf("### Optimizers and schedulers");
+const readme = root.slice(start, root.indexOf("\n## ", start));
 // Blocks that import something are programs; the state-dict layout block is a data sketch.
 const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((s) => s.includes("import "));
 const dir = fileURLToPath(new URL("../node_modules/.readme-snippets/", import.meta.url));
@@ -16,6 +18,7 @@ afterEach(() => void vi.restoreAllMocks());
 
 describe("README snippets", () => {
   it("has the runnable snippets", () => {
+    expect(start).toBeGreaterThan(0);
     expect(snippets.length).toBe(3);
   });
 
