@@ -2,6 +2,7 @@ import type { Backend, BackendData } from "./backend.js";
 import { isFloat, type DType, type TypedArray } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 import { formatTensor } from "./format.js";
+import { jupyterDisplay, tensorMimeBundle, type MimeBundle } from "./display.js";
 import * as ops from "./ops/index.js";
 import { backwardImpl } from "./autograd.js";
 import type { Primitive } from "./primitives.js";
@@ -66,7 +67,8 @@ export class Tensor {
   /** @internal Use {@link tensor} and the other constructors. */
   constructor(data: BackendData, shape: readonly number[], dtype: DType, backend: Backend) {
     this._data = data;
-    this.shape = Object.freeze(shape.slice());
+    // Shapes are frozen once and then shared: an op whose output has its input's shape passes it on.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
     this.dtype = dtype;
     this.backend = backend;
   }
@@ -220,6 +222,9 @@ export class Tensor {
   toString(): string {
     return formatTensor(this);
   }
+
+  /** Jupyter rich display (Deno kernel): `text/plain` and an HTML table. @example `t[Symbol.for("Jupyter.display")]()["text/html"]` */
+  [jupyterDisplay](): MimeBundle { return tensorMimeBundle(this); }
 
   // ----- one-line delegates to the free functions -----
   add(b: TensorLike): Tensor { return ops.add(this, b); }

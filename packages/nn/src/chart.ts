@@ -3,6 +3,7 @@
  * rather than pulled in from a charting library so that @deltagrad/nn stays light in browsers;
  * vega-lite JSON is offered next to it for notebook front ends that render it.
  */
+import { escapeXml } from "@deltagrad/autograd";
 
 /** One line of a chart. */
 export interface Series {
@@ -26,10 +27,6 @@ export interface ChartOptions {
 
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
-/** Escapes text for SVG/XML. @example `escapeXml("a < b") // "a &lt; b"` */
-export function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
 /** About five round tick values covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {

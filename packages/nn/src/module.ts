@@ -1,4 +1,5 @@
-import { DeltagradError, Tensor, cast, isFloat, mul, noGrad, sum, zeros, type DType } from "@deltagrad/autograd";
+import { optionsOf } from "./options.js";
+import { DeltagradError, Tensor, cast, escapeXml, isFloat, mul, noGrad, sum, zeros, type DType } from "@deltagrad/autograd";
 import { loadModel, saveModel } from "./checkpoint.js";
 
 /**
@@ -334,7 +335,8 @@ export abstract class Module {
    * copy.loadStateDict(model.stateDict()); // { missingKeys: [], unexpectedKeys: [] }
    * ```
    */
-  loadStateDict(sd: Record<string, Tensor>, { strict = true }: LoadStateDictOptions = {}): LoadStateDictResult {
+  loadStateDict(sd: Record<string, Tensor>, options?: LoadStateDictOptions): LoadStateDictResult {
+    const { strict = true } = optionsOf("loadStateDict", options);
     const where = `${this.constructor.name}.loadStateDict`;
     if (typeof sd !== "object" || sd === null || Array.isArray(sd)) {
       throw new DeltagradError(`${where}: expected a record of tensors by name, got ${sd === null ? "null" : Array.isArray(sd) ? "an array" : typeof sd}`);
@@ -415,6 +417,30 @@ export abstract class Module {
     return loadModel(this, path, options);
   }
 
+  /**
+   * The module tree as an HTML table: one row per module with its parameters' shapes and counts.
+   *
+   * @example
+   * ```ts
+   * new MLP([4, 6, 3]).toHtml(); // "<table>…"
+   * ```
+   */
+  toHtml(): string {
+    const rows = this.namedModules().map(([name, m]) => {
+      const depth = name ? name.split(".").length : 0;
+      const own = m.namedOwnParameters();
+      const shapes = own.map(([n, p]) => `${escapeXml(n)} [${p.shape.join(",")}]`).join(", ");
+      const count = m.numParameters();
+      return `<tr><td style="text-align:left;padding-left:${depth * 1.2}em">${escapeXml(name || "(root)")}</td><td style="text-align:left">${escapeXml(m.constructor.name)}</td><td style="text-align:left">${shapes}</td><td>${formatCount(count)}</td></tr>`;
+    });
+    return `<table><thead><tr><th>module</th><th>type</th><th>parameters</th><th>count</th></tr></thead><tbody>${rows.join("")}</tbody><tfoot><tr><td colspan="3" style="text-align:left">total</td><td>${formatCount(this.numParameters())}</td></tr></tfoot></table>`;
+  }
+
+  /** Jupyter rich display (Deno's kernel calls it): the tree as HTML plus the text of toString(). */
+  [Symbol.for("Jupyter.display")](): Record<string, string> {
+    return { "text/html": this.toHtml(), "text/plain": this.toString() };
+  }
+
   toString(): string {
     return this.#repr(new Set());
   }
@@ -458,7 +484,8 @@ const weightsOnly = (name: string, p: Tensor) => p.rank >= 2 && !name.endsWith("
  * const loss = mseLoss(model.call(x), y).add(l2Penalty(model, 1e-3));
  * ```
  */
-export function l2Penalty(params: Module | readonly Tensor[], lambda: number, { filter = weightsOnly }: L2PenaltyOptions = {}): Tensor {
+export function l2Penalty(params: Module | readonly Tensor[], lambda: number, options?: L2PenaltyOptions): Tensor {
+  const { filter = weightsOnly } = optionsOf("l2Penalty", options);
   if (typeof lambda !== "number" || !Number.isFinite(lambda) || lambda < 0) {
     throw new DeltagradError(`l2Penalty: lambda must be a finite number ≥ 0, got ${String(lambda)}`);
   }

@@ -288,3 +288,16 @@ describe("l2Penalty = ½λ Σ‖W‖²_F over weights only", () => {
     expect(() => l2Penalty([1 as unknown as Tensor], 1)).toThrow(/l2Penalty: params\[0\] is not a Tensor/);
   });
 });
+
+describe("rich display", () => {
+  it("Module renders as an HTML table with one row per module and the total", () => {
+    const m = new MLP([4, 6, 3]);
+    const bundle = (m as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]!();
+    expect(bundle["text/plain"]).toBe(String(m));
+    const html = bundle["text/html"]!;
+    expect(html.match(/<tr>/g)!.length).toBe(1 + m.namedModules().length + 1); // header, modules, total
+    expect(html).toContain("weight [4,6]");
+    expect(html).toContain(">51<"); // 4·6+6 + 6·3+3
+    expect((html.match(/<table>/g) ?? []).length).toBe((html.match(/<\/table>/g) ?? []).length);
+  });
+});
