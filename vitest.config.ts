@@ -10,6 +10,8 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts", "bench/**/*.test.ts"],
     testTimeout: 120_000,
+    // DELTAGRAD_BACKEND=wasm runs every test on that backend (packages/autograd/test/setup-backend.ts).
+    setupFiles: ["packages/autograd/test/setup-backend.ts"],
     // The JSON report feeds the plain "N passed, N failed" line that .ci/run prints.
     reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
   },

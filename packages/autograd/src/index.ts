@@ -12,8 +12,10 @@
  */
 import { registerBackend } from "./backend.js";
 import { cpuBackend } from "./cpu/index.js";
+import { wasmBackend } from "./wasm/index.js";
 
-registerBackend(cpuBackend);
+registerBackend(cpuBackend); // the first registered is the default
+registerBackend(wasmBackend); // setBackend("wasm"): SIMD sgemm and add/mul (see WASM.md)
 
 export { Tensor, type TensorLike, type NestedArray, type BackwardOptions, type Node } from "./tensor.js";
 export * from "./ops/index.js";
@@ -26,6 +28,25 @@ export { type DType, type TypedArray, isFloat } from "./dtype.js";
 export { Generator, manualSeed, defaultGenerator } from "./random.js";
 export { registerBackend, setBackend, getBackend, listBackends, type Backend, type BackendData, type WindowParams } from "./backend.js";
 export { cpuBackend } from "./cpu/index.js";
+export { wasmBackend, wasmSimdSupported, wasmArenaBytes } from "./wasm/index.js";
 export { RULES, type Primitive, type Attrs, type Rule } from "./primitives.js";
 export { broadcastShapes, type Shape } from "./shape.js";
 export { formatTensor } from "./format.js";
+export {
+  toSvg,
+  graphDisplay,
+  tensorToHtml,
+  tensorMimeBundle,
+  layeredLayout,
+  escapeXml,
+  jupyterDisplay,
+  type MimeBundle,
+  type SvgOptions,
+  type TensorHtmlOptions,
+  type GraphDisplay,
+  type Layout,
+  type LayoutNode,
+  type LayoutNodeInput,
+  type LayoutEdge,
+  type LayoutOptions,
+} from "./display.js";
