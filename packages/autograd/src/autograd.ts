@@ -1,8 +1,8 @@
 import { isFloat } from "./dtype.js";
 import { sweep } from "./engine.js";
-import { DeltagradError, fmtShape } from "./errors.js";
+import { DeltagradError, fmtShape, optionsOf } from "./errors.js";
 import { add, mul, ones, reshape, sum, zerosLike } from "./ops/index.js";
-import { shapesEqual } from "./shape.js";
+import { describe, shapesEqual } from "./shape.js";
 import { Tensor, type BackwardOptions } from "./tensor.js";
 
 /** @internal The body of `Tensor.backward`. */
@@ -36,8 +36,14 @@ export interface GradientsOptions {
  * const [g] = gradients(x.mul(x), [x]); // 6
  * ```
  */
-export function gradients(output: Tensor, inputs: readonly Tensor[], cotangent?: Tensor, opts: GradientsOptions = {}): Tensor[] {
-  if (!(output instanceof Tensor)) throw new DeltagradError("gradients: the function must return a Tensor");
+export function gradients(output: Tensor, inputs: readonly Tensor[], cotangent?: Tensor, options?: GradientsOptions): Tensor[] {
+  if (!(output instanceof Tensor)) throw new DeltagradError(`gradients: output must be a Tensor, got ${describe(output)}`);
+  if (!Array.isArray(inputs)) throw new DeltagradError(`gradients: inputs must be an array of tensors, got ${describe(inputs)}`);
+  inputs.forEach((x, i) => {
+    if (!(x instanceof Tensor)) throw new DeltagradError(`gradients: inputs[${i}] must be a Tensor, got ${describe(x)}`);
+  });
+  if (cotangent !== undefined && !(cotangent instanceof Tensor)) throw new DeltagradError(`gradients: cotangent must be a Tensor, got ${describe(cotangent)}`);
+  const opts = optionsOf("gradients", options);
   const createGraph = opts.createGraph ?? false;
   if (!output.requiresGrad) return inputs.map((x) => zerosLike(x));
   let g = cotangent;
@@ -84,8 +90,11 @@ function prepare(op: string, args: Tensor[], argnums: readonly number[]): { args
 }
 
 function normArgnums(op: string, argnums: number | readonly number[] | undefined, n: number): number[] {
+  if (argnums !== undefined && typeof argnums !== "number" && !Array.isArray(argnums)) {
+    throw new DeltagradError(`${op}: argnums must be an index or an array of indices, got ${describe(argnums)}`);
+  }
   const list = argnums === undefined ? [0] : typeof argnums === "number" ? [argnums] : [...argnums];
-  for (const i of list) if (!Number.isInteger(i) || i < 0 || i >= n) throw new DeltagradError(`${op}: argnums ${JSON.stringify(argnums)} out of range for ${n} arguments`);
+  for (const i of list) if (!Number.isInteger(i) || i < 0 || i >= n) throw new DeltagradError(`${op}: argnums ${describe(argnums)} out of range for ${n} arguments`);
   return list;
 }
 
@@ -97,14 +106,20 @@ function normArgnums(op: string, argnums: number | readonly number[] | undefined
  * const [y, dy] = valueAndGrad((x) => x.mul(x).sum())(tensor([1, 2])); // 5, [2, 4]
  * ```
  */
-export function valueAndGrad(f: Fn, opts: GradOptions = {}) {
+export function valueAndGrad(f: Fn, options?: GradOptions) {
+  return transform("valueAndGrad", f, options);
+}
+
+function transform(op: string, f: Fn, options: GradOptions | undefined) {
+  if (typeof f !== "function") throw new DeltagradError(`${op}: f must be a function, got ${describe(f)}`);
+  const opts = optionsOf(op, options);
   return (...args: Tensor[]): [Tensor, Tensor | Tensor[]] => {
-    const nums = normArgnums("grad", opts.argnums, args.length);
-    const p = prepare("grad", args, nums);
+    const nums = normArgnums(op, opts.argnums, args.length);
+    const p = prepare(op, args, nums);
     const createGraph = opts.createGraph ?? p.createGraph;
     const y = f(...p.args);
-    if (!(y instanceof Tensor)) throw new DeltagradError("grad: the function must return a Tensor");
-    if (y.size !== 1) throw new DeltagradError(`grad: the function must return a scalar, got shape ${fmtShape(y.shape)}; use vjp for other outputs`);
+    if (!(y instanceof Tensor)) throw new DeltagradError(`${op}: the function must return a Tensor`);
+    if (y.size !== 1) throw new DeltagradError(`${op}: the function must return a scalar, got shape ${fmtShape(y.shape)}; use vjp for other outputs`);
     const gs = gradients(y, nums.map((i) => p.args[i]!), undefined, { createGraph });
     const value = createGraph ? y : y.detach();
     return [value, typeof opts.argnums === "object" ? gs : gs[0]!];
@@ -121,8 +136,8 @@ export function valueAndGrad(f: Fn, opts: GradOptions = {}) {
  * d2(tensor(2)); // 12
  * ```
  */
-export function grad(f: Fn, opts: GradOptions = {}): (...args: Tensor[]) => Tensor {
-  const vg = valueAndGrad(f, opts);
+export function grad(f: Fn, opts?: GradOptions): (...args: Tensor[]) => Tensor {
+  const vg = transform("grad", f, opts);
   return ((...args: Tensor[]) => vg(...args)[1]) as (...args: Tensor[]) => Tensor;
 }
 
@@ -137,12 +152,14 @@ export function grad(f: Fn, opts: GradOptions = {}): (...args: Tensor[]) => Tens
  * ```
  */
 export function vjp(f: (...args: Tensor[]) => Tensor, ...primals: Tensor[]): [Tensor, (cotangent: Tensor) => Tensor[]] {
+  if (typeof f !== "function") throw new DeltagradError(`vjp: f must be a function, got ${describe(f)}`);
   const nums = primals.map((_, i) => i);
   const p = prepare("vjp", primals, nums);
   const y = f(...p.args);
   if (!(y instanceof Tensor)) throw new DeltagradError("vjp: the function must return a Tensor");
   const back = (ct: Tensor): Tensor[] => {
     if (!(ct instanceof Tensor)) throw new DeltagradError("vjp: the cotangent must be a Tensor");
+    if (!shapesEqual(ct.shape, y.shape)) throw new DeltagradError(`vjp: cotangent shape ${fmtShape(ct.shape)} does not match output shape ${fmtShape(y.shape)}`);
     return gradients(y, p.args, ct, { createGraph: p.createGraph, retainGraph: true });
   };
   return [p.createGraph ? y : y.detach(), back];
@@ -158,6 +175,7 @@ export function vjp(f: (...args: Tensor[]) => Tensor, ...primals: Tensor[]): [Te
  * ```
  */
 export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): Tensor {
+  if (typeof f !== "function") throw new DeltagradError(`hvp: f must be a function, got ${describe(f)}`);
   if (!(v instanceof Tensor) || !(x instanceof Tensor) || !shapesEqual(v.shape, x.shape)) {
     throw new DeltagradError(`hvp: v must be a Tensor shaped like x ${x instanceof Tensor ? fmtShape(x.shape) : ""}`);
   }

@@ -81,6 +81,9 @@ let active: Backend | undefined;
  * ```
  */
 export function registerBackend(b: Backend): void {
+  if (b === null || typeof b !== "object" || typeof b.name !== "string" || typeof b.upload !== "function") {
+    throw new DeltagradError(`registerBackend: expected a Backend object with a name and kernels, got ${b === null ? "null" : typeof b}`);
+  }
   registry.set(b.name, b);
   active ??= b;
 }
@@ -94,8 +97,8 @@ export function registerBackend(b: Backend): void {
  * ```
  */
 export function setBackend(name: string): void {
-  const b = registry.get(name);
-  if (!b) throw new DeltagradError(`setBackend: unknown backend "${name}" (available: ${[...registry.keys()].join(", ")})`);
+  const b = typeof name === "string" ? registry.get(name) : undefined;
+  if (!b) throw new DeltagradError(`setBackend: unknown backend ${typeof name === "string" ? `"${name}"` : String(name)} (available: ${[...registry.keys()].join(", ")})`);
   active = b;
 }
 

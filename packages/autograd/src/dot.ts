@@ -1,5 +1,7 @@
 import { formatNumber } from "./format.js";
-import type { Tensor } from "./tensor.js";
+import { DeltagradError, optionsOf } from "./errors.js";
+import { describe } from "./shape.js";
+import { Tensor } from "./tensor.js";
 
 export interface DotOptions {
   /** Graph title. */
@@ -27,6 +29,7 @@ export interface GraphNode {
  * ```
  */
 export function graphNodes(root: Tensor): GraphNode[] {
+  if (!(root instanceof Tensor)) throw new DeltagradError(`graphNodes: expected a Tensor, got ${describe(root)}`);
   const order: Tensor[] = [];
   const seen = new Set<Tensor>([root]);
   const stack: [Tensor, number][] = [[root, 0]];
@@ -81,7 +84,9 @@ const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
  * console.log(toDot(f)); // digraph { … "h6 = reciprocal" … }
  * ```
  */
-export function toDot(root: Tensor, opts: DotOptions = {}): string {
+export function toDot(root: Tensor, options?: DotOptions): string {
+  if (!(root instanceof Tensor)) throw new DeltagradError(`toDot: expected a Tensor, got ${describe(root)}`);
+  const opts = optionsOf("toDot", options);
   const nodes = graphNodes(root);
   const ids = new Map(nodes.map((n, i) => [n.tensor, `n${i}`]));
   const lines = ["digraph deltagrad {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=11];'];

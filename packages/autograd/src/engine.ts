@@ -2,7 +2,7 @@ import { getBackend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 import { noGradient, RULES, type Attrs, type Primitive } from "./primitives.js";
-import { shapesEqual } from "./shape.js";
+import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
 import { Tensor, type Node } from "./tensor.js";
 import { add, reshape, sum } from "./ops/index.js";
 
@@ -36,11 +36,13 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
  * ```
  */
 export function noGrad<T>(fn: () => T): T {
+  checkFn("noGrad", fn);
   return withGradMode(false, fn);
 }
 
 /** Re-enables recording inside a {@link noGrad} region. @example `noGrad(() => enableGrad(() => w.mul(2)))` */
 export function enableGrad<T>(fn: () => T): T {
+  checkFn("enableGrad", fn);
   return withGradMode(true, fn);
 }
 
@@ -55,6 +57,7 @@ export function enableGrad<T>(fn: () => T): T {
  * ```
  */
 export function detectAnomaly<T>(fn: () => T): T {
+  checkFn("detectAnomaly", fn);
   const prev = anomaly;
   anomaly = true;
   try {
@@ -66,7 +69,30 @@ export function detectAnomaly<T>(fn: () => T): T {
 
 /** Turns anomaly mode on or off globally (see {@link detectAnomaly}). @example `setAnomalyMode(true)` */
 export function setAnomalyMode(on: boolean): void {
+  if (typeof on !== "boolean") throw new DeltagradError(`setAnomalyMode: expected true or false, got ${describe(on)}`);
   anomaly = on;
+}
+
+function checkFn(op: string, fn: unknown): void {
+  if (typeof fn !== "function") throw new DeltagradError(`${op}: expected a function, got ${describe(fn)}`);
+}
+
+/** Frames of deltagrad's own sources (or its built package), dropped so the stack starts at user code. */
+const INTERNAL_FRAME = /[\\/]packages[\\/](autograd|nn|optim)[\\/](src|dist)[\\/]|[\\/]@deltagrad[\\/]|\(node:internal|^\s*at node:internal/;
+
+/**
+ * Anomaly mode's record-time stack: captured deep enough to get past nested composites
+ * (crossEntropy → logSoftmax → logSumExp → sub → add → apply), then trimmed to the caller's frames,
+ * so its first line is the user code that created the op.
+ */
+function userStack(): string | undefined {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 100;
+  const stack = new Error().stack;
+  Error.stackTraceLimit = limit;
+  const frames = (stack ?? "").split("\n").slice(1);
+  const user = frames.filter((f) => !INTERNAL_FRAME.test(f));
+  return (user.length > 0 ? user : frames).slice(0, 10).join("\n") || undefined;
 }
 
 function checkFinite(t: Tensor, what: string, node: Node | null): void {
@@ -74,7 +100,9 @@ function checkFinite(t: Tensor, what: string, node: Node | null): void {
   const v = t.backend.readSync(t.handle, t.dtype, t.size);
   for (let i = 0; i < v.length; i++) {
     if (!Number.isFinite(v[i]!)) {
-      const where = node?.stack ? `\nrecorded at:\n${node.stack}` : "";
+      // An op run under noGrad (e.g. logSumExp's max) has no node: take the stack now, at the failure.
+      const stack = node?.stack ?? (inBackward ? undefined : userStack());
+      const where = stack ? `\nrecorded at:\n${stack}` : "";
       throw new DeltagradError(`${what} produced ${Number.isNaN(v[i]!) ? "NaN" : v[i]! > 0 ? "Infinity" : "-Infinity"} at flat index ${i} (shape ${fmtShape(t.shape)})${where}`);
     }
   }
@@ -85,21 +113,34 @@ function checkFinite(t: Tensor, what: string, node: Node | null): void {
  * some input requires them. The only place where graph nodes are created.
  */
 export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Attrs[P]): Tensor {
-  const backend = inputs[0]?.backend ?? getBackend();
-  const { data, shape, dtype } = RULES[prim].forward(backend, inputs, attrs);
-  const out = new Tensor(data, shape, dtype, backend);
-  if (gradEnabled && isFloat(dtype) && RULES[prim].vjp !== noGradient && inputs.some((t) => t.requiresGrad)) {
+  // The hot path of every op (and all of a scalar graph's cost): no closures, no array copies.
+  const backend = inputs.length > 0 ? inputs[0]!.backend : getBackend();
+  const rule = RULES[prim];
+  const f = rule.forward(backend, inputs, attrs);
+  const out = new Tensor(f.data, f.shape, f.dtype, backend);
+  if (gradEnabled && rule.vjp !== noGradient && isFloat(f.dtype) && anyRequiresGrad(inputs)) {
     const node: Node = { op: prim, inputs, attrs, freed: false };
-    if (anomaly) node.stack = new Error().stack?.split("\n").slice(2).join("\n");
+    if (anomaly) node.stack = userStack();
     out._setNode(node);
   }
   if (anomaly && !inBackward) checkFinite(out, `${prim}: forward output`, out.node);
   return out;
 }
 
+function anyRequiresGrad(inputs: Tensor[]): boolean {
+  for (let i = 0; i < inputs.length; i++) if (inputs[i]!.requiresGrad) return true;
+  return false;
+}
+
 /** Sums a gradient of a broadcast result back to `shape` (NumPy broadcasting's adjoint). */
 export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (!(g instanceof Tensor) || !Array.isArray(shape)) {
+    throw new DeltagradError(`unbroadcast: expected a Tensor and a shape, got ${describe(g)} and ${describe(shape)}`);
+  }
   if (shapesEqual(g.shape, shape)) return g;
+  if (!shapesEqual(broadcastShapes("unbroadcast", checkShape("unbroadcast", shape), g.shape), g.shape)) {
+    throw new DeltagradError(`unbroadcast: shape ${describe(shape)} does not broadcast to the gradient's ${fmtShape(g.shape)}`);
+  }
   const lead = g.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) {
@@ -109,28 +150,37 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   return reshape(s, shape);
 }
 
+const NO_INPUTS: Tensor[] = [];
+
 /** Post-order (inputs before outputs) over tensors that require grad; iterative, so 100,000-op chains are fine. */
 function topoOrder(roots: Tensor[], stop: Set<Tensor> | null): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
-  const stack: [Tensor, number][] = [];
+  // Two parallel stacks (tensor, index of its next input) rather than a tuple per visit.
+  const stack: Tensor[] = [];
+  const next: number[] = [];
   for (const r of roots) {
     if (!r.requiresGrad || seen.has(r)) continue;
     seen.add(r);
-    stack.push([r, 0]);
+    stack.push(r);
+    next.push(0);
     while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      const [t, i] = top;
-      const inputs = stop?.has(t) ? [] : (t.node?.inputs ?? []);
+      const top = stack.length - 1;
+      const t = stack[top]!;
+      const i = next[top]!;
+      const node = t.node;
+      const inputs = node === null || (stop !== null && stop.has(t)) ? NO_INPUTS : node.inputs;
       if (i < inputs.length) {
-        top[1]++;
+        next[top] = i + 1;
         const c = inputs[i]!;
         if (c.requiresGrad && !seen.has(c)) {
           seen.add(c);
-          stack.push([c, 0]);
+          stack.push(c);
+          next.push(0);
         }
       } else {
         stack.pop();
+        next.pop();
         order.push(t);
       }
     }
@@ -162,18 +212,17 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
     }
   }
   const grads = new Map<Tensor, Tensor>();
-  const accumulate = (t: Tensor, g: Tensor) => {
-    const prev = grads.get(t);
-    grads.set(t, prev ? add(prev, g) : g);
-  };
-  roots.forEach((r, i) => r.requiresGrad && accumulate(r, cotangents[i]!));
+  for (let i = 0; i < roots.length; i++) if (roots[i]!.requiresGrad) accumulate(grads, roots[i]!, cotangents[i]!);
 
   const wasInBackward = inBackward;
+  const prevGrad = gradEnabled;
   inBackward = true;
+  gradEnabled = opts.createGraph;
   try {
-    withGradMode(opts.createGraph, () => sweepNodes(order, grads, accumulate, targets, useful, opts));
+    sweepNodes(order, grads, targets, useful, opts);
   } finally {
     inBackward = wasInBackward;
+    gradEnabled = prevGrad;
   }
   if (!targets) return grads;
   const out = new Map<Tensor, Tensor>();
@@ -184,41 +233,49 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
   return out;
 }
 
-function sweepNodes(
-  order: Tensor[],
-  grads: Map<Tensor, Tensor>,
-  accumulate: (t: Tensor, g: Tensor) => void,
-  targets: Set<Tensor> | null,
-  useful: Set<Tensor> | null,
-  opts: SweepOptions,
-): void {
+function accumulate(grads: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
+  const prev = grads.get(t);
+  grads.set(t, prev ? add(prev, g) : g);
+}
+
+function sweepNodes(order: Tensor[], grads: Map<Tensor, Tensor>, targets: Set<Tensor> | null, useful: Set<Tensor> | null, opts: SweepOptions): void {
+  // Leaf gradients and freed flags are committed only once the whole sweep has succeeded, so a
+  // VJP that throws part-way (anomaly mode, a freed graph) leaves every .grad as it was.
+  const leaves: Tensor[] = [];
+  const leafGrads: Tensor[] = [];
+  const freed: Node[] = [];
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k]!;
     const g = grads.get(t);
     if (!g) continue;
     if (!targets && (t.isLeaf || t._retainsGrad)) {
-      t.grad = t.grad ? add(t.grad, g) : opts.createGraph ? g : g.detach();
+      leaves.push(t);
+      leafGrads.push(t.grad ? add(t.grad, g) : opts.createGraph ? g : g.detach());
     }
     const node = t.node;
-    if (!node || targets?.has(t) || (useful && !useful.has(t))) continue;
+    if (!node || (targets !== null && targets.has(t)) || (useful !== null && !useful.has(t))) continue;
     if (node.freed) {
       throw new DeltagradError(
         `backward: the graph through ${node.op} ${fmtShape(t.shape)} was already freed by an earlier backward(); pass { retainGraph: true } to the first call to backpropagate twice`,
       );
     }
     const gis = RULES[node.op].vjp(g, node.inputs, t, node.attrs as never);
-    node.inputs.forEach((input, i) => {
+    const inputs = node.inputs;
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
       const gi = gis[i];
-      if (!gi || !input.requiresGrad) return;
+      if (!gi || !input.requiresGrad) continue;
       const r = unbroadcast(gi, input.shape);
-      if (!shapesEqual(r.shape, input.shape) || r.dtype !== input.dtype) {
+      if (r.dtype !== input.dtype || !shapesEqual(r.shape, input.shape)) {
         throw new DeltagradError(
           `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
         );
       }
       if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
-      accumulate(input, r);
-    });
-    if (!opts.retainGraph) node.freed = true;
+      accumulate(grads, input, r);
+    }
+    if (!opts.retainGraph) freed.push(node);
   }
+  for (let i = 0; i < leaves.length; i++) leaves[i]!.grad = leafGrads[i]!;
+  for (let i = 0; i < freed.length; i++) freed[i]!.freed = true;
 }

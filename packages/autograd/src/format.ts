@@ -1,4 +1,6 @@
-import type { Tensor } from "./tensor.js";
+import { DeltagradError } from "./errors.js";
+import { describe } from "./shape.js";
+import { Tensor } from "./tensor.js";
 
 const EDGE = 3; // elements shown at each end of a summarized axis
 const THRESHOLD = 1000; // summarize tensors with more elements, as NumPy and PyTorch
@@ -40,6 +42,7 @@ export function formatValues(t: Tensor): string {
 
 /** `tensor([...], shape=[2,3], dtype=float32, gradFn=mul)`, like PyTorch's repr. */
 export function formatTensor(t: Tensor): string {
+  if (!(t instanceof Tensor)) throw new DeltagradError(`formatTensor: expected a Tensor, got ${describe(t)}`);
   const head = "tensor(";
   const values = formatValues(t).replace(/\n/g, `\n${" ".repeat(head.length)}`);
   const extras = [`shape=[${t.shape.join(",")}]`, `dtype=${t.dtype}`];

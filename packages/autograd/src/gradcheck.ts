@@ -1,6 +1,7 @@
 import { gradients } from "./autograd.js";
 import { enableGrad, noGrad } from "./engine.js";
-import { DeltagradError, fmtShape } from "./errors.js";
+import { DeltagradError, fmtShape, optionsOf } from "./errors.js";
+import { describe } from "./shape.js";
 import { Generator } from "./random.js";
 import { concat, mul, reshape, sum, tensor, zerosLike } from "./ops/index.js";
 import { Tensor } from "./tensor.js";
@@ -72,12 +73,32 @@ function checkInputs(op: string, inputs: readonly Tensor[]): void {
  * gradcheck((x) => x.sigmoid(), [x]); // true
  * ```
  */
-export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): true {
-  const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, seed = 0 } = opts;
-  checkInputs("gradcheck", inputs);
+export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts?: GradcheckOptions): true {
+  return gradcheckAs("gradcheck", f, inputs, opts);
+}
+
+/** Validates f and the tolerances, so a zero eps is a clear error rather than a NaN "mismatch". */
+function checkArgs(op: string, f: unknown, options: GradcheckOptions | undefined): Required<GradcheckOptions> {
+  if (typeof f !== "function") throw new DeltagradError(`${op}: f must be a function, got ${describe(f)}`);
+  const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, seed = 0 } = optionsOf(op, options);
+  const positive = (name: string, v: unknown, strict: boolean) => {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (strict && v === 0)) {
+      throw new DeltagradError(`${op}: ${name} must be a ${strict ? "positive" : "non-negative"} finite number, got ${describe(v)}`);
+    }
+  };
+  positive("eps", eps, true);
+  positive("atol", atol, false);
+  positive("rtol", rtol, false);
+  if (typeof seed !== "number" || !Number.isFinite(seed)) throw new DeltagradError(`${op}: seed must be a finite number, got ${describe(seed)}`);
+  return { eps, atol, rtol, seed } as Required<GradcheckOptions>;
+}
+
+function gradcheckAs(op: string, f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions | undefined): true {
+  const { eps, atol, rtol, seed } = checkArgs(op, f, opts);
+  checkInputs(op, inputs);
   const out0 = noGrad(() => f(...inputs));
-  if (!(out0 instanceof Tensor)) throw new DeltagradError("gradcheck: the function must return a Tensor");
-  if (out0.dtype !== "float64") throw new DeltagradError(`gradcheck: the function returned ${out0.dtype}; it must compute in float64`);
+  if (!(out0 instanceof Tensor)) throw new DeltagradError(`${op}: the function must return a Tensor`);
+  if (out0.dtype !== "float64") throw new DeltagradError(`${op}: the function returned ${out0.dtype}; it must compute in float64`);
   const g = new Generator(seed);
   const vValues = new Float64Array(out0.size).map(() => g.normal());
   const v = reshape(tensor(vValues, { dtype: "float64" }), out0.shape);
@@ -92,7 +113,7 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
     zero.forEach((z, k) => {
       const bad = z.dataSync().findIndex((e) => e !== 0);
       if (bad >= 0) {
-        throw new GradcheckError(`gradcheck: a zero cotangent gave a nonzero gradient ${z.dataSync()[bad]} for input ${k} at ${fmtShape(unravel(bad, z.shape))}`, {
+        throw new GradcheckError(`${op}: a zero cotangent gave a nonzero gradient ${z.dataSync()[bad]} for input ${k} at ${fmtShape(unravel(bad, z.shape))}`, {
           input: k, index: unravel(bad, z.shape), analytic: z.dataSync()[bad]!, numeric: 0,
         });
       }
@@ -122,7 +143,7 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
   if (worst) {
     const w = worst as GradcheckReport & { excess: number };
     throw new GradcheckError(
-      `gradcheck: gradient mismatch for input ${w.input} at ${fmtShape(w.index)}: analytic ${w.analytic}, numeric ${w.numeric} (atol ${atol}, rtol ${rtol})`,
+      `${op}: gradient mismatch for input ${w.input} at ${fmtShape(w.index)}: analytic ${w.analytic}, numeric ${w.numeric} (atol ${atol}, rtol ${rtol})`,
       { input: w.input, index: w.index, analytic: w.analytic, numeric: w.numeric },
     );
   }
@@ -138,10 +159,12 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
  * gradgradcheck((x) => x.tanh(), [randn([4], { dtype: "float64", requiresGrad: true })]); // true
  * ```
  */
-export function gradgradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): true {
+export function gradgradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts?: GradcheckOptions): true {
+  checkArgs("gradgradcheck", f, opts);
   checkInputs("gradgradcheck", inputs);
   const out0 = noGrad(() => f(...inputs));
-  const g = new Generator((opts.seed ?? 0) + 1);
+  if (!(out0 instanceof Tensor)) throw new DeltagradError("gradgradcheck: the function must return a Tensor");
+  const g = new Generator((opts?.seed ?? 0) + 1);
   const v = reshape(tensor(new Float64Array(out0.size).map(() => g.normal()), { dtype: "float64" }), out0.shape);
   const mask = inputs.map((x) => x.requiresGrad);
   // Evaluated both on the graph (analytic pass) and under noGrad (finite differences), so it
@@ -154,5 +177,5 @@ export function gradgradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readon
       const gs = y.requiresGrad ? gradients(y, diff, v, { createGraph: true }) : diff.map((d) => zerosLike(d));
       return concat(gs.map((d) => reshape(d, [d.size])));
     });
-  return gradcheck(firstOrder, inputs, opts);
+  return gradcheckAs("gradgradcheck", firstOrder, inputs, opts);
 }

@@ -7,7 +7,7 @@
  */
 import type { ArgReduceKernel, Backend, BackendData, CompareKernel, WindowParams } from "./backend.js";
 import type { DType } from "./dtype.js";
-import { broadcastShapes, sizeOf, type Shape } from "./shape.js";
+import { broadcastPair, broadcastShapes, sizeOf, type Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 import { windowOutSize } from "./cpu/window.js";
 import {
@@ -51,7 +51,8 @@ export type Primitive = keyof Attrs;
 
 export interface Forward {
   data: BackendData;
-  shape: number[];
+  /** Not mutated after the forward returns, so it may be an input's (frozen) shape. */
+  shape: readonly number[];
   dtype: DType;
 }
 
@@ -64,14 +65,20 @@ export interface Rule<A> {
 /** The VJP of a non-differentiable primitive (sign, comparisons, arg-reductions): outputs are constants. */
 export const noGradient = (_g: Tensor, inputs: Tensor[]): null[] => inputs.map(() => null);
 
+// Elementwise forwards hand the (frozen, shared) input shape on rather than copying it.
 function unaryForward(op: "neg" | "reciprocal" | "exp" | "log" | "sqrt" | "erf" | "sign") {
-  return (b: Backend, [x]: Tensor[]): Forward => ({ data: b.unary(op, x!.handle, x!.dtype, x!.size), shape: x!.shape.slice(), dtype: x!.dtype });
+  return (b: Backend, xs: Tensor[]): Forward => {
+    const x = xs[0]!;
+    return { data: b.unary(op, x.handle, x.dtype, x.size), shape: x.shape, dtype: x.dtype };
+  };
 }
 
 function binaryForward(op: "add" | "mul" | "maximum") {
-  return (b: Backend, [x, y]: Tensor[]): Forward => {
-    const shape = broadcastShapes(op, x!.shape, y!.shape);
-    return { data: b.binary(op, x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: x!.dtype };
+  return (b: Backend, xs: Tensor[]): Forward => {
+    const x = xs[0]!;
+    const y = xs[1]!;
+    const shape = broadcastPair(op, x.shape, y.shape);
+    return { data: b.binary(op, x.handle, x.shape, y.handle, y.shape, shape, x.dtype), shape, dtype: x.dtype };
   };
 }
 
@@ -79,7 +86,8 @@ const SQRT_PI_OVER_2 = 0.886226925452758; // √π / 2
 
 export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
   add: { forward: binaryForward("add"), vjp: (g) => [g, g] }, // d(a+b) = da + db
-  mul: { forward: binaryForward("mul"), vjp: (g, [a, b]) => [mul(g, b!), mul(g, a!)] }, // d(ab) = b·da + a·db
+  // Inputs that need no gradient get none (the sweep would drop it): x·w with a constant x costs one product.
+  mul: { forward: binaryForward("mul"), vjp: (g, [a, b]) => [a!.requiresGrad ? mul(g, b!) : null, b!.requiresGrad ? mul(g, a!) : null] }, // d(ab) = b·da + a·db
   neg: { forward: unaryForward("neg"), vjp: (g) => [neg(g)] },
   reciprocal: { forward: unaryForward("reciprocal"), vjp: (g, _, y) => [neg(mul(g, square(y)))] }, // d(1/x) = −dx/x² = −y²·dx
   exp: { forward: unaryForward("exp"), vjp: (g, _, y) => [mul(g, y)] }, // d(eˣ) = eˣ·dx
@@ -109,7 +117,7 @@ export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
   },
   compare: {
     forward: (b, [x, y], { op }) => {
-      const shape = broadcastShapes(op, x!.shape, y!.shape);
+      const shape = broadcastPair(op, x!.shape, y!.shape);
       return { data: b.compare(op, x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: "bool" };
     },
     vjp: noGradient,
@@ -192,7 +200,7 @@ export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
       const shape = [...batch, x!.shape[x!.rank - 2]!, y!.shape[y!.rank - 1]!];
       return { data: b.matmul(x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: x!.dtype };
     },
-    vjp: (g, [a, b]) => [matmul(g, transpose(b!, -1, -2)), matmul(transpose(a!, -1, -2), g)],
+    vjp: (g, [a, b]) => [a!.requiresGrad ? matmul(g, transpose(b!, -1, -2)) : null, b!.requiresGrad ? matmul(transpose(a!, -1, -2), g) : null],
   },
   cast: {
     forward: (b, [x], { dtype }) => ({ data: b.cast(x!.handle, x!.dtype, dtype, x!.size), shape: x!.shape.slice(), dtype }),

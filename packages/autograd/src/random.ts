@@ -1,3 +1,4 @@
+import { DeltagradError } from "./errors.js";
 /**
  * A small seeded generator (xoshiro128**, 32-bit integer arithmetic only, so the same seed gives
  * the same integer stream on every platform). Doubles use 53 random bits; normals use Box–Muller.
@@ -18,6 +19,7 @@ export class Generator {
 
   /** Resets the state from a seed (splitmix32 expansion). */
   seed(seed: number): void {
+    if (typeof seed !== "number" || !Number.isFinite(seed)) throw new DeltagradError(`Generator: seed must be a finite number, got ${typeof seed === "number" ? seed : typeof seed}`);
     let x = (Math.trunc(seed) >>> 0) ^ Math.trunc(seed / 4294967296);
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) | 0;
@@ -89,5 +91,6 @@ export const defaultGenerator = new Generator(0);
  * ```
  */
 export function manualSeed(seed: number): void {
+  if (typeof seed !== "number" || !Number.isFinite(seed)) throw new DeltagradError(`manualSeed: seed must be a finite number, got ${typeof seed === "number" ? seed : typeof seed}`);
   defaultGenerator.seed(seed);
 }

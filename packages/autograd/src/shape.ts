@@ -22,15 +22,26 @@ export function stridesOf(shape: Shape): number[] {
 }
 
 export function shapesEqual(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Validates a user-given shape: an array of non-negative integers. */
 export function checkShape(op: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+  if (!Array.isArray(shape) || !allSizes(shape)) {
     throw new DeltagradError(`${op}: a shape must be an array of non-negative integers, got ${describe(shape)}`);
   }
   return shape.slice();
+}
+
+function allSizes(shape: unknown[]): boolean {
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (!Number.isInteger(d) || (d as number) < 0) return false;
+  }
+  return true;
 }
 
 /** A short printable description of any value, for error messages. */
@@ -50,6 +61,7 @@ export function describe(v: unknown): string {
 
 /** NumPy broadcasting of several shapes; throws naming the op and the shapes when they clash. */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  for (const s of shapes) if (!Array.isArray(s) || !allSizes(s)) checkShape(op, s); // throws naming op
   const rank = Math.max(0, ...shapes.map((s) => s.length));
   const out = new Array<number>(rank).fill(1);
   for (const s of shapes) {
@@ -82,4 +94,12 @@ export function normalizeAxes(op: string, axis: number | readonly number[] | und
   const out = list.map((a) => normalizeAxis(op, a, rank));
   if (new Set(out).size !== out.length) throw new DeltagradError(`${op}: repeated axis in ${describe(axis)}`);
   return out.sort((a, b) => a - b);
+}
+
+/**
+ * @internal {@link broadcastShapes} of two shapes, for the ops' hot path: equal shapes (the
+ * common case) broadcast to `a` itself, no new array. The result must not be mutated.
+ */
+export function broadcastPair(op: string, a: Shape, b: Shape): Shape {
+  return shapesEqual(a, b) ? a : broadcastShapes(op, a, b);
 }

@@ -155,7 +155,7 @@ describe("the reverse sweep", () => {
   });
 
   test("requiresGrad only on float leaves", () => {
-    expect(() => tensor([1], { dtype: "int32", requiresGrad: true })).toThrow("requiresGrad: only float tensors can require gradients, got int32");
+    expect(() => tensor([1], { dtype: "int32", requiresGrad: true })).toThrow("tensor: only float tensors can require gradients, got dtype int32");
     const y = tensor(1, { requiresGrad: true }).mul(2);
     expect(() => (y.requiresGrad = false)).toThrow(/only be set on leaf tensors/);
   });

@@ -8,6 +8,7 @@
  * is 0 (relu′(0) = 0 as the lecture's I(x > 0); hardTanh, relu6, hardSigmoid and hardLogistic
  * have derivative 0 at their corners, as PyTorch's hardtanh). Max ties split evenly.
  */
+import { describeValue, optionsOf } from "./options.js";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, isFloat } from "@deltagrad/autograd";
 
@@ -60,7 +61,8 @@ export function sign(x: Tensor): Tensor {
  * logistic(tensor([0, 1]), { slope: 2 }); // [0.5, 0.8808]
  * ```
  */
-export function logistic(x: Tensor, { slope = 1 }: { slope?: number } = {}): Tensor {
+export function logistic(x: Tensor, options?: { slope?: number }): Tensor {
+  const { slope = 1 } = optionsOf("logistic", options);
   const xf = input("logistic", x);
   num("logistic", "slope", slope);
   return ag.sigmoid(slope === 1 ? xf : ag.mul(xf, slope));
@@ -99,7 +101,8 @@ export function tanh(x: Tensor): Tensor {
  * scaledTanh(tensor([1])); // [1.0000…]
  * ```
  */
-export function scaledTanh(x: Tensor, { a = 1.7159, b = 2 / 3 }: { a?: number; b?: number } = {}): Tensor {
+export function scaledTanh(x: Tensor, options?: { a?: number; b?: number }): Tensor {
+  const { a = 1.7159, b = 2 / 3 } = optionsOf("scaledTanh", options);
   const xf = input("scaledTanh", x);
   return ag.mul(ag.tanh(ag.mul(xf, num("scaledTanh", "b", b))), num("scaledTanh", "a", a));
 }
@@ -120,7 +123,8 @@ function hardClamp(x: Tensor, min: number, max: number): Tensor {
  * hardTanh(tensor([-3, 0.5, 3])); // [-1, 0.5, 1]
  * ```
  */
-export function hardTanh(x: Tensor, { min = -1, max = 1 }: { min?: number; max?: number } = {}): Tensor {
+export function hardTanh(x: Tensor, options?: { min?: number; max?: number }): Tensor {
+  const { min = -1, max = 1 } = optionsOf("hardTanh", options);
   const xf = input("hardTanh", x);
   num("hardTanh", "min", min);
   num("hardTanh", "max", max);
@@ -187,7 +191,8 @@ export function relu6(x: Tensor): Tensor {
  * leakyRelu(tensor([-10, 5]), { slope: 0.1 }); // [-1, 5]
  * ```
  */
-export function leakyRelu(x: Tensor, { slope = 0.01 }: { slope?: number } = {}): Tensor {
+export function leakyRelu(x: Tensor, options?: { slope?: number }): Tensor {
+  const { slope = 0.01 } = optionsOf("leakyRelu", options);
   const xf = input("leakyRelu", x);
   return ag.where(ag.greater(xf, 0), xf, ag.mul(xf, num("leakyRelu", "slope", slope)));
 }
@@ -229,7 +234,8 @@ export function prelu(x: Tensor, weight: Tensor): Tensor {
  * elu(tensor([-1, 2])); // [-0.6321, 2]
  * ```
  */
-export function elu(x: Tensor, { alpha = 1 }: { alpha?: number } = {}): Tensor {
+export function elu(x: Tensor, options?: { alpha?: number }): Tensor {
+  const { alpha = 1 } = optionsOf("elu", options);
   const xf = input("elu", x);
   num("elu", "alpha", alpha);
   const pos = ag.greater(xf, 0);
@@ -247,7 +253,8 @@ export function elu(x: Tensor, { alpha = 1 }: { alpha?: number } = {}): Tensor {
  * softplus(tensor([0, 1e4])); // [0.6931, 10000]
  * ```
  */
-export function softplus(x: Tensor, { beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}): Tensor {
+export function softplus(x: Tensor, options?: { beta?: number; threshold?: number }): Tensor {
+  const { beta = 1, threshold = 20 } = optionsOf("softplus", options);
   const xf = input("softplus", x);
   num("softplus", "beta", beta, { positive: true });
   num("softplus", "threshold", threshold);
@@ -265,7 +272,8 @@ export function softplus(x: Tensor, { beta = 1, threshold = 20 }: { beta?: numbe
  * swish(tensor([1]), { beta: 2 }); // [0.8808]
  * ```
  */
-export function swish(x: Tensor, { beta = 1 }: { beta?: number | Tensor } = {}): Tensor {
+export function swish(x: Tensor, options?: { beta?: number | Tensor }): Tensor {
+  const { beta = 1 } = optionsOf("swish", options);
   const xf = input("swish", x);
   let b: number | Tensor = beta;
   if (!(b instanceof Tensor)) num("swish", "beta", b);
@@ -301,12 +309,13 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * gelu(tensor([1]), { approximate: "tanh" }); // [0.8412]
  * ```
  */
-export function gelu(x: Tensor, { approximate = "none" }: { approximate?: "none" | "tanh" } = {}): Tensor {
+export function gelu(x: Tensor, options?: { approximate?: "none" | "tanh" }): Tensor {
+  const { approximate = "none" } = optionsOf("gelu", options);
   const xf = input("gelu", x);
   let inner: Tensor;
   if (approximate === "none") inner = ag.erf(ag.mul(xf, SQRT1_2));
   else if (approximate === "tanh") inner = ag.tanh(ag.mul(ag.add(xf, ag.mul(ag.mul(ag.mul(xf, xf), xf), 0.044715)), SQRT_2_OVER_PI));
-  else throw new DeltagradError(`gelu: approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}`);
+  else throw new DeltagradError(`gelu: approximate must be "none" or "tanh", got ${describeValue(approximate)}`);
   return ag.mul(ag.mul(xf, 0.5), ag.add(inner, 1));
 }
 
@@ -320,7 +329,8 @@ export function gelu(x: Tensor, { approximate = "none" }: { approximate?: "none"
  * maxout(tensor([1, 5, 3, 2]), { pieces: 2 }); // [5, 3]
  * ```
  */
-export function maxout(x: Tensor, { pieces }: { pieces: number }): Tensor {
+export function maxout(x: Tensor, options: { pieces: number }): Tensor {
+  const { pieces } = optionsOf("maxout", options);
   const xf = input("maxout", x);
   if (!Number.isInteger(pieces) || pieces < 1) throw new DeltagradError(`maxout: pieces must be a positive integer, got ${String(pieces)}`);
   const n = xf.shape[xf.rank - 1];
@@ -339,7 +349,8 @@ export function maxout(x: Tensor, { pieces }: { pieces: number }): Tensor {
  * softmax(tensor([[1, 1], [0, 1e4]])); // [[0.5, 0.5], [0, 1]]
  * ```
  */
-export function softmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+export function softmax(x: Tensor, options?: { axis?: number }): Tensor {
+  const { axis = -1 } = optionsOf("softmax", options);
   return ag.softmax(input("softmax", x), { axis });
 }
 
@@ -351,6 +362,7 @@ export function softmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tenso
  * logSoftmax(tensor([0, 0])); // [-0.6931, -0.6931]
  * ```
  */
-export function logSoftmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+export function logSoftmax(x: Tensor, options?: { axis?: number }): Tensor {
+  const { axis = -1 } = optionsOf("logSoftmax", options);
   return ag.logSoftmax(input("logSoftmax", x), { axis });
 }

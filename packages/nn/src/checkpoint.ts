@@ -18,6 +18,7 @@
  * and the model and optimizer helpers import `node:fs/promises` lazily (Node, Deno).
  */
 import { DeltagradError, Tensor, tensor, type DType, type TypedArray } from "@deltagrad/autograd";
+import { optionsOf } from "./options.js";
 
 /** Largest JSON header accepted, as the reference implementation (100 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -149,7 +150,8 @@ function swapBytes(bytes: Uint8Array, width: number): void {
  * const blob = new Blob([bytes]); // e.g. offer it as a download
  * ```
  */
-export function serialize(stateDict: Record<string, Tensor>, { metadata }: SerializeOptions = {}): Uint8Array {
+export function serialize(stateDict: Record<string, Tensor>, options?: SerializeOptions): Uint8Array {
+  const { metadata } = optionsOf("serialize", options);
   const { header, entries, dataBytes } = plan("serialize", stateDict, metadata);
   const out = new Uint8Array(header.length + dataBytes);
   out.set(header);
@@ -364,7 +366,8 @@ async function readBytes(where: string, path: string): Promise<Uint8Array> {
  * await save(model.stateDict(), "mlp.safetensors", { metadata: { epochs: "20" } });
  * ```
  */
-export async function save(stateDict: Record<string, Tensor>, path: string, { metadata }: SerializeOptions = {}): Promise<void> {
+export async function save(stateDict: Record<string, Tensor>, path: string, options?: SerializeOptions): Promise<void> {
+  const { metadata } = optionsOf("save", options);
   if (typeof path !== "string" || path === "") throw new DeltagradError(`save: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const { header, entries } = plan("save", stateDict, metadata);
   const fs = await import("node:fs/promises");
@@ -447,7 +450,8 @@ export async function saveModel(model: StateDictModel, path: string, options: Se
  * await loadModel(model, "mlp.safetensors");
  * ```
  */
-export async function loadModel<R>(model: StateDictModel<R>, path: string, { strict = true }: LoadModelOptions = {}): Promise<R> {
+export async function loadModel<R>(model: StateDictModel<R>, path: string, options?: LoadModelOptions): Promise<R> {
+  const { strict = true } = optionsOf("loadModel", options);
   const sd = await load(path);
   return model.loadStateDict(sd, { strict });
 }

@@ -3,6 +3,7 @@
  * maxPool2d, avgPool2d, adaptiveAvgPool2d — all composites of unfold/fold and matmul), and
  * LeNet-5 (LeCun et al. 1998) with its C3 connection table.
  */
+import { describeValue, optionsOf } from "./options.js";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type Generator, type Size2 } from "@deltagrad/autograd";
 import { getInitializer, type Initializer } from "./init.js";
@@ -14,19 +15,20 @@ const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
 function size2(where: string, name: string, v: unknown, min: number): [number, number] {
   const p = typeof v === "number" ? [v, v] : v;
   if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new DeltagradError(`${where}: ${name} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(v)}`);
+    throw new DeltagradError(`${where}: ${name} must be an integer ≥ ${min} or a pair of them, got ${describeValue(v)}`);
   }
   return [p[0], p[1]];
 }
 
 function positiveInt(where: string, name: string, v: unknown): number {
   if (!Number.isInteger(v) || (v as number) < 1) throw new DeltagradError(`${where}: ${name} must be a positive integer, got ${String(v)}`);
+  if ((v as number) > 2 ** 31 - 1) throw new DeltagradError(`${where}: ${name} ${String(v)} is too large (a tensor holds at most 2³¹−1 elements)`);
   return v as number;
 }
 
 function floatDType(where: string, dtype: unknown): "float32" | "float64" {
   if (dtype === undefined) return "float32";
-  if (dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${JSON.stringify(dtype)}`);
+  if (dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
   return dtype;
 }
 
@@ -117,7 +119,7 @@ export class Conv2d extends Module {
   constructor(inChannels: number, outChannels: number, kernel: Size2, opts: Conv2dOptions = {}) {
     super();
     const where = "Conv2d";
-    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, connections, init, biasInit, dtype, generator = defaultGenerator } = opts;
+    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, connections, init, biasInit, dtype, generator = defaultGenerator } = optionsOf("Conv2d", opts);
     this.inChannels = positiveInt(where, "inChannels", inChannels);
     this.outChannels = positiveInt(where, "outChannels", outChannels);
     this.kernel = size2(where, "kernel", kernel, 1);
@@ -247,7 +249,8 @@ export class MaxPool2d extends Module {
   readonly padding: readonly [number, number];
   readonly dilation: readonly [number, number];
 
-  constructor(kernel: Size2, { stride, padding = 0, dilation = 1 }: MaxPool2dOptions = {}) {
+  constructor(kernel: Size2, options?: MaxPool2dOptions) {
+    const { stride, padding = 0, dilation = 1 } = optionsOf("MaxPool2d", options);
     super();
     this.kernel = size2("MaxPool2d", "kernel", kernel, 1);
     this.stride = size2("MaxPool2d", "stride", stride ?? this.kernel, 1);
@@ -293,7 +296,8 @@ export class AvgPool2d extends Module {
   readonly padding: readonly [number, number];
   readonly countIncludePad: boolean;
 
-  constructor(kernel: Size2, { stride, padding = 0, countIncludePad = true }: AvgPool2dOptions = {}) {
+  constructor(kernel: Size2, options?: AvgPool2dOptions) {
+    const { stride, padding = 0, countIncludePad = true } = optionsOf("AvgPool2d", options);
     super();
     this.kernel = size2("AvgPool2d", "kernel", kernel, 1);
     this.stride = size2("AvgPool2d", "stride", stride ?? this.kernel, 1);
@@ -422,9 +426,10 @@ export class LeNet5 extends Module {
   /** The activation module, shared by every layer that uses it (it has no parameters). */
   readonly activation: Module;
 
-  constructor({ c3Table = false, activation = "tanh", pool = "avg", numClasses = 10, dtype, generator }: LeNet5Options = {}) {
+  constructor(options?: LeNet5Options) {
+    const { c3Table = false, activation = "tanh", pool = "avg", numClasses = 10, dtype, generator } = optionsOf("LeNet5", options);
     super();
-    if (pool !== "avg" && pool !== "max") throw new DeltagradError(`LeNet5: pool must be "avg" or "max", got ${JSON.stringify(pool)}`);
+    if (pool !== "avg" && pool !== "max") throw new DeltagradError(`LeNet5: pool must be "avg" or "max", got ${describeValue(pool)}`);
     positiveInt("LeNet5", "numClasses", numClasses);
     const pooling = () => (pool === "avg" ? new AvgPool2d(2) : new MaxPool2d(2));
     this.c1 = new Conv2d(1, 6, 5, { dtype, generator });

@@ -2,7 +2,8 @@
  * Data utilities: batching, splits, k-fold, scaling, one-hot, confusion matrices. Index
  * bookkeeping happens on the host (it is data, not computation); tensors are cut with `gather`.
  */
-import { DeltagradError, Generator as Rng, defaultGenerator, gather, tensor, type Tensor } from "@deltagrad/autograd";
+import { describeValue, optionsOf } from "./options.js";
+import { DeltagradError, Generator as Rng, Tensor, defaultGenerator, gather, tensor } from "@deltagrad/autograd";
 
 export { oneHot } from "@deltagrad/autograd";
 
@@ -28,6 +29,7 @@ function checkRows(op: string, x: Tensor, y?: Tensor): number {
   if (!x || typeof x !== "object" || !("shape" in x)) throw new DeltagradError(`${op}: x must be a Tensor`);
   if (x.rank === 0) throw new DeltagradError(`${op}: x must have a batch axis, got a scalar`);
   const n = x.shape[0]!;
+  if (n === 0 && op.endsWith(".fit")) throw new DeltagradError(`${op}: x has no rows to learn statistics from (shape [${x.shape.join(",")}])`);
   if (y && (y.rank === 0 || y.shape[0] !== n)) {
     throw new DeltagradError(`${op}: x has ${n} rows but y has shape [${y.shape.join(",")}]`);
   }
@@ -43,6 +45,8 @@ function checkRows(op: string, x: Tensor, y?: Tensor): number {
  * ```
  */
 export function permutation(n: number, g: Rng = defaultGenerator): number[] {
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new DeltagradError(`permutation: n must be a non-negative integer, got ${describeValue(n)}`);
+  if (!(g instanceof Rng)) throw new DeltagradError(`permutation: g must be a Generator, got ${describeValue(g)}`);
   const p = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = g.int(0, i + 1);
@@ -53,6 +57,12 @@ export function permutation(n: number, g: Rng = defaultGenerator): number[] {
 
 /** Rows of `t` at `rows` (axis 0). @example `takeRows(x, [0, 2])` */
 export function takeRows(t: Tensor, rows: readonly number[]): Tensor {
+  if (!(t instanceof Tensor) || t.rank === 0) throw new DeltagradError(`takeRows: expected a Tensor with a row axis, got ${t instanceof Tensor ? "a scalar" : describeValue(t)}`);
+  if (!Array.isArray(rows)) throw new DeltagradError(`takeRows: rows must be an array of row indices, got ${describeValue(rows)}`);
+  const n = t.shape[0]!;
+  rows.forEach((r, i) => {
+    if (!Number.isInteger(r) || r < 0 || r >= n) throw new DeltagradError(`takeRows: rows[${i}] = ${describeValue(r)} is not a row index of a tensor with ${n} rows`);
+  });
   return gather(t, tensor(Int32Array.from(rows)), 0);
 }
 
@@ -69,7 +79,7 @@ export function takeRows(t: Tensor, rows: readonly number[]): Tensor {
 export function* batches(x: Tensor, y: Tensor, opts: BatchOptions): Generator<Batch> {
   const n = checkRows("batches", x, y);
   const { batchSize, shuffle = false, seed, dropLast = false } = opts ?? ({} as BatchOptions);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DeltagradError(`batches: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DeltagradError(`batches: batchSize must be a positive integer, got ${describeValue(batchSize)}`);
   const order = shuffle ? permutation(n, seed === undefined ? defaultGenerator : new Rng(seed)) : Array.from({ length: n }, (_, i) => i);
   for (let start = 0; start < n; start += batchSize) {
     const indices = order.slice(start, start + batchSize);
@@ -80,6 +90,8 @@ export function* batches(x: Tensor, y: Tensor, opts: BatchOptions): Generator<Ba
 
 /** Number of batches {@link batches} yields. @example `batchCount(1000, 200) // 5` */
 export function batchCount(n: number, batchSize: number, dropLast = false): number {
+  if (!Number.isInteger(n) || n < 0) throw new DeltagradError(`batchCount: n must be a non-negative integer, got ${describeValue(n)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DeltagradError(`batchCount: batchSize must be a positive integer, got ${describeValue(batchSize)}`);
   return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 }
 
@@ -98,10 +110,11 @@ export interface SplitOptions {
  * const { xTrain, yTrain, xTest, yTest } = trainTestSplit(x, y, { testSize: 0.2, seed: 0 });
  * ```
  */
-export function trainTestSplit(x: Tensor, y: Tensor, { testSize = 0.25, shuffle = true, seed }: SplitOptions = {}) {
+export function trainTestSplit(x: Tensor, y: Tensor, options?: SplitOptions) {
+  const { testSize = 0.25, shuffle = true, seed } = optionsOf("trainTestSplit", options);
   const n = checkRows("trainTestSplit", x, y);
-  const nTest = testSize < 1 ? Math.round(n * testSize) : testSize;
-  if (!Number.isInteger(nTest) || nTest < 0 || nTest > n) throw new DeltagradError(`trainTestSplit: testSize ${testSize} does not fit ${n} rows`);
+  const nTest = typeof testSize !== "number" ? NaN : testSize < 1 ? Math.round(n * testSize) : testSize;
+  if (!Number.isInteger(nTest) || nTest < 0 || nTest > n) throw new DeltagradError(`trainTestSplit: testSize ${describeValue(testSize)} does not fit ${n} rows`);
   const order = shuffle ? permutation(n, seed === undefined ? defaultGenerator : new Rng(seed)) : Array.from({ length: n }, (_, i) => i);
   const test = order.slice(0, nTest);
   const train = order.slice(nTest);
@@ -115,7 +128,8 @@ export interface Fold {
 }
 
 function checkFolds(op: string, n: number, k: number): void {
-  if (!Number.isInteger(k) || k < 2 || k > n) throw new DeltagradError(`${op}: k must be an integer in [2, ${n}], got ${k}`);
+  if (!Number.isInteger(n) || n < 0) throw new DeltagradError(`${op}: n must be a non-negative integer, got ${describeValue(n)}`);
+  if (!Number.isInteger(k) || k < 2 || k > n) throw new DeltagradError(`${op}: k must be an integer in [2, ${n}], got ${describeValue(k)}`);
 }
 
 /**
@@ -126,7 +140,8 @@ function checkFolds(op: string, n: number, k: number): void {
  * kFold(10, 5, { shuffle: true, seed: 0 }).map((f) => f.test.length); // [2, 2, 2, 2, 2]
  * ```
  */
-export function kFold(n: number, k: number, { shuffle = false, seed }: { shuffle?: boolean; seed?: number } = {}): Fold[] {
+export function kFold(n: number, k: number, options?: { shuffle?: boolean; seed?: number }): Fold[] {
+  const { shuffle = false, seed } = optionsOf("kFold", options);
   checkFolds("kFold", n, k);
   const order = shuffle ? permutation(n, seed === undefined ? defaultGenerator : new Rng(seed)) : Array.from({ length: n }, (_, i) => i);
   const folds: Fold[] = [];
@@ -150,7 +165,8 @@ export function kFold(n: number, k: number, { shuffle = false, seed }: { shuffle
  * stratifiedKFold([0, 0, 1, 1], 2).map((f) => f.test); // [[0, 2], [1, 3]]
  * ```
  */
-export function stratifiedKFold(labels: readonly number[] | Tensor, k: number, { shuffle = false, seed }: { shuffle?: boolean; seed?: number } = {}): Fold[] {
+export function stratifiedKFold(labels: readonly number[] | Tensor, k: number, options?: { shuffle?: boolean; seed?: number }): Fold[] {
+  const { shuffle = false, seed } = optionsOf("stratifiedKFold", options);
   const ys = Array.isArray(labels) ? (labels as number[]) : Array.from((labels as Tensor).dataSync());
   checkFolds("stratifiedKFold", ys.length, k);
   const g = seed === undefined ? defaultGenerator : new Rng(seed);
@@ -228,8 +244,10 @@ export class MinMaxScaler {
   lo: Tensor | null = null;
   range: Tensor | null = null;
   constructor(readonly options: { min?: number; max?: number } = {}) {
-    const { min = 0, max = 1 } = options;
-    if (!(min < max)) throw new DeltagradError(`MinMaxScaler: min ${min} must be below max ${max}`);
+    const { min = 0, max = 1 } = optionsOf("MinMaxScaler", options);
+    if (typeof min !== "number" || typeof max !== "number" || !(min < max)) {
+      throw new DeltagradError(`MinMaxScaler: min ${describeValue(min)} must be a number below max ${describeValue(max)}`);
+    }
   }
   fit(x: Tensor): this {
     checkRows("MinMaxScaler.fit", x);
@@ -250,7 +268,8 @@ export class MinMaxScaler {
 
 /** Scales `x`'s columns to [min, max] with its own statistics. @example `minMaxScale(x)` */
 export function minMaxScale(x: Tensor, options: { min?: number; max?: number } = {}): Tensor {
-  return new MinMaxScaler(options).fitTransform(x);
+  if (!(x instanceof Tensor)) throw new DeltagradError(`minMaxScale: expected a Tensor, got ${describeValue(x)}`);
+  return new MinMaxScaler(optionsOf("minMaxScale", options)).fitTransform(x);
 }
 
 /** Class indices from logits/probabilities (argmax of the last axis) or from int labels as they are. */
@@ -272,6 +291,9 @@ export function confusionMatrix(predictions: Tensor, labels: Tensor, numClasses?
   const p = toClasses(predictions);
   const y = toClasses(labels);
   if (p.length !== y.length) throw new DeltagradError(`confusionMatrix: ${p.length} predictions but ${y.length} labels`);
+  if (numClasses !== undefined && (!Number.isInteger(numClasses) || numClasses < 0 || numClasses > 65536)) {
+    throw new DeltagradError(`confusionMatrix: numClasses must be a non-negative integer (at most 65536), got ${describeValue(numClasses)}`);
+  }
   const k = numClasses ?? Math.max(0, ...p, ...y) + 1;
   const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   y.forEach((c, i) => {

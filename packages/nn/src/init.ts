@@ -7,6 +7,7 @@
  * fanOut = out); a convolution filter `[K, C, F, F]` has fanIn = C·F·F and fanOut = K·F·F (any
  * rank ≥ 3 is `[out, in, ...window]`).
  */
+import { describeValue, optionsOf } from "./options.js";
 import { DeltagradError, Tensor, defaultGenerator, full, isFloat, noGrad, rand, randn, type Generator } from "@deltagrad/autograd";
 
 export interface GeneratorOption {
@@ -87,7 +88,8 @@ function fill(t: Tensor, make: () => Tensor): Tensor {
  * init.uniform(zeros([2, 3]), { low: -0.1, high: 0.1 });
  * ```
  */
-export function uniform(t: Tensor, { low = 0, high = 1, generator = defaultGenerator }: UniformOptions = {}): Tensor {
+export function uniform(t: Tensor, options?: UniformOptions): Tensor {
+  const { low = 0, high = 1, generator = defaultGenerator } = optionsOf("uniform", options);
   target("uniform", t);
   finite("uniform", "low", low);
   finite("uniform", "high", high);
@@ -103,7 +105,8 @@ export function uniform(t: Tensor, { low = 0, high = 1, generator = defaultGener
  * init.normal(zeros([3, 3]), { std: 0.05 }); // Keras's "normal" initializer
  * ```
  */
-export function normal(t: Tensor, { mean = 0, std = 1, generator = defaultGenerator }: NormalOptions = {}): Tensor {
+export function normal(t: Tensor, options?: NormalOptions): Tensor {
+  const { mean = 0, std = 1, generator = defaultGenerator } = optionsOf("normal", options);
   target("normal", t);
   finite("normal", "mean", mean);
   if (finite("normal", "std", std) < 0) throw new DeltagradError(`init.normal: std must be ≥ 0, got ${std}`);
@@ -118,7 +121,8 @@ export function normal(t: Tensor, { mean = 0, std = 1, generator = defaultGenera
  * init.xavierUniform(zeros([784, 10])); // a = √(6/794) ≈ 0.0869
  * ```
  */
-export function xavierUniform(t: Tensor, { gain = 1, generator }: XavierOptions = {}): Tensor {
+export function xavierUniform(t: Tensor, options?: XavierOptions): Tensor {
+  const { gain = 1, generator } = optionsOf("xavierUniform", options);
   target("xavierUniform", t);
   const { fanIn, fanOut } = computeFans(t.shape);
   const a = finite("xavierUniform", "gain", gain) * Math.sqrt(6 / (fanIn + fanOut));
@@ -134,7 +138,8 @@ export function xavierUniform(t: Tensor, { gain = 1, generator }: XavierOptions 
  * init.xavierNormal(zeros([100, 50]));
  * ```
  */
-export function xavierNormal(t: Tensor, { gain = 1, generator }: XavierOptions = {}): Tensor {
+export function xavierNormal(t: Tensor, options?: XavierOptions): Tensor {
+  const { gain = 1, generator } = optionsOf("xavierNormal", options);
   target("xavierNormal", t);
   const { fanIn, fanOut } = computeFans(t.shape);
   return normal(t, { std: finite("xavierNormal", "gain", gain) * Math.sqrt(2 / (fanIn + fanOut)), generator });
@@ -142,7 +147,7 @@ export function xavierNormal(t: Tensor, { gain = 1, generator }: XavierOptions =
 
 function heFan(op: string, t: Tensor, mode: string): number {
   const { fanIn, fanOut } = computeFans(t.shape);
-  if (mode !== "fanIn" && mode !== "fanOut") throw new DeltagradError(`init.${op}: mode must be "fanIn" or "fanOut", got ${JSON.stringify(mode)}`);
+  if (mode !== "fanIn" && mode !== "fanOut") throw new DeltagradError(`init.${op}: mode must be "fanIn" or "fanOut", got ${describeValue(mode)}`);
   return mode === "fanIn" ? fanIn : fanOut;
 }
 
@@ -155,7 +160,8 @@ function heFan(op: string, t: Tensor, mode: string): number {
  * init.heUniform(zeros([784, 784]));
  * ```
  */
-export function heUniform(t: Tensor, { mode = "fanIn", gain = Math.SQRT2, generator }: HeOptions = {}): Tensor {
+export function heUniform(t: Tensor, options?: HeOptions): Tensor {
+  const { mode = "fanIn", gain = Math.SQRT2, generator } = optionsOf("heUniform", options);
   target("heUniform", t);
   const a = finite("heUniform", "gain", gain) * Math.sqrt(3 / heFan("heUniform", t, mode));
   return uniform(t, { low: -a, high: a, generator });
@@ -170,7 +176,8 @@ export function heUniform(t: Tensor, { mode = "fanIn", gain = Math.SQRT2, genera
  * init.heNormal(zeros([6, 1, 5, 5])); // σ = √(2/25)
  * ```
  */
-export function heNormal(t: Tensor, { mode = "fanIn", gain = Math.SQRT2, generator }: HeOptions = {}): Tensor {
+export function heNormal(t: Tensor, options?: HeOptions): Tensor {
+  const { mode = "fanIn", gain = Math.SQRT2, generator } = optionsOf("heNormal", options);
   target("heNormal", t);
   return normal(t, { std: finite("heNormal", "gain", gain) / Math.sqrt(heFan("heNormal", t, mode)), generator });
 }
@@ -185,7 +192,7 @@ export function heNormal(t: Tensor, { mode = "fanIn", gain = Math.SQRT2, generat
  */
 export function lecunUniform(t: Tensor, opts: GeneratorOption = {}): Tensor {
   target("lecunUniform", t);
-  return heUniform(t, { gain: 1, generator: opts.generator });
+  return heUniform(t, { gain: 1, generator: optionsOf("lecunUniform", opts).generator });
 }
 
 /**
@@ -198,7 +205,7 @@ export function lecunUniform(t: Tensor, opts: GeneratorOption = {}): Tensor {
  */
 export function lecunNormal(t: Tensor, opts: GeneratorOption = {}): Tensor {
   target("lecunNormal", t);
-  return heNormal(t, { gain: 1, generator: opts.generator });
+  return heNormal(t, { gain: 1, generator: optionsOf("lecunNormal", opts).generator });
 }
 
 /**
@@ -266,6 +273,6 @@ export function getInitializer(name: string | Initializer): Initializer {
   if (typeof name === "function") return name;
   const key = typeof name === "string" ? name.replace(/_/g, "").toLowerCase() : "";
   const f = NAMED[key];
-  if (!f) throw new DeltagradError(`init.getInitializer: unknown initializer ${JSON.stringify(name)} (known: ${initializerNames.join(", ")})`);
+  if (!f) throw new DeltagradError(`init.getInitializer: unknown initializer ${describeValue(name)} (known: ${initializerNames.join(", ")})`);
   return f;
 }

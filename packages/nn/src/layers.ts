@@ -1,3 +1,4 @@
+import { describeValue, optionsOf } from "./options.js";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type DType, type Generator } from "@deltagrad/autograd";
 import * as act from "./activations.js";
@@ -11,12 +12,13 @@ export interface DTypeOption {
 
 function floatDType(where: string, dtype: unknown): "float32" | "float64" {
   if (dtype === undefined) return "float32";
-  if (dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${JSON.stringify(dtype)}`);
+  if (dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
   return dtype;
 }
 
 function positiveInt(where: string, name: string, v: unknown): number {
   if (!Number.isInteger(v) || (v as number) < 1) throw new DeltagradError(`${where}: ${name} must be a positive integer, got ${String(v)}`);
+  if ((v as number) > 2 ** 31 - 1) throw new DeltagradError(`${where}: ${name} ${String(v)} is too large (a tensor holds at most 2³¹−1 elements)`);
   return v as number;
 }
 
@@ -52,7 +54,8 @@ export class Linear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
 
-  constructor(inFeatures: number, outFeatures: number, { bias = true, init, biasInit, dtype, generator = defaultGenerator }: LinearOptions = {}) {
+  constructor(inFeatures: number, outFeatures: number, options?: LinearOptions) {
+    const { bias = true, init, biasInit, dtype, generator = defaultGenerator } = optionsOf("Linear", options);
     super();
     const where = "Linear";
     this.inFeatures = positiveInt(where, "inFeatures", inFeatures);
@@ -111,7 +114,8 @@ export class Flatten extends Module {
   readonly startAxis: number;
   readonly endAxis: number;
 
-  constructor({ startAxis = 1, endAxis = -1 }: { startAxis?: number; endAxis?: number } = {}) {
+  constructor(options?: { startAxis?: number; endAxis?: number }) {
+    const { startAxis = 1, endAxis = -1 } = optionsOf("Flatten", options);
     super();
     this.startAxis = startAxis;
     this.endAxis = endAxis;
@@ -151,7 +155,9 @@ export interface DropoutOptions {
  * dropout(ones([4]), { p: 0.5 }); // e.g. [2, 0, 2, 2]
  * ```
  */
-export function dropout(x: Tensor, { p, training = true, generator = defaultGenerator }: DropoutOptions): Tensor {
+export function dropout(x: Tensor, options: DropoutOptions): Tensor {
+  if (options === undefined) throw new DeltagradError("dropout: options { p } are required");
+  const { p, training = true, generator = defaultGenerator } = optionsOf("dropout", options);
   checkP("dropout", p);
   if (!(x instanceof Tensor)) throw new DeltagradError(`dropout: expected a Tensor, got ${typeof x}`);
   if (!training || p === 0) return x;
@@ -173,7 +179,8 @@ export class Dropout extends Module {
   readonly p: number;
   readonly generator: Generator | undefined;
 
-  constructor(p = 0.5, { generator }: { generator?: Generator } = {}) {
+  constructor(p = 0.5, options?: { generator?: Generator }) {
+    const { generator } = optionsOf("Dropout", options);
     super();
     this.p = checkP("Dropout", p);
     this.generator = generator;
@@ -252,7 +259,8 @@ export class Tanh extends Module {
 /** Module form of {@link act.logistic} (slope a). @example `new Logistic({ slope: 2 }).call(x)` */
 export class Logistic extends Module {
   readonly slope: number;
-  constructor({ slope = 1 }: { slope?: number } = {}) {
+  constructor(options?: { slope?: number }) {
+    const { slope = 1 } = optionsOf("Logistic", options);
     super();
     this.slope = slope;
   }
@@ -264,7 +272,8 @@ export class Logistic extends Module {
 export class ScaledTanh extends Module {
   readonly a: number;
   readonly b: number;
-  constructor({ a = 1.7159, b = 2 / 3 }: { a?: number; b?: number } = {}) {
+  constructor(options?: { a?: number; b?: number }) {
+    const { a = 1.7159, b = 2 / 3 } = optionsOf("ScaledTanh", options);
     super();
     this.a = a;
     this.b = b;
@@ -276,7 +285,8 @@ export class ScaledTanh extends Module {
 /** Module form of {@link act.leakyRelu}. @example `new LeakyReLU({ slope: 0.2 })` */
 export class LeakyReLU extends Module {
   readonly slope: number;
-  constructor({ slope = 0.01 }: { slope?: number } = {}) {
+  constructor(options?: { slope?: number }) {
+    const { slope = 0.01 } = optionsOf("LeakyReLU", options);
     super();
     this.slope = slope;
   }
@@ -287,7 +297,8 @@ export class LeakyReLU extends Module {
 /** Module form of {@link act.elu}. @example `new ELU({ alpha: 1 })` */
 export class ELU extends Module {
   readonly alpha: number;
-  constructor({ alpha = 1 }: { alpha?: number } = {}) {
+  constructor(options?: { alpha?: number }) {
+    const { alpha = 1 } = optionsOf("ELU", options);
     super();
     this.alpha = alpha;
   }
@@ -299,7 +310,8 @@ export class ELU extends Module {
 export class Softplus extends Module {
   readonly beta: number;
   readonly threshold: number;
-  constructor({ beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}) {
+  constructor(options?: { beta?: number; threshold?: number }) {
+    const { beta = 1, threshold = 20 } = optionsOf("Softplus", options);
     super();
     this.beta = beta;
     this.threshold = threshold;
@@ -311,7 +323,8 @@ export class Softplus extends Module {
 /** Module form of {@link act.gelu}. @example `new GELU({ approximate: "tanh" })` */
 export class GELU extends Module {
   readonly approximate: "none" | "tanh";
-  constructor({ approximate = "none" }: { approximate?: "none" | "tanh" } = {}) {
+  constructor(options?: { approximate?: "none" | "tanh" }) {
+    const { approximate = "none" } = optionsOf("GELU", options);
     super();
     this.approximate = approximate;
   }
@@ -336,7 +349,8 @@ export class SiLU extends Module {
  */
 export class Swish extends Module {
   readonly beta: Tensor | number;
-  constructor({ beta = 1, learnable = true, dtype }: { beta?: number; learnable?: boolean } & DTypeOption = {}) {
+  constructor(options?: { beta?: number; learnable?: boolean } & DTypeOption) {
+    const { beta = 1, learnable = true, dtype } = optionsOf("Swish", options);
     super();
     if (typeof beta !== "number" || !Number.isFinite(beta)) throw new DeltagradError(`Swish: beta must be a finite number, got ${String(beta)}`);
     this.beta = learnable ? parameter(ag.full([1], beta, { dtype: floatDType("Swish", dtype) })) : beta;
@@ -357,9 +371,11 @@ export class Swish extends Module {
  */
 export class PReLU extends Module {
   readonly weight: Tensor;
-  constructor(numParameters = 1, { init = 0.25, dtype }: { init?: number } & DTypeOption = {}) {
+  constructor(numParameters = 1, options?: { init?: number } & DTypeOption) {
+    const { init = 0.25, dtype } = optionsOf("PReLU", options);
     super();
     positiveInt("PReLU", "numParameters", numParameters);
+    if (numParameters > 2 ** 31 - 1) throw new DeltagradError(`PReLU: numParameters ${numParameters} is too large`);
     if (typeof init !== "number" || !Number.isFinite(init)) throw new DeltagradError(`PReLU: init must be a finite number, got ${String(init)}`);
     this.weight = parameter(ag.full([numParameters], init, { dtype: floatDType("PReLU", dtype) }));
   }
@@ -371,7 +387,8 @@ export class PReLU extends Module {
 export class HardTanh extends Module {
   readonly min: number;
   readonly max: number;
-  constructor({ min = -1, max = 1 }: { min?: number; max?: number } = {}) {
+  constructor(options?: { min?: number; max?: number }) {
+    const { min = -1, max = 1 } = optionsOf("HardTanh", options);
     super();
     this.min = min;
     this.max = max;
@@ -393,7 +410,8 @@ export class HardLogistic extends Module {
 /** Module form of {@link act.softmax}. @example `new Softmax({ axis: 1 })` */
 export class Softmax extends Module {
   readonly axis: number;
-  constructor({ axis = -1 }: { axis?: number } = {}) {
+  constructor(options?: { axis?: number }) {
+    const { axis = -1 } = optionsOf("Softmax", options);
     super();
     this.axis = axis;
   }
@@ -404,7 +422,8 @@ export class Softmax extends Module {
 /** Module form of {@link act.logSoftmax}. @example `new LogSoftmax()` */
 export class LogSoftmax extends Module {
   readonly axis: number;
-  constructor({ axis = -1 }: { axis?: number } = {}) {
+  constructor(options?: { axis?: number }) {
+    const { axis = -1 } = optionsOf("LogSoftmax", options);
     super();
     this.axis = axis;
   }
@@ -435,7 +454,8 @@ export class Sign extends Module {
 export class Maxout extends Module {
   readonly linear: Linear;
   readonly pieces: number;
-  constructor(inFeatures: number, outFeatures: number, pieces: number, opts: LinearOptions = {}) {
+  constructor(inFeatures: number, outFeatures: number, pieces: number, opts?: LinearOptions) {
+    optionsOf("Maxout", opts);
     super();
     positiveInt("Maxout", "outFeatures", outFeatures);
     this.linear = new Linear(inFeatures, outFeatures * positiveInt("Maxout", "pieces", pieces), opts);
@@ -485,7 +505,7 @@ export function getActivation(spec: ActivationSpec): Module {
     return m;
   }
   const make = typeof spec === "string" ? ACTIVATIONS[spec.replace(/[_-]/g, "").toLowerCase()] : undefined;
-  if (!make) throw new DeltagradError(`getActivation: unknown activation ${JSON.stringify(spec)} (known: ${Object.keys(ACTIVATIONS).join(", ")})`);
+  if (!make) throw new DeltagradError(`getActivation: unknown activation ${describeValue(spec)} (known: ${Object.keys(ACTIVATIONS).join(", ")})`);
   return make();
 }
 
@@ -519,7 +539,8 @@ export class MLP extends Module {
   readonly layers: Sequential;
   readonly sizes: readonly number[];
 
-  constructor(sizes: readonly number[], { activation = "relu", outputActivation, dropout: p = 0, bias, init, biasInit, dtype }: MLPOptions = {}) {
+  constructor(sizes: readonly number[], options?: MLPOptions) {
+    const { activation = "relu", outputActivation, dropout: p = 0, bias, init, biasInit, dtype } = optionsOf("MLP", options);
     super();
     if (!Array.isArray(sizes) || sizes.length < 2) throw new DeltagradError(`MLP: sizes must list at least an input and an output size, got ${JSON.stringify(sizes)}`);
     sizes.forEach((s, i) => positiveInt("MLP", `sizes[${i}]`, s));

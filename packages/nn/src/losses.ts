@@ -8,6 +8,7 @@
  * are not read back, so an out-of-range class index is not reported there: it selects an
  * all-zero one-hot row and contributes 0 to the loss.
  */
+import { optionsOf } from "./options.js";
 import {
   DeltagradError, Tensor, add, argmax, cast, clamp, equal, exp, greater, isFloat, log, logSoftmax, mean, mul,
   neg, noGrad, notEqual, oneHot, permute, relu, softplus, sqrt, square, sub, sum, where, type DType,
@@ -144,7 +145,8 @@ function clampedLog(p: Tensor): Tensor {
  * mseLoss(tensor([1, 2]), tensor([0, 0])); // 2.5
  * ```
  */
-export function mseLoss(input: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function mseLoss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("mseLoss", options);
   const x = floatInput("mseLoss", input);
   checkSameShape("mseLoss", x, checkTensor("mseLoss", target, "target"));
   return reduce("mseLoss", square(sub(x, target)), reduction);
@@ -173,7 +175,8 @@ export function sumSquaredError(input: Tensor, target: Tensor): Tensor {
  * l1Loss(tensor([1, -3]), tensor([0, 0])); // 2
  * ```
  */
-export function l1Loss(input: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function l1Loss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("l1Loss", options);
   const x = floatInput("l1Loss", input);
   checkSameShape("l1Loss", x, checkTensor("l1Loss", target, "target"));
   return reduce("l1Loss", sub(x, target).abs(), reduction);
@@ -187,7 +190,8 @@ export function l1Loss(input: Tensor, target: Tensor, { reduction }: ReductionOp
  * smoothL1Loss(tensor([0.5, 3]), tensor([0, 0])); // mean(0.125, 2.5) = 1.3125
  * ```
  */
-export function smoothL1Loss(input: Tensor, target: Tensor, { beta = 1, reduction }: ReductionOptions & { beta?: number } = {}): Tensor {
+export function smoothL1Loss(input: Tensor, target: Tensor, options?: ReductionOptions & { beta?: number }): Tensor {
+  const { beta = 1, reduction } = optionsOf("smoothL1Loss", options);
   const op = "smoothL1Loss";
   checkNumber(op, "beta", beta, (v) => v >= 0 && Number.isFinite(v), "a finite number ≥ 0");
   const x = floatInput(op, input);
@@ -207,7 +211,8 @@ export function smoothL1Loss(input: Tensor, target: Tensor, { beta = 1, reductio
  * huberLoss(tensor([0.5, 3]), tensor([0, 0]), { delta: 1 }); // mean(0.125, 2.5) = 1.3125
  * ```
  */
-export function huberLoss(input: Tensor, target: Tensor, { delta = 1, reduction }: ReductionOptions & { delta?: number } = {}): Tensor {
+export function huberLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { delta?: number }): Tensor {
+  const { delta = 1, reduction } = optionsOf("huberLoss", options);
   const op = "huberLoss";
   checkNumber(op, "delta", delta, (v) => v > 0 && Number.isFinite(v), "a finite number > 0");
   const x = floatInput(op, input);
@@ -227,7 +232,8 @@ export function huberLoss(input: Tensor, target: Tensor, { delta = 1, reduction 
  * logCoshLoss(tensor([0, 1e4]), tensor([0, 0]), { reduction: "sum" }); // ≈ 1e4 − log 2
  * ```
  */
-export function logCoshLoss(input: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function logCoshLoss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("logCoshLoss", options);
   const op = "logCoshLoss";
   const x = floatInput(op, input);
   checkSameShape(op, x, checkTensor(op, target, "target"));
@@ -255,7 +261,8 @@ export interface CrossEntropyOptions extends ReductionOptions {
  * crossEntropy(logits, tensor([[1, 0, 0], [0.5, 0, 0.5]]), { labelSmoothing: 0.1 });
  * ```
  */
-export function crossEntropy(logits: Tensor, target: Tensor, { labelSmoothing = 0, reduction }: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(logits: Tensor, target: Tensor, options?: CrossEntropyOptions): Tensor {
+  const { labelSmoothing = 0, reduction } = optionsOf("crossEntropy", options);
   const op = "crossEntropy";
   const x = floatInput(op, logits, "logits");
   const t = checkTensor(op, target, "target");
@@ -288,7 +295,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, { labelSmoothing = 
  * nllLoss(tensor([[0.3, 0.3, 0.4]]).log(), tensor([2], { dtype: "int32" })); // −log 0.4 = 0.916
  * ```
  */
-export function nllLoss(logProbs: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function nllLoss(logProbs: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("nllLoss", options);
   const op = "nllLoss";
   const x = floatInput(op, logProbs, "logProbs");
   const t = checkTensor(op, target, "target");
@@ -309,7 +317,8 @@ export function nllLoss(logProbs: Tensor, target: Tensor, { reduction }: Reducti
  * binaryCrossEntropy(tensor([0.9, 0.2]), tensor([1, 0])); // mean(−log 0.9, −log 0.8)
  * ```
  */
-export function binaryCrossEntropy(input: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function binaryCrossEntropy(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("binaryCrossEntropy", options);
   const op = "binaryCrossEntropy";
   const p = floatInput(op, input);
   const y = checkTensor(op, target, "target");
@@ -327,7 +336,8 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, { reduction }:
  * binaryCrossEntropyWithLogits(tensor([1e4, -1e4]), tensor([1, 0])); // 0
  * ```
  */
-export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("binaryCrossEntropyWithLogits", options);
   const op = "binaryCrossEntropyWithLogits";
   const x = floatInput(op, logits, "logits");
   const y = checkTensor(op, target, "target");
@@ -357,7 +367,8 @@ export interface KlDivOptions {
  * klDiv(tensor([[0.07158904, 0.92822515]]).log(), tensor([[0, 1]])); // −log 0.92822515 = 0.07448 (lecture 001)
  * ```
  */
-export function klDiv(input: Tensor, target: Tensor, { reduction = "batchmean", logTarget = false }: KlDivOptions = {}): Tensor {
+export function klDiv(input: Tensor, target: Tensor, options?: KlDivOptions): Tensor {
+  const { reduction = "batchmean", logTarget = false } = optionsOf("klDiv", options);
   const op = "klDiv";
   const x = floatInput(op, input);
   const t = checkTensor(op, target, "target");
@@ -388,7 +399,8 @@ function cosineSimilarity(a: Tensor, b: Tensor, axis: number, eps: number): Tens
  * cosineLoss(tensor([[1, 0], [1, 1]]), tensor([[0, 1], [2, 2]])); // mean(1, 0) = 0.5
  * ```
  */
-export function cosineLoss(input: Tensor, target: Tensor, { axis = -1, reduction }: ReductionOptions & { axis?: number } = {}): Tensor {
+export function cosineLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { axis?: number }): Tensor {
+  const { axis = -1, reduction } = optionsOf("cosineLoss", options);
   const op = "cosineLoss";
   const x = floatInput(op, input);
   const t = checkTensor(op, target, "target");
@@ -409,7 +421,8 @@ export function cosineLoss(input: Tensor, target: Tensor, { axis = -1, reduction
  * cosineEmbeddingLoss(tensor([[1, 0]]), tensor([[1, 1]]), tensor([-1]), { margin: 0.5 }); // 0.2071
  * ```
  */
-export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tensor, { margin = 0, reduction }: ReductionOptions & { margin?: number } = {}): Tensor {
+export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tensor, options?: ReductionOptions & { margin?: number }): Tensor {
+  const { margin = 0, reduction } = optionsOf("cosineEmbeddingLoss", options);
   const op = "cosineEmbeddingLoss";
   checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
   const a = floatInput(op, input1, "input1");
@@ -432,7 +445,8 @@ export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tens
  * hingeEmbeddingLoss(tensor([0.3, 0.3]), tensor([1, -1])); // mean(0.3, 0.7) = 0.5
  * ```
  */
-export function hingeEmbeddingLoss(input: Tensor, target: Tensor, { margin = 1, reduction }: ReductionOptions & { margin?: number } = {}): Tensor {
+export function hingeEmbeddingLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { margin?: number }): Tensor {
+  const { margin = 1, reduction } = optionsOf("hingeEmbeddingLoss", options);
   const op = "hingeEmbeddingLoss";
   checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
   const x = floatInput(op, input);
@@ -450,7 +464,8 @@ export function hingeEmbeddingLoss(input: Tensor, target: Tensor, { margin = 1, 
  * hingeLoss(tensor([2, 0.5, -1]), tensor([1, 1, 1])); // mean(0, 0.5, 2) = 0.8333
  * ```
  */
-export function hingeLoss(scores: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function hingeLoss(scores: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("hingeLoss", options);
   const op = "hingeLoss";
   const f = floatInput(op, scores, "scores");
   const y = checkTensor(op, target, "target");
@@ -467,7 +482,8 @@ export function hingeLoss(scores: Tensor, target: Tensor, { reduction }: Reducti
  * exponentialLoss(tensor([0, 1]), tensor([1, -1]), { reduction: "sum" }); // 1 + e
  * ```
  */
-export function exponentialLoss(scores: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function exponentialLoss(scores: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("exponentialLoss", options);
   const op = "exponentialLoss";
   const f = floatInput(op, scores, "scores");
   const y = checkTensor(op, target, "target");
@@ -485,7 +501,8 @@ export function exponentialLoss(scores: Tensor, target: Tensor, { reduction }: R
  * multiMarginLoss(tensor([[0.1, 0.2, 0.4, 0.8]]), tensor([3], { dtype: "int32" })); // 0.325
  * ```
  */
-export function multiMarginLoss(input: Tensor, target: Tensor, { margin = 1, p = 1, reduction }: ReductionOptions & { margin?: number; p?: 1 | 2 } = {}): Tensor {
+export function multiMarginLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { margin?: number; p?: 1 | 2 }): Tensor {
+  const { margin = 1, p = 1, reduction } = optionsOf("multiMarginLoss", options);
   const op = "multiMarginLoss";
   checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
   checkNumber(op, "p", p, (v) => v === 1 || v === 2, "1 or 2");
@@ -529,7 +546,8 @@ function misclassified(op: string, scores: Tensor, target: Tensor): Tensor {
  * zeroOneLoss(tensor([[0.9, 0.1], [0.2, 0.8]]), tensor([0, 0], { dtype: "int32" })); // 0.5
  * ```
  */
-export function zeroOneLoss(scores: Tensor, target: Tensor, { reduction }: ReductionOptions = {}): Tensor {
+export function zeroOneLoss(scores: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
+  const { reduction } = optionsOf("zeroOneLoss", options);
   const wrong = misclassified("zeroOneLoss", scores, target);
   return noGrad(() => reduce("zeroOneLoss", wrong, reduction));
 }

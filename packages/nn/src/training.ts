@@ -2,7 +2,8 @@
  * Training: `fit` with callbacks, a progress bar and a History; `evaluate` and `predict`.
  * Deterministic given a seed (shuffling and dropout draw from seeded generators).
  */
-import { DeltagradError, manualSeed, noGrad, concat, type Tensor } from "@deltagrad/autograd";
+import { optionsOf } from "./options.js";
+import { DeltagradError, manualSeed, noGrad, concat, Tensor } from "@deltagrad/autograd";
 import cliProgress from "cli-progress";
 import { batchCount, batches, takeRows, toClasses } from "./data.js";
 import { hstackSvg, lineChartSvg, type Series } from "./chart.js";
@@ -402,6 +403,7 @@ export interface FitOptions {
 }
 
 function metricFns(metrics: Metric[] = []): [string, (p: Tensor, y: Tensor) => number][] {
+  if (!Array.isArray(metrics)) throw new DeltagradError(`fit: metrics must be an array of names or functions, got ${metrics === null ? "null" : typeof metrics}`);
   return metrics.map((m, i) => {
     if (typeof m === "function") return [m.name || `metric${i}`, m];
     const f = METRICS[m];
@@ -436,7 +438,9 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   let { x, y, validation } = options ?? ({} as FitOptions);
   if (!model || typeof model.call !== "function" || typeof model.parameters !== "function") throw new DeltagradError("fit: model must be a Module");
   if (typeof loss !== "function") throw new DeltagradError("fit: a loss function is required");
-  if (!optimizer || typeof optimizer.step !== "function") throw new DeltagradError("fit: an optimizer is required");
+  if (!optimizer || typeof optimizer.step !== "function" || typeof optimizer.zeroGrad !== "function" || !Array.isArray(optimizer.paramGroups)) {
+    throw new DeltagradError("fit: an optimizer is required (an object with step(), zeroGrad() and paramGroups)");
+  }
   if (!Number.isInteger(epochs) || epochs < 1) throw new DeltagradError(`fit: epochs must be a positive integer, got ${epochs}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new DeltagradError(`fit: batchSize must be a positive integer, got ${batchSize}`);
   if (!x || !y || x.rank === 0 || y.rank === 0 || x.shape[0] !== y.shape[0]) {
@@ -505,7 +509,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
       logs.valLoss = v.loss;
       for (const [k, val] of Object.entries(v.metrics)) logs[`val${k[0]!.toUpperCase()}${k.slice(1)}`] = val;
     }
-    logs.lr = optimizer.paramGroups[0]?.lr ?? NaN;
+    logs.lr = optimizer.paramGroups?.[0]?.lr ?? NaN;
     logs.seconds = seconds;
     logs.samplesPerSecond = n / seconds;
     history.push(epoch, logs);
@@ -523,7 +527,11 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
  * const logits = predict(model, xTest);
  * ```
  */
-export function predict(model: Module, x: Tensor, { batchSize = 1024 }: { batchSize?: number } = {}): Tensor {
+export function predict(model: Module, x: Tensor, options?: { batchSize?: number }): Tensor {
+  const { batchSize = 1024 } = optionsOf("predict", options);
+  if (!model || typeof model.call !== "function") throw new DeltagradError("predict: model must be a Module");
+  if (!(x instanceof Tensor) || x.rank === 0) throw new DeltagradError(`predict: x must be a Tensor with a batch axis, got ${x instanceof Tensor ? "a scalar" : String(x)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DeltagradError(`predict: batchSize must be a positive integer, got ${String(batchSize)}`);
   const wasTraining = model.training;
   model.eval();
   try {
@@ -550,8 +558,9 @@ export function evaluate(
   model: Module,
   x: Tensor,
   y: Tensor,
-  { loss, metrics, batchSize = 1024 }: { loss: (p: Tensor, t: Tensor) => Tensor; metrics?: Metric[]; batchSize?: number },
+  options: { loss: (p: Tensor, t: Tensor) => Tensor; metrics?: Metric[]; batchSize?: number },
 ): { loss: number; metrics: Record<string, number> } {
+  const { loss, metrics, batchSize = 1024 } = optionsOf("evaluate", options);
   if (typeof loss !== "function") throw new DeltagradError("evaluate: a loss function is required");
   const pred = predict(model, x, { batchSize });
   const lv = noGrad(() => loss(pred, y).itemSync());

@@ -1,5 +1,5 @@
 import { add, full, mul, neg, sqrt, div, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
 
 /** Hyperparameters of {@link Adagrad} (PyTorch's, in camelCase). */
 export interface AdagradOptions {
@@ -36,6 +36,7 @@ const DEFAULTS: AdagradOptions = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initial
  * ```
  */
 export function adagradUpdate(param: Tensor, grad: Tensor, state: AdagradState | undefined, hp: AdagradOptions): UpdateResult<AdagradState> {
+  checkUpdateArgs("adagradUpdate", param, grad, hp);
   const { lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize } = hp;
   const step = (state?.step ?? 0) + 1;
   let g = maximize ? neg(grad) : grad;

@@ -1,5 +1,5 @@
 import { add, div, maximum, mul, neg, sqrt, zerosLike, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, fail, fmt, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, fail, fmt, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
 
 /** Hyperparameters of {@link Adam} and {@link AdamW} (PyTorch's, in camelCase). */
 export interface AdamOptions {
@@ -57,6 +57,7 @@ function adamCore(param: Tensor, g: Tensor, state: AdamState | undefined, hp: Ad
  * ```
  */
 export function adamUpdate(param: Tensor, grad: Tensor, state: AdamState | undefined, hp: AdamOptions): UpdateResult<AdamState> {
+  checkUpdateArgs("adamUpdate", param, grad, hp);
   let g = hp.maximize ? neg(grad) : grad;
   if (hp.weightDecay !== 0) g = add(g, mul(param, hp.weightDecay));
   return adamCore(param, g, state, hp);
@@ -73,6 +74,7 @@ export function adamUpdate(param: Tensor, grad: Tensor, state: AdamState | undef
  * ```
  */
 export function adamwUpdate(param: Tensor, grad: Tensor, state: AdamState | undefined, hp: AdamOptions): UpdateResult<AdamState> {
+  checkUpdateArgs("adamwUpdate", param, grad, hp);
   const g = hp.maximize ? neg(grad) : grad;
   const decayed = hp.weightDecay !== 0 ? mul(param, 1 - hp.lr * hp.weightDecay) : param;
   return adamCore(decayed, g, state, hp);

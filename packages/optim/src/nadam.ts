@@ -1,6 +1,6 @@
 import { add, div, mul, neg, sqrt, zerosLike, type Tensor } from "@deltagrad/autograd";
 import { validateAdamLike } from "./adam.js";
-import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
 
 /** Hyperparameters of {@link NAdam} (PyTorch's, in camelCase). */
 export interface NAdamOptions {
@@ -37,6 +37,7 @@ const DEFAULTS: NAdamOptions = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weigh
  * ```
  */
 export function nadamUpdate(param: Tensor, grad: Tensor, state: NAdamState | undefined, hp: NAdamOptions): UpdateResult<NAdamState> {
+  checkUpdateArgs("nadamUpdate", param, grad, hp);
   const { lr, betas: [beta1, beta2], eps, weightDecay, momentumDecay, maximize } = hp;
   const step = (state?.step ?? 0) + 1;
   let g = maximize ? neg(grad) : grad;

@@ -413,3 +413,17 @@ export function resolveOptions<H extends object>(name: string, options: unknown,
   for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = Array.isArray(v) ? v.slice() : v;
   return out as H;
 }
+
+/**
+ * Checks the arguments of a pure update function (`sgdUpdate`, `adamUpdate`, …): tensors of one
+ * shape and a hyperparameter object, so misuse is a DeltagradError rather than a TypeError.
+ * @internal
+ */
+export function checkUpdateArgs(name: string, param: unknown, grad: unknown, hp: unknown): void {
+  if (!(param instanceof Tensor)) fail(name, `param must be a Tensor, got ${fmt(param)}`);
+  if (!(grad instanceof Tensor)) fail(name, `grad must be a Tensor, got ${fmt(grad)}`);
+  if (grad.shape.length !== param.shape.length || grad.shape.some((d, i) => d !== param.shape[i])) {
+    fail(name, `grad of shape [${grad.shape.join(",")}] does not match param [${param.shape.join(",")}]`);
+  }
+  if (hp === null || typeof hp !== "object" || Array.isArray(hp)) fail(name, `hyperparameters must be an object, got ${fmt(hp)}`);
+}

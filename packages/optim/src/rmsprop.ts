@@ -1,5 +1,5 @@
 import { add, div, mul, neg, sqrt, sub, zerosLike, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
 
 /** Hyperparameters of {@link RMSprop} (PyTorch's, in camelCase). */
 export interface RMSpropOptions {
@@ -38,6 +38,7 @@ const DEFAULTS: RMSpropOptions = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay
  * ```
  */
 export function rmspropUpdate(param: Tensor, grad: Tensor, state: RMSpropState | undefined, hp: RMSpropOptions): UpdateResult<RMSpropState> {
+  checkUpdateArgs("rmspropUpdate", param, grad, hp);
   const { lr, alpha, eps, weightDecay, momentum, centered, maximize } = hp;
   let g = maximize ? neg(grad) : grad;
   const step = (state?.step ?? 0) + 1;

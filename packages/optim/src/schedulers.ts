@@ -34,8 +34,11 @@ export abstract class LRScheduler {
   /** Steps taken (0 right after construction). */
   lastEpoch = -1;
   private lastLr: number[] = [];
+  /** The scheduler's class name, for error messages. */
+  readonly name: string;
 
   protected constructor(name: string, optimizer: LrOptimizer) {
+    this.name = name;
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) fail(name, `expected an optimizer, got ${fmt(optimizer)}`);
     this.optimizer = optimizer;
     const known = initialLrs.get(optimizer) ?? [];
@@ -69,6 +72,12 @@ export abstract class LRScheduler {
   step(): void {
     this.lastEpoch += 1;
     const lrs = this.computeLr();
+    const bad = lrs.findIndex((lr) => typeof lr !== "number" || !Number.isFinite(lr) || lr < 0);
+    if (bad >= 0) {
+      // Refuse rather than hand the optimizer an Infinity/NaN rate (e.g. gamma > 1 overflowing): nothing changes.
+      this.lastEpoch -= 1;
+      fail(`${this.name}.step`, `epoch ${this.lastEpoch + 1} would set param group ${bad}'s lr to ${fmt(lrs[bad])}; the rate must be a finite number ≥ 0`);
+    }
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]!));
     this.lastLr = lrs.slice();
   }
@@ -106,7 +115,8 @@ export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
 
-  constructor(optimizer: LrOptimizer, { stepSize, gamma = 0.1 }: { stepSize: number; gamma?: number }) {
+  constructor(optimizer: LrOptimizer, options: { stepSize: number; gamma?: number }) {
+    const { stepSize, gamma = 0.1 } = schedulerOptions("StepLR", options);
     super("StepLR", optimizer);
     checkNumber("StepLR", "stepSize", stepSize, (x) => Number.isInteger(x) && x > 0, "a positive integer");
     checkGamma("StepLR", gamma);
@@ -134,7 +144,8 @@ export class MultiStepLR extends LRScheduler {
   readonly milestones: ReadonlyMap<number, number>;
   readonly gamma: number;
 
-  constructor(optimizer: LrOptimizer, { milestones, gamma = 0.1 }: { milestones: readonly number[]; gamma?: number }) {
+  constructor(optimizer: LrOptimizer, options: { milestones: readonly number[]; gamma?: number }) {
+    const { milestones, gamma = 0.1 } = schedulerOptions("MultiStepLR", options);
     super("MultiStepLR", optimizer);
     if (!Array.isArray(milestones)) fail("MultiStepLR", `milestones must be an array of epochs, got ${fmt(milestones)}`);
     const counts = new Map<number, number>();
@@ -167,7 +178,8 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   readonly gamma: number;
 
-  constructor(optimizer: LrOptimizer, { gamma }: { gamma: number }) {
+  constructor(optimizer: LrOptimizer, options: { gamma: number }) {
+    const { gamma } = schedulerOptions("ExponentialLR", options);
     super("ExponentialLR", optimizer);
     checkGamma("ExponentialLR", gamma);
     this.gamma = gamma;
@@ -194,7 +206,8 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
 
-  constructor(optimizer: LrOptimizer, { tMax, etaMin = 0 }: { tMax: number; etaMin?: number }) {
+  constructor(optimizer: LrOptimizer, options: { tMax: number; etaMin?: number }) {
+    const { tMax, etaMin = 0 } = schedulerOptions("CosineAnnealingLR", options);
     super("CosineAnnealingLR", optimizer);
     checkNumber("CosineAnnealingLR", "tMax", tMax, (x) => Number.isInteger(x) && x > 0, "a positive integer");
     checkNumber("CosineAnnealingLR", "etaMin", etaMin, (x) => x >= 0, "etaMin ≥ 0");
@@ -228,7 +241,8 @@ export class CosineAnnealingLR extends LRScheduler {
 export class LambdaLR extends LRScheduler {
   private readonly lambdas: readonly ((epoch: number) => number)[];
 
-  constructor(optimizer: LrOptimizer, { lrLambda }: { lrLambda: ((epoch: number) => number) | readonly ((epoch: number) => number)[] }) {
+  constructor(optimizer: LrOptimizer, options: { lrLambda: ((epoch: number) => number) | readonly ((epoch: number) => number)[] }) {
+    const { lrLambda } = schedulerOptions("LambdaLR", options);
     super("LambdaLR", optimizer);
     const n = optimizer.paramGroups.length;
     const fns = Array.isArray(lrLambda) ? lrLambda : new Array<(epoch: number) => number>(n).fill(lrLambda as (epoch: number) => number);
@@ -261,7 +275,8 @@ export class LinearLR extends LRScheduler {
   readonly endFactor: number;
   readonly totalIters: number;
 
-  constructor(optimizer: LrOptimizer, { startFactor = 1 / 3, endFactor = 1, totalIters = 5 }: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
+  constructor(optimizer: LrOptimizer, options?: { startFactor?: number; endFactor?: number; totalIters?: number }) {
+    const { startFactor = 1 / 3, endFactor = 1, totalIters = 5 } = schedulerOptions("LinearLR", options);
     super("LinearLR", optimizer);
     checkNumber("LinearLR", "startFactor", startFactor, (x) => x > 0 && x <= 1, "0 < startFactor ≤ 1");
     checkNumber("LinearLR", "endFactor", endFactor, (x) => x >= 0 && x <= 1, "0 ≤ endFactor ≤ 1");
@@ -292,7 +307,8 @@ export class LinearLR extends LRScheduler {
  * ```
  */
 export class LinearWarmup extends LambdaLR {
-  constructor(optimizer: LrOptimizer, { warmupSteps, startFactor = 0 }: { warmupSteps: number; startFactor?: number }) {
+  constructor(optimizer: LrOptimizer, options: { warmupSteps: number; startFactor?: number }) {
+    const { warmupSteps, startFactor = 0 } = schedulerOptions("LinearWarmup", options);
     checkNumber("LinearWarmup", "warmupSteps", warmupSteps, (x) => Number.isInteger(x) && x > 0, "a positive integer");
     checkNumber("LinearWarmup", "startFactor", startFactor, (x) => x >= 0 && x <= 1, "0 ≤ startFactor ≤ 1");
     super(optimizer, { lrLambda: (e) => startFactor + ((1 - startFactor) * Math.min(e, warmupSteps)) / warmupSteps });
@@ -352,7 +368,7 @@ export class ReduceLROnPlateau {
   constructor(optimizer: LrOptimizer, options: ReduceLROnPlateauOptions = {}) {
     const N = "ReduceLROnPlateau";
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) fail(N, `expected an optimizer, got ${fmt(optimizer)}`);
-    const { mode = "min", factor = 0.1, patience = 10, threshold = 1e-4, thresholdMode = "rel", cooldown = 0, minLr = 0, eps = 1e-8 } = options;
+    const { mode = "min", factor = 0.1, patience = 10, threshold = 1e-4, thresholdMode = "rel", cooldown = 0, minLr = 0, eps = 1e-8 } = schedulerOptions(N, options);
     if (mode !== "min" && mode !== "max") fail(N, `mode must be "min" or "max", got ${fmt(mode)}`);
     if (thresholdMode !== "rel" && thresholdMode !== "abs") fail(N, `thresholdMode must be "rel" or "abs", got ${fmt(thresholdMode)}`);
     checkNumber(N, "factor", factor, (x) => x >= 0 && x < 1, "0 ≤ factor < 1");
@@ -427,4 +443,11 @@ export class ReduceLROnPlateau {
   getLastLr(): number[] {
     return this.lastLr.slice();
   }
+}
+
+/** A scheduler's options: an object (`{}` when omitted), else a DeltagradError naming the scheduler. */
+function schedulerOptions<T extends object>(name: string, o: T | null | undefined): T {
+  if (o === undefined) return {} as T;
+  if (o === null || typeof o !== "object" || Array.isArray(o)) fail(name, `options must be an object, got ${fmt(o)}`);
+  return o;
 }

@@ -1,5 +1,5 @@
 import { add, mul, neg, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, fail, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, fail, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
 
 /** Hyperparameters of {@link SGD} (PyTorch's, in camelCase). */
 export interface SGDOptions {
@@ -40,6 +40,7 @@ const DEFAULTS: SGDOptions = { lr: 1e-3, momentum: 0, dampening: 0, nesterov: fa
  * ```
  */
 export function sgdUpdate(param: Tensor, grad: Tensor, state: SGDState | undefined, hp: SGDOptions): UpdateResult<SGDState> {
+  checkUpdateArgs("sgdUpdate", param, grad, hp);
   const { lr, momentum, dampening, nesterov, weightDecay, maximize } = hp;
   let d = maximize ? neg(grad) : grad;
   if (weightDecay !== 0) d = add(d, mul(param, weightDecay));

@@ -3,24 +3,38 @@ import { allocate, type DType, type TypedArray } from "../dtype.js";
 import { DeltagradError } from "../errors.js";
 import { type Shape, sizeOf, stridesOf } from "../shape.js";
 import { erf } from "./erf.js";
+import { exp32 } from "./exp32.js";
 import { matmulKernel } from "./matmul.js";
 import { broadcastStrides, gatherStrided, makeBinaryLoop, makeReduceLoop, makeUnaryLoop, scatterStrided } from "./strided.js";
 import { foldKernel, unfoldKernel, windowOutSize } from "./window.js";
 
-/** One loop per kernel: `[expression in x, the same as a function]` (see `compile` in strided.ts). */
+/**
+ * One compiled loop per (kernel, dtype) (see `compile` in strided.ts): a loop shared by
+ * Float32Array and Float64Array inputs sees several element kinds and V8 then takes its slow,
+ * polymorphic path for every element.
+ */
+function perDType<F>(make: (dtype: DType) => F): Record<DType, F> {
+  return { float32: make("float32"), float64: make("float64"), int32: make("int32"), bool: make("bool") };
+}
+
 function binary(expr: string, f: (x: number, y: number) => number) {
-  return makeBinaryLoop(expr, f);
+  return perDType(() => makeBinaryLoop(expr, f));
+}
+
+function unary(expr: string, f: (x: number) => number, helpers: Record<string, unknown> = {}) {
+  return perDType(() => makeUnaryLoop(expr, f, helpers));
 }
 
 const UNARY = {
-  neg: makeUnaryLoop("-x", (x) => -x),
-  reciprocal: makeUnaryLoop("1 / x", (x) => 1 / x),
-  exp: makeUnaryLoop("Math.exp(x)", Math.exp),
-  log: makeUnaryLoop("Math.log(x)", Math.log),
-  sqrt: makeUnaryLoop("Math.sqrt(x)", Math.sqrt),
-  erf: makeUnaryLoop("erf(x)", erf, { erf }),
+  neg: unary("-x", (x) => -x),
+  reciprocal: unary("1 / x", (x) => 1 / x),
+  // float32 results take exp32 (inlined tables and a polynomial; same float32 values as Math.exp).
+  exp: perDType((dtype) => (dtype === "float32" ? makeUnaryLoop("exp32(x)", exp32, { exp32 }) : makeUnaryLoop("Math.exp(x)", Math.exp))),
+  log: unary("Math.log(x)", Math.log),
+  sqrt: unary("Math.sqrt(x)", Math.sqrt),
+  erf: unary("erf(x)", erf, { erf }),
   // sign(±0) = 0 and sign(NaN) = NaN, as in NumPy and PyTorch.
-  sign: makeUnaryLoop("x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN", (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN)),
+  sign: unary("x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN", (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN)),
 } satisfies Record<UnaryKernel, unknown>;
 
 const BINARY = {
@@ -40,9 +54,9 @@ const COMPARE = {
 } satisfies Record<CompareKernel, unknown>;
 
 const REDUCE = {
-  sum: makeReduceLoop((acc, x) => acc + x, 0),
+  sum: perDType(() => makeReduceLoop("acc + x", (acc, x) => acc + x, 0)),
   // NaN wins; otherwise the larger value.
-  max: makeReduceLoop((acc, x) => (x > acc || x !== x ? x : acc), -Infinity),
+  max: perDType(() => makeReduceLoop("x > acc || x !== x ? x : acc", (acc, x) => (x > acc || x !== x ? x : acc), -Infinity)),
 } satisfies Record<ReduceKernel, unknown>;
 
 const a = (d: BackendData) => d as TypedArray;
@@ -72,17 +86,17 @@ export const cpuBackend: Backend = {
 
   unary(op, x, dtype, size) {
     const out = allocate(dtype, size);
-    UNARY[op](a(x), out);
+    UNARY[op][dtype](a(x), out);
     return out;
   },
   binary(op, x, xs, y, ys, outShape, dtype) {
     const out = allocate(dtype, sizeOf(outShape));
-    BINARY[op](a(x), xs, a(y), ys, out, outShape);
+    BINARY[op][dtype](a(x), xs, a(y), ys, out, outShape);
     return out;
   },
-  compare(op, x, xs, y, ys, outShape) {
+  compare(op, x, xs, y, ys, outShape, dtype) {
     const out = allocate("bool", sizeOf(outShape));
-    COMPARE[op](a(x), xs, a(y), ys, out, outShape);
+    COMPARE[op][dtype](a(x), xs, a(y), ys, out, outShape);
     return out;
   },
   where(cond, cs, x, xs, y, ys, outShape, dtype) {
@@ -132,7 +146,7 @@ export const cpuBackend: Backend = {
   reduce(op, x, shape, axes, dtype) {
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const out = allocate(dtype, sizeOf(outShape));
-    REDUCE[op](a(x), shape, axes, out);
+    REDUCE[op][dtype](a(x), shape, axes, out);
     return out;
   },
   argReduce(op: ArgReduceKernel, x, shape, axis) {

@@ -147,39 +147,63 @@ export function makeUnaryLoop(expr: string, f: (x: number) => number, helpers: R
   return factory(...names.map((k) => helpers[k]));
 }
 
+type ReduceLoop = (x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray) => void;
+
 /**
- * Reduces `x` over `axes` into `out` (same rank, size 1 at the axes) with `f`, starting from `init`.
- * Odometer over the input with the output strides zeroed at the reduced axes.
+ * Reduces `x` over `axes` into `out` (same rank, size 1 at the axes) with `acc = expr` (in `acc`
+ * and `x`), starting from `init`. Odometer over the input with the output strides zeroed at the
+ * reduced axes. Compiled like the elementwise loops (a shared closure calling `f` left sum and
+ * max one megamorphic call per element); `f` is the no-codegen fallback.
  */
-export function makeReduceLoop(f: Binary, init: number) {
-  return (x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void => {
+export function makeReduceLoop(expr: string, f: Binary, init: number): ReduceLoop {
+  const body = `
     out.fill(init);
     const rank = shape.length;
-    if (x.length === 0) return;
-    if (rank === 0) {
-      out[0] = f(init, x[0]!);
-      return;
-    }
+    if (src.length === 0) return;
+    if (rank === 0) { const acc = init, x = src[0]; out[0] = ${expr}; return; }
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const os = broadcastStrides(outShape, shape);
-    const last = shape[rank - 1]!;
-    const sl = os[rank - 1]!;
-    const idx = new Array<number>(rank).fill(0);
+    const last = shape[rank - 1];
+    const sl = os[rank - 1];
+    const idx = new Array(rank).fill(0);
     let oi = 0;
-    for (let i = 0; i < x.length; i += last) {
+    for (let i = 0; i < src.length; i += last) {
       if (sl === 0) {
-        let acc = out[oi]!;
-        for (let j = 0; j < last; j++) acc = f(acc, x[i + j]!);
+        let acc = out[oi];
+        for (let j = 0; j < last; j++) { const x = src[i + j]; acc = ${expr}; }
         out[oi] = acc;
       } else {
-        for (let j = 0; j < last; j++) out[oi + j] = f(out[oi + j]!, x[i + j]!);
+        for (let j = 0; j < last; j++) { const acc = out[oi + j], x = src[i + j]; out[oi + j] = ${expr}; }
       }
       for (let d = rank - 2; d >= 0; d--) {
-        oi += os[d]!;
-        if (++idx[d]! < shape[d]!) break;
-        oi -= os[d]! * shape[d]!;
+        oi += os[d];
+        if (++idx[d] < shape[d]) break;
+        oi -= os[d] * shape[d];
         idx[d] = 0;
       }
+    }`;
+  const factory = compile<(bs: typeof broadcastStrides, init: number) => ReduceLoop>(
+    ["broadcastStrides", "init"],
+    `return function (src, shape, axes, out) {${body}};`,
+    () => closureReduceLoop(f, init),
+  );
+  return factory(broadcastStrides, init);
+}
+
+function closureReduceLoop(f: Binary, init: number): ReduceLoop {
+  return (x, shape, axes, out) => {
+    out.fill(init);
+    if (x.length === 0) return;
+    const rank = shape.length;
+    const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const os = broadcastStrides(outShape, shape);
+    for (let i = 0; i < x.length; i++) {
+      let oi = 0;
+      for (let d = rank - 1, rem = i; d >= 0; d--) {
+        oi += (rem % shape[d]!) * os[d]!;
+        rem = Math.floor(rem / shape[d]!);
+      }
+      out[oi] = f(out[oi]!, x[i]!);
     }
   };
 }

@@ -10,13 +10,17 @@ export function windowOutSize(h: number, w: number, p: WindowParams): [number, n
 }
 
 /**
- * Walks every (column row, output position) pair of an im2col over NCHW `shape` and calls
- * `visit(colIndex, imageIndex)` for positions inside the image (padding positions are skipped).
- * unfold copies image → column, fold accumulates column → image: one walk, two directions.
+ * im2col and col2im share one walk over every (column row, output position) pair of NCHW
+ * `shape`; positions in the padding are skipped (their columns stay zero). For each (row, oy)
+ * the valid ox form one interval, computed once, so the inner loop is a plain strided copy with
+ * no bounds tests and no per-element callback (the callback version cost ~28% of a LeNet step).
  */
-function walk(shape: Shape, p: WindowParams, visit: (col: number, img: number) => void): void {
+function walk(shape: Shape, p: WindowParams, cols: TypedArray, img: TypedArray, toCols: boolean): void {
   const [n, c, h, w] = shape as [number, number, number, number];
   const [kh, kw] = p.kernel;
+  const [sh, sw] = p.stride;
+  const [ph, pw] = p.padding;
+  const [dh, dw] = p.dilation;
   const [oh, ow] = windowOutSize(h, w, p);
   const L = oh * ow;
   const rows = c * kh * kw;
@@ -25,16 +29,21 @@ function walk(shape: Shape, p: WindowParams, visit: (col: number, img: number) =
       const imgBase = (b * c + ch) * h * w;
       for (let ki = 0; ki < kh; ki++) {
         for (let kj = 0; kj < kw; kj++) {
-          const row = (ch * kh + ki) * kw + kj;
-          const colBase = (b * rows + row) * L;
+          const colBase = (b * rows + (ch * kh + ki) * kw + kj) * L;
+          // x = ox·sw + dx must lie in [0, w): ox ∈ [ox0, ox1).
+          const dx = kj * dw - pw;
+          const ox0 = dx >= 0 ? 0 : Math.min(ow, Math.ceil(-dx / sw));
+          const ox1 = Math.max(ox0, Math.min(ow, Math.floor((w - 1 - dx) / sw) + 1));
           for (let oy = 0; oy < oh; oy++) {
-            const y = oy * p.stride[0] - p.padding[0] + ki * p.dilation[0];
+            const y = oy * sh - ph + ki * dh;
             if (y < 0 || y >= h) continue;
-            for (let ox = 0; ox < ow; ox++) {
-              const x = ox * p.stride[1] - p.padding[1] + kj * p.dilation[1];
-              if (x < 0 || x >= w) continue;
-              visit(colBase + oy * ow + ox, imgBase + y * w + x);
-            }
+            const co = colBase + oy * ow;
+            const io = imgBase + y * w + dx;
+            if (toCols) {
+              if (sw === 1) for (let ox = ox0; ox < ox1; ox++) cols[co + ox] = img[io + ox]!;
+              else for (let ox = ox0; ox < ox1; ox++) cols[co + ox] = img[io + ox * sw]!;
+            } else if (sw === 1) for (let ox = ox0; ox < ox1; ox++) img[io + ox] += cols[co + ox]!;
+            else for (let ox = ox0; ox < ox1; ox++) img[io + ox * sw] += cols[co + ox]!;
           }
         }
       }
@@ -43,13 +52,9 @@ function walk(shape: Shape, p: WindowParams, visit: (col: number, img: number) =
 }
 
 export function unfoldKernel(x: TypedArray, shape: Shape, p: WindowParams, out: TypedArray): void {
-  walk(shape, p, (col, img) => {
-    out[col] = x[img]!;
-  });
+  walk(shape, p, out, x, true);
 }
 
 export function foldKernel(cols: TypedArray, outShape: Shape, p: WindowParams, out: TypedArray): void {
-  walk(outShape, p, (col, img) => {
-    out[img] += cols[col]!;
-  });
+  walk(outShape, p, cols, out, false);
 }

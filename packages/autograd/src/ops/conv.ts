@@ -245,6 +245,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
   const [oh, ow] = params("adaptiveAvgPool2d", { kernel: outputSize }, shapes).kernel;
   const [h, w] = [x.shape[2]!, x.shape[3]!];
   if (h < 1 || w < 1) throw new DeltagradError(`adaptiveAvgPool2d: input must have a non-empty spatial size, got ${shapes}`);
+  if (oh * h > 2 ** 31 - 1 || ow * w > 2 ** 31 - 1) throw new DeltagradError(`adaptiveAvgPool2d: output size ${oh}×${ow} is too large (${shapes})`);
   const xf = isFloat(x.dtype) ? x : cast(x, "float32");
   const ah = reshape(tensor(binMatrix(h, oh), { dtype: xf.dtype }), [oh, h]);
   const awT = reshape(tensor(binMatrix(w, ow), { dtype: xf.dtype }), [ow, w]).transpose();

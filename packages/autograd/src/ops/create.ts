@@ -1,7 +1,7 @@
 import { getBackend } from "../backend.js";
 import { allocate, checkDType, dtypeOfArray, isFloat, type DType, type TypedArray } from "../dtype.js";
-import { DeltagradError } from "../errors.js";
-import { defaultGenerator, type Generator } from "../random.js";
+import { DeltagradError, optionsOf } from "../errors.js";
+import { defaultGenerator, Generator as GeneratorClass, type Generator } from "../random.js";
 import { checkShape, describe, sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 
@@ -31,6 +31,35 @@ export function fromTypedArray(values: TypedArray, shape: readonly number[], dty
   return t;
 }
 
+/**
+ * The most elements one tensor may hold: int32 indexing in the kernels, and far more than
+ * memory allows anyway. A larger request is a DeltagradError, not a RangeError from the allocator.
+ */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Validates a creation op's options (an object; requiresGrad only on float dtypes; a string name). */
+function createOptions<T extends CreateOptions>(op: string, o: T | undefined, dtype?: DType): T {
+  const opts = optionsOf(op, o);
+  if (opts.requiresGrad !== undefined && typeof opts.requiresGrad !== "boolean") {
+    throw new DeltagradError(`${op}: requiresGrad must be a boolean, got ${describe(opts.requiresGrad)}`);
+  }
+  if (opts.name !== undefined && typeof opts.name !== "string") throw new DeltagradError(`${op}: name must be a string, got ${describe(opts.name)}`);
+  const d = dtype ?? (opts.dtype === undefined ? undefined : checkDType(op, opts.dtype));
+  if (opts.requiresGrad && d !== undefined && !isFloat(d)) throw new DeltagradError(`${op}: only float tensors can require gradients, got dtype ${d}`);
+  return opts;
+}
+
+/** checkShape plus the element cap. */
+function checkedShape(op: string, shape: unknown): number[] {
+  const s = checkShape(op, shape);
+  checkCount(op, sizeOf(s), `shape ${describe(s)}`);
+  return s;
+}
+
+function checkCount(op: string, n: number, what: string): void {
+  if (n > MAX_ELEMENTS) throw new DeltagradError(`${op}: ${what} has ${n} elements, more than the ${MAX_ELEMENTS} a tensor can hold`);
+}
+
 function inferShape(data: TensorData): number[] {
   const shape: number[] = [];
   let d: TensorData = data;
@@ -54,7 +83,8 @@ function inferShape(data: TensorData): number[] {
  * tensor([1, 2], { dtype: "int32" });
  * ```
  */
-export function tensor(data: TensorData, opts: CreateOptions = {}): Tensor {
+export function tensor(data: TensorData, options?: CreateOptions): Tensor {
+  const opts = createOptions("tensor", options);
   if (data instanceof Tensor) throw new DeltagradError("tensor: got a Tensor; use t.clone() or t.detach() to copy one");
   const typed = dtypeOfArray(data);
   const shape = inferShape(data);
@@ -79,12 +109,14 @@ export function tensor(data: TensorData, opts: CreateOptions = {}): Tensor {
   };
   if (typed && !Array.isArray(data)) {
     const dtype = opts.dtype === undefined ? typed : checkDType("tensor", opts.dtype);
+    createOptions("tensor", opts, dtype);
     const values = allocate(dtype, size);
     values.set(data as TypedArray);
     return fromTypedArray(values, shape, dtype, opts);
   }
   walk(data, 0, "");
   const dtype = opts.dtype === undefined ? inferred : checkDType("tensor", opts.dtype);
+  createOptions("tensor", opts, dtype);
   const values = allocate(dtype, size);
   for (let i = 0; i < size; i++) values[i] = dtype === "bool" ? (flat[i] ? 1 : 0) : flat[i]!;
   return fromTypedArray(values, shape, dtype, opts);
@@ -98,10 +130,16 @@ export function tensor(data: TensorData, opts: CreateOptions = {}): Tensor {
  * full([2, 3], 7); // [[7,7,7],[7,7,7]]
  * ```
  */
-export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
-  const s = checkShape("full", shape);
-  const dtype = checkDType("full", opts.dtype ?? "float32");
-  if (typeof value !== "number") throw new DeltagradError(`full: value must be a number, got ${describe(value)}`);
+export function full(shape: readonly number[], value: number, opts?: CreateOptions): Tensor {
+  return fullOf("full", shape, value, opts);
+}
+
+function fullOf(op: string, shape: readonly number[], value: number, options: CreateOptions | undefined, like?: DType): Tensor {
+  const opts = optionsOf(op, options);
+  const s = checkedShape(op, shape);
+  const dtype = checkDType(op, opts.dtype ?? like ?? "float32");
+  createOptions(op, opts, dtype);
+  if (typeof value !== "number") throw new DeltagradError(`${op}: value must be a number, got ${describe(value)}`);
   const b = getBackend();
   const t = new Tensor(b.fill(dtype, sizeOf(s), value), s, dtype, b);
   if (opts.requiresGrad) t.requiresGrad = true;
@@ -110,23 +148,25 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
 }
 
 /** Zeros of `shape`. @example `zeros([2, 3])` */
-export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return full(shape, 0, opts);
+export function zeros(shape: readonly number[], opts?: CreateOptions): Tensor {
+  return fullOf("zeros", shape, 0, opts);
 }
 
 /** Ones of `shape`. @example `ones([3], { dtype: "float64" })` */
-export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return full(shape, 1, opts);
+export function ones(shape: readonly number[], opts?: CreateOptions): Tensor {
+  return fullOf("ones", shape, 1, opts);
 }
 
 /** Zeros with `t`'s shape and dtype. @example `zerosLike(x)` */
-export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor {
-  return full(t.shape, 0, { dtype: t.dtype, ...opts });
+export function zerosLike(t: Tensor, opts?: CreateOptions): Tensor {
+  if (!(t instanceof Tensor)) throw new DeltagradError(`zerosLike: expected a Tensor, got ${describe(t)}`);
+  return fullOf("zerosLike", t.shape, 0, opts, t.dtype);
 }
 
 /** Ones with `t`'s shape and dtype. @example `onesLike(x)` */
-export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor {
-  return full(t.shape, 1, { dtype: t.dtype, ...opts });
+export function onesLike(t: Tensor, opts?: CreateOptions): Tensor {
+  if (!(t instanceof Tensor)) throw new DeltagradError(`onesLike: expected a Tensor, got ${describe(t)}`);
+  return fullOf("onesLike", t.shape, 1, opts, t.dtype);
 }
 
 /**
@@ -138,13 +178,16 @@ export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor {
  * arange(1, 2, 0.25); // [1, 1.25, 1.5, 1.75]
  * ```
  */
-export function arange(start: number, stop?: number, step = 1, opts: CreateOptions = {}): Tensor {
+export function arange(start: number, stop?: number, step = 1, options?: CreateOptions): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
   if (![start, stop, step].every(Number.isFinite) || step === 0) {
-    throw new DeltagradError(`arange: start, stop and step must be finite and step non-zero, got ${start}, ${stop}, ${step}`);
+    throw new DeltagradError(`arange: start, stop and step must be finite numbers and step non-zero, got ${describe(start)}, ${describe(stop)}, ${describe(step)}`);
   }
   const n = Math.max(0, Math.ceil((stop - start) / step));
+  checkCount("arange", n, `the range ${start} … ${stop} by ${step}`);
+  const opts = createOptions("arange", options);
   const dtype = checkDType("arange", opts.dtype ?? "float32");
+  createOptions("arange", opts, dtype);
   const values = allocate(dtype, n);
   for (let i = 0; i < n; i++) values[i] = start + i * step;
   return fromTypedArray(values, [n], dtype, opts);
@@ -158,9 +201,13 @@ export function arange(start: number, stop?: number, step = 1, opts: CreateOptio
  * linspace(0, 1, 5); // [0, 0.25, 0.5, 0.75, 1]
  * ```
  */
-export function linspace(start: number, stop: number, num: number, opts: CreateOptions = {}): Tensor {
+export function linspace(start: number, stop: number, num: number, options?: CreateOptions): Tensor {
   if (!Number.isInteger(num) || num < 0) throw new DeltagradError(`linspace: num must be a non-negative integer, got ${describe(num)}`);
+  if (typeof start !== "number" || typeof stop !== "number") throw new DeltagradError(`linspace: start and stop must be numbers, got ${describe(start)}, ${describe(stop)}`);
+  checkCount("linspace", num, "num");
+  const opts = createOptions("linspace", options);
   const dtype = checkDType("linspace", opts.dtype ?? "float32");
+  createOptions("linspace", opts, dtype);
   const values = allocate(dtype, num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) values[i] = i === num - 1 && num > 1 ? stop : start + i * step;
@@ -175,19 +222,24 @@ export function linspace(start: number, stop: number, num: number, opts: CreateO
  * eye(2); // [[1, 0], [0, 1]]
  * ```
  */
-export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
-  const s = checkShape("eye", [n, m]);
+export function eye(n: number, m = n, options?: CreateOptions): Tensor {
+  const s = checkedShape("eye", [n, m]);
+  const opts = createOptions("eye", options);
   const dtype = checkDType("eye", opts.dtype ?? "float32");
+  createOptions("eye", opts, dtype);
   const values = allocate(dtype, s[0]! * s[1]!);
   for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
   return fromTypedArray(values, s, dtype, opts);
 }
 
-function random(op: string, shape: readonly number[], opts: RandomOptions, draw: (g: Generator) => number): Tensor {
-  const s = checkShape(op, shape);
-  const dtype = checkDType(op, opts.dtype ?? "float32");
+function random(op: string, shape: readonly number[], options: RandomOptions | undefined, draw: (g: Generator) => number, dflt: DType = "float32"): Tensor {
+  const s = checkedShape(op, shape);
+  const opts = optionsOf(op, options);
+  const dtype = checkDType(op, opts.dtype ?? dflt);
   if (!isFloat(dtype) && op !== "randint") throw new DeltagradError(`${op}: dtype must be float32 or float64, got ${dtype}`);
+  createOptions(op, opts, dtype);
   const g = opts.generator ?? defaultGenerator;
+  if (!(g instanceof GeneratorClass)) throw new DeltagradError(`${op}: generator must be a Generator, got ${describe(g)}`);
   const values = allocate(dtype, sizeOf(s));
   for (let i = 0; i < values.length; i++) values[i] = draw(g);
   return fromTypedArray(values, s, dtype, opts);
@@ -201,12 +253,12 @@ function random(op: string, shape: readonly number[], opts: RandomOptions, draw:
  * manualSeed(0); rand([2, 2]);
  * ```
  */
-export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+export function rand(shape: readonly number[], opts?: RandomOptions): Tensor {
   return random("rand", shape, opts, (g) => g.uniform());
 }
 
 /** Standard normal samples from the seeded generator. @example `randn([3], { dtype: "float64" })` */
-export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+export function randn(shape: readonly number[], opts?: RandomOptions): Tensor {
   return random("randn", shape, opts, (g) => g.normal());
 }
 
@@ -218,14 +270,18 @@ export function randn(shape: readonly number[], opts: RandomOptions = {}): Tenso
  * randint(0, 10, [5]); // five labels in 0…9
  * ```
  */
-export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
+export function randint(low: number, high: number, shape: readonly number[], opts?: RandomOptions): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new DeltagradError(`randint: need integers low < high, got ${describe(low)}, ${describe(high)}`);
   }
-  return random("randint", shape, { dtype: "int32", ...opts }, (g) => g.int(low, high));
+  return random("randint", shape, opts, (g) => g.int(low, high), "int32");
 }
 
 /** @internal A scalar tensor of `dtype`. */
 export function scalar(v: number, dtype: DType): Tensor {
-  return full([], v, { dtype });
+  // Every `x.add(1)` makes one: skip full()'s validation (v and dtype are already checked).
+  const b = getBackend();
+  return new Tensor(b.fill(dtype, 1, v), SCALAR_SHAPE, dtype, b);
 }
+
+const SCALAR_SHAPE: readonly number[] = Object.freeze([]);

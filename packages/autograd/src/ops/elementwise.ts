@@ -1,8 +1,8 @@
 import type { CompareKernel } from "../backend.js";
 import { isFloat, promote, checkDType, type DType } from "../dtype.js";
 import { apply } from "../engine.js";
-import { DeltagradError } from "../errors.js";
-import { describe } from "../shape.js";
+import { DeltagradError, optionsOf } from "../errors.js";
+import { broadcastPair, describe } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { scalar } from "./create.js";
 
@@ -18,17 +18,22 @@ export function asTensor(op: string, x: unknown, arg = "x"): Tensor {
  * PyTorch's "weak" Python scalars. `minDType` lifts the result (e.g. float32 for division).
  */
 export function operands(op: string, a: TensorLike, b: TensorLike, minDType: DType = "bool"): [Tensor, Tensor] {
-  const typeOf = (x: TensorLike, other: TensorLike): DType => {
-    if (x instanceof Tensor) return x.dtype;
-    if (typeof x !== "number") throw new DeltagradError(`${op}: expected a Tensor or a number, got ${describe(x)}`);
-    if (!(other instanceof Tensor)) return "float32";
-    if (isFloat(other.dtype)) return other.dtype;
-    if (!Number.isInteger(x)) return "float32";
-    return other.dtype === "bool" && x !== 0 && x !== 1 ? "int32" : other.dtype;
-  };
-  const dtype = promote(promote(typeOf(a, b), typeOf(b, a)), minDType);
-  const to = (x: TensorLike) => (x instanceof Tensor ? (x.dtype === dtype ? x : cast(x, dtype)) : scalar(x, dtype));
-  return [to(a), to(b)];
+  const dtype = promote(promote(operandType(op, a, b), operandType(op, b, a)), minDType);
+  return [toOperand(a, dtype), toOperand(b, dtype)];
+}
+
+// Module-level helpers rather than closures: operands() runs on every binary op.
+function operandType(op: string, x: TensorLike, other: TensorLike): DType {
+  if (x instanceof Tensor) return x.dtype;
+  if (typeof x !== "number") throw new DeltagradError(`${op}: expected a Tensor or a number, got ${describe(x)}`);
+  if (!(other instanceof Tensor)) return "float32";
+  if (isFloat(other.dtype)) return other.dtype;
+  if (!Number.isInteger(x)) return "float32";
+  return other.dtype === "bool" && x !== 0 && x !== 1 ? "int32" : other.dtype;
+}
+
+function toOperand(x: TensorLike, dtype: DType): Tensor {
+  return x instanceof Tensor ? (x.dtype === dtype ? x : cast(x, dtype)) : scalar(x, dtype);
 }
 
 /** @internal Lifts integer and bool inputs of a float-only op to float32. */
@@ -91,23 +96,25 @@ export function sign(x: Tensor): Tensor {
 /** a − b = a + (−b). @example `sub(tensor([3]), 1) // [2]` */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands("sub", a, b, "int32");
+  broadcastPair("sub", x.shape, y.shape); // so a shape clash names sub, not add
   return add(x, neg(y));
 }
 
 /** a / b = a · (1/b), always floating point. @example `div(tensor([1]), 4) // [0.25]` */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands("div", a, b, "float32");
+  broadcastPair("div", x.shape, y.shape);
   return mul(x, reciprocal(y));
 }
 
 /** x · x. @example `square(tensor([3])) // [9]` */
 export function square(x: Tensor): Tensor {
-  return mul(x, x);
+  return mul(asTensor("square", x), x);
 }
 
 /** |x| = x · sign(x); its gradient is sign(x), 0 at 0 (as PyTorch). @example `abs(tensor([-2])) // [2]` */
 export function abs(x: Tensor): Tensor {
-  return mul(x, sign(x));
+  return mul(asTensor("abs", x), sign(x));
 }
 
 function intPow(x: Tensor, n: number): Tensor {
@@ -143,6 +150,7 @@ export function pow(x: TensorLike, e: TensorLike): Tensor {
     return exp(mul(log(floatInput("pow", xf)), e));
   }
   const [a, b] = operands("pow", x, e, "float32");
+  broadcastPair("pow", a.shape, b.shape);
   return exp(mul(b, log(a)));
 }
 
@@ -154,6 +162,7 @@ export function maximum(a: TensorLike, b: TensorLike): Tensor {
 /** Elementwise minimum = −maximum(−a, −b). @example `minimum(tensor([1, 5]), 3) // [1, 3]` */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands("minimum", a, b, "int32");
+  broadcastPair("minimum", x.shape, y.shape);
   return neg(maximum(neg(x), neg(y)));
 }
 
@@ -186,8 +195,9 @@ export interface ClampOptions {
  * clamp(tensor([-2, 0.5, 3]), { min: 0, max: 1 }); // [0, 0.5, 1]
  * ```
  */
-export function clamp(x: Tensor, { min, max }: ClampOptions = {}): Tensor {
+export function clamp(x: Tensor, opts?: ClampOptions): Tensor {
   asTensor("clamp", x);
+  const { min, max } = optionsOf("clamp", opts);
   if ((min !== undefined && typeof min !== "number") || (max !== undefined && typeof max !== "number")) {
     throw new DeltagradError(`clamp: min and max must be numbers, got ${describe(min)} and ${describe(max)}`);
   }

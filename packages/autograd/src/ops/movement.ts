@@ -1,10 +1,10 @@
 import { apply } from "../engine.js";
-import { DeltagradError, fmtShape } from "../errors.js";
-import { describe, normalizeAxis, shapesEqual, sizeOf } from "../shape.js";
+import { DeltagradError, fmtShape, optionsOf, within } from "../errors.js";
+import { checkShape, describe, normalizeAxis, shapesEqual, sizeOf } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { asTensor, cast, equal } from "./elementwise.js";
 import { arange } from "./create.js";
-import type { DType } from "../dtype.js";
+import { checkDType, type DType } from "../dtype.js";
 
 function checkIntList(op: string, what: string, v: unknown): number[] {
   if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d))) {
@@ -85,7 +85,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
  */
 export function transpose(x: Tensor, a?: number | readonly number[], b?: number): Tensor {
   asTensor("transpose", x);
-  if (Array.isArray(a)) return permute(x, a);
+  if (Array.isArray(a)) return within("transpose", () => permute(x, a));
   if (a === undefined) return permute(x, x.shape.map((_, i) => x.rank - 1 - i));
   if (b === undefined) throw new DeltagradError("transpose: give both axes to swap, a permutation, or nothing");
   const i = normalizeAxis("transpose", a, x.rank);
@@ -118,7 +118,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Alias of {@link expand} (TF.js's name). @example `broadcastTo(tensor([1, 2]), [3, 2])` */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  return expand(x, shape);
+  return within("broadcastTo", () => expand(x, shape));
 }
 
 /**
@@ -269,7 +269,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
 export function scatterAdd(g: Tensor, indices: Tensor, shape: readonly number[], axis = 0): Tensor {
   asTensor("scatterAdd", g);
   checkIndices("scatterAdd", indices);
-  const s = checkIntList("scatterAdd", "shape", shape);
+  const s = checkShape("scatterAdd", shape);
   const a = normalizeAxis("scatterAdd", axis, s.length);
   const expected = [...s.slice(0, a), ...indices.shape, ...s.slice(a + 1)];
   if (!shapesEqual(expected, g.shape)) {
@@ -287,9 +287,13 @@ export function scatterAdd(g: Tensor, indices: Tensor, shape: readonly number[],
  * oneHot(tensor([0, 2], { dtype: "int32" }), 3); // [[1,0,0],[0,0,1]]
  * ```
  */
-export function oneHot(indices: Tensor, depth: number, { dtype = "float32" as DType } = {}): Tensor {
+export function oneHot(indices: Tensor, depth: number, opts?: { dtype?: DType }): Tensor {
   checkIndices("oneHot", indices);
-  if (!Number.isInteger(depth) || depth < 0) throw new DeltagradError(`oneHot: depth must be a non-negative integer, got ${describe(depth)}`);
+  const { dtype = "float32" } = optionsOf("oneHot", opts);
+  if (!Number.isInteger(depth) || depth < 0 || depth * Math.max(1, indices.size) > 2 ** 31 - 1) {
+    throw new DeltagradError(`oneHot: depth must be a non-negative integer (and depth × indices no more than 2³¹−1 elements), got ${describe(depth)}`);
+  }
+  checkDType("oneHot", dtype);
   // A comparison kernel, so it never reads index values on the host.
   const classes = arange(depth, undefined, 1, { dtype: "int32" });
   return cast(equal(unsqueeze(indices, -1), classes), dtype);

@@ -1,7 +1,7 @@
 import { isFloat } from "../dtype.js";
 import { apply, noGrad } from "../engine.js";
-import { DeltagradError } from "../errors.js";
-import { normalizeAxes, normalizeAxis, sizeOf } from "../shape.js";
+import { DeltagradError, optionsOf, within } from "../errors.js";
+import { describe, normalizeAxes, normalizeAxis, sizeOf } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { add, asTensor, cast, div, equal, exp, log, mul, neg, sqrt, square, sub, where } from "./elementwise.js";
 import { matmul } from "./linalg.js";
@@ -38,17 +38,18 @@ function dropAxes(t: Tensor, axes: readonly number[], keepDims: boolean | undefi
  * sum(tensor([[1, 2], [3, 4]]), { axis: 0 }); // [4, 6]
  * ```
  */
-export function sum(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Tensor {
+export function sum(x: Tensor, opts?: ReduceOptions): Tensor {
   asTensor("sum", x);
+  const { axis, keepDims } = optionsOf("sum", opts);
   const axes = normalizeAxes("sum", axis, x.rank);
   const xin = x.dtype === "bool" ? cast(x, "int32") : x;
   return dropAxes(apply("sum", [xin], { axes }), axes, keepDims);
 }
 
 /** Mean over axes (float result). @example `mean(tensor([1, 2, 3, 4])) // 2.5` */
-export function mean(x: Tensor, opts: ReduceOptions = {}): Tensor {
+export function mean(x: Tensor, opts?: ReduceOptions): Tensor {
   asTensor("mean", x);
-  const axes = normalizeAxes("mean", opts.axis, x.rank);
+  const axes = normalizeAxes("mean", optionsOf("mean", opts).axis, x.rank);
   const n = sizeOf(axes.map((a) => x.shape[a]!));
   return div(sum(isFloat(x.dtype) ? x : cast(x, "float32"), opts), n);
 }
@@ -62,8 +63,9 @@ export function mean(x: Tensor, opts: ReduceOptions = {}): Tensor {
  * max(tensor([[1, 5], [7, 2]]), { axis: 1 }); // [5, 7]
  * ```
  */
-export function max(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Tensor {
+export function max(x: Tensor, opts?: ReduceOptions): Tensor {
   asTensor("max", x);
+  const { axis, keepDims } = optionsOf("max", opts);
   const axes = normalizeAxes("max", axis, x.rank);
   if (axes.some((a) => x.shape[a] === 0)) throw new DeltagradError(`max: cannot reduce an empty axis of shape [${x.shape.join(",")}]`);
   const xin = x.dtype === "bool" ? cast(x, "int32") : x;
@@ -71,13 +73,14 @@ export function max(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Tensor {
 }
 
 /** Minimum over axes = −max(−x). @example `min(tensor([3, 1, 2])) // 1` */
-export function min(x: Tensor, opts: ReduceOptions = {}): Tensor {
+export function min(x: Tensor, opts?: ReduceOptions): Tensor {
   asTensor("min", x);
-  return neg(max(neg(x), opts));
+  return within("min", () => neg(max(neg(x), opts)));
 }
 
-function argReduce(op: "argmax" | "argmin", x: Tensor, { axis, keepDims }: AxisOptions): Tensor {
+function argReduce(op: "argmax" | "argmin", x: Tensor, opts: AxisOptions | undefined): Tensor {
   asTensor(op, x);
+  const { axis, keepDims } = optionsOf(op, opts);
   if (axis === undefined) {
     const flat = reshape(x, [x.size]);
     const r = argReduce(op, flat, { axis: 0 });
@@ -90,12 +93,12 @@ function argReduce(op: "argmax" | "argmin", x: Tensor, { axis, keepDims }: AxisO
 }
 
 /** Index (int32) of the largest value; ties go to the first index. @example `argmax(tensor([1, 3, 3])) // 1` */
-export function argmax(x: Tensor, opts: AxisOptions = {}): Tensor {
+export function argmax(x: Tensor, opts?: AxisOptions): Tensor {
   return argReduce("argmax", x, opts);
 }
 
 /** Index (int32) of the smallest value; ties go to the first index. @example `argmin(tensor([2, 1, 1])) // 1` */
-export function argmin(x: Tensor, opts: AxisOptions = {}): Tensor {
+export function argmin(x: Tensor, opts?: AxisOptions): Tensor {
   return argReduce("argmin", x, opts);
 }
 
@@ -108,32 +111,41 @@ export function argmin(x: Tensor, opts: AxisOptions = {}): Tensor {
  * variance(tensor([1, 2, 3, 4]), { correction: 1 });  // 1.666…
  * ```
  */
-export function variance(x: Tensor, { axis, keepDims, correction = 0 }: VarianceOptions = {}): Tensor {
-  asTensor("variance", x);
-  const axes = normalizeAxes("variance", axis, x.rank);
+export function variance(x: Tensor, opts?: VarianceOptions): Tensor {
+  return varianceOf("variance", x, opts);
+}
+
+function varianceOf(op: string, x: Tensor, opts: VarianceOptions | undefined): Tensor {
+  asTensor(op, x);
+  const { axis, keepDims, correction = 0 } = optionsOf(op, opts);
+  if (typeof correction !== "number" || !Number.isFinite(correction)) throw new DeltagradError(`${op}: correction must be a finite number, got ${describe(correction)}`);
+  const axes = normalizeAxes(op, axis, x.rank);
   const n = sizeOf(axes.map((a) => x.shape[a]!));
   const centered = sub(x, mean(x, { axis: axes, keepDims: true }));
   return div(sum(square(centered), { axis: axes, keepDims }), n - correction);
 }
 
 /** √variance. @example `std(tensor([1, 3])) // 1` */
-export function std(x: Tensor, opts: VarianceOptions = {}): Tensor {
-  return sqrt(variance(x, opts));
+export function std(x: Tensor, opts?: VarianceOptions): Tensor {
+  return sqrt(varianceOf("std", x, opts));
 }
 
 /**
  * log Σ eˣ, stable: m + log Σ e^(x−m) with m = max(x) held constant (the result does not depend on
- * m, so its gradient is exactly softmax). An all −∞ slice gives −∞.
+ * m, so its gradient is exactly softmax). An all −∞ slice gives −∞, and so does an empty one
+ * (log of an empty sum, log 0).
  *
  * @example
  * ```ts
  * logSumExp(tensor([1000, 1000])); // 1000.6931…
  * ```
  */
-export function logSumExp(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Tensor {
+export function logSumExp(x: Tensor, opts?: ReduceOptions): Tensor {
   asTensor("logSumExp", x);
+  const { axis, keepDims } = optionsOf("logSumExp", opts);
   const axes = normalizeAxes("logSumExp", axis, x.rank);
   const m = noGrad(() => {
+    if (axes.some((a) => x.shape[a] === 0)) return 0; // an empty slice: log Σ over nothing = log 0 = −∞
     const mx = max(x, { axis: axes, keepDims: true });
     return where(equal(mx, -Infinity), 0, mx); // keeps x − m finite when a whole slice is −∞
   });
@@ -149,8 +161,10 @@ export function logSumExp(x: Tensor, { axis, keepDims }: ReduceOptions = {}): Te
  * logSoftmax(tensor([0, 0])); // [-0.6931, -0.6931]
  * ```
  */
-export function logSoftmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+export function logSoftmax(x: Tensor, opts?: { axis?: number }): Tensor {
   asTensor("logSoftmax", x);
+  const { axis = -1 } = optionsOf("logSoftmax", opts);
+  normalizeAxis("logSoftmax", axis, x.rank);
   return sub(x, logSumExp(x, { axis, keepDims: true }));
 }
 
@@ -162,10 +176,12 @@ export function logSoftmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Te
  * softmax(tensor([1, 1])); // [0.5, 0.5]
  * ```
  */
-export function softmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+export function softmax(x: Tensor, opts?: { axis?: number }): Tensor {
   asTensor("softmax", x);
+  const { axis = -1 } = optionsOf("softmax", opts);
   const a = normalizeAxis("softmax", axis, x.rank);
-  const m = noGrad(() => max(x, { axis: a, keepDims: true }));
+  // An empty axis has no max; its softmax is empty anyway, so any shift will do.
+  const m = x.shape[a] === 0 ? 0 : noGrad(() => max(x, { axis: a, keepDims: true }));
   const e = exp(sub(x, m));
   return div(e, sum(e, { axis: a, keepDims: true }));
 }
@@ -179,8 +195,9 @@ export function softmax(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tenso
  * cumsum(tensor([1, 2, 3])); // [1, 3, 6]
  * ```
  */
-export function cumsum(x: Tensor, { axis = -1 }: { axis?: number } = {}): Tensor {
+export function cumsum(x: Tensor, opts?: { axis?: number }): Tensor {
   asTensor("cumsum", x);
+  const { axis = -1 } = optionsOf("cumsum", opts);
   if (x.rank === 0) return x;
   const a = normalizeAxis("cumsum", axis, x.rank);
   const n = x.shape[a]!;

@@ -73,7 +73,8 @@ export function unfold(x: Tensor, opts: WindowOptions): Tensor {
 export function fold(cols: Tensor, outputSize: readonly [number, number], opts: WindowOptions): Tensor {
   asTensor("fold", cols);
   const p = windowParams("fold", opts);
-  const [h, w] = pair("fold", "outputSize", outputSize, 1, 1);
+  // Size 0 is allowed when padding makes room for windows: unfold's VJP folds back to it.
+  const [h, w] = pair("fold", "outputSize", outputSize, 1, 0);
   checkFits("fold", h, w, p);
   const [oh, ow] = windowOutSize(h, w, p);
   const kk = p.kernel[0] * p.kernel[1];
