@@ -1,0 +1,279 @@
+/**
+ * The frameworks under test and the five workloads written once per framework. Every workload
+ * builder returns a `step()` whose timed region ends with a host read (so lazy work is counted)
+ * and a `check()` giving the numbers compared across frameworks (same data, same weights).
+ */
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import * as dg from "@deltagrad/autograd";
+import { crossEntropy, LeNet5, MLP } from "@deltagrad/nn";
+import { Adam, SGD } from "@deltagrad/optim";
+import * as tf from "@tensorflow/tfjs";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+
+export type FrameworkId = "deltagrad-cpu" | "tfjs-cpu" | "tfjs-wasm";
+export const FRAMEWORKS: readonly FrameworkId[] = ["deltagrad-cpu", "tfjs-cpu", "tfjs-wasm"];
+
+/** A prepared workload: one timed iteration, and the numbers that must agree across frameworks. */
+export interface Runner {
+  /** One iteration; returns a value read on the host. */
+  step(): number;
+  /** Values compared across frameworks (e.g. loss before and after one training step). */
+  check(): number[];
+  dispose(): void;
+}
+
+/** Thrown by a builder when a framework cannot run a workload; recorded, not fatal. */
+export class Unsupported extends Error {}
+
+let tfReady: Promise<void> | null = null;
+
+/** Registers TF.js's wasm backend (its .wasm files live in the package's dist/). */
+export function initTf(): Promise<void> {
+  tfReady ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const dist = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
+    setWasmPaths(join(dist, "/").replace(/\\/g, "/"));
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false); // one thread, as deltagrad
+    await tf.setBackend("wasm");
+    await tf.ready();
+    await tf.setBackend("cpu");
+    await tf.ready();
+  })();
+  return tfReady;
+}
+
+/** Makes `fw` the active TF.js backend (no-op for deltagrad). */
+export async function activate(fw: FrameworkId): Promise<void> {
+  if (fw === "deltagrad-cpu") return;
+  const name = fw === "tfjs-cpu" ? "cpu" : "wasm";
+  if (tf.getBackend() !== name) await tf.setBackend(name);
+}
+
+// ----- shared inputs: one seeded stream, so every framework sees the same numbers -----
+
+/** Deterministic floats in [lo, hi) (a 32-bit LCG: cheap, and identical everywhere). */
+export function uniform(n: number, seed: number, lo = 0, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((s >>> 8) / 16777216) * (hi - lo);
+  }
+  return out;
+}
+
+function labels(n: number, classes: number, seed: number): Int32Array {
+  const u = uniform(n, seed);
+  return Int32Array.from(u, (v) => Math.min(classes - 1, Math.floor(v * classes)));
+}
+
+/** Parameters of a deltagrad model as plain arrays (the weights every framework starts from). */
+function snapshot(model: { namedParameters(): [string, dg.Tensor][] }): Map<string, { shape: number[]; values: Float32Array }> {
+  const m = new Map<string, { shape: number[]; values: Float32Array }>();
+  for (const [name, p] of model.namedParameters()) m.set(name, { shape: p.shape.slice(), values: p.dataSync() as Float32Array });
+  return m;
+}
+
+// ----- W1 matmul -----
+
+export function matmulRunner(fw: FrameworkId, n: number): Runner {
+  const av = uniform(n * n, 11, -1, 1);
+  const bv = uniform(n * n, 12, -1, 1);
+  if (fw === "deltagrad-cpu") {
+    const a = dg.tensor(av).reshape([n, n]);
+    const b = dg.tensor(bv).reshape([n, n]);
+    const run = () => dg.matmul(a, b).dataSync();
+    return { step: () => run()[0]!, check: () => Array.from(run().subarray(0, 64)), dispose() {} };
+  }
+  const a = tf.tensor2d(av, [n, n]);
+  const b = tf.tensor2d(bv, [n, n]);
+  const run = () => {
+    const c = tf.matMul(a, b);
+    const v = c.dataSync() as Float32Array;
+    c.dispose();
+    return v;
+  };
+  return { step: () => run()[0]!, check: () => Array.from(run().subarray(0, 64)), dispose: () => tf.dispose([a, b]) };
+}
+
+// ----- W2 MLP 784-784-784-10, relu, softmax cross-entropy, Adam 1e-3 -----
+
+export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number[] = [784, 784, 784, 10]): Runner {
+  dg.manualSeed(1);
+  const ref = new MLP(sizes, { activation: "relu" });
+  const init = snapshot(ref);
+  const xv = uniform(batch * sizes[0]!, 21);
+  const yv = labels(batch, sizes[sizes.length - 1]!, 22);
+  const layers = sizes.length - 1;
+  if (fw === "deltagrad-cpu") {
+    const model = ref;
+    const opt = new Adam(model.parameters(), { lr: 1e-3 });
+    const x = dg.tensor(xv).reshape([batch, sizes[0]!]);
+    const y = dg.tensor(yv);
+    const step = () => {
+      opt.zeroGrad();
+      const loss = crossEntropy(model.call(x), y);
+      loss.backward();
+      opt.step();
+      return loss.itemSync();
+    };
+    return { step, check: () => [step(), step()], dispose() {} };
+  }
+  const ws: tf.Variable[] = [];
+  const bs: tf.Variable[] = [];
+  for (let l = 0; l < layers; l++) {
+    const w = init.get(`layers.${2 * l}.weight`)!;
+    const b = init.get(`layers.${2 * l}.bias`)!;
+    ws.push(tf.variable(tf.tensor(w.values, w.shape)));
+    bs.push(tf.variable(tf.tensor(b.values, b.shape)));
+  }
+  const x = tf.tensor2d(xv, [batch, sizes[0]!]);
+  const y = tf.tensor1d(yv, "int32");
+  const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
+  const step = () => {
+    const loss = opt.minimize(() => {
+      let h: tf.Tensor = x;
+      for (let l = 0; l < layers; l++) {
+        h = tf.add(tf.matMul(h as tf.Tensor2D, ws[l]!), bs[l]!);
+        if (l + 1 < layers) h = tf.relu(h);
+      }
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(y, sizes[layers]!), h) as tf.Scalar;
+    }, true)!;
+    const v = loss.dataSync()[0]!;
+    loss.dispose();
+    return v;
+  };
+  return { step, check: () => [step(), step()], dispose: () => {
+      opt.dispose();
+      tf.dispose([...ws, ...bs, x, y]);
+    } };
+}
+
+// ----- W3 LeNet-5 (conv 6@5×5 pad 2, relu, maxpool 2, conv 16@5×5, relu, maxpool 2, 400-120-84-10), SGD 0.01 -----
+
+export function lenetRunner(fw: FrameworkId, batch: number): Runner {
+  if (fw === "tfjs-wasm") throw new Unsupported("TF.js wasm 4.22 has no Conv2DBackpropFilter kernel, so a convolution cannot be trained on it");
+  dg.manualSeed(2);
+  const ref = new LeNet5({ activation: "relu", pool: "max" });
+  const init = snapshot(ref);
+  const xv = uniform(batch * 28 * 28, 31);
+  const yv = labels(batch, 10, 32);
+  if (fw === "deltagrad-cpu") {
+    const model = ref;
+    const opt = new SGD(model.parameters(), { lr: 0.01 });
+    const x = dg.tensor(xv).reshape([batch, 1, 28, 28]);
+    const y = dg.tensor(yv);
+    const step = () => {
+      opt.zeroGrad();
+      const loss = crossEntropy(model.call(x), y);
+      loss.backward();
+      opt.step();
+      return loss.itemSync();
+    };
+    return { step, check: () => [step(), step()], dispose() {} };
+  }
+  // NHWC; filters [K, C, F, F] → [F, F, C, K]. With C = 1 the input needs only a reshape.
+  const filt = (name: string) => {
+    const p = init.get(name)!;
+    return tf.variable(tf.tidy(() => tf.transpose(tf.tensor(p.values, p.shape), [2, 3, 1, 0])));
+  };
+  const vec = (name: string) => {
+    const p = init.get(name)!;
+    return tf.variable(tf.tensor(p.values, p.shape));
+  };
+  const w1 = filt("c1.weight"), b1 = vec("c1.bias"), w3 = filt("c3.weight"), b3 = vec("c3.bias");
+  const w5 = filt("c5.weight"), b5 = vec("c5.bias"), w6 = vec("f6.weight"), b6 = vec("f6.bias");
+  const wo = vec("output.weight"), bo = vec("output.bias");
+  const x = tf.tensor4d(xv, [batch, 28, 28, 1]);
+  const y = tf.tensor1d(yv, "int32");
+  const opt = tf.train.sgd(0.01);
+  const step = () => {
+    const loss = opt.minimize(() => {
+      const conv = (h: tf.Tensor4D, w: tf.Variable, b: tf.Variable, pad: "same" | "valid") => tf.relu(tf.add(tf.conv2d(h, w as tf.Tensor4D, 1, pad), b)) as tf.Tensor4D;
+      let h = tf.maxPool(conv(x, w1, b1, "same"), 2, 2, "valid");
+      h = tf.maxPool(conv(h, w3, b3, "valid"), 2, 2, "valid");
+      const h5 = conv(h, w5, b5, "valid").reshape([batch, 120]) as tf.Tensor2D;
+      const h6 = tf.relu(tf.add(tf.matMul(h5, w6 as tf.Tensor2D), b6)) as tf.Tensor2D;
+      const logits = tf.add(tf.matMul(h6, wo as tf.Tensor2D), bo);
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), logits) as tf.Scalar;
+    }, true)!;
+    const v = loss.dataSync()[0]!;
+    loss.dispose();
+    return v;
+  };
+  return { step, check: () => [step(), step()], dispose: () => {
+      opt.dispose();
+      tf.dispose([w1, b1, w3, b3, w5, b5, w6, b6, wo, bo, x, y]);
+    } };
+}
+
+// ----- W4 the lecture's scalar sigmoid graph: build + backward + read both gradients -----
+
+/** `iters` graphs per step (the figure reported is per graph). */
+export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
+  if (fw === "deltagrad-cpu") {
+    const x = dg.tensor(1);
+    const w = dg.tensor(0, { requiresGrad: true });
+    const b = dg.tensor(0, { requiresGrad: true });
+    const once = (): [number, number] => {
+      w.grad = null;
+      b.grad = null;
+      w.mul(x).add(b).neg().exp().add(1).reciprocal().backward(); // h1 … h6 of the lecture
+      return [w.grad!.itemSync(), (b.grad as dg.Tensor | null)!.itemSync()];
+    };
+    return {
+      step: () => {
+        let acc = 0;
+        for (let i = 0; i < iters; i++) acc += once()[0];
+        return acc;
+      },
+      check: once,
+      dispose() {},
+    };
+  }
+  const x = tf.scalar(1);
+  const w = tf.scalar(0);
+  const b = tf.scalar(0);
+  const g = tf.grads((w: tf.Tensor, b: tf.Tensor) => w.mul(x).add(b).neg().exp().add(1).reciprocal());
+  const once = (): [number, number] =>
+    tf.tidy(() => {
+      const [gw, gb] = g([w, b]);
+      return [gw!.dataSync()[0]!, gb!.dataSync()[0]!] as [number, number];
+    });
+  return {
+    step: () => {
+      let acc = 0;
+      for (let i = 0; i < iters; i++) acc += once()[0];
+      return acc;
+    },
+    check: once,
+    dispose: () => tf.dispose([x, w, b]),
+  };
+}
+
+// ----- W5 y = exp(x)·x + 1, forward only -----
+
+export function elementwiseRunner(fw: FrameworkId, n: number): Runner {
+  const xv = uniform(n, 51, -1, 1);
+  const pick = (v: ArrayLike<number>) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += v[i]!;
+    return [v[0]!, v[1]!, v[n >> 1]!, v[n - 1]!, sum];
+  };
+  if (fw === "deltagrad-cpu") {
+    const x = dg.tensor(xv).reshape([n]);
+    const run = () => x.exp().mul(x).add(1).dataSync();
+    return { step: () => run()[0]!, check: () => pick(run()), dispose() {} };
+  }
+  const x = tf.tensor1d(xv);
+  // tidy returns the tensor, not its values: tidy walks whatever it returns looking for tensors,
+  // which for a million-element array costs ~0.5 s and would not be TF.js's cost.
+  const run = () => {
+    const y = tf.tidy(() => tf.exp(x).mul(x).add(1));
+    const v = y.dataSync();
+    y.dispose();
+    return v;
+  };
+  return { step: () => run()[0]!, check: () => pick(run()), dispose: () => x.dispose() };
+}

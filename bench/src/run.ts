@@ -1,0 +1,311 @@
+/**
+ * `pnpm bench [--quick] [--out DIR] [--only W1,W2]`: workloads W1–W5 timed side by side in one
+ * process for deltagrad (cpu), TF.js cpu and TF.js wasm. float32, one thread, warm-up first,
+ * median of the repetitions; repetitions of the frameworks are interleaved (round robin) so a
+ * burst of load on the machine hits every framework alike and the ratios stay fair.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, platform, arch, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  activate,
+  elementwiseRunner,
+  FRAMEWORKS,
+  initTf,
+  lenetRunner,
+  matmulRunner,
+  mlpRunner,
+  scalarGraphRunner,
+  Unsupported,
+  type FrameworkId,
+  type Runner,
+} from "./frameworks.js";
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Workload ids to run (default all). */
+  only?: string[];
+  /** Print progress and the table to stdout. */
+  log?: (line: string) => void;
+}
+
+export interface Row {
+  workload: string;
+  case: string;
+  /** What `value` measures per framework: the figure of one iteration. */
+  unit: "GFLOP/s" | "ms/step" | "µs/iter" | "ms";
+  /** Per-framework figure (null where unsupported). */
+  value: Partial<Record<FrameworkId, number | null>>;
+  /** Extra figure for W5: GB/s (bytes read + written over time). */
+  extra?: Partial<Record<FrameworkId, number | null>>;
+  /** Speed of deltagrad relative to each peer: > 1 means deltagrad is faster. */
+  ratio: Partial<Record<FrameworkId, number | null>>;
+  unsupported: Partial<Record<FrameworkId, string>>;
+  reps: number;
+}
+
+export interface Check {
+  workload: string;
+  framework: FrameworkId;
+  what: string;
+  deltagrad: number[];
+  peer: number[];
+  maxRelErr: number;
+  ok: boolean;
+}
+
+export interface BenchResult {
+  date: string;
+  quick: boolean;
+  machine: { cpu: string; cores: number; node: string; platform: string; memoryGiB: number; loadavgStart: number[]; loadavgEnd: number[] };
+  note: string;
+  rows: Row[];
+  checks: Check[];
+  wallSeconds: number;
+}
+
+interface Case {
+  workload: string;
+  name: string;
+  unit: Row["unit"];
+  build: (fw: FrameworkId) => Runner;
+  /** Converts ms per step into the reported figure. */
+  figure: (ms: number) => number;
+  extra?: (ms: number) => number;
+  check: { what: string; rtol: number; atol: number };
+}
+
+function cases(quick: boolean): Case[] {
+  const list: Case[] = [];
+  for (const n of quick ? [64, 256] : [64, 128, 256, 512, 1024]) {
+    list.push({
+      workload: "W1",
+      name: `matmul N=${n}`,
+      unit: "GFLOP/s",
+      build: (fw) => matmulRunner(fw, n),
+      figure: (ms) => (2 * n ** 3) / (ms * 1e6),
+      check: { what: "C[0, 0:64]", rtol: 1e-4, atol: 1e-4 },
+    });
+  }
+  const mlpBatch = quick ? 32 : 200;
+  list.push({
+    workload: "W2",
+    name: `MLP 784-784-784-10 batch ${mlpBatch}, Adam`,
+    unit: "ms/step",
+    build: (fw) => mlpRunner(fw, mlpBatch),
+    figure: (ms) => ms,
+    check: { what: "loss at steps 1 and 2", rtol: 1e-4, atol: 1e-5 },
+  });
+  const lenetBatch = quick ? 16 : 64;
+  list.push({
+    workload: "W3",
+    name: `LeNet-5 batch ${lenetBatch}, SGD`,
+    unit: "ms/step",
+    build: (fw) => lenetRunner(fw, lenetBatch),
+    figure: (ms) => ms,
+    check: { what: "loss at steps 1 and 2", rtol: 1e-4, atol: 1e-5 },
+  });
+  const graphs = quick ? 1000 : 10_000;
+  list.push({
+    workload: "W4",
+    name: `scalar sigmoid graph ×${graphs}`,
+    unit: "µs/iter",
+    build: (fw) => scalarGraphRunner(fw, graphs),
+    figure: (ms) => (ms * 1000) / graphs,
+    check: { what: "(∂f/∂w, ∂f/∂b)", rtol: 1e-6, atol: 1e-7 },
+  });
+  const n = quick ? 100_000 : 1_000_000;
+  list.push({
+    workload: "W5",
+    name: `exp(x)·x + 1, n=${n.toLocaleString("en")}`,
+    unit: "ms",
+    build: (fw) => elementwiseRunner(fw, n),
+    figure: (ms) => ms,
+    extra: (ms) => (8 * n) / (ms * 1e6), // 4 bytes read + 4 written per element
+    check: { what: "y[0], y[1], y[n/2], y[n−1], Σy", rtol: 1e-4, atol: 1e-4 },
+  });
+  return list;
+}
+
+const median = (xs: number[]) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function relErr(a: number[], b: number[], rtol: number, atol: number): { err: number; ok: boolean } {
+  let err = 0;
+  let ok = a.length === b.length;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    err = Math.max(err, d / Math.max(Math.abs(a[i]!), 1e-30));
+    if (!(d <= atol + rtol * Math.abs(a[i]!))) ok = false;
+  }
+  return { err, ok };
+}
+
+/** Runs the benchmark; returns the results (the caller writes them). */
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const log = opts.log ?? (() => {});
+  const t0 = performance.now();
+  const loadavgStart = loadavg();
+  await initTf();
+  const reps = opts.quick ? 5 : 7;
+  const minMs = opts.quick ? 3 : 40; // each repetition runs enough iterations to last this long
+  const warmUpMs = opts.quick ? 20 : 300;
+  const rows: Row[] = [];
+  const checks: Check[] = [];
+  // The small-object workloads run first: the training workloads keep large graphs alive across
+  // minor GCs, after which V8 may pretenure the tape's allocation sites for the rest of the
+  // process, and W4 (which allocates nothing but small short-lived objects) then ran up to 2×
+  // slower for every framework. The table keeps the W1…W5 order.
+  const order = ["W4", "W5", "W1", "W2", "W3"];
+  const all = cases(opts.quick).sort((a, b) => order.indexOf(a.workload) - order.indexOf(b.workload));
+  for (const c of all) {
+    if (opts.only && !opts.only.includes(c.workload)) continue;
+    log(`${c.workload} ${c.name} …`);
+    // Collect the previous workload's garbage now rather than inside this one's timed regions
+    // (available when node runs with --expose-gc, as `pnpm bench` does).
+    (globalThis as { gc?: () => void }).gc?.();
+    const runners = new Map<FrameworkId, Runner>();
+    const unsupported: Row["unsupported"] = {};
+    const checkValues = new Map<FrameworkId, number[]>();
+    for (const fw of FRAMEWORKS) {
+      await activate(fw);
+      try {
+        // The check runs on a fresh runner (training changes the weights), then a second one is timed.
+        const probe = c.build(fw);
+        checkValues.set(fw, probe.check());
+        probe.dispose();
+        runners.set(fw, c.build(fw));
+      } catch (e) {
+        if (!(e instanceof Unsupported)) throw e;
+        unsupported[fw] = e.message;
+      }
+    }
+    // Warm-up (JIT, caches, TF.js kernel setup) and calibration of iterations per repetition.
+    const iters = new Map<FrameworkId, number>();
+    for (const [fw, r] of runners) {
+      await activate(fw);
+      // At least two steps and warmUpMs, so the JIT has optimized the hot loops before timing.
+      const w0 = performance.now();
+      for (let i = 0; i < 2 || performance.now() - w0 < warmUpMs; i++) r.step();
+      const s = performance.now();
+      r.step();
+      const one = Math.max(performance.now() - s, 1e-3);
+      iters.set(fw, Math.max(1, Math.ceil(minMs / one)));
+    }
+    const times = new Map<FrameworkId, number[]>();
+    for (let rep = 0; rep < reps; rep++) {
+      for (const [fw, r] of runners) {
+        await activate(fw);
+        const k = iters.get(fw)!;
+        const s = performance.now();
+        for (let i = 0; i < k; i++) r.step();
+        const ms = (performance.now() - s) / k;
+        (times.get(fw) ?? times.set(fw, []).get(fw)!).push(ms);
+      }
+    }
+    for (const [fw, r] of runners) {
+      await activate(fw);
+      r.dispose();
+    }
+    const ms = new Map<FrameworkId, number>();
+    for (const [fw, t] of times) ms.set(fw, median(t));
+    const row: Row = { workload: c.workload, case: c.name, unit: c.unit, value: {}, ratio: {}, unsupported, reps };
+    if (c.extra) row.extra = {};
+    const mine = ms.get("deltagrad-cpu")!;
+    for (const fw of FRAMEWORKS) {
+      const m = ms.get(fw);
+      row.value[fw] = m === undefined ? null : c.figure(m);
+      if (row.extra) row.extra[fw] = m === undefined ? null : c.extra!(m);
+      if (fw !== "deltagrad-cpu") row.ratio[fw] = m === undefined ? null : m / mine;
+    }
+    rows.push(row);
+    const ref = checkValues.get("deltagrad-cpu")!;
+    for (const [fw, v] of checkValues) {
+      if (fw === "deltagrad-cpu") continue;
+      const { err, ok } = relErr(ref, v, c.check.rtol, c.check.atol);
+      checks.push({ workload: `${c.workload} ${c.name}`, framework: fw, what: c.check.what, deltagrad: ref, peer: v, maxRelErr: err, ok });
+    }
+    log(formatRow(row));
+  }
+  rows.sort((a, b) => a.workload.localeCompare(b.workload));
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    quick: opts.quick,
+    machine: {
+      cpu: cpu[0]?.model.trim() ?? "unknown",
+      cores: cpu.length,
+      node: process.version,
+      platform: `${platform()} ${arch()}`,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      loadavgStart,
+      loadavgEnd: loadavg(),
+    },
+    note: "ratio = deltagrad speed / peer speed (peer time ÷ deltagrad time): > 1 means deltagrad is faster. Medians of interleaved repetitions; every timed region ends with a host read.",
+    rows,
+    checks,
+    wallSeconds: (performance.now() - t0) / 1000,
+  };
+}
+
+const fmt = (v: number | null | undefined) => (v === null || v === undefined ? "—" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
+const fmtRatio = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `${v >= 10 ? v.toFixed(0) : v.toFixed(1)}×`);
+
+function formatRow(r: Row): string {
+  const cell = (fw: FrameworkId) => (r.unsupported[fw] ? "unsupported" : `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])} GB/s)` : ""}`);
+  return `  ${r.workload} ${r.case} [${r.unit}]: deltagrad ${cell("deltagrad-cpu")} | tfjs-cpu ${cell("tfjs-cpu")} (${fmtRatio(r.ratio["tfjs-cpu"])}) | tfjs-wasm ${cell("tfjs-wasm")} (${fmtRatio(r.ratio["tfjs-wasm"])})`;
+}
+
+/** The results as a Markdown table (what bench/README.md shows). */
+export function toMarkdown(res: BenchResult): string {
+  const m = res.machine;
+  const lines = [
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end. ${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
+    "",
+    "| workload | unit | deltagrad cpu | TF.js cpu | TF.js wasm | deltagrad ÷ TF.js cpu | deltagrad ÷ TF.js wasm |",
+    "|---|---|--:|--:|--:|--:|--:|",
+  ];
+  for (const r of res.rows) {
+    const cell = (fw: FrameworkId) => (r.unsupported[fw] ? "unsupported¹" : `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])} GB/s)` : ""}`);
+    lines.push(`| ${r.workload} ${r.case} | ${r.unit} | ${cell("deltagrad-cpu")} | ${cell("tfjs-cpu")} | ${cell("tfjs-wasm")} | ${fmtRatio(r.ratio["tfjs-cpu"])} | ${fmtRatio(r.ratio["tfjs-wasm"])} |`);
+  }
+  lines.push("", "Ratios are deltagrad's speed over the peer's (higher is better for deltagrad).");
+  const reasons = [...new Set(res.rows.flatMap((r) => Object.values(r.unsupported)))];
+  reasons.forEach((why) => lines.push(`¹ ${why}.`));
+  const bad = res.checks.filter((c) => !c.ok);
+  lines.push(
+    bad.length === 0
+      ? `Same numbers across frameworks: all ${res.checks.length} checks agree within float32 tolerance.`
+      : `**${bad.length} of ${res.checks.length} cross-framework checks disagree:** ${bad.map((c) => `${c.workload} vs ${c.framework}`).join("; ")}.`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const outAt = args.indexOf("--out");
+  const onlyAt = args.indexOf("--only");
+  const here = dirname(fileURLToPath(import.meta.url));
+  const out = outAt >= 0 ? resolve(args[outAt + 1]!) : join(here, "..", "results");
+  const only = onlyAt >= 0 ? args[onlyAt + 1]!.split(",") : undefined;
+  const res = await runBench({ quick, only, log: (l) => console.log(l) });
+  const md = toMarkdown(res);
+  console.log("\n" + md);
+  for (const c of res.checks) {
+    if (!c.ok) console.log(`check FAILED: ${c.workload} vs ${c.framework}: ${c.what} deltagrad ${c.deltagrad.join(", ")} vs ${c.peer.join(", ")}`);
+  }
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "latest.json"), JSON.stringify(res, null, 2) + "\n");
+  writeFileSync(join(out, "latest.md"), md);
+  console.log(`wrote ${join(out, "latest.json")} and latest.md (${res.wallSeconds.toFixed(1)} s)`);
+  if (res.checks.some((c) => !c.ok)) process.exitCode = 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}
