@@ -13,6 +13,6 @@ export default defineConfig({
     // DELTAGRAD_BACKEND=wasm runs every test on that backend (packages/autograd/test/setup-backend.ts).
     setupFiles: ["packages/autograd/test/setup-backend.ts"],
     // The JSON report feeds the plain "N passed, N failed" line that .ci/run prints.
-    reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
+    reporters: ["default", ["json", { outputFile: process.env.VITEST_JSON ?? ".vitest-report.json" }]],
   },
 });

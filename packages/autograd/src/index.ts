@@ -10,12 +10,15 @@
  * w.grad!.itemSync(); // -0.25
  * ```
  */
-import { registerBackend } from "./backend.js";
+import { registerBackend, setBackend } from "./backend.js";
 import { cpuBackend } from "./cpu/index.js";
-import { wasmBackend } from "./wasm/index.js";
+import { wasmBackend, wasmSimdSupported } from "./wasm/index.js";
 
-registerBackend(cpuBackend); // the first registered is the default
-registerBackend(wasmBackend); // setBackend("wasm"): SIMD sgemm and add/mul (see WASM.md)
+registerBackend(cpuBackend);
+registerBackend(wasmBackend);
+// The default is wasm (SIMD sgemm, ~10× the cpu kernel) wherever the engine has 128-bit SIMD;
+// cpu otherwise. Both run the whole test suite (DELTAGRAD_BACKEND=cpu|wasm).
+if (wasmSimdSupported()) setBackend("wasm");
 
 export { Tensor, type TensorLike, type NestedArray, type BackwardOptions, type Node } from "./tensor.js";
 export * from "./ops/index.js";
