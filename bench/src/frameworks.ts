@@ -11,8 +11,39 @@ import { Adam, SGD } from "@deltagrad/optim";
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
-export type FrameworkId = "deltagrad-cpu" | "tfjs-cpu" | "tfjs-wasm";
-export const FRAMEWORKS: readonly FrameworkId[] = ["deltagrad-cpu", "tfjs-cpu", "tfjs-wasm"];
+export type DeltagradId = "deltagrad-wasm" | "deltagrad-cpu";
+export type PeerId = "tfjs-cpu" | "tfjs-wasm";
+export type FrameworkId = DeltagradId | PeerId;
+/** deltagrad on its wasm backend (the default where WebAssembly SIMD exists) and on its cpu backend. */
+export const DELTAGRAD: readonly DeltagradId[] = ["deltagrad-wasm", "deltagrad-cpu"];
+export const PEERS: readonly PeerId[] = ["tfjs-cpu", "tfjs-wasm"];
+export const FRAMEWORKS: readonly FrameworkId[] = [...DELTAGRAD, ...PEERS];
+
+export const isDeltagrad = (fw: FrameworkId): fw is DeltagradId => fw === "deltagrad-cpu" || fw === "deltagrad-wasm";
+
+/** The deltagrad backend a column runs on. */
+const dgBackend = (fw: DeltagradId) => (fw === "deltagrad-cpu" ? "cpu" : "wasm");
+
+/**
+ * Runs `f` with deltagrad's backend `fw` active and restores the previous one afterwards. Every
+ * deltagrad builder, step and check goes through this: the default backend is wasm where SIMD
+ * exists, so a column that did not select its backend would silently measure another one.
+ */
+function on<T>(fw: DeltagradId, f: () => T): T {
+  const prev = dg.getBackend().name;
+  dg.setBackend(dgBackend(fw));
+  try {
+    return f();
+  } finally {
+    dg.setBackend(prev);
+  }
+}
+
+/** A deltagrad runner whose construction, steps and checks all run on `fw`'s backend. */
+function dgRunner(fw: DeltagradId, build: () => Runner): Runner {
+  const r = on(fw, build);
+  return { step: () => on(fw, () => r.step()), check: () => on(fw, () => r.check()), dispose: () => on(fw, () => r.dispose()) };
+}
 
 /** A prepared workload: one timed iteration, and the numbers that must agree across frameworks. */
 export interface Runner {
@@ -43,9 +74,9 @@ export function initTf(): Promise<void> {
   return tfReady;
 }
 
-/** Makes `fw` the active TF.js backend (no-op for deltagrad). */
+/** Makes `fw` the active TF.js backend (no-op for deltagrad, whose runners select their own backend). */
 export async function activate(fw: FrameworkId): Promise<void> {
-  if (fw === "deltagrad-cpu") return;
+  if (isDeltagrad(fw)) return;
   const name = fw === "tfjs-cpu" ? "cpu" : "wasm";
   if (tf.getBackend() !== name) await tf.setBackend(name);
 }
@@ -80,12 +111,12 @@ function snapshot(model: { namedParameters(): [string, dg.Tensor][] }): Map<stri
 export function matmulRunner(fw: FrameworkId, n: number): Runner {
   const av = uniform(n * n, 11, -1, 1);
   const bv = uniform(n * n, 12, -1, 1);
-  if (fw === "deltagrad-cpu") {
+  if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const a = dg.tensor(av).reshape([n, n]);
     const b = dg.tensor(bv).reshape([n, n]);
     const run = () => dg.matmul(a, b).dataSync();
     return { step: () => run()[0]!, check: () => Array.from(run().subarray(0, 64)), dispose() {} };
-  }
+  });
   const a = tf.tensor2d(av, [n, n]);
   const b = tf.tensor2d(bv, [n, n]);
   const run = () => {
@@ -100,14 +131,16 @@ export function matmulRunner(fw: FrameworkId, n: number): Runner {
 // ----- W2 MLP 784-784-784-10, relu, softmax cross-entropy, Adam 1e-3 -----
 
 export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number[] = [784, 784, 784, 10]): Runner {
-  dg.manualSeed(1);
-  const ref = new MLP(sizes, { activation: "relu" });
-  const init = snapshot(ref);
+  // Every framework starts from deltagrad's initialisation (seeded; the same on both backends).
+  const build = () => {
+    dg.manualSeed(1);
+    return new MLP(sizes, { activation: "relu" });
+  };
   const xv = uniform(batch * sizes[0]!, 21);
   const yv = labels(batch, sizes[sizes.length - 1]!, 22);
   const layers = sizes.length - 1;
-  if (fw === "deltagrad-cpu") {
-    const model = ref;
+  if (isDeltagrad(fw)) return dgRunner(fw, () => {
+    const model = build();
     const opt = new Adam(model.parameters(), { lr: 1e-3 });
     const x = dg.tensor(xv).reshape([batch, sizes[0]!]);
     const y = dg.tensor(yv);
@@ -119,7 +152,8 @@ export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number
       return loss.itemSync();
     };
     return { step, check: () => [step(), step()], dispose() {} };
-  }
+  });
+  const init = on("deltagrad-cpu", () => snapshot(build()));
   const ws: tf.Variable[] = [];
   const bs: tf.Variable[] = [];
   for (let l = 0; l < layers; l++) {
@@ -154,13 +188,14 @@ export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number
 
 export function lenetRunner(fw: FrameworkId, batch: number): Runner {
   if (fw === "tfjs-wasm") throw new Unsupported("TF.js wasm 4.22 has no Conv2DBackpropFilter kernel, so a convolution cannot be trained on it");
-  dg.manualSeed(2);
-  const ref = new LeNet5({ activation: "relu", pool: "max" });
-  const init = snapshot(ref);
+  const build = () => {
+    dg.manualSeed(2);
+    return new LeNet5({ activation: "relu", pool: "max" });
+  };
   const xv = uniform(batch * 28 * 28, 31);
   const yv = labels(batch, 10, 32);
-  if (fw === "deltagrad-cpu") {
-    const model = ref;
+  if (isDeltagrad(fw)) return dgRunner(fw, () => {
+    const model = build();
     const opt = new SGD(model.parameters(), { lr: 0.01 });
     const x = dg.tensor(xv).reshape([batch, 1, 28, 28]);
     const y = dg.tensor(yv);
@@ -172,7 +207,8 @@ export function lenetRunner(fw: FrameworkId, batch: number): Runner {
       return loss.itemSync();
     };
     return { step, check: () => [step(), step()], dispose() {} };
-  }
+  });
+  const init = on("deltagrad-cpu", () => snapshot(build()));
   // NHWC; filters [K, C, F, F] → [F, F, C, K]. With C = 1 the input needs only a reshape.
   const filt = (name: string) => {
     const p = init.get(name)!;
@@ -212,7 +248,7 @@ export function lenetRunner(fw: FrameworkId, batch: number): Runner {
 
 /** `iters` graphs per step (the figure reported is per graph). */
 export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
-  if (fw === "deltagrad-cpu") {
+  if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const x = dg.tensor(1);
     const w = dg.tensor(0, { requiresGrad: true });
     const b = dg.tensor(0, { requiresGrad: true });
@@ -231,7 +267,7 @@ export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
       check: once,
       dispose() {},
     };
-  }
+  });
   const x = tf.scalar(1);
   const w = tf.scalar(0);
   const b = tf.scalar(0);
@@ -261,11 +297,11 @@ export function elementwiseRunner(fw: FrameworkId, n: number): Runner {
     for (let i = 0; i < n; i++) sum += v[i]!;
     return [v[0]!, v[1]!, v[n >> 1]!, v[n - 1]!, sum];
   };
-  if (fw === "deltagrad-cpu") {
+  if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const x = dg.tensor(xv).reshape([n]);
     const run = () => x.exp().mul(x).add(1).dataSync();
     return { step: () => run()[0]!, check: () => pick(run()), dispose() {} };
-  }
+  });
   const x = tf.tensor1d(xv);
   // tidy returns the tensor, not its values: tidy walks whatever it returns looking for tensors,
   // which for a million-element array costs ~0.5 s and would not be TF.js's cost.

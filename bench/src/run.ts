@@ -1,6 +1,7 @@
 /**
  * `pnpm bench [--quick] [--out DIR] [--only W1,W2]`: workloads W1–W5 timed side by side in one
- * process for deltagrad (cpu), TF.js cpu and TF.js wasm. float32, one thread, warm-up first,
+ * process for deltagrad on its wasm backend (the default) and on its cpu backend, TF.js cpu and
+ * TF.js wasm. float32, one thread, warm-up first,
  * median of the repetitions; repetitions of the frameworks are interleaved (round robin) so a
  * burst of load on the machine hits every framework alike and the ratios stay fair.
  */
@@ -10,15 +11,19 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   activate,
+  DELTAGRAD,
   elementwiseRunner,
   FRAMEWORKS,
+  PEERS,
   initTf,
   lenetRunner,
   matmulRunner,
   mlpRunner,
   scalarGraphRunner,
   Unsupported,
+  type DeltagradId,
   type FrameworkId,
+  type PeerId,
   type Runner,
 } from "./frameworks.js";
 
@@ -39,14 +44,17 @@ export interface Row {
   value: Partial<Record<FrameworkId, number | null>>;
   /** Extra figure for W5: GB/s (bytes read + written over time). */
   extra?: Partial<Record<FrameworkId, number | null>>;
-  /** Speed of deltagrad relative to each peer: > 1 means deltagrad is faster. */
-  ratio: Partial<Record<FrameworkId, number | null>>;
+  /** Speed of each deltagrad column relative to each peer: > 1 means deltagrad is faster. */
+  ratio: Partial<Record<DeltagradId, Partial<Record<PeerId, number | null>>>>;
   unsupported: Partial<Record<FrameworkId, string>>;
   reps: number;
 }
 
 export interface Check {
   workload: string;
+  /** The deltagrad column checked (its values are `deltagrad`). */
+  against: DeltagradId;
+  /** The other framework (a peer, or deltagrad-cpu for the wasm column); its values are `peer`. */
   framework: FrameworkId;
   what: string;
   deltagrad: number[];
@@ -215,19 +223,28 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     for (const [fw, t] of times) ms.set(fw, median(t));
     const row: Row = { workload: c.workload, case: c.name, unit: c.unit, value: {}, ratio: {}, unsupported, reps };
     if (c.extra) row.extra = {};
-    const mine = ms.get("deltagrad-cpu")!;
     for (const fw of FRAMEWORKS) {
       const m = ms.get(fw);
       row.value[fw] = m === undefined ? null : c.figure(m);
       if (row.extra) row.extra[fw] = m === undefined ? null : c.extra!(m);
-      if (fw !== "deltagrad-cpu") row.ratio[fw] = m === undefined ? null : m / mine;
+    }
+    for (const d of DELTAGRAD) {
+      const mine = ms.get(d)!;
+      row.ratio[d] = {};
+      for (const p of PEERS) {
+        const m = ms.get(p);
+        row.ratio[d]![p] = m === undefined ? null : m / mine;
+      }
     }
     rows.push(row);
-    const ref = checkValues.get("deltagrad-cpu")!;
-    for (const [fw, v] of checkValues) {
-      if (fw === "deltagrad-cpu") continue;
-      const { err, ok } = relErr(ref, v, c.check.rtol, c.check.atol);
-      checks.push({ workload: `${c.workload} ${c.name}`, framework: fw, what: c.check.what, deltagrad: ref, peer: v, maxRelErr: err, ok });
+    // Each deltagrad column against each peer, and deltagrad-wasm against deltagrad-cpu.
+    for (const d of DELTAGRAD) {
+      const ref = checkValues.get(d)!;
+      for (const [fw, v] of checkValues) {
+        if (fw === d || (d === "deltagrad-cpu" && fw === "deltagrad-wasm")) continue;
+        const { err, ok } = relErr(ref, v, c.check.rtol, c.check.atol);
+        checks.push({ workload: `${c.workload} ${c.name}`, against: d, framework: fw, what: c.check.what, deltagrad: ref, peer: v, maxRelErr: err, ok });
+      }
     }
     log(formatRow(row));
   }
@@ -257,7 +274,8 @@ const fmtRatio = (v: number | null | undefined) => (v === null || v === undefine
 
 function formatRow(r: Row): string {
   const cell = (fw: FrameworkId) => (r.unsupported[fw] ? "unsupported" : `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])} GB/s)` : ""}`);
-  return `  ${r.workload} ${r.case} [${r.unit}]: deltagrad ${cell("deltagrad-cpu")} | tfjs-cpu ${cell("tfjs-cpu")} (${fmtRatio(r.ratio["tfjs-cpu"])}) | tfjs-wasm ${cell("tfjs-wasm")} (${fmtRatio(r.ratio["tfjs-wasm"])})`;
+  const ratios = (p: PeerId) => DELTAGRAD.map((d) => `${d.slice(10)} ${fmtRatio(r.ratio[d]?.[p])}`).join(", ");
+  return `  ${r.workload} ${r.case} [${r.unit}]: deltagrad-wasm ${cell("deltagrad-wasm")} | deltagrad-cpu ${cell("deltagrad-cpu")} | tfjs-cpu ${cell("tfjs-cpu")} (${ratios("tfjs-cpu")}) | tfjs-wasm ${cell("tfjs-wasm")} (${ratios("tfjs-wasm")})`;
 }
 
 /** The results as a Markdown table (what bench/README.md shows). */
@@ -266,21 +284,25 @@ export function toMarkdown(res: BenchResult): string {
   const lines = [
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end. ${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
     "",
-    "| workload | unit | deltagrad cpu | TF.js cpu | TF.js wasm | deltagrad ÷ TF.js cpu | deltagrad ÷ TF.js wasm |",
-    "|---|---|--:|--:|--:|--:|--:|",
+    "| workload | unit | deltagrad wasm | deltagrad cpu | TF.js cpu | TF.js wasm | dg wasm ÷ TF.js cpu | dg wasm ÷ TF.js wasm | dg cpu ÷ TF.js cpu | dg cpu ÷ TF.js wasm |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const r of res.rows) {
     const cell = (fw: FrameworkId) => (r.unsupported[fw] ? "unsupported¹" : `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])} GB/s)` : ""}`);
-    lines.push(`| ${r.workload} ${r.case} | ${r.unit} | ${cell("deltagrad-cpu")} | ${cell("tfjs-cpu")} | ${cell("tfjs-wasm")} | ${fmtRatio(r.ratio["tfjs-cpu"])} | ${fmtRatio(r.ratio["tfjs-wasm"])} |`);
+    const ratios = DELTAGRAD.flatMap((d) => PEERS.map((p) => fmtRatio(r.ratio[d]?.[p])));
+    lines.push(`| ${r.workload} ${r.case} | ${r.unit} | ${FRAMEWORKS.map(cell).join(" | ")} | ${ratios.join(" | ")} |`);
   }
-  lines.push("", "Ratios are deltagrad's speed over the peer's (higher is better for deltagrad).");
+  lines.push(
+    "",
+    "deltagrad wasm is the default backend (WebAssembly SIMD); deltagrad cpu is `setBackend(\"cpu\")`, pure TypeScript. Ratios are a deltagrad column's speed over the peer's (higher is better for deltagrad).",
+  );
   const reasons = [...new Set(res.rows.flatMap((r) => Object.values(r.unsupported)))];
   reasons.forEach((why) => lines.push(`¹ ${why}.`));
   const bad = res.checks.filter((c) => !c.ok);
   lines.push(
     bad.length === 0
       ? `Same numbers across frameworks: all ${res.checks.length} checks agree within float32 tolerance.`
-      : `**${bad.length} of ${res.checks.length} cross-framework checks disagree:** ${bad.map((c) => `${c.workload} vs ${c.framework}`).join("; ")}.`,
+      : `**${bad.length} of ${res.checks.length} cross-framework checks disagree:** ${bad.map((c) => `${c.workload} ${c.against} vs ${c.framework}`).join("; ")}.`,
   );
   return lines.join("\n") + "\n";
 }
@@ -297,7 +319,7 @@ async function main(): Promise<void> {
   const md = toMarkdown(res);
   console.log("\n" + md);
   for (const c of res.checks) {
-    if (!c.ok) console.log(`check FAILED: ${c.workload} vs ${c.framework}: ${c.what} deltagrad ${c.deltagrad.join(", ")} vs ${c.peer.join(", ")}`);
+    if (!c.ok) console.log(`check FAILED: ${c.workload} ${c.against} vs ${c.framework}: ${c.what} ${c.deltagrad.join(", ")} vs ${c.peer.join(", ")}`);
   }
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "latest.json"), JSON.stringify(res, null, 2) + "\n");

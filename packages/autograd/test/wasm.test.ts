@@ -89,10 +89,14 @@ it("WebAssembly SIMD is available here (Node ≥ 20, Deno, current browsers); wi
 });
 
 describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIMD in this engine)"}`, () => {
-  afterEach(() => setBackend("cpu"));
+  // Tests below switch backends; restore whichever was active (wasm by default, or the one
+  // DELTAGRAD_BACKEND chose) so later tests in this file run where the suite asked.
+  const initial = getBackend().name;
+  afterEach(() => setBackend(initial));
 
-  it("is registered next to cpu, selectable by name, and cpu stays the default", () => {
+  it("is registered next to cpu, selectable by name, and the default wherever SIMD exists", () => {
     expect(listBackends()).toEqual(expect.arrayContaining(["cpu", "wasm"]));
+    if (!process.env.DELTAGRAD_BACKEND) expect(initial).toBe("wasm");
     setBackend("wasm");
     expect(getBackend().name).toBe("wasm");
     setBackend("cpu");
@@ -119,6 +123,20 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
       [1, 600, 1],
     ])("across cache-block boundaries: [%i,%i]·[%i]", (m, k, n) => {
       checkMatmul([m, k], [k, n], [m, n], m + k + n);
+    });
+
+    // A batch sharing one operand is folded into one product (B shared: A's matrices stacked;
+    // A shared with n < 16: B's matrices side by side); the folded paths against cpu.
+    it.each([
+      [[1, 400, 120], [64, 1, 120, 1], [64, 1, 400, 1]], // conv input gradient: A shared, n = 1
+      [[1, 120, 400], [64, 1, 400, 1], [64, 1, 120, 1]],
+      [[3, 7], [5, 7, 15], [5, 3, 15]], // A without batch dims, n = 15 (folded)
+      [[3, 7], [5, 7, 16], [5, 3, 16]], // n = 16: per batch
+      [[2, 1, 9, 5], [5, 3], [2, 1, 9, 3]], // B shared: rows stacked
+      [[6, 33, 300], [300, 2], [6, 33, 2]], // B shared across KC = 256
+      [[1, 37, 260], [4, 260, 3], [4, 37, 3]], // A shared across KC = 256
+    ])("one operand shared across the batch: %j·%j", (as, bs, outShape) => {
+      checkMatmul(as, bs, outShape, size(as) + size(bs));
     });
 
     it("keeps Inf and NaN where the cpu kernel does", () => {
@@ -199,7 +217,7 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
     const valueArb = fc.oneof(fc.float({ noNaN: false }), special);
     /** Two operand shapes that broadcast (dropped leading dims, 1s) and their broadcast shape. */
     const pairArb = fc
-      .array(fc.integer({ min: 0, max: 6 }), { maxLength: 4 })
+      .array(fc.integer({ min: 0, max: 9 }), { maxLength: 4 })
       .chain((out) =>
         fc.tuple(
           fc.constant(out),
@@ -215,6 +233,7 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
         return { out: broadcast(a, b), a, b };
       });
 
+    // (Outputs under 256 elements take the cpu loop; pairArb reaches up to 9⁴ = 6561.)
     test.prop([fc.constantFrom("add" as const, "mul" as const), pairArb, fc.array(valueArb, { minLength: 64, maxLength: 64 })])(
       "every broadcasting pattern, special values included",
       (op, { out, a, b }, pool) => {
@@ -235,6 +254,9 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
       [[], [4, 5]],
       [[33], [33]],
       [[2, 1, 5], [3, 1]], // not handled in wasm: falls back to cpu
+      [[16, 16], [16]], // 256 elements: the smallest output that runs in wasm
+      [[300], [300]],
+      [[4, 63], [63]],
     ])("%j ∘ %j", (a, b) => {
       const out = broadcast(a, b);
       for (const op of ["add", "mul"] as const) {
@@ -243,5 +265,82 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
         expect(Array.from(wasmBackend.binary(op, x, a, y, b, out, "float32") as Float32Array)).toEqual(Array.from(cpuBackend.binary(op, x, a, y, b, out, "float32") as Float32Array));
       }
     });
+  });
+
+  // Fast paths of kernels the wasm backend takes from cpu: the cache-blocked transpose of the last
+  // two axes and the compiled argmax/argmin loops, against plain reference loops (copies and
+  // comparisons only, so bit-identical; NaN and ±0 included).
+  describe("permute (blocked transpose of the last two axes) and argmax/argmin against reference loops", () => {
+    const shapeArb = fc.array(fc.oneof(fc.constantFrom(0, 1, 2, 31, 32, 33), fc.integer({ min: 0, max: 70 })), { minLength: 2, maxLength: 4 })
+      .filter((s) => size(s) <= 40_000);
+    const values = (n: number, seed: number) => {
+      const v = rand(n, seed);
+      for (let i = 0; i < n; i += 17) v[i] = [NaN, -0, Infinity, -Infinity, 0][(i / 17) % 5]!;
+      return v;
+    };
+
+    /** out[idx] = x[permuted idx], the definition. */
+    function refPermute(x: Float32Array, shape: number[], perm: number[]): Float32Array {
+      const outShape = perm.map((p) => shape[p]!);
+      const out = new Float32Array(size(outShape));
+      const strides = shape.map((_, i) => size(shape.slice(i + 1)));
+      const idx = new Array<number>(outShape.length).fill(0);
+      for (let o = 0; o < out.length; o++) {
+        out[o] = x[idx.reduce((acc, v, d) => acc + v * strides[perm[d]!]!, 0)]!;
+        for (let d = outShape.length - 1; d >= 0; d--) {
+          if (++idx[d]! < outShape[d]!) break;
+          idx[d] = 0;
+        }
+      }
+      return out;
+    }
+
+    test.prop([shapeArb, fc.nat()])("swapping the last two axes, every dtype, both backends", (shape, seed) => {
+      const r = shape.length;
+      const perm = [...shape.keys()];
+      [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+      const x = values(size(shape), seed);
+      const ref = refPermute(x, shape, perm);
+      for (const b of [cpuBackend, wasmBackend]) {
+        expect(Array.from(b.permute(x, shape, perm, "float32") as Float32Array)).toEqual(Array.from(ref));
+        expect(Array.from(b.permute(Float64Array.from(x), shape, perm, "float64") as Float64Array)).toEqual(Array.from(ref));
+        const xi = Int32Array.from(x, (v) => (Number.isFinite(v) ? Math.round(v * 100) : 7));
+        expect(Array.from(b.permute(xi, shape, perm, "int32") as Int32Array)).toEqual(Array.from(refPermute(Float32Array.from(xi), shape, perm)));
+      }
+    });
+
+    test.prop([shapeArb, fc.nat(), fc.nat()])("other permutations (strided gather) are unchanged", (shape, seed, rot) => {
+      const perm = [...shape.keys()].map((i) => (i + (rot % shape.length)) % shape.length);
+      const x = values(size(shape), seed);
+      expect(Array.from(wasmBackend.permute(x, shape, perm, "float32") as Float32Array)).toEqual(Array.from(refPermute(x, shape, perm)));
+    });
+
+    test.prop([shapeArb.filter((s) => s.every((d) => d > 0)), fc.nat(), fc.nat(), fc.boolean(), fc.boolean()])(
+      "argmax/argmin: first index wins ties, first NaN wins",
+      (shape, seed, axisSeed, ties, f64) => {
+        const axis = axisSeed % shape.length;
+        let x = values(size(shape), seed);
+        if (ties) x = x.map((v) => Math.round(v * 2) / 2); // many equal values
+        const outer = size(shape.slice(0, axis));
+        const n = shape[axis]!;
+        const inner = size(shape.slice(axis + 1));
+        for (const op of ["argmax", "argmin"] as const) {
+          const ref = new Int32Array(outer * inner);
+          for (let o = 0; o < outer; o++) {
+            for (let i = 0; i < inner; i++) {
+              let best = x[o * n * inner + i]!;
+              let at = 0;
+              for (let j = 1; j < n && !Number.isNaN(best); j++) {
+                const v = x[(o * n + j) * inner + i]!;
+                if (Number.isNaN(v) || (op === "argmax" ? v > best : v < best)) [best, at] = [v, j];
+              }
+              ref[o * inner + i] = at;
+            }
+          }
+          const got = f64 ? wasmBackend.argReduce(op, Float64Array.from(x), shape, axis, "float64") : wasmBackend.argReduce(op, x, shape, axis, "float32");
+          expect(Array.from(got as Int32Array)).toEqual(Array.from(ref));
+        }
+      },
+    );
   });
 });

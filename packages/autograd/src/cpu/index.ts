@@ -5,7 +5,7 @@ import { type Shape, sizeOf, stridesOf } from "../shape.js";
 import { erf } from "./erf.js";
 import { exp32 } from "./exp32.js";
 import { matmulKernel } from "./matmul.js";
-import { broadcastStrides, gatherStrided, makeBinaryLoop, makeReduceLoop, makeUnaryLoop, scatterStrided } from "./strided.js";
+import { broadcastStrides, compile, gatherStrided, makeBinaryLoop, makeReduceLoop, makeUnaryLoop, scatterStrided, transposeLast2, transposeLast2Body } from "./strided.js";
 import { foldKernel, unfoldKernel, windowOutSize } from "./window.js";
 
 /**
@@ -58,6 +58,59 @@ const REDUCE = {
   // NaN wins; otherwise the larger value.
   max: perDType(() => makeReduceLoop("x > acc || x !== x ? x : acc", (acc, x) => (x > acc || x !== x ? x : acc), -Infinity)),
 } satisfies Record<ReduceKernel, unknown>;
+
+/** One blocked transpose per dtype (monomorphic element access; see perDType). */
+const TRANSPOSE = perDType(() => compile<typeof transposeLast2>(["src", "out", "batch", "rows", "cols"], transposeLast2Body, transposeLast2));
+
+/**
+ * argmax/argmin along the middle axis of `[outer, n, inner]`, one compiled loop per (op, dtype)
+ * (a shared comparison closure cost a call per element). The first index wins ties; the first
+ * NaN wins over everything (NumPy's rule). Rows are walked with `inner` innermost, so a window
+ * reduction (max-pool: inner = the pooled pixels) reads memory in order.
+ */
+function argReduceLoop(cmp: ">" | "<") {
+  const body = `
+    for (let o = 0; o < outer; o++) {
+      const row = o * n * inner;
+      const ob = o * inner;
+      for (let i = 0; i < inner; i++) { best[i] = src[row + i]; out[ob + i] = 0; }
+      for (let j = 1; j < n; j++) {
+        const rj = row + j * inner;
+        for (let i = 0; i < inner; i++) {
+          const b = best[i];
+          const v = src[rj + i];
+          if (b === b && (v !== v || v ${cmp} b)) { best[i] = v; out[ob + i] = j; }
+        }
+      }
+    }`;
+  const fallback = (src: TypedArray, outer: number, n: number, inner: number, out: Int32Array, best: Float64Array) => {
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        let b = src[o * n * inner + i]!;
+        let at = 0;
+        for (let j = 1; j < n && b === b; j++) {
+          const v = src[(o * n + j) * inner + i]!;
+          if (v !== v || (cmp === ">" ? v > b : v < b)) {
+            b = v;
+            at = j;
+          }
+        }
+        out[o * inner + i] = at;
+      }
+    }
+    void best;
+  };
+  return perDType(() => {
+    const loop = compile<typeof fallback>(["src", "outer", "n", "inner", "out", "best"], body, fallback);
+    let scratch = new Float64Array(0);
+    return (src: TypedArray, outer: number, n: number, inner: number, out: Int32Array) => {
+      if (scratch.length < inner) scratch = new Float64Array(inner);
+      loop(src, outer, n, inner, out, scratch);
+    };
+  });
+}
+
+const ARG_REDUCE = { argmax: argReduceLoop(">"), argmin: argReduceLoop("<") } satisfies Record<ArgReduceKernel, unknown>;
 
 const a = (d: BackendData) => d as TypedArray;
 
@@ -149,28 +202,12 @@ export const cpuBackend: Backend = {
     REDUCE[op][dtype](a(x), shape, axes, out);
     return out;
   },
-  argReduce(op: ArgReduceKernel, x, shape, axis) {
-    const src = a(x);
+  argReduce(op: ArgReduceKernel, x, shape, axis, dtype) {
     const outer = sizeOf(shape.slice(0, axis));
     const n = shape[axis]!;
     const inner = sizeOf(shape.slice(axis + 1));
-    const out = allocate("int32", outer * inner);
-    const better = op === "argmax" ? (v: number, best: number) => v > best : (v: number, best: number) => v < best;
-    for (let o = 0; o < outer; o++) {
-      for (let i = 0; i < inner; i++) {
-        // The first index wins ties; the first NaN wins over everything (NumPy's rule).
-        let best = src[o * n * inner + i]!;
-        let at = 0;
-        for (let j = 1; j < n && best === best; j++) {
-          const v = src[(o * n + j) * inner + i]!;
-          if (v !== v || better(v, best)) {
-            best = v;
-            at = j;
-          }
-        }
-        out[o * inner + i] = at;
-      }
-    }
+    const out = allocate("int32", outer * inner) as Int32Array;
+    ARG_REDUCE[op][dtype](a(x), outer, n, inner, out);
     return out;
   },
 
@@ -183,6 +220,17 @@ export const cpuBackend: Backend = {
     const s = stridesOf(shape);
     const outShape = perm.map((p) => shape[p]!);
     const out = allocate(dtype, sizeOf(outShape));
+    const r = shape.length;
+    // Swapping the last two axes (transpose(x, -1, -2), the matmul VJPs): a cache-blocked
+    // transpose; any other permutation takes the strided gather.
+    if (r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.every((p, i) => i >= r - 2 || p === i)) {
+      const rows = shape[r - 2]!;
+      const cols = shape[r - 1]!;
+      if (rows > 1 && cols > 1) {
+        TRANSPOSE[dtype](a(x), out, out.length / (rows * cols) || 0, rows, cols);
+        return out;
+      }
+    }
     gatherStrided(a(x), out, outShape, perm.map((p) => s[p]!), 0);
     return out;
   },

@@ -26,7 +26,9 @@ export const wasmBackend: Backend = {
   name: "wasm",
 
   binary(op, x, xs, y, ys, outShape, dtype) {
-    if (dtype === "float32" && (op === "add" || op === "mul")) {
+    // Small outputs (scalar graphs, W4) stay on the cpu loop: the arena copies cost more than
+    // the arithmetic there, and add/mul give bit-identical float32 results on either side.
+    if (dtype === "float32" && (op === "add" || op === "mul") && sizeOf(outShape) >= SMALL) {
       ready();
       const out = allocate(dtype, sizeOf(outShape)) as Float32Array;
       if (binaryF32(op, x as Float32Array, xs, y as Float32Array, ys, out, outShape)) return out;
@@ -42,6 +44,9 @@ export const wasmBackend: Backend = {
     return out;
   },
 };
+
+/** Below this many output elements, add/mul run the cpu loop (see `binary`). */
+const SMALL = 256;
 
 let checked = false;
 

@@ -54,6 +54,15 @@ class Runtime {
     return at;
   }
 
+  /** The current top, to {@link release} back to (allocations made since are freed). */
+  mark(): number {
+    return this.top;
+  }
+
+  release(top: number): void {
+    this.top = top;
+  }
+
   /** Bytes the arena holds now (its high-water mark; wasm memory never shrinks). */
   get bytes(): number {
     return this.mem.buffer.byteLength;
@@ -73,6 +82,9 @@ const KC = 256;
 const MC = MR * 32;
 const NC = NR * 256;
 
+/** Products sharing A are folded into one only below this many columns per batch (see sgemm). */
+const FOLD_N = 2 * NR;
+
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
 /**
@@ -80,6 +92,12 @@ const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
  * same contract as the cpu kernel (`out` zero-filled, operands contiguous row-major).
  * Accumulates in float32 (the cpu kernel accumulates in float64), so results differ by at most
  * the summation-order bound (k + 2)·2⁻²⁴·Σₚ|aᵢₚ·bₚⱼ| from the exactly rounded product.
+ *
+ * A batch that shares one operand is folded into a single product (each element's sum runs over
+ * p in the same order either way, so folding changes no value): B shared → the A matrices are
+ * stacked rows, `[nb·m, k]·[k, n]`, with the same output layout; A shared with narrow B
+ * (n < 2·NR) → the B matrices side by side, `[m, k]·[k, nb·n]`, which packs A once instead of nb
+ * times and keeps narrow products (n = 1 per batch) from padding every micro-tile to NR columns.
  */
 export function sgemm(a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, out: Float32Array, outShape: Shape): void {
   const r = outShape.length;
@@ -89,49 +107,62 @@ export function sgemm(a: Float32Array, aShape: Shape, b: Float32Array, bShape: S
   if (m === 0 || n === 0) return;
   if (k === 0) return; // an empty sum: out stays zero
   const batchShape = outShape.slice(0, r - 2);
-  const aBatch = batchStrides(aShape.slice(0, -2), batchShape);
-  const bBatch = batchStrides(bShape.slice(0, -2), batchShape);
   const nb = sizeOf(batchShape);
+  const aMats = a.length / (m * k);
+  const bMats = b.length / (k * n);
 
   const R = runtime();
   R.reset();
-  const ldc = roundUp(n, NR);
-  const mp = roundUp(m, MR);
+  if (nb > 1 && bMats === 1 && aMats === nb) {
+    // B shared: one [nb·m, k]·[k, n] product, rows of out in the same order.
+    const pa = R.alloc(a.length);
+    const pb = R.alloc(b.length);
+    R.f32.set(a, pa >>> 2);
+    R.f32.set(b, pb >>> 2);
+    gemm(R, pa, k, pb, n, nb * m, n, k, out, 0);
+    return;
+  }
+  if (nb > 1 && aMats === 1 && bMats === nb && n < FOLD_N) {
+    // A shared and narrow B (n = 1 for a conv layer's input gradient against [N, C·k·k, 1]
+    // columns): B matrices side by side, Bcat[p][t·n + j] = b[t][p][j], one [m, k]·[k, nb·n].
+    // Per batch, such a product packs all of A again and pads every micro-tile to NR columns.
+    const pa = R.alloc(a.length);
+    const pb = R.alloc(b.length);
+    R.f32.set(a, pa >>> 2);
+    const mem = R.f32;
+    const w = nb * n;
+    const b0 = pb >>> 2;
+    for (let t = 0, src = 0; t < nb; t++) {
+      for (let p = 0; p < k; p++) {
+        const d = b0 + p * w + t * n;
+        for (let j = 0; j < n; j++) mem[d + j] = b[src++]!;
+      }
+    }
+    gemm(R, pa, k, pb, w, m, w, k, out, 0, (c0, ldc) => {
+      const C = R.f32;
+      for (let t = 0, o = 0; t < nb; t++) {
+        for (let i = 0; i < m; i++) {
+          const c = c0 + i * ldc + t * n;
+          for (let j = 0; j < n; j++) out[o++] = C[c + j]!;
+        }
+      }
+    });
+    return;
+  }
+
+  const aBatch = batchStrides(aShape.slice(0, -2), batchShape);
+  const bBatch = batchStrides(bShape.slice(0, -2), batchShape);
   const pa = R.alloc(a.length);
   const pb = R.alloc(b.length);
-  const pAp = R.alloc(Math.min(KC, k) * Math.min(MC, mp));
-  const pBp = R.alloc(Math.min(KC, k) * Math.min(NC, ldc));
-  const pc = R.alloc(mp * ldc);
-  const mem = R.f32;
-  mem.set(a, pa >>> 2);
-  mem.set(b, pb >>> 2);
-  const K = R.k;
-
+  R.f32.set(a, pa >>> 2);
+  R.f32.set(b, pb >>> 2);
   const idx = new Array<number>(batchShape.length).fill(0);
   let ai = 0;
   let bi = 0;
+  const mark = R.mark();
   for (let t = 0; t < nb; t++) {
-    const A = pa + ai * m * k * 4;
-    const B = pb + bi * k * n * 4;
-    mem.fill(0, pc >>> 2, (pc >>> 2) + mp * ldc);
-    for (let jc = 0; jc < n; jc += NC) {
-      const nc = Math.min(NC, n - jc);
-      for (let p0 = 0; p0 < k; p0 += KC) {
-        const kc = Math.min(KC, k - p0);
-        K.packB(B + (p0 * n + jc) * 4, n * 4, kc, nc, pBp);
-        for (let ic = 0; ic < m; ic += MC) {
-          const mc = Math.min(MC, m - ic);
-          K.packA(A + (ic * k + p0) * 4, k * 4, kc, mc, pAp);
-          K.macro(pAp, pBp, pc + (ic * ldc + jc) * 4, Math.ceil(mc / MR), Math.ceil(nc / NR), kc, ldc * 4);
-        }
-      }
-    }
-    // Copy the valid m×n corner of the padded C out.
-    const o = t * m * n;
-    const c0 = pc >>> 2;
-    if (ldc === n) out.set(mem.subarray(c0, c0 + m * n), o);
-    else for (let i = 0; i < m; i++) out.set(mem.subarray(c0 + i * ldc, c0 + i * ldc + n), o + i * n);
-
+    R.release(mark);
+    gemm(R, pa + ai * m * k * 4, k, pb + bi * k * n * 4, n, m, n, k, out, t * m * n);
     for (let d = batchShape.length - 1; d >= 0; d--) {
       ai += aBatch[d]!;
       bi += bBatch[d]!;
@@ -141,6 +172,39 @@ export function sgemm(a: Float32Array, aShape: Shape, b: Float32Array, bShape: S
       idx[d] = 0;
     }
   }
+}
+
+/**
+ * One product C = A·B of operands already in the arena (byte offsets; lda/ldb in elements),
+ * through packing buffers and a padded C allocated after them. The valid m×n corner of C is
+ * copied to `out` at element `o` (row stride n), or handed to `copyOut` (C's float index and
+ * padded row stride) when the caller lays the result out itself.
+ */
+function gemm(R: Runtime, A: number, lda: number, B: number, ldb: number, m: number, n: number, k: number, out: Float32Array, o: number, copyOut?: (c0: number, ldc: number) => void): void {
+  const ldc = roundUp(n, NR);
+  const mp = roundUp(m, MR);
+  const pAp = R.alloc(Math.min(KC, k) * Math.min(MC, mp));
+  const pBp = R.alloc(Math.min(KC, k) * Math.min(NC, ldc));
+  const pc = R.alloc(mp * ldc);
+  const K = R.k;
+  R.f32.fill(0, pc >>> 2, (pc >>> 2) + mp * ldc);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = Math.min(NC, n - jc);
+    for (let p0 = 0; p0 < k; p0 += KC) {
+      const kc = Math.min(KC, k - p0);
+      K.packB(B + (p0 * ldb + jc) * 4, ldb * 4, kc, nc, pBp);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = Math.min(MC, m - ic);
+        K.packA(A + (ic * lda + p0) * 4, lda * 4, kc, mc, pAp);
+        K.macro(pAp, pBp, pc + (ic * ldc + jc) * 4, Math.ceil(mc / MR), Math.ceil(nc / NR), kc, ldc * 4);
+      }
+    }
+  }
+  const mem = R.f32; // read after the allocations above (growing replaces the view)
+  const c0 = pc >>> 2;
+  if (copyOut) copyOut(c0, ldc);
+  else if (ldc === n) out.set(mem.subarray(c0, c0 + m * n), o);
+  else for (let i = 0; i < m; i++) out.set(mem.subarray(c0 + i * ldc, c0 + i * ldc + n), o + i * n);
 }
 
 /** Element strides (in matrices) of `shape` broadcast against `target`: 0 along broadcast dims. */
