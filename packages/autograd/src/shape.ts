@@ -103,3 +103,40 @@ export function normalizeAxes(op: string, axis: number | readonly number[] | und
 export function broadcastPair(op: string, a: Shape, b: Shape): Shape {
   return shapesEqual(a, b) ? a : broadcastShapes(op, a, b);
 }
+
+/**
+ * For a batched matmul whose operands' batch axes (all but the last two) broadcast to
+ * `outShape`'s, the index of the A matrix and of the B matrix used by each output matrix, in
+ * order. Shared by every backend's matmul.
+ */
+export function batchMatrixIndices(aShape: Shape, bShape: Shape, outShape: Shape): { a: Int32Array; b: Int32Array } {
+  const batch = outShape.slice(0, -2);
+  const n = sizeOf(batch);
+  const strides = (s: Shape) => {
+    const own = s.slice(0, -2);
+    const out = new Array<number>(batch.length).fill(0);
+    for (let i = own.length - 1, j = batch.length - 1, acc = 1; i >= 0; i--, j--) {
+      out[j] = own[i] === 1 && batch[j] !== 1 ? 0 : acc;
+      acc *= own[i]!;
+    }
+    return out;
+  };
+  const as = strides(aShape);
+  const bs = strides(bShape);
+  const a = new Int32Array(n);
+  const b = new Int32Array(n);
+  const idx = new Array<number>(batch.length).fill(0);
+  for (let t = 0, ai = 0, bi = 0; t < n; t++) {
+    a[t] = ai;
+    b[t] = bi;
+    for (let d = batch.length - 1; d >= 0; d--) {
+      ai += as[d]!;
+      bi += bs[d]!;
+      if (++idx[d]! < batch[d]!) break;
+      ai -= as[d]! * batch[d]!;
+      bi -= bs[d]! * batch[d]!;
+      idx[d] = 0;
+    }
+  }
+  return { a, b };
+}

@@ -1,6 +1,5 @@
 import type { TypedArray } from "../dtype.js";
-import type { Shape } from "../shape.js";
-import { broadcastStrides } from "./strided.js";
+import { batchMatrixIndices, type Shape } from "../shape.js";
 
 // Blocking: a KC×NB block of B (KC·NB·8 = 128 KiB as float64) stays in L2 while every 4-row
 // panel of A (4·KC·8 = 8 KiB) streams past it from L1.
@@ -112,22 +111,6 @@ export function matmulKernel(a: TypedArray, aShape: Shape, b: TypedArray, bShape
   const m = outShape[r - 2]!;
   const n = outShape[r - 1]!;
   const k = aShape[aShape.length - 1]!;
-  const batchShape = outShape.slice(0, r - 2);
-  const aBatch = broadcastStrides(aShape.slice(0, -2), batchShape);
-  const bBatch = broadcastStrides(bShape.slice(0, -2), batchShape);
-  const nb = batchShape.reduce((x, y) => x * y, 1);
-  const idx = new Array<number>(batchShape.length).fill(0);
-  let ai = 0;
-  let bi = 0;
-  for (let t = 0; t < nb; t++) {
-    gemm(a, ai * m * k, b, bi * k * n, out, t * m * n, m, k, n);
-    for (let d = batchShape.length - 1; d >= 0; d--) {
-      ai += aBatch[d]!;
-      bi += bBatch[d]!;
-      if (++idx[d]! < batchShape[d]!) break;
-      ai -= aBatch[d]! * batchShape[d]!;
-      bi -= bBatch[d]! * batchShape[d]!;
-      idx[d] = 0;
-    }
-  }
+  const mats = batchMatrixIndices(aShape, bShape, outShape);
+  for (let t = 0; t < mats.a.length; t++) gemm(a, mats.a[t]! * m * k, b, mats.b[t]! * k * n, out, t * m * n, m, k, n);
 }

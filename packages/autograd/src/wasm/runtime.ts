@@ -6,8 +6,7 @@
  * reused by every later call (a bump allocator reset per call), so nothing leaks; its size is
  * the high-water mark of one kernel call's operands, packing buffers and output.
  */
-import type { Shape } from "../shape.js";
-import { sizeOf } from "../shape.js";
+import { batchMatrixIndices, sizeOf, type Shape } from "../shape.js";
 import { ModuleBuilder, v128 } from "./emit.js";
 import { type KernelExports, MR, NR, kernelModule } from "./kernels.js";
 
@@ -150,27 +149,15 @@ export function sgemm(a: Float32Array, aShape: Shape, b: Float32Array, bShape: S
     return;
   }
 
-  const aBatch = batchStrides(aShape.slice(0, -2), batchShape);
-  const bBatch = batchStrides(bShape.slice(0, -2), batchShape);
+  const mats = batchMatrixIndices(aShape, bShape, outShape);
   const pa = R.alloc(a.length);
   const pb = R.alloc(b.length);
   R.f32.set(a, pa >>> 2);
   R.f32.set(b, pb >>> 2);
-  const idx = new Array<number>(batchShape.length).fill(0);
-  let ai = 0;
-  let bi = 0;
   const mark = R.mark();
   for (let t = 0; t < nb; t++) {
     R.release(mark);
-    gemm(R, pa + ai * m * k * 4, k, pb + bi * k * n * 4, n, m, n, k, out, t * m * n);
-    for (let d = batchShape.length - 1; d >= 0; d--) {
-      ai += aBatch[d]!;
-      bi += bBatch[d]!;
-      if (++idx[d]! < batchShape[d]!) break;
-      ai -= aBatch[d]! * batchShape[d]!;
-      bi -= bBatch[d]! * batchShape[d]!;
-      idx[d] = 0;
-    }
+    gemm(R, pa + mats.a[t]! * m * k * 4, k, pb + mats.b[t]! * k * n * 4, n, m, n, k, out, t * m * n);
   }
 }
 
@@ -205,17 +192,6 @@ function gemm(R: Runtime, A: number, lda: number, B: number, ldb: number, m: num
   if (copyOut) copyOut(c0, ldc);
   else if (ldc === n) out.set(mem.subarray(c0, c0 + m * n), o);
   else for (let i = 0; i < m; i++) out.set(mem.subarray(c0 + i * ldc, c0 + i * ldc + n), o + i * n);
-}
-
-/** Element strides (in matrices) of `shape` broadcast against `target`: 0 along broadcast dims. */
-function batchStrides(shape: Shape, target: Shape): number[] {
-  const out = new Array<number>(target.length).fill(0);
-  let acc = 1;
-  for (let i = shape.length - 1, j = target.length - 1; i >= 0; i--, j--) {
-    out[j] = shape[i] === 1 && target[j] !== 1 ? 0 : acc;
-    acc *= shape[i]!;
-  }
-  return out;
 }
 
 /**
