@@ -7,7 +7,7 @@
  * import { tensor } from "@deltagrad/autograd";
  * const w = tensor(0, { requiresGrad: true });
  * w.mul(1).neg().exp().add(1).reciprocal().backward();
- * w.grad!.itemSync(); // -0.25
+ * w.grad!.itemSync(); // 0.25 (σ′(0))
  * ```
  */
 import { registerBackend, setBackend } from "./backend.js";
