@@ -10,7 +10,14 @@ import { DeltagradError } from "./errors.js";
 import { formatNumber, formatTensor } from "./format.js";
 import type { Tensor } from "./tensor.js";
 
-/** The key Jupyter kernels look up on a value to get its rich representation (`Symbol.for("Jupyter.display")`). */
+/**
+ * The key Jupyter kernels look up on a value to get its rich representation (`Symbol.for("Jupyter.display")`).
+ *
+ * @example
+ * ```ts
+ * tensor([1, 2])[jupyterDisplay](); // { "text/plain": …, "text/html": … }
+ * ```
+ */
 export const jupyterDisplay: unique symbol = Symbol.for("Jupyter.display");
 
 /** MIME type → content, what a `[Symbol.for("Jupyter.display")]()` method returns. */

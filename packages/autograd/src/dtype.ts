@@ -31,7 +31,14 @@ export function bytesPerElement(dtype: DType): number {
   return CTORS[dtype].BYTES_PER_ELEMENT;
 }
 
-/** Whether gradients can flow through tensors of this dtype. */
+/**
+ * Whether gradients can flow through tensors of this dtype.
+ *
+ * @example
+ * ```ts
+ * isFloat("float64"); // true — isFloat("int32") is false
+ * ```
+ */
 export function isFloat(dtype: DType): boolean {
   return dtype === "float32" || dtype === "float64";
 }

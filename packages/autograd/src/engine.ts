@@ -132,7 +132,14 @@ function anyRequiresGrad(inputs: Tensor[]): boolean {
   return false;
 }
 
-/** Sums a gradient of a broadcast result back to `shape` (NumPy broadcasting's adjoint). */
+/**
+ * Sums a gradient of a broadcast result back to `shape` (NumPy broadcasting's adjoint).
+ *
+ * @example
+ * ```ts
+ * unbroadcast(ones([2, 3]), [3]).arraySync(); // [2, 2, 2]
+ * ```
+ */
 export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   if (!(g instanceof Tensor) || !Array.isArray(shape)) {
     throw new DeltagradError(`unbroadcast: expected a Tensor and a shape, got ${describe(g)} and ${describe(shape)}`);

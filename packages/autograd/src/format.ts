@@ -40,7 +40,14 @@ export function formatValues(t: Tensor): string {
   return build(0, 0, "");
 }
 
-/** `tensor([...], shape=[2,3], dtype=float32, gradFn=mul)`, like PyTorch's repr. */
+/**
+ * `tensor([...], shape=[2,3], dtype=float32, gradFn=mul)`, like PyTorch's repr.
+ *
+ * @example
+ * ```ts
+ * formatTensor(tensor([1, 2])); // "tensor([1.0000, 2.0000], shape=[2], dtype=float32)"
+ * ```
+ */
 export function formatTensor(t: Tensor): string {
   if (!(t instanceof Tensor)) throw new DeltagradError(`formatTensor: expected a Tensor, got ${describe(t)}`);
   const head = "tensor(";

@@ -84,6 +84,12 @@ function binaryForward(op: "add" | "mul" | "maximum") {
 
 const SQRT_PI_OVER_2 = 0.886226925452758; // √π / 2
 
+/**
+ * @example
+ * ```ts
+ * RULES.exp.vjp(g, [x], y, null); // [g·y]: the table a VJP lookup goes through
+ * ```
+ */
 export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
   add: { forward: binaryForward("add"), vjp: (g) => [g, g] }, // d(a+b) = da + db
   // Inputs that need no gradient get none (the sweep would drop it): x·w with a constant x costs one product.

@@ -78,7 +78,14 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** The default generator used by `rand`, `randn`, initializers, dropout and shuffling. */
+/**
+ * The default generator used by `rand`, `randn`, initializers, dropout and shuffling.
+ *
+ * @example
+ * ```ts
+ * defaultGenerator.uniform(); // the stream manualSeed(n) resets
+ * ```
+ */
 export const defaultGenerator = new Generator(0);
 
 /**

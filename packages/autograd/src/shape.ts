@@ -59,7 +59,14 @@ export function describe(v: unknown): string {
   }
 }
 
-/** NumPy broadcasting of several shapes; throws naming the op and the shapes when they clash. */
+/**
+ * NumPy broadcasting of several shapes; throws naming the op and the shapes when they clash.
+ *
+ * @example
+ * ```ts
+ * broadcastShapes("add", [3, 1], [4]); // [3, 4]
+ * ```
+ */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   for (const s of shapes) if (!Array.isArray(s) || !allSizes(s)) checkShape(op, s); // throws naming op
   const rank = Math.max(0, ...shapes.map((s) => s.length));

@@ -78,7 +78,14 @@ export function allClose(actual: Tensor | Expected, expected: Expected, { atol =
   return { ok: true, message: "all elements close" };
 }
 
-/** The matchers object for `expect.extend`. */
+/**
+ * The matchers object for `expect.extend`.
+ *
+ * @example
+ * ```ts
+ * expect.extend(matchers); expect(tensor([1])).toBeAllClose([1]);
+ * ```
+ */
 export const matchers = {
   /** `expect(t).toBeAllClose(expected, { atol, rtol })`. */
   toBeAllClose(received: Tensor, expected: Expected, opts: AllCloseOptions = {}): MatcherResult {

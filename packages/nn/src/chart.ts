@@ -28,7 +28,14 @@ export interface ChartOptions {
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
 
-/** About five round tick values covering [lo, hi]. */
+/**
+ * About five round tick values covering [lo, hi].
+ *
+ * @example
+ * ```ts
+ * niceTicks(0, 1); // [0, 0.2, 0.4, 0.6, 0.8, 1]
+ * ```
+ */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;

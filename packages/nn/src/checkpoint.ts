@@ -20,7 +20,14 @@
 import { DeltagradError, Tensor, tensor, type DType, type TypedArray } from "@deltagrad/autograd";
 import { optionsOf } from "./options.js";
 
-/** Largest JSON header accepted, as the reference implementation (100 MB). */
+/**
+ * Largest JSON header accepted, as the reference implementation (100 MB).
+ *
+ * @example
+ * ```ts
+ * MAX_HEADER_BYTES; // a header claiming more is rejected before it is read
+ * ```
+ */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 const TO_FILE: Record<DType, string> = { float32: "F32", float64: "F64", int32: "I32", bool: "BOOL" };
@@ -63,7 +70,14 @@ export interface StatefulOptimizer {
   loadStateDict(sd: OptimizerState): unknown;
 }
 
-/** `__metadata__.format` of an optimizer checkpoint. */
+/**
+ * `__metadata__.format` of an optimizer checkpoint.
+ *
+ * @example
+ * ```ts
+ * OPTIMIZER_FORMAT; // the __metadata__ "format" of optimizer files
+ * ```
+ */
 export const OPTIMIZER_FORMAT = "deltagrad.optimizer/1";
 
 // ─── writing ────────────────────────────────────────────────────────────────────────────────

@@ -272,7 +272,14 @@ export function minMaxScale(x: Tensor, options: { min?: number; max?: number } =
   return new MinMaxScaler(optionsOf("minMaxScale", options)).fitTransform(x);
 }
 
-/** Class indices from logits/probabilities (argmax of the last axis) or from int labels as they are. */
+/**
+ * Class indices from logits/probabilities (argmax of the last axis) or from int labels as they are.
+ *
+ * @example
+ * ```ts
+ * toClasses(tensor([[0.1, 0.9], [2, 1]])); // Int32Array [1, 0]
+ * ```
+ */
 export function toClasses(t: Tensor): Int32Array {
   const c = t.dtype === "int32" ? t : t.argmax({ axis: -1 });
   return Int32Array.from(c.dataSync());

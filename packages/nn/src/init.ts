@@ -252,7 +252,14 @@ const NAMED: Record<string, Initializer> = {
   normal: (t) => normal(t, { std: 0.05 }),
 };
 
-/** Initializer names accepted by {@link getInitializer} (case and underscores are ignored). */
+/**
+ * Initializer names accepted by {@link getInitializer} (case and underscores are ignored).
+ *
+ * @example
+ * ```ts
+ * init.initializerNames.includes("glorotUniform"); // true
+ * ```
+ */
 export const initializerNames: readonly string[] = [
   "zeros", "ones", "glorotUniform", "glorotNormal", "xavierUniform", "xavierNormal", "heUniform", "heNormal",
   "kaimingUniform", "kaimingNormal", "lecunUniform", "lecunNormal", "randomUniform", "randomNormal", "uniform", "normal",

@@ -63,7 +63,14 @@ export interface LoadStateDictResult {
 
 const fmtShape = (s: readonly number[]) => `[${s.join(",")}]`;
 
-/** Formats an integer with thousands separators (1238730 → "1,238,730"), independent of locale. */
+/**
+ * Formats an integer with thousands separators (1238730 → "1,238,730"), independent of locale.
+ *
+ * @example
+ * ```ts
+ * formatCount(1238730); // "1,238,730"
+ * ```
+ */
 export function formatCount(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }

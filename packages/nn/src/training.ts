@@ -19,7 +19,14 @@ export interface OptimizerLike {
 /** A metric: a name from {@link METRICS} or a function of (predictions, targets) → number. */
 export type Metric = "accuracy" | ((pred: Tensor, y: Tensor) => number);
 
-/** Built-in metrics by name. */
+/**
+ * Built-in metrics by name.
+ *
+ * @example
+ * ```ts
+ * METRICS.accuracy(logits, labels); // share of rows whose argmax is the label
+ * ```
+ */
 export const METRICS: Record<string, (pred: Tensor, y: Tensor) => number> = {
   /** Share of rows whose argmax (or int prediction) equals the class label (or the target row's argmax). */
   accuracy: (pred, y) => {

@@ -26,6 +26,16 @@ export interface LrOptimizer {
  */
 const initialLrs = new WeakMap<LrOptimizer, number[]>();
 
+/**
+ * The base of every scheduler (PyTorch's LRScheduler): holds the base rates, counts epochs in
+ * `lastEpoch`, and on `step()` writes the rate a subclass computes into `opt.paramGroups[i].lr`.
+ *
+ * @example
+ * ```ts
+ * const sched = new StepLR(opt, { stepSize: 10, gamma: 0.5 }); // a subclass
+ * sched.step(); sched.getLastLr();
+ * ```
+ */
 export abstract class LRScheduler {
   /** The optimizer whose rates this scheduler sets. */
   readonly optimizer: LrOptimizer;

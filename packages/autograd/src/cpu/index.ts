@@ -119,7 +119,14 @@ function castValue(v: number, to: DType): number {
   return v;
 }
 
-/** The default backend: TypedArrays and plain loops, synchronous, float32 and float64. */
+/**
+ * The default backend: TypedArrays and plain loops, synchronous, float32 and float64.
+ *
+ * @example
+ * ```ts
+ * setBackend("cpu"); getBackend() === cpuBackend; // true
+ * ```
+ */
 export const cpuBackend: Backend = {
   name: "cpu",
   synchronous: true,

@@ -22,7 +22,14 @@ export interface RandomOptions extends CreateOptions {
 /** Nested arrays of numbers or booleans, a TypedArray, or a single number: what {@link tensor} accepts. */
 export type TensorData = number | boolean | TypedArray | readonly TensorData[];
 
-/** @internal Wraps a TypedArray already of `dtype` as a tensor on the active backend. */
+/**
+ * @internal Wraps a TypedArray already of `dtype` as a tensor on the active backend.
+ *
+ * @example
+ * ```ts
+ * fromTypedArray(new Float32Array([1, 2]), [2], "float32");
+ * ```
+ */
 export function fromTypedArray(values: TypedArray, shape: readonly number[], dtype: DType, opts: CreateOptions = {}): Tensor {
   const b = getBackend();
   const t = new Tensor(b.upload(values, dtype), shape, dtype, b);
@@ -34,6 +41,11 @@ export function fromTypedArray(values: TypedArray, shape: readonly number[], dty
 /**
  * The most elements one tensor may hold: int32 indexing in the kernels, and far more than
  * memory allows anyway. A larger request is a DeltagradError, not a RangeError from the allocator.
+ *
+ * @example
+ * ```ts
+ * zeros([MAX_ELEMENTS + 1]); // throws a DeltagradError instead of a RangeError
+ * ```
  */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
@@ -277,7 +289,14 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   return random("randint", shape, opts, (g) => g.int(low, high), "int32");
 }
 
-/** @internal A scalar tensor of `dtype`. */
+/**
+ * @internal A scalar tensor of `dtype`.
+ *
+ * @example
+ * ```ts
+ * scalar(2, "float64"); // tensor(2.0000, shape=[], dtype=float64)
+ * ```
+ */
 export function scalar(v: number, dtype: DType): Tensor {
   // Every `x.add(1)` makes one: skip full()'s validation (v and dtype are already checked).
   const b = getBackend();

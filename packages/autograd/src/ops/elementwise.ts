@@ -6,7 +6,14 @@ import { broadcastPair, describe } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { scalar } from "./create.js";
 
-/** @internal Throws unless `x` is a Tensor. */
+/**
+ * @internal Throws unless `x` is a Tensor.
+ *
+ * @example
+ * ```ts
+ * asTensor("exp", x); // x, or a DeltagradError "exp: expected a Tensor for x, got …"
+ * ```
+ */
 export function asTensor(op: string, x: unknown, arg = "x"): Tensor {
   if (x instanceof Tensor) return x;
   throw new DeltagradError(`${op}: expected a Tensor for ${arg}, got ${describe(x)}`);
@@ -16,6 +23,11 @@ export function asTensor(op: string, x: unknown, arg = "x"): Tensor {
  * @internal Turns a binary op's operands into tensors of one dtype. A plain number takes the
  * tensor operand's dtype (float32 if it is fractional and the tensor is integer), like
  * PyTorch's "weak" Python scalars. `minDType` lifts the result (e.g. float32 for division).
+ *
+ * @example
+ * ```ts
+ * operands("add", tensor([1], { dtype: "int32" }), 0.5); // both float32
+ * ```
  */
 export function operands(op: string, a: TensorLike, b: TensorLike, minDType: DType = "bool"): [Tensor, Tensor] {
   const dtype = promote(promote(operandType(op, a, b), operandType(op, b, a)), minDType);

@@ -24,7 +24,14 @@ function pair(op: string, name: string, v: Size2 | undefined, dflt: number, min:
   return [p[0]!, p[1]!];
 }
 
-/** @internal Validates window options into {@link WindowParams}. */
+/**
+ * @internal Validates window options into {@link WindowParams}.
+ *
+ * @example
+ * ```ts
+ * windowParams("unfold", { kernel: 3 }); // { kernel: [3, 3], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }
+ * ```
+ */
 export function windowParams(op: string, o: WindowOptions): WindowParams {
   if (!o || typeof o !== "object") throw new DeltagradError(`${op}: options with a kernel size are required`);
   return {

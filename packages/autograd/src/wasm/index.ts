@@ -58,7 +58,14 @@ function ready(): void {
   checked = true;
 }
 
-/** Bytes of WebAssembly memory the wasm backend's arena holds (its high-water mark; 0 before first use). */
+/**
+ * Bytes of WebAssembly memory the wasm backend's arena holds (its high-water mark; 0 before first use).
+ *
+ * @example
+ * ```ts
+ * wasmArenaBytes(); // bytes of wasm memory the kernels have grown to
+ * ```
+ */
 export function wasmArenaBytes(): number {
   return checked ? runtime().bytes : 0;
 }

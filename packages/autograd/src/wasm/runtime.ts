@@ -12,7 +12,14 @@ import { type KernelExports, MR, NR, kernelModule } from "./kernels.js";
 
 const PAGE = 65536;
 
-/** Whether this engine validates a module using 128-bit SIMD (Node ≥ 16.4, Deno, current browsers). */
+/**
+ * Whether this engine validates a module using 128-bit SIMD (Node ≥ 16.4, Deno, current browsers).
+ *
+ * @example
+ * ```ts
+ * wasmSimdSupported(); // true on Node ≥ 16.4, Deno and current browsers
+ * ```
+ */
 export function wasmSimdSupported(): boolean {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return false;
   try {
