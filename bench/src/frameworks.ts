@@ -128,6 +128,18 @@ export function matmulRunner(fw: FrameworkId, n: number): Runner {
   return { step: () => run()[0]!, check: () => Array.from(run().subarray(0, 64)), dispose: () => tf.dispose([a, b]) };
 }
 
+/** A deltagrad training step (zero grads, forward, softmax cross-entropy, backward, update) as a Runner. */
+function dgTrainRunner(model: { call(x: dg.Tensor): dg.Tensor }, opt: { zeroGrad(): void; step(): void }, x: dg.Tensor, y: dg.Tensor): Runner {
+  const step = () => {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.call(x), y);
+    loss.backward();
+    opt.step();
+    return loss.itemSync();
+  };
+  return { step, check: () => [step(), step()], dispose() {} };
+}
+
 // ----- W2 MLP 784-784-784-10, relu, softmax cross-entropy, Adam 1e-3 -----
 
 export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number[] = [784, 784, 784, 10]): Runner {
@@ -141,17 +153,7 @@ export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number
   const layers = sizes.length - 1;
   if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const model = build();
-    const opt = new Adam(model.parameters(), { lr: 1e-3 });
-    const x = dg.tensor(xv).reshape([batch, sizes[0]!]);
-    const y = dg.tensor(yv);
-    const step = () => {
-      opt.zeroGrad();
-      const loss = crossEntropy(model.call(x), y);
-      loss.backward();
-      opt.step();
-      return loss.itemSync();
-    };
-    return { step, check: () => [step(), step()], dispose() {} };
+    return dgTrainRunner(model, new Adam(model.parameters(), { lr: 1e-3 }), dg.tensor(xv).reshape([batch, sizes[0]!]), dg.tensor(yv));
   });
   const init = on("deltagrad-cpu", () => snapshot(build()));
   const ws: tf.Variable[] = [];
@@ -196,17 +198,7 @@ export function lenetRunner(fw: FrameworkId, batch: number): Runner {
   const yv = labels(batch, 10, 32);
   if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const model = build();
-    const opt = new SGD(model.parameters(), { lr: 0.01 });
-    const x = dg.tensor(xv).reshape([batch, 1, 28, 28]);
-    const y = dg.tensor(yv);
-    const step = () => {
-      opt.zeroGrad();
-      const loss = crossEntropy(model.call(x), y);
-      loss.backward();
-      opt.step();
-      return loss.itemSync();
-    };
-    return { step, check: () => [step(), step()], dispose() {} };
+    return dgTrainRunner(model, new SGD(model.parameters(), { lr: 0.01 }), dg.tensor(xv).reshape([batch, 1, 28, 28]), dg.tensor(yv));
   });
   const init = on("deltagrad-cpu", () => snapshot(build()));
   // NHWC; filters [K, C, F, F] → [F, F, C, K]. With C = 1 the input needs only a reshape.
