@@ -143,11 +143,18 @@ export interface TrainingContext {
   stopTraining: boolean;
 }
 
+/** What `onBatchEnd` receives: the batch's loss, its size, and each metric on this batch. */
+export interface BatchLogs {
+  loss: number;
+  size: number;
+  metrics: Record<string, number>;
+}
+
 /** Hooks called by `fit`. All optional; async hooks are awaited. */
 export interface Callback {
   onTrainBegin?(ctx: TrainingContext): void | Promise<void>;
   onEpochBegin?(epoch: number, ctx: TrainingContext): void | Promise<void>;
-  onBatchEnd?(batch: number, logs: { loss: number; size: number }, ctx: TrainingContext): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: BatchLogs, ctx: TrainingContext): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: Logs, ctx: TrainingContext): void | Promise<void>;
   onTrainEnd?(ctx: TrainingContext): void | Promise<void>;
 }
@@ -329,6 +336,7 @@ export class ProgressBar implements Callback {
   private bar: cliProgress.SingleBar | null = null;
   private seen = 0;
   private lossSum = 0;
+  private metricSums: Record<string, number> = {};
   private start = 0;
   private readonly out: Out;
   private readonly tty: boolean;
@@ -339,11 +347,12 @@ export class ProgressBar implements Callback {
   onEpochBegin(epoch: number, ctx: TrainingContext): void {
     this.seen = 0;
     this.lossSum = 0;
+    this.metricSums = {};
     this.start = performance.now();
     if (!this.tty) return;
     this.bar = new cliProgress.SingleBar(
       {
-        format: `epoch ${epoch}/${ctx.epochs} [{bar}] {value}/{total} | loss {loss} | {speed} samples/s | ETA {eta_formatted}`,
+        format: `epoch ${epoch}/${ctx.epochs} [{bar}] {value}/{total} | loss {loss}{metrics} | {speed} samples/s | ETA {eta_formatted}`,
         stream: this.out as NodeJS.WritableStream,
         hideCursor: true,
         clearOnComplete: true,
@@ -351,13 +360,16 @@ export class ProgressBar implements Callback {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(ctx.steps, 0, { loss: "-", speed: "-" });
+    this.bar.start(ctx.steps, 0, { loss: "-", metrics: "", speed: "-" });
   }
-  onBatchEnd(_b: number, logs: { loss: number; size: number }): void {
+  onBatchEnd(_b: number, logs: BatchLogs): void {
     this.seen += logs.size;
     this.lossSum += logs.loss * logs.size;
+    // Running means over the epoch's batches so far (weighted by batch size).
+    for (const [k, v] of Object.entries(logs.metrics)) this.metricSums[k] = (this.metricSums[k] ?? 0) + v * logs.size;
+    const metrics = Object.entries(this.metricSums).map(([k, v]) => ` | ${k} ${(v / this.seen).toFixed(4)}`).join("");
     const secs = (performance.now() - this.start) / 1000;
-    this.bar?.increment(1, { loss: (this.lossSum / this.seen).toFixed(4), speed: Math.round(this.seen / Math.max(secs, 1e-9)) });
+    this.bar?.increment(1, { loss: (this.lossSum / this.seen).toFixed(4), metrics, speed: Math.round(this.seen / Math.max(secs, 1e-9)) });
   }
   onEpochEnd(epoch: number, logs: Logs, ctx: TrainingContext): void {
     this.bar?.stop();
@@ -494,11 +506,13 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         for (const p of params) if (p.grad) checkFinite("fit", `a gradient at epoch ${epoch}, batch ${b} (training stopped before this step, parameters unchanged)`, await p.grad.data());
         optimizer.step();
         lossSum += lv * batch.indices.length;
+        const batchMetrics: Record<string, number> = {};
         if (mfns.length) {
           preds.push(pred.detach());
           targets.push(batch.y);
+          for (const [name, f] of mfns) batchMetrics[name] = f(pred, batch.y);
         }
-        for (const cb of cbs) await cb.onBatchEnd?.(b, { loss: lv, size: batch.indices.length }, ctx);
+        for (const cb of cbs) await cb.onBatchEnd?.(b, { loss: lv, size: batch.indices.length, metrics: batchMetrics }, ctx);
       } catch (e) {
         params.forEach((p, i) => (p.grad = savedGrads[i]!));
         throw e;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { manualSeed, randn, tensor, type Tensor } from "@deltagrad/autograd";
-import { EarlyStopping, History, LearningRateScheduler, Linear, MLP, ModelCheckpoint, ProgressBar, crossEntropy, evaluate, fit, lineChartSvg, mseLoss, predict, type Callback } from "@deltagrad/nn";
+import { EarlyStopping, History, load, LearningRateScheduler, Linear, MLP, ModelCheckpoint, ProgressBar, crossEntropy, evaluate, fit, lineChartSvg, mseLoss, predict, type Callback } from "@deltagrad/nn";
 import { Adam, SGD, StepLR } from "@deltagrad/optim";
 
 /** Two Gaussian blobs, linearly separable. */
@@ -113,6 +113,20 @@ describe("callbacks", () => {
     expect(saved[0]![1]).toEqual(["weight", "bias"]);
   });
 
+  test("ModelCheckpoint without a save function writes a safetensors file that load() reads back", async () => {
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "dg-ckpt-"));
+    const model = new Linear(1, 1);
+    const path = join(dir, "best.safetensors");
+    await fit(model, { x: tensor([[1], [2]]), y: tensor([[1], [2]]), loss: mseLoss, optimizer: new SGD(model.parameters(), { lr: 0.01 }), epochs: 2, callbacks: [new ModelCheckpoint({ path, monitor: "loss" })], ...silent });
+    const saved = await load(path);
+    expect(Object.keys(saved)).toEqual(["weight", "bias"]);
+    expect(Array.from(saved.weight!.dataSync())).toEqual(Array.from(model.parameters()[0]!.dataSync()));
+    await rm(dir, { recursive: true });
+  });
+
   test("ProgressBar prints one clean line per epoch when not a TTY", async () => {
     const lines: string[] = [];
     const model = new Linear(2, 2);
@@ -126,7 +140,8 @@ describe("callbacks", () => {
     let out = "";
     const model = new Linear(2, 2);
     const { x, y } = blobs(20, 3);
-    await fit(model, { x, y, loss: crossEntropy, optimizer: new SGD(model.parameters(), { lr: 0.1 }), epochs: 1, batchSize: 5, verbose: 0, callbacks: [new ProgressBar({ stream: { write: (s: string) => (out += s), isTTY: true } as never, tty: true })] });
+    await fit(model, { x, y, loss: crossEntropy, optimizer: new SGD(model.parameters(), { lr: 0.1 }), epochs: 1, batchSize: 5, metrics: ["accuracy"], verbose: 0, callbacks: [new ProgressBar({ stream: { write: (s: string) => (out += s), isTTY: true } as never, tty: true })] });
+    expect(out).toMatch(/\| loss \d\.\d{4} \| accuracy \d\.\d{4} \| \d+ samples\/s \| ETA/); // the live bar, with the running metric
     expect(out).toMatch(/epoch 1\/1 - loss/);
   });
 });
