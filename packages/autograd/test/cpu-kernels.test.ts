@@ -44,7 +44,7 @@ function transposeRef(v: number[], m: number, n: number) {
 // closures; both must give the same numbers.
 describe("cpu kernels: closure fallbacks without code generation", () => {
   test("unary, binary (with broadcasting) and reduce loops agree with the compiled ones", async () => {
-    const { makeBinaryLoop, makeReduceLoop, makeUnaryLoop } = await import("../src/cpu/strided.js");
+    const { makeBinaryLoop, makeReduceLoop, makeUnaryLoop, transposeLast2 } = await import("../src/cpu/strided.js");
     const RealFunction = globalThis.Function;
     let fallback!: { add: ReturnType<typeof makeBinaryLoop>; exp: ReturnType<typeof makeUnaryLoop>; sum: ReturnType<typeof makeReduceLoop>; max: ReturnType<typeof makeReduceLoop> };
     (globalThis as { Function: unknown }).Function = function () {
@@ -74,5 +74,8 @@ describe("cpu kernels: closure fallbacks without code generation", () => {
       fallback.max(x.dataSync(), x.shape, axes, r);
       expectClose(r, dg.max(x, { axis: axes }).dataSync(), 0, `max ${axes}`);
     }
+    const t = new Float64Array(24);
+    transposeLast2(x.dataSync(), t, 2, 3, 4);
+    expectClose(t, dg.transpose(x, -1, -2).dataSync(), 0, "transpose");
   });
 });

@@ -42,32 +42,20 @@ export function gatherStrided(src: TypedArray, out: TypedArray, outShape: Shape,
 }
 
 /**
- * A batch of row-major `rows`×`cols` matrices transposed: `out[b][j][i] = src[b][i][j]` (a
- * permute that swaps the last two axes, as the matmul VJPs g·Bᵀ and Aᵀ·g materialise). Walks
- * TILE×TILE blocks so both the rows read and the rows written stay in L1; the strided gather
- * above touches a new cache line for every element read once a matrix is wider than L1.
- * Same values as `gatherStrided` with the permuted strides (a copy; no arithmetic).
+ * A batch of row-major `rows`×`cols` matrices transposed, `out[b][j][i] = src[b][i][j]`, through
+ * the generic strided gather: the closure fallback for {@link transposeLast2Body} where code
+ * generation is forbidden (same values; it is a copy).
  */
 export function transposeLast2(src: TypedArray, out: TypedArray, batch: number, rows: number, cols: number): void {
-  // transposeLast2Body below is this same body as source (keep the two in step).
-  const TILE = 32;
-  const mat = rows * cols;
-  for (let b = 0; b < batch; b++) {
-    const base = b * mat;
-    for (let i0 = 0; i0 < rows; i0 += TILE) {
-      const i1 = Math.min(i0 + TILE, rows);
-      for (let j0 = 0; j0 < cols; j0 += TILE) {
-        const j1 = Math.min(j0 + TILE, cols);
-        for (let j = j0; j < j1; j++) {
-          const o = base + j * rows;
-          for (let i = i0; i < i1; i++) out[o + i] = src[base + i * cols + j]!;
-        }
-      }
-    }
-  }
+  gatherStrided(src, out, [batch, cols, rows], [rows * cols, 1, cols], 0);
 }
 
-/** The body of {@link transposeLast2} as source, for `compile` (one monomorphic copy per dtype). */
+/**
+ * The compiled transpose (a permute that swaps the last two axes, as the matmul VJPs g·Bᵀ and
+ * Aᵀ·g materialise): it walks TILE×TILE blocks so both the rows read and the rows written stay in
+ * L1, where the strided gather touches a new cache line for every element once a matrix is wider
+ * than L1. Parameters (src, out, batch, rows, cols) as {@link transposeLast2}.
+ */
 export const transposeLast2Body = `
   const TILE = 32;
   const mat = rows * cols;
