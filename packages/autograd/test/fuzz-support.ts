@@ -332,31 +332,36 @@ export interface CheckOptions {
  * proper {@link DeltagradError}; throws (failing the property) otherwise.
  */
 export function check<R>(name: string, fn: (...a: any[]) => R, args: readonly unknown[], o: CheckOptions = {}): R | undefined {
-  counter.calls++;
   let r: R;
   try {
     r = fn(...args);
   } catch (e) {
-    expectDeltagradError(name, e, args, o.alsoNamed);
-    counter.threw++;
-    return undefined;
+    return threw(name, e, args, o);
   }
-  counter.returned++;
-  validateResult(name, r, o);
-  return r;
+  return returned(name, r, o);
 }
 
 /** Async twin of {@link check} for functions returning promises (fit, load…). */
 export async function checkAsync<R>(name: string, fn: (...a: any[]) => Promise<R>, args: readonly unknown[], o: CheckOptions = {}): Promise<R | undefined> {
-  counter.calls++;
   let r: R;
   try {
     r = await fn(...args);
   } catch (e) {
-    expectDeltagradError(name, e, args, o.alsoNamed);
-    counter.threw++;
-    return undefined;
+    return threw(name, e, args, o);
   }
+  return returned(name, r, o);
+}
+
+/** The two outcomes a checked call may have: a proper DeltagradError, or a well-formed result. */
+function threw(name: string, e: unknown, args: readonly unknown[], o: CheckOptions): undefined {
+  counter.calls++;
+  expectDeltagradError(name, e, args, o.alsoNamed);
+  counter.threw++;
+  return undefined;
+}
+
+function returned<R>(name: string, r: R, o: CheckOptions): R {
+  counter.calls++;
   counter.returned++;
   validateResult(name, r, o);
   return r;
