@@ -140,6 +140,20 @@ function dgTrainRunner(model: { call(x: dg.Tensor): dg.Tensor }, opt: { zeroGrad
   return { step, check: () => [step(), step()], dispose() {} };
 }
 
+/** A TF.js training step (`opt.minimize` of `lossFn`, read the loss) as a Runner that disposes `owned`. */
+function tfTrainRunner(opt: tf.Optimizer, lossFn: () => tf.Scalar, owned: tf.Tensor[]): Runner {
+  const step = () => {
+    const loss = opt.minimize(lossFn, true)!;
+    const v = loss.dataSync()[0]!;
+    loss.dispose();
+    return v;
+  };
+  return { step, check: () => [step(), step()], dispose: () => {
+      opt.dispose();
+      tf.dispose(owned);
+    } };
+}
+
 // ----- W2 MLP 784-784-784-10, relu, softmax cross-entropy, Adam 1e-3 -----
 
 export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number[] = [784, 784, 784, 10]): Runner {
@@ -167,23 +181,14 @@ export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number
   const x = tf.tensor2d(xv, [batch, sizes[0]!]);
   const y = tf.tensor1d(yv, "int32");
   const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
-  const step = () => {
-    const loss = opt.minimize(() => {
-      let h: tf.Tensor = x;
-      for (let l = 0; l < layers; l++) {
-        h = tf.add(tf.matMul(h as tf.Tensor2D, ws[l]!), bs[l]!);
-        if (l + 1 < layers) h = tf.relu(h);
-      }
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(y, sizes[layers]!), h) as tf.Scalar;
-    }, true)!;
-    const v = loss.dataSync()[0]!;
-    loss.dispose();
-    return v;
-  };
-  return { step, check: () => [step(), step()], dispose: () => {
-      opt.dispose();
-      tf.dispose([...ws, ...bs, x, y]);
-    } };
+  return tfTrainRunner(opt, () => {
+    let h: tf.Tensor = x;
+    for (let l = 0; l < layers; l++) {
+      h = tf.add(tf.matMul(h as tf.Tensor2D, ws[l]!), bs[l]!);
+      if (l + 1 < layers) h = tf.relu(h);
+    }
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(y, sizes[layers]!), h) as tf.Scalar;
+  }, [...ws, ...bs, x, y]);
 }
 
 // ----- W3 LeNet-5 (conv 6@5×5 pad 2, relu, maxpool 2, conv 16@5×5, relu, maxpool 2, 400-120-84-10), SGD 0.01 -----
@@ -216,24 +221,15 @@ export function lenetRunner(fw: FrameworkId, batch: number): Runner {
   const x = tf.tensor4d(xv, [batch, 28, 28, 1]);
   const y = tf.tensor1d(yv, "int32");
   const opt = tf.train.sgd(0.01);
-  const step = () => {
-    const loss = opt.minimize(() => {
-      const conv = (h: tf.Tensor4D, w: tf.Variable, b: tf.Variable, pad: "same" | "valid") => tf.relu(tf.add(tf.conv2d(h, w as tf.Tensor4D, 1, pad), b)) as tf.Tensor4D;
-      let h = tf.maxPool(conv(x, w1, b1, "same"), 2, 2, "valid");
-      h = tf.maxPool(conv(h, w3, b3, "valid"), 2, 2, "valid");
-      const h5 = conv(h, w5, b5, "valid").reshape([batch, 120]) as tf.Tensor2D;
-      const h6 = tf.relu(tf.add(tf.matMul(h5, w6 as tf.Tensor2D), b6)) as tf.Tensor2D;
-      const logits = tf.add(tf.matMul(h6, wo as tf.Tensor2D), bo);
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), logits) as tf.Scalar;
-    }, true)!;
-    const v = loss.dataSync()[0]!;
-    loss.dispose();
-    return v;
-  };
-  return { step, check: () => [step(), step()], dispose: () => {
-      opt.dispose();
-      tf.dispose([w1, b1, w3, b3, w5, b5, w6, b6, wo, bo, x, y]);
-    } };
+  return tfTrainRunner(opt, () => {
+    const conv = (h: tf.Tensor4D, w: tf.Variable, b: tf.Variable, pad: "same" | "valid") => tf.relu(tf.add(tf.conv2d(h, w as tf.Tensor4D, 1, pad), b)) as tf.Tensor4D;
+    let h = tf.maxPool(conv(x, w1, b1, "same"), 2, 2, "valid");
+    h = tf.maxPool(conv(h, w3, b3, "valid"), 2, 2, "valid");
+    const h5 = conv(h, w5, b5, "valid").reshape([batch, 120]) as tf.Tensor2D;
+    const h6 = tf.relu(tf.add(tf.matMul(h5, w6 as tf.Tensor2D), b6)) as tf.Tensor2D;
+    const logits = tf.add(tf.matMul(h6, wo as tf.Tensor2D), bo);
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), logits) as tf.Scalar;
+  }, [w1, b1, w3, b3, w5, b5, w6, b6, wo, bo, x, y]);
 }
 
 // ----- W4 the lecture's scalar sigmoid graph: build + backward + read both gradients -----
