@@ -69,3 +69,24 @@ function ready(): void {
 export function wasmArenaBytes(): number {
   return checked ? runtime().bytes : 0;
 }
+
+let threads = 1;
+
+/**
+ * Sets how many threads the wasm backend's matmul and convolution kernels use (1 = the calling
+ * thread only). Results are bit-for-bit identical whatever the count.
+ *
+ * @example
+ * ```ts
+ * setNumThreads(2); getNumThreads(); // 2
+ * ```
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new DeltagradError(`setNumThreads: expected an integer from 1 to 256, got ${String(n)}`);
+  threads = n;
+}
+
+/** The wasm backend's thread count (see {@link setNumThreads}). @example `getNumThreads() // 1` */
+export function getNumThreads(): number {
+  return threads;
+}
