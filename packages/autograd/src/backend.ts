@@ -34,7 +34,17 @@ export interface Backend {
   /** Whether this backend computes in float64 (cpu does; webgpu does not). */
   supports(dtype: DType): boolean;
 
+  /**
+   * Optional explicit memory management (wasm; a GPU backend). `retain` is called whenever a
+   * tensor starts referencing `data` and returns whether this backend manages that storage; the
+   * core then calls `release` once per retain when it knows the tensor is dead (see lifetime.ts).
+   * Backends whose storage is garbage-collected (cpu) leave both out.
+   */
+  retain?(data: BackendData): boolean;
+  release?(data: BackendData): void;
+
   upload(values: TypedArray, dtype: DType): BackendData;
+  /** The values; the result may be a view of backend memory, valid only until the next kernel call. */
   readSync(data: BackendData, dtype: DType, size: number): TypedArray;
   read(data: BackendData, dtype: DType, size: number): Promise<TypedArray>;
   /** Copies `src` over `dst`'s storage in place (used by optimizers; same dtype and size). */

@@ -1,7 +1,8 @@
-import { getBackend } from "./backend.js";
+import { getBackend, type Backend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
-import { noGradient, RULES, type Attrs, type Primitive } from "./primitives.js";
+import { noGradient, RULES, type Attrs, type Forward, type Primitive, type Rule } from "./primitives.js";
+import { scoped, currentScope } from "./lifetime.js";
 import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
 import { Tensor, type Node } from "./tensor.js";
 import { add, reshape, sum } from "./ops/index.js";
@@ -114,17 +115,43 @@ function checkFinite(t: Tensor, what: string, node: Node | null): void {
  */
 export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Attrs[P]): Tensor {
   // The hot path of every op (and all of a scalar graph's cost): no closures, no array copies.
-  const backend = inputs.length > 0 ? inputs[0]!.backend : getBackend();
+  let backend = inputs.length > 0 ? inputs[0]!.backend : getBackend();
   const rule = RULES[prim];
-  const f = rule.forward(backend, inputs, attrs);
+  let f: Forward;
+  if (sameBackend(inputs, backend)) f = rule.forward(backend, inputs, attrs);
+  else {
+    backend = getBackend();
+    f = forwardOnto(backend, rule, inputs, attrs);
+  }
   const out = new Tensor(f.data, f.shape, f.dtype, backend);
   if (gradEnabled && rule.vjp !== noGradient && isFloat(f.dtype) && anyRequiresGrad(inputs)) {
     const node: Node = { op: prim, inputs, attrs, freed: false };
     if (anomaly) node.stack = userStack();
+    for (let i = 0; i < inputs.length; i++) inputs[i]!._uses++;
     out._setNode(node);
   }
   if (anomaly && !inBackward) checkFinite(out, `${prim}: forward output`, out.node);
   return out;
+}
+
+function sameBackend(inputs: Tensor[], b: Backend): boolean {
+  for (let i = 1; i < inputs.length; i++) if (inputs[i]!.backend !== b) return false;
+  return true;
+}
+
+/**
+ * Inputs on different backends (a tensor made before `setBackend`): the op runs on the active
+ * backend, on copies of the others' values. The graph still records the original inputs.
+ */
+function forwardOnto<A>(backend: Backend, rule: Rule<A>, inputs: Tensor[], attrs: A): Forward {
+  const moved = inputs.map((t) =>
+    t.backend === backend ? t : new Tensor(backend.upload(t.backend.readSync(t.handle, t.dtype, t.size).slice(), t.dtype), t.shape, t.dtype, backend),
+  );
+  try {
+    return rule.forward(backend, moved, attrs);
+  } finally {
+    moved.forEach((m, i) => m !== inputs[i] && m.dispose());
+  }
 }
 
 function anyRequiresGrad(inputs: Tensor[]): boolean {
@@ -218,36 +245,73 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
       if (targets.has(t) || t.node?.inputs.some((c) => useful!.has(c))) useful.add(t);
     }
   }
-  const grads = new Map<Tensor, Tensor>();
-  for (let i = 0; i < roots.length; i++) if (roots[i]!.requiresGrad) accumulate(grads, roots[i]!, cotangents[i]!);
-
   const wasInBackward = inBackward;
   const prevGrad = gradEnabled;
   inBackward = true;
   gradEnabled = opts.createGraph;
+  let r: SweepResult;
   try {
-    sweepNodes(order, grads, targets, useful, opts);
+    // Every cotangent and VJP temporary is created in this scope and released when the sweep no
+    // longer needs it; only the new gradients survive it.
+    r = scoped(() => sweepNodes(order, roots, cotangents, targets, useful, opts));
   } finally {
     inBackward = wasInBackward;
     gradEnabled = prevGrad;
   }
-  if (!targets) return grads;
-  const out = new Map<Tensor, Tensor>();
-  for (const t of targets) {
-    const g = grads.get(t);
-    if (g) out.set(t, opts.createGraph ? g : g.detach());
+  // Commit only now that the whole sweep succeeded, so a VJP that throws part-way (anomaly mode,
+  // a freed graph) leaves every .grad and the graph as they were.
+  for (let i = 0; i < r.leaves.length; i++) {
+    const g = r.leafGrads[i]!;
+    g._scope = null; // stored in .grad: no enclosing scope may dispose it
+    r.leaves[i]!._setGrad(g);
   }
-  return out;
+  for (const node of r.freed) {
+    node.freed = true;
+    for (const input of node.inputs) input._unuse();
+  }
+  return r.out;
 }
 
-function accumulate(grads: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
-  const prev = grads.get(t);
-  grads.set(t, prev ? add(prev, g) : g);
+interface SweepResult {
+  leaves: Tensor[];
+  leafGrads: Tensor[];
+  freed: Node[];
+  out: Map<Tensor, Tensor>;
 }
 
-function sweepNodes(order: Tensor[], grads: Map<Tensor, Tensor>, targets: Set<Tensor> | null, useful: Set<Tensor> | null, opts: SweepOptions): void {
-  // Leaf gradients and freed flags are committed only once the whole sweep has succeeded, so a
-  // VJP that throws part-way (anomaly mode, a freed graph) leaves every .grad as it was.
+/**
+ * The sweep proper, inside the sweep's scope. `held` counts the entries of `grads` holding each
+ * cotangent (one tensor can be several inputs' cotangent: add's VJP returns [g, g]); a cotangent
+ * made by this sweep is disposed as soon as no entry holds it, so its memory is reused by the
+ * next VJP while still in cache.
+ */
+function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targets: Set<Tensor> | null, useful: Set<Tensor> | null, opts: SweepOptions): SweepResult {
+  const scope = currentScope();
+  const grads = new Map<Tensor, Tensor>();
+  const held = new Map<Tensor, number>();
+  const hold = (g: Tensor) => held.set(g, (held.get(g) ?? 0) + 1);
+  const drop = (g: Tensor) => {
+    const n = held.get(g)! - 1;
+    if (n > 0) held.set(g, n);
+    else {
+      held.delete(g);
+      if (g._scope === scope) g.dispose();
+    }
+  };
+  const accumulate = (t: Tensor, g: Tensor) => {
+    hold(g);
+    const prev = grads.get(t);
+    if (prev === undefined) grads.set(t, g);
+    else {
+      const s = add(prev, g);
+      grads.set(t, s);
+      hold(s);
+      drop(prev);
+      drop(g);
+    }
+  };
+  for (let i = 0; i < roots.length; i++) if (roots[i]!.requiresGrad) accumulate(roots[i]!, cotangents[i]!);
+
   const leaves: Tensor[] = [];
   const leafGrads: Tensor[] = [];
   const freed: Node[] = [];
@@ -256,8 +320,11 @@ function sweepNodes(order: Tensor[], grads: Map<Tensor, Tensor>, targets: Set<Te
     const g = grads.get(t);
     if (!g) continue;
     if (!targets && (t.isLeaf || t._retainsGrad)) {
+      const prev = t._peekGrad();
+      const lg = prev ? add(prev, g) : opts.createGraph ? g : g.detach();
+      if (lg === g) hold(g); // g itself becomes the gradient: never released here
       leaves.push(t);
-      leafGrads.push(t.grad ? add(t.grad, g) : opts.createGraph ? g : g.detach());
+      leafGrads.push(lg);
     }
     const node = t.node;
     if (!node || (targets !== null && targets.has(t)) || (useful !== null && !useful.has(t))) continue;
@@ -266,23 +333,36 @@ function sweepNodes(order: Tensor[], grads: Map<Tensor, Tensor>, targets: Set<Te
         `backward: the graph through ${node.op} ${fmtShape(t.shape)} was already freed by an earlier backward(); pass { retainGraph: true } to the first call to backpropagate twice`,
       );
     }
-    const gis = RULES[node.op].vjp(g, node.inputs, t, node.attrs as never);
     const inputs = node.inputs;
+    const gis = scoped(() => {
+      const raw = RULES[node.op].vjp(g, inputs, t, node.attrs as never);
+      return inputs.map((input, i) => {
+        const gi = raw[i];
+        if (!gi || !input.requiresGrad) return null;
+        const r = unbroadcast(gi, input.shape);
+        if (r.dtype !== input.dtype || !shapesEqual(r.shape, input.shape)) {
+          throw new DeltagradError(
+            `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
+          );
+        }
+        if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
+        return r;
+      });
+    });
     for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i]!;
-      const gi = gis[i];
-      if (!gi || !input.requiresGrad) continue;
-      const r = unbroadcast(gi, input.shape);
-      if (r.dtype !== input.dtype || !shapesEqual(r.shape, input.shape)) {
-        throw new DeltagradError(
-          `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
-        );
-      }
-      if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
-      accumulate(grads, input, r);
+      const r = gis[i];
+      if (r) accumulate(inputs[i]!, r);
     }
+    grads.delete(t);
+    drop(g);
     if (!opts.retainGraph) freed.push(node);
   }
-  for (let i = 0; i < leaves.length; i++) leaves[i]!.grad = leafGrads[i]!;
-  for (let i = 0; i < freed.length; i++) freed[i]!.freed = true;
+  const out = new Map<Tensor, Tensor>();
+  if (targets) {
+    for (const t of targets) {
+      const g = grads.get(t);
+      if (g) out.set(t, opts.createGraph ? g : g.detach());
+    }
+  }
+  return { leaves, leafGrads, freed, out };
 }

@@ -8,6 +8,7 @@ import { backwardImpl } from "./autograd.js";
 import type { Primitive } from "./primitives.js";
 import { sizeOf } from "./shape.js";
 import type { AxisOptions, ClampOptions, ReduceOptions, VarianceOptions } from "./ops/index.js";
+import { track, type Scope } from "./lifetime.js";
 
 /** A recorded op: which primitive produced a tensor, from which inputs, with which attributes. */
 export interface Node {
@@ -54,15 +55,24 @@ export class Tensor {
   readonly dtype: DType;
   /** The backend that holds the storage. */
   readonly backend: Backend;
-  /** Accumulated gradient of a leaf (or of a non-leaf after {@link Tensor.retainGrad}). */
-  grad: Tensor | null = null;
   /** An optional display name (graph rendering, error messages). */
   name: string | undefined;
   private _data: BackendData;
+  /** Whether the backend manages this storage explicitly (Backend.retain returned true). */
+  private _managed: boolean;
   private _requiresGrad = false;
   private _node: Node | null = null;
+  private _grad: Tensor | null = null;
+  /** False while `.grad` holds a tensor only the library has seen (so replacing it may free it). */
+  private _gradSeen = false;
+  private _disposed = false;
+  private _released = false;
   /** @internal */
   _retainsGrad = false;
+  /** @internal The library scope that disposes this tensor unless it is part of the scope's result (lifetime.ts). */
+  _scope: Scope | null = null;
+  /** @internal Recorded graph nodes, not yet freed by backward, that use this tensor as an input. */
+  _uses = 0;
 
   /** @internal Use {@link tensor} and the other constructors. */
   constructor(data: BackendData, shape: readonly number[], dtype: DType, backend: Backend) {
@@ -71,11 +81,90 @@ export class Tensor {
     this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
     this.dtype = dtype;
     this.backend = backend;
+    this._managed = backend.retain !== undefined && backend.retain(data);
+    if (this._managed) track(this);
   }
 
   /** @internal The backend storage handle. */
   get handle(): BackendData {
+    if (this._released) throw disposedError(this);
     return this._data;
+  }
+
+  /** Accumulated gradient of a leaf (or of a non-leaf after {@link Tensor.retainGrad}). */
+  get grad(): Tensor | null {
+    this._gradSeen = true;
+    return this._grad;
+  }
+
+  set grad(g: Tensor | null) {
+    if (g !== null && !(g instanceof Tensor)) throw new DeltagradError(`grad: expected a Tensor or null, got ${typeof g}`);
+    this._setGrad(g);
+    this._gradSeen = true; // a gradient set by the caller is the caller's
+  }
+
+  /** @internal `.grad` without marking it as seen by user code (optimizers, clipping, fit). */
+  _peekGrad(): Tensor | null {
+    return this._grad;
+  }
+
+  /**
+   * @internal Sets `.grad` to a tensor the library made. The previous gradient is disposed
+   * unless user code has read it (through the `grad` getter) since it was set.
+   */
+  _setGrad(g: Tensor | null): void {
+    const old = this._grad;
+    this._grad = g;
+    if (old !== null && old !== g && !this._gradSeen) old.dispose();
+    this._gradSeen = false;
+  }
+
+  /** @internal Takes `.grad` off (neither disposing it nor marking it seen), returning it with its seen flag. */
+  _stashGrad(): [Tensor | null, boolean] {
+    const s: [Tensor | null, boolean] = [this._grad, this._gradSeen];
+    this._grad = null;
+    this._gradSeen = false;
+    return s;
+  }
+
+  /** @internal Puts back a gradient taken by {@link Tensor._stashGrad} (the current one is replaced as by `_setGrad`). */
+  _unstashGrad([g, seen]: [Tensor | null, boolean]): void {
+    this._setGrad(g);
+    this._gradSeen = seen;
+  }
+
+  /**
+   * Gives this tensor's storage back to its backend as soon as no recorded graph node needs it
+   * (as TF.js's `dispose`). Never required: the library frees its own temporaries, and the wasm
+   * backend reclaims the rest under memory pressure; it only returns memory sooner. Reading the
+   * tensor afterwards throws. Idempotent.
+   *
+   * @example
+   * ```ts
+   * const big = randn([1000, 1000]); use(big); big.dispose();
+   * ```
+   */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    if (this._uses === 0) this._release();
+  }
+
+  /** Whether the storage has been released ({@link Tensor.dispose}); such a tensor can no longer be read. */
+  get isDisposed(): boolean {
+    return this._released;
+  }
+
+  /** @internal Drops this tensor's reference to its storage. */
+  _release(): void {
+    if (this._released) return;
+    this._released = true;
+    if (this._managed) this.backend.release!(this._data);
+  }
+
+  /** @internal A recorded node using this tensor as an input was freed by backward. */
+  _unuse(): void {
+    if (--this._uses === 0 && this._disposed) this._release();
   }
 
   /** Number of elements. */
@@ -135,7 +224,7 @@ export class Tensor {
 
   /** A new leaf sharing this tensor's values, cut from the graph. @example `const c = y.detach();` */
   detach(): Tensor {
-    return new Tensor(this._data, this.shape, this.dtype, this.backend);
+    return new Tensor(this.handle, this.shape, this.dtype, this.backend);
   }
 
   /** A copy with its own storage, recorded on the graph like an identity op. @example `const c = x.clone();` */
@@ -158,8 +247,15 @@ export class Tensor {
       throw new DeltagradError(`assign: shape ${fmtShape(value.shape)} does not match ${fmtShape(this.shape)}`);
     }
     if (this._node) throw new DeltagradError("assign: cannot assign to a tensor produced by a recorded op (use a leaf)");
+    if (this._released) throw disposedError(this);
+    const converted = value.dtype !== this.dtype || value.backend !== this.backend;
     const v = value.dtype === this.dtype ? value : ops.cast(value.detach(), this.dtype);
-    this._data = v._data;
+    const data = v.backend === this.backend ? v.handle : this.backend.upload(v.backend.readSync(v.handle, v.dtype, v.size).slice(), v.dtype);
+    const [old, oldManaged] = [this._data, this._managed];
+    this._data = data;
+    this._managed = this.backend.retain !== undefined && this.backend.retain(data);
+    if (oldManaged) this.backend.release!(old);
+    if (converted && v !== value) v.dispose();
     return this;
   }
 
@@ -182,7 +278,7 @@ export class Tensor {
   /** The values as a flat TypedArray copy (synchronous backends). @example `tensor([1, 2]).dataSync() // Float32Array [1, 2]` */
   dataSync(): TypedArray {
     this.assertSync("dataSync");
-    return this.backend.readSync(this._data, this.dtype, this.size).slice();
+    return this.backend.readSync(this.handle, this.dtype, this.size).slice();
   }
 
   /** The values as nested arrays (synchronous backends). @example `tensor([[1, 2]]).arraySync() // [[1, 2]]` */
@@ -198,7 +294,7 @@ export class Tensor {
 
   /** Async {@link Tensor.dataSync}; works on every backend. @example `await x.data()` */
   async data(): Promise<TypedArray> {
-    return (await this.backend.read(this._data, this.dtype, this.size)).slice();
+    return (await this.backend.read(this.handle, this.dtype, this.size)).slice();
   }
 
   /** Async {@link Tensor.arraySync}. @example `await x.array()` */
@@ -279,6 +375,12 @@ export class Tensor {
   greaterEqual(b: TensorLike): Tensor { return ops.greaterEqual(this, b); }
   less(b: TensorLike): Tensor { return ops.less(this, b); }
   lessEqual(b: TensorLike): Tensor { return ops.lessEqual(this, b); }
+}
+
+function disposedError(t: Tensor): DeltagradError {
+  return new DeltagradError(
+    `tensor ${fmtShape(t.shape)} ${t.dtype} was disposed${t.isLeaf ? "" : ` (an intermediate of ${t.gradFn}, released when backward freed its graph; pass { retainGraph: true } to keep it)`} and can no longer be used`,
+  );
 }
 
 /** Nested arrays of numbers as returned by `arraySync()`; a scalar tensor gives a number. */

@@ -109,6 +109,18 @@ const USER = ["user", "mul", "sum", "sigmoid", "exp", "mean", "function must ret
 const transformOpts = optionsArb({ argnums: fc.oneof(fc.integer({ min: -1, max: 2 }), fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 2 }), junkArb), createGraph: boolOrJunk });
 
 /** name → generated argument tuples (and options for the oracle). */
+/** Calls `set` with the fuzzed value, then puts back what `get` read before (even if `set` threw). */
+function restoring<T>(get: () => T, set: (v: unknown) => void, restore: (v: T) => void) {
+  return (v: unknown) => {
+    const prev = get();
+    try {
+      return set(v);
+    } finally {
+      restore(prev);
+    }
+  };
+}
+
 const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) => unknown; runs?: number; result?: (r: unknown) => void; noBackward?: boolean; alsoNamed?: string[] }> = {
   // creation
   tensor: { args: fc.tuple(tensorDataArb, createOpts) },
@@ -213,6 +225,14 @@ const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) 
   getBackend: { args: fc.constant([]), result: () => {} },
   listBackends: { args: fc.constant([]), result: (r) => expect(Array.isArray(r)).toBe(true) },
   registerBackend: { args: fc.tuple(fc.oneof(fc.constant(ag.cpuBackend), junkArb)), result: () => {} },
+  scoped: { args: fc.tuple(fc.oneof(fc.constant(() => ag.ones([2]).mul(2)), junkArb)), result: () => {} },
+  escapeScope: { args: fc.tuple(fc.oneof(tensorArb(), junkArb)) },
+  // Thread count and memory budget: valid values and junk; the previous setting is restored after each call.
+  setNumThreads: { args: fc.tuple(fc.oneof(fc.constantFrom(1, 2), junkArb)), result: () => {}, call: restoring(() => ag.getNumThreads(), ag.setNumThreads, ag.setNumThreads) },
+  getNumThreads: { args: fc.constant([]), result: (r) => expect(Number.isInteger(r)).toBe(true) },
+  activeThreads: { args: fc.constant([]), result: (r) => expect(Number.isInteger(r)).toBe(true) },
+  setWasmMemoryBudget: { args: fc.tuple(fc.oneof(fc.constant(2 ** 30), junkArb)), result: () => {}, call: restoring(() => ag.wasmMemoryStats().budgetBytes || 2 ** 30, ag.setWasmMemoryBudget, ag.setWasmMemoryBudget) },
+  wasmMemoryStats: { args: fc.constant([]), result: (r) => expect(typeof (r as ag.WasmMemoryStats).inUseBytes).toBe("number") },
   setAnomalyMode: { args: fc.tuple(fc.oneof(fc.constant(false), junkArb)), result: () => {} },
   isFloat: { args: fc.tuple(dtypeOrJunk), result: (r) => expect(typeof r).toBe("boolean") },
   Generator: { args: fc.tuple(numberArb), result: () => {} },

@@ -98,9 +98,16 @@ describe("numerically extreme inputs", () => {
     const b = tensor([[1e20], [1e20]]);
     expect(dg.matmul(a, b).itemSync()).toBe(Infinity);
     expect(dg.matmul(a, b.neg()).itemSync()).toBe(-Infinity);
-    // Cancellation: cpu accumulates float32 products in float64, so 1e40 − 1e40 = 0 exactly; a
-    // float32 accumulator (wasm SIMD, like PyTorch and TF.js) overflows each product: ∞ − ∞ = NaN.
-    const cancel = dg.matmul(tensor([[1e20, -1e20]]), b).itemSync();
+    // Cancellation: the cpu kernel accumulates float32 products in float64, so 1e40 − 1e40 = 0
+    // exactly; the wasm sgemm accumulates in float32 (as PyTorch and TF.js), so each product
+    // overflows: ∞ − ∞ = NaN. Tiny operands on the wasm backend take the cpu kernel (they stay on
+    // the JS heap), so the float32 path is exercised with operands of 4 KiB (1024 floats).
+    expect(dg.matmul(tensor([[1e20, -1e20]]), b).itemSync()).toBe(0);
+    const wide = new Float32Array(1024);
+    wide.set([1e20, -1e20]);
+    const col = new Float32Array(1024);
+    col.set([1e20, 1e20]);
+    const cancel = dg.matmul(tensor(wide).reshape([1, 1024]), tensor(col).reshape([1024, 1])).itemSync();
     if (dg.getBackend().name === "cpu") expect(cancel).toBe(0);
     else expect(cancel).toBeNaN();
   });

@@ -12,8 +12,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { test } from "@fast-check/vitest";
 import fc from "fast-check";
 import {
-  cpuBackend, getBackend, listBackends, matmul, reshape, setBackend, tensor, transpose, wasmArenaBytes, wasmBackend, wasmSimdSupported,
-  type Tensor,
+  cpuBackend, getBackend, listBackends, matmul, reshape, setBackend, tensor, transpose, wasmBackend, wasmMemoryStats, wasmSimdSupported,
+  type BackendData, type DType, type Tensor, type TypedArray,
 } from "@deltagrad/autograd";
 
 const SIMD = wasmSimdSupported();
@@ -55,11 +55,33 @@ function expectGemmClose(w: Float32Array, c: Float32Array, a: Float32Array, as: 
   }
 }
 
+/**
+ * Runs a wasm kernel as the core does: TypedArray arguments are uploaded first (4 KiB and more
+ * into wasm memory, smaller ones stay on the JS heap), the result is read back as a plain array of
+ * `outDType` with `n` elements, and every handle is released afterwards.
+ */
+function onWasm(outDType: DType, n: number, kernel: (...args: never[]) => BackendData, ...args: unknown[]): TypedArray {
+  const handles: BackendData[] = [];
+  const up = (a: unknown): unknown => {
+    if (ArrayBuffer.isView(a)) {
+      const d = a instanceof Float32Array ? "float32" : a instanceof Float64Array ? "float64" : a instanceof Int32Array ? "int32" : "bool";
+      const h = wasmBackend.upload(a as TypedArray, d);
+      handles.push(h);
+      return h;
+    }
+    return Array.isArray(a) && a.some((x) => ArrayBuffer.isView(x)) ? a.map(up) : a;
+  };
+  const out = (kernel as (...a: unknown[]) => BackendData)(...args.map(up));
+  const values = wasmBackend.readSync(out, outDType, n).slice();
+  for (const h of [...handles, out]) if (wasmBackend.retain!(h)) wasmBackend.release!(h);
+  return values;
+}
+
 function checkMatmul(as: number[], bs: number[], outShape: number[], seed: number): void {
   const a = rand(size(as), seed);
   const b = rand(size(bs), seed + 1);
   const c = cpuBackend.matmul(a, as, b, bs, outShape, "float32") as Float32Array;
-  const w = wasmBackend.matmul(a, as, b, bs, outShape, "float32") as Float32Array;
+  const w = onWasm("float32", size(outShape), wasmBackend.matmul, a, as, b, bs, outShape, "float32") as Float32Array;
   expectGemmClose(w, c, a, as, b, bs, outShape);
 }
 
@@ -143,24 +165,32 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
       const a = new Float32Array([1, 2, 3, Infinity, 5, 6, NaN, 8]);
       const b = new Float32Array([1, 0, 2, 1]);
       const c = cpuBackend.matmul(a, [4, 2], b, [2, 2], [4, 2], "float32") as Float32Array;
-      const w = wasmBackend.matmul(a, [4, 2], b, [2, 2], [4, 2], "float32") as Float32Array;
+      const w = onWasm("float32", 8, wasmBackend.matmul, a, [4, 2], b, [2, 2], [4, 2], "float32");
       expect(Array.from(w)).toEqual(Array.from(c));
+      // …and in the SIMD kernel (operands of 4 KiB and more live in wasm memory).
+      const big = rand(1024 * 2, 9);
+      big.set(a);
+      const cb = cpuBackend.matmul(big, [1024, 2], b, [2, 2], [1024, 2], "float32") as Float32Array;
+      const wb = onWasm("float32", 2048, wasmBackend.matmul, big, [1024, 2], b, [2, 2], [1024, 2], "float32");
+      expect(Array.from(wb.subarray(0, 8))).toEqual(Array.from(cb.subarray(0, 8)));
     });
 
     it("delegates float64 to the cpu kernel (bit-identical)", () => {
       const a = Float64Array.from(rand(35, 1));
       const b = Float64Array.from(rand(56, 2));
       const c = cpuBackend.matmul(a, [5, 7], b, [7, 8], [5, 8], "float64");
-      const w = wasmBackend.matmul(a, [5, 7], b, [7, 8], [5, 8], "float64");
+      const w = onWasm("float64", 40, wasmBackend.matmul, a, [5, 7], b, [7, 8], [5, 8], "float64");
       expect(w).toBeInstanceOf(Float64Array);
-      expect(Array.from(w as Float64Array)).toEqual(Array.from(c as Float64Array));
+      expect(Array.from(w)).toEqual(Array.from(c as Float64Array));
     });
 
-    it("reuses its arena: repeated calls do not grow wasm memory", () => {
+    it("gives its memory back: repeated calls do not grow wasm memory or the bytes in use", () => {
       checkMatmul([64, 64], [64, 64], [64, 64], 3);
-      const before = wasmArenaBytes();
-      for (let i = 0; i < 200; i++) wasmBackend.matmul(rand(4096, i), [64, 64], rand(4096, i + 1), [64, 64], [64, 64], "float32");
-      expect(wasmArenaBytes()).toBe(before);
+      const before = wasmMemoryStats();
+      for (let i = 0; i < 200; i++) onWasm("float32", 4096, wasmBackend.matmul, rand(4096, i), [64, 64], rand(4096, i + 1), [64, 64], [64, 64], "float32");
+      const after = wasmMemoryStats();
+      expect(after.memoryBytes).toBe(before.memoryBytes);
+      expect(after.inUseBytes).toBe(before.inUseBytes);
     });
   });
 
@@ -241,7 +271,7 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
         const x = fill(a);
         const y = fill(b);
         const c = cpuBackend.binary(op, x, a, y, b, out, "float32") as Float32Array;
-        const w = wasmBackend.binary(op, x, a, y, b, out, "float32") as Float32Array;
+        const w = onWasm("float32", size(out), wasmBackend.binary, op, x, a, y, b, out, "float32");
         expect(w).toBeInstanceOf(Float32Array);
         expect(Array.from(w)).toEqual(Array.from(c)); // toEqual treats NaN as equal and tells -0 from 0
       },
@@ -262,7 +292,7 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
       for (const op of ["add", "mul"] as const) {
         const x = rand(size(a), 1);
         const y = rand(size(b), 2);
-        expect(Array.from(wasmBackend.binary(op, x, a, y, b, out, "float32") as Float32Array)).toEqual(Array.from(cpuBackend.binary(op, x, a, y, b, out, "float32") as Float32Array));
+        expect(Array.from(onWasm("float32", size(out), wasmBackend.binary, op, x, a, y, b, out, "float32"))).toEqual(Array.from(cpuBackend.binary(op, x, a, y, b, out, "float32") as Float32Array));
       }
     });
   });
@@ -301,18 +331,19 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
       [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
       const x = values(size(shape), seed);
       const ref = refPermute(x, shape, perm);
-      for (const b of [cpuBackend, wasmBackend]) {
-        expect(Array.from(b.permute(x, shape, perm, "float32") as Float32Array)).toEqual(Array.from(ref));
-        expect(Array.from(b.permute(Float64Array.from(x), shape, perm, "float64") as Float64Array)).toEqual(Array.from(ref));
-        const xi = Int32Array.from(x, (v) => (Number.isFinite(v) ? Math.round(v * 100) : 7));
-        expect(Array.from(b.permute(xi, shape, perm, "int32") as Int32Array)).toEqual(Array.from(refPermute(Float32Array.from(xi), shape, perm)));
+      const n = size(shape);
+      const xi = Int32Array.from(x, (v) => (Number.isFinite(v) ? Math.round(v * 100) : 7));
+      for (const run of [(d: DType, ...a: unknown[]) => (cpuBackend.permute as (...a: unknown[]) => TypedArray)(...a), (d: DType, ...a: unknown[]) => onWasm(d, n, wasmBackend.permute, ...a)]) {
+        expect(Array.from(run("float32", x, shape, perm, "float32"))).toEqual(Array.from(ref));
+        expect(Array.from(run("float64", Float64Array.from(x), shape, perm, "float64"))).toEqual(Array.from(ref));
+        expect(Array.from(run("int32", xi, shape, perm, "int32"))).toEqual(Array.from(refPermute(Float32Array.from(xi), shape, perm)));
       }
     });
 
     test.prop([shapeArb, fc.nat(), fc.nat()])("other permutations (strided gather) are unchanged", (shape, seed, rot) => {
       const perm = [...shape.keys()].map((i) => (i + (rot % shape.length)) % shape.length);
       const x = values(size(shape), seed);
-      expect(Array.from(wasmBackend.permute(x, shape, perm, "float32") as Float32Array)).toEqual(Array.from(refPermute(x, shape, perm)));
+      expect(Array.from(onWasm("float32", size(shape), wasmBackend.permute, x, shape, perm, "float32"))).toEqual(Array.from(refPermute(x, shape, perm)));
     });
 
     test.prop([shapeArb.filter((s) => s.every((d) => d > 0)), fc.nat(), fc.nat(), fc.boolean(), fc.boolean()])(
@@ -337,8 +368,8 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
               ref[o * inner + i] = at;
             }
           }
-          const got = f64 ? wasmBackend.argReduce(op, Float64Array.from(x), shape, axis, "float64") : wasmBackend.argReduce(op, x, shape, axis, "float32");
-          expect(Array.from(got as Int32Array)).toEqual(Array.from(ref));
+          const got = f64 ? onWasm("int32", outer * inner, wasmBackend.argReduce, op, Float64Array.from(x), shape, axis, "float64") : onWasm("int32", outer * inner, wasmBackend.argReduce, op, x, shape, axis, "float32");
+          expect(Array.from(got)).toEqual(Array.from(ref));
         }
       },
     );

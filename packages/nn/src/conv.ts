@@ -8,7 +8,7 @@ import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type Generator, type Size2 } from "@deltagrad/autograd";
 import { getInitializer, type Initializer } from "./init.js";
 import { Linear, getActivation, type ActivationSpec } from "./layers.js";
-import { Module, parameter } from "./module.js";
+import { Module, builtInModules, parameter } from "./module.js";
 
 const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
 
@@ -461,3 +461,5 @@ export class LeNet5 extends Module {
     return this.c3.connections ? "c3Table=true" : "";
   }
 }
+
+builtInModules(Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, LeNet5);

@@ -3,7 +3,7 @@ import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type DType, type Generator } from "@deltagrad/autograd";
 import * as act from "./activations.js";
 import { getInitializer, uniform, type Initializer } from "./init.js";
-import { Module, parameter } from "./module.js";
+import { Module, builtInModules, parameter } from "./module.js";
 
 export interface DTypeOption {
   /** Parameter dtype: float32 (default) or float64 (for gradcheck). */
@@ -560,3 +560,8 @@ export class MLP extends Module {
     return this.layers.call(x);
   }
 }
+
+builtInModules(
+  Linear, Identity, Flatten, Dropout, Sequential, ReLU, ReLU6, Sigmoid, Tanh, Logistic, ScaledTanh, LeakyReLU, ELU,
+  Softplus, GELU, SiLU, Swish, PReLU, HardTanh, HardSigmoid, HardLogistic, Softmax, LogSoftmax, Step, Sign, Maxout, MLP,
+);

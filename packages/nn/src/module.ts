@@ -1,5 +1,5 @@
 import { optionsOf } from "./options.js";
-import { DeltagradError, Tensor, cast, escapeXml, isFloat, mul, noGrad, sum, zeros, type DType } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, cast, escapeXml, isFloat, mul, noGrad, scoped, sum, zeros, type DType } from "@deltagrad/autograd";
 import { loadModel, saveModel } from "./checkpoint.js";
 
 /**
@@ -98,6 +98,22 @@ export function formatCount(n: number): string {
  * net.call(randn([2, 4])).shape;          // [2, 3]
  * ```
  */
+const BUILT_IN = new WeakSet<object>();
+
+/**
+ * @internal Declares library module classes whose `forward` keeps no tensor it creates other than
+ * its result, so that {@link Module.call} may release the rest. Exact classes only: a subclass
+ * written by a user is not covered.
+ *
+ * @example
+ * ```ts
+ * builtInModules(Linear, ReLU); // (done by the library for its own classes)
+ * ```
+ */
+export function builtInModules(...classes: (abstract new (...args: never[]) => Module)[]): void {
+  for (const c of classes) BUILT_IN.add(c);
+}
+
 export abstract class Module {
   /** True in training mode (the default), false after {@link Module.eval}. Dropout reads it. */
   training = true;
@@ -106,9 +122,23 @@ export abstract class Module {
   /** The computation. Subclasses implement it; callers use {@link Module.call} or this. */
   abstract forward(x: Tensor): Tensor;
 
-  /** Runs {@link Module.forward}. @example `model.call(x)` */
+  /**
+   * Runs {@link Module.forward}. For the library's own modules (and containers holding only
+   * those) it runs inside a lifetime scope, so the forward's intermediates are released as soon
+   * as nothing needs them (after backward, or at once under `noGrad`) instead of waiting for the
+   * backend to reclaim them; a module of your own runs as written.
+   *
+   * @example `model.call(x)`
+   */
   call(x: Tensor): Tensor {
-    return this.forward(x);
+    return this.#builtIn() ? scoped(() => this.forward(x)) : this.forward(x);
+  }
+
+  /** Whether this module and all its descendants are library classes (whose forwards keep no tensor they make). */
+  #builtIn(): boolean {
+    if (!BUILT_IN.has(this.constructor)) return false;
+    for (const m of this.#registered.values()) if (m instanceof Module && !m.#builtIn()) return false;
+    return true;
   }
 
   /**
@@ -262,7 +292,7 @@ export abstract class Module {
 
   /** Clears every parameter's `.grad` (sets it to null). @example `model.zeroGrad()` */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) p._setGrad(null);
   }
 
   /**

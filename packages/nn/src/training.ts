@@ -495,7 +495,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     const targets: Tensor[] = [];
     for (const batch of batches(x, y, { batchSize, shuffle, seed: seed === undefined ? undefined : seed * 1_000_003 + epoch })) {
       b++;
-      const savedGrads = params.map((p) => p.grad);
+      // The gradients before this batch, set aside (not freed) so that a failing batch can put them back.
+      const savedGrads = params.map((p) => p._stashGrad());
       try {
         optimizer.zeroGrad();
         const pred = model.call(batch.x);
@@ -503,8 +504,13 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         const lv = await l.item();
         if (!Number.isFinite(lv)) throw new DeltagradError(`fit: loss is ${lv} at epoch ${epoch}, batch ${b}; training stopped before this step, parameters unchanged`);
         l.backward();
-        for (const p of params) if (p.grad) checkFinite("fit", `a gradient at epoch ${epoch}, batch ${b} (training stopped before this step, parameters unchanged)`, await p.grad.data());
+        for (const p of params) {
+          const g = p._peekGrad();
+          if (g) checkFinite("fit", `a gradient at epoch ${epoch}, batch ${b} (training stopped before this step, parameters unchanged)`, await g.data());
+        }
         optimizer.step();
+        // Superseded gradients only the library has seen are freed now.
+        for (const [g, seen] of savedGrads) if (g && !seen) g.dispose();
         lossSum += lv * batch.indices.length;
         const batchMetrics: Record<string, number> = {};
         if (mfns.length) {
@@ -514,7 +520,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         }
         for (const cb of cbs) await cb.onBatchEnd?.(b, { loss: lv, size: batch.indices.length, metrics: batchMetrics }, ctx);
       } catch (e) {
-        params.forEach((p, i) => (p.grad = savedGrads[i]!));
+        params.forEach((p, i) => p._unstashGrad(savedGrads[i]!));
         throw e;
       }
     }

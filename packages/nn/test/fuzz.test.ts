@@ -148,6 +148,8 @@ const INIT: Record<string, fc.Arbitrary<unknown>> = {
 const NOT_FUZZED = new Set([
   // types-only or constants
   "METRICS", "LENET5_C3_TABLE", "MAX_HEADER_BYTES", "OPTIMIZER_FORMAT", "init", "reference", "Module",
+  // @internal: declares the library's own module classes (called once at load with constructors)
+  "builtInModules",
   // strings/SVG for notebooks (no tensors)
   "escapeXml", "niceTicks", "lineChartSvg", "hstackSvg", "formatCount",
   // async file I/O: covered by checkpoint.test.ts and the state-safety tests below

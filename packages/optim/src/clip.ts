@@ -1,4 +1,4 @@
-import { abs, cast, clamp, max, mul, noGrad, pow, sqrt, stack, sum, Tensor } from "@deltagrad/autograd";
+import { abs, cast, clamp, escapeScope, max, mul, noGrad, pow, scoped, sqrt, stack, sum, Tensor } from "@deltagrad/autograd";
 import { checkNumber, fail, fmt } from "./optimizer.js";
 
 /** Options of {@link clipGradNorm}. */
@@ -15,13 +15,14 @@ function collect(name: string, params: Tensor | Iterable<Tensor>): Tensor[] {
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) fail(name, `params[${i}] is not a Tensor (got ${fmt(p)})`);
   });
-  return list.filter((p) => p.grad !== null);
+  return list.filter((p) => p._peekGrad() !== null);
 }
 
 /** Writes `g` into `p.grad` in place when the gradient is a leaf (keeping its identity, as PyTorch's `mul_`). */
 function setGrad(p: Tensor, g: Tensor): void {
-  if (p.grad!.isLeaf) p.grad!.assign(g);
-  else p.grad = g;
+  const cur = p._peekGrad()!;
+  if (cur.isLeaf) cur.assign(g);
+  else p._setGrad(escapeScope(g));
 }
 
 /**
@@ -46,10 +47,10 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   if (typeof normType !== "number" || !(normType > 0)) fail(N, `normType must be a positive number or Infinity, got ${fmt(normType)}`);
   const withGrad = collect(N, params);
   if (withGrad.length === 0) return 0;
-  return noGrad(() => {
+  return scoped(() => noGrad(() => {
     // Per-gradient norms in float64 (so mixed float32/float64 gradients combine), then the norm of the norms.
     const norms = withGrad.map((p) => {
-      const g = cast(p.grad!, "float64");
+      const g = cast(p._peekGrad()!, "float64");
       if (normType === Infinity) return max(abs(g));
       if (normType === 2) return sqrt(sum(mul(g, g)));
       if (normType === 1) return sum(abs(g));
@@ -62,9 +63,9 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
       fail(N, `the total norm of order ${normType} of the gradients is ${total}; the gradients were left unchanged`);
     }
     const coef = maxNorm / (total + 1e-6);
-    if (coef < 1) for (const p of withGrad) setGrad(p, mul(p.grad!, coef));
+    if (coef < 1) for (const p of withGrad) setGrad(p, mul(p._peekGrad()!, coef));
     return total;
-  });
+  }));
 }
 
 /**
@@ -80,7 +81,7 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
 export function clipGradValue(params: Tensor | Iterable<Tensor>, clipValue: number): void {
   checkNumber("clipGradValue", "clipValue", clipValue, (x) => x >= 0, "clipValue ≥ 0");
   const withGrad = collect("clipGradValue", params);
-  noGrad(() => {
-    for (const p of withGrad) setGrad(p, clamp(p.grad!, { min: -clipValue, max: clipValue }));
-  });
+  scoped(() => noGrad(() => {
+    for (const p of withGrad) setGrad(p, clamp(p._peekGrad()!, { min: -clipValue, max: clipValue }));
+  }));
 }

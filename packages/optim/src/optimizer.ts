@@ -1,4 +1,4 @@
-import { DeltagradError, enableGrad, isFloat, noGrad, Tensor, zeros } from "@deltagrad/autograd";
+import { DeltagradError, enableGrad, isFloat, noGrad, scoped, Tensor, zeros } from "@deltagrad/autograd";
 
 /** Hyperparameters every optimizer has: the learning rate, which schedulers change. */
 export interface Hyperparameters {
@@ -212,28 +212,37 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
    */
   step<T = undefined>(closure?: () => T): T | undefined {
     const result = closure ? enableGrad(closure) : undefined;
-    const updates: [Tensor, Tensor, S][] = [];
-    noGrad(() => {
-      this.paramGroups.forEach((group, gi) => {
-        const hp = this.hyper(group);
-        this.validate(hp);
-        for (const p of group.params) {
-          const g = p.grad;
-          if (g === null) continue;
-          if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
-            fail(this.name, `param group ${gi}: gradient of shape [${g.shape.join(",")}] does not match its parameter's shape [${p.shape.join(",")}]`);
+    // Every temporary of the update is released when the scope closes; only the new values and
+    // the new state (the scope's result) survive it.
+    const updates = scoped(() =>
+      noGrad(() => {
+        const out: [Tensor, Tensor, S][] = [];
+        this.paramGroups.forEach((group, gi) => {
+          const hp = this.hyper(group);
+          this.validate(hp);
+          for (const p of group.params) {
+            const g = p._peekGrad();
+            if (g === null) continue;
+            if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
+              fail(this.name, `param group ${gi}: gradient of shape [${g.shape.join(",")}] does not match its parameter's shape [${p.shape.join(",")}]`);
+            }
+            const grad = g.dtype === p.dtype ? g.detach() : g.detach().cast(p.dtype);
+            // Detached views: the update never aliases a user-visible tensor object, so a later
+            // assign() on p or p.grad cannot reach into the optimizer's state.
+            const { param, state } = this.update(p.detach(), grad, this.state.get(p), hp);
+            out.push([p, param, state]);
           }
-          const grad = g.dtype === p.dtype ? g.detach() : g.detach().cast(p.dtype);
-          // Detached views: the update never aliases a user-visible tensor object, so a later
-          // assign() on p or p.grad cannot reach into the optimizer's state.
-          const { param, state } = this.update(p.detach(), grad, this.state.get(p), hp);
-          updates.push([p, param, state]);
-        }
-      });
-    });
+        });
+        return out;
+      }),
+    );
     for (const [p, value, state] of updates) {
       p.assign(value);
+      if (value !== p) value.dispose(); // p now holds its own reference to the storage
+      const old = this.state.get(p);
       this.state.set(p, state);
+      // The replaced state tensors were only ever the optimizer's (stateDict hands out detached copies).
+      if (old) for (const v of Object.values(old)) if (v instanceof Tensor && !Object.values(state).includes(v)) v.dispose();
     }
     return result;
   }
@@ -250,8 +259,9 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
   zeroGrad({ setToNone = true }: ZeroGradOptions = {}): void {
     for (const group of this.paramGroups) {
       for (const p of group.params) {
-        if (p.grad === null) continue;
-        p.grad = setToNone ? null : zeros(p.grad.shape, { dtype: p.grad.dtype });
+        const g = p._peekGrad();
+        if (g === null) continue;
+        p._setGrad(setToNone ? null : zeros(g.shape, { dtype: g.dtype }));
       }
     }
   }

@@ -1,92 +1,128 @@
 import type { Backend } from "../backend.js";
-import { cpuBackend } from "../cpu/index.js";
-import { allocate } from "../dtype.js";
 import { DeltagradError } from "../errors.js";
-import { sizeOf } from "../shape.js";
-import { binaryF32, runtime, sgemm, wasmSimdSupported } from "./runtime.js";
+import * as ops from "./ops.js";
+import { WasmBuffer, type WasmMemoryStats } from "./memory.js";
+import { runtime, runtimeStarted, wasmSimdSupported } from "./runtime.js";
 
 export { wasmSimdSupported } from "./runtime.js";
-
-/**
- * The `wasm` backend, stage 1: tensors are TypedArrays exactly as on cpu (so tensors of the two
- * backends mix freely), and the hot float32 kernels — batched matmul and add/mul in their common
- * broadcasting patterns — run as 128-bit SIMD WebAssembly over a reused memory arena. Every
- * other kernel, every float64 kernel and the uncommon broadcasting patterns are the cpu
- * backend's. The kernels are compiled on first use, so registering it costs nothing.
- *
- * @example
- * ```ts
- * setBackend("wasm");
- * matmul(randn([256, 256]), randn([256, 256])); // runs the SIMD sgemm
- * getBackend().name; // "wasm"
- * ```
- */
-export const wasmBackend: Backend = {
-  ...cpuBackend,
-  name: "wasm",
-
-  binary(op, x, xs, y, ys, outShape, dtype) {
-    // Small outputs (scalar graphs, W4) stay on the cpu loop: the arena copies cost more than
-    // the arithmetic there, and add/mul give bit-identical float32 results on either side.
-    if (dtype === "float32" && (op === "add" || op === "mul") && sizeOf(outShape) >= SMALL) {
-      ready();
-      const out = allocate(dtype, sizeOf(outShape)) as Float32Array;
-      if (binaryF32(op, x as Float32Array, xs, y as Float32Array, ys, out, outShape)) return out;
-    }
-    return cpuBackend.binary(op, x, xs, y, ys, outShape, dtype);
-  },
-
-  matmul(x, xs, y, ys, outShape, dtype) {
-    if (dtype !== "float32") return cpuBackend.matmul(x, xs, y, ys, outShape, dtype);
-    ready();
-    const out = allocate(dtype, sizeOf(outShape)) as Float32Array;
-    sgemm(x as Float32Array, xs, y as Float32Array, ys, out, outShape);
-    return out;
-  },
-};
-
-/** Below this many output elements, add/mul run the cpu loop (see `binary`). */
-const SMALL = 256;
+export { setNumThreads, getNumThreads, activeThreads } from "./threads.js";
+export type { WasmMemoryStats } from "./memory.js";
 
 let checked = false;
 
 /** Throws a clear error where WebAssembly SIMD is missing (the backend is only usable with it). */
 function ready(): void {
   if (checked) return;
-  if (!wasmSimdSupported()) throw new DeltagradError("wasm backend: this engine has no WebAssembly 128-bit SIMD; use setBackend(\"cpu\")");
+  if (!wasmSimdSupported()) throw new DeltagradError('wasm backend: this engine has no WebAssembly 128-bit SIMD; use setBackend("cpu")');
   runtime();
   checked = true;
 }
 
 /**
- * Bytes of WebAssembly memory the wasm backend's arena holds (its high-water mark; 0 before first use).
+ * The `wasm` backend: tensors of 4 KiB and more live in one WebAssembly memory and every hot
+ * float32 kernel — matmul (packed, register-tiled, transposes fused into packing, split across
+ * worker threads), elementwise ops with broadcasting, comparisons, `where`, reductions,
+ * arg-reductions, im2col/col2im, transposes and strided copies — runs as 128-bit SIMD WebAssembly
+ * generated at start-up by emit.ts. Small tensors and float64 stay TypedArrays on the JS heap and
+ * take the cpu kernels, so a scalar graph costs what it costs on cpu and gradcheck keeps float64.
+ * Memory is released without `tidy()` (see lifetime.ts and memory.ts).
  *
  * @example
  * ```ts
- * wasmArenaBytes(); // bytes of wasm memory the kernels have grown to
+ * setBackend("wasm");
+ * matmul(randn([256, 256]), randn([256, 256])); // the SIMD sgemm
+ * getBackend().name; // "wasm"
+ * ```
+ */
+export const wasmBackend: Backend = {
+  name: "wasm",
+  synchronous: true,
+  supports: () => true,
+
+  retain: ops.retain,
+  release: ops.release,
+
+  upload(values, dtype) {
+    ready();
+    return ops.upload(values, dtype);
+  },
+  readSync: (d, dtype, n) => ops.hostView(d, dtype, n),
+  read: async (d, dtype, n) => ops.hostView(d, dtype, n),
+  write(dst, src, dtype, n) {
+    const values = ops.hostView(src, dtype, n).slice();
+    if (dst instanceof WasmBuffer) {
+      const heap = runtime().heap;
+      heap.nextEpoch();
+      const p = heap.pinResident(dst);
+      heap.u8.set(new Uint8Array(values.buffer), p);
+    } else ops.hostView(dst, dtype, n).set(values);
+  },
+  fill(dtype, n, value) {
+    ready();
+    return ops.fill(dtype, n, value);
+  },
+
+  unary: (op, x, dtype, n) => ops.unary(op, x, dtype, n),
+  binary: (op, x, xs, y, ys, outShape, dtype) => ops.binary(op, x, xs, y, ys, outShape, dtype),
+  compare: (op, x, xs, y, ys, outShape, dtype) => ops.compare(op, x, xs, y, ys, outShape, dtype),
+  where: (c, cs, x, xs, y, ys, outShape, dtype) => ops.where(c, cs, x, xs, y, ys, outShape, dtype),
+  cast: (x, from, to, n) => ops.cast(x, from, to, n),
+  reduce: (op, x, shape, axes, dtype) => ops.reduce(op, x, shape, axes, dtype),
+  argReduce: (op, x, shape, axis, dtype) => ops.argReduce(op, x, shape, axis, dtype),
+  expand: (x, shape, outShape, dtype) => ops.expand(x, shape, outShape, dtype),
+  permute: (x, shape, perm, dtype) => ops.permute(x, shape, perm, dtype),
+  slice: (x, shape, begin, size, dtype) => ops.slice(x, shape, begin, size, dtype),
+  pad: (x, shape, pads, value, dtype) => ops.pad(x, shape, pads, value, dtype),
+  concat: (xs, shapes, axis, dtype) => ops.concat(xs, shapes, axis, dtype),
+  matmul: (x, xs, y, ys, outShape, dtype) => ops.matmul(x, xs, y, ys, outShape, dtype),
+  gather: (x, shape, idx, n, axis, dtype) => ops.gather(x, shape, idx, n, axis, dtype),
+  scatterAdd: (g, idx, n, outShape, axis, dtype) => ops.scatterAdd(g, idx, n, outShape, axis, dtype),
+  unfold: (x, shape, p, dtype) => ops.unfold(x, shape, p, dtype),
+  fold: (cols, outShape, p, dtype) => ops.fold(cols, outShape, p, dtype),
+};
+
+/**
+ * The wasm backend's memory: the WebAssembly memory's size, the bytes in live blocks, resident
+ * tensors, the eviction budget and how much has been evicted (all zero before first use).
+ *
+ * @example
+ * ```ts
+ * wasmMemoryStats().inUseBytes; // bytes of live tensor storage in wasm memory
+ * ```
+ */
+export function wasmMemoryStats(): WasmMemoryStats {
+  if (!runtimeStarted()) return { memoryBytes: 0, inUseBytes: 0, residentBuffers: 0, budgetBytes: 0, evictions: 0, evictedBytes: 0 };
+  return runtime().heap.stats();
+}
+
+/**
+ * Sets how many bytes of tensor storage the wasm backend keeps in wasm memory before it evicts
+ * the least recently used blocks to the JavaScript heap (default 1 GiB). Storage the library
+ * frees itself never counts against it; the budget bounds what tensors dropped by user code hold
+ * until the garbage collector frees them.
+ *
+ * @example
+ * ```ts
+ * setWasmMemoryBudget(256 * 2 ** 20); // 256 MiB
+ * ```
+ */
+export function setWasmMemoryBudget(bytes: number): void {
+  if (typeof bytes !== "number" || !(bytes >= 1 << 20) || !Number.isFinite(bytes)) {
+    throw new DeltagradError(`setWasmMemoryBudget: expected a number of bytes ≥ 1 MiB, got ${String(bytes)}`);
+  }
+  ready();
+  runtime().heap.budget = bytes;
+}
+
+/**
+ * Bytes of WebAssembly memory the wasm backend holds (0 before first use). Wasm memory never
+ * shrinks; see {@link wasmMemoryStats} for what is in use.
+ *
+ * @example
+ * ```ts
+ * wasmArenaBytes(); // size of the backend's WebAssembly memory
  * ```
  */
 export function wasmArenaBytes(): number {
-  return checked ? runtime().bytes : 0;
-}
-
-let threads = 1;
-
-/**
- * Sets how many threads the wasm backend's matmul and convolution kernels use (1 = the calling
- * thread only). Results are bit-for-bit identical whatever the count.
- *
- * @example
- * ```ts
- * setNumThreads(2); getNumThreads(); // 2
- * ```
- */
-export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new DeltagradError(`setNumThreads: expected an integer from 1 to 256, got ${String(n)}`);
-  threads = n;
-}
-
-/** The wasm backend's thread count (see {@link setNumThreads}). @example `getNumThreads() // 1` */
-export function getNumThreads(): number {
-  return threads;
+  return wasmMemoryStats().memoryBytes;
 }

@@ -1,0 +1,242 @@
+/**
+ * Worker threads for the wasm backend. Every worker instantiates the same kernel module on the
+ * same shared WebAssembly.Memory, so a parallel kernel is just a table of tasks — a function of
+ * the module and its integer arguments — written into wasm memory. The calling thread publishes
+ * the table, wakes the workers, takes tasks itself, and waits until all are done; tasks are
+ * claimed one at a time through an atomic counter. Each task writes its own part of the output
+ * (matmul: whole column blocks), and which thread runs it changes nothing, so results are
+ * identical bit for bit whatever the thread count.
+ *
+ * Node and Deno get `node:worker_threads` (unref'd, so a finished program exits); elsewhere the
+ * pool is not started and kernels run on the calling thread. The calling thread blocks in
+ * `Atomics.wait`, which Node and Deno allow on the main thread.
+ *
+ * Control block (int32 slots at address 0, CONTROL_BYTES reserved by the heap):
+ *   GEN   job generation (workers wait on it)      NEXT  (gen & 0xffff) << 16 | next task index
+ *   DONE  tasks finished in this job               COUNT tasks in this job
+ *   TABLE byte address of the task table           SCRATCH, PER  per-thread scratch base and size
+ *   LIMIT highest thread id taking part            READY workers started
+ * A task is STRIDE int32s: function id, then its arguments; the runner appends the thread's
+ * scratch address. NEXT carries the generation so that a worker waking late from an earlier job
+ * can never claim a task of the next one before its table is complete.
+ */
+import { DeltagradError } from "../errors.js";
+import type { KernelExports } from "./kernels.js";
+import { runtime, type Runtime } from "./runtime.js";
+
+/** Kernel functions that can run as tasks (their last parameter is the thread's scratch address). */
+export const TASK_FUNCTIONS = ["gemmBlock"] as const;
+export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
+
+const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8;
+const STRIDE = 16;
+
+let requested = defaultThreads();
+let pool: Pool | null = null;
+
+/** Available cores (Node's availableParallelism, navigator.hardwareConcurrency), at most 64. */
+function defaultThreads(): number {
+  const os = builtin<{ availableParallelism?: () => number; cpus(): unknown[] }>("node:os");
+  const n = os ? (os.availableParallelism?.() ?? os.cpus().length) : (globalThis.navigator?.hardwareConcurrency ?? 1);
+  return Math.max(1, Math.min(64, Math.floor(n) || 1));
+}
+
+function builtin<T>(id: string): T | undefined {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return p?.getBuiltinModule?.(id) as T | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sets how many threads the wasm backend's matmul and convolution kernels use (1 = the calling
+ * thread only); the default is the number of available cores. Results are bit-for-bit identical
+ * whatever the count. Where worker threads are unavailable (no shared memory, or no
+ * `node:worker_threads`), kernels run on the calling thread whatever the setting.
+ *
+ * @example
+ * ```ts
+ * setNumThreads(2); getNumThreads(); // 2
+ * ```
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new DeltagradError(`setNumThreads: expected an integer from 1 to 64, got ${String(n)}`);
+  requested = n;
+}
+
+/** The wasm backend's requested thread count (see {@link setNumThreads}). @example `getNumThreads() // 2` */
+export function getNumThreads(): number {
+  return requested;
+}
+
+/** How many threads kernels actually use now (the pool may be unavailable or still starting). @example `activeThreads()` */
+export function activeThreads(): number {
+  if (requested === 1) return 1;
+  const p = ensurePool();
+  return p ? Math.min(requested, 1 + p.ready()) : 1;
+}
+
+interface WorkerLike {
+  unref?(): void;
+}
+
+class Pool {
+  readonly workers: WorkerLike[] = [];
+  readonly ctrl: Int32Array;
+
+  constructor(readonly rt: Runtime, private readonly WorkerCtor: new (src: string, opts: object) => WorkerLike) {
+    this.ctrl = new Int32Array(rt.heap.memory.buffer, 0, 16);
+  }
+
+  ready(): number {
+    return Atomics.load(this.ctrl, READY);
+  }
+
+  /** Starts workers until there are `n`; waits (bounded) for them to come up. */
+  grow(n: number): void {
+    while (this.workers.length < n) {
+      const tid = this.workers.length + 1;
+      const w = new this.WorkerCtor(WORKER_SOURCE, {
+        eval: true,
+        workerData: { memory: this.rt.heap.memory, module: this.rt.module, tid, names: TASK_FUNCTIONS, layout: { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE } },
+      });
+      w.unref?.();
+      this.workers.push(w);
+    }
+    const deadline = Date.now() + 10_000;
+    let r: number;
+    while ((r = this.ready()) < n && Date.now() < deadline) Atomics.wait(this.ctrl, READY, r, 50);
+  }
+}
+
+let poolFailed = false;
+
+function ensurePool(): Pool | null {
+  if (poolFailed) return null;
+  if (pool) {
+    if (pool.workers.length < requested - 1) pool.grow(requested - 1);
+    return pool;
+  }
+  const rt = runtime();
+  const wt = builtin<{ Worker: new (src: string, opts: object) => WorkerLike }>("node:worker_threads");
+  if (!rt.heap.shared || !wt?.Worker) {
+    poolFailed = true;
+    return null;
+  }
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // throws where the thread may not block
+    pool = new Pool(rt, wt.Worker);
+    pool.grow(requested - 1);
+  } catch {
+    poolFailed = true;
+    pool = null;
+  }
+  return pool;
+}
+
+/**
+ * Runs `fn` once per argument list in `tasks`, spread over up to {@link getNumThreads} threads,
+ * and returns when all are done. `scratch(threads)` allocates `threads` blocks of per-thread
+ * scratch and returns the base address (the runner passes `base + tid·per` to each task).
+ * `work` (multiply-adds, or elements) decides whether threads are worth waking at all.
+ */
+export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], per: number, scratch: (bytes: number) => number, table: (bytes: number) => number, work: number): void {
+  const want = Math.min(requested, tasks.length, work < 2e6 ? 1 : 64);
+  const p = want > 1 ? ensurePool() : null;
+  const threads = p ? Math.min(want, 1 + p.ready()) : 1;
+  const base = scratch(threads * per);
+  if (threads === 1) {
+    const f = k[fn] as (...a: number[]) => void;
+    for (const args of tasks) f(...args, base);
+    return;
+  }
+  const heap = p!.rt.heap;
+  const t = table(tasks.length * STRIDE * 4);
+  const i32 = heap.i32;
+  const id = TASK_FUNCTIONS.indexOf(fn);
+  tasks.forEach((args, j) => {
+    const at = (t >> 2) + j * STRIDE;
+    i32[at] = id;
+    for (let a = 0; a < args.length; a++) i32[at + 1 + a] = args[a]!;
+  });
+  const ctrl = p!.ctrl;
+  const gen = (Atomics.load(ctrl, GEN) + 1) | 0;
+  Atomics.store(ctrl, COUNT, tasks.length);
+  Atomics.store(ctrl, TABLE, t);
+  Atomics.store(ctrl, SCRATCH, base);
+  Atomics.store(ctrl, PER, per);
+  Atomics.store(ctrl, LIMIT, threads - 1);
+  Atomics.store(ctrl, DONE, 0);
+  Atomics.store(ctrl, NEXT, (gen & 0xffff) << 16);
+  Atomics.store(ctrl, GEN, gen);
+  Atomics.notify(ctrl, GEN);
+  // The calling thread takes tasks too (thread id 0).
+  const f = k[fn] as (...a: number[]) => void;
+  const n = tasks.length;
+  for (;;) {
+    const j = claim(ctrl, gen, n);
+    if (j < 0) break;
+    f(...tasks[j]!, base);
+    Atomics.add(ctrl, DONE, 1);
+  }
+  let d: number;
+  while ((d = Atomics.load(ctrl, DONE)) < n) Atomics.wait(ctrl, DONE, d, 1000);
+}
+
+/** Claims the next task of job `gen`, or −1 when none is left (or the job is over). */
+function claim(ctrl: Int32Array, gen: number, n: number): number {
+  for (;;) {
+    const cur = Atomics.load(ctrl, NEXT);
+    if (cur >>> 16 !== (gen & 0xffff) || (cur & 0xffff) >= n) return -1;
+    if (Atomics.compareExchange(ctrl, NEXT, cur, cur + 1) === cur) return cur & 0xffff;
+  }
+}
+
+/**
+ * The worker: instantiate the kernels on the shared memory, report ready, then serve jobs
+ * forever. Self-contained (it is turned into source text), mirroring {@link claim}.
+ */
+function workerMain(data: {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  tid: number;
+  names: readonly string[];
+  layout: Record<string, number>;
+}): void {
+  const { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE } = data.layout as Record<string, number>;
+  const inst = new WebAssembly.Instance(data.module, { env: { mem: data.memory } });
+  const fns = data.names.map((n) => inst.exports[n] as (...a: number[]) => void);
+  const ctrl = new Int32Array(data.memory.buffer, 0, 16);
+  Atomics.add(ctrl, READY!, 1);
+  Atomics.notify(ctrl, READY!);
+  let seen = Atomics.load(ctrl, GEN!);
+  for (;;) {
+    Atomics.wait(ctrl, GEN!, seen);
+    const gen = Atomics.load(ctrl, GEN!);
+    if (gen === seen) continue;
+    seen = gen;
+    if (data.tid > Atomics.load(ctrl, LIMIT!)) continue;
+    const n = Atomics.load(ctrl, COUNT!);
+    const table = Atomics.load(ctrl, TABLE!);
+    const scratch = Atomics.load(ctrl, SCRATCH!) + data.tid * Atomics.load(ctrl, PER!);
+    for (;;) {
+      const cur = Atomics.load(ctrl, NEXT!);
+      if (cur >>> 16 !== (gen & 0xffff) || (cur & 0xffff) >= n) break;
+      if (Atomics.compareExchange(ctrl, NEXT!, cur, cur + 1) !== cur) continue;
+      const j = cur & 0xffff;
+      // The table may lie beyond the memory size this thread last saw: view the current buffer.
+      const i32 = new Int32Array(data.memory.buffer);
+      const at = (table >> 2) + j * STRIDE!;
+      const f = fns[i32[at]!]!;
+      const args: number[] = [];
+      for (let a = 1; a < STRIDE!; a++) args.push(i32[at + a]!);
+      f(...args.slice(0, f.length - 1), scratch);
+      if (Atomics.add(ctrl, DONE!, 1) + 1 === n) Atomics.notify(ctrl, DONE!);
+    }
+  }
+}
+
+// `__name`: esbuild (tsx, keepNames) may wrap inner functions in it; the worker has no such helper.
+const WORKER_SOURCE = `var __name = (f) => f; (${workerMain.toString()})(require("node:worker_threads").workerData);`;
