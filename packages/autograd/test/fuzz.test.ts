@@ -110,11 +110,11 @@ const transformOpts = optionsArb({ argnums: fc.oneof(fc.integer({ min: -1, max: 
 
 /** name → generated argument tuples (and options for the oracle). */
 /** Calls `set` with the fuzzed value, then puts back what `get` read before (even if `set` threw). */
-function restoring<T>(get: () => T, set: (v: unknown) => void, restore: (v: T) => void) {
+function restoring<T>(get: () => T, set: (v: T) => void, restore: (v: T) => void) {
   return (v: unknown) => {
     const prev = get();
     try {
-      return set(v);
+      return set(v as T);
     } finally {
       restore(prev);
     }

@@ -1,7 +1,8 @@
 /**
- * The wasm backend against the cpu backend, kernel by kernel, over fast-check shapes (0, 1, odd
- * sizes, broadcast batch dims, cache-block boundaries), plus the matmul VJPs run end to end on
- * both backends.
+ * The wasm backend against the cpu backend: sgemm over fast-check shapes (0, 1, odd sizes,
+ * broadcast batch dims, cache-block boundaries, folded batches), the matmul VJPs end to end on
+ * both backends, add/mul, transposes and arg-reductions. The other kernels, threads and memory
+ * are in wasm-kernels.test.ts.
  *
  * Bounds. add/mul: bit-identical (float32 add and mul are correctly rounded in wasm, and the cpu
  * kernel's float64 result rounded once to float32 is the same value). sgemm: the cpu kernel
@@ -11,6 +12,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { test } from "@fast-check/vitest";
 import fc from "fast-check";
+import { onWasm, rand } from "./wasm-support.js";
 import {
   cpuBackend, getBackend, listBackends, matmul, reshape, setBackend, tensor, transpose, wasmBackend, wasmMemoryStats, wasmSimdSupported,
   type BackendData, type DType, type Tensor, type TypedArray,
@@ -31,15 +33,6 @@ function broadcast(a: number[], b: number[]): number[] {
   });
 }
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 /** Asserts |w − c| ≤ (k + 2)·2⁻²⁴·(|A|·|B|) elementwise, |A|·|B| computed in float64 on cpu. */
 function expectGemmClose(w: Float32Array, c: Float32Array, a: Float32Array, as: readonly number[], b: Float32Array, bs: readonly number[], outShape: readonly number[]): void {
@@ -53,28 +46,6 @@ function expectGemmClose(w: Float32Array, c: Float32Array, a: Float32Array, as: 
       throw new Error(`sgemm ${JSON.stringify(as)}·${JSON.stringify(bs)}: element ${i}: wasm ${w[i]} cpu ${c[i]} differ by more than ${bound}`);
     }
   }
-}
-
-/**
- * Runs a wasm kernel as the core does: TypedArray arguments are uploaded first (4 KiB and more
- * into wasm memory, smaller ones stay on the JS heap), the result is read back as a plain array of
- * `outDType` with `n` elements, and every handle is released afterwards.
- */
-function onWasm(outDType: DType, n: number, kernel: (...args: never[]) => BackendData, ...args: unknown[]): TypedArray {
-  const handles: BackendData[] = [];
-  const up = (a: unknown): unknown => {
-    if (ArrayBuffer.isView(a)) {
-      const d = a instanceof Float32Array ? "float32" : a instanceof Float64Array ? "float64" : a instanceof Int32Array ? "int32" : "bool";
-      const h = wasmBackend.upload(a as TypedArray, d);
-      handles.push(h);
-      return h;
-    }
-    return Array.isArray(a) && a.some((x) => ArrayBuffer.isView(x)) ? a.map(up) : a;
-  };
-  const out = (kernel as (...a: unknown[]) => BackendData)(...args.map(up));
-  const values = wasmBackend.readSync(out, outDType, n).slice();
-  for (const h of [...handles, out]) if (wasmBackend.retain!(h)) wasmBackend.release!(h);
-  return values;
 }
 
 function checkMatmul(as: number[], bs: number[], outShape: number[], seed: number): void {
@@ -263,7 +234,7 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
         return { out: broadcast(a, b), a, b };
       });
 
-    // (Outputs under 256 elements take the cpu loop; pairArb reaches up to 9⁴ = 6561.)
+    // (Operands and outputs under 4 KiB stay on the JS heap and take the cpu loop; pairArb reaches 9⁴ = 6561 elements.)
     test.prop([fc.constantFrom("add" as const, "mul" as const), pairArb, fc.array(valueArb, { minLength: 64, maxLength: 64 })])(
       "every broadcasting pattern, special values included",
       (op, { out, a, b }, pool) => {
@@ -283,8 +254,8 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
       [[4, 5], []], // scalar
       [[], [4, 5]],
       [[33], [33]],
-      [[2, 1, 5], [3, 1]], // not handled in wasm: falls back to cpu
-      [[16, 16], [16]], // 256 elements: the smallest output that runs in wasm
+      [[2, 1, 5], [3, 1]], // both sides broadcast
+      [[32, 32], [32]], // 1024 elements (4 KiB): the smallest output kept in wasm memory
       [[300], [300]],
       [[4, 63], [63]],
     ])("%j ∘ %j", (a, b) => {
@@ -297,9 +268,9 @@ describe.skipIf(!SIMD)(`wasm backend${SIMD ? "" : " (SKIPPED: no WebAssembly SIM
     });
   });
 
-  // Fast paths of kernels the wasm backend takes from cpu: the cache-blocked transpose of the last
-  // two axes and the compiled argmax/argmin loops, against plain reference loops (copies and
-  // comparisons only, so bit-identical; NaN and ±0 included).
+  // Transposes of the last two axes (a zero-copy view for float32 in wasm memory, materialized by
+  // the blocked wasm transpose when read) and argmax/argmin, against plain reference loops (copies
+  // and comparisons only, so bit-identical; NaN and ±0 included).
   describe("permute (blocked transpose of the last two axes) and argmax/argmin against reference loops", () => {
     const shapeArb = fc.array(fc.oneof(fc.constantFrom(0, 1, 2, 31, 32, 33), fc.integer({ min: 0, max: 70 })), { minLength: 2, maxLength: 4 })
       .filter((s) => size(s) <= 40_000);

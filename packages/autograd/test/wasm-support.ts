@@ -1,0 +1,39 @@
+/**
+ * Test support for the wasm backend: run a kernel the way the core does (operands uploaded,
+ * result read back, handles released) and deterministic inputs.
+ */
+import { wasmBackend, type BackendData, type DType, type TypedArray } from "@deltagrad/autograd";
+
+/** Deterministic floats in [−1, 1) (a 32-bit LCG). */
+export function rand(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+/**
+ * Runs a wasm kernel as the core does: TypedArray arguments are uploaded first (4 KiB and more
+ * into wasm memory, smaller ones stay on the JS heap), the result is read back as a plain array of
+ * `outDType` with `n` elements, and every handle is released afterwards.
+ */
+export function onWasm(outDType: DType, n: number, kernel: (...args: never[]) => BackendData, ...args: unknown[]): TypedArray {
+  const handles: BackendData[] = [];
+  const up = (a: unknown): unknown => {
+    if (ArrayBuffer.isView(a)) {
+      const d = a instanceof Float32Array ? "float32" : a instanceof Float64Array ? "float64" : a instanceof Int32Array ? "int32" : "bool";
+      const h = wasmBackend.upload(a as TypedArray, d);
+      handles.push(h);
+      return h;
+    }
+    return Array.isArray(a) && a.some((x) => ArrayBuffer.isView(x)) ? a.map(up) : a;
+  };
+  const out = (kernel as (...a: unknown[]) => BackendData)(...args.map(up));
+  const values = wasmBackend.readSync(out, outDType, n).slice();
+  for (const h of [...handles, out]) if (wasmBackend.retain!(h)) wasmBackend.release!(h);
+  return values;
+}
+
