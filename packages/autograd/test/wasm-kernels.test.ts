@@ -73,12 +73,15 @@ describe.skipIf(!SIMD)("wasm kernels against cpu", () => {
   );
 
   const cmpArb = fc.constantFrom("equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual") as fc.Arbitrary<"equal" | "notEqual" | "greater" | "greaterEqual" | "less" | "lessEqual">;
-  test.prop([pairArb, fc.boolean(), cmpArb, fc.nat()])("comparisons under broadcasting: bit-identical bool masks", ({ out, other }, swap, op, seed) => {
+  test.prop([pairArb, fc.boolean(), cmpArb, fc.nat()])("comparisons of float32 and int32 under broadcasting: bit-identical bool masks", ({ out, other }, swap, op, seed) => {
     const [as, bs] = swap ? [other, out] : [out, other];
     // Rounded values: many equal pairs, so equal/greaterEqual are exercised.
     const a = values(size(as), seed).map((v) => Math.round(v));
     const b = values(size(bs), seed + 1).map((v) => Math.round(v));
     same(onWasm("bool", size(out), wasmBackend.compare, op, a, as, b, bs, out, "float32"), cpu(cpuBackend.compare, op, a, as, b, bs, out, "float32"));
+    const ai = Int32Array.from(a, (v) => (Number.isFinite(v) ? v : -7));
+    const bi = Int32Array.from(b, (v) => (Number.isFinite(v) ? v : 2 ** 31 - 1));
+    same(onWasm("bool", size(out), wasmBackend.compare, op, ai, as, bi, bs, out, "int32"), cpu(cpuBackend.compare, op, ai, as, bi, bs, out, "int32"));
   });
 
   test.prop([pairArb, fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), fc.nat()])("where with any of cond, x, y broadcast: bit-identical", ({ out, other }, which, seed) => {

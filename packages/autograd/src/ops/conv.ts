@@ -15,6 +15,7 @@ import { matmul } from "./linalg.js";
 import { pad, reshape } from "./movement.js";
 import { argmax, sum } from "./reduce.js";
 import { type Size2, unfold, windowParams } from "./window.js";
+import { scoped } from "../lifetime.js";
 
 /** Geometry of {@link conv2d}; sizes are one number for both axes or `[h, w]`. */
 export interface Conv2dOptions {
@@ -116,11 +117,13 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const [oh, ow] = outSize("conv2d", x, p, shapes);
   const L = oh * ow;
   const rows = cg * kh * kw;
-  // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous.
-  const cols = reshape(unfold(x, p), [n, groups, rows, L]);
-  const w = reshape(weight, [groups, k / groups, rows]);
-  const y = reshape(matmul(w, cols), [n, k, oh, ow]); // [N, G, K/G, L] → NCHW by reshape alone
-  return bias === undefined || bias === null ? y : add(y, reshape(bias, [1, k, 1, 1]));
+  return scoped(() => {
+    // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous.
+    const cols = reshape(unfold(x, p), [n, groups, rows, L]);
+    const w = reshape(weight, [groups, k / groups, rows]);
+    const y = reshape(matmul(w, cols), [n, k, oh, ow]); // [N, G, K/G, L] → NCHW by reshape alone
+    return bias === undefined || bias === null ? y : add(y, reshape(bias, [1, k, 1, 1]));
+  });
 }
 
 /** [N, C, H, W] → columns [N·C, kh·kw, L] of every window of every channel (its own "image"). */
@@ -185,12 +188,14 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
   const kk = p.kernel[0] * p.kernel[1];
-  const padded = pad(x, [[0, 0], [0, 0], [p.padding[0], p.padding[0]], [p.padding[1], p.padding[1]]], -Infinity);
-  const cols = windows(padded, { ...p, padding: [0, 0] }); // [N·C, kk, L]
-  const first = argmax(cols, { axis: 1, keepDims: true }); // int32 [N·C, 1, L], no gradient
-  const hot = equal(first, reshape(arange(kk, undefined, 1, { dtype: "int32" }), [1, kk, 1]));
-  // where, not a product with the mask: −∞ · 0 would be NaN at padded taps.
-  return reshape(sum(where(hot, cols, 0), { axis: 1 }), [n, c, oh, ow]);
+  return scoped(() => {
+    const padded = pad(x, [[0, 0], [0, 0], [p.padding[0], p.padding[0]], [p.padding[1], p.padding[1]]], -Infinity);
+    const cols = windows(padded, { ...p, padding: [0, 0] }); // [N·C, kk, L]
+    const first = argmax(cols, { axis: 1, keepDims: true }); // int32 [N·C, 1, L], no gradient
+    const hot = equal(first, reshape(arange(kk, undefined, 1, { dtype: "int32" }), [1, kk, 1]));
+    // where, not a product with the mask: −∞ · 0 would be NaN at padded taps.
+    return reshape(sum(where(hot, cols, 0), { axis: 1 }), [n, c, oh, ow]);
+  });
 }
 
 /**
@@ -209,11 +214,13 @@ export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   if (!isFloat(x.dtype)) x = cast(x, "float32");
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
-  const sums = sum(windows(x, p), { axis: 1 }); // [N·C, L]
-  const divisor = opts.countIncludePad === false
-    ? sum(unfold(ones([1, 1, h, w], { dtype: x.dtype }), p), { axis: 1 }) // taps inside the image, [1, L]
-    : p.kernel[0] * p.kernel[1];
-  return reshape(div(sums, divisor), [n, c, oh, ow]);
+  return scoped(() => {
+    const sums = sum(windows(x, p), { axis: 1 }); // [N·C, L]
+    const divisor = opts.countIncludePad === false
+      ? sum(unfold(ones([1, 1, h, w], { dtype: x.dtype }), p), { axis: 1 }) // taps inside the image, [1, L]
+      : p.kernel[0] * p.kernel[1];
+    return reshape(div(sums, divisor), [n, c, oh, ow]);
+  });
 }
 
 /** Row i of the [out, size] matrix averaging PyTorch's adaptive bin [⌊i·size/out⌋, ⌈(i+1)·size/out⌉). */

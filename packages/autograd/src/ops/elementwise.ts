@@ -5,6 +5,7 @@ import { DeltagradError, optionsOf } from "../errors.js";
 import { broadcastPair, describe } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { scalar } from "./create.js";
+import { scoped } from "../lifetime.js";
 
 /**
  * @internal Throws unless `x` is a Tensor.
@@ -109,14 +110,14 @@ export function sign(x: Tensor): Tensor {
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands("sub", a, b, "int32");
   broadcastPair("sub", x.shape, y.shape); // so a shape clash names sub, not add
-  return add(x, neg(y));
+  return scoped(() => add(x, neg(y)));
 }
 
 /** a / b = a · (1/b), always floating point. @example `div(tensor([1]), 4) // [0.25]` */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands("div", a, b, "float32");
   broadcastPair("div", x.shape, y.shape);
-  return mul(x, reciprocal(y));
+  return scoped(() => mul(x, reciprocal(y)));
 }
 
 /** x · x. @example `square(tensor([3])) // [9]` */
@@ -126,7 +127,7 @@ export function square(x: Tensor): Tensor {
 
 /** |x| = x · sign(x); its gradient is sign(x), 0 at 0 (as PyTorch). @example `abs(tensor([-2])) // [2]` */
 export function abs(x: Tensor): Tensor {
-  return mul(asTensor("abs", x), sign(x));
+  return scoped(() => mul(asTensor("abs", x), sign(x)));
 }
 
 function intPow(x: Tensor, n: number): Tensor {
@@ -175,7 +176,7 @@ export function maximum(a: TensorLike, b: TensorLike): Tensor {
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands("minimum", a, b, "int32");
   broadcastPair("minimum", x.shape, y.shape);
-  return neg(maximum(neg(x), neg(y)));
+  return scoped(() => neg(maximum(neg(x), neg(y))));
 }
 
 /**
@@ -214,10 +215,12 @@ export function clamp(x: Tensor, opts?: ClampOptions): Tensor {
     throw new DeltagradError(`clamp: min and max must be numbers, got ${describe(min)} and ${describe(max)}`);
   }
   if (min !== undefined && max !== undefined && min > max) throw new DeltagradError(`clamp: min ${min} is greater than max ${max}`);
-  let y = x;
-  if (min !== undefined) y = where(less(y, min), min, y);
-  if (max !== undefined) y = where(greater(y, max), max, y);
-  return y;
+  return scoped(() => {
+    let y = x;
+    if (min !== undefined) y = where(less(y, min), min, y);
+    if (max !== undefined) y = where(greater(y, max), max, y);
+    return y;
+  });
 }
 
 /** Converts to another dtype (float → int truncates toward zero; nonzero → true). @example `cast(tensor([1.7]), "int32") // [1]` */
@@ -262,11 +265,13 @@ export function logicalNot(x: Tensor): Tensor {
  * ```
  */
 export function sigmoid(x: Tensor): Tensor {
-  const xf = floatInput("sigmoid", x);
-  const pos = greaterEqual(xf, 0);
-  const z = exp(neg(absTakingPositiveSide(xf, pos)));
-  const p = reciprocal(add(z, 1));
-  return where(pos, p, mul(z, p));
+  return scoped(() => {
+    const xf = floatInput("sigmoid", x);
+    const pos = greaterEqual(xf, 0);
+    const z = exp(neg(absTakingPositiveSide(xf, pos)));
+    const p = reciprocal(add(z, 1));
+    return where(pos, p, mul(z, p));
+  });
 }
 
 /**
@@ -278,7 +283,7 @@ export function sigmoid(x: Tensor): Tensor {
  * ```
  */
 export function tanh(x: Tensor): Tensor {
-  return sub(mul(sigmoid(mul(floatInput("tanh", x), 2)), 2), 1);
+  return scoped(() => sub(mul(sigmoid(mul(floatInput("tanh", x), 2)), 2), 1));
 }
 
 /**
@@ -291,7 +296,7 @@ export function tanh(x: Tensor): Tensor {
  */
 export function relu(x: Tensor): Tensor {
   asTensor("relu", x);
-  return where(greater(x, 0), x, 0);
+  return scoped(() => where(greater(x, 0), x, 0));
 }
 
 /**
@@ -303,9 +308,11 @@ export function relu(x: Tensor): Tensor {
  * ```
  */
 export function softplus(x: Tensor): Tensor {
-  const xf = floatInput("softplus", x);
-  const pos = greaterEqual(xf, 0);
-  return add(where(pos, xf, 0), log(add(exp(neg(absTakingPositiveSide(xf, pos))), 1)));
+  return scoped(() => {
+    const xf = floatInput("softplus", x);
+    const pos = greaterEqual(xf, 0);
+    return add(where(pos, xf, 0), log(add(exp(neg(absTakingPositiveSide(xf, pos))), 1)));
+  });
 }
 
 /**

@@ -7,6 +7,7 @@ import { add, asTensor, cast, div, equal, exp, log, mul, neg, sqrt, square, sub,
 import { matmul } from "./linalg.js";
 import { reshape, transpose } from "./movement.js";
 import { ones, tensor } from "./create.js";
+import { scoped } from "../lifetime.js";
 
 export interface ReduceOptions {
   /** Axis or axes to reduce; all when omitted. Negative axes count from the end. */
@@ -51,7 +52,7 @@ export function mean(x: Tensor, opts?: ReduceOptions): Tensor {
   asTensor("mean", x);
   const axes = normalizeAxes("mean", optionsOf("mean", opts).axis, x.rank);
   const n = sizeOf(axes.map((a) => x.shape[a]!));
-  return div(sum(isFloat(x.dtype) ? x : cast(x, "float32"), opts), n);
+  return scoped(() => div(sum(isFloat(x.dtype) ? x : cast(x, "float32"), opts), n));
 }
 
 /**
@@ -121,8 +122,10 @@ function varianceOf(op: string, x: Tensor, opts: VarianceOptions | undefined): T
   if (typeof correction !== "number" || !Number.isFinite(correction)) throw new DeltagradError(`${op}: correction must be a finite number, got ${describe(correction)}`);
   const axes = normalizeAxes(op, axis, x.rank);
   const n = sizeOf(axes.map((a) => x.shape[a]!));
-  const centered = sub(x, mean(x, { axis: axes, keepDims: true }));
-  return div(sum(square(centered), { axis: axes, keepDims }), n - correction);
+  return scoped(() => {
+    const centered = sub(x, mean(x, { axis: axes, keepDims: true }));
+    return div(sum(square(centered), { axis: axes, keepDims }), n - correction);
+  });
 }
 
 /** √variance. @example `std(tensor([1, 3])) // 1` */
@@ -144,13 +147,15 @@ export function logSumExp(x: Tensor, opts?: ReduceOptions): Tensor {
   asTensor("logSumExp", x);
   const { axis, keepDims } = optionsOf("logSumExp", opts);
   const axes = normalizeAxes("logSumExp", axis, x.rank);
-  const m = noGrad(() => {
-    if (axes.some((a) => x.shape[a] === 0)) return 0; // an empty slice: log Σ over nothing = log 0 = −∞
-    const mx = max(x, { axis: axes, keepDims: true });
-    return where(equal(mx, -Infinity), 0, mx); // keeps x − m finite when a whole slice is −∞
+  return scoped(() => {
+    const m = noGrad(() => {
+      if (axes.some((a) => x.shape[a] === 0)) return 0; // an empty slice: log Σ over nothing = log 0 = −∞
+      const mx = max(x, { axis: axes, keepDims: true });
+      return where(equal(mx, -Infinity), 0, mx); // keeps x − m finite when a whole slice is −∞
+    });
+    const s = log(sum(exp(sub(x, m)), { axis: axes, keepDims: true }));
+    return dropAxes(add(s, m), axes, keepDims);
   });
-  const s = log(sum(exp(sub(x, m)), { axis: axes, keepDims: true }));
-  return dropAxes(add(s, m), axes, keepDims);
 }
 
 /**
@@ -165,7 +170,7 @@ export function logSoftmax(x: Tensor, opts?: { axis?: number }): Tensor {
   asTensor("logSoftmax", x);
   const { axis = -1 } = optionsOf("logSoftmax", opts);
   normalizeAxis("logSoftmax", axis, x.rank);
-  return sub(x, logSumExp(x, { axis, keepDims: true }));
+  return scoped(() => sub(x, logSumExp(x, { axis, keepDims: true })));
 }
 
 /**
@@ -181,9 +186,11 @@ export function softmax(x: Tensor, opts?: { axis?: number }): Tensor {
   const { axis = -1 } = optionsOf("softmax", opts);
   const a = normalizeAxis("softmax", axis, x.rank);
   // An empty axis has no max; its softmax is empty anyway, so any shift will do.
-  const m = x.shape[a] === 0 ? 0 : noGrad(() => max(x, { axis: a, keepDims: true }));
-  const e = exp(sub(x, m));
-  return div(e, sum(e, { axis: a, keepDims: true }));
+  return scoped(() => {
+    const m = x.shape[a] === 0 ? 0 : noGrad(() => max(x, { axis: a, keepDims: true }));
+    const e = exp(sub(x, m));
+    return div(e, sum(e, { axis: a, keepDims: true }));
+  });
 }
 
 /**

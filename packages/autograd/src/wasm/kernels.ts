@@ -499,17 +499,21 @@ function binaryOp(c: Code, op: BinaryOp, x: number, y: number): void {
   }
 }
 
-function compareOp(c: Code, op: CompareOp, x: number, y: number): void {
+function compareOp(c: Code, op: CompareOp, x: number, y: number, int: boolean): void {
   c.get(x).get(y);
-  ({ equal: () => c.f32x4Eq(), notEqual: () => c.f32x4Ne(), greater: () => c.f32x4Gt(), greaterEqual: () => c.f32x4Ge(), less: () => c.f32x4Lt(), lessEqual: () => c.f32x4Le() })[op]();
+  if (int) ({ equal: () => c.i32x4Eq(), notEqual: () => c.i32x4Ne(), greater: () => c.i32x4GtS(), greaterEqual: () => c.simdOp(0x3f), less: () => c.i32x4LtS(), lessEqual: () => c.simdOp(0x3d) })[op]();
+  else ({ equal: () => c.f32x4Eq(), notEqual: () => c.f32x4Ne(), greater: () => c.f32x4Gt(), greaterEqual: () => c.f32x4Ge(), less: () => c.f32x4Lt(), lessEqual: () => c.f32x4Le() })[op]();
 }
 
-/** bin_<op>_<xm><ym>(x, y, out, rows, n, xRowStride, yRowStride): f32 out = x op y. */
-function binaryKernel(op: BinaryOp | CompareOp, xm: Mode, ym: Mode, compare: boolean) {
+/**
+ * bin_<op>_<xm><ym>(x, y, out, rows, n, xRowStride, yRowStride): f32 out = x op y; cmp_/cmpi_:
+ * a bool out of float32/int32 operands.
+ */
+function binaryKernel(op: BinaryOp | CompareOp, xm: Mode, ym: Mode, compare: boolean, int = false) {
   return (c: Code) => {
     const [x, y, out, rows, n, xs, ys] = [0, 1, 2, 3, 4, 5, 6];
     elementwise(c, [{ ptr: x, stride: xs, mode: xm, bytes: 4 }, { ptr: y, stride: ys, mode: ym, bytes: 4 }], out, rows, n, compare ? 1 : 4, ([a, b]) => {
-      if (compare) compareOp(c, op as CompareOp, a!, b!);
+      if (compare) compareOp(c, op as CompareOp, a!, b!, int);
       else binaryOp(c, op as BinaryOp, a!, b!);
     });
   };
@@ -858,6 +862,7 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   for (const [xm, ym] of MODES) {
     for (const op of BINARY_OPS) m.func(`bin_${op}_${xm}${ym}`, I(7), [], binaryKernel(op, xm, ym, false));
     for (const op of COMPARE_OPS) m.func(`cmp_${op}_${xm}${ym}`, I(7), [], binaryKernel(op, xm, ym, true));
+    for (const op of COMPARE_OPS) m.func(`cmpi_${op}_${xm}${ym}`, I(7), [], binaryKernel(op, xm, ym, true, true));
   }
   for (const cm of ["v", "s"] as Mode[]) {
     for (const [xm, ym] of [...MODES, ["s", "s"]] as [Mode, Mode][]) {

@@ -262,10 +262,11 @@ export function binary(op: BinaryKernel, x: BackendData, xs: Shape, y: BackendDa
 }
 
 export function compare(op: CompareKernel, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
-  if (!wasmEligible(dtype, outShape, x, y)) {
+  if (!wasmEligible(dtype === "int32" ? "float32" : dtype, outShape, x, y)) {
     return viaCpu("bool", cpuBackend.compare, op, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
   }
-  return broadcastRun(`cmp_${op}`, [{ d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }], outShape, "bool");
+  const family = dtype === "int32" ? "cmpi" : "cmp";
+  return broadcastRun(`${family}_${op}`, [{ d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }], outShape, "bool");
 }
 
 export function where(cond: BackendData, cs: Shape, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
