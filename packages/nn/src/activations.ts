@@ -10,7 +10,7 @@
  */
 import { describeValue, optionsOf } from "./options.js";
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, Tensor, isFloat } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, isFloat, scoped } from "@deltagrad/autograd";
 
 /** A float input: integer and bool tensors are lifted to float32. */
 function input(fn: string, x: unknown): Tensor {
@@ -37,8 +37,10 @@ function num(fn: string, name: string, v: unknown, { positive = false } = {}): n
  * ```
  */
 export function step(x: Tensor): Tensor {
-  // sign(sign(x) + ½) maps {−1, 0, 1} to {−1, 1, 1} (and NaN to NaN); sign has no VJP.
-  return ag.sign(ag.sign(input("step", x)).add(0.5)).add(1).mul(0.5);
+  return scoped(() => {
+    // sign(sign(x) + ½) maps {−1, 0, 1} to {−1, 1, 1} (and NaN to NaN); sign has no VJP.
+    return ag.sign(ag.sign(input("step", x)).add(0.5)).add(1).mul(0.5);
+  });
 }
 
 /**
@@ -50,7 +52,9 @@ export function step(x: Tensor): Tensor {
  * ```
  */
 export function sign(x: Tensor): Tensor {
-  return ag.sign(input("sign", x));
+  return scoped(() => {
+    return ag.sign(input("sign", x));
+  });
 }
 
 /**
@@ -62,10 +66,12 @@ export function sign(x: Tensor): Tensor {
  * ```
  */
 export function logistic(x: Tensor, options?: { slope?: number }): Tensor {
-  const { slope = 1 } = optionsOf("logistic", options);
-  const xf = input("logistic", x);
-  num("logistic", "slope", slope);
-  return ag.sigmoid(slope === 1 ? xf : ag.mul(xf, slope));
+  return scoped(() => {
+    const { slope = 1 } = optionsOf("logistic", options);
+    const xf = input("logistic", x);
+    num("logistic", "slope", slope);
+    return ag.sigmoid(slope === 1 ? xf : ag.mul(xf, slope));
+  });
 }
 
 /**
@@ -77,7 +83,9 @@ export function logistic(x: Tensor, options?: { slope?: number }): Tensor {
  * ```
  */
 export function sigmoid(x: Tensor): Tensor {
-  return ag.sigmoid(input("sigmoid", x));
+  return scoped(() => {
+    return ag.sigmoid(input("sigmoid", x));
+  });
 }
 
 /**
@@ -89,7 +97,9 @@ export function sigmoid(x: Tensor): Tensor {
  * ```
  */
 export function tanh(x: Tensor): Tensor {
-  return ag.tanh(input("tanh", x));
+  return scoped(() => {
+    return ag.tanh(input("tanh", x));
+  });
 }
 
 /**
@@ -102,9 +112,11 @@ export function tanh(x: Tensor): Tensor {
  * ```
  */
 export function scaledTanh(x: Tensor, options?: { a?: number; b?: number }): Tensor {
-  const { a = 1.7159, b = 2 / 3 } = optionsOf("scaledTanh", options);
-  const xf = input("scaledTanh", x);
-  return ag.mul(ag.tanh(ag.mul(xf, num("scaledTanh", "b", b))), num("scaledTanh", "a", a));
+  return scoped(() => {
+    const { a = 1.7159, b = 2 / 3 } = optionsOf("scaledTanh", options);
+    const xf = input("scaledTanh", x);
+    return ag.mul(ag.tanh(ag.mul(xf, num("scaledTanh", "b", b))), num("scaledTanh", "a", a));
+  });
 }
 
 /**
@@ -124,12 +136,14 @@ function hardClamp(x: Tensor, min: number, max: number): Tensor {
  * ```
  */
 export function hardTanh(x: Tensor, options?: { min?: number; max?: number }): Tensor {
-  const { min = -1, max = 1 } = optionsOf("hardTanh", options);
-  const xf = input("hardTanh", x);
-  num("hardTanh", "min", min);
-  num("hardTanh", "max", max);
-  if (!(min < max)) throw new DeltagradError(`hardTanh: min must be less than max, got min ${min}, max ${max}`);
-  return hardClamp(xf, min, max);
+  return scoped(() => {
+    const { min = -1, max = 1 } = optionsOf("hardTanh", options);
+    const xf = input("hardTanh", x);
+    num("hardTanh", "min", min);
+    num("hardTanh", "max", max);
+    if (!(min < max)) throw new DeltagradError(`hardTanh: min must be less than max, got min ${min}, max ${max}`);
+    return hardClamp(xf, min, max);
+  });
 }
 
 /**
@@ -142,7 +156,9 @@ export function hardTanh(x: Tensor, options?: { min?: number; max?: number }): T
  * ```
  */
 export function hardLogistic(x: Tensor): Tensor {
-  return hardClamp(ag.add(ag.mul(input("hardLogistic", x), 0.25), 0.5), 0, 1);
+  return scoped(() => {
+    return hardClamp(ag.add(ag.mul(input("hardLogistic", x), 0.25), 0.5), 0, 1);
+  });
 }
 
 /**
@@ -155,7 +171,9 @@ export function hardLogistic(x: Tensor): Tensor {
  * ```
  */
 export function hardSigmoid(x: Tensor): Tensor {
-  return ag.div(relu6(ag.add(input("hardSigmoid", x), 3)), 6);
+  return scoped(() => {
+    return ag.div(relu6(ag.add(input("hardSigmoid", x), 3)), 6);
+  });
 }
 
 /**
@@ -167,7 +185,9 @@ export function hardSigmoid(x: Tensor): Tensor {
  * ```
  */
 export function relu(x: Tensor): Tensor {
-  return ag.relu(input("relu", x));
+  return scoped(() => {
+    return ag.relu(input("relu", x));
+  });
 }
 
 /**
@@ -179,7 +199,9 @@ export function relu(x: Tensor): Tensor {
  * ```
  */
 export function relu6(x: Tensor): Tensor {
-  return hardClamp(input("relu6", x), 0, 6);
+  return scoped(() => {
+    return hardClamp(input("relu6", x), 0, 6);
+  });
 }
 
 /**
@@ -192,9 +214,11 @@ export function relu6(x: Tensor): Tensor {
  * ```
  */
 export function leakyRelu(x: Tensor, options?: { slope?: number }): Tensor {
-  const { slope = 0.01 } = optionsOf("leakyRelu", options);
-  const xf = input("leakyRelu", x);
-  return ag.where(ag.greater(xf, 0), xf, ag.mul(xf, num("leakyRelu", "slope", slope)));
+  return scoped(() => {
+    const { slope = 0.01 } = optionsOf("leakyRelu", options);
+    const xf = input("leakyRelu", x);
+    return ag.where(ag.greater(xf, 0), xf, ag.mul(xf, num("leakyRelu", "slope", slope)));
+  });
 }
 
 /**
@@ -209,19 +233,21 @@ export function leakyRelu(x: Tensor, options?: { slope?: number }): Tensor {
  * ```
  */
 export function prelu(x: Tensor, weight: Tensor): Tensor {
-  const xf = input("prelu", x);
-  if (!(weight instanceof Tensor)) throw new DeltagradError(`prelu: weight must be a Tensor, got ${typeof weight}`);
-  let w: Tensor;
-  if (weight.size === 1) w = ag.reshape(weight, []);
-  else {
-    if (weight.rank !== 1 || xf.rank < 2 || xf.shape[1] !== weight.size) {
-      throw new DeltagradError(
-        `prelu: weight of shape [${weight.shape.join(",")}] needs 1 element or one per channel on axis 1 of the input, got input shape [${xf.shape.join(",")}]`,
-      );
+  return scoped(() => {
+    const xf = input("prelu", x);
+    if (!(weight instanceof Tensor)) throw new DeltagradError(`prelu: weight must be a Tensor, got ${typeof weight}`);
+    let w: Tensor;
+    if (weight.size === 1) w = ag.reshape(weight, []);
+    else {
+      if (weight.rank !== 1 || xf.rank < 2 || xf.shape[1] !== weight.size) {
+        throw new DeltagradError(
+          `prelu: weight of shape [${weight.shape.join(",")}] needs 1 element or one per channel on axis 1 of the input, got input shape [${xf.shape.join(",")}]`,
+        );
+      }
+      w = ag.reshape(weight, [weight.size, ...xf.shape.slice(2).map(() => 1)]);
     }
-    w = ag.reshape(weight, [weight.size, ...xf.shape.slice(2).map(() => 1)]);
-  }
-  return ag.where(ag.greater(xf, 0), xf, ag.mul(w, xf));
+    return ag.where(ag.greater(xf, 0), xf, ag.mul(w, xf));
+  });
 }
 
 /**
@@ -235,12 +261,14 @@ export function prelu(x: Tensor, weight: Tensor): Tensor {
  * ```
  */
 export function elu(x: Tensor, options?: { alpha?: number }): Tensor {
-  const { alpha = 1 } = optionsOf("elu", options);
-  const xf = input("elu", x);
-  num("elu", "alpha", alpha);
-  const pos = ag.greater(xf, 0);
-  const neg = ag.where(pos, 0, xf);
-  return ag.where(pos, xf, ag.mul(ag.sub(ag.exp(neg), 1), alpha));
+  return scoped(() => {
+    const { alpha = 1 } = optionsOf("elu", options);
+    const xf = input("elu", x);
+    num("elu", "alpha", alpha);
+    const pos = ag.greater(xf, 0);
+    const neg = ag.where(pos, 0, xf);
+    return ag.where(pos, xf, ag.mul(ag.sub(ag.exp(neg), 1), alpha));
+  });
 }
 
 /**
@@ -254,13 +282,15 @@ export function elu(x: Tensor, options?: { alpha?: number }): Tensor {
  * ```
  */
 export function softplus(x: Tensor, options?: { beta?: number; threshold?: number }): Tensor {
-  const { beta = 1, threshold = 20 } = optionsOf("softplus", options);
-  const xf = input("softplus", x);
-  num("softplus", "beta", beta, { positive: true });
-  num("softplus", "threshold", threshold);
-  const bx = beta === 1 ? xf : ag.mul(xf, beta);
-  const smooth = beta === 1 ? ag.softplus(bx) : ag.div(ag.softplus(bx), beta);
-  return ag.where(ag.greater(bx, threshold), xf, smooth);
+  return scoped(() => {
+    const { beta = 1, threshold = 20 } = optionsOf("softplus", options);
+    const xf = input("softplus", x);
+    num("softplus", "beta", beta, { positive: true });
+    num("softplus", "threshold", threshold);
+    const bx = beta === 1 ? xf : ag.mul(xf, beta);
+    const smooth = beta === 1 ? ag.softplus(bx) : ag.div(ag.softplus(bx), beta);
+    return ag.where(ag.greater(bx, threshold), xf, smooth);
+  });
 }
 
 /**
@@ -273,13 +303,15 @@ export function softplus(x: Tensor, options?: { beta?: number; threshold?: numbe
  * ```
  */
 export function swish(x: Tensor, options?: { beta?: number | Tensor }): Tensor {
-  const { beta = 1 } = optionsOf("swish", options);
-  const xf = input("swish", x);
-  let b: number | Tensor = beta;
-  if (!(b instanceof Tensor)) num("swish", "beta", b);
-  else if (b.size === 1) b = ag.reshape(b, []); // a one-element β must not add an axis to x
-  else throw new DeltagradError(`swish: a tensor beta must have one element, got shape [${b.shape.join(",")}]`);
-  return ag.mul(xf, ag.sigmoid(b === 1 ? xf : ag.mul(xf, b)));
+  return scoped(() => {
+    const { beta = 1 } = optionsOf("swish", options);
+    const xf = input("swish", x);
+    let b: number | Tensor = beta;
+    if (!(b instanceof Tensor)) num("swish", "beta", b);
+    else if (b.size === 1) b = ag.reshape(b, []); // a one-element β must not add an axis to x
+    else throw new DeltagradError(`swish: a tensor beta must have one element, got shape [${b.shape.join(",")}]`);
+    return ag.mul(xf, ag.sigmoid(b === 1 ? xf : ag.mul(xf, b)));
+  });
 }
 
 /**
@@ -291,8 +323,10 @@ export function swish(x: Tensor, options?: { beta?: number | Tensor }): Tensor {
  * ```
  */
 export function silu(x: Tensor): Tensor {
-  const xf = input("silu", x);
-  return ag.mul(xf, ag.sigmoid(xf));
+  return scoped(() => {
+    const xf = input("silu", x);
+    return ag.mul(xf, ag.sigmoid(xf));
+  });
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -310,13 +344,15 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * ```
  */
 export function gelu(x: Tensor, options?: { approximate?: "none" | "tanh" }): Tensor {
-  const { approximate = "none" } = optionsOf("gelu", options);
-  const xf = input("gelu", x);
-  let inner: Tensor;
-  if (approximate === "none") inner = ag.erf(ag.mul(xf, SQRT1_2));
-  else if (approximate === "tanh") inner = ag.tanh(ag.mul(ag.add(xf, ag.mul(ag.mul(ag.mul(xf, xf), xf), 0.044715)), SQRT_2_OVER_PI));
-  else throw new DeltagradError(`gelu: approximate must be "none" or "tanh", got ${describeValue(approximate)}`);
-  return ag.mul(ag.mul(xf, 0.5), ag.add(inner, 1));
+  return scoped(() => {
+    const { approximate = "none" } = optionsOf("gelu", options);
+    const xf = input("gelu", x);
+    let inner: Tensor;
+    if (approximate === "none") inner = ag.erf(ag.mul(xf, SQRT1_2));
+    else if (approximate === "tanh") inner = ag.tanh(ag.mul(ag.add(xf, ag.mul(ag.mul(ag.mul(xf, xf), xf), 0.044715)), SQRT_2_OVER_PI));
+    else throw new DeltagradError(`gelu: approximate must be "none" or "tanh", got ${describeValue(approximate)}`);
+    return ag.mul(ag.mul(xf, 0.5), ag.add(inner, 1));
+  });
 }
 
 /**
@@ -330,15 +366,17 @@ export function gelu(x: Tensor, options?: { approximate?: "none" | "tanh" }): Te
  * ```
  */
 export function maxout(x: Tensor, options: { pieces: number }): Tensor {
-  const { pieces } = optionsOf("maxout", options);
-  const xf = input("maxout", x);
-  if (!Number.isInteger(pieces) || pieces < 1) throw new DeltagradError(`maxout: pieces must be a positive integer, got ${String(pieces)}`);
-  const n = xf.shape[xf.rank - 1];
-  if (xf.rank === 0 || n! % pieces !== 0) {
-    throw new DeltagradError(`maxout: the last axis of shape [${xf.shape.join(",")}] must be a multiple of pieces = ${pieces}`);
-  }
-  const grouped = ag.reshape(xf, [...xf.shape.slice(0, -1), n! / pieces, pieces]);
-  return ag.max(grouped, { axis: -1 });
+  return scoped(() => {
+    const { pieces } = optionsOf("maxout", options);
+    const xf = input("maxout", x);
+    if (!Number.isInteger(pieces) || pieces < 1) throw new DeltagradError(`maxout: pieces must be a positive integer, got ${String(pieces)}`);
+    const n = xf.shape[xf.rank - 1];
+    if (xf.rank === 0 || n! % pieces !== 0) {
+      throw new DeltagradError(`maxout: the last axis of shape [${xf.shape.join(",")}] must be a multiple of pieces = ${pieces}`);
+    }
+    const grouped = ag.reshape(xf, [...xf.shape.slice(0, -1), n! / pieces, pieces]);
+    return ag.max(grouped, { axis: -1 });
+  });
 }
 
 /**
@@ -350,8 +388,10 @@ export function maxout(x: Tensor, options: { pieces: number }): Tensor {
  * ```
  */
 export function softmax(x: Tensor, options?: { axis?: number }): Tensor {
-  const { axis = -1 } = optionsOf("softmax", options);
-  return ag.softmax(input("softmax", x), { axis });
+  return scoped(() => {
+    const { axis = -1 } = optionsOf("softmax", options);
+    return ag.softmax(input("softmax", x), { axis });
+  });
 }
 
 /**
@@ -363,6 +403,8 @@ export function softmax(x: Tensor, options?: { axis?: number }): Tensor {
  * ```
  */
 export function logSoftmax(x: Tensor, options?: { axis?: number }): Tensor {
-  const { axis = -1 } = optionsOf("logSoftmax", options);
-  return ag.logSoftmax(input("logSoftmax", x), { axis });
+  return scoped(() => {
+    const { axis = -1 } = optionsOf("logSoftmax", options);
+    return ag.logSoftmax(input("logSoftmax", x), { axis });
+  });
 }

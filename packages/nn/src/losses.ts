@@ -11,8 +11,7 @@
 import { optionsOf } from "./options.js";
 import {
   DeltagradError, Tensor, add, argmax, cast, clamp, equal, exp, greater, isFloat, log, logSoftmax, mean, mul,
-  neg, noGrad, notEqual, oneHot, permute, relu, softplus, sqrt, square, sub, sum, where, type DType,
-} from "@deltagrad/autograd";
+  neg, noGrad, notEqual, oneHot, permute, relu, softplus, sqrt, square, sub, sum, where, type DType, scoped } from "@deltagrad/autograd";
 
 /** How a loss combines its per-element values: their mean (default), their sum, or none. */
 export type Reduction = "mean" | "sum" | "none";
@@ -146,10 +145,12 @@ function clampedLog(p: Tensor): Tensor {
  * ```
  */
 export function mseLoss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("mseLoss", options);
-  const x = floatInput("mseLoss", input);
-  checkSameShape("mseLoss", x, checkTensor("mseLoss", target, "target"));
-  return reduce("mseLoss", square(sub(x, target)), reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("mseLoss", options);
+    const x = floatInput("mseLoss", input);
+    checkSameShape("mseLoss", x, checkTensor("mseLoss", target, "target"));
+    return reduce("mseLoss", square(sub(x, target)), reduction);
+  });
 }
 
 /**
@@ -162,9 +163,11 @@ export function mseLoss(input: Tensor, target: Tensor, options?: ReductionOption
  * ```
  */
 export function sumSquaredError(input: Tensor, target: Tensor): Tensor {
-  const x = floatInput("sumSquaredError", input);
-  checkSameShape("sumSquaredError", x, checkTensor("sumSquaredError", target, "target"));
-  return mul(sum(square(sub(x, target))), 0.5);
+  return scoped(() => {
+    const x = floatInput("sumSquaredError", input);
+    checkSameShape("sumSquaredError", x, checkTensor("sumSquaredError", target, "target"));
+    return mul(sum(square(sub(x, target))), 0.5);
+  });
 }
 
 /**
@@ -176,10 +179,12 @@ export function sumSquaredError(input: Tensor, target: Tensor): Tensor {
  * ```
  */
 export function l1Loss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("l1Loss", options);
-  const x = floatInput("l1Loss", input);
-  checkSameShape("l1Loss", x, checkTensor("l1Loss", target, "target"));
-  return reduce("l1Loss", sub(x, target).abs(), reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("l1Loss", options);
+    const x = floatInput("l1Loss", input);
+    checkSameShape("l1Loss", x, checkTensor("l1Loss", target, "target"));
+    return reduce("l1Loss", sub(x, target).abs(), reduction);
+  });
 }
 
 /**
@@ -191,16 +196,18 @@ export function l1Loss(input: Tensor, target: Tensor, options?: ReductionOptions
  * ```
  */
 export function smoothL1Loss(input: Tensor, target: Tensor, options?: ReductionOptions & { beta?: number }): Tensor {
-  const { beta = 1, reduction } = optionsOf("smoothL1Loss", options);
-  const op = "smoothL1Loss";
-  checkNumber(op, "beta", beta, (v) => v >= 0 && Number.isFinite(v), "a finite number ≥ 0");
-  const x = floatInput(op, input);
-  checkSameShape(op, x, checkTensor(op, target, "target"));
-  const d = sub(x, target);
-  const a = d.abs();
-  // β = 0 would divide by zero in the (then unused) quadratic branch and poison its gradient.
-  const loss = beta === 0 ? a : where(a.less(beta), mul(square(d), 0.5 / beta), sub(a, 0.5 * beta));
-  return reduce(op, loss, reduction);
+  return scoped(() => {
+    const { beta = 1, reduction } = optionsOf("smoothL1Loss", options);
+    const op = "smoothL1Loss";
+    checkNumber(op, "beta", beta, (v) => v >= 0 && Number.isFinite(v), "a finite number ≥ 0");
+    const x = floatInput(op, input);
+    checkSameShape(op, x, checkTensor(op, target, "target"));
+    const d = sub(x, target);
+    const a = d.abs();
+    // β = 0 would divide by zero in the (then unused) quadratic branch and poison its gradient.
+    const loss = beta === 0 ? a : where(a.less(beta), mul(square(d), 0.5 / beta), sub(a, 0.5 * beta));
+    return reduce(op, loss, reduction);
+  });
 }
 
 /**
@@ -212,15 +219,17 @@ export function smoothL1Loss(input: Tensor, target: Tensor, options?: ReductionO
  * ```
  */
 export function huberLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { delta?: number }): Tensor {
-  const { delta = 1, reduction } = optionsOf("huberLoss", options);
-  const op = "huberLoss";
-  checkNumber(op, "delta", delta, (v) => v > 0 && Number.isFinite(v), "a finite number > 0");
-  const x = floatInput(op, input);
-  checkSameShape(op, x, checkTensor(op, target, "target"));
-  const d = sub(x, target);
-  const a = d.abs();
-  const loss = where(a.lessEqual(delta), mul(square(d), 0.5), mul(sub(a, 0.5 * delta), delta));
-  return reduce(op, loss, reduction);
+  return scoped(() => {
+    const { delta = 1, reduction } = optionsOf("huberLoss", options);
+    const op = "huberLoss";
+    checkNumber(op, "delta", delta, (v) => v > 0 && Number.isFinite(v), "a finite number > 0");
+    const x = floatInput(op, input);
+    checkSameShape(op, x, checkTensor(op, target, "target"));
+    const d = sub(x, target);
+    const a = d.abs();
+    const loss = where(a.lessEqual(delta), mul(square(d), 0.5), mul(sub(a, 0.5 * delta), delta));
+    return reduce(op, loss, reduction);
+  });
 }
 
 /**
@@ -233,12 +242,14 @@ export function huberLoss(input: Tensor, target: Tensor, options?: ReductionOpti
  * ```
  */
 export function logCoshLoss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("logCoshLoss", options);
-  const op = "logCoshLoss";
-  const x = floatInput(op, input);
-  checkSameShape(op, x, checkTensor(op, target, "target"));
-  const a = sub(x, target).abs();
-  return reduce(op, sub(add(a, softplus(mul(a, -2))), Math.LN2), reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("logCoshLoss", options);
+    const op = "logCoshLoss";
+    const x = floatInput(op, input);
+    checkSameShape(op, x, checkTensor(op, target, "target"));
+    const a = sub(x, target).abs();
+    return reduce(op, sub(add(a, softplus(mul(a, -2))), Math.LN2), reduction);
+  });
 }
 
 // ----- classification losses -----
@@ -262,28 +273,30 @@ export interface CrossEntropyOptions extends ReductionOptions {
  * ```
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options?: CrossEntropyOptions): Tensor {
-  const { labelSmoothing = 0, reduction } = optionsOf("crossEntropy", options);
-  const op = "crossEntropy";
-  const x = floatInput(op, logits, "logits");
-  const t = checkTensor(op, target, "target");
-  checkNumber(op, "labelSmoothing", labelSmoothing, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
-  const axis = classAxis(op, x);
-  const classes = x.shape[axis]!;
-  const logp = logSoftmax(x, { axis });
-  let loss: Tensor;
-  if (isFloat(t.dtype) && sameShape(t.shape, x.shape)) {
-    const q = labelSmoothing > 0 ? add(mul(t, 1 - labelSmoothing), labelSmoothing / classes) : t;
-    loss = neg(sum(mul(q, logp), { axis }));
-  } else {
-    if (sameShape(t.shape, x.shape)) {
-      throw new DeltagradError(`${op}: probability targets must be float, got ${t.dtype} of shape ${shapeStr(t.shape)}`);
+  return scoped(() => {
+    const { labelSmoothing = 0, reduction } = optionsOf("crossEntropy", options);
+    const op = "crossEntropy";
+    const x = floatInput(op, logits, "logits");
+    const t = checkTensor(op, target, "target");
+    checkNumber(op, "labelSmoothing", labelSmoothing, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
+    const axis = classAxis(op, x);
+    const classes = x.shape[axis]!;
+    const logp = logSoftmax(x, { axis });
+    let loss: Tensor;
+    if (isFloat(t.dtype) && sameShape(t.shape, x.shape)) {
+      const q = labelSmoothing > 0 ? add(mul(t, 1 - labelSmoothing), labelSmoothing / classes) : t;
+      loss = neg(sum(mul(q, logp), { axis }));
+    } else {
+      if (sameShape(t.shape, x.shape)) {
+        throw new DeltagradError(`${op}: probability targets must be float, got ${t.dtype} of shape ${shapeStr(t.shape)}`);
+      }
+      checkClassLabels(op, t, classes, x.shape.filter((_, i) => i !== axis));
+      const nll = neg(sum(mul(oneHotLike(t, logp, axis), logp), { axis }));
+      // PyTorch: (1 − ε)·nll + ε·mean over classes of −log p.
+      loss = labelSmoothing > 0 ? add(mul(nll, 1 - labelSmoothing), mul(neg(mean(logp, { axis })), labelSmoothing)) : nll;
     }
-    checkClassLabels(op, t, classes, x.shape.filter((_, i) => i !== axis));
-    const nll = neg(sum(mul(oneHotLike(t, logp, axis), logp), { axis }));
-    // PyTorch: (1 − ε)·nll + ε·mean over classes of −log p.
-    loss = labelSmoothing > 0 ? add(mul(nll, 1 - labelSmoothing), mul(neg(mean(logp, { axis })), labelSmoothing)) : nll;
-  }
-  return reduce(op, loss, reduction);
+    return reduce(op, loss, reduction);
+  });
 }
 
 /**
@@ -296,13 +309,15 @@ export function crossEntropy(logits: Tensor, target: Tensor, options?: CrossEntr
  * ```
  */
 export function nllLoss(logProbs: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("nllLoss", options);
-  const op = "nllLoss";
-  const x = floatInput(op, logProbs, "logProbs");
-  const t = checkTensor(op, target, "target");
-  const axis = classAxis(op, x);
-  checkClassLabels(op, t, x.shape[axis]!, x.shape.filter((_, i) => i !== axis));
-  return reduce(op, neg(sum(mul(oneHotLike(t, x, axis), x), { axis })), reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("nllLoss", options);
+    const op = "nllLoss";
+    const x = floatInput(op, logProbs, "logProbs");
+    const t = checkTensor(op, target, "target");
+    const axis = classAxis(op, x);
+    checkClassLabels(op, t, x.shape[axis]!, x.shape.filter((_, i) => i !== axis));
+    return reduce(op, neg(sum(mul(oneHotLike(t, x, axis), x), { axis })), reduction);
+  });
 }
 
 /**
@@ -318,13 +333,15 @@ export function nllLoss(logProbs: Tensor, target: Tensor, options?: ReductionOpt
  * ```
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("binaryCrossEntropy", options);
-  const op = "binaryCrossEntropy";
-  const p = floatInput(op, input);
-  const y = checkTensor(op, target, "target");
-  checkSameShape(op, p, y);
-  const loss = neg(add(mul(y, clampedLog(p)), mul(sub(1, y), clampedLog(sub(1, p)))));
-  return reduce(op, loss, reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("binaryCrossEntropy", options);
+    const op = "binaryCrossEntropy";
+    const p = floatInput(op, input);
+    const y = checkTensor(op, target, "target");
+    checkSameShape(op, p, y);
+    const loss = neg(add(mul(y, clampedLog(p)), mul(sub(1, y), clampedLog(sub(1, p)))));
+    return reduce(op, loss, reduction);
+  });
 }
 
 /**
@@ -337,12 +354,14 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, options?: Redu
  * ```
  */
 export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("binaryCrossEntropyWithLogits", options);
-  const op = "binaryCrossEntropyWithLogits";
-  const x = floatInput(op, logits, "logits");
-  const y = checkTensor(op, target, "target");
-  checkSameShape(op, x, y);
-  return reduce(op, sub(softplus(x), mul(x, y)), reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("binaryCrossEntropyWithLogits", options);
+    const op = "binaryCrossEntropyWithLogits";
+    const x = floatInput(op, logits, "logits");
+    const y = checkTensor(op, target, "target");
+    checkSameShape(op, x, y);
+    return reduce(op, sub(softplus(x), mul(x, y)), reduction);
+  });
 }
 
 export interface KlDivOptions {
@@ -368,17 +387,19 @@ export interface KlDivOptions {
  * ```
  */
 export function klDiv(input: Tensor, target: Tensor, options?: KlDivOptions): Tensor {
-  const { reduction = "batchmean", logTarget = false } = optionsOf("klDiv", options);
-  const op = "klDiv";
-  const x = floatInput(op, input);
-  const t = checkTensor(op, target, "target");
-  checkSameShape(op, x, t);
-  const pointwise = logTarget ? mul(exp(t), sub(t, x)) : sub(xlogy(t, t), mul(t, x));
-  if (reduction === "batchmean") {
-    const batch = x.rank === 0 ? 1 : x.shape[0]!;
-    return sum(pointwise).div(batch);
-  }
-  return reduce(op, pointwise, reduction);
+  return scoped(() => {
+    const { reduction = "batchmean", logTarget = false } = optionsOf("klDiv", options);
+    const op = "klDiv";
+    const x = floatInput(op, input);
+    const t = checkTensor(op, target, "target");
+    checkSameShape(op, x, t);
+    const pointwise = logTarget ? mul(exp(t), sub(t, x)) : sub(xlogy(t, t), mul(t, x));
+    if (reduction === "batchmean") {
+      const batch = x.rank === 0 ? 1 : x.shape[0]!;
+      return sum(pointwise).div(batch);
+    }
+    return reduce(op, pointwise, reduction);
+  });
 }
 
 /**
@@ -400,16 +421,18 @@ function cosineSimilarity(a: Tensor, b: Tensor, axis: number, eps: number): Tens
  * ```
  */
 export function cosineLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { axis?: number }): Tensor {
-  const { axis = -1, reduction } = optionsOf("cosineLoss", options);
-  const op = "cosineLoss";
-  const x = floatInput(op, input);
-  const t = checkTensor(op, target, "target");
-  checkSameShape(op, x, t);
-  if (x.rank === 0) throw new DeltagradError(`${op}: input must have at least one axis, got a scalar`);
-  if (!Number.isInteger(axis) || axis < -x.rank || axis >= x.rank) {
-    throw new DeltagradError(`${op}: axis ${String(axis)} is out of range for shape ${shapeStr(x.shape)}`);
-  }
-  return reduce(op, sub(1, cosineSimilarity(x, t, axis, 1e-8)), reduction);
+  return scoped(() => {
+    const { axis = -1, reduction } = optionsOf("cosineLoss", options);
+    const op = "cosineLoss";
+    const x = floatInput(op, input);
+    const t = checkTensor(op, target, "target");
+    checkSameShape(op, x, t);
+    if (x.rank === 0) throw new DeltagradError(`${op}: input must have at least one axis, got a scalar`);
+    if (!Number.isInteger(axis) || axis < -x.rank || axis >= x.rank) {
+      throw new DeltagradError(`${op}: axis ${String(axis)} is out of range for shape ${shapeStr(x.shape)}`);
+    }
+    return reduce(op, sub(1, cosineSimilarity(x, t, axis, 1e-8)), reduction);
+  });
 }
 
 /**
@@ -422,19 +445,21 @@ export function cosineLoss(input: Tensor, target: Tensor, options?: ReductionOpt
  * ```
  */
 export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tensor, options?: ReductionOptions & { margin?: number }): Tensor {
-  const { margin = 0, reduction } = optionsOf("cosineEmbeddingLoss", options);
-  const op = "cosineEmbeddingLoss";
-  checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
-  const a = floatInput(op, input1, "input1");
-  const b = checkTensor(op, input2, "input2");
-  checkSameShape(op, a, b, "input2");
-  const y = checkTensor(op, target, "target");
-  if (a.rank < 1 || a.rank > 2 || !sameShape(y.shape, a.shape.slice(0, -1))) {
-    throw new DeltagradError(`${op}: expected inputs [N, D] with target [N] (or [D] with a scalar target), got ${shapeStr(a.shape)} and target ${shapeStr(y.shape)}`);
-  }
-  checkSignLabels(op, y);
-  const cos = cosineSimilarity(a, b, -1, 1e-8);
-  return reduce(op, where(equal(y, 1), sub(1, cos), relu(sub(cos, margin))), reduction);
+  return scoped(() => {
+    const { margin = 0, reduction } = optionsOf("cosineEmbeddingLoss", options);
+    const op = "cosineEmbeddingLoss";
+    checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
+    const a = floatInput(op, input1, "input1");
+    const b = checkTensor(op, input2, "input2");
+    checkSameShape(op, a, b, "input2");
+    const y = checkTensor(op, target, "target");
+    if (a.rank < 1 || a.rank > 2 || !sameShape(y.shape, a.shape.slice(0, -1))) {
+      throw new DeltagradError(`${op}: expected inputs [N, D] with target [N] (or [D] with a scalar target), got ${shapeStr(a.shape)} and target ${shapeStr(y.shape)}`);
+    }
+    checkSignLabels(op, y);
+    const cos = cosineSimilarity(a, b, -1, 1e-8);
+    return reduce(op, where(equal(y, 1), sub(1, cos), relu(sub(cos, margin))), reduction);
+  });
 }
 
 /**
@@ -446,14 +471,16 @@ export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tens
  * ```
  */
 export function hingeEmbeddingLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { margin?: number }): Tensor {
-  const { margin = 1, reduction } = optionsOf("hingeEmbeddingLoss", options);
-  const op = "hingeEmbeddingLoss";
-  checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
-  const x = floatInput(op, input);
-  const y = checkTensor(op, target, "target");
-  checkSameShape(op, x, y);
-  checkSignLabels(op, y);
-  return reduce(op, where(equal(y, 1), x, relu(sub(margin, x))), reduction);
+  return scoped(() => {
+    const { margin = 1, reduction } = optionsOf("hingeEmbeddingLoss", options);
+    const op = "hingeEmbeddingLoss";
+    checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
+    const x = floatInput(op, input);
+    const y = checkTensor(op, target, "target");
+    checkSameShape(op, x, y);
+    checkSignLabels(op, y);
+    return reduce(op, where(equal(y, 1), x, relu(sub(margin, x))), reduction);
+  });
 }
 
 /**
@@ -465,13 +492,15 @@ export function hingeEmbeddingLoss(input: Tensor, target: Tensor, options?: Redu
  * ```
  */
 export function hingeLoss(scores: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("hingeLoss", options);
-  const op = "hingeLoss";
-  const f = floatInput(op, scores, "scores");
-  const y = checkTensor(op, target, "target");
-  checkSameShape(op, f, y);
-  checkSignLabels(op, y);
-  return reduce(op, relu(sub(1, mul(y, f))), reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("hingeLoss", options);
+    const op = "hingeLoss";
+    const f = floatInput(op, scores, "scores");
+    const y = checkTensor(op, target, "target");
+    checkSameShape(op, f, y);
+    checkSignLabels(op, y);
+    return reduce(op, relu(sub(1, mul(y, f))), reduction);
+  });
 }
 
 /**
@@ -483,13 +512,15 @@ export function hingeLoss(scores: Tensor, target: Tensor, options?: ReductionOpt
  * ```
  */
 export function exponentialLoss(scores: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("exponentialLoss", options);
-  const op = "exponentialLoss";
-  const f = floatInput(op, scores, "scores");
-  const y = checkTensor(op, target, "target");
-  checkSameShape(op, f, y);
-  checkSignLabels(op, y);
-  return reduce(op, exp(neg(mul(y, f))), reduction);
+  return scoped(() => {
+    const { reduction } = optionsOf("exponentialLoss", options);
+    const op = "exponentialLoss";
+    const f = floatInput(op, scores, "scores");
+    const y = checkTensor(op, target, "target");
+    checkSameShape(op, f, y);
+    checkSignLabels(op, y);
+    return reduce(op, exp(neg(mul(y, f))), reduction);
+  });
 }
 
 /**
@@ -502,21 +533,23 @@ export function exponentialLoss(scores: Tensor, target: Tensor, options?: Reduct
  * ```
  */
 export function multiMarginLoss(input: Tensor, target: Tensor, options?: ReductionOptions & { margin?: number; p?: 1 | 2 }): Tensor {
-  const { margin = 1, p = 1, reduction } = optionsOf("multiMarginLoss", options);
-  const op = "multiMarginLoss";
-  checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
-  checkNumber(op, "p", p, (v) => v === 1 || v === 2, "1 or 2");
-  const x = floatInput(op, input);
-  const t = checkTensor(op, target, "target");
-  if (x.rank < 1 || x.rank > 2) throw new DeltagradError(`${op}: input must be [N, C] or [C], got ${shapeStr(x.shape)}`);
-  const axis = x.rank - 1;
-  const classes = x.shape[axis]!;
-  checkClassLabels(op, t, classes, x.shape.slice(0, -1));
-  const oh = oneHotLike(t, x, axis);
-  const xy = sum(mul(x, oh), { axis, keepDims: true });
-  const hinge = relu(add(sub(x, xy), margin));
-  const terms = mul(p === 2 ? square(hinge) : hinge, sub(1, oh)); // the i = y term is excluded
-  return reduce(op, sum(terms, { axis }).div(classes), reduction);
+  return scoped(() => {
+    const { margin = 1, p = 1, reduction } = optionsOf("multiMarginLoss", options);
+    const op = "multiMarginLoss";
+    checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
+    checkNumber(op, "p", p, (v) => v === 1 || v === 2, "1 or 2");
+    const x = floatInput(op, input);
+    const t = checkTensor(op, target, "target");
+    if (x.rank < 1 || x.rank > 2) throw new DeltagradError(`${op}: input must be [N, C] or [C], got ${shapeStr(x.shape)}`);
+    const axis = x.rank - 1;
+    const classes = x.shape[axis]!;
+    checkClassLabels(op, t, classes, x.shape.slice(0, -1));
+    const oh = oneHotLike(t, x, axis);
+    const xy = sum(mul(x, oh), { axis, keepDims: true });
+    const hinge = relu(add(sub(x, xy), margin));
+    const terms = mul(p === 2 ? square(hinge) : hinge, sub(1, oh)); // the i = y term is excluded
+    return reduce(op, sum(terms, { axis }).div(classes), reduction);
+  });
 }
 
 // ----- metrics (no gradient) -----
@@ -547,9 +580,11 @@ function misclassified(op: string, scores: Tensor, target: Tensor): Tensor {
  * ```
  */
 export function zeroOneLoss(scores: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
-  const { reduction } = optionsOf("zeroOneLoss", options);
-  const wrong = misclassified("zeroOneLoss", scores, target);
-  return noGrad(() => reduce("zeroOneLoss", wrong, reduction));
+  return scoped(() => {
+    const { reduction } = optionsOf("zeroOneLoss", options);
+    const wrong = misclassified("zeroOneLoss", scores, target);
+    return noGrad(() => reduce("zeroOneLoss", wrong, reduction));
+  });
 }
 
 /**
