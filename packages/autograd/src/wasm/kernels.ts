@@ -800,6 +800,56 @@ function windowKernel(c: Code): void {
   });
 }
 
+/**
+ * windowImage(img, cols, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, scratch): im2col
+ * (or col2im) of one image: every (channel, kernel tap) with its valid output-column interval
+ * [ox0, ox1) — x = ox·SW + dx must lie in [0, W) — then {@link windowKernel} for the rows. One
+ * thread task per image (images write disjoint outputs); `scratch` is unused.
+ */
+function windowImage(m0: ModuleBuilder) {
+  return (c: Code) => {
+    const [img, cols, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols] = I(16).map((_, i) => i);
+    const ch = c.local(i32);
+    const ki = c.local(i32);
+    const kj = c.local(i32);
+    const dx = c.local(i32);
+    const ox0 = c.local(i32);
+    const ox1 = c.local(i32);
+    const t = c.local(i32);
+    const imgBase = c.local(i32);
+    const colBase = c.local(i32);
+    const L4 = c.local(i32);
+    c.get(OH).get(OW).i32Mul().i32Const(2).i32Shl().set(L4);
+    c.get(cols).set(colBase);
+    c.for(ch, () => c.i32Const(0), () => c.get(C), 1, () => {
+      c.get(img).get(ch).get(H).i32Mul().get(W).i32Mul().i32Const(2).i32Shl().i32Add().set(imgBase);
+      c.for(ki, () => c.i32Const(0), () => c.get(KH), 1, () => {
+        c.for(kj, () => c.i32Const(0), () => c.get(KW), 1, () => {
+          c.get(kj).get(DW).i32Mul().get(PW).i32Sub().set(dx);
+          // ox0 = dx ≥ 0 ? 0 : min(OW, ⌈−dx / SW⌉)
+          c.i32Const(0);
+          c.i32Const(0).get(dx).i32Sub().get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
+          c.get(OW).get(t).get(OW).i32LtS().select();
+          c.get(dx).i32Const(0).i32GeS().select().set(ox0);
+          // ox1 = W − 1 − dx < 0 ? ox0 : max(ox0, min(OW, ⌊(W − 1 − dx) / SW⌋ + 1))
+          c.get(W).i32Const(1).i32Sub().get(dx).i32Sub().tee(t).i32Const(0).i32LtS().if();
+          c.get(ox0).set(ox1);
+          c.else();
+          c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
+          c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
+          c.get(ox0).get(t).get(ox0).i32GtS().select().set(ox1);
+          c.end();
+          c.get(ox1).get(ox0).i32GtS().if();
+          c.get(imgBase).get(colBase).get(OH).get(OW).get(H).get(W).get(SH).get(SW);
+          c.get(ki).get(DH).i32Mul().get(PH).i32Sub().get(dx).get(ox0).get(ox1).get(toCols).call(m0.indexOf("window"));
+          c.end();
+          c.get(colBase).get(L4).i32Add().set(colBase);
+        });
+      });
+    });
+  };
+}
+
 // ---------------------------------------------------------------- the module
 
 /** The kernel module's exports, typed. */
@@ -824,6 +874,7 @@ export interface KernelExports {
   argmaxOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   argminOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   window(img: number, cols: number, oh: number, ow: number, h: number, w: number, sh: number, sw: number, yOff: number, dx: number, ox0: number, ox1: number, toCols: number): void;
+  windowImage(img: number, cols: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
   castF32ToBool(x: number, out: number, rows: number, n: number, xs: number): void;
   castBoolToF32(x: number, out: number, rows: number, n: number, xs: number): void;
   [elementwise: string]: (...args: number[]) => void;
@@ -856,6 +907,7 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("argmaxOuter", I(5), [], argOuter(">"))
     .func("argminOuter", I(5), [], argOuter("<"))
     .func("window", I(13), [], windowKernel)
+    .func("windowImage", I(17), [], windowImage(m))
     .func("castF32ToBool", I(5), [], castKernel("bool"))
     .func("castBoolToF32", I(5), [], castKernel("float32"));
   for (const op of UNARY_OPS) m.func(`un_${op}`, I(5), [], unaryKernel(op));

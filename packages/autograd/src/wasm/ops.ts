@@ -499,30 +499,16 @@ export function scatterAdd(g: BackendData, indices: BackendData, nIndices: numbe
 
 // ---------------------------------------------------------------- windows
 
-/** Runs im2col (toCols) or col2im over every (image, channel, kernel tap) of NCHW `shape`. */
+/** Runs im2col (toCols) or col2im over NCHW `shape`: one task per image, split across threads. */
 function windowWalk(c: Call, shape: Shape, p: WindowParams, img: number, cols: number, toCols: boolean): void {
   const [n, ch, h, w] = shape as [number, number, number, number];
-  const [kh, kw] = p.kernel;
-  const [sh, sw] = p.stride;
-  const [ph, pw] = p.padding;
-  const [dh, dw] = p.dilation;
   const [oh, ow] = windowOutSize(h, w, p);
-  const L = oh * ow;
-  const rows = ch * kh * kw;
+  const colBytes = ch * p.kernel[0] * p.kernel[1] * oh * ow * 4;
+  const tasks: number[][] = [];
   for (let b = 0; b < n; b++) {
-    for (let cc = 0; cc < ch; cc++) {
-      const imgBase = img + (b * ch + cc) * h * w * 4;
-      for (let ki = 0; ki < kh; ki++) {
-        for (let kj = 0; kj < kw; kj++) {
-          const colBase = cols + (b * rows + (cc * kh + ki) * kw + kj) * L * 4;
-          const dx = kj * dw - pw;
-          const ox0 = dx >= 0 ? 0 : Math.min(ow, Math.ceil(-dx / sw));
-          const ox1 = Math.max(ox0, Math.min(ow, Math.floor((w - 1 - dx) / sw) + 1));
-          if (ox1 > ox0) c.rt.k.window(imgBase, colBase, oh, ow, h, w, sh, sw, ki * dh - ph, dx, ox0, ox1, toCols ? 1 : 0);
-        }
-      }
-    }
+    tasks.push([img + b * ch * h * w * 4, cols + b * colBytes, ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0]);
   }
+  runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), n * colBytes);
 }
 
 export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): Data {

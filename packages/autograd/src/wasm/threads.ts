@@ -25,7 +25,7 @@ import type { KernelExports } from "./kernels.js";
 import { runtime, type Runtime } from "./runtime.js";
 
 /** Kernel functions that can run as tasks (their last parameter is the thread's scratch address). */
-export const TASK_FUNCTIONS = ["gemmBlock"] as const;
+export const TASK_FUNCTIONS = ["gemmBlock", "windowImage"] as const;
 export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
 
 const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8;
