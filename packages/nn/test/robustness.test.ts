@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { DeltagradError, detectAnomaly, tensor, type Tensor } from "@deltagrad/autograd";
+import { DeltagradError, detectAnomaly, getBackend, tensor, type Tensor } from "@deltagrad/autograd";
 import { Linear, MLP, binaryCrossEntropy, binaryCrossEntropyWithLogits, crossEntropy, fit, klDiv, logCoshLoss, mseLoss, type Callback } from "@deltagrad/nn";
 import { Adam } from "@deltagrad/optim";
 
@@ -128,15 +128,47 @@ describe("anomaly mode through nn composites", () => {
 });
 
 describe("memory", () => {
-  test("10,000 small training steps keep the heap flat (child process with --expose-gc)", () => {
+  type Snap = { heap: number; wasm: { memoryBytes: number; inUseBytes: number; evictions: number; budgetBytes: number } };
+  const steps = (mode: string, n: number) => {
     const script = fileURLToPath(new URL("./fixtures/heap-steps.ts", import.meta.url));
     const tsx = fileURLToPath(new URL("../../../node_modules/tsx/dist/esm/index.mjs", import.meta.url));
-    const r = spawnSync(process.execPath, ["--expose-gc", "--conditions=source", "--import", tsx, script, "10000"], { encoding: "utf8", timeout: 110_000 });
+    const r = spawnSync(process.execPath, ["--expose-gc", "--conditions=source", "--import", tsx, script, String(n), mode], {
+      encoding: "utf8",
+      timeout: 110_000,
+      env: { ...process.env },
+    });
     expect(r.status, r.stderr).toBe(0);
-    const { warm, end, gc } = JSON.parse(r.stdout.trim().split("\n").pop()!) as { warm: number; end: number; gc: boolean };
-    expect(gc).toBe(true);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { warm: Snap; end: Snap; gc: boolean; backend: string };
+    expect(out.gc).toBe(true);
+    return out;
+  };
+
+  test("10,000 small training steps keep the heap flat (child process with --expose-gc)", () => {
+    const { warm, end } = steps("tiny", 10_000);
     // Loose bound, no timing: after warm-up the retained heap may not grow by more than 8 MiB
     // over 9,000 more steps (a leak of one small tensor per step would be ~9,000 × (tensor + graph)).
-    expect(end - warm).toBeLessThan(8 * 1024 * 1024);
+    expect(end.heap - warm.heap).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  test("10,000 library training steps on wasm-resident tensors: JS heap flat, wasm bytes in use exactly flat, nothing evicted", () => {
+    // (On the cpu backend the same loop runs 2,000 steps: there is no wasm memory to watch.)
+    const { warm, end, backend } = steps("wasm", getBackend().name === "wasm" ? 10_000 : 2_000);
+    expect(end.heap - warm.heap).toBeLessThan(8 * 1024 * 1024);
+    if (backend === "wasm") {
+      expect(warm.wasm.inUseBytes).toBeGreaterThan(100_000); // the weights and activations really live there
+      expect(end.wasm.inUseBytes).toBe(warm.wasm.inUseBytes);
+      expect(end.wasm.memoryBytes).toBe(warm.wasm.memoryBytes);
+      expect(end.wasm.evictions).toBe(0);
+    }
+  });
+
+  test("10,000 hand-written steps that drop tensors without dispose(): memory stays within the wasm budget", () => {
+    const { warm, end, backend } = steps("user", getBackend().name === "wasm" ? 10_000 : 2_000);
+    expect(end.heap - warm.heap).toBeLessThan(16 * 1024 * 1024);
+    if (backend === "wasm") {
+      expect(end.wasm.inUseBytes).toBeLessThanOrEqual(end.wasm.budgetBytes + 1024 * 1024);
+      expect(end.wasm.memoryBytes).toBeLessThanOrEqual(2 * end.wasm.budgetBytes);
+      expect(end.wasm.evictions).toBeGreaterThan(0);
+    }
   });
 });
