@@ -287,64 +287,37 @@ function copyRows(c: Code): void {
 }
 
 /**
- * gather2d{4,1}(src, dst, rows, cols, srcRowStride, srcColStride): dst (contiguous) ← src walked
- * by (row, col) byte strides; a column stride equal to the element size is one memory.copy per
- * row, otherwise an element loop (0 broadcasts). Elements of 4 or 1 bytes.
+ * gather{4,1}(src, dst, rows, cols, rowStride, colStride): dst (contiguous) ← src walked by (row,
+ * col) byte strides (permute, expand with stride 0, slice); scatter{4,1}: the adjoint walk, src
+ * contiguous and dst strided (pad, concat). A column stride equal to the element size is one
+ * memory.copy per row, otherwise an element loop. Elements of 4 or 1 bytes.
  */
-function gather2d(size: 4 | 1) {
+function strided2d(size: 4 | 1, gather: boolean) {
   return (c: Code) => {
-    const [src, dst, rows, cols, srs, scs] = [0, 1, 2, 3, 4, 5];
+    const [src, dst, rows, cols, rs, cs] = [0, 1, 2, 3, 4, 5];
+    // The strided side advances by rs per row and cs per element; the contiguous side by the element size.
+    const [strided, dense] = gather ? [src, dst] : [dst, src];
     const r = c.local(i32);
     const j = c.local(i32);
     const s = c.local(i32);
     const nb = c.local(i32);
     c.get(cols).i32Const(size === 4 ? 2 : 0).i32Shl().set(nb);
     c.for(r, () => c.i32Const(0), () => c.get(rows), 1, () => {
-      c.get(scs).i32Const(size).i32Eq().if();
+      c.get(cs).i32Const(size).i32Eq().if();
       c.get(dst).get(src).get(nb).memoryCopy();
-      c.get(dst).get(nb).i32Add().set(dst);
+      c.get(dense).get(nb).i32Add().set(dense);
       c.else();
-      c.get(src).set(s);
+      c.get(strided).set(s);
       c.for(j, () => c.i32Const(0), () => c.get(cols), 1, () => {
-        c.get(dst);
-        if (size === 4) c.get(s).i32Load().i32Store();
-        else c.get(s).i32Load8U().i32Store8();
-        c.get(dst).i32Const(size).i32Add().set(dst);
-        c.get(s).get(scs).i32Add().set(s);
+        c.get(gather ? dst : s);
+        const from = gather ? s : src;
+        if (size === 4) c.get(from).i32Load().i32Store();
+        else c.get(from).i32Load8U().i32Store8();
+        c.get(dense).i32Const(size).i32Add().set(dense);
+        c.get(s).get(cs).i32Add().set(s);
       });
       c.end();
-      c.get(src).get(srs).i32Add().set(src);
-    });
-  };
-}
-
-/**
- * scatter2d{4,1}(src, dst, rows, cols, dstRowStride, dstColStride): the adjoint walk — src
- * contiguous, dst strided (pad, concat).
- */
-function scatter2d(size: 4 | 1) {
-  return (c: Code) => {
-    const [src, dst, rows, cols, drs, dcs] = [0, 1, 2, 3, 4, 5];
-    const r = c.local(i32);
-    const j = c.local(i32);
-    const d = c.local(i32);
-    const nb = c.local(i32);
-    c.get(cols).i32Const(size === 4 ? 2 : 0).i32Shl().set(nb);
-    c.for(r, () => c.i32Const(0), () => c.get(rows), 1, () => {
-      c.get(dcs).i32Const(size).i32Eq().if();
-      c.get(dst).get(src).get(nb).memoryCopy();
-      c.get(src).get(nb).i32Add().set(src);
-      c.else();
-      c.get(dst).set(d);
-      c.for(j, () => c.i32Const(0), () => c.get(cols), 1, () => {
-        c.get(d);
-        if (size === 4) c.get(src).i32Load().i32Store();
-        else c.get(src).i32Load8U().i32Store8();
-        c.get(src).i32Const(size).i32Add().set(src);
-        c.get(d).get(dcs).i32Add().set(d);
-      });
-      c.end();
-      c.get(dst).get(drs).i32Add().set(dst);
+      c.get(strided).get(rs).i32Add().set(strided);
     });
   };
 }
@@ -894,10 +867,10 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("macro", I(8), [], macro)
     .func("gemmBlock", I(13), [], gemmBlock(m))
     .func("copyRows", I(6), [], copyRows)
-    .func("gather4", I(6), [], gather2d(4))
-    .func("gather1", I(6), [], gather2d(1))
-    .func("scatter4", I(6), [], scatter2d(4))
-    .func("scatter1", I(6), [], scatter2d(1))
+    .func("gather4", I(6), [], strided2d(4, true))
+    .func("gather1", I(6), [], strided2d(1, true))
+    .func("scatter4", I(6), [], strided2d(4, false))
+    .func("scatter1", I(6), [], strided2d(1, false))
     .func("transpose", I(4), [], transpose)
     .func("fill32", I(3), [], fill32)
     .func("sumOuter", I(6), [], sumOuter)
