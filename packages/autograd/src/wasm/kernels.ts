@@ -323,40 +323,65 @@ function strided2d(size: 4 | 1, gather: boolean) {
 }
 
 /**
- * transpose(src, dst, rows, cols): dst[j][i] = src[i][j] for one 4-byte-element matrix, in
- * 32×32 tiles so that the rows read and the rows written both stay in L1.
+ * transpose(src, dst, rows, cols): dst[j][i] = src[i][j] for one 4-byte-element matrix. Whole
+ * 4×4 blocks move through registers (four row loads, an 8-shuffle transpose, four column
+ * stores), visited in 32×32 tiles so the rows read and written stay in L1; the ragged right and
+ * bottom strips are copied element by element.
  */
 function transpose(c: Code): void {
   const [src, dst, rows, cols] = [0, 1, 2, 3];
   const T = 32;
-  const i0 = c.local(i32);
-  const j0 = c.local(i32);
-  const i = c.local(i32);
-  const j = c.local(i32);
-  const i1 = c.local(i32);
-  const j1 = c.local(i32);
-  const rs = c.local(i32);
-  const cs = c.local(i32);
-  const s = c.local(i32);
-  const d = c.local(i32);
+  const [i0, j0, i, j, i1, j1, rs, cs, rows4, cols4, s, d] = Array.from({ length: 12 }, () => c.local(i32));
+  const r = Array.from({ length: 4 }, () => c.local(v128));
+  const t = Array.from({ length: 4 }, () => c.local(v128));
+  const lanes = (a: number, b: number) => [...[0, 1, 2, 3].map((x) => a * 4 + x), ...[0, 1, 2, 3].map((x) => 16 + a * 4 + x), ...[0, 1, 2, 3].map((x) => b * 4 + x), ...[0, 1, 2, 3].map((x) => 16 + b * 4 + x)];
+  const LO = lanes(0, 1); // (a0 b0 a1 b1)
+  const HI = lanes(2, 3); // (a2 b2 a3 b3)
+  const LO64 = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+  const HI64 = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+  const min = (a: () => void, b: () => void) => {
+    a(); b(); a(); b(); c.i32LtS().select();
+  };
+  const scalarCopy = () => {
+    // dst[j][i] = src[i][j]
+    c.get(dst).get(j).get(cs).i32Mul().i32Add().get(i).i32Const(2).i32Shl().i32Add();
+    c.get(src).get(i).get(rs).i32Mul().i32Add().get(j).i32Const(2).i32Shl().i32Add().i32Load();
+    c.i32Store();
+  };
   c.get(cols).i32Const(2).i32Shl().set(rs); // src row stride
   c.get(rows).i32Const(2).i32Shl().set(cs); // dst row stride
-  c.for(i0, () => c.i32Const(0), () => c.get(rows), T, () => {
-    c.get(i0).i32Const(T).i32Add().tee(i1).get(rows).get(i1).get(rows).i32LtS().select().set(i1);
-    c.for(j0, () => c.i32Const(0), () => c.get(cols), T, () => {
-      c.get(j0).i32Const(T).i32Add().tee(j1).get(cols).get(j1).get(cols).i32LtS().select().set(j1);
-      c.for(j, () => c.get(j0), () => c.get(j1), 1, () => {
-        // s = src + i0·rs + j·4, d = dst + j·cs + i0·4
-        c.get(src).get(i0).get(rs).i32Mul().i32Add().get(j).i32Const(2).i32Shl().i32Add().set(s);
-        c.get(dst).get(j).get(cs).i32Mul().i32Add().get(i0).i32Const(2).i32Shl().i32Add().set(d);
-        c.for(i, () => c.get(i0), () => c.get(i1), 1, () => {
-          c.get(d).get(s).i32Load().i32Store();
-          c.get(s).get(rs).i32Add().set(s);
-          c.get(d).i32Const(4).i32Add().set(d);
+  c.get(rows).i32Const(-4).i32And().set(rows4);
+  c.get(cols).i32Const(-4).i32And().set(cols4);
+  c.for(i0, () => c.i32Const(0), () => c.get(rows4), T, () => {
+    min(() => c.get(i0).i32Const(T).i32Add(), () => c.get(rows4));
+    c.set(i1);
+    c.for(j0, () => c.i32Const(0), () => c.get(cols4), T, () => {
+      min(() => c.get(j0).i32Const(T).i32Add(), () => c.get(cols4));
+      c.set(j1);
+      c.for(i, () => c.get(i0), () => c.get(i1), 4, () => {
+        c.for(j, () => c.get(j0), () => c.get(j1), 4, () => {
+          c.get(src).get(i).get(rs).i32Mul().i32Add().get(j).i32Const(2).i32Shl().i32Add().set(s);
+          for (let k = 0; k < 4; k++) {
+            c.get(s).v128Load().set(r[k]!);
+            if (k < 3) c.get(s).get(rs).i32Add().set(s);
+          }
+          c.get(r[0]!).get(r[1]!).i8x16Shuffle(LO).set(t[0]!);
+          c.get(r[0]!).get(r[1]!).i8x16Shuffle(HI).set(t[1]!);
+          c.get(r[2]!).get(r[3]!).i8x16Shuffle(LO).set(t[2]!);
+          c.get(r[2]!).get(r[3]!).i8x16Shuffle(HI).set(t[3]!);
+          c.get(dst).get(j).get(cs).i32Mul().i32Add().get(i).i32Const(2).i32Shl().i32Add().set(d);
+          const outs: [number, number, number[]][] = [[0, 2, LO64], [0, 2, HI64], [1, 3, LO64], [1, 3, HI64]];
+          outs.forEach(([a, b, sh], k) => {
+            c.get(d).get(t[a]!).get(t[b]!).i8x16Shuffle(sh).v128Store();
+            if (k < 3) c.get(d).get(cs).i32Add().set(d);
+          });
         });
       });
     });
   });
+  // Right strip (columns cols4…cols, every row) and bottom strip (rows rows4…rows, columns < cols4).
+  c.for(i, () => c.i32Const(0), () => c.get(rows), 1, () => c.for(j, () => c.get(cols4), () => c.get(cols), 1, scalarCopy));
+  c.for(i, () => c.get(rows4), () => c.get(rows), 1, () => c.for(j, () => c.i32Const(0), () => c.get(cols4), 1, scalarCopy));
 }
 
 /** fill32(dst, n, bits): n 4-byte elements set to the 32-bit pattern `bits`. */
