@@ -48,6 +48,14 @@ function reducedGroups(shape: number[], axes: number[]): number {
   return flags.filter((f, i) => f && (i === 0 || !flags[i - 1])).length;
 }
 
+const bits = new DataView(new ArrayBuffer(4));
+/** The float32's position on the number line in steps (sign-magnitude bits → ordered integer). */
+function f32Bits(v: number): number {
+  bits.setFloat32(0, v);
+  const b = bits.getInt32(0);
+  return b < 0 ? -(b & 0x7fffffff) : b;
+}
+
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) => expect(Array.from(a)).toEqual(Array.from(b)); // NaN equal, −0 ≠ 0
 
 describe.skipIf(!SIMD)("wasm kernels against cpu", () => {
@@ -59,6 +67,20 @@ describe.skipIf(!SIMD)("wasm kernels against cpu", () => {
     (shape, op, seed) => {
       const x = values(size(shape), seed);
       same(onWasm("float32", x.length, wasmBackend.unary, op, x, "float32", x.length), cpu(cpuBackend.unary, op, x, "float32", x.length));
+    },
+  );
+
+  test.prop([fc.oneof(shapeArb, bigShapeArb), fc.constantFrom("exp", "log", "erf") as fc.Arbitrary<"exp" | "log" | "erf">, fc.nat(), fc.constantFrom(1, 30, 100)])(
+    "unary exp, log, erf (f32x4 polynomials): within one float32 step of the float64 result, specials exact",
+    (shape, op, seed, scale) => {
+      const x = values(size(shape), seed, scale);
+      const w = onWasm("float32", x.length, wasmBackend.unary, op, x, "float32", x.length) as Float32Array;
+      const ref = cpu(cpuBackend.unary, op, Float64Array.from(x), "float64", x.length);
+      for (let i = 0; i < x.length; i++) {
+        const r = Math.fround(ref[i]!);
+        if (Number.isNaN(r) || !Number.isFinite(r) || r === 0) expect(w[i], `${op}(${x[i]})`).toBe(r);
+        else expect(Math.abs(f32Bits(w[i]!) - f32Bits(r)), `${op}(${x[i]}) = ${w[i]}, reference ${ref[i]}`).toBeLessThanOrEqual(1);
+      }
     },
   );
 

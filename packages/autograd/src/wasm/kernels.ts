@@ -19,6 +19,7 @@
  * (packAT/packBT read it that way), so the matmul VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ never materialize a transpose.
  */
 import { Code, ModuleBuilder, type ValType, f32, f64, i32, v128 } from "./emit.js";
+import * as math from "./math.js";
 
 /** Register tile: MR rows × NR columns of C (NR a multiple of 4). 4×8 = 8 accumulators. */
 export const MR = 4;
@@ -485,7 +486,7 @@ function elementwise(
 
 export type BinaryOp = "add" | "mul" | "maximum";
 export type CompareOp = "equal" | "notEqual" | "greater" | "greaterEqual" | "less" | "lessEqual";
-export type UnaryOp = "neg" | "reciprocal" | "sqrt" | "sign";
+export type UnaryOp = "neg" | "reciprocal" | "sqrt" | "sign" | "exp" | "log" | "erf";
 const MODES: [Mode, Mode][] = [["v", "v"], ["v", "s"], ["s", "v"]];
 
 function binaryOp(c: Code, op: BinaryOp, x: number, y: number): void {
@@ -535,6 +536,9 @@ function unaryOp(c: Code, op: UnaryOp, x: number): void {
     case "neg": c.get(x).f32x4Neg(); return;
     case "sqrt": c.get(x).f32x4Sqrt(); return;
     case "reciprocal": c.f32x4Const(1).get(x).f32x4Div(); return;
+    case "exp": math.exp(c, x); return;
+    case "log": math.log(c, x); return;
+    case "erf": math.erf(c, x); return;
     case "sign": {
       // sign(x): 1, −1, ±0 → 0, NaN → NaN: (x > 0) & 1.0 | (x < 0) & −1.0, then NaN lanes keep x.
       c.f32x4Const(1).get(x).v128Zero().f32x4Gt().v128And();
@@ -878,7 +882,7 @@ export interface KernelExports {
   [elementwise: string]: (...args: number[]) => void;
 }
 
-export const UNARY_OPS: readonly UnaryOp[] = ["neg", "reciprocal", "sqrt", "sign"];
+export const UNARY_OPS: readonly UnaryOp[] = ["neg", "reciprocal", "sqrt", "sign", "exp", "log", "erf"];
 export const BINARY_OPS: readonly BinaryOp[] = ["add", "mul", "maximum"];
 export const COMPARE_OPS: readonly CompareOp[] = ["equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual"];
 
