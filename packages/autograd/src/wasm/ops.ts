@@ -633,7 +633,10 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
   const direct = m % MR === 0 && n % NR === 0;
   const ldc = direct ? n : roundUp(n, NR);
   const C = direct ? out : c.temp(roundUp(m, MR) * ldc * 4);
-  const width = Math.min(NC, roundUp(Math.ceil(n / getNumThreads()), NR));
+  // Two column blocks per thread when threads share the product, so a thread slowed by others
+  // on its core does not hold the whole job up (tasks are claimed dynamically).
+  const threads = getNumThreads();
+  const width = Math.min(NC, roundUp(Math.ceil(n / (threads > 1 ? 2 * threads : 1)), NR));
   for (let jc = 0; jc < n; jc += width) {
     job.tasks.push([A.ptr, A.t ? 1 : 0, aRows, B.ptr, B.t ? 1 : 0, k, m, n, C, ldc, jc, Math.min(width, n - jc)]);
   }
