@@ -223,18 +223,24 @@ describe.skipIf(!SIMD)("wasm kernels against cpu", () => {
     },
   );
 
-  it("matmul, conv and their gradients are bit-identical on 1 and 2 threads", () => {
+  it("matmul, conv and their gradients are bit-identical on 1 and 2 threads", async () => {
     dg.setBackend("wasm");
+    // Workers start in the background; until one is up, kernels run on the calling thread only.
+    dg.setNumThreads(2);
+    for (let i = 0; i < 500 && dg.activeThreads() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(dg.activeThreads()).toBe(2);
     const run = (threads: number) => {
       dg.setNumThreads(threads);
       dg.manualSeed(7);
-      const x = dg.randn([64, 3, 16, 16]);
+      // Large enough that every threaded kernel splits (≥ 2e6 multiply-adds or bytes): the
+      // convolution's im2col (forward, w.grad) and col2im (x.grad), and each matmul.
+      const x = dg.randn([64, 3, 16, 16], { requiresGrad: true });
       const w = dg.randn([8, 3, 5, 5], { requiresGrad: true });
       const a = dg.randn([300, 500], { requiresGrad: true });
       const b = dg.randn([500, 777]);
       const loss = dg.conv2d(x, w, null, { padding: 2 }).square().sum().add(dg.matmul(a, b).square().sum());
       loss.backward();
-      return [loss.dataSync(), w.grad!.dataSync(), a.grad!.dataSync()].map((v) => Array.from(v));
+      return [loss.dataSync(), w.grad!.dataSync(), x.grad!.dataSync(), a.grad!.dataSync()].map((v) => Array.from(v));
     };
     const one = run(1);
     const two = run(2);

@@ -29,7 +29,8 @@ export const TASK_FUNCTIONS = ["gemmBlock", "windowImage"] as const;
 export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
 
 const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8;
-const STRIDE = 16;
+/** int32 slots per task: the function id and up to 19 arguments (windowImage has 16). */
+const STRIDE = 20;
 
 let requested = defaultThreads();
 let pool: Pool | null = null;
@@ -157,6 +158,7 @@ export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], 
   const i32 = heap.i32;
   const id = TASK_FUNCTIONS.indexOf(fn);
   tasks.forEach((args, j) => {
+    if (args.length >= STRIDE) throw new Error(`wasm threads: ${fn} task has ${args.length} arguments, the table holds ${STRIDE - 1}`);
     const at = (t >> 2) + j * STRIDE;
     i32[at] = id;
     for (let a = 0; a < args.length; a++) i32[at + 1 + a] = args[a]!;
