@@ -4,13 +4,16 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { DELTAGRAD } from "./src/frameworks.js";
 import type { BenchResult } from "./src/run.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 // `pnpm bench --quick` end to end, in a child process as a user runs it: no crash, every
-// workload reported for every framework (deltagrad on wasm and on cpu, TF.js cpu and wasm) (W3 on TF.js wasm as unsupported, with its reason), and
-// every framework computing the same numbers. No timing thresholds: CI machines are noisy.
+// workload reported for every framework (deltagrad wasm on 1 and 2 threads and cpu; TF.js cpu
+// and wasm; jax-js wasm) (W3 on TF.js wasm as unsupported, with its reason), and every framework
+// computing the same numbers (deltagrad on 2 threads the same bits as on 1). No timing
+// thresholds: CI machines are noisy.
 describe("pnpm bench --quick", () => {
   it("runs every workload side by side and the frameworks agree", () => {
     const out = mkdtempSync(join(tmpdir(), "deltagrad-bench-"));
@@ -22,24 +25,23 @@ describe("pnpm bench --quick", () => {
     expect(res.quick).toBe(true);
     expect(new Set(res.rows.map((r) => r.workload))).toEqual(new Set(["W1", "W2", "W3", "W4", "W5"]));
     for (const r of res.rows) {
-      // Both deltagrad columns (wasm, the default, and cpu) on every workload, with ratios.
-      expect(r.value["deltagrad-wasm"]).toBeGreaterThan(0);
-      expect(r.value["deltagrad-cpu"]).toBeGreaterThan(0);
-      expect(r.value["tfjs-cpu"]).toBeGreaterThan(0);
-      expect(r.ratio["deltagrad-wasm"]?.["tfjs-cpu"]).toBeGreaterThan(0);
-      expect(r.ratio["deltagrad-cpu"]?.["tfjs-cpu"]).toBeGreaterThan(0);
+      for (const fw of [...DELTAGRAD, "tfjs-cpu", "jax-js-wasm"] as const) expect(r.value[fw], `${r.workload} ${fw}`).toBeGreaterThan(0);
+      for (const d of DELTAGRAD) for (const p of ["tfjs-cpu", "jax-js-wasm"] as const) expect(r.ratio[d]?.[p]).toBeGreaterThan(0);
       if (r.workload === "W3") {
         expect(r.value["tfjs-wasm"]).toBeNull();
         expect(r.unsupported["tfjs-wasm"]).toMatch(/Conv2DBackpropFilter/);
       } else expect(r.value["tfjs-wasm"]).toBeGreaterThan(0);
     }
-    // Each deltagrad column against each peer and deltagrad-wasm against deltagrad-cpu:
-    // 5 checks per row, 3 for W3 (no TF.js wasm): 5·5 + 3 in quick mode (two W1 rows).
-    expect(res.checks.length).toBe(5 * (res.rows.length - 1) + 3);
-    for (const against of ["deltagrad-cpu", "deltagrad-wasm"] as const) {
-      expect(res.checks.filter((c) => c.against === against && c.framework === "tfjs-cpu")).toHaveLength(res.rows.length);
+    // Each deltagrad column against every later column and every peer: wasm against 2t, cpu and
+    // the 3 peers (5), 2t against cpu and the peers (4), cpu against the peers (3) = 12 a row,
+    // 9 for W3 (no TF.js wasm); quick mode has two W1 rows.
+    expect(res.checks.length).toBe(12 * (res.rows.length - 1) + 9);
+    for (const against of DELTAGRAD) {
+      expect(res.checks.filter((c) => c.against === against && c.framework === "jax-js-wasm")).toHaveLength(res.rows.length);
     }
-    expect(res.checks.filter((c) => c.against === "deltagrad-wasm" && c.framework === "deltagrad-cpu")).toHaveLength(res.rows.length);
+    const exact = res.checks.filter((c) => c.exact);
+    expect(exact).toHaveLength(res.rows.length);
+    for (const c of exact) expect([c.against, c.framework, c.maxRelErr]).toEqual(["deltagrad-wasm", "deltagrad-wasm-2t", 0]);
     for (const c of res.checks) expect(c, `${c.workload} ${c.against} vs ${c.framework}: ${c.what}`).toMatchObject({ ok: true });
     expect(readFileSync(join(out, "latest.md"), "utf8")).toMatch(/\| W4 scalar sigmoid graph/);
   }, 300_000);

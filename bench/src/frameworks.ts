@@ -8,38 +8,50 @@ import { dirname, join } from "node:path";
 import * as dg from "@deltagrad/autograd";
 import { crossEntropy, LeNet5, MLP } from "@deltagrad/nn";
 import { Adam, SGD } from "@deltagrad/optim";
+import * as jax from "@jax-js/jax";
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
-export type DeltagradId = "deltagrad-wasm" | "deltagrad-cpu";
-export type PeerId = "tfjs-cpu" | "tfjs-wasm";
+const jnp = jax.numpy;
+
+export type DeltagradId = "deltagrad-wasm" | "deltagrad-wasm-2t" | "deltagrad-cpu";
+export type PeerId = "tfjs-cpu" | "tfjs-wasm" | "jax-js-wasm";
 export type FrameworkId = DeltagradId | PeerId;
-/** deltagrad on its wasm backend (the default where WebAssembly SIMD exists) and on its cpu backend. */
-export const DELTAGRAD: readonly DeltagradId[] = ["deltagrad-wasm", "deltagrad-cpu"];
-export const PEERS: readonly PeerId[] = ["tfjs-cpu", "tfjs-wasm"];
+/**
+ * deltagrad on its wasm backend (the default where WebAssembly SIMD exists) with one thread and
+ * with two (`setNumThreads`), and on its cpu backend.
+ */
+export const DELTAGRAD: readonly DeltagradId[] = ["deltagrad-wasm", "deltagrad-wasm-2t", "deltagrad-cpu"];
+export const PEERS: readonly PeerId[] = ["tfjs-cpu", "tfjs-wasm", "jax-js-wasm"];
 export const FRAMEWORKS: readonly FrameworkId[] = [...DELTAGRAD, ...PEERS];
 
-export const isDeltagrad = (fw: FrameworkId): fw is DeltagradId => fw === "deltagrad-cpu" || fw === "deltagrad-wasm";
+export const isDeltagrad = (fw: FrameworkId): fw is DeltagradId => (DELTAGRAD as readonly FrameworkId[]).includes(fw);
 
 /** The deltagrad backend a column runs on. */
 const dgBackend = (fw: DeltagradId) => (fw === "deltagrad-cpu" ? "cpu" : "wasm");
+/** The wasm backend's thread count a column runs with (`setNumThreads`; the cpu backend has one thread). */
+const dgThreads = (fw: DeltagradId) => (fw === "deltagrad-wasm-2t" ? 2 : 1);
 
 /**
- * Runs `f` with deltagrad's backend `fw` active and restores the previous one afterwards. Every
- * deltagrad builder, step and check goes through this: the default backend is wasm where SIMD
- * exists, so a column that did not select its backend would silently measure another one.
+ * Runs `f` with deltagrad's backend and thread count of column `fw` active and restores the
+ * previous ones afterwards. Every deltagrad builder, step and check goes through this: the
+ * default backend is wasm where SIMD exists, so a column that did not select its backend (or its
+ * thread count) would silently measure another one.
  */
 function on<T>(fw: DeltagradId, f: () => T): T {
   const prev = dg.getBackend().name;
+  const prevThreads = dg.getNumThreads();
   dg.setBackend(dgBackend(fw));
+  dg.setNumThreads(dgThreads(fw));
   try {
     return f();
   } finally {
+    dg.setNumThreads(prevThreads);
     dg.setBackend(prev);
   }
 }
 
-/** A deltagrad runner whose construction, steps and checks all run on `fw`'s backend. */
+/** A deltagrad runner whose construction, steps and checks all run on `fw`'s backend and thread count. */
 function dgRunner(fw: DeltagradId, build: () => Runner): Runner {
   const r = on(fw, build);
   return { step: () => on(fw, () => r.step()), check: () => on(fw, () => r.check()), dispose: () => on(fw, () => r.dispose()) };
@@ -52,16 +64,25 @@ export interface Runner {
   /** Values compared across frameworks (e.g. loss before and after one training step). */
   check(): number[];
   dispose(): void;
+  /**
+   * The share of the case's nominal step that `step()` does (default 1): a framework far slower
+   * on a workload may run a smaller step (W4: fewer graphs), and its times are scaled up to the
+   * full step before they are reported or compared.
+   */
+  fraction?: number;
 }
 
 /** Thrown by a builder when a framework cannot run a workload; recorded, not fatal. */
 export class Unsupported extends Error {}
 
-let tfReady: Promise<void> | null = null;
+let peersReady: Promise<void> | null = null;
 
-/** Registers TF.js's wasm backend (its .wasm files live in the package's dist/). */
-export function initTf(): Promise<void> {
-  tfReady ??= (async () => {
+/**
+ * Registers TF.js's wasm backend (its .wasm files live in the package's dist/) and starts jax-js
+ * on its wasm device.
+ */
+export function initPeers(): Promise<void> {
+  peersReady ??= (async () => {
     const require = createRequire(import.meta.url);
     const dist = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
     setWasmPaths(join(dist, "/").replace(/\\/g, "/"));
@@ -70,13 +91,17 @@ export function initTf(): Promise<void> {
     await tf.ready();
     await tf.setBackend("cpu");
     await tf.ready();
+    // jax-js's wasm device spreads kernels over Web Workers only where a global `Worker` and
+    // SharedArrayBuffer both exist; Node has no global `Worker`, so here it runs on one thread.
+    if (!(await jax.init("wasm")).includes("wasm")) throw new Error("jax-js: the wasm device did not start");
+    jax.defaultDevice("wasm");
   })();
-  return tfReady;
+  return peersReady;
 }
 
-/** Makes `fw` the active TF.js backend (no-op for deltagrad, whose runners select their own backend). */
+/** Makes `fw` the active TF.js backend (no-op for deltagrad, whose runners select their own backend, and for jax-js). */
 export async function activate(fw: FrameworkId): Promise<void> {
-  if (isDeltagrad(fw)) return;
+  if (isDeltagrad(fw) || fw === "jax-js-wasm") return;
   const name = fw === "tfjs-cpu" ? "cpu" : "wasm";
   if (tf.getBackend() !== name) await tf.setBackend(name);
 }
@@ -114,9 +139,23 @@ export function matmulRunner(fw: FrameworkId, n: number): Runner {
   if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const a = dg.tensor(av).reshape([n, n]);
     const b = dg.tensor(bv).reshape([n, n]);
-    const run = () => dg.matmul(a, b).dataSync();
-    return { step: () => run()[0]!, check: () => Array.from(run().subarray(0, 64)), dispose() {} };
+    // The product is given back at once, as the TF.js runner below disposes its own. Dropped
+    // unreleased instead, 4 MB products would pile up to the wasm memory budget (fresh pages
+    // each step) and then be evicted to the JS heap: correct, but that measures the eviction.
+    const run = () => {
+      const c = dg.matmul(a, b);
+      const v = c.dataSync();
+      c.dispose();
+      return v;
+    };
+    return { step: () => run()[0]!, check: () => Array.from(run().subarray(0, 64)), dispose: () => [a, b].forEach((t) => t.dispose()) };
   });
+  if (fw === "jax-js-wasm") {
+    const a = jnp.array(av).reshape([n, n]);
+    const b = jnp.array(bv).reshape([n, n]);
+    const run = () => jnp.matmul(a.ref, b.ref).dataSync() as Float32Array; // dataSync frees the product
+    return { step: () => run()[0]!, check: () => Array.from(run().subarray(0, 64)), dispose: () => jax.tree.dispose([a, b]) };
+  }
   const a = tf.tensor2d(av, [n, n]);
   const b = tf.tensor2d(bv, [n, n]);
   const run = () => {
@@ -154,6 +193,61 @@ function tfTrainRunner(opt: tf.Optimizer, lossFn: () => tf.Scalar, owned: tf.Ten
     } };
 }
 
+/**
+ * A jax-js training step as a Runner: loss, gradient (`valueAndGrad`) and the update (Adam, or
+ * SGD when `adam` is false) form one `jit`-compiled function of the parameters, the optimizer
+ * state and the data. It consumes the arrays it is given (jax-js's ownership rule) and returns the
+ * new parameters and state, which replace the old; `dispose` frees what is left.
+ */
+function jaxTrainRunner(lossFn: (p: jax.Array[], x: jax.Array, y: jax.Array) => jax.Array, params: jax.Array[], x: jax.Array, y: jax.Array, opt: { adam: boolean; lr: number }): Runner {
+  const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
+  type State = [jax.Array[], jax.Array[], jax.Array[]]; // parameters, Adam's m and v (empty for SGD)
+  let state: State = opt.adam ? [params, params.map((p) => jnp.zerosLike(p.ref)), params.map((p) => jnp.zerosLike(p.ref))] : [params, [], []];
+  // stepSize = lr / (1 − β₁ᵗ) and bc2 = √(1 − β₂ᵗ) change every step, so they are arguments (as
+  // arrays: a static argument would recompile each step).
+  const update = jax.jit((p: jax.Array[], m: jax.Array[], v: jax.Array[], x: jax.Array, y: jax.Array, stepSize: jax.Array, bc2: jax.Array) => {
+    const [loss, g] = jax.valueAndGrad(lossFn)(jax.tree.ref(p), x, y) as [jax.Array, jax.Array[]];
+    const next: State = [[], [], []];
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]!;
+      if (!opt.adam) {
+        next[0].push(p[i]!.sub(gi.mul(stepSize.ref)));
+        continue;
+      }
+      // PyTorch's Adam (as deltagrad's): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − stepSize · m / (√v / bc2 + eps).
+      const mi = m[i]!.mul(beta1).add(gi.ref.mul(1 - beta1));
+      const vi = v[i]!.mul(beta2).add(gi.ref.mul(gi).mul(1 - beta2));
+      next[0].push(p[i]!.sub(mi.ref.div(jnp.sqrt(vi.ref).div(bc2.ref).add(eps)).mul(stepSize.ref)));
+      next[1].push(mi);
+      next[2].push(vi);
+    }
+    stepSize.dispose();
+    bc2.dispose();
+    return [loss, next] as [jax.Array, State];
+  });
+  let t = 0;
+  const step = () => {
+    t++;
+    const stepSize = opt.adam ? opt.lr / (1 - beta1 ** t) : opt.lr;
+    const bc2 = opt.adam ? Math.sqrt(1 - beta2 ** t) : 1;
+    const [loss, next] = update(...state, x.ref, y.ref, jnp.array(stepSize), jnp.array(bc2));
+    state = next;
+    return loss.item(); // item() reads and frees the loss
+  };
+  return { step, check: () => [step(), step()], dispose: () => {
+      jax.tree.dispose([...state, x, y]);
+      update.dispose();
+    } };
+}
+
+/** jax-js arrays holding a deltagrad snapshot's parameters, in `names` order. */
+function jaxParams(init: ReturnType<typeof snapshot>, names: string[]): jax.Array[] {
+  return names.map((name) => {
+    const p = init.get(name)!;
+    return jnp.array(p.values).reshape(p.shape);
+  });
+}
+
 // ----- W2 MLP 784-784-784-10, relu, softmax cross-entropy, Adam 1e-3 -----
 
 export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number[] = [784, 784, 784, 10]): Runner {
@@ -170,6 +264,20 @@ export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number
     return dgTrainRunner(model, new Adam(model.parameters(), { lr: 1e-3 }), dg.tensor(xv).reshape([batch, sizes[0]!]), dg.tensor(yv));
   });
   const init = on("deltagrad-cpu", () => snapshot(build()));
+  if (fw === "jax-js-wasm") {
+    const names = Array.from({ length: layers }, (_, l) => [`layers.${2 * l}.weight`, `layers.${2 * l}.bias`]).flat();
+    const mlp = (p: jax.Array[], x: jax.Array, y: jax.Array) => {
+      let h = x;
+      for (let l = 0; l < layers; l++) {
+        h = jnp.matmul(h, p[2 * l]!).add(p[2 * l + 1]!);
+        if (l + 1 < layers) h = jax.nn.relu(h);
+      }
+      return jax.nn.logSoftmax(h).mul(jax.nn.oneHot(y, sizes[layers]!)).sum(1).neg().mean();
+    };
+    const x = jnp.array(xv).reshape([batch, sizes[0]!]);
+    const y = jnp.array(yv, { dtype: jnp.int32 });
+    return jaxTrainRunner(mlp, jaxParams(init, names), x, y, { adam: true, lr: 1e-3 });
+  }
   const ws: tf.Variable[] = [];
   const bs: tf.Variable[] = [];
   for (let l = 0; l < layers; l++) {
@@ -206,6 +314,24 @@ export function lenetRunner(fw: FrameworkId, batch: number): Runner {
     return dgTrainRunner(model, new SGD(model.parameters(), { lr: 0.01 }), dg.tensor(xv).reshape([batch, 1, 28, 28]), dg.tensor(yv));
   });
   const init = on("deltagrad-cpu", () => snapshot(build()));
+  if (fw === "jax-js-wasm") {
+    // NCHW and [K, C, F, F] filters, as deltagrad: the weights go in unchanged.
+    const names = ["c1", "c3", "c5", "f6", "output"].flatMap((l) => [`${l}.weight`, `${l}.bias`]);
+    const conv = (h: jax.Array, w: jax.Array, b: jax.Array, pad: number) =>
+      jax.nn.relu(jax.lax.convGeneralDilated(h, w, [1, 1], [[pad, pad], [pad, pad]]).add(b.reshape([1, -1, 1, 1])));
+    const pool = (h: jax.Array) => jax.lax.reduceWindow(h, jnp.max, [2, 2], [2, 2]);
+    const lenet = (p: jax.Array[], x: jax.Array, y: jax.Array) => {
+      let h = pool(conv(x, p[0]!, p[1]!, 2));
+      h = pool(conv(h, p[2]!, p[3]!, 0));
+      h = conv(h, p[4]!, p[5]!, 0).reshape([batch, 120]);
+      h = jax.nn.relu(jnp.matmul(h, p[6]!).add(p[7]!));
+      const logits = jnp.matmul(h, p[8]!).add(p[9]!);
+      return jax.nn.logSoftmax(logits).mul(jax.nn.oneHot(y, 10)).sum(1).neg().mean();
+    };
+    const x = jnp.array(xv).reshape([batch, 1, 28, 28]);
+    const y = jnp.array(yv, { dtype: jnp.int32 });
+    return jaxTrainRunner(lenet, jaxParams(init, names), x, y, { adam: false, lr: 0.01 });
+  }
   // NHWC; filters [K, C, F, F] → [F, F, C, K]. With C = 1 the input needs only a reshape.
   const filt = (name: string) => {
     const p = init.get(name)!;
@@ -256,6 +382,28 @@ export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
       dispose() {},
     };
   });
+  if (fw === "jax-js-wasm") {
+    const x = jnp.array(1);
+    const w = jnp.array(0);
+    const b = jnp.array(0);
+    const g = jax.grad((w: jax.Array, b: jax.Array) => jnp.reciprocal(jnp.exp(w.mul(x.ref).add(b).neg()).add(1)), { argnums: [0, 1] });
+    const once = (): [number, number] => {
+      const [gw, gb] = g(w.ref, b.ref) as [jax.Array, jax.Array];
+      return [gw.item(), gb.item()];
+    };
+    // jax-js traces every eager grad (~1 ms a graph): a step runs a tenth of the graphs.
+    const k = Math.max(1, Math.round(iters / 10));
+    return {
+      step: () => {
+        let acc = 0;
+        for (let i = 0; i < k; i++) acc += once()[0];
+        return acc;
+      },
+      check: once,
+      dispose: () => jax.tree.dispose([x, w, b]),
+      fraction: k / iters,
+    };
+  }
   const x = tf.scalar(1);
   const w = tf.scalar(0);
   const b = tf.scalar(0);
@@ -287,9 +435,18 @@ export function elementwiseRunner(fw: FrameworkId, n: number): Runner {
   };
   if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const x = dg.tensor(xv).reshape([n]);
-    const run = () => x.exp().mul(x).add(1).dataSync();
+    // `scoped` gives the two temporaries and the result back at once, as TF.js's tidy/dispose
+    // below. Without it the step is as correct, but a loop that drops tensors unreleased fills
+    // wasm memory up to its budget and then pays for evicting the oldest to the JS heap.
+    const run = () => dg.scoped(() => x.exp().mul(x).add(1).dataSync());
     return { step: () => run()[0]!, check: () => pick(run()), dispose() {} };
   });
+  if (fw === "jax-js-wasm") {
+    const x = jnp.array(xv);
+    // Eager, as the other frameworks (jax-js's arrays are lazy: it may fuse the three ops itself).
+    const run = () => jnp.exp(x.ref).mul(x.ref).add(1).dataSync();
+    return { step: () => run()[0]!, check: () => pick(run()), dispose: () => x.dispose() };
+  }
   const x = tf.tensor1d(xv);
   // tidy returns the tensor, not its values: tidy walks whatever it returns looking for tensors,
   // which for a million-element array costs ~0.5 s and would not be TF.js's cost.

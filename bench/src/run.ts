@@ -1,11 +1,11 @@
 /**
  * `pnpm bench [--quick] [--out DIR] [--only W1,W2]`: workloads W1–W5 timed side by side in one
- * process for deltagrad on its wasm backend (the default) and on its cpu backend, TF.js cpu and
- * TF.js wasm. float32, one thread, warm-up first,
- * median of the repetitions; repetitions of the frameworks are interleaved (round robin) so a
- * burst of load on the machine hits every framework alike and the ratios stay fair.
+ * process for deltagrad on its wasm backend (the default) with one thread and with two, and on
+ * its cpu backend; TF.js cpu, TF.js wasm and jax-js (wasm). float32, warm-up first, median of the
+ * repetitions; repetitions of the frameworks are interleaved (round robin) so a burst of load on
+ * the machine hits every framework alike and the ratios stay fair.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, arch, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,7 @@ import {
   elementwiseRunner,
   FRAMEWORKS,
   PEERS,
-  initTf,
+  initPeers,
   lenetRunner,
   matmulRunner,
   mlpRunner,
@@ -44,6 +44,8 @@ export interface Row {
   value: Partial<Record<FrameworkId, number | null>>;
   /** Extra figure for W5: GB/s (bytes read + written over time). */
   extra?: Partial<Record<FrameworkId, number | null>>;
+  /** What `extra` measures. */
+  extraUnit?: "GB/s";
   /** Speed of each deltagrad column relative to each peer: > 1 means deltagrad is faster. */
   ratio: Partial<Record<DeltagradId, Partial<Record<PeerId, number | null>>>>;
   unsupported: Partial<Record<FrameworkId, string>>;
@@ -54,12 +56,14 @@ export interface Check {
   workload: string;
   /** The deltagrad column checked (its values are `deltagrad`). */
   against: DeltagradId;
-  /** The other framework (a peer, or deltagrad-cpu for the wasm column); its values are `peer`. */
+  /** The other framework (a peer, or a later deltagrad column); its values are `peer`. */
   framework: FrameworkId;
   what: string;
   deltagrad: number[];
   peer: number[];
   maxRelErr: number;
+  /** Bit-for-bit equality required (deltagrad wasm on 2 threads against 1) rather than float32 tolerance. */
+  exact: boolean;
   ok: boolean;
 }
 
@@ -67,6 +71,8 @@ export interface BenchResult {
   date: string;
   quick: boolean;
   machine: { cpu: string; cores: number; node: string; platform: string; memoryGiB: number; loadavgStart: number[]; loadavgEnd: number[] };
+  /** The versions of the peers (bench/package.json). */
+  peers: Record<string, string>;
   note: string;
   rows: Row[];
   checks: Check[];
@@ -158,7 +164,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const log = opts.log ?? (() => {});
   const t0 = performance.now();
   const loadavgStart = loadavg();
-  await initTf();
+  await initPeers();
   const reps = opts.quick ? 5 : 7;
   const minMs = opts.quick ? 3 : 40; // each repetition runs enough iterations to last this long
   const warmUpMs = opts.quick ? 20 : 300;
@@ -211,7 +217,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         const k = iters.get(fw)!;
         const s = performance.now();
         for (let i = 0; i < k; i++) r.step();
-        const ms = (performance.now() - s) / k;
+        const ms = (performance.now() - s) / k / (r.fraction ?? 1);
         (times.get(fw) ?? times.set(fw, []).get(fw)!).push(ms);
       }
     }
@@ -222,7 +228,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const ms = new Map<FrameworkId, number>();
     for (const [fw, t] of times) ms.set(fw, median(t));
     const row: Row = { workload: c.workload, case: c.name, unit: c.unit, value: {}, ratio: {}, unsupported, reps };
-    if (c.extra) row.extra = {};
+    if (c.extra) {
+      row.extra = {};
+      row.extraUnit = "GB/s";
+    }
     for (const fw of FRAMEWORKS) {
       const m = ms.get(fw);
       row.value[fw] = m === undefined ? null : c.figure(m);
@@ -237,13 +246,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       }
     }
     rows.push(row);
-    // Each deltagrad column against each peer, and deltagrad-wasm against deltagrad-cpu.
-    for (const d of DELTAGRAD) {
+    // Each deltagrad column against each peer and against each later deltagrad column. The wasm
+    // backend promises the same bits whatever its thread count, so 2 threads against 1 is exact.
+    for (const [i, d] of DELTAGRAD.entries()) {
       const ref = checkValues.get(d)!;
-      for (const [fw, v] of checkValues) {
-        if (fw === d || (d === "deltagrad-cpu" && fw === "deltagrad-wasm")) continue;
-        const { err, ok } = relErr(ref, v, c.check.rtol, c.check.atol);
-        checks.push({ workload: `${c.workload} ${c.name}`, against: d, framework: fw, what: c.check.what, deltagrad: ref, peer: v, maxRelErr: err, ok });
+      for (const fw of [...DELTAGRAD.slice(i + 1), ...PEERS]) {
+        const v = checkValues.get(fw);
+        if (v === undefined) continue; // unsupported
+        const exact = d === "deltagrad-wasm" && fw === "deltagrad-wasm-2t";
+        const { err, ok } = exact ? relErr(ref, v, 0, 0) : relErr(ref, v, c.check.rtol, c.check.atol);
+        checks.push({ workload: `${c.workload} ${c.name}`, against: d, framework: fw, what: c.check.what, deltagrad: ref, peer: v, maxRelErr: err, exact, ok });
       }
     }
     log(formatRow(row));
@@ -262,47 +274,98 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       loadavgStart,
       loadavgEnd: loadavg(),
     },
-    note: "ratio = deltagrad speed / peer speed (peer time ÷ deltagrad time): > 1 means deltagrad is faster. Medians of interleaved repetitions; every timed region ends with a host read.",
+    peers: peerVersions(),
+    note: "ratio[d][p] = speed of deltagrad column d / speed of peer p (p's time ÷ d's time): > 1 means deltagrad is faster. Medians of interleaved repetitions; every timed region ends with a host read.",
     rows,
     checks,
     wallSeconds: (performance.now() - t0) / 1000,
   };
 }
 
+/** The peers' versions as bench/package.json pins them. */
+function peerVersions(): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+  const all = { ...pkg.dependencies, ...pkg.devDependencies };
+  return Object.fromEntries(["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@jax-js/jax"].map((p) => [p, all[p] ?? "?"]));
+}
+
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? "—" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 const fmtRatio = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `${v >= 10 ? v.toFixed(0) : v.toFixed(1)}×`);
 
+/** Column titles. */
+export const LABEL: Record<FrameworkId, string> = {
+  "deltagrad-wasm": "deltagrad wasm",
+  "deltagrad-wasm-2t": "deltagrad wasm 2t",
+  "deltagrad-cpu": "deltagrad cpu",
+  "tfjs-cpu": "TF.js cpu",
+  "tfjs-wasm": "TF.js wasm",
+  "jax-js-wasm": "jax-js wasm",
+};
+/** Short names of the deltagrad columns inside a ratio cell. */
+const SHORT: Record<DeltagradId, string> = { "deltagrad-wasm": "wasm", "deltagrad-wasm-2t": "2t", "deltagrad-cpu": "cpu" };
+
+/** A figure, with W5's GB/s in parentheses. */
+const value = (r: Row, fw: FrameworkId) => `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])})` : ""}`;
+
 function formatRow(r: Row): string {
-  const cell = (fw: FrameworkId) => (r.unsupported[fw] ? "unsupported" : `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])} GB/s)` : ""}`);
-  const ratios = (p: PeerId) => DELTAGRAD.map((d) => `${d.slice(10)} ${fmtRatio(r.ratio[d]?.[p])}`).join(", ");
-  return `  ${r.workload} ${r.case} [${r.unit}]: deltagrad-wasm ${cell("deltagrad-wasm")} | deltagrad-cpu ${cell("deltagrad-cpu")} | tfjs-cpu ${cell("tfjs-cpu")} (${ratios("tfjs-cpu")}) | tfjs-wasm ${cell("tfjs-wasm")} (${ratios("tfjs-wasm")})`;
+  const cell = (fw: FrameworkId) => `${fw} ${r.unsupported[fw] ? "unsupported" : value(r, fw)}`;
+  return `  ${r.workload} ${r.case} [${r.unit}${r.extraUnit ? ` (${r.extraUnit})` : ""}]: ${FRAMEWORKS.map(cell).join(" | ")}`;
 }
 
-/** The results as a Markdown table (what bench/README.md shows). */
+/** A Markdown table whose columns are padded to a common width, so it also reads as plain text. */
+function table(header: string[], right: boolean[], rows: string[][]): string[] {
+  const width = header.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (right[i] ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join(" | ")} |`;
+  const rule = `|${width.map((w, i) => (right[i] ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")}|`;
+  return [line(header), rule, ...rows.map(line)];
+}
+
+/**
+ * The results as Markdown (what the root README shows): the figures of every framework, then each
+ * deltagrad column's speed relative to each peer, then the footnotes and the checks' verdict.
+ */
 export function toMarkdown(res: BenchResult): string {
   const m = res.machine;
+  // One footnote mark per distinct reason a cell is unsupported.
+  const reasons = [...new Set(res.rows.flatMap((r) => FRAMEWORKS.flatMap((fw) => r.unsupported[fw] ?? [])))];
+  const marks = ["¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"];
+  const mark = (why: string) => marks[reasons.indexOf(why)] ?? `[${reasons.indexOf(why) + 1}]`;
+  const name = (r: Row) => `${r.workload} ${r.case}`;
+  const unit = (r: Row) => `${r.unit}${r.extraUnit ? ` (${r.extraUnit})` : ""}`;
+  const cell = (r: Row, fw: FrameworkId) => (r.unsupported[fw] ? `unsupported${mark(r.unsupported[fw])}` : value(r, fw));
+  const ratioCell = (r: Row, p: PeerId) => (r.unsupported[p] ? `n/a${mark(r.unsupported[p])}` : DELTAGRAD.map((d) => fmtRatio(r.ratio[d]?.[p])).join(" · "));
+  const versions = Object.entries(res.peers ?? {}).map(([p, v]) => `${p} ${v}`).join(", ");
   const lines = [
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end. ${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end. ${versions ? `${versions}. ` : ""}${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
     "",
-    "| workload | unit | deltagrad wasm | deltagrad cpu | TF.js cpu | TF.js wasm | dg wasm ÷ TF.js cpu | dg wasm ÷ TF.js wasm | dg cpu ÷ TF.js cpu | dg cpu ÷ TF.js wasm |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "Figures (W1 higher is better, W2–W5 lower is better):",
+    "",
+    ...table(
+      ["workload", "unit", ...FRAMEWORKS.map((fw) => LABEL[fw])],
+      [false, false, ...FRAMEWORKS.map(() => true)],
+      res.rows.map((r) => [name(r), unit(r), ...FRAMEWORKS.map((fw) => cell(r, fw))]),
+    ),
+    "",
+    `deltagrad's speed ÷ the peer's, for its columns ${DELTAGRAD.map((d) => `${SHORT[d]} (${LABEL[d]})`).join(" · ")} (higher is better for deltagrad):`,
+    "",
+    ...table(
+      ["workload", ...PEERS.map((p) => `÷ ${LABEL[p]}: ${DELTAGRAD.map((d) => SHORT[d]).join(" · ")}`)],
+      [false, ...PEERS.map(() => true)],
+      res.rows.map((r) => [name(r), ...PEERS.map((p) => ratioCell(r, p))]),
+    ),
+    "",
+    "deltagrad wasm is the default backend (WebAssembly SIMD) with `setNumThreads(1)`, wasm 2t the same with `setNumThreads(2)`; deltagrad cpu is `setBackend(\"cpu\")`, pure TypeScript. TF.js wasm runs one thread; jax-js runs on its wasm device, one thread in Node (no global `Worker`), W2 and W3 as one `jit`-compiled step, W1, W4 and W5 eagerly.",
   ];
-  for (const r of res.rows) {
-    const cell = (fw: FrameworkId) => (r.unsupported[fw] ? "unsupported¹" : `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])} GB/s)` : ""}`);
-    const ratios = DELTAGRAD.flatMap((d) => PEERS.map((p) => fmtRatio(r.ratio[d]?.[p])));
-    lines.push(`| ${r.workload} ${r.case} | ${r.unit} | ${FRAMEWORKS.map(cell).join(" | ")} | ${ratios.join(" | ")} |`);
-  }
-  lines.push(
-    "",
-    "deltagrad wasm is the default backend (WebAssembly SIMD); deltagrad cpu is `setBackend(\"cpu\")`, pure TypeScript. Ratios are a deltagrad column's speed over the peer's (higher is better for deltagrad).",
-  );
-  const reasons = [...new Set(res.rows.flatMap((r) => Object.values(r.unsupported)))];
-  reasons.forEach((why) => lines.push(`¹ ${why}.`));
+  reasons.forEach((why) => lines.push(`${mark(why)} ${why}.`));
   const bad = res.checks.filter((c) => !c.ok);
+  const exact = res.checks.filter((c) => c.exact).length;
   lines.push(
     bad.length === 0
-      ? `Same numbers across frameworks: all ${res.checks.length} checks agree within float32 tolerance.`
-      : `**${bad.length} of ${res.checks.length} cross-framework checks disagree:** ${bad.map((c) => `${c.workload} ${c.against} vs ${c.framework}`).join("; ")}.`,
+      ? `Same numbers across frameworks: all ${res.checks.length} checks agree (within float32 tolerance; the ${exact} of deltagrad wasm on 2 threads against 1 bit for bit).`
+      : `**${bad.length} of ${res.checks.length} cross-framework checks disagree:** ${bad.map((c) => `${c.workload} ${c.against} vs ${c.framework}${c.exact ? " (bit for bit)" : ""}`).join("; ")}.`,
   );
   return lines.join("\n") + "\n";
 }
@@ -319,7 +382,7 @@ async function main(): Promise<void> {
   const md = toMarkdown(res);
   console.log("\n" + md);
   for (const c of res.checks) {
-    if (!c.ok) console.log(`check FAILED: ${c.workload} ${c.against} vs ${c.framework}: ${c.what} ${c.deltagrad.join(", ")} vs ${c.peer.join(", ")}`);
+    if (!c.ok) console.log(`check FAILED: ${c.workload} ${c.against} vs ${c.framework}${c.exact ? " (bit for bit)" : ""}: ${c.what} ${c.deltagrad.join(", ")} vs ${c.peer.join(", ")}`);
   }
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "latest.json"), JSON.stringify(res, null, 2) + "\n");
