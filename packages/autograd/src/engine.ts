@@ -2,7 +2,7 @@ import { getBackend, type Backend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 import { noGradient, RULES, type Attrs, type Forward, type Primitive, type Rule } from "./primitives.js";
-import { scoped, currentScope } from "./lifetime.js";
+import { closeScope, currentScope, openScope, scoped, type Scope } from "./lifetime.js";
 import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
 import { Tensor, type Node } from "./tensor.js";
 import { add, reshape, sum } from "./ops/index.js";
@@ -280,37 +280,73 @@ interface SweepResult {
 }
 
 /**
- * The sweep proper, inside the sweep's scope. `held` counts the entries of `grads` holding each
- * cotangent (one tensor can be several inputs' cotangent: add's VJP returns [g, g]); a cotangent
- * made by this sweep is disposed as soon as no entry holds it, so its memory is reused by the
- * next VJP while still in cache.
+ * The cotangents of one sweep. `held` counts the entries of `grads` holding each cotangent (one
+ * tensor can be several inputs' cotangent: add's VJP returns [g, g]); a cotangent made by this
+ * sweep is disposed as soon as no entry holds it, so its memory is reused by the next VJP while
+ * still in cache. Methods, not closures: a scalar graph's backward is all overhead.
  */
-function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targets: Set<Tensor> | null, useful: Set<Tensor> | null, opts: SweepOptions): SweepResult {
-  const scope = currentScope();
-  const grads = new Map<Tensor, Tensor>();
-  const held = new Map<Tensor, number>();
-  const hold = (g: Tensor) => held.set(g, (held.get(g) ?? 0) + 1);
-  const drop = (g: Tensor) => {
-    const n = held.get(g)! - 1;
-    if (n > 0) held.set(g, n);
+class Cotangents {
+  readonly grads = new Map<Tensor, Tensor>();
+  private readonly held = new Map<Tensor, number>();
+  /** The sweep's scope: only cotangents created inside it are disposed. */
+  constructor(private readonly scope: Scope | null) {}
+
+  hold(g: Tensor): void {
+    this.held.set(g, (this.held.get(g) ?? 0) + 1);
+  }
+
+  drop(g: Tensor): void {
+    const n = this.held.get(g)! - 1;
+    if (n > 0) this.held.set(g, n);
     else {
-      held.delete(g);
-      if (g._scope === scope) g.dispose();
+      this.held.delete(g);
+      if (g._scope === this.scope) g.dispose();
     }
-  };
-  const accumulate = (t: Tensor, g: Tensor) => {
-    hold(g);
-    const prev = grads.get(t);
-    if (prev === undefined) grads.set(t, g);
+  }
+
+  accumulate(t: Tensor, g: Tensor): void {
+    this.hold(g);
+    const prev = this.grads.get(t);
+    if (prev === undefined) this.grads.set(t, g);
     else {
       const s = add(prev, g);
-      grads.set(t, s);
-      hold(s);
-      drop(prev);
-      drop(g);
+      this.grads.set(t, s);
+      this.hold(s);
+      this.drop(prev);
+      this.drop(g);
     }
-  };
-  for (let i = 0; i < roots.length; i++) if (roots[i]!.requiresGrad) accumulate(roots[i]!, cotangents[i]!);
+  }
+}
+
+/** One node's VJP, each input's cotangent summed back to its shape (null where it needs none), checked. */
+function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
+  const inputs = node.inputs;
+  const raw = RULES[node.op].vjp(g, inputs, t, node.attrs as never);
+  const gis: (Tensor | null)[] = new Array(inputs.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    const gi = raw[i];
+    if (!gi || !input.requiresGrad) {
+      gis[i] = null;
+      continue;
+    }
+    const r = unbroadcast(gi, input.shape);
+    if (r.dtype !== input.dtype || !shapesEqual(r.shape, input.shape)) {
+      throw new DeltagradError(
+        `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
+      );
+    }
+    if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
+    gis[i] = r;
+  }
+  return gis;
+}
+
+/** The sweep proper, inside the sweep's scope; each VJP's temporaries are released by a scope of their own. */
+function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targets: Set<Tensor> | null, useful: Set<Tensor> | null, opts: SweepOptions): SweepResult {
+  const c = new Cotangents(currentScope());
+  const grads = c.grads;
+  for (let i = 0; i < roots.length; i++) if (roots[i]!.requiresGrad) c.accumulate(roots[i]!, cotangents[i]!);
 
   const leaves: Tensor[] = [];
   const leafGrads: Tensor[] = [];
@@ -322,7 +358,7 @@ function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targ
     if (!targets && (t.isLeaf || t._retainsGrad)) {
       const prev = t._peekGrad();
       const lg = prev ? add(prev, g) : opts.createGraph ? g : g.detach();
-      if (lg === g) hold(g); // g itself becomes the gradient: never released here
+      if (lg === g) c.hold(g); // g itself becomes the gradient: never released here
       leaves.push(t);
       leafGrads.push(lg);
     }
@@ -333,28 +369,22 @@ function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targ
         `backward: the graph through ${node.op} ${fmtShape(t.shape)} was already freed by an earlier backward(); pass { retainGraph: true } to the first call to backpropagate twice`,
       );
     }
+    const s = openScope();
+    let gis: (Tensor | null)[];
+    try {
+      gis = nodeVjp(node, g, t);
+    } catch (e) {
+      closeScope(s, null);
+      throw e;
+    }
+    closeScope(s, gis);
     const inputs = node.inputs;
-    const gis = scoped(() => {
-      const raw = RULES[node.op].vjp(g, inputs, t, node.attrs as never);
-      return inputs.map((input, i) => {
-        const gi = raw[i];
-        if (!gi || !input.requiresGrad) return null;
-        const r = unbroadcast(gi, input.shape);
-        if (r.dtype !== input.dtype || !shapesEqual(r.shape, input.shape)) {
-          throw new DeltagradError(
-            `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
-          );
-        }
-        if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
-        return r;
-      });
-    });
     for (let i = 0; i < inputs.length; i++) {
       const r = gis[i];
-      if (r) accumulate(inputs[i]!, r);
+      if (r) c.accumulate(inputs[i]!, r);
     }
     grads.delete(t);
-    drop(g);
+    c.drop(g);
     if (!opts.retainGraph) freed.push(node);
   }
   const out = new Map<Tensor, Tensor>();

@@ -50,19 +50,33 @@ export function currentScope(): Scope | null {
  */
 export function scoped<T>(fn: () => T): T {
   if (typeof fn !== "function") throw new DeltagradError(`scoped: expected a function, got ${describe(fn)}`);
-  const s = new Scope(top);
-  top = s;
+  const s = openScope();
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    top = s.parent;
-    close(s, null);
+    closeScope(s, null);
     throw e;
   }
+  closeScope(s, result);
+  return result;
+}
+
+/**
+ * @internal {@link scoped} without a closure, for the hot loops (the backward sweep runs one
+ * scope per node): `const s = openScope(); … closeScope(s, result)`. Every path out of the region
+ * must close it, the throwing ones with `null`.
+ */
+export function openScope(): Scope {
+  const s = new Scope(top);
+  top = s;
+  return s;
+}
+
+/** @internal Ends a region begun by {@link openScope}, disposing what it created that is not reachable from `result`. */
+export function closeScope(s: Scope, result: unknown): void {
   top = s.parent;
   close(s, result);
-  return result;
 }
 
 function close(s: Scope, result: unknown): void {
