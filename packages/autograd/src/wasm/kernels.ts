@@ -385,6 +385,15 @@ function transpose(c: Code): void {
   c.for(i, () => c.get(rows4), () => c.get(rows), 1, () => c.for(j, () => c.i32Const(0), () => c.get(cols4), 1, scalarCopy));
 }
 
+/**
+ * fill8(dst, bytes, value): `bytes` bytes set to `value` (memory.fill). Zeroing wasm memory from
+ * JavaScript (`Uint8Array.fill` on the shared buffer) runs ~30× slower than this: V8 fills shared
+ * memory a byte at a time.
+ */
+function fill8(c: Code): void {
+  c.get(0).get(2).get(1).memoryFill();
+}
+
 /** fill32(dst, n, bits): n 4-byte elements set to the 32-bit pattern `bits`. */
 function fill32(c: Code): void {
   const [dst, n, bits] = [0, 1, 2];
@@ -779,24 +788,33 @@ function windowKernel(c: Code): void {
     c.get(cols).get(oy).get(ow).i32Mul().get(ox0).i32Add().i32Const(2).i32Shl().i32Add().set(cp);
     c.get(img).get(y).get(w).i32Mul().get(dx).i32Add().get(ox0).get(sw).i32Mul().i32Add().i32Const(2).i32Shl().i32Add().set(ib);
     c.get(ib).set(ip);
-    c.get(toCols).if();
-    {
-      c.get(sw).i32Const(1).i32Eq().if();
-      c.get(cp).get(ip).get(ox1).get(ox0).i32Sub().i32Const(2).i32Shl().memoryCopy();
+    // Stride 1: the run is contiguous on both sides; four floats a step (runs are short, 8–32
+    // floats in LeNet, where a memory.copy call per run costs more than the copy).
+    c.get(ox0).set(ox);
+    c.get(sw).i32Const(1).i32Eq().if();
+    c.for(ox, () => c.get(ox0), () => c.get(ox1).i32Const(3).i32Sub(), 4, () => {
+      c.get(toCols).if();
+      c.get(cp).get(ip).v128Load().v128Store();
       c.else();
-      c.for(ox, () => c.get(ox0), () => c.get(ox1), 1, () => {
-        c.get(cp).get(ip).f32Load().f32Store();
-        c.get(cp).i32Const(4).i32Add().set(cp);
-        c.get(ip).get(swb).i32Add().set(ip);
-      });
+      c.get(ip).get(ip).v128Load().get(cp).v128Load().f32x4Add().v128Store();
       c.end();
-    }
-    c.else();
-    c.for(ox, () => c.get(ox0), () => c.get(ox1), 1, () => {
-      c.get(ip).get(ip).f32Load().get(cp).f32Load().f32Add().f32Store();
-      c.get(cp).i32Const(4).i32Add().set(cp);
-      c.get(ip).get(swb).i32Add().set(ip);
+      c.get(cp).i32Const(16).i32Add().set(cp);
+      c.get(ip).i32Const(16).i32Add().set(ip);
     });
+    c.end();
+    // The rest (every column when the stride is not 1), one float at a time.
+    c.block();
+    c.get(ox).get(ox1).i32GeS().brIf(0);
+    c.loop();
+    c.get(toCols).if();
+    c.get(cp).get(ip).f32Load().f32Store();
+    c.else();
+    c.get(ip).get(ip).f32Load().get(cp).f32Load().f32Add().f32Store();
+    c.end();
+    c.get(cp).i32Const(4).i32Add().set(cp);
+    c.get(ip).get(swb).i32Add().set(ip);
+    c.get(ox).i32Const(1).i32Add().tee(ox).get(ox1).i32LtS().brIf(0);
+    c.end();
     c.end();
     c.end();
   });
@@ -868,6 +886,7 @@ export interface KernelExports {
   scatter4(src: number, dst: number, rows: number, cols: number, dstRowStride: number, dstColStride: number): void;
   scatter1(src: number, dst: number, rows: number, cols: number, dstRowStride: number, dstColStride: number): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
+  fill8(dst: number, bytes: number, value: number): void;
   fill32(dst: number, n: number, bits: number): void;
   sumOuter(x: number, out: number, outer: number, n: number, inner: number, acc: number): void;
   maxOuter(x: number, out: number, outer: number, n: number, inner: number): void;
@@ -901,6 +920,7 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("scatter4", I(6), [], strided2d(4, false))
     .func("scatter1", I(6), [], strided2d(1, false))
     .func("transpose", I(4), [], transpose)
+    .func("fill8", I(3), [], fill8)
     .func("fill32", I(3), [], fill32)
     .func("sumOuter", I(6), [], sumOuter)
     .func("maxOuter", I(5), [], maxOuter)

@@ -298,8 +298,7 @@ export function fill(dtype: DType, n: number, value: number): Data {
   if (!large(dtype, n)) return cpuBackend.fill(dtype, n, value) as TypedArray;
   const c = new Call();
   const o = c.out(dtype, n);
-  const heap = c.rt.heap;
-  if (dtype === "bool") heap.u8.fill(value !== 0 && !Number.isNaN(value) ? 1 : 0, o.ptr, o.ptr + n);
+  if (dtype === "bool") c.rt.k.fill8(o.ptr, n, value !== 0 && !Number.isNaN(value) ? 1 : 0);
   else {
     const bits = new (dtype === "float32" ? Float32Array : Int32Array)([value]);
     c.rt.k.fill32(o.ptr, n, new Int32Array(bits.buffer)[0]!);
@@ -453,8 +452,8 @@ function scatterWalk(c: Call, src: number, dst: number, shape: Shape, strides: r
 }
 
 function fillOut(c: Call, ptr: number, n: number, dtype: DType, value: number): void {
-  if (dtype === "bool") c.rt.heap.u8.fill(value !== 0 && !Number.isNaN(value) ? 1 : 0, ptr, ptr + n);
-  else if (value === 0) c.rt.heap.u8.fill(0, ptr, ptr + n * 4);
+  if (dtype === "bool") c.rt.k.fill8(ptr, n, value !== 0 && !Number.isNaN(value) ? 1 : 0);
+  else if (value === 0) c.rt.k.fill8(ptr, n * 4, 0);
   else c.rt.k.fill32(ptr, n, new Int32Array(new (dtype === "float32" ? Float32Array : Int32Array)([value]).buffer)[0]!);
 }
 
@@ -520,7 +519,7 @@ export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DTy
   const c = new Call();
   const px = c.in(x, dtype, sizeOf(shape));
   const o = c.out(dtype, n);
-  c.rt.heap.u8.fill(0, o.ptr, o.ptr + n * 4);
+  c.rt.k.fill8(o.ptr, n * 4, 0);
   if (n > 0) windowWalk(c, shape, p, px, o.ptr, true);
   return c.finish(o, dtype, n);
 }
@@ -533,7 +532,7 @@ export function fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype:
   const c = new Call();
   const pc = c.in(cols, dtype, nCols);
   const o = c.out(dtype, n);
-  c.rt.heap.u8.fill(0, o.ptr, o.ptr + n * 4);
+  c.rt.k.fill8(o.ptr, n * 4, 0);
   if (nCols > 0) windowWalk(c, outShape, p, o.ptr, pc, false);
   return c.finish(o, dtype, n);
 }
@@ -582,7 +581,7 @@ export function matmul(x: BackendData, xs: Shape, y: BackendData, ys: Shape, out
   const B = operand(c, y, sizeOf(ys));
   const o = c.out(dtype, nOut);
   if (nOut > 0) {
-    if (k === 0) c.rt.heap.u8.fill(0, o.ptr, o.ptr + nOut * 4);
+    if (k === 0) c.rt.k.fill8(o.ptr, nOut * 4, 0);
     else products(c, A, xs, B, ys, outShape, m, n, k, o.ptr);
   }
   return c.finish(o, dtype, nOut);
