@@ -166,7 +166,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const loadavgStart = loadavg();
   await initPeers();
   const reps = opts.quick ? 5 : 7;
-  const minMs = opts.quick ? 3 : 40; // each repetition runs enough iterations to last this long
+  // Each repetition runs enough iterations to last this long: a single step, timed right after
+  // another framework's repetition, pays for that framework's cache footprint and garbage.
+  const minMs = opts.quick ? 3 : 250;
   const warmUpMs = opts.quick ? 20 : 300;
   const rows: Row[] = [];
   const checks: Check[] = [];
@@ -215,6 +217,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       for (const [fw, r] of runners) {
         await activate(fw);
         const k = iters.get(fw)!;
+        (globalThis as { gc?: () => void }).gc?.(); // the previous repetition's garbage, outside the timed region
         const s = performance.now();
         for (let i = 0; i < k; i++) r.step();
         const ms = (performance.now() - s) / k / (r.fraction ?? 1);
