@@ -68,59 +68,37 @@ function packB(c: Code): void {
 }
 
 /**
- * packBT(src, ldBytes, kc, ncols, dst): the same strips from B stored transposed (`Bt[j][p]`,
- * row stride ldBytes): column j of a strip reads row min(j, ncols − 1) of Bt.
+ * Packing from rows: R-wide strips whose lane i at step p is `src[row i][p]`, rows clamped to
+ * `count − 1`. It is both packA(src, ldaBytes, kc, mrows, dst) — A[0:mrows, 0:kc] → MR-row strips —
+ * and packBT(src, ldBytes, kc, ncols, dst) — NR-column strips of B read from B stored transposed
+ * (`Bt[j][p]`, row stride ldBytes).
  */
-function packBT(c: Code): void {
-  const [src, ld, kc, ncols, dst] = [0, 1, 2, 3, 4];
-  const t = c.local(i32);
-  const p = c.local(i32);
-  const strips = c.local(i32);
-  const lastRow = c.local(i32);
-  const rows = Array.from({ length: NR }, () => c.local(i32));
-  c.get(ncols).i32Const(NR - 1).i32Add().i32Const(NR).i32Div().set(strips);
-  c.get(ncols).i32Const(1).i32Sub().set(lastRow);
-  c.for(t, () => c.i32Const(0), () => c.get(strips), 1, () => {
-    for (let j = 0; j < NR; j++) {
-      c.get(t).i32Const(NR).i32Mul().i32Const(j).i32Add().tee(rows[j]!);
-      c.get(lastRow).get(rows[j]!).get(lastRow).i32LtS().select();
-      c.get(ld).i32Mul().get(src).i32Add().set(rows[j]!);
-    }
-    c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
-      for (let j = 0; j < NR; j++) {
-        c.get(dst).get(rows[j]!).f32Load().f32Store(j * 4);
-        c.get(rows[j]!).i32Const(4).i32Add().set(rows[j]!);
+function packRows(R: number) {
+  return (c: Code): void => {
+    const [src, ld, kc, count, dst] = [0, 1, 2, 3, 4];
+    const s = c.local(i32);
+    const p = c.local(i32);
+    const strips = c.local(i32);
+    const lastRow = c.local(i32);
+    const rows = Array.from({ length: R }, () => c.local(i32));
+    c.get(count).i32Const(R - 1).i32Add().i32Const(R).i32Div().set(strips);
+    c.get(count).i32Const(1).i32Sub().set(lastRow);
+    c.for(s, () => c.i32Const(0), () => c.get(strips), 1, () => {
+      for (let i = 0; i < R; i++) {
+        // row_i = src + min(s·R + i, count − 1)·ld
+        c.get(s).i32Const(R).i32Mul().i32Const(i).i32Add().tee(rows[i]!);
+        c.get(lastRow).get(rows[i]!).get(lastRow).i32LtS().select();
+        c.get(ld).i32Mul().get(src).i32Add().set(rows[i]!);
       }
-      c.get(dst).i32Const(NR * 4).i32Add().set(dst);
+      c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
+        for (let i = 0; i < R; i++) {
+          c.get(dst).get(rows[i]!).f32Load().f32Store(i * 4);
+          c.get(rows[i]!).i32Const(4).i32Add().set(rows[i]!);
+        }
+        c.get(dst).i32Const(R * 4).i32Add().set(dst);
+      });
     });
-  });
-}
-
-/** packA(src, ldaBytes, kc, mrows, dst): A[0:mrows, 0:kc] → MR-row strips, rows clamped to mrows − 1. */
-function packA(c: Code): void {
-  const [src, lda, kc, mrows, dst] = [0, 1, 2, 3, 4];
-  const s = c.local(i32);
-  const p = c.local(i32);
-  const strips = c.local(i32);
-  const lastRow = c.local(i32);
-  const rows = Array.from({ length: MR }, () => c.local(i32));
-  c.get(mrows).i32Const(MR - 1).i32Add().i32Const(MR).i32Div().set(strips);
-  c.get(mrows).i32Const(1).i32Sub().set(lastRow);
-  c.for(s, () => c.i32Const(0), () => c.get(strips), 1, () => {
-    for (let i = 0; i < MR; i++) {
-      // row_i = src + min(s·MR + i, mrows − 1)·lda
-      c.get(s).i32Const(MR).i32Mul().i32Const(i).i32Add().tee(rows[i]!);
-      c.get(lastRow).get(rows[i]!).get(lastRow).i32LtS().select();
-      c.get(lda).i32Mul().get(src).i32Add().set(rows[i]!);
-    }
-    c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
-      for (let i = 0; i < MR; i++) {
-        c.get(dst).get(rows[i]!).f32Load().f32Store(i * 4);
-        c.get(rows[i]!).i32Const(4).i32Add().set(rows[i]!);
-      }
-      c.get(dst).i32Const(MR * 4).i32Add().set(dst);
-    });
-  });
+  };
 }
 
 /**
@@ -908,10 +886,10 @@ export const COMPARE_OPS: readonly CompareOp[] = ["equal", "notEqual", "greater"
 /** The kernel module's binary; `sharedMaxPages` makes it import a shared memory (worker threads). */
 export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder(sharedMaxPages === undefined ? {} : { sharedMaxPages });
-  m.func("packA", I(5), [], packA)
+  m.func("packA", I(5), [], packRows(MR))
     .func("packAT", I(5), [], packAT)
     .func("packB", I(5), [], packB)
-    .func("packBT", I(5), [], packBT)
+    .func("packBT", I(5), [], packRows(NR))
     .func("macro", I(8), [], macro)
     .func("gemmBlock", I(13), [], gemmBlock(m))
     .func("copyRows", I(6), [], copyRows)
