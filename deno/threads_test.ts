@@ -2,7 +2,7 @@
  * The wasm backend under Deno: the default backend, worker threads through Deno's
  * node:worker_threads, and results identical on one and two threads.
  */
-import { activeThreads, conv2d, getBackend, manualSeed, matmul, randn, setNumThreads } from "@deltagrad/autograd";
+import { activeThreads, conv2d, getBackend, manualSeed, matmul, randn, setNumThreads, workerKind } from "@deltagrad/autograd";
 import { assert, assertEquals } from "./assert.ts";
 
 Deno.test("wasm is the default backend; matmul and conv gradients are identical on 1 and 2 threads", async () => {
@@ -11,6 +11,7 @@ Deno.test("wasm is the default backend; matmul and conv gradients are identical 
   setNumThreads(2);
   for (let i = 0; i < 500 && activeThreads() < 2; i++) await new Promise((r) => setTimeout(r, 10));
   assertEquals(activeThreads(), 2);
+  assertEquals(workerKind(), "worker_threads");
   const run = (threads: number) => {
     setNumThreads(threads);
     manualSeed(3);

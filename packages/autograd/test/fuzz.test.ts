@@ -231,6 +231,7 @@ const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) 
   setNumThreads: { args: fc.tuple(fc.oneof(fc.constantFrom(1, 2), junkArb)), result: () => {}, call: restoring(() => ag.getNumThreads(), ag.setNumThreads, ag.setNumThreads) },
   getNumThreads: { args: fc.constant([]), result: (r) => expect(Number.isInteger(r)).toBe(true) },
   activeThreads: { args: fc.constant([]), result: (r) => expect(Number.isInteger(r)).toBe(true) },
+  workerKind: { args: fc.constant([]), result: (r) => expect([null, "worker_threads", "web"]).toContain(r) },
   setWasmMemoryBudget: { args: fc.tuple(fc.oneof(fc.constant(2 ** 30), junkArb)), result: () => {}, call: restoring(() => ag.wasmMemoryStats().budgetBytes || 2 ** 30, ag.setWasmMemoryBudget, ag.setWasmMemoryBudget) },
   wasmMemoryStats: { args: fc.constant([]), result: (r) => expect(typeof (r as ag.WasmMemoryStats).inUseBytes).toBe("number") },
   setAnomalyMode: { args: fc.tuple(fc.oneof(fc.constant(false), junkArb)), result: () => {} },

@@ -229,6 +229,7 @@ describe.skipIf(!SIMD)("wasm kernels against cpu", () => {
     dg.setNumThreads(2);
     for (let i = 0; i < 500 && dg.activeThreads() < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(dg.activeThreads()).toBe(2);
+    expect(dg.workerKind()).toBe("worker_threads"); // Node has no global Web Worker
     const run = (threads: number) => {
       dg.setNumThreads(threads);
       dg.manualSeed(7);

@@ -7,9 +7,14 @@
  * (matmul: whole column blocks), and which thread runs it changes nothing, so results are
  * identical bit for bit whatever the thread count.
  *
- * Node and Deno get `node:worker_threads` (unref'd, so a finished program exits); elsewhere the
- * pool is not started and kernels run on the calling thread. The calling thread blocks in
- * `Atomics.wait`, which Node and Deno allow on the main thread.
+ * Node and Deno get `node:worker_threads` (unref'd, so a finished program exits); where that
+ * module is missing and the global Web `Worker` exists (browsers), the pool is made of Web
+ * Workers started from a blob URL. (Deno has both; its Web Workers work too — the Deno tests run
+ * them when `globalThis.DELTAGRAD_WORKERS` is "web" — but cannot be unref'd, so a `deno run`
+ * script would not exit.) The calling thread blocks in `Atomics.wait`, which Node and Deno allow on the
+ * main thread and browsers only inside a worker (and only cross-origin isolated, where shared
+ * memory exists): on a browser's main thread the pool is not started and kernels run on the
+ * calling thread.
  *
  * Control block (int32 slots at address 0, CONTROL_BYTES reserved by the heap):
  *   GEN   job generation (workers wait on it)      NEXT  (gen & 0xffff) << 16 | next task index
@@ -83,11 +88,23 @@ interface WorkerLike {
   unref?(): void;
 }
 
+/** What a worker needs: the shared memory, the compiled kernels, its thread id, the control layout. */
+interface WorkerData {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  tid: number;
+  names: readonly string[];
+  layout: Record<string, number>;
+}
+
+/** Starts one worker running {@link workerMain} on `data`. */
+type Spawn = (data: WorkerData) => WorkerLike;
+
 class Pool {
   readonly workers: WorkerLike[] = [];
   readonly ctrl: Int32Array;
 
-  constructor(readonly rt: Runtime, private readonly WorkerCtor: new (src: string, opts: object) => WorkerLike) {
+  constructor(readonly rt: Runtime, private readonly spawn: Spawn) {
     this.ctrl = new Int32Array(rt.heap.memory.buffer, 0, 16);
   }
 
@@ -99,12 +116,8 @@ class Pool {
   grow(n: number): void {
     while (this.workers.length < n) {
       const tid = this.workers.length + 1;
-      const w = new this.WorkerCtor(WORKER_SOURCE, {
-        eval: true,
-        workerData: { memory: this.rt.heap.memory, module: this.rt.module, tid, names: TASK_FUNCTIONS, layout: { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE } },
-      });
-      w.unref?.();
-      this.workers.push(w);
+      const layout = { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE };
+      this.workers.push(this.spawn({ memory: this.rt.heap.memory, module: this.rt.module, tid, names: TASK_FUNCTIONS, layout }));
     }
     const deadline = Date.now() + 10_000;
     let r: number;
@@ -121,14 +134,14 @@ function ensurePool(): Pool | null {
     return pool;
   }
   const rt = runtime();
-  const wt = builtin<{ Worker: new (src: string, opts: object) => WorkerLike }>("node:worker_threads");
-  if (!rt.heap.shared || !wt?.Worker) {
+  const spawn = rt.heap.shared ? spawner() : null;
+  if (!spawn) {
     poolFailed = true;
     return null;
   }
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // throws where the thread may not block
-    pool = new Pool(rt, wt.Worker);
+    pool = new Pool(rt, spawn);
     pool.grow(requested - 1);
   } catch {
     poolFailed = true;
@@ -196,17 +209,52 @@ function claim(ctrl: Int32Array, gen: number, n: number): number {
   }
 }
 
+let kind: "worker_threads" | "web" | null = null;
+
+/**
+ * Which workers the wasm backend's thread pool is made of: `"worker_threads"` (Node, Deno),
+ * `"web"` (Web Workers: browsers), or null when no pool runs (one thread requested, no shared
+ * memory, or a thread that may not block, such as a browser's main thread).
+ *
+ * @example
+ * ```ts
+ * setNumThreads(2); matmul(a, b); workerKind(); // "worker_threads" on Node
+ * ```
+ */
+export function workerKind(): "worker_threads" | "web" | null {
+  return pool ? kind : null;
+}
+
+/** `node:worker_threads` where it exists (Node, Deno), else Web Workers (browsers), else none. */
+function spawner(): Spawn | null {
+  const Web = (globalThis as { Worker?: new (url: string, opts: object) => WorkerLike & { postMessage(d: unknown): void } }).Worker;
+  const preferWeb = (globalThis as { DELTAGRAD_WORKERS?: string }).DELTAGRAD_WORKERS === "web";
+  const wt = preferWeb ? undefined : builtin<{ Worker: new (src: string, opts: object) => WorkerLike }>("node:worker_threads");
+  if (wt?.Worker) {
+    kind = "worker_threads";
+    return (workerData) => {
+      const w = new wt.Worker(NODE_WORKER_SOURCE, { eval: true, workerData });
+      w.unref?.();
+      return w;
+    };
+  }
+  if (Web && typeof URL.createObjectURL === "function") {
+    kind = "web";
+    const url = URL.createObjectURL(new Blob([WEB_WORKER_SOURCE], { type: "text/javascript" }));
+    return (data) => {
+      const w = new Web(url, { type: "module", name: `deltagrad-wasm-${data.tid}` });
+      w.postMessage(data);
+      return w;
+    };
+  }
+  return null;
+}
+
 /**
  * The worker: instantiate the kernels on the shared memory, report ready, then serve jobs
  * forever. Self-contained (it is turned into source text), mirroring {@link claim}.
  */
-function workerMain(data: {
-  memory: WebAssembly.Memory;
-  module: WebAssembly.Module;
-  tid: number;
-  names: readonly string[];
-  layout: Record<string, number>;
-}): void {
+function workerMain(data: WorkerData): void {
   const { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE } = data.layout as Record<string, number>;
   const inst = new WebAssembly.Instance(data.module, { env: { mem: data.memory } });
   const fns = data.names.map((n) => inst.exports[n] as (...a: number[]) => void);
@@ -241,4 +289,6 @@ function workerMain(data: {
 }
 
 // `__name`: esbuild (tsx, keepNames) may wrap inner functions in it; the worker has no such helper.
-const WORKER_SOURCE = `var __name = (f) => f; (${workerMain.toString()})(require("node:worker_threads").workerData);`;
+const NODE_WORKER_SOURCE = `var __name = (f) => f; (${workerMain.toString()})(require("node:worker_threads").workerData);`;
+// A Web Worker gets its data in the first message, then blocks in workerMain for good.
+const WEB_WORKER_SOURCE = `var __name = (f) => f; self.onmessage = (e) => { self.onmessage = null; (${workerMain.toString()})(e.data); };`;
