@@ -168,7 +168,12 @@ export function matmulRunner(fw: FrameworkId, n: number): Runner {
 }
 
 /** A deltagrad training step (zero grads, forward, softmax cross-entropy, backward, update) as a Runner. */
-function dgTrainRunner(model: { call(x: dg.Tensor): dg.Tensor }, opt: { zeroGrad(): void; step(): void }, x: dg.Tensor, y: dg.Tensor): Runner {
+function dgTrainRunner(
+  model: { call(x: dg.Tensor): dg.Tensor; parameters(): dg.Tensor[] },
+  opt: { zeroGrad(): void; step(): void },
+  x: dg.Tensor,
+  y: dg.Tensor,
+): Runner {
   const step = () => {
     opt.zeroGrad();
     const loss = crossEntropy(model.call(x), y);
@@ -176,7 +181,18 @@ function dgTrainRunner(model: { call(x: dg.Tensor): dg.Tensor }, opt: { zeroGrad
     opt.step();
     return loss.itemSync();
   };
-  return { step, check: () => [step(), step()], dispose() {} };
+  // Weights, gradients and data go back to wasm memory at once, as the TF.js runners dispose
+  // theirs (else they stay until the memory budget evicts them, and the next workload allocates
+  // around them). The optimizer's moments have no public handle; they wait for eviction.
+  const dispose = () => {
+    for (const p of model.parameters()) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+    x.dispose();
+    y.dispose();
+  };
+  return { step, check: () => [step(), step()], dispose };
 }
 
 /** A TF.js training step (`opt.minimize` of `lossFn`, read the loss) as a Runner that disposes `owned`. */
