@@ -756,7 +756,6 @@ function windowKernel(c: Code): void {
   const y = c.local(i32);
   const cp = c.local(i32);
   const ip = c.local(i32);
-  const ib = c.local(i32);
   const swb = c.local(i32);
   c.get(sw).i32Const(2).i32Shl().set(swb);
   c.for(oy, () => c.i32Const(0), () => c.get(oh), 1, () => {
@@ -764,35 +763,36 @@ function windowKernel(c: Code): void {
     c.get(y).i32Const(0).i32GeS().get(y).get(h).i32LtS().i32And().if();
     // cp = cols + (oy·ow + ox0)·4; ip = img + (y·w + dx + ox0·sw)·4
     c.get(cols).get(oy).get(ow).i32Mul().get(ox0).i32Add().i32Const(2).i32Shl().i32Add().set(cp);
-    c.get(img).get(y).get(w).i32Mul().get(dx).i32Add().get(ox0).get(sw).i32Mul().i32Add().i32Const(2).i32Shl().i32Add().set(ib);
-    c.get(ib).set(ip);
-    // Stride 1: the run is contiguous on both sides; four floats a step (runs are short, 8–32
-    // floats in LeNet, where a memory.copy call per run costs more than the copy).
-    c.get(ox0).set(ox);
-    c.get(sw).i32Const(1).i32Eq().if();
-    c.for(ox, () => c.get(ox0), () => c.get(ox1).i32Const(3).i32Sub(), 4, () => {
-      c.get(toCols).if();
-      c.get(cp).get(ip).v128Load().v128Store();
-      c.else();
-      c.get(ip).get(ip).v128Load().get(cp).v128Load().f32x4Add().v128Store();
+    c.get(img).get(y).get(w).i32Mul().get(dx).i32Add().get(ox0).get(sw).i32Mul().i32Add().i32Const(2).i32Shl().i32Add().set(ip);
+    // One row of one direction (im2col copies cols ← image; col2im adds image += cols), chosen
+    // once per row rather than per element. Stride 1: the run is contiguous on both sides, four
+    // floats a step (runs are short, 8–32 floats in LeNet, where a memory.copy call per run
+    // costs more than the copy); then the rest (every column when the stride is not 1).
+    const row = (add: boolean) => {
+      c.get(ox0).set(ox);
+      c.get(sw).i32Const(1).i32Eq().if();
+      c.for(ox, () => c.get(ox0), () => c.get(ox1).i32Const(3).i32Sub(), 4, () => {
+        if (add) c.get(ip).get(ip).v128Load().get(cp).v128Load().f32x4Add().v128Store();
+        else c.get(cp).get(ip).v128Load().v128Store();
+        c.get(cp).i32Const(16).i32Add().set(cp);
+        c.get(ip).i32Const(16).i32Add().set(ip);
+      });
       c.end();
-      c.get(cp).i32Const(16).i32Add().set(cp);
-      c.get(ip).i32Const(16).i32Add().set(ip);
-    });
-    c.end();
-    // The rest (every column when the stride is not 1), one float at a time.
-    c.block();
-    c.get(ox).get(ox1).i32GeS().brIf(0);
-    c.loop();
+      c.block();
+      c.get(ox).get(ox1).i32GeS().brIf(0);
+      c.loop();
+      if (add) c.get(ip).get(ip).f32Load().get(cp).f32Load().f32Add().f32Store();
+      else c.get(cp).get(ip).f32Load().f32Store();
+      c.get(cp).i32Const(4).i32Add().set(cp);
+      c.get(ip).get(swb).i32Add().set(ip);
+      c.get(ox).i32Const(1).i32Add().tee(ox).get(ox1).i32LtS().brIf(0);
+      c.end();
+      c.end();
+    };
     c.get(toCols).if();
-    c.get(cp).get(ip).f32Load().f32Store();
+    row(false);
     c.else();
-    c.get(ip).get(ip).f32Load().get(cp).f32Load().f32Add().f32Store();
-    c.end();
-    c.get(cp).i32Const(4).i32Add().set(cp);
-    c.get(ip).get(swb).i32Add().set(ip);
-    c.get(ox).i32Const(1).i32Add().tee(ox).get(ox1).i32LtS().brIf(0);
-    c.end();
+    row(true);
     c.end();
     c.end();
   });
