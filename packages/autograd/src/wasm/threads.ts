@@ -100,11 +100,14 @@ interface WorkerData {
 /** Starts one worker running {@link workerMain} on `data`. */
 type Spawn = (data: WorkerData) => WorkerLike;
 
+/** Which worker API a pool is made of. */
+type WorkerKind = "worker_threads" | "web";
+
 class Pool {
   readonly workers: WorkerLike[] = [];
   readonly ctrl: Int32Array;
 
-  constructor(readonly rt: Runtime, private readonly spawn: Spawn) {
+  constructor(readonly rt: Runtime, readonly kind: WorkerKind, private readonly spawn: Spawn) {
     this.ctrl = new Int32Array(rt.heap.memory.buffer, 0, 16);
   }
 
@@ -134,14 +137,14 @@ function ensurePool(): Pool | null {
     return pool;
   }
   const rt = runtime();
-  const spawn = rt.heap.shared ? spawner() : null;
-  if (!spawn) {
+  const w = rt.heap.shared ? spawner() : null;
+  if (!w) {
     poolFailed = true;
     return null;
   }
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // throws where the thread may not block
-    pool = new Pool(rt, spawn);
+    pool = new Pool(rt, w.kind, w.spawn);
     pool.grow(requested - 1);
   } catch {
     poolFailed = true;
@@ -209,8 +212,6 @@ function claim(ctrl: Int32Array, gen: number, n: number): number {
   }
 }
 
-let kind: "worker_threads" | "web" | null = null;
-
 /**
  * Which workers the wasm backend's thread pool is made of: `"worker_threads"` (Node, Deno),
  * `"web"` (Web Workers: browsers), or null when no pool runs (one thread requested, no shared
@@ -221,31 +222,31 @@ let kind: "worker_threads" | "web" | null = null;
  * setNumThreads(2); matmul(a, b); workerKind(); // "worker_threads" on Node
  * ```
  */
-export function workerKind(): "worker_threads" | "web" | null {
-  return pool ? kind : null;
+export function workerKind(): WorkerKind | null {
+  return pool?.kind ?? null;
 }
 
 /** `node:worker_threads` where it exists (Node, Deno), else Web Workers (browsers), else none. */
-function spawner(): Spawn | null {
+function spawner(): { kind: WorkerKind; spawn: Spawn } | null {
   const Web = (globalThis as { Worker?: new (url: string, opts: object) => WorkerLike & { postMessage(d: unknown): void } }).Worker;
   const preferWeb = (globalThis as { DELTAGRAD_WORKERS?: string }).DELTAGRAD_WORKERS === "web";
   const wt = preferWeb ? undefined : builtin<{ Worker: new (src: string, opts: object) => WorkerLike }>("node:worker_threads");
   if (wt?.Worker) {
-    kind = "worker_threads";
-    return (workerData) => {
+    const spawn: Spawn = (workerData) => {
       const w = new wt.Worker(NODE_WORKER_SOURCE, { eval: true, workerData });
       w.unref?.();
       return w;
     };
+    return { kind: "worker_threads", spawn };
   }
   if (Web && typeof URL.createObjectURL === "function") {
-    kind = "web";
     const url = URL.createObjectURL(new Blob([WEB_WORKER_SOURCE], { type: "text/javascript" }));
-    return (data) => {
+    const spawn: Spawn = (data) => {
       const w = new Web(url, { type: "module", name: `deltagrad-wasm-${data.tid}` });
       w.postMessage(data);
       return w;
     };
+    return { kind: "web", spawn };
   }
   return null;
 }
