@@ -376,6 +376,13 @@ export function lenetRunner(fw: FrameworkId, batch: number): Runner {
 
 // ----- W4 the lecture's scalar sigmoid graph: build + backward + read both gradients -----
 
+/** Runs `once` n times (one graph each) and sums the first gradient, so no run can be skipped. */
+function repeat(n: number, once: () => [number, number]): number {
+  let acc = 0;
+  for (let i = 0; i < n; i++) acc += once()[0];
+  return acc;
+}
+
 /** `iters` graphs per step (the figure reported is per graph). */
 export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
   if (isDeltagrad(fw)) return dgRunner(fw, () => {
@@ -389,11 +396,7 @@ export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
       return [w.grad!.itemSync(), (b.grad as dg.Tensor | null)!.itemSync()];
     };
     return {
-      step: () => {
-        let acc = 0;
-        for (let i = 0; i < iters; i++) acc += once()[0];
-        return acc;
-      },
+      step: () => repeat(iters, once),
       check: once,
       dispose() {},
     };
@@ -410,11 +413,7 @@ export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
     // jax-js traces every eager grad (~1 ms a graph): a step runs a tenth of the graphs.
     const k = Math.max(1, Math.round(iters / 10));
     return {
-      step: () => {
-        let acc = 0;
-        for (let i = 0; i < k; i++) acc += once()[0];
-        return acc;
-      },
+      step: () => repeat(k, once),
       check: once,
       dispose: () => jax.tree.dispose([x, w, b]),
       fraction: k / iters,
@@ -430,11 +429,7 @@ export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
       return [gw!.dataSync()[0]!, gb!.dataSync()[0]!] as [number, number];
     });
   return {
-    step: () => {
-      let acc = 0;
-      for (let i = 0; i < iters; i++) acc += once()[0];
-      return acc;
-    },
+    step: () => repeat(iters, once),
     check: once,
     dispose: () => tf.dispose([x, w, b]),
   };
