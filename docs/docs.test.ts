@@ -1,0 +1,64 @@
+/**
+ * Every ```ts block of every guide in docs/ runs, so the docs cannot rot. A block is written to a
+ * module under node_modules/.doc-snippets/ (ignored by git, and inside the workspace so that
+ * `@deltagrad/*` resolve to the sources) and imported; one that no longer compiles or throws fails
+ * here. Blocks show their results with `assert` from "node:assert". A line
+ * `console.log(expr); // prints: text` must print exactly `text` (a block that uses this
+ * form uses it for every console.log).
+ * Browser-only blocks are fenced ```ts no-run and are listed as skipped, with the reason.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+const docsDir = fileURLToPath(new URL("./", import.meta.url));
+const outDir = fileURLToPath(new URL("../node_modules/.doc-snippets/", import.meta.url));
+
+interface Block {
+  id: string;
+  code: string;
+  run: boolean;
+}
+
+/** The fenced TypeScript blocks of one markdown file, with their line numbers. */
+export function blocksOf(file: string, text: string): Block[] {
+  const blocks: Block[] = [];
+  for (const m of text.matchAll(/^```(ts|typescript)([^\n]*)\n([\s\S]*?)^```$/gm)) {
+    const line = text.slice(0, m.index).split("\n").length;
+    blocks.push({ id: `${file}:${line}`, code: m[3]!, run: !m[2]!.includes("no-run") });
+  }
+  return blocks;
+}
+
+const guides = readdirSync(docsDir).filter((f) => f.endsWith(".md")).sort();
+const blocks = guides.flatMap((f) => blocksOf(f, readFileSync(docsDir + f, "utf8")));
+
+afterEach(() => void vi.restoreAllMocks());
+
+describe("docs/ code blocks", () => {
+  it("finds the guides' blocks (and the fence syntax it relies on)", () => {
+    expect(blocksOf("x.md", "a\n```ts\nconst a = 1;\n```\n```ts no-run\nb\n```\n")).toEqual([
+      { id: "x.md:2", code: "const a = 1;\n", run: true },
+      { id: "x.md:5", code: "b\n", run: false },
+    ]);
+    expect(guides.length).toBeGreaterThan(0);
+  });
+
+  for (const b of blocks.filter((b) => !b.run)) {
+    it.skip(`${b.id} (skipped: fenced no-run, browser-only code)`, () => {});
+  }
+
+  it.each(blocks.filter((b) => b.run).map((b) => [b.id, b.code] as const))("%s runs", async (id, code) => {
+    mkdirSync(outDir, { recursive: true });
+    const file = `${outDir}${id.replace(/[^A-Za-z0-9]+/g, "-")}.ts`;
+    // `export {}` makes every block a module, so top-level await works in each.
+    writeFileSync(file, `${code}\nexport {};\n`);
+    const printed: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
+      printed.push(args.map((a) => (typeof a === "string" ? a : String(a))).join(" "));
+    });
+    await import(/* @vite-ignore */ file);
+    const expected = [...code.matchAll(/^\s*console\.log\(.*\); \/\/ prints: (.*)$/gm)].map((m) => m[1]!);
+    if (expected.length > 0) expect(printed).toEqual(expected); // then every console.log of the block says what it prints
+  });
+});
