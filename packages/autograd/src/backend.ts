@@ -5,7 +5,17 @@ import type { Shape } from "./shape.js";
 /** An opaque handle to a tensor's storage on some backend (a TypedArray on cpu, a GPU buffer on webgpu). */
 export type BackendData = object;
 
-export type UnaryKernel = "neg" | "reciprocal" | "exp" | "log" | "sqrt" | "erf" | "sign";
+/**
+ * The elementwise unary kernels, declared once: the {@link UnaryKernel} union, the primitives'
+ * attribute table and every backend's kernel table are derived from this list (docs/adding-an-op.md).
+ *
+ * @example
+ * ```ts
+ * UNARY_KERNELS.includes("sin"); // true
+ * ```
+ */
+export const UNARY_KERNELS = ["neg", "reciprocal", "exp", "log", "sqrt", "erf", "sign", "sin", "cos", "log1p", "expm1"] as const;
+export type UnaryKernel = (typeof UNARY_KERNELS)[number];
 export type BinaryKernel = "add" | "mul" | "maximum";
 export type CompareKernel = "equal" | "notEqual" | "greater" | "greaterEqual" | "less" | "lessEqual";
 export type ReduceKernel = "sum" | "max";

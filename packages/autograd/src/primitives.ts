@@ -5,31 +5,28 @@
  * gradients work. A VJP returns one cotangent per input, shaped like the *output* broadcast
  * (the sweep sums it back to the input's shape), or `null` for inputs with no gradient.
  */
-import type { ArgReduceKernel, Backend, BackendData, CompareKernel, WindowParams } from "./backend.js";
+import type { ArgReduceKernel, Backend, BackendData, CompareKernel, UnaryKernel, WindowParams } from "./backend.js";
 import type { DType } from "./dtype.js";
 import { broadcastPair, broadcastShapes, sizeOf, type Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 import { windowOutSize } from "./cpu/window.js";
 import {
-  add, cast, concat, div, equal, erf, exp, expand, fold, gather, matmul, maximum, mul, neg, pad,
-  permute, reciprocal, reshape, scatterAdd, slice, sqrt, square, sum, transpose, unfold, where, zerosLike,
+  add, cast, concat, cos, div, equal, erf, exp, expand, fold, gather, matmul, maximum, mul, neg, pad,
+  permute, reciprocal, reshape, scatterAdd, sin, slice, sqrt, square, sum, transpose, unfold, where, zerosLike,
   greater, zeros,
 } from "./ops/index.js";
+import type { CustomVjpAttrs } from "./custom-vjp.js";
+
+/** The elementwise unary primitives (backend.ts's UNARY_KERNELS) take no attributes. */
+type UnaryAttrs = { [K in UnaryKernel]: null };
 
 /** Attributes of each primitive: the closed set (about twenty ops). */
-export interface Attrs {
+export interface Attrs extends UnaryAttrs {
   add: null;
   mul: null;
-  neg: null;
-  reciprocal: null;
-  exp: null;
-  log: null;
-  sqrt: null;
-  erf: null;
   maximum: null;
   where: null;
   compare: { op: CompareKernel };
-  sign: null;
   sum: { axes: number[] };
   max: { axes: number[] };
   argReduce: { op: ArgReduceKernel; axis: number };
@@ -45,6 +42,8 @@ export interface Attrs {
   scatterAdd: { axis: number; shape: number[] };
   unfold: WindowParams;
   fold: WindowParams & { outputShape: number[] };
+  /** A node whose VJP is the user's closure ({@link customVjp}); its forward ran before recording. */
+  customVjp: CustomVjpAttrs;
 }
 
 export type Primitive = keyof Attrs;
@@ -66,7 +65,7 @@ export interface Rule<A> {
 export const noGradient = (_g: Tensor, inputs: Tensor[]): null[] => inputs.map(() => null);
 
 // Elementwise forwards hand the (frozen, shared) input shape on rather than copying it.
-function unaryForward(op: "neg" | "reciprocal" | "exp" | "log" | "sqrt" | "erf" | "sign") {
+function unaryForward(op: UnaryKernel) {
   return (b: Backend, xs: Tensor[]): Forward => {
     const x = xs[0]!;
     return { data: b.unary(op, x.handle, x.dtype, x.size), shape: x.shape, dtype: x.dtype };
@@ -101,6 +100,10 @@ export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
   sqrt: { forward: unaryForward("sqrt"), vjp: (g, _, y) => [div(g, mul(y, 2))] }, // d√x = dx/(2√x)
   erf: { forward: unaryForward("erf"), vjp: (g, [x]) => [div(mul(g, exp(neg(square(x!)))), SQRT_PI_OVER_2)] }, // d erf = 2/√π·e^(−x²)·dx
   sign: { forward: unaryForward("sign"), vjp: noGradient },
+  sin: { forward: unaryForward("sin"), vjp: (g, [x]) => [mul(g, cos(x!))] }, // d sin x = cos x·dx
+  cos: { forward: unaryForward("cos"), vjp: (g, [x]) => [neg(mul(g, sin(x!)))] }, // d cos x = −sin x·dx
+  log1p: { forward: unaryForward("log1p"), vjp: (g, [x]) => [div(g, add(x!, 1))] }, // d log(1+x) = dx/(1+x)
+  expm1: { forward: unaryForward("expm1"), vjp: (g, _, y) => [mul(g, add(y, 1))] }, // d(eˣ−1) = eˣ·dx = (y+1)·dx
   // Ties split the gradient evenly between a and b (PyTorch's rule).
   maximum: {
     forward: binaryForward("maximum"),
@@ -245,5 +248,7 @@ export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
     forward: (b, [cols], p) => ({ data: b.fold(cols!.handle, p.outputShape, p, cols!.dtype), shape: p.outputShape.slice(), dtype: cols!.dtype }),
     vjp: (g, _, __, p) => [unfold(g, p)],
   },
+  // The user's closures (custom-vjp.ts): fn computed the output unrecorded, vjp is checked there.
+  customVjp: { forward: (b, xs, a) => a.forward(b, xs), vjp: (g, xs, y, a) => a.vjp(g, xs, y) },
 };
 

@@ -35,6 +35,11 @@ const UNARY = {
   erf: unary("erf(x)", erf, { erf }),
   // sign(±0) = 0 and sign(NaN) = NaN, as in NumPy and PyTorch.
   sign: unary("x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN", (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN)),
+  // In float64, then rounded once by the Float32Array store: float32 results are within half a float32 step.
+  sin: unary("Math.sin(x)", Math.sin),
+  cos: unary("Math.cos(x)", Math.cos),
+  log1p: unary("Math.log1p(x)", Math.log1p),
+  expm1: unary("Math.expm1(x)", Math.expm1),
 } satisfies Record<UnaryKernel, unknown>;
 
 const BINARY = {

@@ -1,6 +1,7 @@
 import type { CompareKernel } from "../backend.js";
 import { isFloat, promote, checkDType, type DType } from "../dtype.js";
-import { apply } from "../engine.js";
+import { apply, unbroadcast } from "../engine.js";
+import { customVjp } from "../custom-vjp.js";
 import { DeltagradError, optionsOf } from "../errors.js";
 import { broadcastPair, describe } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
@@ -101,6 +102,41 @@ export function erf(x: Tensor): Tensor {
   return apply("erf", [floatInput("erf", x)], null);
 }
 
+/** sin x (radians). @example `sin(tensor([0, Math.PI / 2])) // [0, 1]` */
+export function sin(x: Tensor): Tensor {
+  return apply("sin", [floatInput("sin", x)], null);
+}
+
+/** cos x (radians). @example `cos(tensor([0, Math.PI])) // [1, -1]` */
+export function cos(x: Tensor): Tensor {
+  return apply("cos", [floatInput("cos", x)], null);
+}
+
+/**
+ * log(1 + x), accurate near 0 (a primitive: `log(add(x, 1))` rounds 1 + x first and loses every
+ * digit of x below the dtype's epsilon).
+ *
+ * @example
+ * ```ts
+ * log1p(tensor([1e-10], { dtype: "float64" })); // [9.9999999995e-11]
+ * ```
+ */
+export function log1p(x: Tensor): Tensor {
+  return apply("log1p", [floatInput("log1p", x)], null);
+}
+
+/**
+ * eˣ − 1, accurate near 0 (a primitive: `exp(x) − 1` cancels).
+ *
+ * @example
+ * ```ts
+ * expm1(tensor([1e-10], { dtype: "float64" })); // [1.00000000005e-10]
+ * ```
+ */
+export function expm1(x: Tensor): Tensor {
+  return apply("expm1", [floatInput("expm1", x)], null);
+}
+
 /** −1, 0 or 1 (NaN for NaN); no gradient flows through it. @example `sign(tensor([-3, 0, 2])) // [-1, 0, 1]` */
 export function sign(x: Tensor): Tensor {
   return apply("sign", [numericInput("sign", x)], null);
@@ -143,14 +179,19 @@ function intPow(x: Tensor, n: number): Tensor {
 }
 
 /**
- * xᵉ. A number exponent: 0 gives ones, an integer exponent repeated products (any base), 0.5 a
- * square root, otherwise exp(e·log x). A tensor exponent: exp(b·log a) — defined for a > 0,
- * NaN for negative bases (its gradient with respect to b needs log a anyway).
+ * xᵉ with PyTorch's values and gradients. A number exponent: 0 gives ones, a small integer
+ * exponent repeated products (any base), 0.5 a square root. Any other exponent (a number or a
+ * tensor) computes |x|ᵉ = exp(e·log|x|), negated for a negative base and an odd integer exponent,
+ * NaN for a negative base and a non-integer exponent; its gradients are PyTorch's formulas rather
+ * than the derivative of that composition (a {@link customVjp}): ∂/∂x = e·xᵉ⁻¹ (so 0 at x = 0
+ * for e > 1) and ∂/∂e = xᵉ·log x (0 at x = 0 for e ≥ 0, NaN for a negative base).
+ * Integer-valued exponents are recognised exactly for |e| < 2³¹; larger ones are even.
  *
  * @example
  * ```ts
  * pow(tensor([-2, 3]), 3);               // [-8, 27]
  * pow(tensor([4]), tensor([0.5]));       // [2]
+ * pow(tensor([-2]), tensor([2]));        // [4]
  * ```
  */
 export function pow(x: TensorLike, e: TensorLike): Tensor {
@@ -160,11 +201,58 @@ export function pow(x: TensorLike, e: TensorLike): Tensor {
     if (e === 1) return xf;
     if (e === 0.5) return sqrt(xf);
     if (Number.isInteger(e) && Math.abs(e) <= 64) return e > 0 ? intPow(xf, e) : reciprocal(intPow(xf, -e));
-    return exp(mul(log(floatInput("pow", xf)), e));
+    return powNumber(floatInput("pow", xf), e);
   }
   const [a, b] = operands("pow", x, e, "float32");
   broadcastPair("pow", a.shape, b.shape);
-  return exp(mul(b, log(a)));
+  return powTensor(a, b);
+}
+
+/** xᵉ for a number e (not one of pow's special cases); d xᵉ = e·xᵉ⁻¹·dx, written so that it is 0 at x = 0 for e > 1. */
+function powNumber(x: Tensor, e: number): Tensor {
+  return customVjp(
+    function pow(x: Tensor) {
+      return Number.isInteger(e) ? signedPow(x, scalar(e, x.dtype)) : exp(mul(log(x), e));
+    },
+    (g, [x]) => [mul(g, mul(pow(x!, e - 1), e))],
+  )(x);
+}
+
+/**
+ * aᵇ for tensors (PyTorch's pow_backward): ∂/∂a = b·aᵇ⁻¹ (0 where a = b = 0), ∂/∂b = aᵇ·log a
+ * (0 where a = 0 and b ≥ 0). Each is summed back to its operand's shape.
+ */
+function powTensor(a: Tensor, b: Tensor): Tensor {
+  return customVjp(
+    function pow(a: Tensor, b: Tensor) {
+      return signedPow(a, b);
+    },
+    (g, [a, b], y) => {
+      const da = () => {
+        const d = mul(b!, pow(a!, sub(b!, 1)));
+        return where(equal(b!, 0), where(equal(a!, 0), 0, d), d);
+      };
+      const db = () => {
+        const d = mul(y, log(a!));
+        return where(equal(a!, 0), where(greaterEqual(b!, 0), 0, d), d);
+      };
+      return [a!.requiresGrad ? unbroadcast(mul(g, da()), a!.shape) : null, b!.requiresGrad ? unbroadcast(mul(g, db()), b!.shape) : null];
+    },
+  )(a, b);
+}
+
+/**
+ * aᵇ as computed by C's pow: |a|ᵇ = exp(b·log|a|), negated for a < 0 and an odd integer b, NaN
+ * for a < 0 and a non-integer b, 1 for b = 0. Integer b is told by truncation through int32
+ * (exact for |b| < 2³¹; a larger float is an even integer). Unrecorded (pow's forward).
+ */
+function signedPow(a: Tensor, b: Tensor): Tensor {
+  const m = exp(mul(b, log(abs(a))));
+  const trunc = (t: Tensor) => cast(cast(t, "int32"), t.dtype);
+  const half = mul(b, 0.5);
+  const odd = notEqual(trunc(half), half);
+  const ofNegative = where(greaterEqual(abs(b), 2 ** 31), m, where(equal(trunc(b), b), where(odd, neg(m), m), NaN));
+  return where(equal(b, 0), 1, where(less(a, 0), ofNegative, m));
 }
 
 /** Elementwise maximum; equal values split the gradient evenly. @example `maximum(tensor([1, 5]), 3) // [3, 5]` */
@@ -275,7 +363,9 @@ export function sigmoid(x: Tensor): Tensor {
 }
 
 /**
- * tanh(x) = 2·σ(2x) − 1 (tinygrad's composition, stable because σ is).
+ * The hyperbolic tangent, −expm1(−2|x|)/(2 + expm1(−2|x|)) with the sign of x: the same value as
+ * tinygrad's 2·σ(2x) − 1, but with full relative precision near 0 (where 2·σ(2x) − 1 cancels:
+ * float32 lost every digit below |x| ≈ 1e-4) and no overflow for large |x|.
  *
  * @example
  * ```ts
@@ -283,7 +373,14 @@ export function sigmoid(x: Tensor): Tensor {
  * ```
  */
 export function tanh(x: Tensor): Tensor {
-  return scoped(() => sub(mul(sigmoid(mul(floatInput("tanh", x), 2)), 2), 1));
+  return scoped(() => {
+    const xf = floatInput("tanh", x);
+    const pos = greaterEqual(xf, 0);
+    // u = e^(−2|x|) − 1 ∈ (−1, 0]: tanh|x| = (1 − e^(−2|x|))/(1 + e^(−2|x|)) = −u/(2 + u), no cancellation near 0, no overflow.
+    const u = expm1(mul(absTakingPositiveSide(xf, pos), -2));
+    const t = div(neg(u), add(u, 2));
+    return where(pos, t, neg(t));
+  });
 }
 
 /**
@@ -300,7 +397,8 @@ export function relu(x: Tensor): Tensor {
 }
 
 /**
- * log(1 + eˣ), computed as max(x, 0) + log(1 + e^(−|x|)) so that it is finite for any |x|.
+ * log(1 + eˣ), computed as max(x, 0) + log1p(e^(−|x|)) so that it is finite for any |x| and
+ * keeps eˣ's relative precision for x ≪ 0 (where log(1 + e^(−|x|)) rounds to 0).
  *
  * @example
  * ```ts
@@ -311,7 +409,7 @@ export function softplus(x: Tensor): Tensor {
   return scoped(() => {
     const xf = floatInput("softplus", x);
     const pos = greaterEqual(xf, 0);
-    return add(where(pos, xf, 0), log(add(exp(neg(absTakingPositiveSide(xf, pos))), 1)));
+    return add(where(pos, xf, 0), log1p(exp(neg(absTakingPositiveSide(xf, pos)))));
   });
 }
 

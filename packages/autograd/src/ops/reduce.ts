@@ -128,9 +128,22 @@ function varianceOf(op: string, x: Tensor, opts: VarianceOptions | undefined): T
   });
 }
 
-/** √variance. @example `std(tensor([1, 3])) // 1` */
+/**
+ * √variance. Where the variance is exactly 0 (a constant slice) the gradient is 0, as PyTorch
+ * defines it, rather than √'s 0·∞ = NaN: the value there is taken from a branch where no
+ * gradient flows, and √ sees 1 instead of 0 (so its own derivative stays finite).
+ *
+ * @example
+ * ```ts
+ * std(tensor([1, 3])); // 1
+ * ```
+ */
 export function std(x: Tensor, opts?: VarianceOptions): Tensor {
-  return sqrt(varianceOf("std", x, opts));
+  return scoped(() => {
+    const v = varianceOf("std", x, opts);
+    const zero = equal(v, 0);
+    return where(zero, 0, sqrt(where(zero, 1, v)));
+  });
 }
 
 /**
