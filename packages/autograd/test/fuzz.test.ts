@@ -261,6 +261,7 @@ const NOT_FUZZED: Record<string, string> = {
   wasmBackend: "the wasm backend object (another engineer's module); its kernels are compared against cpu in its own tests",
   wasmSimdSupported: "wasm/ (another engineer's module)",
   wasmArenaBytes: "wasm/ (another engineer's module)",
+  threadsReady: "async (a promise of the thread count); tested in deno/same_bits.ts and the browser tests (examples/web/browser.test.ts)",
 };
 
 const DEFAULT_RUNS = 110;

@@ -155,7 +155,7 @@ const NOT_FUZZED = new Set([
   // async file I/O: covered by checkpoint.test.ts and the state-safety tests below
   "save", "load", "saveModel", "loadModel", "saveOptimizer", "loadOptimizer",
   // training loop pieces: fit is fuzzed below with hostile options; callbacks are plain classes
-  "History", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar",
+  "History", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "ProgressEvents",
 ]);
 
 const RUNS = 60;

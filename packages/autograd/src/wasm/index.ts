@@ -5,7 +5,7 @@ import { WasmBuffer, type WasmMemoryStats } from "./memory.js";
 import { runtime, runtimeStarted, wasmSimdSupported } from "./runtime.js";
 
 export { wasmSimdSupported } from "./runtime.js";
-export { setNumThreads, getNumThreads, activeThreads, workerKind } from "./threads.js";
+export { setNumThreads, getNumThreads, activeThreads, threadsReady, workerKind } from "./threads.js";
 export type { WasmMemoryStats } from "./memory.js";
 
 let checked = false;

@@ -11,10 +11,16 @@
  * module is missing and the global Web `Worker` exists (browsers), the pool is made of Web
  * Workers started from a blob URL. (Deno has both; its Web Workers work too — the Deno tests run
  * them when `globalThis.DELTAGRAD_WORKERS` is "web" — but cannot be unref'd, so a `deno run`
- * script would not exit.) The calling thread blocks in `Atomics.wait`, which Node and Deno allow on the
- * main thread and browsers only inside a worker (and only cross-origin isolated, where shared
- * memory exists): on a browser's main thread the pool is not started and kernels run on the
- * calling thread.
+ * script would not exit.) The calling thread blocks in `Atomics.wait` while a job runs, which Node
+ * and Deno allow on the main thread and browsers only inside a worker (and only cross-origin
+ * isolated, where shared memory exists): on a browser's main thread the pool is not started,
+ * kernels run on the calling thread, and the console says once why.
+ *
+ * Starting the pool never waits. A browser starts a nested worker only while its parent's event
+ * loop is free, so a parent blocked until its workers report ready would wait for nothing (issue
+ * 19: the first threaded product took 10 s in Chromium). Workers come up in the background; a job
+ * uses the ones already up (READY), the others join later jobs. {@link threadsReady} yields until
+ * the whole pool is up, for code that wants every thread from its first product on.
  *
  * Control block (int32 slots at address 0, CONTROL_BYTES reserved by the heap):
  *   GEN   job generation (workers wait on it)      NEXT  (gen & 0xffff) << 16 | next task index
@@ -115,20 +121,22 @@ class Pool {
     return Atomics.load(this.ctrl, READY);
   }
 
-  /** Starts workers until there are `n`; waits (bounded) for them to come up. */
+  /**
+   * Starts workers until there are `n`, without waiting for them: a worker counts in READY once
+   * it has instantiated the kernels, and jobs use only workers that have.
+   */
   grow(n: number): void {
     while (this.workers.length < n) {
       const tid = this.workers.length + 1;
       const layout = { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE };
       this.workers.push(this.spawn({ memory: this.rt.heap.memory, module: this.rt.module, tid, names: TASK_FUNCTIONS, layout }));
     }
-    const deadline = Date.now() + 10_000;
-    let r: number;
-    while ((r = this.ready()) < n && Date.now() < deadline) Atomics.wait(this.ctrl, READY, r, 50);
   }
 }
 
-let poolFailed = false;
+/** Why no pool can run here (null while none was tried or one runs). */
+let poolFailed: string | null = null;
+let noted = false;
 
 function ensurePool(): Pool | null {
   if (poolFailed) return null;
@@ -138,19 +146,61 @@ function ensurePool(): Pool | null {
   }
   const rt = runtime();
   const w = rt.heap.shared ? spawner() : null;
-  if (!w) {
-    poolFailed = true;
-    return null;
-  }
-  try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // throws where the thread may not block
-    pool = new Pool(rt, w.kind, w.spawn);
-    pool.grow(requested - 1);
-  } catch {
-    poolFailed = true;
-    pool = null;
+  if (!rt.heap.shared) poolFailed = "there is no shared memory (a browser page needs cross-origin isolation: the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+  else if (!w) poolFailed = "there is no worker API (neither node:worker_threads nor Web Workers)";
+  else if (!mayBlock()) poolFailed = "this thread may not block in Atomics.wait (a browser's main thread): run deltagrad inside a Web Worker on a cross-origin isolated page";
+  else {
+    try {
+      pool = new Pool(rt, w.kind, w.spawn);
+      pool.grow(requested - 1);
+    } catch (e) {
+      poolFailed = `workers could not start (${(e as Error).message})`;
+      pool = null;
+    }
   }
   return pool;
+}
+
+/** Whether this thread may block in `Atomics.wait` (browsers forbid it on the main thread). */
+function mayBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Says once, on the console, why kernels run on one thread although more were asked for. */
+function noteOneThread(): void {
+  if (noted || !poolFailed) return;
+  noted = true;
+  console.info(`deltagrad: the wasm backend runs on 1 thread (setNumThreads(${requested}) asked for ${requested}) because ${poolFailed}.`);
+}
+
+/**
+ * Starts the wasm backend's worker pool (if it is not running) and resolves once every worker of
+ * {@link getNumThreads} is up, yielding to the event loop while they start — a browser starts a
+ * worker's nested workers only while that worker is not blocked. Resolves to the number of threads
+ * kernels use from now on ({@link activeThreads}): 1 where no pool can run (a browser's main thread,
+ * a page without cross-origin isolation), fewer than asked if workers did not come up within
+ * `timeoutMs`. Kernels never need this: they use the workers already up and run on the calling
+ * thread alone until the first one is.
+ *
+ * @example
+ * ```ts
+ * setNumThreads(2);
+ * await threadsReady(); // 2 in Node and Deno, and in a Web Worker of a cross-origin isolated page
+ * ```
+ */
+export async function threadsReady(timeoutMs = 10_000): Promise<number> {
+  if (requested === 1) return 1;
+  const p = ensurePool();
+  if (!p) return 1;
+  const deadline = Date.now() + timeoutMs;
+  // Polled, not Atomics.waitAsync: a pending waitAsync does not keep Node's event loop alive.
+  while (p.ready() < requested - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 4));
+  return activeThreads();
 }
 
 /**
@@ -162,6 +212,7 @@ function ensurePool(): Pool | null {
 export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], per: number, scratch: (bytes: number) => number, table: (bytes: number) => number, work: number): void {
   const want = Math.min(requested, tasks.length, work < 2e6 ? 1 : 64);
   const p = want > 1 ? ensurePool() : null;
+  if (want > 1 && !p) noteOneThread();
   const threads = p ? Math.min(want, 1 + p.ready()) : 1;
   const base = scratch(threads * per);
   if (threads === 1) {
