@@ -1,7 +1,10 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // The Node-only files and their browser stand-ins are entries of their own, reached at run time
+  // through package.json "imports" (#progress-bar, #file-io), which pick one by export condition.
+  entry: ["src/index.ts", "src/training/progress-node.ts", "src/training/progress-browser.ts", "src/checkpoint/file-io-node.ts", "src/checkpoint/file-io-browser.ts"],
+  external: ["#progress-bar", "#file-io"],
   format: ["esm"],
   dts: true,
   clean: true,

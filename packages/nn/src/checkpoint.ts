@@ -15,10 +15,13 @@
  * over the target, so a failure never leaves half a checkpoint in place of a good one.
  *
  * `serialize` / `deserialize` work on bytes and touch no Node module (browsers); `save` / `load`
- * and the model and optimizer helpers import `node:fs/promises` lazily (Node, Deno).
+ * and the model and optimizer helpers read and write files through `#file-io` (Node, Deno), which
+ * in a browser bundle is a stand-in that throws an error naming `serialize` / `deserialize`.
  */
 import { DeltagradError, Tensor, tensor, type DType, type TypedArray } from "@deltagrad/autograd";
 import { optionsOf } from "./options.js";
+// checkpoint/file-io-node.ts, or checkpoint/file-io-browser.ts under the `browser` condition (nn's package.json).
+import { readBytes as readFile, writeAtomic } from "#file-io";
 
 /**
  * Largest JSON header accepted, as the reference implementation (100 MB).
@@ -360,12 +363,7 @@ export function deserializeMetadata(bytes: Uint8Array): Record<string, string> {
 
 async function readBytes(where: string, path: string): Promise<Uint8Array> {
   if (typeof path !== "string" || path === "") throw new DeltagradError(`${where}: path must be a non-empty string, got ${JSON.stringify(path)}`);
-  const fs = await import("node:fs/promises");
-  try {
-    return await fs.readFile(path);
-  } catch (e) {
-    throw new DeltagradError(`${where}: cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
-  }
+  return readFile(where, path);
 }
 
 /**
@@ -384,44 +382,13 @@ export async function save(stateDict: Record<string, Tensor>, path: string, opti
   const { metadata } = optionsOf("save", options);
   if (typeof path !== "string" || path === "") throw new DeltagradError(`save: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const { header, entries } = plan("save", stateDict, metadata);
-  const fs = await import("node:fs/promises");
-  const { dirname, basename, join } = await import("node:path");
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}.tmp`);
-  let handle: Awaited<ReturnType<typeof fs.open>> | undefined;
-  try {
-    handle = await fs.open(tmp, "wx");
-    const fh = handle;
-    // write() may write less than asked for; loop until every byte is down.
-    const writeAll = async (bytes: Uint8Array) => {
-      for (let at = 0; at < bytes.length; ) {
-        const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
-        if (bytesWritten <= 0) throw new Error("the file system accepted no bytes");
-        at += bytesWritten;
-      }
-    };
+  await writeAtomic("save", path, async (writeAll) => {
     await writeAll(header);
     // Data in file order (begin ascending), one tensor at a time: memory stays at one tensor.
     for (const e of [...entries].sort((a, b) => a.begin - b.begin)) {
       await writeAll(toLittleEndian("save", e.name, await e.t.data(), e.t.dtype, e.t.size));
     }
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await handle?.close().catch(() => {});
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    if (e instanceof DeltagradError) throw e;
-    throw new DeltagradError(`save: cannot write ${JSON.stringify(path)}: ${(e as Error).message}`);
-  }
-  // Persist the rename itself. Best effort: directories cannot be opened for fsync on Windows.
-  try {
-    const d = await fs.open(dir, "r");
-    await d.sync().finally(() => d.close());
-  } catch {
-    /* the file is complete and in place; only durability across a power cut is weaker */
-  }
+  });
 }
 
 /**

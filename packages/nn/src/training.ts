@@ -1,13 +1,15 @@
 /**
- * Training: `fit` with callbacks, a progress bar and a History; `evaluate` and `predict`.
+ * Training: `fit` with callbacks, progress (training/progress.ts) and a History; `evaluate` and `predict`.
  * Deterministic given a seed (shuffling and dropout draw from seeded generators).
  */
 import { optionsOf } from "./options.js";
 import { DeltagradError, manualSeed, noGrad, concat, Tensor } from "@deltagrad/autograd";
-import cliProgress from "cli-progress";
 import { batchCount, batches, takeRows, toClasses } from "./data.js";
 import { hstackSvg, lineChartSvg, type Series } from "./chart.js";
 import type { Module } from "./module.js";
+import { jupyter, LiveChart, ProgressBar, ProgressEvents, type ProgressEvent } from "./training/progress.js";
+
+export { ProgressBar, ProgressEvents, type ProgressEvent } from "./training/progress.js";
 
 /** The part of an optimizer that `fit` uses (nn does not import optim). */
 export interface OptimizerLike {
@@ -159,246 +161,7 @@ export interface Callback {
   onTrainEnd?(ctx: TrainingContext): void | Promise<void>;
 }
 
-function pickMonitor(logs: Logs, monitor: string): number | undefined {
-  if (monitor in logs) return logs[monitor];
-  if (monitor === "valLoss" && "loss" in logs) return logs.loss;
-  return undefined;
-}
-
-function better(mode: "min" | "max", value: number, best: number, minDelta: number): boolean {
-  return mode === "min" ? value < best - minDelta : value > best + minDelta;
-}
-
-const autoMode = (monitor: string): "min" | "max" => (/acc|auc|precision|recall|f1/i.test(monitor) ? "max" : "min");
-
-export interface EarlyStoppingOptions {
-  /** Log key to watch. Default "valLoss" (falls back to "loss" without validation data). */
-  monitor?: string;
-  /** Epochs without improvement before stopping. Default 0. */
-  patience?: number;
-  /** Smallest change that counts as an improvement. Default 0. */
-  minDelta?: number;
-  mode?: "min" | "max" | "auto";
-  /** Put back the best epoch's weights when stopping. Default false. */
-  restoreBestWeights?: boolean;
-}
-
-/**
- * Stops training when the monitored value stops improving (Keras semantics; lecture 001 uses
- * patience 5, minDelta 1e-6).
- *
- * @example
- * ```ts
- * await fit(model, { …, callbacks: [new EarlyStopping({ patience: 5, minDelta: 1e-6, restoreBestWeights: true })] });
- * ```
- */
-export class EarlyStopping implements Callback {
-  best = Infinity;
-  bestEpoch = -1;
-  stoppedEpoch = -1;
-  private wait = 0;
-  private bestWeights: Record<string, Tensor> | null = null;
-  private readonly o: Required<Omit<EarlyStoppingOptions, "mode">>;
-  private readonly mode: "min" | "max";
-
-  constructor(options: EarlyStoppingOptions = {}) {
-    const { monitor = "valLoss", patience = 0, minDelta = 0, mode = "auto", restoreBestWeights = false } = options;
-    if (!Number.isInteger(patience) || patience < 0) throw new DeltagradError(`EarlyStopping: patience must be a non-negative integer, got ${patience}`);
-    if (!(minDelta >= 0)) throw new DeltagradError(`EarlyStopping: minDelta must be ≥ 0, got ${minDelta}`);
-    this.mode = mode === "auto" ? autoMode(monitor) : mode;
-    this.o = { monitor, patience, minDelta, restoreBestWeights };
-  }
-
-  onTrainBegin(): void {
-    this.best = this.mode === "min" ? Infinity : -Infinity;
-    this.wait = 0;
-    this.bestWeights = null;
-    this.stoppedEpoch = -1;
-  }
-
-  onEpochEnd(epoch: number, logs: Logs, ctx: TrainingContext): void {
-    const v = pickMonitor(logs, this.o.monitor);
-    if (v === undefined) throw new DeltagradError(`EarlyStopping: monitor "${this.o.monitor}" is not among the logs (${Object.keys(logs).join(", ")})`);
-    if (better(this.mode, v, this.best, this.o.minDelta)) {
-      this.best = v;
-      this.bestEpoch = epoch;
-      this.wait = 0;
-      // Tensors are immutable (optimizers swap storage), so holding detached references is a snapshot.
-      if (this.o.restoreBestWeights) this.bestWeights = Object.fromEntries(Object.entries(ctx.model.stateDict()).map(([k, t]) => [k, t.detach()]));
-      return;
-    }
-    if (++this.wait > this.o.patience) {
-      this.stoppedEpoch = epoch;
-      ctx.stopTraining = true;
-      if (this.bestWeights) ctx.model.loadStateDict(this.bestWeights);
-    }
-  }
-}
-
-/** An LR scheduler as optim defines it: `step()` or, for ReduceLROnPlateau, `step(metric)`. */
-export interface SchedulerLike {
-  step(metric?: number): void;
-}
-
-/**
- * Steps an optim scheduler after every epoch (passing the monitored value, for ReduceLROnPlateau).
- *
- * @example
- * ```ts
- * const sched = new StepLR(opt, { stepSize: 10, gamma: 0.5 });
- * await fit(model, { …, callbacks: [new LearningRateScheduler(sched)] });
- * ```
- */
-export class LearningRateScheduler implements Callback {
-  constructor(
-    readonly scheduler: SchedulerLike,
-    readonly options: { monitor?: string } = {},
-  ) {
-    if (!scheduler || typeof scheduler.step !== "function") throw new DeltagradError("LearningRateScheduler: expected a scheduler with a step() method");
-  }
-  onEpochEnd(_epoch: number, logs: Logs): void {
-    const m = this.options.monitor === undefined ? undefined : pickMonitor(logs, this.options.monitor);
-    this.scheduler.step(m);
-  }
-}
-
-/** A function that saves a model's state dict to a path (the checkpoint module's `save`). */
-export type SaveFn = (stateDict: Record<string, Tensor>, path: string) => Promise<void>;
-
-export interface ModelCheckpointOptions {
-  /** File path; `{epoch}` is replaced by the epoch number. */
-  path: string;
-  monitor?: string;
-  mode?: "min" | "max" | "auto";
-  /** Only write when the monitored value improves. Default true. */
-  saveBestOnly?: boolean;
-}
-
-/**
- * Saves the model's weights (safetensors, written atomically) after an epoch — every epoch, or
- * only when the monitored value improves.
- *
- * @example
- * ```ts
- * await fit(model, { …, callbacks: [new ModelCheckpoint({ path: "best.safetensors" })] });
- * ```
- */
-export class ModelCheckpoint implements Callback {
-  best: number;
-  saved: string[] = [];
-  private readonly mode: "min" | "max";
-  constructor(
-    readonly options: ModelCheckpointOptions,
-    private readonly saveFn?: SaveFn,
-  ) {
-    if (!options || typeof options.path !== "string" || !options.path) throw new DeltagradError("ModelCheckpoint: a path is required");
-    this.mode = !options.mode || options.mode === "auto" ? autoMode(options.monitor ?? "valLoss") : options.mode;
-    this.best = this.mode === "min" ? Infinity : -Infinity;
-  }
-  async onEpochEnd(epoch: number, logs: Logs, ctx: TrainingContext): Promise<void> {
-    const { saveBestOnly = true, monitor = "valLoss" } = this.options;
-    if (saveBestOnly) {
-      const v = pickMonitor(logs, monitor);
-      if (v === undefined) throw new DeltagradError(`ModelCheckpoint: monitor "${monitor}" is not among the logs`);
-      if (!better(this.mode, v, this.best, 0)) return;
-      this.best = v;
-    }
-    const path = this.options.path.replace("{epoch}", String(epoch));
-    const save = this.saveFn ?? ((await import("./checkpoint.js")) as unknown as { save: SaveFn }).save;
-    await save(ctx.model.stateDict(), path);
-    this.saved.push(path);
-  }
-}
-
-type Out = { write(s: string): unknown; isTTY?: boolean };
-
-function defaultOut(): Out {
-  const p = (globalThis as { process?: { stdout?: Out } }).process;
-  return p?.stdout ?? { write: (s: string) => console.log(s.replace(/\n$/, "")) };
-}
-
-const fmtLogs = (logs: Logs) =>
-  Object.entries(logs)
-    .filter(([k]) => k !== "seconds" && k !== "samplesPerSecond" && k !== "lr")
-    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-    .join(" - ");
-
-/**
- * Progress display. On a TTY: a live bar per epoch (cli-progress) with batch progress, loss,
- * metrics, samples/s and ETA. Otherwise (CI logs, files): one clean line per epoch.
- *
- * @example
- * ```ts
- * await fit(model, { …, verbose: 0, callbacks: [new ProgressBar()] });
- * ```
- */
-export class ProgressBar implements Callback {
-  private bar: cliProgress.SingleBar | null = null;
-  private seen = 0;
-  private lossSum = 0;
-  private metricSums: Record<string, number> = {};
-  private start = 0;
-  private readonly out: Out;
-  private readonly tty: boolean;
-  constructor(options: { stream?: Out; tty?: boolean } = {}) {
-    this.out = options.stream ?? defaultOut();
-    this.tty = options.tty ?? !!this.out.isTTY;
-  }
-  onEpochBegin(epoch: number, ctx: TrainingContext): void {
-    this.seen = 0;
-    this.lossSum = 0;
-    this.metricSums = {};
-    this.start = performance.now();
-    if (!this.tty) return;
-    this.bar = new cliProgress.SingleBar(
-      {
-        format: `epoch ${epoch}/${ctx.epochs} [{bar}] {value}/{total} | loss {loss}{metrics} | {speed} samples/s | ETA {eta_formatted}`,
-        stream: this.out as NodeJS.WritableStream,
-        hideCursor: true,
-        clearOnComplete: true,
-        barsize: 24,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    this.bar.start(ctx.steps, 0, { loss: "-", metrics: "", speed: "-" });
-  }
-  onBatchEnd(_b: number, logs: BatchLogs): void {
-    this.seen += logs.size;
-    this.lossSum += logs.loss * logs.size;
-    // Running means over the epoch's batches so far (weighted by batch size).
-    for (const [k, v] of Object.entries(logs.metrics)) this.metricSums[k] = (this.metricSums[k] ?? 0) + v * logs.size;
-    const metrics = Object.entries(this.metricSums).map(([k, v]) => ` | ${k} ${(v / this.seen).toFixed(4)}`).join("");
-    const secs = (performance.now() - this.start) / 1000;
-    this.bar?.increment(1, { loss: (this.lossSum / this.seen).toFixed(4), metrics, speed: Math.round(this.seen / Math.max(secs, 1e-9)) });
-  }
-  onEpochEnd(epoch: number, logs: Logs, ctx: TrainingContext): void {
-    this.bar?.stop();
-    this.bar = null;
-    const lr = ctx.optimizer.paramGroups[0]?.lr;
-    this.out.write(
-      `epoch ${epoch}/${ctx.epochs} - ${fmtLogs(logs)}${lr !== undefined ? ` - lr ${lr.toPrecision(3)}` : ""} - ${Math.round(logs.samplesPerSecond ?? 0)} samples/s - ${(logs.seconds ?? 0).toFixed(2)}s\n`,
-    );
-  }
-}
-
-/** Deno Jupyter, detected at run time (no Deno-only import): one chart updated in place every epoch. */
-class LiveChart implements Callback {
-  private readonly id = `deltagrad-fit-${Math.random().toString(36).slice(2)}`;
-  constructor(private readonly jupyter: { broadcast(type: string, content: unknown): Promise<void> }) {}
-  private async send(type: string, history: History): Promise<void> {
-    await this.jupyter.broadcast(type, { data: history.displayData(), metadata: {}, transient: { display_id: this.id } });
-  }
-  async onTrainBegin(ctx: TrainingContext): Promise<void> {
-    await this.send("display_data", ctx.history);
-  }
-  async onEpochEnd(_e: number, _l: Logs, ctx: TrainingContext): Promise<void> {
-    await this.send("update_display_data", ctx.history);
-  }
-}
-
-function jupyter(): { broadcast(type: string, content: unknown): Promise<void> } | undefined {
-  return (globalThis as { Deno?: { jupyter?: { broadcast(type: string, content: unknown): Promise<void> } } }).Deno?.jupyter;
-}
+export { EarlyStopping, LearningRateScheduler, ModelCheckpoint, type EarlyStoppingOptions, type SchedulerLike, type SaveFn, type ModelCheckpointOptions } from "./training/callbacks.js";
 
 export interface FitOptions {
   x: Tensor;
@@ -414,8 +177,13 @@ export interface FitOptions {
   validationSplit?: number;
   metrics?: Metric[];
   callbacks?: Callback[];
-  /** 0: silent; 1 (default): progress bar (or a live chart in a Deno notebook); 2: one line per epoch. */
+  /**
+   * 0: silent; 1 (default): a live bar on a terminal, a live chart in a Deno notebook, one line
+   * per epoch elsewhere (logs, a browser's console); 2: one line per epoch.
+   */
   verbose?: 0 | 1 | 2;
+  /** Called after every batch, every epoch and at the end (see {@link ProgressEvent}), whatever `verbose` says: what a page draws progress from. */
+  onProgress?: (event: ProgressEvent) => void | Promise<void>;
   /** Seeds shuffling and (through `manualSeed`) dropout. */
   seed?: number;
   shuffle?: boolean;
@@ -453,13 +221,14 @@ function checkFinite(op: string, what: string, values: ArrayLike<number>): void 
  * ```
  */
 export async function fit(model: Module, options: FitOptions): Promise<History> {
-  const { loss, optimizer, epochs = 1, batchSize = 32, metrics, callbacks = [], verbose = 1, seed, shuffle = true, validationSplit } = options ?? ({} as FitOptions);
+  const { loss, optimizer, epochs = 1, batchSize = 32, metrics, callbacks = [], verbose = 1, seed, shuffle = true, validationSplit, onProgress } = options ?? ({} as FitOptions);
   let { x, y, validation } = options ?? ({} as FitOptions);
   if (!model || typeof model.call !== "function" || typeof model.parameters !== "function") throw new DeltagradError("fit: model must be a Module");
   if (typeof loss !== "function") throw new DeltagradError("fit: a loss function is required");
   if (!optimizer || typeof optimizer.step !== "function" || typeof optimizer.zeroGrad !== "function" || !Array.isArray(optimizer.paramGroups)) {
     throw new DeltagradError("fit: an optimizer is required (an object with step(), zeroGrad() and paramGroups)");
   }
+  if (onProgress !== undefined && typeof onProgress !== "function") throw new DeltagradError(`fit: onProgress must be a function, got ${onProgress === null ? "null" : typeof onProgress}`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new DeltagradError(`fit: epochs must be a positive integer, got ${epochs}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new DeltagradError(`fit: batchSize must be a positive integer, got ${batchSize}`);
   if (!x || !y || x.rank === 0 || y.rank === 0 || x.shape[0] !== y.shape[0]) {
@@ -483,6 +252,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const cbs: Callback[] = [...callbacks];
   if (verbose === 1) cbs.push(live ? new LiveChart(live) : new ProgressBar());
   if (verbose === 2) cbs.push(new ProgressBar({ tty: false }));
+  if (onProgress) cbs.push(new ProgressEvents(onProgress));
   const ctx: TrainingContext = { model, optimizer, history, epochs, steps: batchCount(n, batchSize), stopTraining: false };
   for (const cb of cbs) await cb.onTrainBegin?.(ctx);
   for (let epoch = 1; epoch <= epochs && !ctx.stopTraining; epoch++) {
