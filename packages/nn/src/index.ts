@@ -3,6 +3,7 @@
  * all composed from @deltagrad/autograd primitives (no hand-written gradients).
  */
 export * from "./module.js";
+export * from "./containers.js";
 export * from "./layers.js";
 export * from "./activations.js";
 export * as init from "./init.js";

@@ -4,6 +4,7 @@ import { DeltagradError, Tensor, defaultGenerator, type DType, type Generator } 
 import * as act from "./activations.js";
 import { getInitializer, uniform, type Initializer } from "./init.js";
 import { Module, builtInModules, parameter } from "./module.js";
+import { Sequential } from "./containers.js";
 
 export interface DTypeOption {
   /** Parameter dtype: float32 (default) or float64 (for gradcheck). */
@@ -192,45 +193,6 @@ export class Dropout extends Module {
 
   override extraRepr(): string {
     return `p=${this.p}`;
-  }
-}
-
-/**
- * Runs modules in order, each on the previous one's output. Children are named "0", "1", …
- *
- * @example
- * ```ts
- * const net = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 3));
- * net.namedParameters()[0]![0]; // "0.weight"
- * ```
- */
-export class Sequential extends Module {
-  #size = 0;
-
-  constructor(...modules: Module[]) {
-    super();
-    for (const m of modules) this.append(m);
-  }
-
-  /** Adds a module at the end and returns this. @example `seq.append(new ReLU())` */
-  append(m: Module): this {
-    if (!(m instanceof Module)) throw new DeltagradError(`Sequential: element ${this.#size} is not a Module (got ${m === null ? "null" : typeof m})`);
-    this.registerModule(String(this.#size++), m);
-    return this;
-  }
-
-  /** Number of modules. @example `seq.length` */
-  get length(): number {
-    return this.#size;
-  }
-
-  /** The i-th module (negative counts from the end). @example `seq.at(-1)` */
-  at(i: number): Module | undefined {
-    return this.children().at(i);
-  }
-
-  forward(x: Tensor): Tensor {
-    return this.children().reduce((h, m) => m.call(h), x);
   }
 }
 
@@ -562,6 +524,6 @@ export class MLP extends Module {
 }
 
 builtInModules(
-  Linear, Identity, Flatten, Dropout, Sequential, ReLU, ReLU6, Sigmoid, Tanh, Logistic, ScaledTanh, LeakyReLU, ELU,
+  Linear, Identity, Flatten, Dropout, ReLU, ReLU6, Sigmoid, Tanh, Logistic, ScaledTanh, LeakyReLU, ELU,
   Softplus, GELU, SiLU, Swish, PReLU, HardTanh, HardSigmoid, HardLogistic, Softmax, LogSoftmax, Step, Sign, Maxout, MLP,
 );

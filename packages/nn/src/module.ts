@@ -42,11 +42,30 @@ function isParameter(v: unknown): v is Tensor {
   return false;
 }
 
+/**
+ * A module of any signature: what containers, `children()` and `modules()` hold. `Module` alone
+ * means `Module<[Tensor], Tensor>` (one tensor in, one out), which an LSTM is not.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModule = Module<any, any>;
+
 /** One direct entry of a module: a child module or a parameter, with a way to rebind it. */
 interface Entry {
   name: string;
-  value: Module | Tensor;
-  set(v: Module | Tensor): void;
+  value: AnyModule | Tensor;
+  set(v: AnyModule | Tensor): void;
+}
+
+/** Options of {@link Module.registerBuffer}. */
+export interface RegisterBufferOptions {
+  /** Whether the buffer is part of `stateDict()` (and so of checkpoints). Default true. */
+  persistent?: boolean;
+}
+
+/** A registered buffer: a tensor (or null: declared but unset) and whether `stateDict` carries it. */
+interface Buffer {
+  t: Tensor | null;
+  persistent: boolean;
 }
 
 export interface LoadStateDictOptions {
@@ -55,9 +74,9 @@ export interface LoadStateDictOptions {
 }
 
 export interface LoadStateDictResult {
-  /** Parameter names the state dict did not have (only possible with `strict: false`). */
+  /** Parameter and persistent buffer names the state dict did not have (only possible with `strict: false`). */
   missingKeys: string[];
-  /** State dict keys the model has no parameter for (only possible with `strict: false`). */
+  /** State dict keys the model has no parameter or persistent buffer for (only possible with `strict: false`). */
   unexpectedKeys: string[];
 }
 
@@ -110,34 +129,53 @@ const BUILT_IN = new WeakSet<object>();
  * builtInModules(Linear, ReLU); // (done by the library for its own classes)
  * ```
  */
-export function builtInModules(...classes: (abstract new (...args: never[]) => Module)[]): void {
+export function builtInModules(...classes: (abstract new (...args: never[]) => AnyModule)[]): void {
   for (const c of classes) BUILT_IN.add(c);
 }
 
-export abstract class Module {
-  /** True in training mode (the default), false after {@link Module.eval}. Dropout reads it. */
+export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
+  /** True in training mode (the default), false after {@link Module.eval}. Dropout and BatchNorm read it. */
   training = true;
-  readonly #registered = new Map<string, Module | Tensor>();
+  readonly #registered = new Map<string, AnyModule | Tensor>();
+  readonly #buffers = new Map<string, Buffer>();
 
-  /** The computation. Subclasses implement it; callers use {@link Module.call} or this. */
-  abstract forward(x: Tensor): Tensor;
+  /**
+   * The computation. Subclasses implement it; callers use {@link Module.call} or this. It takes
+   * any inputs (`In`, by default one tensor) and returns any output (`Out`, by default a tensor),
+   * e.g. an LSTM's `forward(x, state?)` returning `[output, [h, c]]`.
+   */
+  abstract forward(...inputs: In): Out;
 
   /**
    * Runs {@link Module.forward}. For the library's own modules (and containers holding only
    * those) it runs inside a lifetime scope, so the forward's intermediates are released as soon
    * as nothing needs them (after backward, or at once under `noGrad`) instead of waiting for the
-   * backend to reclaim them; a module of your own runs as written.
+   * backend to reclaim them; every tensor reachable from the result (a tensor, or arrays, tuples
+   * and plain objects of them) is kept. A module of your own runs as written.
    *
-   * @example `model.call(x)`
+   * @example `model.call(x)`; `lstm.call(x, [h0, c0])`
    */
-  call(x: Tensor): Tensor {
-    return this.#builtIn() ? scoped(() => this.forward(x)) : this.forward(x);
+  call(...inputs: In): Out {
+    return this.#builtIn() ? scoped(() => this.forward(...inputs)) : this.forward(...inputs);
   }
 
-  /** Whether this module and all its descendants are library classes (whose forwards keep no tensor they make). */
+  /**
+   * Whether this module and all its descendants are library classes (whose forwards keep no
+   * tensor they make). Children held in fields count as well as registered ones: a user's module
+   * inside a built-in container must run as written.
+   */
   #builtIn(): boolean {
     if (!BUILT_IN.has(this.constructor)) return false;
     for (const m of this.#registered.values()) if (m instanceof Module && !m.#builtIn()) return false;
+    const self = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(this)) {
+      const v = self[key];
+      if (v instanceof Module) {
+        if (!v.#builtIn()) return false;
+      } else if (Array.isArray(v)) {
+        for (const e of v) if (e instanceof Module && !e.#builtIn()) return false;
+      }
+    }
     return true;
   }
 
@@ -149,8 +187,9 @@ export abstract class Module {
    * this.registerModule("0", new Linear(2, 2));
    * ```
    */
-  registerModule<M extends Module>(name: string, module: M): M {
+  registerModule<M extends AnyModule>(name: string, module: M): M {
     this.#checkName("registerModule", name);
+    if (this.#buffers.has(name)) throw new DeltagradError(`registerModule: "${name}" is already a buffer of ${this.constructor.name}`);
     if (!(module instanceof Module)) throw new DeltagradError(`registerModule: "${name}" must be a Module, got ${typeof module}`);
     this.#registered.set(name, module);
     return module;
@@ -166,8 +205,108 @@ export abstract class Module {
    */
   registerParameter(name: string, t: Tensor): Tensor {
     this.#checkName("registerParameter", name);
+    if (this.#buffers.has(name)) throw new DeltagradError(`registerParameter: "${name}" is already a buffer of ${this.constructor.name}`);
     this.#registered.set(name, parameter(t));
     return t;
+  }
+
+  /**
+   * Adds (or replaces) a buffer: state that is not a parameter, such as BatchNorm's running
+   * statistics. Buffers never require gradients and never appear in `parameters()`; they move
+   * with {@link Module.to} (float buffers only: an integer buffer such as `num_batches_tracked`
+   * stays integer) and, when `persistent` (default), are part of {@link Module.stateDict},
+   * {@link Module.loadStateDict} and checkpoints. `null` declares a buffer that is unset (PyTorch's
+   * `None`), which `stateDict` skips. Read it back with {@link Module.getBuffer}.
+   *
+   * @example
+   * ```ts
+   * class Counter extends Module {
+   *   constructor() { super(); this.registerBuffer("count", zeros([], { dtype: "int32" })); }
+   *   forward(x: Tensor) { return x; }
+   * }
+   * Object.keys(new Counter().stateDict()); // ["count"]
+   * ```
+   */
+  registerBuffer(name: string, t: Tensor | null, options?: RegisterBufferOptions): Tensor | null {
+    const { persistent = true } = optionsOf("registerBuffer", options);
+    if (!this.#buffers.has(name)) {
+      this.#checkName("registerBuffer", name);
+      if (this.#registered.has(name)) throw new DeltagradError(`registerBuffer: "${name}" is already a parameter or child module of ${this.constructor.name}`);
+    }
+    if (t !== null && !(t instanceof Tensor)) throw new DeltagradError(`registerBuffer: "${name}" must be a Tensor or null, got ${typeof t}`);
+    if (t !== null && (t.requiresGrad || PARAMETERS.has(t))) {
+      throw new DeltagradError(`registerBuffer: "${name}" is a parameter or requires gradients; a buffer never gets gradients (pass t.detach())`);
+    }
+    this.#buffers.set(name, { t, persistent: !!persistent });
+    return t;
+  }
+
+  /**
+   * This module's own buffer by name (null when registered as null).
+   *
+   * @example
+   * ```ts
+   * new BatchNorm1d(3).getBuffer("running_mean")!.shape; // [3]
+   * ```
+   */
+  getBuffer(name: string): Tensor | null {
+    const b = this.#buffers.get(name);
+    if (!b) throw new DeltagradError(`getBuffer: ${this.constructor.name} has no buffer "${name}"${this.#buffers.size ? ` (it has ${[...this.#buffers.keys()].map((k) => `"${k}"`).join(", ")})` : ""}`);
+    return b.t;
+  }
+
+  /** Own non-null buffers with their names and persistence. */
+  #ownBuffers(): [string, Tensor, boolean][] {
+    const out: [string, Tensor, boolean][] = [];
+    for (const [n, b] of this.#buffers) if (b.t !== null) out.push([n, b.t, b.persistent]);
+    return out;
+  }
+
+  /**
+   * Every non-null buffer with its dotted path, each tensor once, in the order of
+   * {@link Module.namedModules} (PyTorch's `named_buffers`).
+   *
+   * @example
+   * ```ts
+   * new Sequential(new Linear(2, 3), new BatchNorm1d(3)).namedBuffers().map(([n]) => n);
+   * // ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
+   * ```
+   */
+  namedBuffers(): [string, Tensor][] {
+    return this.#namedBuffers(false);
+  }
+
+  #namedBuffers(persistentOnly: boolean): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [n, b, persistent] of m.#ownBuffers()) {
+        if (seen.has(b) || (persistentOnly && !persistent)) continue;
+        seen.add(b);
+        out.push([prefix ? `${prefix}.${n}` : n, b]);
+      }
+    }
+    return out;
+  }
+
+  /** Every non-null buffer, each once. @example `model.buffers().length` */
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, b]) => b);
+  }
+
+  /**
+   * Turns gradient tracking of every parameter on or off (`false` freezes the module: backward
+   * leaves the parameters' `.grad` null, and optimizers skip parameters without a gradient).
+   * Frozen parameters stay parameters: they are still in `parameters()` and `stateDict()`.
+   *
+   * @example
+   * ```ts
+   * backbone.setRequiresGrad(false); // fine-tune only the head
+   * ```
+   */
+  setRequiresGrad(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad = !!requiresGrad;
+    return this;
   }
 
   #checkName(op: string, name: string): void {
@@ -196,12 +335,12 @@ export abstract class Module {
   }
 
   /** Direct children with their names. @example `seq.namedChildren().map(([n]) => n) // ["0", "1"]` */
-  namedChildren(): [string, Module][] {
-    return this.#entries().flatMap((e) => (e.value instanceof Module ? [[e.name, e.value] as [string, Module]] : []));
+  namedChildren(): [string, AnyModule][] {
+    return this.#entries().flatMap((e) => (e.value instanceof Module ? [[e.name, e.value] as [string, AnyModule]] : []));
   }
 
   /** Direct children. @example `model.children().length` */
-  children(): Module[] {
+  children(): AnyModule[] {
     return this.namedChildren().map(([, m]) => m);
   }
 
@@ -214,10 +353,10 @@ export abstract class Module {
    * new MLP([2, 3, 1]).namedModules().map(([n]) => n); // ["", "layers", "layers.0", "layers.1", "layers.2"]
    * ```
    */
-  namedModules(): [string, Module][] {
-    const out: [string, Module][] = [];
-    const seen = new Set<Module>();
-    const stack: [string, Module][] = [["", this]];
+  namedModules(): [string, AnyModule][] {
+    const out: [string, AnyModule][] = [];
+    const seen = new Set<AnyModule>();
+    const stack: [string, AnyModule][] = [["", this]];
     while (stack.length) {
       const [name, m] = stack.pop()!;
       if (seen.has(m)) continue;
@@ -230,7 +369,7 @@ export abstract class Module {
   }
 
   /** This module and every descendant, pre-order. @example `model.modules().length` */
-  modules(): Module[] {
+  modules(): AnyModule[] {
     return this.namedModules().map(([, m]) => m);
   }
 
@@ -304,15 +443,16 @@ export abstract class Module {
    * model.apply((m) => { if (m instanceof Linear) init.zeros(m.bias!); });
    * ```
    */
-  apply(fn: (m: Module) => void): this {
+  apply(fn: (m: AnyModule) => void): this {
     for (const m of this.modules().reverse()) fn(m);
     return this;
   }
 
   /**
-   * Converts every parameter to a float dtype. Parameters are rebound to new leaf tensors (a
-   * tensor's dtype cannot change in place), keeping `requiresGrad` and dropping `.grad`; create
-   * optimizers after calling it.
+   * Converts every parameter and every float buffer to a float dtype (integer buffers such as
+   * BatchNorm's `num_batches_tracked` stay as they are). Parameters are rebound to new leaf
+   * tensors (a tensor's dtype cannot change in place), keeping `requiresGrad` and dropping
+   * `.grad`; create optimizers after calling it.
    *
    * @example
    * ```ts
@@ -337,14 +477,26 @@ export abstract class Module {
         }
         e.set(q);
       }
+      for (const [name, b] of m.#buffers) {
+        const t = b.t;
+        if (t === null || !isFloat(t.dtype) || t.dtype === dtype) continue;
+        let q = converted.get(t);
+        if (!q) {
+          q = noGrad(() => cast(t.detach(), dtype));
+          if (t.name !== undefined) q.name = t.name;
+          converted.set(t, q);
+        }
+        m.#buffers.set(name, { t: q, persistent: b.persistent });
+      }
     }
     return this;
   }
 
   /**
-   * A snapshot of every parameter by dotted name (a null-prototype record). The values are
-   * detached tensors sharing storage with the parameters; storage is immutable, so later
-   * training steps do not change a snapshot.
+   * A snapshot of every parameter and persistent buffer by dotted name (a null-prototype
+   * record), module by module in pre-order, each module's parameters before its buffers (as
+   * PyTorch's `state_dict`). The values are detached tensors sharing storage with the
+   * parameters; storage is immutable, so later training steps do not change a snapshot.
    *
    * @example
    * ```ts
@@ -354,13 +506,29 @@ export abstract class Module {
    */
   stateDict(): Record<string, Tensor> {
     const sd: Record<string, Tensor> = Object.create(null);
-    for (const [n, p] of this.namedParameters()) sd[n] = p.detach();
+    for (const [n, t] of this.#stateEntries()) sd[n] = t.detach();
     return sd;
   }
 
+  /** Parameters and persistent buffers by name, in state-dict order, each tensor once. */
+  #stateEntries(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    for (const [prefix, m] of this.namedModules()) {
+      const own: [string, Tensor][] = m.namedOwnParameters();
+      for (const [n, b, persistent] of m.#ownBuffers()) if (persistent) own.push([n, b]);
+      for (const [n, t] of own) {
+        if (seen.has(t)) continue;
+        seen.add(t);
+        out.push([prefix ? `${prefix}.${n}` : n, t]);
+      }
+    }
+    return out;
+  }
+
   /**
-   * Copies values from a state dict into the parameters (in place, with `assign`, so optimizers
-   * keep working). Every key, shape and dtype is validated **before** any parameter is touched:
+   * Copies values from a state dict into the parameters and persistent buffers (in place, with
+   * `assign`, so optimizers keep working). Every key, shape and dtype is validated **before** any parameter is touched:
    * on any problem it throws one {@link DeltagradError} listing them all and the model is
    * unchanged. Shapes and dtypes must match exactly (convert with {@link Module.to} first).
    * With `strict` (default) missing and unexpected keys are errors too; without it they are
@@ -378,7 +546,7 @@ export abstract class Module {
     if (typeof sd !== "object" || sd === null || Array.isArray(sd)) {
       throw new DeltagradError(`${where}: expected a record of tensors by name, got ${sd === null ? "null" : Array.isArray(sd) ? "an array" : typeof sd}`);
     }
-    const params = this.namedParameters();
+    const params = this.#stateEntries();
     const names = new Set(params.map(([n]) => n));
     const problems: string[] = [];
     const missingKeys: string[] = [];
@@ -482,7 +650,7 @@ export abstract class Module {
     return this.#repr(new Set());
   }
 
-  #repr(seen: Set<Module>): string {
+  #repr(seen: Set<AnyModule>): string {
     seen.add(this);
     const extra = this.extraRepr();
     const own = this.namedOwnParameters().map(([n, p]) => `${n} ${fmtShape(p.shape)}${p.dtype === "float32" ? "" : ` ${p.dtype}`}`);

@@ -101,6 +101,8 @@ const MODULES: Record<string, { ctor: fc.Arbitrary<unknown[]>; input: fc.Arbitra
   Flatten: { ctor: fc.tuple(optionsArb({ startAxis: axisArb, endAxis: axisArb })), input: inputFor() },
   Dropout: { ctor: withJunk(fc.tuple(fc.oneof(fc.double({ min: 0, max: 1 }), numberArb))), input: inputFor() },
   Sequential: { ctor: fc.array(fc.oneof(fc.constant(new nn.ReLU()), fc.constant(new nn.Tanh()), junkArb), { maxLength: 3 }), input: inputFor() },
+  ModuleList: { ctor: withJunk(fc.tuple(fc.array(fc.oneof(fc.constant(new nn.ReLU()), junkArb), { maxLength: 3 }))), input: inputFor() },
+  ModuleDict: { ctor: withJunk(fc.tuple(fc.dictionary(fc.oneof(fc.constantFrom("a", "b.c", "", "training", "get"), fc.string()), fc.oneof(fc.constant(new nn.ReLU()), junkArb), { maxKeys: 3 }))), input: inputFor() },
   ReLU: { ctor: fc.constant([]), input: inputFor() },
   ReLU6: { ctor: fc.constant([]), input: inputFor() },
   Sigmoid: { ctor: fc.constant([]), input: inputFor() },
