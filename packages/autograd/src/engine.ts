@@ -11,6 +11,10 @@ let gradEnabled = true;
 let anomaly = false;
 /** True while VJPs run: anomaly mode then checks each VJP's result rather than the ops inside it. */
 let inBackward = false;
+/** @internal compile/trace.ts's recorder while a trace is active: told of every primitive apply runs. */
+let traceHook: ((op: Primitive, inputs: Tensor[], attrs: unknown, out: Tensor) => void) | null = null;
+/** @internal Installs (or clears) the trace recorder; returns the previous one. @example `setTraceHook(null)` */
+export function setTraceHook(h: typeof traceHook): typeof traceHook { const prev = traceHook; traceHook = h; return prev; }
 
 /** Whether ops are being recorded for backward (false inside {@link noGrad}). @example `isGradEnabled() // true` */
 export function isGradEnabled(): boolean {
@@ -131,6 +135,7 @@ export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Att
     out._setNode(node);
   }
   if (anomaly && !inBackward) checkFinite(out, `${prim}: forward output`, out.node);
+  if (traceHook !== null) traceHook(prim, inputs, attrs, out);
   return out;
 }
 

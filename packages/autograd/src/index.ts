@@ -25,6 +25,8 @@ export * from "./ops/index.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, setAnomalyMode, unbroadcast } from "./engine.js";
 export { scoped, escapeScope } from "./lifetime.js";
 export { grad, valueAndGrad, vjp, hvp, gradients, type GradOptions, type GradientsOptions } from "./autograd.js";
+export { customVjp, type CustomVjpRule } from "./custom-vjp.js";
+export { UNARY_KERNELS, type UnaryKernel } from "./backend.js";
 export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";
 export { toDot, graphNodes, type DotOptions, type GraphNode } from "./dot.js";
 export { DeltagradError } from "./errors.js";
