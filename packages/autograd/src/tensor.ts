@@ -7,7 +7,7 @@ import * as ops from "./ops/index.js";
 import { backwardImpl } from "./autograd.js";
 import type { Primitive } from "./primitives.js";
 import { sizeOf } from "./shape.js";
-import type { AxisOptions, ClampOptions, ReduceOptions, VarianceOptions } from "./ops/index.js";
+import type { AxisOptions, ClampOptions, ReduceOptions, TriangleOptions, VarianceOptions, WindowOptions } from "./ops/index.js";
 import { track, type Scope } from "./lifetime.js";
 
 /** A recorded op: which primitive produced a tensor, from which inputs, with which attributes. */
@@ -344,6 +344,15 @@ export class Tensor {
   tanh(): Tensor { return ops.tanh(this); }
   relu(): Tensor { return ops.relu(this); }
   softplus(): Tensor { return ops.softplus(this); }
+  sin(): Tensor { return ops.sin(this); }
+  cos(): Tensor { return ops.cos(this); }
+  log1p(): Tensor { return ops.log1p(this); }
+  expm1(): Tensor { return ops.expm1(this); }
+  /** PyTorch's `x.where(condition, other)`: this where `condition` holds, `other` elsewhere. */
+  where(condition: Tensor, other: TensorLike): Tensor { return ops.where(condition, this, other); }
+  maskedFill(mask: Tensor, value: number | Tensor): Tensor { return ops.maskedFill(this, mask, value); }
+  tril(o?: TriangleOptions): Tensor { return ops.tril(this, o); }
+  triu(o?: TriangleOptions): Tensor { return ops.triu(this, o); }
   sum(o?: ReduceOptions): Tensor { return ops.sum(this, o); }
   mean(o?: ReduceOptions): Tensor { return ops.mean(this, o); }
   max(o?: ReduceOptions): Tensor { return ops.max(this, o); }
@@ -375,6 +384,14 @@ export class Tensor {
   greaterEqual(b: TensorLike): Tensor { return ops.greaterEqual(this, b); }
   less(b: TensorLike): Tensor { return ops.less(this, b); }
   lessEqual(b: TensorLike): Tensor { return ops.lessEqual(this, b); }
+  /** `concat([this, ...others], axis)`. */
+  concat(others: readonly Tensor[], axis?: number): Tensor { return ops.concat(Array.isArray(others) ? [this, ...others] : others, axis); }
+  /** `stack([this, ...others], axis)`. */
+  stack(others: readonly Tensor[], axis?: number): Tensor { return ops.stack(Array.isArray(others) ? [this, ...others] : others, axis); }
+  scatterAdd(indices: Tensor, shape: readonly number[], axis?: number): Tensor { return ops.scatterAdd(this, indices, shape, axis); }
+  oneHot(depth: number, o?: { dtype?: DType }): Tensor { return ops.oneHot(this, depth, o); }
+  unfold(o: WindowOptions): Tensor { return ops.unfold(this, o); }
+  fold(outputSize: readonly [number, number], o: WindowOptions): Tensor { return ops.fold(this, outputSize, o); }
 }
 
 function disposedError(t: Tensor): DeltagradError {

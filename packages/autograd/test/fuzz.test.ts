@@ -155,8 +155,19 @@ const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) 
   clamp: { args: withJunk(fc.tuple(T, optionsArb({ min: numberArb, max: numberArb }))) },
   cast: { args: withJunk(fc.tuple(T, dtypeOrJunk)) },
   ...Object.fromEntries(
-    ["neg", "reciprocal", "exp", "log", "sqrt", "erf", "sign", "square", "abs", "logicalNot", "sigmoid", "tanh", "relu", "softplus"].map((n) => [n, { args: withJunk(fc.tuple(T)) }]),
+    ["neg", "reciprocal", "exp", "log", "sqrt", "erf", "sign", "sin", "cos", "log1p", "expm1", "square", "abs", "logicalNot", "sigmoid", "tanh", "relu", "softplus"].map((n) => [n, { args: withJunk(fc.tuple(T)) }]),
   ),
+  // masking
+  tril: { args: withJunk(fc.tuple(T, optionsArb({ diagonal: fc.oneof(fc.integer({ min: -4, max: 4 }), junkArb) }))) },
+  triu: { args: withJunk(fc.tuple(T, optionsArb({ diagonal: fc.oneof(fc.integer({ min: -4, max: 4 }), junkArb) }))) },
+  maskedFill: {
+    args: withJunk(
+      fc.oneof(
+        { weight: 4, arbitrary: fc.tuple(tensorPairArb(), fc.oneof(numberArb, tensorArb({ shape: fc.constant([]) }))).map(([[x, m], v]) => [x, m.dtype === "int32" ? m : ag.greater(m, 0), v]) },
+        { weight: 1, arbitrary: fc.tuple(T, T, fc.oneof(numberArb, T)) },
+      ),
+    ),
+  },
   // reductions
   sum: { args: withJunk(fc.tuple(T, reduceOpts)) },
   mean: { args: withJunk(fc.tuple(T, reduceOpts)) },
@@ -213,6 +224,26 @@ const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) 
     },
     alsoNamed: USER,
   },
+  // customVjp over user functions and VJPs right and wrong (counts, shapes, dtypes, non-arrays, throwing); the call runs backward too.
+  customVjp: {
+    args: withJunk(fc.tuple(fnArb, fc.constantFrom<unknown>(
+      (_g: Tensor, xs: Tensor[]) => xs.map((x) => ag.onesLike(x)),
+      (g: Tensor) => [g],
+      () => [],
+      () => null,
+      (_g: Tensor, xs: Tensor[]) => xs.map(() => null),
+      (_g: Tensor, xs: Tensor[]) => xs.map((x) => ag.zeros([...x.shape, 1], { dtype: x.dtype })),
+      () => { throw new ag.DeltagradError("user: raised inside vjp"); },
+    ), fc.array(T, { maxLength: 2 }))),
+    runs: 150,
+    noBackward: true,
+    call: (f, v, xs) => {
+      const y = ag.customVjp(f as never, v as never)(...list(xs));
+      if (y.requiresGrad) y.backward(ag.onesLike(y));
+      return y;
+    },
+    alsoNamed: USER,
+  },
   hvp: { args: withJunk(fc.tuple(fnArb, T, T)), runs: 150, alsoNamed: ["grad", ...USER] },
   gradients: { args: withJunk(fc.tuple(fc.oneof(tensorArb({ grad: 1 }), T), fc.array(T, { maxLength: 2 }), fc.oneof(fc.constant(undefined), T), optionsArb({ retainGraph: boolOrJunk, createGraph: boolOrJunk }))) },
   gradcheck: { args: withJunk(fc.tuple(fnArb, fc.array(tensorArb({ dtype: fc.constantFrom<DType>("float64", "float64", "float32"), shape: shapeArb(0, 2), grad: 0.8 }), { maxLength: 2 }), optionsArb({ eps: numberArb, atol: numberArb, rtol: numberArb, seed: numberArb }))), runs: 80, alsoNamed: USER },
@@ -258,6 +289,7 @@ const NOT_FUZZED: Record<string, string> = {
   scalar: "@internal hot-path helper (every `x.add(1)`): skips validation by design; callers pass checked values",
   fromTypedArray: "@internal: wraps an already-checked TypedArray; callers (the creation ops above) validate",
   MAX_ELEMENTS: "a constant",
+  UNARY_KERNELS: "a constant (the list of elementwise unary kernels)",
   wasmBackend: "the wasm backend object (another engineer's module); its kernels are compared against cpu in its own tests",
   wasmSimdSupported: "wasm/ (another engineer's module)",
   wasmArenaBytes: "wasm/ (another engineer's module)",

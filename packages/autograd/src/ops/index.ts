@@ -5,3 +5,4 @@ export * from "./movement.js";
 export * from "./linalg.js";
 export * from "./window.js";
 export * from "./conv.js";
+export * from "./masking.js";
