@@ -31,7 +31,6 @@ export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions, type G
 export { toDot, graphNodes, type DotOptions, type GraphNode } from "./dot.js";
 export { DeltagradError } from "./errors.js";
 export { trace, traceRegion, isTracing, type TraceGraph, type TraceNode, type TraceValue, type TraceValueKind, type TraceRegion, type TraceOptions } from "./compile/trace.js";
-export { trace, traceRegion, isTracing, type TraceGraph, type TraceNode, type TraceValue, type TraceValueKind, type TraceRegion, type TraceOptions } from "./compile/trace.js";
 export { type DType, type TypedArray, isFloat } from "./dtype.js";
 export { Generator, manualSeed, defaultGenerator } from "./random.js";
 export { registerBackend, setBackend, getBackend, listBackends, type Backend, type BackendData, type WindowParams } from "./backend.js";
