@@ -1,0 +1,296 @@
+/**
+ * Recurrent layers with PyTorch's semantics, gate order, parameter names and layouts:
+ * `RNN` (tanh or ReLU), `LSTM` (gates i, f, g, o) and `GRU` (gates r, z, n).
+ *
+ * Per layer k: `weight_ih_l{k}` [G·H, I] (I = inputSize for k = 0, else H), `weight_hh_l{k}`
+ * [G·H, H], `bias_ih_l{k}` and `bias_hh_l{k}` [G·H], G = 1, 4 or 3. These are PyTorch's layouts
+ * (`W x`, not transposed like a deltagrad `Linear`), so a PyTorch state dict loads unchanged.
+ * Every parameter starts uniform in ±1/√H, as in PyTorch.
+ *
+ * The input part `x·W_ihᵀ + b_ih` is one matmul over the whole sequence; the recurrence then
+ * runs one step per time index, composed from public ops (so gradients of any order flow).
+ */
+import * as ag from "@deltagrad/autograd";
+import { DeltagradError, Tensor, defaultGenerator, isFloat, type Generator } from "@deltagrad/autograd";
+import { uniform } from "../init.js";
+import { dropout } from "../layers.js";
+import { Module, builtInModules } from "../module.js";
+import { describeValue, optionsOf } from "../options.js";
+
+const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
+
+export interface RecurrentOptions {
+  /** Stacked layers; layer k > 0 reads layer k − 1's outputs. Default 1. */
+  numLayers?: number;
+  /** Use `bias_ih_l{k}` and `bias_hh_l{k}`. Default true. */
+  bias?: boolean;
+  /** Input and output are `[N, L, features]` instead of `[L, N, features]` (states stay `[numLayers, N, H]`). Default false. */
+  batchFirst?: boolean;
+  /** Dropout probability on every layer's output except the last, in training mode. Default 0. */
+  dropout?: number;
+  /** Parameter dtype: float32 (default) or float64. */
+  dtype?: "float32" | "float64";
+  /** Generator for the initial weights (and the dropout masks). */
+  generator?: Generator;
+}
+
+export interface RNNOptions extends RecurrentOptions {
+  /** h' = tanh(…) (default) or relu(…). */
+  nonlinearity?: "tanh" | "relu";
+}
+
+type Mode = "tanh" | "relu" | "lstm" | "gru";
+const GATES: Record<Mode, number> = { tanh: 1, relu: 1, lstm: 4, gru: 3 };
+
+function positiveInt(where: string, name: string, v: unknown): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 2 ** 31 - 1) throw new DeltagradError(`${where}: ${name} must be a positive integer, got ${describeValue(v)}`);
+  return v as number;
+}
+
+/** Columns [k·H, (k+1)·H) of a `[N, G·H]` tensor: gate k. */
+function gate(t: Tensor, k: number, H: number): Tensor {
+  return ag.slice(t, [0, k * H], [t.shape[0]!, H]);
+}
+
+interface LayerWeights {
+  wIhT: Tensor; // [I, G·H]
+  wHhT: Tensor; // [H, G·H]
+  bIh: Tensor | null;
+  bHh: Tensor | null;
+}
+
+/**
+ * One time step of one layer. `gx` = x_t·W_ihᵀ + b_ih `[N, G·H]`; `state` = [h] or [h, c].
+ *
+ * RNN:  h' = act(gx + h·W_hhᵀ + b_hh)
+ * LSTM: [i, f, g, o] = gx + h·W_hhᵀ + b_hh;  c' = σ(f)⊙c + σ(i)⊙tanh(g);  h' = σ(o)⊙tanh(c')
+ * GRU:  gh = h·W_hhᵀ + b_hh;  r = σ(gx_r + gh_r);  z = σ(gx_z + gh_z);
+ *       n = tanh(gx_n + r⊙gh_n);  h' = (1 − z)⊙n + z⊙h = n + z⊙(h − n)
+ */
+function step(mode: Mode, gx: Tensor, state: Tensor[], w: LayerWeights, H: number): Tensor[] {
+  const h = state[0]!;
+  let gh = ag.matmul(h, w.wHhT);
+  if (w.bHh) gh = ag.add(gh, w.bHh);
+  switch (mode) {
+    case "tanh": return [ag.tanh(ag.add(gx, gh))];
+    case "relu": return [ag.relu(ag.add(gx, gh))];
+    case "lstm": {
+      const a = ag.add(gx, gh);
+      const c = ag.add(ag.mul(ag.sigmoid(gate(a, 1, H)), state[1]!), ag.mul(ag.sigmoid(gate(a, 0, H)), ag.tanh(gate(a, 2, H))));
+      return [ag.mul(ag.sigmoid(gate(a, 3, H)), ag.tanh(c)), c];
+    }
+    case "gru": {
+      const r = ag.sigmoid(ag.add(gate(gx, 0, H), gate(gh, 0, H)));
+      const z = ag.sigmoid(ag.add(gate(gx, 1, H), gate(gh, 1, H)));
+      const n = ag.tanh(ag.add(gate(gx, 2, H), ag.mul(r, gate(gh, 2, H))));
+      return [ag.add(n, ag.mul(z, ag.sub(h, n)))];
+    }
+  }
+}
+
+/**
+ * The shared machinery of {@link RNN}, {@link LSTM} and {@link GRU}: parameters, shape checks,
+ * batch-first and unbatched handling, and the layer/time loops.
+ */
+export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In, Out> {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly mode: Mode;
+  readonly #generator: Generator;
+
+  protected constructor(name: string, mode: Mode, inputSize: number, hiddenSize: number, options: RecurrentOptions) {
+    const { numLayers = 1, bias = true, batchFirst = false, dropout: p = 0, dtype, generator = defaultGenerator } = options;
+    super();
+    this.inputSize = positiveInt(name, "inputSize", inputSize);
+    this.hiddenSize = positiveInt(name, "hiddenSize", hiddenSize);
+    this.numLayers = positiveInt(name, "numLayers", numLayers);
+    if (typeof bias !== "boolean") throw new DeltagradError(`${name}: bias must be a boolean, got ${describeValue(bias)}`);
+    if (typeof batchFirst !== "boolean") throw new DeltagradError(`${name}: batchFirst must be a boolean, got ${describeValue(batchFirst)}`);
+    if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${name}: dropout must be a number in [0, 1), got ${describeValue(p)}`);
+    if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${name}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
+    this.bias = bias;
+    this.batchFirst = batchFirst;
+    this.dropout = p;
+    this.mode = mode;
+    this.#generator = generator;
+    const G = GATES[mode] * hiddenSize;
+    const bound = 1 / Math.sqrt(hiddenSize);
+    const make = (shape: number[]) => uniform(ag.zeros(shape, { dtype: dtype ?? "float32" }), { low: -bound, high: bound, generator });
+    for (let k = 0; k < this.numLayers; k++) {
+      this.registerParameter(`weight_ih_l${k}`, make([G, k === 0 ? inputSize : hiddenSize]));
+      this.registerParameter(`weight_hh_l${k}`, make([G, hiddenSize]));
+      if (bias) {
+        this.registerParameter(`bias_ih_l${k}`, make([G]));
+        this.registerParameter(`bias_hh_l${k}`, make([G]));
+      }
+    }
+  }
+
+  /** Layer k's weights, read by name each call (so `to(dtype)` and `loadStateDict` are seen). */
+  #weights(own: Map<string, Tensor>, k: number): LayerWeights {
+    return {
+      wIhT: ag.transpose(own.get(`weight_ih_l${k}`)!),
+      wHhT: ag.transpose(own.get(`weight_hh_l${k}`)!),
+      bIh: this.bias ? own.get(`bias_ih_l${k}`)! : null,
+      bHh: this.bias ? own.get(`bias_hh_l${k}`)! : null,
+    };
+  }
+
+  protected name(): string {
+    return `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize}${this.numLayers > 1 ? `, numLayers=${this.numLayers}` : ""})`;
+  }
+
+  /**
+   * Runs every layer over the sequence. `x` is the call's input; `states` the initial states
+   * (one tensor per kind: [h] or [h, c]) or null for zeros. Returns the output in the input's
+   * layout and the final states `[numLayers, N, H]` (`[numLayers, H]` for unbatched input).
+   */
+  protected run(x: unknown, states: (Tensor | null | undefined)[] | null, stateNames: string[]): [Tensor, Tensor[]] {
+    const where = this.name();
+    if (!(x instanceof Tensor)) throw new DeltagradError(`${where}: expected a Tensor input, got ${describeValue(x)}`);
+    if (!isFloat(x.dtype)) throw new DeltagradError(`${where}: input must be float32 or float64, got ${x.dtype}`);
+    if (x.rank !== 2 && x.rank !== 3) {
+      throw new DeltagradError(`${where}: input must be ${this.batchFirst ? "[N, L, inputSize]" : "[L, N, inputSize]"} (or unbatched [L, inputSize]), got ${fmt(x.shape)}`);
+    }
+    if (x.shape[x.rank - 1] !== this.inputSize) throw new DeltagradError(`${where}: input ${fmt(x.shape)} has ${x.shape[x.rank - 1]} features on its last axis, expected inputSize ${this.inputSize}`);
+    const unbatched = x.rank === 2;
+    // Time-major [L, N, I] inside; an unbatched sequence is a batch of one.
+    const xs = unbatched ? ag.unsqueeze(x, 1) : this.batchFirst ? ag.transpose(x, 0, 1) : x;
+    const [L, N] = [xs.shape[0]!, xs.shape[1]!];
+    if (L === 0) throw new DeltagradError(`${where}: the sequence is empty (input ${fmt(x.shape)})`);
+    const H = this.hiddenSize;
+    const expected = unbatched ? [this.numLayers, H] : [this.numLayers, N, H];
+    const init = stateNames.map((n, i) => {
+      const s = states?.[i];
+      if (s === null || s === undefined) return ag.zeros([this.numLayers, N, H], { dtype: x.dtype });
+      if (!(s instanceof Tensor)) throw new DeltagradError(`${where}: ${n} must be a Tensor, got ${describeValue(s)}`);
+      if (s.shape.join() !== expected.join()) {
+        throw new DeltagradError(`${where}: ${n} must have shape ${fmt(expected)} ([numLayers, ${unbatched ? "" : "N, "}hiddenSize]), got ${fmt(s.shape)} for input ${fmt(x.shape)}`);
+      }
+      if (!isFloat(s.dtype)) throw new DeltagradError(`${where}: ${n} must be float32 or float64, got ${s.dtype}`);
+      return unbatched ? ag.unsqueeze(s, 1) : s;
+    });
+    const own = new Map(this.namedOwnParameters());
+    let seq = xs;
+    const finals: Tensor[][] = stateNames.map(() => []);
+    for (let k = 0; k < this.numLayers; k++) {
+      const w = this.#weights(own, k);
+      let gx = ag.matmul(seq, w.wIhT); // [L, N, G·H]: the input part of every step at once
+      if (w.bIh) gx = ag.add(gx, w.bIh);
+      const G = gx.shape[2]!;
+      let state = init.map((s) => ag.reshape(ag.slice(s, [k, 0, 0], [1, N, H]), [N, H]));
+      const outs: Tensor[] = [];
+      for (let t = 0; t < L; t++) {
+        state = step(this.mode, ag.reshape(ag.slice(gx, [t, 0, 0], [1, N, G]), [N, G]), state, w, H);
+        outs.push(state[0]!);
+      }
+      state.forEach((s, i) => finals[i]!.push(s));
+      seq = ag.stack(outs, 0);
+      if (this.dropout > 0 && this.training && k + 1 < this.numLayers) seq = dropout(seq, { p: this.dropout, generator: this.#generator });
+    }
+    const out = unbatched ? ag.squeeze(seq, 1) : this.batchFirst ? ag.transpose(seq, 0, 1) : seq;
+    return [out, finals.map((f) => (unbatched ? ag.squeeze(ag.stack(f, 0), 1) : ag.stack(f, 0)))];
+  }
+
+  override extraRepr(): string {
+    const extra = [`numLayers=${this.numLayers}`, `bias=${this.bias}`, `batchFirst=${this.batchFirst}`];
+    if (this.dropout) extra.push(`dropout=${this.dropout}`);
+    return `${this.inputSize}, ${this.hiddenSize}, ${extra.join(", ")}`;
+  }
+}
+
+/**
+ * Elman RNN, PyTorch's `nn.RNN`: for each layer and time step
+ * h_t = act(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh) with act = tanh (default) or relu.
+ * `call(x, h0?)` → `[output, hN]`: x `[L, N, inputSize]` (`[N, L, inputSize]` with `batchFirst`,
+ * or unbatched `[L, inputSize]`); output holds the last layer's h_t for every t; h0 and hN are
+ * `[numLayers, N, hiddenSize]` (zeros when h0 is omitted).
+ *
+ * @example
+ * ```ts
+ * const rnn = new RNN(3, 8, { numLayers: 2, batchFirst: true });
+ * const [out, hN] = rnn.call(randn([4, 10, 3]));
+ * out.shape; // [4, 10, 8]
+ * hN.shape;  // [2, 4, 8]
+ * ```
+ */
+export class RNN extends RecurrentBase<[x: Tensor, h0?: Tensor | null], [Tensor, Tensor]> {
+  readonly nonlinearity: "tanh" | "relu";
+  constructor(inputSize: number, hiddenSize: number, options?: RNNOptions) {
+    const o = optionsOf("RNN", options);
+    const { nonlinearity = "tanh" } = o;
+    if (nonlinearity !== "tanh" && nonlinearity !== "relu") throw new DeltagradError(`RNN: nonlinearity must be "tanh" or "relu", got ${describeValue(nonlinearity)}`);
+    super("RNN", nonlinearity, inputSize, hiddenSize, o);
+    this.nonlinearity = nonlinearity;
+  }
+
+  /** `[output, hN]`. @example `const [out, hN] = rnn.forward(x, h0)` */
+  forward(x: Tensor, h0?: Tensor | null): [Tensor, Tensor] {
+    const [out, [h]] = this.run(x, [h0], ["h0"]);
+    return [out, h!];
+  }
+
+  override extraRepr(): string {
+    return `${super.extraRepr()}, nonlinearity="${this.nonlinearity}"`;
+  }
+}
+
+/**
+ * Long short-term memory, PyTorch's `nn.LSTM` (gates in the order i, f, g, o):
+ * i, f, o = σ(·), g = tanh(·) of x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh;
+ * c_t = f⊙c_{t−1} + i⊙g; h_t = o⊙tanh(c_t). `call(x, [h0, c0]?)` → `[output, [hN, cN]]`, states
+ * `[numLayers, N, hiddenSize]`; weights `[4·hiddenSize, ·]`.
+ *
+ * @example
+ * ```ts
+ * const lstm = new LSTM(3, 5);
+ * const [out, [hN, cN]] = lstm.call(randn([7, 2, 3]));
+ * out.shape; // [7, 2, 5]
+ * cN.shape;  // [1, 2, 5]
+ * ```
+ */
+export class LSTM extends RecurrentBase<[x: Tensor, state?: [Tensor, Tensor] | null], [Tensor, [Tensor, Tensor]]> {
+  constructor(inputSize: number, hiddenSize: number, options?: RecurrentOptions) {
+    super("LSTM", "lstm", inputSize, hiddenSize, optionsOf("LSTM", options));
+  }
+
+  /** `[output, [hN, cN]]`. @example `const [out, [h, c]] = lstm.forward(x, [h0, c0])` */
+  forward(x: Tensor, state?: [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]] {
+    if (state !== undefined && state !== null && (!Array.isArray(state) || state.length !== 2)) {
+      throw new DeltagradError(`${this.name()}: the state must be a pair [h0, c0], got ${Array.isArray(state) ? `an array of ${state.length}` : describeValue(state)}`);
+    }
+    const [out, [h, c]] = this.run(x, state ?? null, ["h0", "c0"]);
+    return [out, [h!, c!]];
+  }
+}
+
+/**
+ * Gated recurrent unit, PyTorch's `nn.GRU` (gates in the order r, z, n):
+ * r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+ * n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)), h' = (1 − z)⊙n + z⊙h.
+ * `call(x, h0?)` → `[output, hN]` as {@link RNN}; weights `[3·hiddenSize, ·]`.
+ *
+ * @example
+ * ```ts
+ * const gru = new GRU(3, 5, { batchFirst: true });
+ * const [out, hN] = gru.call(randn([2, 7, 3]));
+ * out.shape; // [2, 7, 5]
+ * ```
+ */
+export class GRU extends RecurrentBase<[x: Tensor, h0?: Tensor | null], [Tensor, Tensor]> {
+  constructor(inputSize: number, hiddenSize: number, options?: RecurrentOptions) {
+    super("GRU", "gru", inputSize, hiddenSize, optionsOf("GRU", options));
+  }
+
+  /** `[output, hN]`. @example `const [out, hN] = gru.forward(x, h0)` */
+  forward(x: Tensor, h0?: Tensor | null): [Tensor, Tensor] {
+    const [out, [h]] = this.run(x, [h0], ["h0"]);
+    return [out, h!];
+  }
+}
+
+builtInModules(RNN, LSTM, GRU);
