@@ -1,0 +1,312 @@
+/**
+ * The WebGPU runtime under the backend: one device, a pool of storage buffers by size class,
+ * pipelines cached by their WGSL source's key, and batched submission.
+ *
+ * Batching. Kernels are recorded into one open command encoder (one compute pass for a run of
+ * dispatches: WebGPU orders the dispatches of a pass and makes each one's writes visible to the
+ * next) and submitted only when something must leave the encoder: a read, a large upload, a full
+ * parameter arena. No kernel waits for the GPU; only `read` does, and reads issued in the same
+ * JavaScript turn (`Promise.all([a.data(), b.data()])`) share one submit and one wait, because a
+ * wait costs ~11 ms under Deno whatever the work.
+ *
+ * Parameters and small uploads go into an *arena*: a CPU byte array mirrored into one storage
+ * buffer by a single `writeBuffer` just before the batch is submitted. Each dispatch's shapes and
+ * strides are a 256-byte-aligned slot of it (bound with an offset), and a small upload is a
+ * `copyBufferToBuffer` from its slot, recorded in order with the kernels. This matters because
+ * `queue.writeBuffer` runs *before* the commands still in the open encoder: writing straight into
+ * a pooled buffer that an earlier recorded kernel still reads would change that kernel's input.
+ *
+ * Buffers freed by the lifetime machinery (Backend.release) go back to the pool at once: reusing
+ * one in a later dispatch of the same encoder is safe because dispatches run in order. Buffers of
+ * tensors the garbage collector drops come back through a FinalizationRegistry.
+ */
+import { DeltagradError } from "../errors.js";
+import { MAP_READ, USAGE, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice } from "./types.js";
+
+const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+const ARENA_BYTES = 4 << 20;
+/** Uploads up to this size ride in the arena; larger ones flush the encoder and use writeBuffer. */
+const ARENA_UPLOAD_MAX = 256 << 10;
+/** Bytes of idle buffers the pool keeps; beyond it freed buffers are destroyed at the next submit. */
+const POOL_CAP_BYTES = 512 << 20;
+
+/** A tensor's storage on the GPU: a pooled buffer, shared by tensors that share storage (reshape, detach). */
+export class GpuData {
+  refs = 0;
+  constructor(
+    readonly buffer: GpuBuffer,
+    /** Bytes holding elements (4 per element; the buffer may be larger). */
+    readonly bytes: number,
+  ) {}
+}
+
+/** Rounds a byte count up to its pool class: ≥ 256 bytes, then 4 steps per power of two (≤ 25% slack). */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const p = 2 ** Math.floor(Math.log2(bytes));
+  const step = Math.max(256, p / 4);
+  return Math.ceil(bytes / step) * step;
+}
+
+interface PendingRead {
+  staging: GpuBuffer;
+  bytes: number;
+  resolve: (b: ArrayBuffer) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GpuRuntime {
+  private readonly pool = new Map<number, GpuBuffer[]>();
+  private readonly staging = new Map<number, GpuBuffer[]>();
+  private pooledBytes = 0;
+  private readonly doomed: GpuBuffer[] = [];
+  private readonly pipelines = new Map<string, GpuComputePipeline>();
+  private encoder: GpuCommandEncoder | null = null;
+  private pass: GpuComputePass | null = null;
+  private readonly arena: GpuBuffer;
+  private readonly arenaCpu = new Uint8Array(ARENA_BYTES);
+  private arenaUsed = 0;
+  private reads: PendingRead[] = [];
+  private readsScheduled = false;
+  /** [sequence number of the first failing index check, the bad index]; 0 while clean. */
+  readonly errorFlag: GpuBuffer;
+  private readonly checks = new Map<number, string>();
+  private nextCheck = 1;
+  private readonly finalizer = new FinalizationRegistry<GpuBuffer>((b) => this.recycle(b));
+  readonly maxBinding: number;
+  /** Dispatches recorded since start (for tests and the benchmark). */
+  dispatches = 0;
+  submits = 0;
+  lost: string | null = null;
+
+  constructor(readonly device: GpuDevice) {
+    this.maxBinding = device.limits.maxStorageBufferBindingSize ?? 134217728;
+    this.arena = device.createBuffer({ size: ARENA_BYTES, usage: STORAGE_USAGE });
+    this.errorFlag = device.createBuffer({ size: 256, usage: STORAGE_USAGE });
+    void device.lost.then((info) => (this.lost = info.message || info.reason || "device lost"));
+  }
+
+  // ----- buffers -----
+
+  /** A storage buffer for `bytes` bytes (contents undefined), from the pool when one is free. */
+  alloc(bytes: number): GpuData {
+    if (this.lost) throw new DeltagradError(`webgpu: the GPU device was lost (${this.lost}); call initWebGPU() again`);
+    if (bytes > this.maxBinding) {
+      throw new DeltagradError(`webgpu: a tensor of ${bytes} bytes exceeds this device's ${this.maxBinding}-byte storage binding limit`);
+    }
+    const cls = sizeClass(bytes);
+    const free = this.pool.get(cls);
+    let buffer = free?.pop();
+    if (buffer) this.pooledBytes -= cls;
+    else buffer = this.device.createBuffer({ size: cls, usage: STORAGE_USAGE });
+    const d = new GpuData(buffer, bytes);
+    this.finalizer.register(d, buffer, d);
+    return d;
+  }
+
+  /** Gives a buffer whose last tensor died back to the pool. */
+  free(d: GpuData): void {
+    this.finalizer.unregister(d);
+    this.recycle(d.buffer);
+  }
+
+  private recycle(b: GpuBuffer): void {
+    if (this.pooledBytes + b.size > POOL_CAP_BYTES) {
+      this.doomed.push(b); // destroyed after the next submit: the open encoder may still use it
+      return;
+    }
+    const list = this.pool.get(b.size) ?? [];
+    list.push(b);
+    this.pool.set(b.size, list);
+    this.pooledBytes += b.size;
+  }
+
+  /** Bytes held by idle pooled buffers. */
+  get idleBytes(): number {
+    return this.pooledBytes;
+  }
+
+  // ----- recording -----
+
+  private enc(): GpuCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Reserves an arena slot (256-byte aligned) holding `data`; flushes first when full. */
+  private slot(data: Uint8Array): number {
+    const need = Math.max(256, Math.ceil(data.byteLength / 256) * 256);
+    if (this.arenaUsed + need > ARENA_BYTES) this.flush();
+    const at = this.arenaUsed;
+    this.arenaCpu.set(data, at);
+    this.arenaUsed += need;
+    return at;
+  }
+
+  /** The pipeline for `key`, compiled from `source()` the first time. */
+  pipeline(key: string, source: () => string): GpuComputePipeline {
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: source() });
+      p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Records one dispatch of pipeline `key`: binding 0 is the parameter words `params` (u32; floats
+   * as their bits), bindings 1… are `buffers` in order. `groups`: a workgroup count (spread over
+   * y past the 65,535 per-dimension limit; kernels recompute the linear id, see wgsl.ts) or x, y, z.
+   */
+  dispatch(key: string, source: () => string, params: ArrayLike<number>, buffers: readonly GpuBuffer[], groups: number | readonly [number, number, number]): void {
+    const [x, y, z] = typeof groups === "number" ? [Math.min(groups, 65535), Math.ceil(groups / 65535), 1] : groups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const pipe = this.pipeline(key, source);
+    const words = new Uint32Array(Math.max(1, params.length));
+    for (let i = 0; i < params.length; i++) words[i] = params[i]! >>> 0;
+    const at = this.slot(new Uint8Array(words.buffer));
+    const entries = [{ binding: 0, resource: { buffer: this.arena, offset: at, size: words.byteLength } }];
+    for (let i = 0; i < buffers.length; i++) entries.push({ binding: i + 1, resource: { buffer: buffers[i]!, offset: 0, size: buffers[i]!.size } });
+    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    if (!this.pass) this.pass = this.enc().beginComputePass();
+    this.pass.setPipeline(pipe);
+    this.pass.setBindGroup(0, group);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+  }
+
+  /** Records a copy of `bytes` bytes from `src` to `dst`, in order with the kernels. */
+  copy(src: GpuBuffer, dst: GpuBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    if (bytes === 0) return;
+    this.endPass();
+    this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** A new buffer holding `data` (its byte length a multiple of 4). */
+  upload(data: Uint8Array): GpuData {
+    const d = this.alloc(data.byteLength);
+    if (data.byteLength === 0) return d;
+    if (data.byteLength <= ARENA_UPLOAD_MAX) {
+      const at = this.slot(data);
+      this.copy(this.arena, d.buffer, data.byteLength, at, 0);
+    } else {
+      if (this.encoder) this.flush();
+      this.device.queue.writeBuffer(d.buffer, 0, data);
+    }
+    return d;
+  }
+
+  /** Submits everything recorded so far (no wait). */
+  flush(): void {
+    this.endPass();
+    if (this.encoder) {
+      if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+      this.device.queue.submit([this.encoder.finish()]);
+      this.submits++;
+      this.encoder = null;
+    }
+    this.arenaUsed = 0;
+    for (const b of this.doomed.splice(0)) b.destroy();
+  }
+
+  /** Waits until the GPU has finished everything submitted (flushing first). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  // ----- device-side index checks -----
+
+  /** A sequence number for one index-checking dispatch; its kernel stores it in the flag on failure. */
+  check(message: string): number {
+    const n = this.nextCheck++;
+    if (this.nextCheck > 0x7fffffff) this.nextCheck = 1;
+    this.checks.set(n, message);
+    return n;
+  }
+
+  // ----- reads -----
+
+  /**
+   * The first `bytes` bytes of `src`. The copy is recorded now (so a later kernel reusing the
+   * buffer cannot change what is read); the submit and the wait happen once for every read made
+   * in this JavaScript turn. Rejects with the index error when a gather/scatterAdd recorded before
+   * it found an out-of-range index.
+   */
+  read(src: GpuBuffer, bytes: number): Promise<ArrayBuffer> {
+    if (this.lost) return Promise.reject(new DeltagradError(`webgpu: the GPU device was lost (${this.lost})`));
+    if (bytes === 0) return Promise.resolve(new ArrayBuffer(0));
+    const staging = this.stagingBuffer(bytes);
+    this.copy(src, staging, bytes);
+    return new Promise((resolve, reject) => {
+      this.reads.push({ staging, bytes, resolve, reject });
+      if (!this.readsScheduled) {
+        this.readsScheduled = true;
+        queueMicrotask(() => void this.finishReads());
+      }
+    });
+  }
+
+  private stagingBuffer(bytes: number): GpuBuffer {
+    const cls = sizeClass(bytes);
+    return this.staging.get(cls)?.pop() ?? this.device.createBuffer({ size: cls, usage: MAP_READ | USAGE.COPY_DST });
+  }
+
+  private unstage(b: GpuBuffer): void {
+    b.unmap();
+    const list = this.staging.get(b.size) ?? [];
+    if (list.length < 8) {
+      list.push(b);
+      this.staging.set(b.size, list);
+    } else b.destroy();
+  }
+
+  private async finishReads(): Promise<void> {
+    const batch = this.reads;
+    this.reads = [];
+    this.readsScheduled = false;
+    const issued = [...this.checks.keys()];
+    const flag = this.stagingBuffer(8);
+    this.copy(this.errorFlag, flag, 8);
+    this.flush();
+    try {
+      await Promise.all([flag.mapAsync(MAP_READ, 0, 8), ...batch.map((r) => r.staging.mapAsync(MAP_READ, 0, r.bytes))]);
+    } catch (e) {
+      for (const r of batch) r.reject(new DeltagradError(`webgpu: reading a tensor failed (${String(e)})`));
+      return;
+    }
+    const [seq, bad] = new Int32Array(flag.getMappedRange(0, 8).slice(0));
+    this.unstage(flag);
+    let error: DeltagradError | null = null;
+    if (seq !== 0) {
+      const what = this.checks.get(seq!) ?? "gather/scatterAdd";
+      error = new DeltagradError(`${what}: index ${bad} is out of range (found on the GPU when the result was read)`);
+      this.device.queue.writeBuffer(this.errorFlag, 0, new Int32Array(2));
+    }
+    // Every check recorded before this submit has now run and been reported.
+    for (const k of issued) this.checks.delete(k);
+    for (const r of batch) {
+      const out = r.staging.getMappedRange(0, r.bytes).slice(0);
+      this.unstage(r.staging);
+      if (error) r.reject(error);
+      else r.resolve(out);
+    }
+  }
+
+  /** Releases every buffer and the device. */
+  destroy(): void {
+    this.flush();
+    for (const list of [...this.pool.values(), ...this.staging.values()]) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.staging.clear();
+    this.pipelines.clear();
+    this.device.destroy();
+  }
+}
