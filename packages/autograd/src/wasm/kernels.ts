@@ -18,6 +18,7 @@
  * leading dimension and discards the padding. Either operand may be given transposed in memory
  * (packAT/packBT read it that way), so the matmul VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ never materialize a transpose.
  */
+import type { UnaryKernel } from "../backend.js";
 import { Code, ModuleBuilder, type ValType, f32, f64, i32, v128 } from "./emit.js";
 import * as math from "./math.js";
 
@@ -473,7 +474,7 @@ function elementwise(
 
 export type BinaryOp = "add" | "mul" | "maximum";
 export type CompareOp = "equal" | "notEqual" | "greater" | "greaterEqual" | "less" | "lessEqual";
-export type UnaryOp = "neg" | "reciprocal" | "sqrt" | "sign" | "exp" | "log" | "erf";
+export type UnaryOp = (typeof UNARY_OPS)[number];
 const MODES: [Mode, Mode][] = [["v", "v"], ["v", "s"], ["s", "v"]];
 
 function binaryOp(c: Code, op: BinaryOp, x: number, y: number): void {
@@ -879,7 +880,8 @@ export interface KernelExports {
   [elementwise: string]: (...args: number[]) => void;
 }
 
-export const UNARY_OPS: readonly UnaryOp[] = ["neg", "reciprocal", "sqrt", "sign", "exp", "log", "erf"];
+/** The unary kernels (backend.ts's UNARY_KERNELS) with a SIMD kernel here; the others (sin, cos, log1p, expm1) run the cpu kernel over a view of the same storage (ops.ts). */
+export const UNARY_OPS = ["neg", "reciprocal", "sqrt", "sign", "exp", "log", "erf"] as const satisfies readonly UnaryKernel[];
 export const BINARY_OPS: readonly BinaryOp[] = ["add", "mul", "maximum"];
 export const COMPARE_OPS: readonly CompareOp[] = ["equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual"];
 
