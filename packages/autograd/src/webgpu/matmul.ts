@@ -46,77 +46,61 @@ function batchFn(rank: number): string {
   return lines.join("\n");
 }
 
+/** `count` copies of `body(i)` joined by newlines: loops unrolled at generation time. */
+const unroll = (count: number, body: (i: number) => string) => Array.from({ length: count }, (_, i) => body(i)).join("\n");
+
+/**
+ * The kernel source. Every loop over registers is unrolled here, so each accumulator, A value
+ * and B value is a named scalar (or vec4) that the shader compiler keeps in a register: a
+ * private array indexed by a loop variable may be placed in memory (lavapipe spills such arrays
+ * and ran 10× slower).
+ */
 function source(T: Tile, batchRank: number, t: string): string {
   const { BM, BN, BK, TM, TN, vec4 } = T;
   const TX = BN / TN; // invocations along N
   const la = (BM * BK) / THREADS / (vec4 ? 4 : 1); // loads per invocation per slab
   const lb = (BK * BN) / THREADS / (vec4 ? 4 : 1);
   const V = vec4 ? `vec4<${t}>` : t;
-  const loadA = vec4
-    ? `for (var l = 0u; l < ${la}u; l++) {
-      let e = tid + l * ${THREADS}u;
-      let r = e / ${BK / 4}u;
-      let c = (e % ${BK / 4}u) * 4u;
+  const NB = vec4 ? TN / 4 : TN; // register words of B per k
+  const BW = vec4 ? BN / 4 : BN; // words per row of Bs
+  const loadA = unroll(la, (l) =>
+    vec4
+      ? `    { let e = tid + ${l * THREADS}u; let r = e / ${BK / 4}u; let c = (e % ${BK / 4}u) * 4u;
       var v = vec4<${t}>();
       if (row0 + r < M && k0 + c < K) { v = A[(offA + (row0 + r) * K + k0 + c) / 4u]; }
-      As[(c + 0u) * ${BM}u + r] = v.x; As[(c + 1u) * ${BM}u + r] = v.y; As[(c + 2u) * ${BM}u + r] = v.z; As[(c + 3u) * ${BM}u + r] = v.w;
-    }`
-    : `for (var l = 0u; l < ${la}u; l++) {
-      let e = tid + l * ${THREADS}u;
-      let r = e / ${BK}u;
-      let c = e % ${BK}u;
+      As[c * ${BM}u + r] = v.x; As[(c + 1u) * ${BM}u + r] = v.y; As[(c + 2u) * ${BM}u + r] = v.z; As[(c + 3u) * ${BM}u + r] = v.w; }`
+      : `    { let e = tid + ${l * THREADS}u; let r = e / ${BK}u; let c = e % ${BK}u;
       var v = ${t}(0);
       if (row0 + r < M && k0 + c < K) { v = A[offA + (row0 + r) * K + k0 + c]; }
-      As[c * ${BM}u + r] = v;
-    }`;
-  const loadB = vec4
-    ? `for (var l = 0u; l < ${lb}u; l++) {
-      let e = tid + l * ${THREADS}u;
-      let r = e / ${BN / 4}u;
-      let c = (e % ${BN / 4}u) * 4u;
+      As[c * ${BM}u + r] = v; }`,
+  );
+  const loadB = unroll(lb, (l) =>
+    vec4
+      ? `    { let e = tid + ${l * THREADS}u; let r = e / ${BW}u; let c = (e % ${BW}u) * 4u;
       var v = vec4<${t}>();
       if (k0 + r < K && col0 + c < N) { v = B[(offB + (k0 + r) * N + col0 + c) / 4u]; }
-      Bs[r * ${BN / 4}u + c / 4u] = v;
-    }`
-    : `for (var l = 0u; l < ${lb}u; l++) {
-      let e = tid + l * ${THREADS}u;
-      let r = e / ${BN}u;
-      let c = e % ${BN}u;
+      Bs[r * ${BW}u + c / 4u] = v; }`
+      : `    { let e = tid + ${l * THREADS}u; let r = e / ${BN}u; let c = e % ${BN}u;
       var v = ${t}(0);
       if (k0 + r < K && col0 + c < N) { v = B[offB + (k0 + r) * N + col0 + c]; }
-      Bs[r * ${BN}u + c] = v;
+      Bs[r * ${BN}u + c] = v; }`,
+  );
+  const fma = (a: string, b: string, c: string) => (t === "f32" ? `fma(${vec4 ? `${V}(${a})` : a}, ${b}, ${c})` : `${c} + ${a} * ${b}`);
+  const inner = `    for (var k = 0u; k < ${BK}u; k++) {
+${unroll(TM, (i) => `      let a${i} = As[k * ${BM}u + ty * ${TM}u + ${i}u];`)}
+${unroll(NB, (j) => `      let b${j} = Bs[k * ${BW}u + tx * ${NB}u + ${j}u];`)}
+${unroll(TM * NB, (q) => `      c${q} = ${fma(`a${Math.floor(q / NB)}`, `b${q % NB}`, `c${q}`)};`)}
     }`;
-  const NB = vec4 ? TN / 4 : TN; // register words of B per k
-  const inner = `for (var k = 0u; k < ${BK}u; k++) {
-      for (var i = 0u; i < ${TM}u; i++) { a[i] = As[k * ${BM}u + ty * ${TM}u + i]; }
-      for (var j = 0u; j < ${NB}u; j++) { b[j] = Bs[k * ${vec4 ? BN / 4 : BN}u + tx * ${NB}u + j]; }
-      for (var i = 0u; i < ${TM}u; i++) {
-        for (var j = 0u; j < ${NB}u; j++) { acc[i * ${NB}u + j] = ${t === "f32" ? `fma(${vec4 ? `${V}(a[i])` : "a[i]"}, b[j], acc[i * ${NB}u + j])` : `acc[i * ${NB}u + j] + a[i] * b[j]`}; }
-      }
-    }`;
-  const store = vec4
-    ? `for (var i = 0u; i < ${TM}u; i++) {
-    let r = row0 + ty * ${TM}u + i;
-    if (r >= M) { break; }
-    for (var j = 0u; j < ${NB}u; j++) {
-      let c = col0 + tx * ${TN}u + j * 4u;
-      if (c < N) { C[(offC + r * N + c) / 4u] = acc[i * ${NB}u + j]; }
-    }
-  }`
-    : `for (var i = 0u; i < ${TM}u; i++) {
-    let r = row0 + ty * ${TM}u + i;
-    if (r >= M) { break; }
-    for (var j = 0u; j < ${TN}u; j++) {
-      let c = col0 + tx * ${TN}u + j;
-      if (c < N) { C[offC + r * N + c] = acc[i * ${TN}u + j]; }
-    }
-  }`;
+  const store = unroll(TM, (i) => `  { let r = row0 + ty * ${TM}u + ${i}u;
+    if (r < M) {
+${unroll(NB, (j) => `      { let c = col0 + tx * ${TN}u + ${vec4 ? j * 4 : j}u; if (c < N) { C[(offC + r * N + c)${vec4 ? " / 4u" : ""}] = c${i * NB + j}; } }`)}
+    } }`);
   return `${PRELUDE}
 @group(0) @binding(1) var<storage, read> A: array<${V}>;
 @group(0) @binding(2) var<storage, read> B: array<${V}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${V}>;
 var<workgroup> As: array<${t}, ${BK * BM}>;
-var<workgroup> Bs: array<${V}, ${(BK * BN) / (vec4 ? 4 : 1)}>;
+var<workgroup> Bs: array<${V}, ${BK * BW}>;
 ${batchFn(batchRank)}
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -132,17 +116,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let offA = bo.x * M * K;
   let offB = bo.y * K * N;
   let offC = wid.z * M * N;
-  var acc: array<${V}, ${TM * NB}>;
-  var a: array<${t}, ${TM}>;
-  var b: array<${V}, ${NB}>;
+${unroll(TM * NB, (q) => `  var c${q} = ${V}();`)}
   for (var k0 = 0u; k0 < K; k0 += ${BK}u) {
-    ${loadA}
-    ${loadB}
+${loadA}
+${loadB}
     workgroupBarrier();
-    ${inner}
+${inner}
     workgroupBarrier();
   }
-  ${store}
+${store}
 }`;
 }
 
