@@ -1,0 +1,58 @@
+/**
+ * @internal Argument checks shared by the layers in this folder (norm, embedding, conv): each
+ * throws a {@link DeltagradError} that names the layer and the value it got.
+ */
+import { DeltagradError, Tensor } from "@deltagrad/autograd";
+import { describeValue } from "../options.js";
+
+export const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
+
+/** A positive integer that fits a tensor dimension. */
+export function positiveInt(where: string, name: string, v: unknown): number {
+  if (!Number.isInteger(v) || (v as number) < 1) throw new DeltagradError(`${where}: ${name} must be a positive integer, got ${describeValue(v)}`);
+  if ((v as number) > 2 ** 31 - 1) throw new DeltagradError(`${where}: ${name} ${String(v)} is too large (a tensor holds at most 2³¹−1 elements)`);
+  return v as number;
+}
+
+/** A finite number strictly above `min` (eps) or in a range (momentum). */
+export function finiteNumber(where: string, name: string, v: unknown, ok: (x: number) => boolean, rule: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) throw new DeltagradError(`${where}: ${name} must be ${rule}, got ${describeValue(v)}`);
+  return v;
+}
+
+export function bool(where: string, name: string, v: unknown): boolean {
+  if (typeof v !== "boolean") throw new DeltagradError(`${where}: ${name} must be true or false, got ${describeValue(v)}`);
+  return v;
+}
+
+/** Parameter dtype: float32 (default) or float64. */
+export function floatDType(where: string, dtype: unknown): "float32" | "float64" {
+  if (dtype === undefined) return "float32";
+  if (dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
+  return dtype;
+}
+
+/** A per-axis size: a number for every axis, or an array of `n` of them, each an integer ≥ min. */
+export function sizeN(where: string, name: string, v: unknown, n: number, min: number): number[] {
+  const p = typeof v === "number" ? new Array<number>(n).fill(v) : v;
+  if (!Array.isArray(p) || p.length !== n || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new DeltagradError(`${where}: ${name} must be an integer ≥ ${min}${n === 1 ? "" : ` or ${n} of them`}, got ${describeValue(v)}`);
+  }
+  return p.slice() as number[];
+}
+
+/** The input of a layer's forward: a tensor (of a float dtype unless `int` is asked for). */
+export function tensorInput(where: string, x: unknown, what = "input"): Tensor {
+  if (!(x instanceof Tensor)) throw new DeltagradError(`${where}: expected a Tensor ${what}, got ${x === null ? "null" : typeof x}`);
+  return x;
+}
+
+/** Runs a functional op, prefixing its errors with the layer's description so they name the layer. */
+export function named<T>(layer: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DeltagradError && !e.message.startsWith(layer)) throw new DeltagradError(`${layer}: ${e.message}`);
+    throw e;
+  }
+}
