@@ -20,3 +20,4 @@ export * from "./checkpoint.js";
 export * from "./layers/recurrent.js";
 export * from "./layers/attention.js";
 export * from "./layers/torch-state-dict.js";
+export * from "./models/transformer.js";

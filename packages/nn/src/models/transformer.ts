@@ -1,0 +1,118 @@
+/**
+ * PyTorch's `nn.TransformerEncoderLayer` (and a stack of them, `TransformerEncoder`), built from
+ * {@link MultiheadAttention}, {@link Linear}, {@link LayerNorm} and {@link Dropout}, with
+ * PyTorch's child names (`self_attn`, `linear1`, `linear2`, `norm1`, `norm2`) so state dicts
+ * match key for key (load PyTorch's with {@link loadTorchStateDict}: Linear weights transpose).
+ */
+import { DeltagradError, Tensor, defaultGenerator, type Generator } from "@deltagrad/autograd";
+import { Dropout, Linear, getActivation, type ActivationSpec } from "../layers.js";
+import { LayerNorm } from "../layers/norm.js";
+import { MultiheadAttention } from "../layers/attention.js";
+import { Module, builtInModules, type AnyModule } from "../module.js";
+import { describeValue, optionsOf } from "../options.js";
+
+export interface TransformerEncoderLayerOptions {
+  /** Hidden size of the feed-forward block. Default 2048. */
+  dimFeedforward?: number;
+  /** Dropout probability after attention, inside and after the feed-forward block, and on the attention weights. Default 0.1. */
+  dropout?: number;
+  /** Feed-forward activation: "relu" (default), "gelu", any name {@link getActivation} knows, or a module. */
+  activation?: ActivationSpec;
+  /** LayerNorm epsilon. Default 1e-5. */
+  layerNormEps?: number;
+  /** Input and output are `[N, L, E]` instead of `[L, N, E]`. Default false. */
+  batchFirst?: boolean;
+  /** Pre-norm (`x + f(norm(x))`, GPT-2 style) instead of post-norm (`norm(x + f(x))`, the 2017 paper's). Default false. */
+  normFirst?: boolean;
+  /** Biases in the attention projections and the feed-forward Linear layers. Default true. */
+  bias?: boolean;
+  /** Parameter dtype: float32 (default) or float64. */
+  dtype?: "float32" | "float64";
+  /** Generator for the initial weights and the dropout masks. */
+  generator?: Generator;
+}
+
+export interface TransformerEncoderLayerCallOptions {
+  /** Self-attention mask `[L, L]` or `[N·nHead, L, L]` (MultiheadAttention's: bool true = blocked, float added). */
+  srcMask?: Tensor | null;
+  /** `[N, L]`: true (or −∞) at padding positions, which no position attends to. */
+  srcKeyPaddingMask?: Tensor | null;
+  /** Causal self-attention (position i sees j ≤ i) without building a mask; not together with `srcMask`. Default false. */
+  isCausal?: boolean;
+}
+
+/**
+ * One Transformer encoder block (Vaswani et al. 2017; PyTorch's `nn.TransformerEncoderLayer`):
+ * self-attention then a position-wise feed-forward network `linear2(dropout(act(linear1(x))))`,
+ * each with a residual connection and a LayerNorm — after the residual by default
+ * (`x = norm1(x + sa(x)); x = norm2(x + ff(x))`), or before with `normFirst`
+ * (`x = x + sa(norm1(x)); x = x + ff(norm2(x))`). Input and output `[L, N, dModel]`
+ * (`[N, L, dModel]` with `batchFirst`, or unbatched `[L, dModel]`).
+ *
+ * @example
+ * ```ts
+ * const layer = new TransformerEncoderLayer(32, 4, { dimFeedforward: 64, normFirst: true, batchFirst: true });
+ * const y = layer.call(randn([2, 10, 32]), { isCausal: true });
+ * y.shape; // [2, 10, 32]
+ * ```
+ */
+export class TransformerEncoderLayer extends Module<[src: Tensor, options?: TransformerEncoderLayerCallOptions], Tensor> {
+  readonly self_attn: MultiheadAttention;
+  readonly linear1: Linear;
+  readonly dropout: Dropout;
+  readonly linear2: Linear;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  readonly dropout1: Dropout;
+  readonly dropout2: Dropout;
+  readonly activation: AnyModule;
+  readonly normFirst: boolean;
+  readonly dModel: number;
+
+  constructor(dModel: number, nHead: number, options?: TransformerEncoderLayerOptions) {
+    const where = "TransformerEncoderLayer";
+    const {
+      dimFeedforward = 2048, dropout: p = 0.1, activation = "relu", layerNormEps = 1e-5, batchFirst = false, normFirst = false, bias = true, dtype,
+      generator = defaultGenerator,
+    } = optionsOf(where, options);
+    super();
+    if (!Number.isInteger(dimFeedforward) || dimFeedforward < 1) throw new DeltagradError(`${where}: dimFeedforward must be a positive integer, got ${describeValue(dimFeedforward)}`);
+    if (typeof normFirst !== "boolean") throw new DeltagradError(`${where}: normFirst must be a boolean, got ${describeValue(normFirst)}`);
+    for (const [n, v] of [["dModel", dModel], ["nHead", nHead]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new DeltagradError(`${where}: ${n} must be a positive integer, got ${describeValue(v)}`);
+    }
+    if (dModel % nHead !== 0) throw new DeltagradError(`${where}: dModel ${dModel} must be divisible by nHead ${nHead}`);
+    if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${where}: dropout must be a number in [0, 1), got ${describeValue(p)}`);
+    this.self_attn = new MultiheadAttention(dModel, nHead, { dropout: p, bias, batchFirst, dtype, generator });
+    this.linear1 = new Linear(dModel, dimFeedforward, { bias, dtype, generator });
+    this.dropout = new Dropout(p, { generator });
+    this.linear2 = new Linear(dimFeedforward, dModel, { bias, dtype, generator });
+    this.norm1 = new LayerNorm(dModel, { eps: layerNormEps, dtype });
+    this.norm2 = new LayerNorm(dModel, { eps: layerNormEps, dtype });
+    this.dropout1 = new Dropout(p, { generator });
+    this.dropout2 = new Dropout(p, { generator });
+    this.activation = getActivation(activation);
+    this.normFirst = normFirst;
+    this.dModel = dModel;
+  }
+
+  /** The block on `src`. @example `layer.forward(src, { srcKeyPaddingMask })` */
+  forward(src: Tensor, options?: TransformerEncoderLayerCallOptions): Tensor {
+    const { srcMask = null, srcKeyPaddingMask = null, isCausal = false } = optionsOf("TransformerEncoderLayer", options);
+    const sa = (x: Tensor) => this.dropout1.call(this.self_attn.call(x, x, x, { attnMask: srcMask, keyPaddingMask: srcKeyPaddingMask, isCausal, needWeights: false })[0]);
+    const ff = (x: Tensor) => this.dropout2.call(this.linear2.call(this.dropout.call(this.activation.call(this.linear1.call(x)))));
+    let x = src;
+    if (this.normFirst) {
+      x = x.add(sa(this.norm1.call(x)));
+      return x.add(ff(this.norm2.call(x)));
+    }
+    x = this.norm1.call(x.add(sa(x)));
+    return this.norm2.call(x.add(ff(x)));
+  }
+
+  override extraRepr(): string {
+    return `dModel=${this.dModel}, normFirst=${this.normFirst}`;
+  }
+}
+
+builtInModules(TransformerEncoderLayer);
