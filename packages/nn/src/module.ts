@@ -45,6 +45,11 @@ function isParameter(v: unknown): v is Tensor {
 /**
  * A module of any signature: what containers, `children()` and `modules()` hold. `Module` alone
  * means `Module<[Tensor], Tensor>` (one tensor in, one out), which an LSTM is not.
+ *
+ * @example
+ * ```ts
+ * const all: AnyModule[] = [new Linear(2, 2), new LSTM(2, 4)];
+ * ```
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyModule = Module<any, any>;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DeltagradError, getBackend, manualSeed, noGrad, ones, randn, setBackend, tensor, wasmSimdSupported, zeros, type Tensor } from "@deltagrad/autograd";
-import { Dropout, Linear, MLP, Module, ModuleDict, ModuleList, ReLU, Sequential, builtInModules, mseLoss, relu } from "@deltagrad/nn";
+import { BatchNorm1d, Dropout, Linear, MLP, Module, ModuleDict, ModuleList, ReLU, Sequential, builtInModules, mseLoss, relu } from "@deltagrad/nn";
 import { SGD } from "@deltagrad/optim";
 
 const dir = mkdtempSync(join(tmpdir(), "deltagrad-module-api-"));
@@ -238,6 +238,36 @@ describe("setRequiresGrad, train and eval", () => {
     expect(Array.from(head.weight.dataSync())).not.toEqual(headBefore);
     backbone.setRequiresGrad(true);
     expect(backbone.parameters().every((p) => p.requiresGrad)).toBe(true);
+  });
+
+  it("eval() switches a nested BatchNorm to its running statistics, train() back to batch statistics", () => {
+    const net = new ModuleList([new Sequential(new Linear(3, 3), new BatchNorm1d(3))]);
+    const inner = net.at(0) as Sequential;
+    const bn = inner.at(1) as BatchNorm1d;
+    const x = randn([6, 3]);
+    inner.call(x); // one training step
+    net.eval();
+    expect(bn.training).toBe(false);
+    const y = inner.call(x);
+    const byHand = inner.at(0)!.call(x).sub(bn.runningMean!).div(bn.runningVar!.add(bn.eps).sqrt()).mul(bn.weight!).add(bn.bias!);
+    expect(Array.from(y.dataSync())).toEqual(Array.from(byHand.dataSync()));
+    expect(bn.numBatchesTracked!.itemSync()).toBe(1);
+    net.train();
+    inner.call(x);
+    expect(bn.numBatchesTracked!.itemSync()).toBe(2);
+  });
+
+  it("a BatchNorm's buffers go through a checkpoint", async () => {
+    const a = new Sequential(new Linear(2, 3), new BatchNorm1d(3));
+    a.call(randn([5, 2]));
+    const path = join(dir, "bn.safetensors");
+    await a.save(path);
+    const b = new Sequential(new Linear(2, 3), new BatchNorm1d(3));
+    await b.load(path);
+    for (const [name, t] of a.namedBuffers()) {
+      const u = b.namedBuffers().find(([n]) => n === name)![1];
+      expect([name, u.dtype, Array.from(u.dataSync())]).toEqual([name, t.dtype, Array.from(t.dataSync())]);
+    }
   });
 
   it("eval() turns Dropout off inside nested containers and train() back on", () => {
