@@ -18,6 +18,19 @@ describe("trace (the forward recorder shared by compile and ONNX export)", () =>
     expect(g.values.every((v) => v.dtype === "float32")).toBe(true);
   });
 
+  it("a detached copy of a traced value is that value, not a constant frozen at the example", () => {
+    const g = trace((x) => {
+      const y = x.exp();
+      return y.detach().add(y.reshape([2, 1]).detach().reshape([2]));
+    }, [tensor([1, 2])]);
+    expect(g.nodes.map((n) => n.op)).toEqual(["exp", "reshape", "reshape", "add"]);
+    // exp's output, or the reshape back to its shape over the same storage: the same values either way
+    expect([g.nodes[0]!.output, g.nodes[2]!.output]).toContain(g.nodes[3]!.inputs[0]);
+    expect(g.nodes[1]!.inputs[0]).toBe(g.nodes[0]!.output);
+    expect(g.nodes[2]!.inputs[0]).toBe(g.nodes[1]!.output);
+    expect(g.values.filter((v) => v.kind === "const")).toEqual([]);
+  });
+
   it("params option marks tensors as parameters even without requiresGrad", () => {
     const w = tensor([2]);
     const g = trace((x) => x.mul(w), [tensor([1])], { params: [w] });

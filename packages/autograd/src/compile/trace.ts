@@ -8,7 +8,8 @@
  * graph input (one of `inputs`), a parameter (listed in `params`, or a float leaf that requires
  * grad), or a constant (anything else: a captured tensor, a scalar an op turned into a tensor);
  * constants' values are copied when first seen (synchronous backends), since the library may
- * free them before the trace ends.
+ * free them before the trace ends. A tensor over the storage of a recorded value with its shape
+ * (what `detach()` makes) is that value: in the forward pass detach is the identity.
  *
  * Regions ({@link traceRegion}) mark a composite — a layer, a named function — around the
  * primitives it ran, so a consumer can replace the whole span with one fused kernel or one ONNX
@@ -86,6 +87,8 @@ class Recorder {
   readonly nodes: TraceNode[] = [];
   readonly regions: MutableRegion[] = [];
   readonly ids = new Map<Tensor, number>();
+  /** Recorded values by storage: `detach()` makes a new tensor over the same storage, the same value. */
+  readonly byStorage = new Map<object, { shape: string; id: number }[]>();
   depth = 0;
   constructor(readonly params: Set<Tensor>) {}
 
@@ -95,12 +98,27 @@ class Recorder {
     if (kind === "const" && t.backend.synchronous) data = t.dataSync();
     this.values.push({ id, kind, shape: t.shape.slice(), dtype: t.dtype, tensor: kind === "op" ? null : t, data });
     this.ids.set(t, id);
+    if (kind !== "const") {
+      const list = this.byStorage.get(t.handle) ?? [];
+      list.push({ shape: t.shape.join(), id });
+      this.byStorage.set(t.handle, list);
+    }
     return id;
   }
 
   valueOf(t: Tensor): number {
     const id = this.ids.get(t);
     if (id !== undefined) return id;
+    // A detached copy of a traced value is that value (in the forward pass detach is the identity),
+    // not a constant frozen at the example's numbers.
+    const list = this.byStorage.get(t.handle) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const e = list[i]!;
+      if (e.shape === t.shape.join() && this.values[e.id]!.dtype === t.dtype) {
+        this.ids.set(t, e.id);
+        return e.id;
+      }
+    }
     const isParam = this.params.has(t) || (t.isLeaf && t.requiresGrad);
     return this.add(t, isParam ? "param" : "const");
   }

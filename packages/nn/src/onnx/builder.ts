@@ -4,7 +4,8 @@
  * computed in the graph from `Shape(input)`, so the file runs for any batch size).
  */
 import { DeltagradError, type DType, type TypedArray } from "@deltagrad/autograd";
-import { DT, Writer, encodeNode, encodeTensor, type AttrValue } from "./proto.js";
+import { DT } from "./proto.js";
+import { Writer, encodeNode, encodeTensor, type AttrValue } from "./proto-encode.js";
 
 /** ONNX element type of a deltagrad dtype. */
 export function onnxType(dtype: DType | "int64"): number {

@@ -4,9 +4,12 @@
  * ran. A mapping may return null (e.g. Softplus with β ≠ 1): the primitives are exported instead.
  * Exact classes only — a user's subclass may override forward, so it is traced as primitives.
  */
-import { Tensor, noGrad } from "@deltagrad/autograd";
+import { Tensor, noGrad, ones, zeros } from "@deltagrad/autograd";
 import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d } from "../conv.js";
 import { Dropout, ELU, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh } from "../layers.js";
+import { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from "../layers/norm.js";
+import { Embedding } from "../layers/embedding.js";
+import { Conv1d, ConvTranspose2d } from "../layers/conv.js";
 import type { Module } from "../module.js";
 import type { GraphBuilder } from "./builder.js";
 
@@ -73,6 +76,47 @@ export const MODULE_EXPORTS = new Map<Function, ModuleMapping>([ // eslint-disab
     if (normAxis(m.endAxis, r) !== r - 1 || start !== 1) return null;
     return c.b.op("Flatten", [c.x], { axis: start });
   }],
+  [Conv1d, (m: Conv1d, c) => {
+    if (c.xShape.length !== 3) return null; // unbatched [C, L]: the primitives (a reshape around conv2d)
+    const inputs = m.bias ? [c.x, c.param(m.weight), c.param(m.bias)] : [c.x, c.param(m.weight)];
+    return c.b.op("Conv", inputs, { kernel_shape: [m.kernel], strides: [m.stride], pads: [m.padding, m.padding], dilations: [m.dilation], group: m.groups });
+  }],
+  [ConvTranspose2d, (m: ConvTranspose2d, c) => {
+    if (c.xShape.length !== 4) return null;
+    const inputs = m.bias ? [c.x, c.param(m.weight), c.param(m.bias)] : [c.x, c.param(m.weight)];
+    return c.b.op("ConvTranspose", inputs, {
+      kernel_shape: [...m.kernel], strides: [...m.stride], pads: pads2(m.padding), output_padding: [...m.outputPadding], dilations: [...m.dilation], group: m.groups,
+    });
+  }],
+  ...[BatchNorm, BatchNorm1d, BatchNorm2d].map((cls) => [cls, batchNorm] as [Function, ModuleMapping]), // eslint-disable-line @typescript-eslint/no-unsafe-function-type
+  [LayerNorm, (m: LayerNorm, c) => {
+    if (c.b.opset < 17) return null; // LayerNormalization is opset 17: the primitives before that
+    const d = m.normalizedShape.length;
+    const shape = m.normalizedShape;
+    const scale = m.weight ? c.param(m.weight) : c.constant(ones(shape.slice(), { dtype: scaleDType(m) }));
+    const bias = m.bias ? c.param(m.bias) : c.constant(zeros(shape.slice(), { dtype: scaleDType(m) }));
+    return c.b.op("LayerNormalization", [c.x, scale, bias], { axis: -d, epsilon: { float: m.eps } });
+  }],
+  // Embedding's paddingIdx only changes gradients (the padding row's output is detached).
+  [Embedding, (m: Embedding, c) => c.b.op("Gather", [c.param(m.weight), c.x], { axis: 0 })],
   [Identity, (_m, c) => c.b.op("Identity", [c.x])],
   [Dropout, (_m, c) => c.b.op("Identity", [c.x])], // eval mode only (export refuses training mode)
 ]);
+
+function scaleDType(m: { weight: Tensor | null }): "float32" | "float64" {
+  return m.weight?.dtype === "float64" ? "float64" : "float32";
+}
+
+/** BatchNormalization in inference mode with the running statistics (eval without them uses batch statistics: primitives). */
+function batchNorm(m: BatchNorm, c: ModuleContext): string | null {
+  const mean = m.runningMean;
+  const variance = m.runningVar;
+  if (mean === null || variance === null) return null;
+  const name = c.nameOf(m);
+  const prefix = name ? `${name}.` : "";
+  const shape = [m.numFeatures];
+  const scale = m.weight ? c.param(m.weight) : c.constant(ones(shape, { dtype: mean.dtype }));
+  const bias = m.bias ? c.param(m.bias) : c.constant(zeros(shape, { dtype: mean.dtype }));
+  const inputs = [c.x, scale, bias, c.constant(mean, `${prefix}running_mean`), c.constant(variance, `${prefix}running_var`)];
+  return c.b.op("BatchNormalization", inputs, { epsilon: { float: m.eps } });
+}

@@ -9,7 +9,7 @@ import { Module } from "../module.js";
 import { GraphBuilder, dimsOf, onnxType, type Dim, type SymbolicAxis } from "./builder.js";
 import { MODULE_EXPORTS, type ModuleContext } from "./export-modules.js";
 import { PRIMITIVE_EXPORTS, type PrimitiveContext } from "./export-ops.js";
-import { Writer, encodeModel, encodeValueInfo } from "./proto.js";
+import { Writer, encodeModel, encodeValueInfo } from "./proto-encode.js";
 
 /** Options of {@link exportOnnx}. */
 export interface ExportOnnxOptions {
@@ -89,15 +89,18 @@ function traceModel(model: Module, inputs: Tensor[], params: Tensor[]): TraceGra
   }
 }
 
-/** The same op sequence in every trace (else the graph depends on the dynamic sizes). */
-function checkSameGraph(a: TraceGraph, b: TraceGraph, sym: SymbolicAxis): void {
+/**
+ * The same op sequence in every trace (else the graph depends on the dynamic sizes). Returns the
+ * constants whose shape changed with the axis: an error if one is ever written out.
+ */
+function checkSameGraph(a: TraceGraph, b: TraceGraph, sym: SymbolicAxis, varying: Map<number, string>): void {
   const same = a.nodes.length === b.nodes.length && a.values.length === b.values.length && a.regions.length === b.regions.length &&
     a.nodes.every((n, i) => n.op === b.nodes[i]!.op && n.output === b.nodes[i]!.output && n.inputs.join() === b.nodes[i]!.inputs.join());
   if (!same) fail(`the model runs different ops when ${sym.input} axis ${sym.axis} ("${sym.name}") changes size, so it cannot be exported with that axis dynamic`);
   a.values.forEach((v, i) => {
     const w = b.values[i]!;
     if ((v.kind === "const" || v.kind === "param") && v.shape.join() !== w.shape.join()) {
-      fail(`a ${v.kind} of shape [${v.shape.join(",")}] changes shape with dynamic axis "${sym.name}" (a constant made from the input's size); it cannot be exported with that axis dynamic`);
+      varying.set(i, `a ${v.kind} of shape [${v.shape.join(",")}] changes shape with dynamic axis "${sym.name}" (a constant made from the input's size); it cannot be exported with that axis dynamic`);
     }
   });
 }
@@ -126,11 +129,12 @@ export function exportOnnx(model: Module, exampleInputs: Tensor | readonly Tenso
   const named = o.model.namedParameters();
   const params = named.map(([, p]) => p);
   const main = traceModel(o.model, o.inputs, params);
+  const varying = new Map<number, string>();
   // One more trace per dynamic axis, that axis one larger: whatever changes follows that axis.
   const extra = symbols.map((s) => {
     const xs = o.inputs.map((t, i) => (o.inNames[i] === s.input ? zeros(t.shape.map((d, k) => (k === s.axis ? d + 1 : d)), { dtype: t.dtype }) : t));
     const g = traceModel(o.model, xs, params);
-    checkSameGraph(main, g, s);
+    checkSameGraph(main, g, s, varying);
     return g;
   });
   const traces = [main, ...extra];
@@ -144,7 +148,7 @@ export function exportOnnx(model: Module, exampleInputs: Tensor | readonly Tenso
     graph.message(11, encodeValueInfo(o.inNames[i]!, onnxType(v.dtype), dims));
   });
   outNames.forEach((n) => b.reserve(n));
-  const lowered = lower(b, traces, symbols, new Map(named.map(([n, p]) => [p, n])), o.inNames, o.model);
+  const lowered = lower(b, traces, symbols, new Map(named.map(([n, p]) => [p, n])), o.inNames, o.model, varying);
   outNames.forEach((name, i) => {
     const id = main.outputs[i]!;
     b.node("Identity", [lowered(id)], {}, [name]);
@@ -163,7 +167,7 @@ export function exportOnnx(model: Module, exampleInputs: Tensor | readonly Tenso
  * Walks the main trace: a recognised region becomes its module's ONNX node(s), any other node its
  * primitive's. Returns the ONNX name of a value (initializers made on first use).
  */
-function lower(b: GraphBuilder, traces: TraceGraph[], symbols: SymbolicAxis[], paramNames: Map<Tensor, string>, inNames: string[], model: Module): (id: number) => string {
+function lower(b: GraphBuilder, traces: TraceGraph[], symbols: SymbolicAxis[], paramNames: Map<Tensor, string>, inNames: string[], model: Module, varying: Map<number, string>): (id: number) => string {
   const main = traces[0]!;
   const names = new Map<number, string>();
   main.inputs.forEach((id, i) => names.set(id, inNames[i]!));
@@ -182,6 +186,7 @@ function lower(b: GraphBuilder, traces: TraceGraph[], symbols: SymbolicAxis[], p
     const known = names.get(id);
     if (known !== undefined) return known;
     const v = main.values[id]!;
+    if (varying.has(id)) fail(varying.get(id)!);
     if (v.kind === "param" && v.tensor) return param(v.tensor);
     if (v.kind === "const") {
       if (v.data === null) fail("a constant lives on an asynchronous backend; export on cpu or wasm");

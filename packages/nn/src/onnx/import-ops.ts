@@ -5,83 +5,12 @@
  * the host as {@link Ints}, so a graph with symbolic batch sizes runs without reading tensors.
  */
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, Tensor, type DType } from "@deltagrad/autograd";
-import { AT, DT, type AttributeProto, type NodeProto } from "./proto.js";
+import type { DType, Tensor } from "@deltagrad/autograd";
+import { DT } from "./proto.js";
+import { Attrs, Ints, axis, err, intsOf, need, shp, unary, type Factory, type RunContext, type Step, type Value } from "./import-support.js";
+import { WINDOW_OPS } from "./import-window.js";
 
-/** An integer tensor known on the host (int64 in the file, range-checked when it becomes an int32 tensor). */
-export class Ints {
-  constructor(readonly shape: readonly number[], readonly data: readonly number[]) {}
-}
-
-export type Value = Tensor | Ints;
-
-/** What a step may ask of the running graph. */
-export interface RunContext {
-  /** The float dtype the model computes in (its parameters' dtype). */
-  readonly float: DType;
-  /** A value as a tensor (Ints become int32 tensors, float tensors the compute dtype). */
-  tensor(v: Value): Tensor;
-}
-
-export type Step = (ins: readonly (Value | null)[], ctx: RunContext) => Value[];
-
-/** A node's attributes by name, checked by type on read. */
-export class Attrs {
-  private readonly byName = new Map<string, AttributeProto>();
-  constructor(readonly node: NodeProto) {
-    for (const a of node.attributes) this.byName.set(a.name, a);
-  }
-  private get(name: string, type: number): AttributeProto | undefined {
-    const a = this.byName.get(name);
-    if (a !== undefined && a.type !== type) throw new DeltagradError(`attribute ${name} has type ${a.type}, expected ${type}`);
-    return a;
-  }
-  int(name: string, dflt: number): number {
-    return this.get(name, AT.INT)?.i ?? dflt;
-  }
-  float(name: string, dflt: number): number {
-    return this.get(name, AT.FLOAT)?.f ?? dflt;
-  }
-  ints(name: string): number[] | undefined {
-    return this.get(name, AT.INTS)?.ints;
-  }
-  string(name: string, dflt: string): string {
-    const a = this.get(name, AT.STRING);
-    return a === undefined ? dflt : new TextDecoder().decode(a.s);
-  }
-  has(name: string): boolean {
-    return this.byName.has(name);
-  }
-}
-
-const err = (msg: string): never => {
-  throw new DeltagradError(msg);
-};
-
-/** Host integers of an input that must be known without running the graph on data. */
-export function intsOf(v: Value | null, what: string): number[] {
-  if (v instanceof Ints) return v.data.slice();
-  if (v instanceof Tensor && (v.dtype === "int32" || v.dtype === "bool")) return Array.from(v.dataSync());
-  if (v instanceof Tensor && v.backend.synchronous) {
-    const d = Array.from(v.dataSync());
-    if (d.every(Number.isInteger)) return d;
-  }
-  return err(`${what} must be an integer tensor, got ${v === null ? "nothing" : v instanceof Tensor ? v.dtype : "?"}`);
-}
-
-const axis = (a: number, rank: number, what = "axis"): number => {
-  const r = a < 0 ? a + rank : a;
-  if (!Number.isInteger(r) || r < 0 || r >= rank) err(`${what} ${a} is out of range for rank ${rank}`);
-  return r;
-};
-
-const shp = (s: readonly number[]) => `[${s.join(",")}]`;
-
-function need(ins: readonly (Value | null)[], i: number, ctx: RunContext): Tensor {
-  const v = ins[i];
-  if (v === null || v === undefined) return err(`input ${i} is missing`);
-  return ctx.tensor(v);
-}
+export { Attrs, Ints, type RunContext, type Step, type Value } from "./import-support.js";
 
 /** Elementwise binary op; two host Ints stay on the host (shape arithmetic). */
 function binary(f: (a: Tensor, b: Tensor) => Tensor, host?: (a: number, b: number) => number): Step {
@@ -96,39 +25,10 @@ function binary(f: (a: Tensor, b: Tensor) => Tensor, host?: (a: number, b: numbe
   };
 }
 
-const unary = (f: (x: Tensor) => Tensor): Step => (ins, ctx) => [f(need(ins, 0, ctx))];
-
 /** Pads [begin…, end…] into deltagrad's pairs. */
 function pairs(pads: readonly number[], rank: number): [number, number][] {
   if (pads.length !== 2 * rank) err(`pads has ${pads.length} entries, expected ${2 * rank}`);
   return Array.from({ length: rank }, (_, i) => [pads[i]!, pads[i + rank]!] as [number, number]);
-}
-
-/** Conv/pool geometry: kernel, strides, dilations, and pads as [top, left, bottom, right]. */
-function windowAttrs(at: Attrs, kernelFromWeight: boolean) {
-  const autoPad = at.string("auto_pad", "NOTSET");
-  if (autoPad !== "NOTSET" && autoPad !== "VALID") err(`auto_pad ${autoPad} is not supported (NOTSET or VALID)`);
-  if (at.int("ceil_mode", 0) !== 0) err("ceil_mode 1 is not supported");
-  const kernel = at.ints("kernel_shape");
-  if (!kernelFromWeight && (kernel === undefined || kernel.length !== 2)) err("only 2-D windows are supported (kernel_shape of 2 entries)");
-  const strides = at.ints("strides") ?? [1, 1];
-  const dilations = at.ints("dilations") ?? [1, 1];
-  const pads = autoPad === "VALID" ? [0, 0, 0, 0] : at.ints("pads") ?? [0, 0, 0, 0];
-  if (strides.length !== 2 || dilations.length !== 2 || pads.length !== 4) err("strides, dilations and pads must describe 2 spatial axes");
-  if ([...strides, ...dilations].some((v) => !Number.isInteger(v) || v < 1) || pads.some((v) => !Number.isInteger(v) || v < 0)) err("strides/dilations must be ≥ 1 and pads ≥ 0");
-  return { kernel, strides: strides as [number, number], dilations: dilations as [number, number], pads };
-}
-
-/** Explicit padding for asymmetric or too-large pads; returns the remaining symmetric padding. */
-function prePad(x: Tensor, pads: number[], value: number, maxSym: [number, number]): [Tensor, [number, number]] {
-  const [t, l, b, r] = pads as [number, number, number, number];
-  if (t === b && l === r && t <= maxSym[0] && l <= maxSym[1]) return [x, [t, l]];
-  return [ag.pad(x, [[0, 0], [0, 0], [t, b], [l, r]], value), [0, 0]];
-}
-
-function rank4(x: Tensor, op: string): Tensor {
-  if (x.rank !== 4) err(`${op} supports NCHW input of rank 4 only, got ${shp(x.shape)}`);
-  return x;
 }
 
 function reduceStep(at: Attrs, opset: number, opType: string, f: (x: Tensor, axes: number[], keep: boolean) => Tensor): Step {
@@ -167,8 +67,6 @@ function reshapeTarget(x: readonly number[], target: number[], allowzero: boolea
   }
   return out;
 }
-
-type Factory = (at: Attrs, opset: number) => Step;
 
 /** The supported operators (default domain, opset 13–17). */
 export const IMPORT_OPS: ReadonlyMap<string, Factory> = new Map<string, Factory>([
@@ -249,41 +147,7 @@ export const IMPORT_OPS: ReadonlyMap<string, Factory> = new Map<string, Factory>
       return [y];
     };
   }],
-  ["Conv", (at) => {
-    const w = windowAttrs(at, true);
-    const group = at.int("group", 1);
-    return (ins, ctx) => {
-      const x = rank4(need(ins, 0, ctx), "Conv");
-      const weight = need(ins, 1, ctx);
-      if (weight.rank !== 4) err(`Conv weight must be [K, C/group, kh, kw], got ${shp(weight.shape)}`);
-      if (w.kernel && (w.kernel[0] !== weight.shape[2] || w.kernel[1] !== weight.shape[3])) err(`kernel_shape ${shp(w.kernel)} differs from the weight's ${shp(weight.shape)}`);
-      const [xp, padding] = prePad(x, w.pads, 0, [Infinity, Infinity]);
-      return [ag.conv2d(xp, weight, ins[2] ? need(ins, 2, ctx) : null, { stride: w.strides, padding, dilation: w.dilations, groups: group })];
-    };
-  }],
-  ["MaxPool", (at, _opset) => {
-    const w = windowAttrs(at, false);
-    if (at.int("storage_order", 0) !== 0) err("storage_order 1 is not supported");
-    const k = w.kernel as [number, number];
-    return (ins, ctx) => {
-      const [xp, padding] = prePad(rank4(need(ins, 0, ctx), "MaxPool"), w.pads, -Infinity, [k[0] >> 1, k[1] >> 1]);
-      return [ag.maxPool2d(xp, { kernel: k, stride: w.strides, padding, dilation: w.dilations })];
-    };
-  }],
-  ["AveragePool", (at) => {
-    const w = windowAttrs(at, false);
-    const include = at.int("count_include_pad", 0) !== 0;
-    const k = w.kernel as [number, number];
-    if (w.dilations[0] !== 1 || w.dilations[1] !== 1) err("AveragePool with dilations is not supported");
-    return (ins, ctx) => {
-      const x = rank4(need(ins, 0, ctx), "AveragePool");
-      // Padded zeros that count can be added explicitly; ones that do not need deltagrad's own padding.
-      const [xp, padding] = include ? prePad(x, w.pads, 0, [0, 0]) : prePad(x, w.pads, 0, [k[0] >> 1, k[1] >> 1]);
-      if (!include && xp !== x) err(`pads ${shp(w.pads)} with count_include_pad 0 must be symmetric and at most half the kernel`);
-      return [ag.avgPool2d(xp, { kernel: k, stride: w.strides, padding, countIncludePad: include })];
-    };
-  }],
-  ["GlobalAveragePool", () => unary((x) => ag.mean(rank4(x, "GlobalAveragePool"), { axis: [2, 3], keepDims: true }))],
+  ...WINDOW_OPS,
   ["Flatten", (at) => {
     const a = at.int("axis", 1);
     return unary((x) => {
