@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Generator, conv2d, mul, randn, sum, tensor, zeros } from "@deltagrad/autograd";
-import { Conv1d, ConvTranspose2d, type Module } from "@deltagrad/nn";
+import { Generator, conv2d, getBackend, mul, randint, randn, setBackend, sum, tensor, wasmSimdSupported, zeros, type Tensor } from "@deltagrad/autograd";
+import { BatchNorm2d, Conv1d, ConvTranspose2d, Embedding, GroupNorm, LayerNorm, type Module } from "@deltagrad/nn";
 import { expectClose, gradcheckModule, loadCases, runCase } from "./layers-support.js";
 
 const LAYERS: Record<string, unknown> = { Conv1d, ConvTranspose2d };
@@ -135,3 +135,37 @@ describe("ConvTranspose2d", () => {
     expectClose(tiny.call(tensor([[[[1, 10]]]], { dtype: "float64" })), [[[[1, 12, 20], [3, 34, 40]]]], "stamped kernels");
   });
 });
+
+describe.skipIf(!wasmSimdSupported())("on the wasm backend (float32)", () => {
+  it("every layer of this family and of norm/embedding agrees with cpu within float32 rounding, gradients too", () => {
+    const build = () => [
+      [new Conv1d(4, 6, 3, { padding: 1, groups: 2, generator: g(1) }), () => randn([2, 4, 40], { generator: g(2) })],
+      [new ConvTranspose2d(4, 6, 3, { stride: 2, padding: 1, outputPadding: 1, generator: g(3) }), () => randn([2, 4, 9, 9], { generator: g(4) })],
+      [new BatchNorm2d(16), () => randn([4, 16, 6, 6], { generator: g(5) })],
+      [new LayerNorm(64), () => randn([8, 64], { generator: g(6) })],
+      [new GroupNorm(4, 16), () => randn([2, 16, 8, 8], { generator: g(7) })],
+      [new Embedding(300, 16, { paddingIdx: 0, generator: g(8) }), () => randint(0, 300, [8, 40], { generator: g(9) })],
+    ] as [Module, () => Tensor][];
+    const run = () => build().map(([m, x]) => {
+      const y = m.call(x());
+      y.mul(y).sum().backward();
+      return [y, ...m.parameters().map((p) => p.grad!)].map((t) => Array.from(t.dataSync()));
+    });
+    const prev = getBackend().name;
+    setBackend("cpu");
+    const want = run();
+    setBackend("wasm");
+    let got: number[][][];
+    try {
+      got = run();
+    } finally {
+      setBackend(prev);
+    }
+    want.forEach((layer, i) => layer.forEach((v, j) => {
+      const scale = Math.max(1, ...v.map(Math.abs));
+      const worst = Math.max(...v.map((e, k) => Math.abs(e - got[i]![j]![k]!)));
+      expect(worst / scale, `layer ${i}, tensor ${j}`).toBeLessThan(1e-4);
+    }));
+  });
+});
+if (!wasmSimdSupported()) console.log("skipped: the wasm comparison needs WebAssembly SIMD");
