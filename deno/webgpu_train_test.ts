@@ -14,8 +14,10 @@ import { assert, AssertionError } from "./assert.ts";
 import { noAdapter, on, rng } from "./webgpu_support.ts";
 
 const test = (name: string, fn: () => Promise<void> | void) => Deno.test({ name: `webgpu: ${name}`, ignore: noAdapter, fn });
-// deno-lint-ignore no-explicit-any
-const load = (path: string): any => JSON.parse(Deno.readTextFileSync(new URL(`../${path}`, import.meta.url)));
+// JSON modules: imported statically, so the tests need no --allow-read.
+import opsFixture from "../packages/autograd/test/fixtures/ops.json" with { type: "json" };
+import convFixture from "../packages/autograd/test/fixtures/conv.json" with { type: "json" };
+import mlpFixture from "../packages/nn/test/fixtures/mlp_train.json" with { type: "json" };
 
 type Nested = number | Nested[];
 const shapeOf = (v: Nested): number[] => (Array.isArray(v) ? [v.length, ...shapeOf(v[0]!)] : []);
@@ -62,7 +64,7 @@ const BINARY: Record<string, (a: Tensor, b: Tensor) => Tensor> = { pow: dg.pow, 
 const IN_NN = new Set(["leaky_relu", "elu", "silu", "gelu", "hardtanh", "hardsigmoid_torch", "hard_logistic", "prelu"]);
 
 test("ops.json (PyTorch): forward and VJP of every autograd op case in float32", async () => {
-  const cases = load("packages/autograd/test/fixtures/ops.json").cases as any[]; // deno-lint-ignore no-explicit-any
+  const cases = (opsFixture as any).cases as any[]; // deno-lint-ignore no-explicit-any
   const items: [string, Tensor, Nested][] = [];
   on("webgpu", () => {
     for (const c of cases) {
@@ -87,7 +89,7 @@ test("ops.json (PyTorch): forward and VJP of every autograd op case in float32",
 });
 
 test("conv.json (PyTorch): conv2d, max and avg pooling, forward and gradients in float32", async () => {
-  const cases = load("packages/autograd/test/fixtures/conv.json").cases as any[]; // deno-lint-ignore no-explicit-any
+  const cases = (convFixture as any).cases as any[]; // deno-lint-ignore no-explicit-any
   const items: [string, Tensor, Nested][] = [];
   on("webgpu", () => {
     for (const c of cases) {
@@ -115,7 +117,7 @@ test("conv.json (PyTorch): conv2d, max and avg pooling, forward and gradients in
 });
 
 test("mlp_train.json (PyTorch): a sigmoid MLP's losses over SGD, momentum and Adam steps in float32", async () => {
-  const cases = load("packages/nn/test/fixtures/mlp_train.json").cases as any[]; // deno-lint-ignore no-explicit-any
+  const cases = (mlpFixture as any).cases as any[]; // deno-lint-ignore no-explicit-any
   const items: [string, Tensor, Nested][] = [];
   on("webgpu", () => {
     for (const c of cases) {
