@@ -278,3 +278,41 @@ function expectNear(actual: ArrayLike<number>, expected: number[], what: string)
     if (Number.isNaN(e) ? !Number.isNaN(a) : !(err <= 1e-6 || err <= 1e-6 * Math.abs(e))) throw new Error(`${what}[${i}] = ${a}, PyTorch ${e}`);
   });
 }
+
+// ---- the wasm SIMD kernels of log1p and expm1 (sin and cos run the cpu kernel there) ----
+
+describe.skipIf(!dg.wasmSimdSupported())("wasm f32x4 log1p and expm1", () => {
+  const bits = new DataView(new ArrayBuffer(4));
+  /** The float32's position on the number line in steps. */
+  const ord = (v: number) => {
+    bits.setFloat32(0, v);
+    const b = bits.getInt32(0);
+    return b < 0 ? -(b & 0x7fffffff) : b;
+  };
+  function onWasm(op: "log1p" | "expm1", xs: Float32Array): Float32Array {
+    const w = dg.wasmBackend;
+    const h = w.upload(xs, "float32"); // ≥ 4 KiB: in wasm memory, so the SIMD kernel runs
+    const o = w.unary(op, h, "float32", xs.length);
+    const y = w.readSync(o, "float32", xs.length).slice() as Float32Array;
+    for (const d of [h, o]) if (w.retain!(d)) w.release!(d);
+    return y;
+  }
+  const patterns: number[] = [];
+  for (let b = 0; b < 0x7f800000; b += 65_537) {
+    bits.setInt32(0, b);
+    patterns.push(bits.getFloat32(0));
+    bits.setInt32(0, b | 0x80000000);
+    patterns.push(bits.getFloat32(0));
+  }
+  const dense = Array.from({ length: 4096 }, (_, i) => -2 + i / 1024);
+  const specials = [NaN, 0, -0, Infinity, -Infinity, -1, -1.0000001, 88.72284, 88.7229, -17.33, -104, 1e-45, -1e-45, 3.4e38, -3.4e38];
+  it.each(["log1p", "expm1"] as const)("%s: within one float32 step of the float64 value, bit patterns over the whole range, specials exact", (op) => {
+    const xs = Float32Array.from([...patterns, ...dense, ...specials]);
+    const y = onWasm(op, xs);
+    xs.forEach((x, i) => {
+      const r = Math.fround(Math[op](x));
+      if (Number.isNaN(r) || !Number.isFinite(r) || r === 0) expect(Object.is(y[i], r), `${op}(${x}) = ${y[i]}, expected ${r}`).toBe(true);
+      else if (Math.abs(ord(y[i]!) - ord(r)) > 1) throw new Error(`${op}(${x}) = ${y[i]}, float64 ${Math[op](x)}`);
+    });
+  });
+});

@@ -527,6 +527,8 @@ function unaryOp(c: Code, op: UnaryOp, x: number): void {
     case "exp": math.exp(c, x); return;
     case "log": math.log(c, x); return;
     case "erf": math.erf(c, x); return;
+    case "expm1": math.expm1(c, x); return;
+    case "log1p": math.log1p(c, x); return;
     case "sign": {
       // sign(x): 1, −1, ±0 → 0, NaN → NaN: (x > 0) & 1.0 | (x < 0) & −1.0, then NaN lanes keep x.
       c.f32x4Const(1).get(x).v128Zero().f32x4Gt().v128And();
@@ -880,8 +882,8 @@ export interface KernelExports {
   [elementwise: string]: (...args: number[]) => void;
 }
 
-/** The unary kernels (backend.ts's UNARY_KERNELS) with a SIMD kernel here; the others (sin, cos, log1p, expm1) run the cpu kernel over a view of the same storage (ops.ts). */
-export const UNARY_OPS = ["neg", "reciprocal", "sqrt", "sign", "exp", "log", "erf"] as const satisfies readonly UnaryKernel[];
+/** The unary kernels (backend.ts's UNARY_KERNELS) with a SIMD kernel here; the others (sin, cos) run the cpu kernel over a view of the same storage (ops.ts). */
+export const UNARY_OPS = ["neg", "reciprocal", "sqrt", "sign", "exp", "log", "erf", "expm1", "log1p"] as const satisfies readonly UnaryKernel[];
 export const BINARY_OPS: readonly BinaryOp[] = ["add", "mul", "maximum"];
 export const COMPARE_OPS: readonly CompareOp[] = ["equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual"];
 

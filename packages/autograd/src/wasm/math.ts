@@ -1,6 +1,6 @@
 /**
  * Vectorized float32 math for WebAssembly 128-bit SIMD, written with the emitter in emit.ts:
- * eˣ, ln x, erf x, tanh x and σ(x) = 1/(1 + e⁻ˣ) on the four f32 lanes of a v128, in plain
+ * eˣ, eˣ − 1, ln x, ln(1 + x), erf x, tanh x and σ(x) = 1/(1 + e⁻ˣ) on the four f32 lanes of a v128, in plain
  * f32x4/i32x4 arithmetic (no FMA, no tables, no branches; every lane runs the same instructions).
  *
  * Usage: each generator takes the function body being built and the index of a v128 local that
@@ -29,6 +29,8 @@
  *   erf      1.26 ulp (1.3)    ≤ 1 step   |x| < 1: 1.26 (near 1), |x| ≥ 1: 1.05, tiny/subnormal x: 0.76
  *   tanh     1.06 ulp (1.1)    ≤ 1 step   |x| < 0.75: 0.80, |x| ≥ 0.75: 1.06, subnormal x: exact
  *   sigmoid  1.16 ulp (1.2)    ≤ 1 step   x ≥ 0: 1.01, x < 0: 1.16, subnormal results: 0.75 ulp
+ *   expm1    1.01 ulp          ≤ 1 step   (every 4099th bit pattern, [−2, 2] by 2⁻¹⁴; test/new-ops.test.ts)
+ *   log1p    1.44 ulp          ≤ 1 step   (the worst near x = −9e-8; same sweeps)
  *
  * ("≤ 1 step": never more than one float32 away from the float64 reference rounded to float32.)
  * Special values: exp(NaN) = NaN, exp(+∞) = +∞, exp(−∞) = 0, overflow to +∞ from 88.72284;
@@ -123,6 +125,26 @@ export function exp(c: Code, x: number): void {
   expParts(c, x);
 }
 
+// ---- expm1 ----
+
+/**
+ * Pushes eˣ − 1 (f32x4) for the f32x4 in local `x`, accurate in relative terms near 0: with eˣ as
+ * the pair hi + lo from expParts, (hi − 1) + lo. For |x| < ln 2, hi ∈ [½, 2] and hi − 1 is exact
+ * (Sterbenz), so the result is the pair's ~28 bits rounded once (near 0: x + x²·q, never 1 − 1);
+ * elsewhere |eˣ − 1| ≥ ½ and the subtraction costs at most one more rounding. −1 for x ≤ −17.33,
+ * +∞ from 88.72284, NaN → NaN, ±0 → ±0.
+ *
+ * @example
+ * c.get(out).get(inp).v128Load().set(x); expm1(c, x); c.v128Store();
+ */
+export function expm1(c: Code, x: number): void {
+  const [hi, lo] = scratch(c, "expm1", 2);
+  expParts(c, x, lo);
+  c.set(hi);
+  c.get(hi).f32x4Const(1).f32x4Sub().get(lo).f32x4Add();
+  c.get(x).get(x).v128Zero().f32x4Ne().v128Bitselect(); // ±0 lanes keep x (the sum gives +0 for −0)
+}
+
 // ---- log ----
 
 /**
@@ -168,6 +190,28 @@ export function log(c: Code, x: number): void {
   c.f32x4Const(Infinity).get(y).get(x).f32x4Const(Infinity).f32x4Eq().v128Bitselect().set(y);
   c.f32x4Const(-Infinity).get(y).get(x).v128Zero().f32x4Eq().v128Bitselect().set(y);
   c.get(y).f32x4Const(NaN).get(x).v128Zero().f32x4Ge().v128Bitselect();
+}
+
+// ---- log1p ----
+
+/**
+ * Pushes ln(1 + x) (f32x4) for the f32x4 in local `x`, accurate in relative terms near 0: with
+ * u = fl(1 + x), ln(1 + x) = ln u + ln(1 + (x − (u − 1))/u) ≈ ln u + (x − (u − 1))/u (the
+ * correction is below one rounding of u, so its square is negligible; u − 1 is exact for
+ * x ∈ [−½, 1], and where it is not the correction is tiny against ln u ≥ ln 2). u = 1 gives x.
+ * log1p(−1) = −∞, log1p(+∞) = +∞ (where the correction is 0/0 or ∞ − ∞ it is dropped),
+ * x < −1 or NaN → NaN, ±0 → ±0.
+ *
+ * @example
+ * c.get(out).get(inp).v128Load().set(x); log1p(c, x); c.v128Store();
+ */
+export function log1p(c: Code, x: number): void {
+  const [u, d, l] = scratch(c, "log1p", 3);
+  c.get(x).f32x4Const(1).f32x4Add().set(u);
+  c.get(x).get(u).f32x4Const(1).f32x4Sub().f32x4Sub().get(u).f32x4Div().set(d);
+  log(c, u);
+  c.tee(l).get(d).f32x4Add().get(l).get(d).get(d).f32x4Eq().v128Bitselect();
+  c.get(x).get(x).v128Zero().f32x4Ne().v128Bitselect(); // ±0 lanes keep x
 }
 
 // ---- erf ----
