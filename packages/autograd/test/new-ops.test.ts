@@ -316,3 +316,42 @@ describe.skipIf(!dg.wasmSimdSupported())("wasm f32x4 log1p and expm1", () => {
     });
   });
 });
+
+// ---- Tensor methods: one-line delegates to the free functions ----
+
+describe("Tensor methods", () => {
+  const x = dg.tensor([[0.5, -1], [2, 0.25]], { dtype: "float64" });
+  const same = (a: Tensor, b: Tensor) => {
+    expect(a.shape).toEqual(b.shape);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+  };
+  it("sin, cos, log1p, expm1, tril, triu, maskedFill", () => {
+    same(x.sin(), dg.sin(x));
+    same(x.cos(), dg.cos(x));
+    same(x.abs().log1p(), dg.log1p(dg.abs(x)));
+    same(x.expm1(), dg.expm1(x));
+    same(x.tril({ diagonal: -1 }), dg.tril(x, { diagonal: -1 }));
+    same(x.triu(), dg.triu(x));
+    const m = dg.tensor([true, false], { dtype: "bool" });
+    same(x.maskedFill(m, 9), dg.maskedFill(x, m, 9));
+  });
+  it("where (PyTorch's x.where(condition, other)), concat, stack, scatterAdd, oneHot, unfold, fold", () => {
+    const c = dg.tensor([[true, false], [false, true]], { dtype: "bool" });
+    same(x.where(c, 0), dg.where(c, x, 0));
+    expect(x.where(c, 0).arraySync()).toEqual([[0.5, 0], [0, 0.25]]);
+    const y = dg.ones([2, 2], { dtype: "float64" });
+    same(x.concat([y], 1), dg.concat([x, y], 1));
+    same(x.stack([y, y]), dg.stack([x, y, y]));
+    const idx = dg.tensor([1, 0], { dtype: "int32" });
+    same(x.scatterAdd(idx, [3, 2]), dg.scatterAdd(x, idx, [3, 2]));
+    same(idx.oneHot(3), dg.oneHot(idx, 3));
+    const img = dg.arange(16, undefined, 1, { dtype: "float64" }).reshape([1, 1, 4, 4]);
+    const cols = img.unfold({ kernel: 2 });
+    same(cols, dg.unfold(img, { kernel: 2 }));
+    same(cols.fold([4, 4], { kernel: 2 }), dg.fold(cols, [4, 4], { kernel: 2 }));
+  });
+  it("a non-array for concat/stack is the free function's error", () => {
+    expect(() => x.concat(x as never)).toThrow(DeltagradError);
+    expect(() => x.stack(3 as never)).toThrow(DeltagradError);
+  });
+});
