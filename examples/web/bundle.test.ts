@@ -126,6 +126,13 @@ describe("browser bundles", () => {
     expect(bytes).toBeLessThan(160 * 1024);
   });
 
+  test("esbuild, nn's ./onnx subpath: no Node built-ins, runs", async () => {
+    const { result, file, inputs } = await esbuildApp("onnx-app");
+    expect(result.warnings).toEqual([]);
+    expect(inputs.filter((i) => NODE_ONLY.some((re) => re.test(i)))).toEqual([]);
+    expect(runBundle(file)).toEqual({ exportOnnx: "function", importOnnx: "function" });
+  });
+
   test("control: were autograd's sideEffects `false`, the bundle would drop the backend registration", async () => {
     const { file, inputs } = await esbuildApp("autograd-only", [sideEffectsFalse]);
     expect(inputs.map(relative)).not.toContain("packages/autograd/src/index.ts");
