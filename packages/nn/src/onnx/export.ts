@@ -9,7 +9,8 @@ import { Module } from "../module.js";
 import { GraphBuilder, dimsOf, onnxType, type Dim, type SymbolicAxis } from "./builder.js";
 import { MODULE_EXPORTS, type ModuleContext } from "./export-modules.js";
 import { PRIMITIVE_EXPORTS, type PrimitiveContext } from "./export-ops.js";
-import { Writer, encodeModel, encodeValueInfo } from "./proto-encode.js";
+import { Writer, encodeModel, encodeValueInfo, type AttrValue } from "./proto-encode.js";
+import { AT, type NodeProto } from "./proto.js";
 
 /** Options of {@link exportOnnx}. */
 export interface ExportOnnxOptions {
@@ -204,14 +205,17 @@ function lower(b: GraphBuilder, traces: TraceGraph[], symbols: SymbolicAxis[], p
   while (i < main.nodes.length) {
     let done = false;
     for (const r of regionsAt.get(i) ?? []) {
-      const m = r.info as Module;
-      const map = MODULE_EXPORTS.get(m.constructor)!;
-      const x = r.inputs[0]!;
-      const ctx: ModuleContext = {
-        b, x: nameOf(x), xShape: main.values[x]!.shape, param, nameOf: (mm) => moduleNames.get(mm) ?? mm.constructor.name,
-        constant: (t, name) => b.initializer(name ?? null, t.dtype, t.shape, t.dataSync()),
-      };
-      const out = map(m, ctx);
+      let out: string | null;
+      if (r.info instanceof Module) {
+        const m = r.info;
+        const map = MODULE_EXPORTS.get(m.constructor)!;
+        const x = r.inputs[0]!;
+        const ctx: ModuleContext = {
+          b, x: nameOf(x), xShape: main.values[x]!.shape, param, nameOf: (mm) => moduleNames.get(mm) ?? mm.constructor.name,
+          constant: (t, name) => b.initializer(name ?? null, t.dtype, t.shape, t.dataSync()),
+        };
+        out = map(m, ctx);
+      } else out = reexport(b, r.info as OnnxRegion, r.inputs.map(nameOf));
       if (out === null) continue;
       names.set(r.output, out);
       i = r.end;
@@ -248,4 +252,27 @@ function primitive(b: GraphBuilder, traces: TraceGraph[], i: number, node: Trace
     }
   }
   return map(ctx);
+}
+
+/** A node of an imported model, re-exported as itself (import.ts marks it with a region). */
+interface OnnxRegion {
+  onnxNode: NodeProto;
+  present: boolean[];
+}
+
+function reexport(b: GraphBuilder, info: OnnxRegion, names: string[]): string {
+  const inputs: string[] = [];
+  let k = 0;
+  for (const p of info.present) inputs.push(p ? names[k++]! : "");
+  while (inputs.length && inputs[inputs.length - 1] === "") inputs.pop();
+  const attrs: Record<string, AttrValue> = Object.create(null); // names come from a file
+  for (const a of info.onnxNode.attributes) {
+    if (a.type === AT.INT) attrs[a.name] = a.i;
+    else if (a.type === AT.INTS) attrs[a.name] = a.ints.slice();
+    else if (a.type === AT.FLOAT) attrs[a.name] = { float: a.f };
+    else if (a.type === AT.FLOATS) attrs[a.name] = { floats: a.floats.slice() };
+    else if (a.type === AT.STRING) attrs[a.name] = new TextDecoder().decode(a.s);
+    else fail(`re-exporting ${info.onnxNode.opType}: attribute ${a.name} of type ${a.type} is not supported`);
+  }
+  return b.op(info.onnxNode.opType, inputs, attrs);
 }

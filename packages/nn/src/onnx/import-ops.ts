@@ -7,7 +7,7 @@
 import * as ag from "@deltagrad/autograd";
 import type { DType, Tensor } from "@deltagrad/autograd";
 import { DT } from "./proto.js";
-import { Attrs, Ints, axis, err, intsOf, need, shp, unary, type Factory, type RunContext, type Step, type Value } from "./import-support.js";
+import { Attrs, Ints, axis, bounded, err, intsOf, need, shp, unary, type Factory, type RunContext, type Step, type Value } from "./import-support.js";
 import { WINDOW_OPS } from "./import-window.js";
 
 export { Attrs, Ints, type RunContext, type Step, type Value } from "./import-support.js";
@@ -281,13 +281,16 @@ export const IMPORT_OPS: ReadonlyMap<string, Factory> = new Map<string, Factory>
       const value = ins[2] ? intsOrFloat(ins[2], ctx) : 0;
       const p = pairs(intsOf(ins[1] ?? null, "pads"), x.rank);
       if (p.some(([a, b]) => a < 0 || b < 0)) err(`negative pads ${JSON.stringify(p)} are not supported`);
+      bounded(x.shape.map((d, i) => d + p[i]![0] + p[i]![1]), "the padded output");
       return [ag.pad(x, p, value)];
     };
   }],
   ["Expand", () => (ins, ctx) => {
     const x = need(ins, 0, ctx);
     const target = intsOf(ins[1] ?? null, "shape");
-    return [ag.expand(x, ag.broadcastShapes("Expand", x.shape, target))];
+    const shape = ag.broadcastShapes("Expand", x.shape, target);
+    bounded(shape, "the expanded output");
+    return [ag.expand(x, shape)];
   }],
   ["Cast", (at) => {
     const to = at.int("to", 0);

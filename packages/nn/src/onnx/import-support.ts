@@ -85,3 +85,12 @@ export const unary = (f: (x: Tensor) => Tensor): Step => (ins, ctx) => [f(need(i
 
 /** Builds a node's step from its attributes (at import) and the model's opset. */
 export type Factory = (at: Attrs, opset: number) => Step;
+
+/** The most elements one value of an imported graph may allocate (a file cannot ask for gigabytes through Pad or Expand). */
+export const MAX_VALUE_ELEMENTS = 2 ** 26;
+
+/** Throws unless a value of `shape` stays within {@link MAX_VALUE_ELEMENTS}. */
+export function bounded(shape: readonly number[], what: string): void {
+  const n = shape.reduce((a, d) => a * d, 1);
+  if (!(n <= MAX_VALUE_ELEMENTS)) err(`${what} would hold ${n} elements [${shape.join(",")}], more than ${MAX_VALUE_ELEMENTS}`);
+}

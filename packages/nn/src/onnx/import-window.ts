@@ -5,7 +5,7 @@
  */
 import * as ag from "@deltagrad/autograd";
 import type { Tensor } from "@deltagrad/autograd";
-import { err, need, shp, unary, type Attrs, type Factory } from "./import-support.js";
+import { bounded, err, need, shp, unary, type Attrs, type Factory } from "./import-support.js";
 
 /** Conv/pool geometry: kernel, strides, dilations, and pads as [top, left, bottom, right]. */
 function windowAttrs(at: Attrs, kernelFromWeight: boolean) {
@@ -25,6 +25,7 @@ function windowAttrs(at: Attrs, kernelFromWeight: boolean) {
 /** Explicit padding for asymmetric or too-large pads; returns the remaining symmetric padding. */
 function prePad(x: Tensor, pads: number[], value: number, maxSym: [number, number]): [Tensor, [number, number]] {
   const [t, l, b, r] = pads as [number, number, number, number];
+  bounded([...x.shape.slice(0, 2), x.shape[2]! + t + b, x.shape[3]! + l + r], "the padded input");
   if (t === b && l === r && t <= maxSym[0] && l <= maxSym[1]) return [x, [t, l]];
   return [ag.pad(x, [[0, 0], [0, 0], [t, b], [l, r]], value), [0, 0]];
 }
@@ -34,7 +35,7 @@ function rank4(x: Tensor, op: string): Tensor {
   return x;
 }
 
-/** Conv, MaxPool, AveragePool, GlobalAveragePool. */
+/** Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool. */
 export const WINDOW_OPS: [string, Factory][] = [
   ["Conv", (at) => {
     const w = windowAttrs(at, true);
@@ -68,6 +69,37 @@ export const WINDOW_OPS: [string, Factory][] = [
       const [xp, padding] = include ? prePad(x, w.pads, 0, [0, 0]) : prePad(x, w.pads, 0, [k[0] >> 1, k[1] >> 1]);
       if (!include && xp !== x) err(`pads ${shp(w.pads)} with count_include_pad 0 must be symmetric and at most half the kernel`);
       return [ag.avgPool2d(xp, { kernel: k, stride: w.strides, padding, countIncludePad: include })];
+    };
+  }],
+  // Wᵀ·x into columns, then fold (col2im) onto the uncropped output and crop the pads, as
+  // ConvTranspose2d does. ONNX pads are [top, left, bottom, right]; output_padding adds at the end.
+  ["ConvTranspose", (at) => {
+    const w = windowAttrs(at, true);
+    const group = at.int("group", 1);
+    const outPad = at.ints("output_padding") ?? [0, 0];
+    if (at.has("output_shape")) err("output_shape is not supported (give pads and output_padding)");
+    if (outPad.length !== 2 || outPad.some((v) => !Number.isInteger(v) || v < 0)) err("output_padding must be two integers ≥ 0");
+    return (ins, ctx) => {
+      const x = rank4(need(ins, 0, ctx), "ConvTranspose");
+      const weight = need(ins, 1, ctx);
+      const [n, c, h, wd] = x.shape as [number, number, number, number];
+      if (weight.rank !== 4 || weight.shape[0] !== c || c % group !== 0) err(`weight ${shp(weight.shape)} does not fit input ${shp(x.shape)} with group ${group}`);
+      const [, cog, kh, kw] = weight.shape as [number, number, number, number];
+      const [t, l, b, r] = w.pads as [number, number, number, number];
+      const full: [number, number] = [(h - 1) * w.strides[0] + w.dilations[0] * (kh - 1) + 1, (wd - 1) * w.strides[1] + w.dilations[1] * (kw - 1) + 1];
+      const oh = full[0] - t - b + outPad[0]!;
+      const ow = full[1] - l - r + outPad[1]!;
+      if (oh < 1 || ow < 1) err(`the output ${oh}×${ow} is empty`);
+      bounded([n, group * cog, full[0] + Math.max(0, outPad[0]!), full[1] + Math.max(0, outPad[1]!)], "the output");
+      bounded([n, group * cog * kh * kw, h * wd], "the columns");
+      const rows = cog * kh * kw;
+      const wT = ag.transpose(ag.reshape(weight, [group, c / group, rows]), -1, -2);
+      const cols = ag.reshape(ag.matmul(wT, ag.reshape(x, [n, group, c / group, h * wd])), [n, group * rows, h * wd]);
+      let out = ag.fold(cols, full, { kernel: [kh, kw], stride: w.strides, dilation: w.dilations });
+      const extra = [Math.max(0, t + oh - full[0]), Math.max(0, l + ow - full[1])];
+      if (extra[0]! > 0 || extra[1]! > 0) out = ag.pad(out, [[0, 0], [0, 0], [0, extra[0]!], [0, extra[1]!]]);
+      out = ag.slice(out, [0, 0, t, l], [n, group * cog, oh, ow]);
+      return [ins[2] ? ag.add(out, ag.reshape(need(ins, 2, ctx), [1, group * cog, 1, 1])) : out];
     };
   }],
   ["GlobalAveragePool", () => unary((x) => ag.mean(rank4(x, "GlobalAveragePool"), { axis: [2, 3], keepDims: true }))],

@@ -6,7 +6,7 @@
  * declared input shape (symbolic dims as 1) catches shape mismatches at import, naming the node.
  */
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, Tensor, noGrad, type DType } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, isTracing, noGrad, traceRegion, type DType } from "@deltagrad/autograd";
 import { Module } from "../module.js";
 import { Attrs, IMPORT_OPS, Ints, type RunContext, type Step, type Value } from "./import-ops.js";
 import { AT, DT, decodeModel, type NodeProto, type TensorProto, type ValueInfo } from "./proto.js";
@@ -18,6 +18,7 @@ export interface ImportOnnxOptions {
 }
 
 interface Compiled {
+  node: NodeProto;
   name: string;
   opType: string;
   inputs: string[];
@@ -26,6 +27,12 @@ interface Compiled {
 }
 
 const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Operators on tensors only that re-export as themselves (their attributes copied) rather than as the primitives they ran. */
+export const PASSTHROUGH: ReadonlySet<string> = new Set([
+  "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh",
+  "Softplus", "Softmax", "LogSoftmax", "LayerNormalization", "BatchNormalization", "Flatten", "Erf",
+]);
 const VALIDATE_MAX_ELEMENTS = 2 ** 24;
 
 const fail = (msg: string): never => {
@@ -203,11 +210,15 @@ export class OnnxModel extends Module {
       env.set(v.name, t);
     });
     const ctx: RunContext = { float, tensor: (v) => this.#tensor(v, float) };
+    const tracing = isTracing();
     for (const s of this.#steps) {
       const ins = s.inputs.map((n) => (n === "" ? null : env.get(n)!));
       let out: Value[];
       try {
-        out = s.step(ins, ctx);
+        // Under a trace (re-export), a node on tensors is one region, so it goes out as the same ONNX node.
+        out = tracing && PASSTHROUGH.has(s.opType) && ins.every((v) => v === null || v instanceof Tensor)
+          ? [traceRegion(`onnx:${s.opType}`, { onnxNode: s.node, present: ins.map((v) => v !== null) }, ins.filter((v): v is Tensor => v !== null), () => s.step(ins, ctx)[0] as Tensor)]
+          : s.step(ins, ctx);
       } catch (e) {
         if (e instanceof DeltagradError) throw new DeltagradError(`OnnxModel: node ${JSON.stringify(s.name)} (${s.opType}): ${e.message}`);
         throw e;
@@ -305,12 +316,13 @@ export function importOnnx(bytes: Uint8Array, options?: ImportOnnxOptions): Onnx
       if (e instanceof DeltagradError) fail(`${where}: ${e.message}`);
       throw e;
     }
-    steps.push({ name: n.name || `#${i}`, opType: n.opType, inputs: n.inputs.slice(), output: n.outputs[0]!, step: step! });
+    steps.push({ node: n, name: n.name || `#${i}`, opType: n.opType, inputs: n.inputs.slice(), output: n.outputs[0]!, step: step! });
   });
   if (g.outputs.length === 0) fail("the graph has no outputs");
   for (const o of g.outputs) if (!defined.has(o.name)) fail(`graph output ${JSON.stringify(o.name)} is never computed`);
 
-  const model = new OnnxModel(steps, inputs, g.outputs.map((o) => o.name), constants, params);
+  // An inference graph: nothing in it depends on training mode, and eval mode lets it be re-exported.
+  const model = new OnnxModel(steps, inputs, g.outputs.map((o) => o.name), constants, params).eval();
   if (validate) dryRun(model, inputs);
   return model;
 }
