@@ -149,6 +149,7 @@ describe.each(["tril", "triu"] as const)("%s", (name) => {
     expect(y.shape).toEqual(shape);
     expect(Array.from(y.dataSync())).toEqual(refTriangle(v, shape, keep(k)));
     expect(gradcheck((t) => f(t, { diagonal: k }), [x])).toBe(true);
+    expect(gradgradcheck((t) => f(t, { diagonal: k }).square(), [t64(v, shape)])).toBe(true);
     y.backward(dg.ones(shape, { dtype: "float64" }));
     expect(Array.from(x.grad!.dataSync())).toEqual(refTriangle(v.map(() => 1), shape, keep(k)));
   });

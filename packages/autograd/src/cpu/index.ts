@@ -145,7 +145,7 @@ export const cpuBackend: Backend = {
   },
   fill(dtype, size, value) {
     const out = allocate(dtype, size);
-    if (value !== 0) out.fill(castValue(value, dtype));
+    if (value !== 0 || Object.is(value, -0)) out.fill(castValue(value, dtype)); // −0 is a value (maskedFill(x, m, -0))
     return out;
   },
 
