@@ -13,7 +13,15 @@ import type { Forward } from "./primitives.js";
 import { describe, shapesEqual } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
-/** The VJP of a {@link customVjp} function: one cotangent (or null for none) per input, each shaped like its input. */
+/**
+ * The VJP of a {@link customVjp} function: one cotangent (or null for none) per input, each
+ * shaped like its input.
+ *
+ * @example
+ * ```ts
+ * const mulVjp: CustomVjpRule<[Tensor, Tensor]> = (g, [a, b]) => [unbroadcast(g.mul(b), a.shape), unbroadcast(g.mul(a), b.shape)];
+ * ```
+ */
 export type CustomVjpRule<A extends Tensor[]> = (g: Tensor, inputs: A, output: Tensor) => readonly (Tensor | null)[];
 
 /** @internal The attributes of a `customVjp` node: the user's closures, wrapped with checks. */

@@ -11,6 +11,7 @@ import { arange, scalar } from "./create.js";
 import { asTensor, cast, greaterEqual, lessEqual, sub, where } from "./elementwise.js";
 import { reshape } from "./movement.js";
 
+/** Options of {@link tril} and {@link triu}. @example `tril(x, { diagonal: -1 })` */
 export interface TriangleOptions {
   /** Which diagonal bounds the kept part: 0 the main one, k > 0 above it, k < 0 below it. Default 0. */
   diagonal?: number;
