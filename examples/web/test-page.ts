@@ -52,7 +52,7 @@ async function run() {
   matmul(randn([256, 300]), randn([300, 400])).dataSync();
   const main = { backend: getBackend().name, ready: mainReady, active: activeThreads(), product };
   const probe: ThreadProbe = (await ask({ type: "probe", threads: 2 }, "probe")).threads;
-  const timings: Timings = (await ask({ type: "timings", hidden: 784, batchSize: 200, steps: 7 }, "timings")).timings;
+  const timings: Timings = (await ask({ type: "timings", hidden: 784, batchSize: 200, steps: 9 }, "timings")).timings;
   return { isolated: globalThis.crossOriginIsolated === true, sigmoid, edited, fitLoss: history.loss, roundTrip, saveError, loadError, main, probe, timings };
 }
 

@@ -94,14 +94,18 @@ async function timings(hidden: number, batchSize: number, steps: number): Promis
     opt.step();
     l.itemSync();
   };
-  const time = (threads: number) => {
-    setNumThreads(threads);
-    for (let i = 0; i < 3; i++) step();
-    return median(Array.from({ length: steps }, () => ms(step)));
-  };
-  const oneThreadMs = time(1);
-  const twoThreadsMs = time(2);
-  return { hidden, batchSize, oneThreadMs, twoThreadsMs, activeThreads: active };
+  // Alternating rounds (1 thread, then 2), medians of each: load that drifts during the run
+  // (other processes on the machine) weighs on both columns alike.
+  const one: number[] = [];
+  const two: number[] = [];
+  for (let i = 0; i < 2; i++) step();
+  for (let i = 0; i < steps; i++) {
+    setNumThreads(1);
+    one.push(ms(step));
+    setNumThreads(2);
+    two.push(ms(step));
+  }
+  return { hidden, batchSize, oneThreadMs: median(one), twoThreadsMs: median(two), activeThreads: active };
 }
 
 scope.onmessage = (e) => {
