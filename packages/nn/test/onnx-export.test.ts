@@ -3,9 +3,10 @@ import * as ag from "@deltagrad/autograd";
 import { Generator, RULES, Tensor, customVjp, manualSeed, tensor, type DType } from "@deltagrad/autograd";
 import {
   AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvTranspose2d, ELU, Embedding, Flatten, GELU, GroupNorm,
-  LayerNorm, LeNet5, LeakyReLU, Linear, LogSoftmax, MLP, MaxPool2d, Module, ReLU, Sequential, Sigmoid, Softmax, Softplus, Tanh,
+  LayerNorm, LeNet5, LeakyReLU, Linear, LogSoftmax, MLP, MaxPool2d, Module, MultiheadAttention, ReLU, Sequential, Sigmoid, Softmax, Softplus,
+  Tanh, TransformerEncoderLayer,
 } from "@deltagrad/nn";
-import { exportOnnx } from "@deltagrad/nn/onnx";
+import { exportOnnx, importOnnx } from "@deltagrad/nn/onnx";
 import { PRIMITIVE_EXPORTS } from "../src/onnx/export-ops.js";
 import { decodeModel } from "../src/onnx/proto.js";
 import { errorOf, maxDiff, runOrt } from "./onnx-support.js";
@@ -96,6 +97,26 @@ describe("exportOnnx → onnxruntime-node", () => {
     const ids = (n: number, s: number) => ag.randint(0, 20, [n, 4], { generator: new Generator(s) });
     const bytes = await checkAgainstOrt(new Bag(), ids(2, 1), ids);
     expect(opTypes(bytes)).toContain("Gather");
+  });
+
+  it("attention: a causal MultiheadAttention and a TransformerEncoderLayer, as primitives (boolean Where as And/Or/Not)", async () => {
+    manualSeed(7);
+    class SelfAttention extends Module {
+      readonly mha = new MultiheadAttention(8, 2, { batchFirst: true });
+      forward(x: Tensor) { return this.mha.call(x, x, x, { isCausal: true, needWeights: false })[0]; }
+    }
+    class Encoder extends Module {
+      readonly layer = new TransformerEncoderLayer(8, 2, { dimFeedforward: 16, batchFirst: true });
+      forward(x: Tensor) { return this.layer.call(x); }
+    }
+    for (const [model, ops] of [[new SelfAttention(), ["MatMul", "Or", "And", "Not"]], [new Encoder(), ["MatMul", "LayerNormalization"]]] as const) {
+      const bytes = await checkAgainstOrt(model, ag.zeros([2, 5, 8]), (n, s) => rand([n, 5, 8], s));
+      expect(opTypes(bytes)).toEqual(expect.arrayContaining(ops));
+      // and back: the imported graph computes the same
+      const back = importOnnx(bytes);
+      const x = rand([3, 5, 8], 21);
+      expect(ag.max(ag.abs(ag.sub(back.call(x), model.call(x)))).itemSync()).toBeLessThan(1e-5);
+    }
   });
 
   it("every primitive of RULES has an ONNX mapping, and a primitive-level model matches onnxruntime", async () => {

@@ -67,7 +67,12 @@ const TABLE: Record<string, Mapping> = {
   cos: unary("Cos"),
   log1p: (c) => c.b.op("Log", [c.b.op("Add", [c.ins[0]!, c.b.scalar(1, c.outDType)])]),
   expm1: (c) => c.b.op("Sub", [c.b.op("Exp", c.ins), c.b.scalar(1, c.outDType)]),
-  where: (c) => c.b.op("Where", c.ins),
+  // onnxruntime has no boolean Where kernel: for bool values, (c ∧ x) ∨ (¬c ∧ y).
+  where: (c) => {
+    if (c.outDType !== "bool") return c.b.op("Where", c.ins);
+    const [cond, x, y] = c.ins as [string, string, string];
+    return c.b.op("Or", [c.b.op("And", [cond, x]), c.b.op("And", [c.b.op("Not", [cond]), y])]);
+  },
   compare: (c) => {
     const op: string = c.attrs.op;
     if (op === "notEqual") return c.b.op("Not", [c.b.op("Equal", c.ins)]);

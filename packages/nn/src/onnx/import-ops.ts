@@ -90,6 +90,8 @@ export const IMPORT_OPS: ReadonlyMap<string, Factory> = new Map<string, Factory>
   ["Sin", () => unary(ag.sin)],
   ["Cos", () => unary(ag.cos)],
   ["Not", () => unary(ag.logicalNot)],
+  ["And", () => binary((a, b) => ag.where(a, b, ag.zeros([], { dtype: "bool" })))],
+  ["Or", () => binary((a, b) => ag.where(a, ag.ones([], { dtype: "bool" }), b))],
   ["Equal", () => binary(ag.equal)],
   ["Greater", () => binary(ag.greater)],
   ["GreaterOrEqual", () => binary(ag.greaterEqual)],
