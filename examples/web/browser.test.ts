@@ -27,6 +27,8 @@ const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.log(`skipped: no chromium at ${CHROMIUM}`);
 const outDir = join(dirname(fileURLToPath(import.meta.url)), "..", "out");
+/** Hooks build the pages, start Chromium and run the test page: more than vitest's 10 s default on a busy machine. */
+const HOOK_TIMEOUT = 120_000;
 
 interface TestResults {
   error?: string;
@@ -75,18 +77,18 @@ describe.skipIf(!hasChromium)("in Chromium (playwright-core, /usr/bin/chromium)"
     servers.push(await serveStatic({ root, isolated: true }), await serveStatic({ root, isolated: false }));
     [isolatedUrl, plainUrl] = servers.map((s) => s.url) as [string, string];
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
-  });
+  }, HOOK_TIMEOUT);
 
   afterAll(async () => {
     await browser?.close();
     await Promise.all(servers.map((s) => s.close()));
-  });
+  }, HOOK_TIMEOUT);
 
   describe("cross-origin isolated test page", () => {
     let r: Awaited<ReturnType<typeof testPage>>;
     beforeAll(async () => {
       r = await testPage(browser, isolatedUrl);
-    });
+    }, HOOK_TIMEOUT);
 
     test("loads every package without error; the lecture graph has the lecture's numbers", () => {
       expect(r.errors).toEqual([]);
