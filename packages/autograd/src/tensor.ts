@@ -34,6 +34,23 @@ export interface BackwardOptions {
 let nextId = 0;
 
 /**
+ * @internal compile()'s recorder (compile/record.ts) while it traces; every field null otherwise,
+ * so each costs one load on the paths below. `setGrad` sees `.grad` changes, `assign` in-place
+ * writes, `hostRead` host reads (it throws for a traced value).
+ */
+export const compileHooks: {
+  setGrad: ((t: Tensor, old: Tensor | null, g: Tensor | null) => void) | null;
+  assign: ((t: Tensor, value: Tensor) => void) | null;
+  hostRead: ((t: Tensor, op: string) => void) | null;
+} = { setGrad: null, assign: null, hostRead: null };
+
+/**
+ * `Symbol.dispose` (Node ≥ 20, Deno, current browsers), or the registered symbol esbuild's and
+ * TypeScript's `using` helpers fall back to where the engine lacks it.
+ */
+const DISPOSE: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for("Symbol.dispose")) as typeof Symbol.dispose;
+
+/**
  * An n-dimensional array on a backend, optionally recorded on the autograd graph.
  * Storage is contiguous row-major and immutable: ops return new tensors; only
  * {@link Tensor.assign} (used by optimizers) swaps a tensor's storage in place.
@@ -114,6 +131,7 @@ export class Tensor {
    */
   _setGrad(g: Tensor | null): void {
     const old = this._grad;
+    if (compileHooks.setGrad !== null) compileHooks.setGrad(this, old, g);
     this._grad = g;
     if (old !== null && old !== g && !this._gradSeen) old.dispose();
     this._gradSeen = false;
@@ -265,6 +283,7 @@ export class Tensor {
    *
    * @example
    * ```ts
+    if (compileHooks.assign !== null) compileHooks.assign(this, value);
    * const x = tensor([1, 2, 3], { requiresGrad: true });
    * x.mul(x).backward(ones([3])); // x.grad = [2, 4, 6]
    * ```
@@ -295,22 +314,26 @@ export class Tensor {
   /** Async {@link Tensor.dataSync}; works on every backend. @example `await x.data()` */
   async data(): Promise<TypedArray> {
     return (await this.backend.read(this.handle, this.dtype, this.size)).slice();
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "dataSync");
   }
 
   /** Async {@link Tensor.arraySync}. @example `await x.array()` */
   async array(): Promise<NestedArray> {
     return nest(await this.data(), this.shape);
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "arraySync");
   }
 
   /** Async {@link Tensor.itemSync}. @example `await loss.item()` */
   async item(): Promise<number> {
     if (this.size !== 1) throw new DeltagradError(`item: only one-element tensors have an item, got shape ${fmtShape(this.shape)}`);
     return (await this.data())[0]!;
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "itemSync");
   }
 
   private assertSync(op: string): void {
     if (!this.backend.synchronous) {
       throw new DeltagradError(`${op}: the ${this.backend.name} backend reads asynchronously; use await t.${op.replace("Sync", "")}()`);
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "data");
     }
   }
 

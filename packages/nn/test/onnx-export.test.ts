@@ -111,7 +111,7 @@ describe("exportOnnx → onnxruntime-node", () => {
     }
     for (const [model, ops] of [[new SelfAttention(), ["MatMul", "Or", "And", "Not"]], [new Encoder(), ["MatMul", "LayerNormalization"]]] as const) {
       const bytes = await checkAgainstOrt(model, ag.zeros([2, 5, 8]), (n, s) => rand([n, 5, 8], s));
-      expect(opTypes(bytes)).toEqual(expect.arrayContaining(ops));
+      expect(opTypes(bytes)).toEqual(expect.arrayContaining([...ops]));
       // and back: the imported graph computes the same
       const back = importOnnx(bytes);
       const x = rand([3, 5, 8], 21);
