@@ -266,6 +266,7 @@ export class Tensor {
     }
     if (this._node) throw new DeltagradError("assign: cannot assign to a tensor produced by a recorded op (use a leaf)");
     if (this._released) throw disposedError(this);
+    if (compileHooks.assign !== null) compileHooks.assign(this, value);
     const converted = value.dtype !== this.dtype || value.backend !== this.backend;
     const v = value.dtype === this.dtype ? value : ops.cast(value.detach(), this.dtype);
     const data = v.backend === this.backend ? v.handle : this.backend.upload(v.backend.readSync(v.handle, v.dtype, v.size).slice(), v.dtype);
@@ -283,7 +284,6 @@ export class Tensor {
    *
    * @example
    * ```ts
-    if (compileHooks.assign !== null) compileHooks.assign(this, value);
    * const x = tensor([1, 2, 3], { requiresGrad: true });
    * x.mul(x).backward(ones([3])); // x.grad = [2, 4, 6]
    * ```
@@ -297,43 +297,43 @@ export class Tensor {
   /** The values as a flat TypedArray copy (synchronous backends). @example `tensor([1, 2]).dataSync() // Float32Array [1, 2]` */
   dataSync(): TypedArray {
     this.assertSync("dataSync");
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "dataSync");
     return this.backend.readSync(this.handle, this.dtype, this.size).slice();
   }
 
   /** The values as nested arrays (synchronous backends). @example `tensor([[1, 2]]).arraySync() // [[1, 2]]` */
   arraySync(): NestedArray {
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "arraySync");
     return nest(this.dataSync(), this.shape);
   }
 
   /** The value of a one-element tensor (synchronous backends). @example `tensor(3).itemSync() // 3` */
   itemSync(): number {
     if (this.size !== 1) throw new DeltagradError(`itemSync: only one-element tensors have an item, got shape ${fmtShape(this.shape)}`);
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "itemSync");
     return this.dataSync()[0]!;
   }
 
   /** Async {@link Tensor.dataSync}; works on every backend. @example `await x.data()` */
   async data(): Promise<TypedArray> {
+    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "data");
     return (await this.backend.read(this.handle, this.dtype, this.size)).slice();
-    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "dataSync");
   }
 
   /** Async {@link Tensor.arraySync}. @example `await x.array()` */
   async array(): Promise<NestedArray> {
     return nest(await this.data(), this.shape);
-    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "arraySync");
   }
 
   /** Async {@link Tensor.itemSync}. @example `await loss.item()` */
   async item(): Promise<number> {
     if (this.size !== 1) throw new DeltagradError(`item: only one-element tensors have an item, got shape ${fmtShape(this.shape)}`);
     return (await this.data())[0]!;
-    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "itemSync");
   }
 
   private assertSync(op: string): void {
     if (!this.backend.synchronous) {
       throw new DeltagradError(`${op}: the ${this.backend.name} backend reads asynchronously; use await t.${op.replace("Sync", "")}()`);
-    if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "data");
     }
   }
 
