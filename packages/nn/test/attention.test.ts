@@ -182,6 +182,19 @@ describe("MultiheadAttention", () => {
     checkParamGrads(mha, () => mha.call(qd, kd, vd, opts)[0].mul(ct).sum());
   });
 
+  it("self-attention (one tensor as query, key and value) takes the packed in-projection: same values, gradcheck", () => {
+    const mha = new MultiheadAttention(4, 2, { batchFirst: true, dtype: "float64", generator: new Generator(4) });
+    const x = randn64([2, 3, 4], 11, true);
+    const [packed, wp] = mha.call(x, x, x, { isCausal: true });
+    const [separate, ws] = mha.call(x, x.add(0), x.mul(1), { isCausal: true });
+    expectClose(packed, separate.arraySync() as number[][][], 1e-14, "output");
+    expectClose(wp!, ws!.arraySync() as number[][][], 1e-14, "weights");
+    expect(gradcheck((x) => mha.call(x!, x!, x!, { isCausal: true })[0], [x])).toBe(true);
+    const ct = randn64([2, 3, 4], 12);
+    const xd = x.detach();
+    checkParamGrads(mha, () => mha.call(xd, xd, xd)[0].mul(ct).sum());
+  });
+
   it("parameters: PyTorch names, shapes and init (xavier in_proj, zero biases)", () => {
     const mha = new MultiheadAttention(8, 2, { generator: new Generator(0) });
     expect(mha.namedParameters().map(([n, t]) => `${n} [${t.shape}]`)).toEqual(["in_proj_weight [24,8]", "in_proj_bias [24]", "out_proj.weight [8,8]", "out_proj.bias [8]"]);

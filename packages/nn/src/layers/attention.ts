@@ -265,13 +265,26 @@ export class MultiheadAttention extends Module<[query: Tensor, key: Tensor, valu
     const d = this.headDim;
     const w = this.in_proj_weight;
     const b = this.in_proj_bias;
-    // x·W_iᵀ + b_i with W_i rows [iE, (i+1)E) of in_proj_weight, split into heads: [N, h, ·, d].
-    const project = (x: Tensor, i: number, len: number) => {
-      let y = ag.matmul(x, ag.transpose(ag.slice(w, [i * E, 0], [E, E])));
-      if (b) y = ag.add(y, ag.slice(b, [i * E], [E]));
-      return ag.permute(ag.reshape(y, [N, len, h, d]), [0, 2, 1, 3]);
-    };
-    let scores = ag.mul(ag.matmul(project(q, 0, L), ag.transpose(project(k, 1, S), -1, -2)), 1 / Math.sqrt(d)); // [N, h, L, S]
+    // Q, K, V = x·W_iᵀ + b_i with W_i the rows [iE, (i+1)E) of in_proj_weight, split into heads
+    // [N, h, ·, d]. The products take [N·len, E] rows, so W's gradient is one product rather than
+    // a product per batch element summed; self-attention (query, key and value one tensor)
+    // projects once with all 3E rows, as PyTorch's packed in-projection.
+    const rows = (x: Tensor, len: number) => ag.reshape(x, [N * len, E]);
+    let Q: Tensor, K: Tensor, V: Tensor;
+    if (query === key && key === value) {
+      let y = ag.matmul(rows(q, L), ag.transpose(w)); // [N·L, 3E]
+      if (b) y = ag.add(y, b);
+      const qkv = ag.permute(ag.reshape(y, [N, L, 3, h, d]), [2, 0, 3, 1, 4]); // [3, N, h, L, d]
+      [Q, K, V] = [0, 1, 2].map((i) => ag.reshape(ag.slice(qkv, [i, 0, 0, 0, 0], [1, N, h, L, d]), [N, h, L, d])) as [Tensor, Tensor, Tensor];
+    } else {
+      const project = (x: Tensor, i: number, len: number) => {
+        let y = ag.matmul(rows(x, len), ag.transpose(ag.slice(w, [i * E, 0], [E, E])));
+        if (b) y = ag.add(y, ag.slice(b, [i * E], [E]));
+        return ag.permute(ag.reshape(y, [N, len, h, d]), [0, 2, 1, 3]);
+      };
+      [Q, K, V] = [project(q, 0, L), project(k, 1, S), project(v, 2, S)];
+    }
+    let scores = ag.mul(ag.matmul(Q, ag.transpose(K, -1, -2)), 1 / Math.sqrt(d)); // [N, h, L, S]
     if (isCausal) {
       if (attnMask !== null) throw new DeltagradError(`${where}: give either attnMask or isCausal, not both`);
       scores = ag.maskedFill(scores, ag.triu(ag.ones([L, S], { dtype: "bool" }), { diagonal: 1 }), -Infinity);
@@ -292,8 +305,8 @@ export class MultiheadAttention extends Module<[query: Tensor, key: Tensor, valu
     }
     const weights = ag.softmax(scores, { axis: -1 });
     const dropped = this.training && this.dropout > 0 ? dropout(weights, { p: this.dropout, generator: this.#generator }) : weights;
-    const heads = ag.matmul(dropped, project(v, 2, S)); // [N, h, L, d]
-    let out = this.out_proj.call(ag.reshape(ag.permute(heads, [0, 2, 1, 3]), [N, L, E]));
+    const heads = ag.matmul(dropped, V); // [N, h, L, d]
+    let out = ag.reshape(this.out_proj.call(ag.reshape(ag.permute(heads, [0, 2, 1, 3]), [N * L, E])), [N, L, E]);
     out = rank === 2 ? ag.squeeze(out, 0) : this.batchFirst ? out : ag.transpose(out, 0, 1);
     if (!needWeights) return [out, null];
     let wOut = averageAttnWeights ? ag.mean(weights, { axis: 1 }) : weights;

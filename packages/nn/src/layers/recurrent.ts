@@ -179,13 +179,14 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
     const finals: Tensor[][] = stateNames.map(() => []);
     for (let k = 0; k < this.numLayers; k++) {
       const w = this.#weights(own, k);
-      let gx = ag.matmul(seq, w.wIhT); // [L, N, G·H]: the input part of every step at once
+      // The input part of every step at once, as one [L·N, I]·[I, G·H] product.
+      let gx = ag.matmul(ag.reshape(seq, [L * N, seq.shape[2]!]), w.wIhT);
       if (w.bIh) gx = ag.add(gx, w.bIh);
-      const G = gx.shape[2]!;
+      const G = gx.shape[1]!;
       let state = init.map((s) => ag.reshape(ag.slice(s, [k, 0, 0], [1, N, H]), [N, H]));
       const outs: Tensor[] = [];
       for (let t = 0; t < L; t++) {
-        state = step(this.mode, ag.reshape(ag.slice(gx, [t, 0, 0], [1, N, G]), [N, G]), state, w, H);
+        state = step(this.mode, ag.slice(gx, [t * N, 0], [N, G]), state, w, H);
         outs.push(state[0]!);
       }
       state.forEach((s, i) => finals[i]!.push(s));

@@ -100,7 +100,11 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
   forward(src: Tensor, options?: TransformerEncoderLayerCallOptions): Tensor {
     const { srcMask = null, srcKeyPaddingMask = null, isCausal = false } = optionsOf("TransformerEncoderLayer", options);
     const sa = (x: Tensor) => this.dropout1.call(this.self_attn.call(x, x, x, { attnMask: srcMask, keyPaddingMask: srcKeyPaddingMask, isCausal, needWeights: false })[0]);
-    const ff = (x: Tensor) => this.dropout2.call(this.linear2.call(this.dropout.call(this.activation.call(this.linear1.call(x)))));
+    // The feed-forward block on [N·L, E] rows: one product per weight gradient (see MultiheadAttention).
+    const ff = (x: Tensor) => {
+      const y = this.linear2.call(this.dropout.call(this.activation.call(this.linear1.call(x.reshape([-1, this.dModel])))));
+      return this.dropout2.call(y.reshape(x.shape));
+    };
     let x = src;
     if (this.normFirst) {
       x = x.add(sa(this.norm1.call(x)));
