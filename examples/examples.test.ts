@@ -14,6 +14,7 @@ import * as cubicFit from "./cubic-fit.js";
 import * as crossValidation from "./cross-validation.js";
 import * as lenet5 from "./lenet5.js";
 import * as mnistMlp from "./mnist-mlp.js";
+import * as tinyGpt from "./tiny-gpt.js";
 
 /** A `log` option that keeps the printed lines. */
 function capture() {
@@ -232,3 +233,46 @@ describe("mnist-mlp", () => {
     expect(r.samplesPerSecond).toBeGreaterThan(0);
   });
 });
+
+describe("tiny-gpt", () => {
+  it("makes sorting data: targets are the sorted digits, inputs the digits and all sorted ones but the last; held-out excluded", () => {
+    const train = tinyGpt.sortData(300, { seed: 1 });
+    const test = tinyGpt.sortData(100, { seed: 2, exclude: train.keys });
+    const x = train.x.arraySync() as number[][];
+    const y = train.y.arraySync() as number[][];
+    expect(train.x.shape).toEqual([300, 11]);
+    expect(train.y.shape).toEqual([300, 6]);
+    x.forEach((row, i) => {
+      expect(y[i]).toEqual(row.slice(0, 6).sort((a, b) => a - b));
+      expect(row.slice(6)).toEqual(y[i]!.slice(0, 5));
+    });
+    for (const k of test.keys) expect(train.keys.has(k)).toBe(false);
+    expect(test.keys.size).toBe(100);
+  });
+
+  it("trains a reduced model, beats chance on held-out sequences, and draws causal attention maps", async () => {
+    const out = capture();
+    const svg = join(mkdtempSync(join(tmpdir(), "tiny-gpt-")), "attention.svg");
+    const r = await tinyGpt.main({ epochs: 3, trainSize: 2000, testSize: 200, batchSize: 100, dModel: 16, heads: 2, lr: 1e-2, verbose: 0, svg, log: out.log });
+    const loss = r.history.loss;
+    expect(loss).toHaveLength(3);
+    expect(loss[2]!).toBeLessThan(loss[1]!);
+    expect(loss[1]!).toBeLessThan(loss[0]!);
+    // Guessing a sorted sequence of six digits right is ~1e-6 likely; the reduced run gets a few percent.
+    expect(r.accuracy).toBeGreaterThan(0.02);
+    expect(out.text()).toMatch(/held-out exact-sequence accuracy \(greedy generation\): \d+\.\d\d % \(\d+\/200\)/);
+    const text = readFileSync(svg, "utf8");
+    checkWellFormed(text);
+    expect(text).toBe(r.svg);
+    expect(text.match(/layer \d, head \d/g)).toEqual(["layer 1, head 1", "layer 1, head 2", "layer 2, head 1", "layer 2, head 2"]);
+    // The maps themselves: rows are distributions over the keys at or before the query.
+    const maps = r.model.attentionMaps(tinyGpt.sortData(3, { seed: 5 }).x);
+    expect(maps.map((m) => m.shape)).toEqual([[3, 2, 11, 11], [3, 2, 11, 11]]);
+    for (const m of maps) {
+      const w = m.arraySync() as number[][][][];
+      for (const row of w.flat(2)) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      w.flat(1).forEach((head) => head.forEach((row, i) => row.slice(i + 1).forEach((v) => expect(v).toBe(0))));
+    }
+  });
+});
+
