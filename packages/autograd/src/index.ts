@@ -30,6 +30,8 @@ export { UNARY_KERNELS, type UnaryKernel } from "./backend.js";
 export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";
 export { toDot, graphNodes, type DotOptions, type GraphNode } from "./dot.js";
 export { DeltagradError } from "./errors.js";
+export { compile, type CompileOptions, type CompileStats, type CompiledFunction } from "./compile/index.js";
+export { compileHostRegion } from "./compile/host.js";
 export { trace, traceRegion, isTracing, type TraceGraph, type TraceNode, type TraceValue, type TraceValueKind, type TraceRegion, type TraceOptions } from "./compile/trace.js";
 export { type DType, type TypedArray, isFloat } from "./dtype.js";
 export { Generator, manualSeed, defaultGenerator } from "./random.js";

@@ -1,4 +1,11 @@
 import { DeltagradError } from "./errors.js";
+import type { Tensor } from "./tensor.js";
+
+/**
+ * @internal compile()'s recorder while it traces (compile/record.ts): told of every random tensor
+ * (its generator and draw), so a replay draws fresh numbers in the same order as eager code.
+ */
+export const randomHooks: { drawn: ((t: Tensor, g: Generator, draw: (g: Generator) => number) => void) | null } = { drawn: null };
 /**
  * A small seeded generator (xoshiro128**, 32-bit integer arithmetic only, so the same seed gives
  * the same integer stream on every platform). Doubles use 53 random bits; normals use Box–Muller.

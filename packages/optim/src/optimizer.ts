@@ -1,4 +1,4 @@
-import { DeltagradError, enableGrad, isFloat, noGrad, scoped, Tensor, zeros } from "@deltagrad/autograd";
+import { DeltagradError, compileHostRegion, enableGrad, isFloat, isTracing, noGrad, scoped, Tensor, zeros } from "@deltagrad/autograd";
 
 /** Hyperparameters every optimizer has: the learning rate, which schedulers change. */
 export interface Hyperparameters {
@@ -226,25 +226,66 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
             if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
               fail(this.name, `param group ${gi}: gradient of shape [${g.shape.join(",")}] does not match its parameter's shape [${p.shape.join(",")}]`);
             }
-            const grad = g.dtype === p.dtype ? g.detach() : g.detach().cast(p.dtype);
-            // Detached views: the update never aliases a user-visible tensor object, so a later
-            // assign() on p or p.grad cannot reach into the optimizer's state.
-            const { param, state } = this.update(p.detach(), grad, this.state.get(p), hp);
+            // Inside compile(), the update is a host region: its host numbers (lr, step, bias
+            // corrections) are recomputed before every replay rather than frozen into the trace.
+            const prev = this.state.get(p);
+            const { param, state } = compileHostRegion(
+              [p, g],
+              () => {
+                const grad = g.dtype === p.dtype ? g.detach() : g.detach().cast(p.dtype);
+                // Detached views: the update never aliases a user-visible tensor object, so a later
+                // assign() on p or p.grad cannot reach into the optimizer's state.
+                return this.update(p.detach(), grad, prev, hp);
+              },
+              (placeholder) => this.replayHost(p, gi, prev, placeholder),
+            );
             out.push([p, param, state]);
           }
         });
         return out;
       }),
     );
+    const tracing = isTracing();
     for (const [p, value, state] of updates) {
       p.assign(value);
       if (value !== p) value.dispose(); // p now holds its own reference to the storage
       const old = this.state.get(p);
+      if (tracing && old) {
+        // compile(): state tensors keep their identity (updated in place, replayed as writes).
+        for (const [k, v] of Object.entries(state)) {
+          const o = (old as ParamState)[k];
+          if (v instanceof Tensor && o instanceof Tensor && o !== v) {
+            o.assign(v);
+            v.dispose();
+          } else (old as ParamState)[k] = v;
+        }
+        continue;
+      }
       this.state.set(p, state);
       // The replaced state tensors were only ever the optimizer's (stateDict hands out detached copies).
       if (old) for (const v of Object.values(old)) if (v instanceof Tensor && !Object.values(state).includes(v)) v.dispose();
     }
     return result;
+  }
+
+  /**
+   * @internal compile(): reruns the host half of `p`'s traced update on placeholders (so the
+   * replay gets this call's lr, step and bias corrections) and returns how to commit the new host
+   * numbers, or null when the trace no longer fits (state created or replaced since).
+   */
+  private replayHost(p: Tensor, gi: number, traced: S | undefined, placeholder: (like: Tensor) => Tensor): (() => void) | null {
+    const now = this.state.get(p);
+    const group = this.paramGroups[gi];
+    if (group === undefined || !group.params.includes(p)) return null;
+    // A trace that created the state is never replayed (the next call traces with it); later ones need the same state object.
+    if (traced === undefined || now !== traced) return null;
+    const hp = this.hyper(group);
+    this.validate(hp);
+    const ph = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v instanceof Tensor ? placeholder(v) : v])) as S;
+    const { state } = this.update(placeholder(p), placeholder(p), ph, hp);
+    return () => {
+      for (const [k, v] of Object.entries(state)) if (!(v instanceof Tensor)) (now as ParamState)[k] = v;
+    };
   }
 
   /**

@@ -20,6 +20,7 @@ import { setTraceHook } from "../engine.js";
 import { DeltagradError } from "../errors.js";
 import type { Primitive } from "../primitives.js";
 import { Tensor } from "../tensor.js";
+import { compileState } from "./state.js";
 
 /** How a value entered the graph. */
 export type TraceValueKind = "input" | "param" | "const" | "op";
@@ -143,9 +144,9 @@ function structuredCloneAttrs(a: unknown): unknown {
 
 let active: Recorder | null = null;
 
-/** Whether a {@link trace} is recording right now. @example `isTracing() // false` */
+/** Whether a {@link trace} (or a compile() trace) is recording right now. @example `isTracing() // false` */
 export function isTracing(): boolean {
-  return active !== null;
+  return active !== null || compileState.tracing;
 }
 
 /**

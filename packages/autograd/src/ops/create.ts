@@ -1,7 +1,7 @@
 import { getBackend } from "../backend.js";
 import { allocate, checkDType, dtypeOfArray, isFloat, type DType, type TypedArray } from "../dtype.js";
 import { DeltagradError, optionsOf } from "../errors.js";
-import { defaultGenerator, Generator as GeneratorClass, type Generator } from "../random.js";
+import { defaultGenerator, Generator as GeneratorClass, randomHooks, type Generator } from "../random.js";
 import { checkShape, describe, sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 
@@ -254,7 +254,9 @@ function random(op: string, shape: readonly number[], options: RandomOptions | u
   if (!(g instanceof GeneratorClass)) throw new DeltagradError(`${op}: generator must be a Generator, got ${describe(g)}`);
   const values = allocate(dtype, sizeOf(s));
   for (let i = 0; i < values.length; i++) values[i] = draw(g);
-  return fromTypedArray(values, s, dtype, opts);
+  const out = fromTypedArray(values, s, dtype, opts);
+  if (randomHooks.drawn !== null) randomHooks.drawn(out, g, draw);
+  return out;
 }
 
 /**

@@ -1,0 +1,246 @@
+/**
+ * compile(fn): trace once per signature, replay afterwards (docs/compile.md has the rules).
+ */
+import { getBackend } from "../backend.js";
+import { isGradEnabled } from "../engine.js";
+import { DeltagradError } from "../errors.js";
+import { describe } from "../shape.js";
+import { Tensor } from "../tensor.js";
+import { getNumThreads } from "../wasm/threads.js";
+import { captureHost } from "./host.js";
+import { disposePlan, plan, releaseKept, run, wrap, type Plan } from "./plan.js";
+import { activeRecorder, recordWith, Recorder, type HostStep, type Recording } from "./record.js";
+
+/** Options of {@link compile}. */
+export interface CompileOptions {
+  /** Signatures kept (least recently used dropped first). Default 8. */
+  maxCacheSize?: number;
+  /** The name used in errors and warnings (default: the function's name). */
+  name?: string;
+}
+
+/** What {@link CompiledFunction.stats} reports. */
+export interface CompileStats {
+  /** Calls so far. */
+  calls: number;
+  /** Calls that traced (a new signature, or a guard that failed: `.grad` set/unset, new optimizer state). */
+  traces: number;
+  /** Calls that replayed a cached trace. */
+  hits: number;
+  /** Calls that ran the function eagerly (its result requires grad, so a caller differentiates it). */
+  eagerCalls: number;
+  /** Milliseconds spent tracing and planning, in total. */
+  compileMs: number;
+  /** Signatures cached now. */
+  cacheSize: number;
+  /** The last plan: primitives recorded, and kernels its replay runs (after dead-code elimination). */
+  recordedOps: number;
+  kernels: number;
+}
+
+/** A compiled function: `fn`'s signature plus statistics. */
+export interface CompiledFunction<A extends unknown[], R> {
+  (...args: A): R;
+  /** Trace and cache counters. */
+  stats(): CompileStats;
+  /** The kernel schedule of the most recent trace, one line per kernel (`v12 = matmul(v3, v7)`). */
+  describe(): string;
+  /** Drops every cached trace (the next call traces again). */
+  clear(): void;
+}
+
+type Shape = { k: "t"; id: number } | { k: "a"; items: Shape[] } | { k: "o"; keys: string[]; items: Shape[] } | { k: "v"; value: unknown };
+
+interface Entry {
+  eager: boolean;
+  rec: Recording | null;
+  plan: Plan | null;
+  result: Shape;
+  /** Current values of the host regions' scalars, by value id. */
+  scalarVals: Map<number, number>;
+}
+
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
+function argKey(a: unknown, i: number, name: string): string {
+  if (a instanceof Tensor) return `T${a.shape.join("x")}:${a.dtype}:${a.requiresGrad ? 1 : 0}:${a.backend.name}`;
+  if (a === undefined) return "u";
+  if (a === null || typeof a === "number" || typeof a === "string" || typeof a === "boolean") return `V${JSON.stringify(a)}`;
+  throw new DeltagradError(`${name}: argument ${i} is ${describe(a)}; a compiled function takes tensors, numbers, strings and booleans (other values: capture them in the function)`);
+}
+
+/**
+ * Compiles `fn`: the first call with a given signature (argument shapes, dtypes, which require
+ * grad, the values of non-tensor arguments, the backend, the thread count) runs `fn` once while
+ * recording every primitive and side effect; later calls replay that record without running
+ * `fn` — no graph bookkeeping, no per-op objects, intermediates freed at their last use.
+ * `fn` may be a whole training step: forward, `backward()`, reading `.grad`, `opt.step()` and
+ * `opt.zeroGrad()` (parameter and optimizer-state updates are replayed as in-place writes; the
+ * optimizer's learning rate and step counts are re-read at every call). Reading a traced value on
+ * the host (`itemSync`, `dataSync`, `arraySync`) inside `fn` throws; return it instead.
+ *
+ * @example
+ * ```ts
+ * const f = compile((x: Tensor) => x.mul(x).sum());
+ * f(tensor([1, 2])).itemSync(); // 5 (traced)
+ * f(tensor([3, 4])).itemSync(); // 25 (replayed)
+ * f.stats().traces;              // 1
+ * ```
+ */
+export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: CompileOptions = {}): CompiledFunction<A, R> {
+  if (typeof fn !== "function") throw new DeltagradError(`compile: expected a function, got ${describe(fn)}`);
+  if (options === null || typeof options !== "object") throw new DeltagradError(`compile: options must be an object, got ${describe(options)}`);
+  const maxCache = options.maxCacheSize ?? 8;
+  if (!Number.isInteger(maxCache) || maxCache < 1) throw new DeltagradError(`compile: maxCacheSize must be a positive integer, got ${describe(maxCache)}`);
+  const name = `compile(${options.name ?? (fn.name || "fn")})`;
+  const cache = new Map<string, Entry>();
+  const stats: CompileStats = { calls: 0, traces: 0, hits: 0, eagerCalls: 0, compileMs: 0, cacheSize: 0, recordedOps: 0, kernels: 0 };
+  let lastPlan: Plan | null = null;
+
+  const drop = (key: string) => {
+    const e = cache.get(key);
+    if (e?.plan) disposePlan(e.plan);
+    cache.delete(key);
+  };
+
+  const traceCall = (key: string, args: A): R => {
+    const t0 = now();
+    const tensors = args.filter((a): a is Tensor => a instanceof Tensor);
+    const rec = new Recorder(name, tensors);
+    const result = recordWith(rec, () => fn(...args));
+    const t1 = now();
+    const outs: number[] = [];
+    let needsGraph = false;
+    const shapeOf = (r: unknown): Shape => {
+      if (r instanceof Tensor) {
+        // A result whose graph is still there is differentiated by the caller: the replay could not.
+        if (r.requiresGrad && r.node !== null && !r.node.freed && isGradEnabled()) needsGraph = true;
+        const id = rec.valueOf(r);
+        outs.push(id);
+        return { k: "t", id };
+      }
+      if (Array.isArray(r)) return { k: "a", items: r.map(shapeOf) };
+      if (r !== null && typeof r === "object" && Object.getPrototypeOf(r) === Object.prototype) {
+        const keys = Object.keys(r);
+        return { k: "o", keys, items: keys.map((k) => shapeOf((r as Record<string, unknown>)[k])) };
+      }
+      return { k: "v", value: r };
+    };
+    const shape = shapeOf(result);
+    const recording = rec.finish();
+    const backend = getBackend();
+    const foreign = recording.values.some((v) => (v.kind === "live" || v.kind === "input") && (v.tensor ?? tensors[v.index]!).backend !== backend);
+    const entry: Entry = { eager: needsGraph || foreign, rec: recording, plan: null, result: shape, scalarVals: new Map() };
+    if (!entry.eager) {
+      entry.plan = plan(recording, outs, backend);
+      for (const h of recording.hosts) for (const id of h.scalars) entry.scalarVals.set(id, recording.values[id]!.data![0]!);
+      lastPlan = entry.plan;
+      stats.recordedOps = entry.plan.recorded;
+      stats.kernels = entry.plan.rules.length;
+    }
+    if (cache.size >= maxCache) drop(cache.keys().next().value!);
+    cache.set(key, entry);
+    stats.traces++;
+    stats.cacheSize = cache.size;
+    stats.compileMs += t1 - t0 + (now() - t1);
+    return result;
+  };
+
+  const replay = (e: Entry, args: A, steps: HostStep[]): R => {
+    const p = e.plan!;
+    const rec = e.rec!;
+    // The host regions' scalars (lr, bias corrections) for this call.
+    rec.hosts.forEach((h, i) => {
+      const vals = steps[i]!.scalars;
+      h.scalars.forEach((id, k) => {
+        const v = vals[k]!;
+        if (e.scalarVals.get(id) === v) return;
+        const old = p.consts[id]!;
+        p.consts[id] = new Tensor(p.backend.fill(old.dtype, 1, v), old.shape, old.dtype, p.backend);
+        old.dispose();
+        e.scalarVals.set(id, v);
+      });
+    });
+    const tensors = args.filter((a): a is Tensor => a instanceof Tensor);
+    run(p, tensors, null);
+    const build = (s: Shape): unknown => {
+      if (s.k === "t") return wrap(p, s.id);
+      if (s.k === "a") return s.items.map(build);
+      if (s.k === "o") return Object.fromEntries(s.keys.map((k, i) => [k, build(s.items[i]!)]));
+      return s.value;
+    };
+    const result = build(e.result) as R;
+    for (const [t, id] of rec.writes) {
+      const w = wrap(p, id);
+      t.assign(w);
+      w.dispose();
+    }
+    for (const [t, g] of rec.grads) {
+      if (g.final === -1) continue;
+      t._setGrad(g.final === null ? null : wrap(p, g.final));
+    }
+    releaseKept(p);
+    for (const s of steps) s.commit();
+    return result;
+  };
+
+  /** The guards of a cached trace: `.grad`s null exactly where they were, live tensors not disposed. */
+  const guardsHold = (rec: Recording): boolean => {
+    for (const [t, g] of rec.grads) if ((t._peekGrad() === null) !== g.entryNull) return false;
+    for (const v of rec.values) if (v.kind === "live" && v.tensor!.isDisposed) return false;
+    return true;
+  };
+
+  const compiled = (...args: A): R => {
+    stats.calls++;
+    if (activeRecorder() !== null) return fn(...args); // inside another trace: record inline
+    const backend = getBackend();
+    const key = `${backend.name}|${backend.name === "wasm" ? getNumThreads() : 0}|${isGradEnabled() ? 1 : 0}|${args.map((a, i) => argKey(a, i, name)).join(",")}`;
+    const e = cache.get(key);
+    if (e !== undefined) {
+      cache.delete(key);
+      cache.set(key, e); // most recently used last
+      if (e.eager) {
+        stats.eagerCalls++;
+        return fn(...args);
+      }
+      if (guardsHold(e.rec!)) {
+        const steps: HostStep[] = [];
+        let ok = true;
+        for (const h of e.rec!.hosts) {
+          const s = captureHost(h);
+          if (s === null) {
+            ok = false;
+            break;
+          }
+          steps.push(s);
+        }
+        if (ok) {
+          stats.hits++;
+          return replay(e, args, steps);
+        }
+      }
+      drop(key);
+    }
+    return traceCall(key, args);
+  };
+  return Object.assign(compiled, {
+    stats: (): CompileStats => ({ ...stats, cacheSize: cache.size }),
+    describe: (): string => (lastPlan === null ? "(not traced yet)" : describePlan(lastPlan)),
+    clear: (): void => {
+      for (const k of [...cache.keys()]) drop(k);
+      stats.cacheSize = 0;
+    },
+  });
+}
+
+/** One line per kernel of a plan. */
+export function describePlan(p: Plan): string {
+  const name = (id: number) => {
+    const v = p.values[id]!;
+    return v.kind === "op" ? `v${id}` : `${v.kind}${id}`;
+  };
+  return p.opNames
+    .map((op, i) => `${name(p.outIds[i]!)} = ${op}(${p.inputIds[i]!.map(name).join(", ")}) [${p.values[p.outIds[i]!]!.shape.join("×") || "scalar"}]`)
+    .join("\n");
+}
