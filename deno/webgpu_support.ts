@@ -24,6 +24,17 @@ export function on<T>(name: string, fn: () => T): T {
   }
 }
 
+/** {@link on} for async work: `name` stays the active backend until `fn`'s promise settles. */
+export async function onAsync<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const prev = dg.getBackend().name;
+  dg.setBackend(name);
+  try {
+    return await fn();
+  } finally {
+    dg.setBackend(prev);
+  }
+}
+
 /** mulberry32: a small seeded generator, so every run draws the same shapes and values. */
 export function rng(seed: number) {
   let a = seed >>> 0;

@@ -11,7 +11,7 @@ import type { Tensor } from "@deltagrad/autograd";
 import { crossEntropy, LeNet5, Linear, MLP, Sequential, Sigmoid, type Module } from "@deltagrad/nn";
 import { Adam, SGD, type Optimizer } from "@deltagrad/optim";
 import { assert, AssertionError } from "./assert.ts";
-import { noAdapter, on, rng } from "./webgpu_support.ts";
+import { noAdapter, on, onAsync, rng } from "./webgpu_support.ts";
 
 const test = (name: string, fn: () => Promise<void> | void) => Deno.test({ name: `webgpu: ${name}`, ignore: noAdapter, fn });
 // JSON modules: imported statically, so the tests need no --allow-read.
@@ -191,4 +191,73 @@ test("LeNet-5 (relu, max pool, SGD 0.05 momentum 0.9), 20 steps: losses equal to
     const model = new LeNet5({ activation: "relu", pool: "max" });
     return { model, opt: new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 }) };
   }, [16, 1, 28, 28], 10);
+});
+
+test("fit on webgpu: one loss-and-flag read per step, a NaN gradient stops training with parameters unchanged", async () => {
+  const { fit, mseLoss } = await import("@deltagrad/nn");
+  const [model, x, y, opt] = on("webgpu", () => {
+    dg.manualSeed(5);
+    const model = new MLP([3, 8, 1]);
+    return [model, dg.randn([32, 3]), dg.randn([32, 1]), new Adam(model.parameters(), { lr: 0.01 })] as const;
+  });
+  const before = dg.webgpuStats().submits;
+  const history = await onAsync("webgpu", () => fit(model, { x, y, loss: mseLoss, optimizer: opt, epochs: 3, batchSize: 8, shuffle: false, verbose: 0 }));
+  const submits = dg.webgpuStats().submits - before;
+  assert(history.loss.length === 3 && history.loss[2]! < history.loss[0]!, `loss did not fall: ${history.loss}`);
+  // 12 steps: one batched read each (loss + non-finite count), no per-gradient downloads.
+  assert(submits <= 12 + 3, `${submits} submits for 12 steps`);
+  // A NaN gradient with a finite loss (√0 in the loss) at batch 2: fit throws and nothing changes.
+  const params = model.parameters();
+  const snapshot = async () => Promise.all(params.map((p) => p.data().then((d) => Array.from(d))));
+  let calls = 0;
+  const loss = (p: Tensor, t: Tensor) => (++calls === 2 ? mseLoss(p, t).add(p.sub(p).sqrt().sum()) : mseLoss(p, t));
+  let seen: number[][] = [];
+  const err = await onAsync("webgpu", () => fit(model, {
+    x, y, loss, optimizer: opt, epochs: 1, batchSize: 8, shuffle: false, verbose: 0,
+    callbacks: [{ onBatchEnd: async (b: number) => { if (b === 1) seen = await snapshot(); } }],
+  })).then(() => null, (e) => e);
+  assert(err instanceof dg.DeltagradError && /fit: a gradient at epoch 1, batch 2 .* NaN or infinite entries/.test(String(err)), String(err));
+  assertClose(await snapshot(), seen);
+});
+
+function assertClose(a: number[][], b: number[][]): void {
+  if (JSON.stringify(a) !== JSON.stringify(b)) throw new AssertionError(`parameters changed: ${JSON.stringify(a).slice(0, 200)} vs ${JSON.stringify(b).slice(0, 200)}`);
+}
+
+test("clipGradNorm stays on the device and matches cpu; evaluateAsync, predictAsync, serializeAsync match cpu", async () => {
+  const { clipGradNorm } = await import("@deltagrad/optim");
+  const { evaluateAsync, predictAsync, serializeAsync, evaluate, predict, serialize } = await import("@deltagrad/nn");
+  const run = (backend: string) => on(backend, () => {
+    dg.manualSeed(9);
+    const model = new MLP([5, 7, 3]);
+    const x = dg.randn([20, 5]);
+    const y = dg.randint(0, 2, [20]);
+    crossEntropy(model.call(x), y).mul(50).backward();
+    const submits = dg.webgpuStats().submits;
+    const norm = clipGradNorm(model.parameters(), 0.5);
+    const noWait = dg.webgpuStats().submits === submits;
+    return { model, x, y, norm, grads: model.parameters().map((p) => p.grad!), noWait };
+  });
+  const cpu = run("cpu");
+  const gpu = run("webgpu");
+  assert(gpu.noWait, "clipGradNorm submitted GPU work (it waited on the host)");
+  assert(gpu.norm.backend.name === "webgpu" && gpu.norm.shape.length === 0, "the norm is a scalar tensor on webgpu");
+  const [gn, ...gg] = await Promise.all([gpu.norm.item(), ...gpu.grads.map((g) => g.data())]);
+  const cn = cpu.norm.itemSync();
+  assert(Math.abs(gn - cn) <= 1e-5 * cn, `norm webgpu ${gn} vs cpu ${cn}`);
+  gg.forEach((g, i) => {
+    const c = cpu.grads[i]!.dataSync();
+    for (let k = 0; k < c.length; k++) assert(Math.abs(g[k]! - c[k]!) <= 1e-5 * Math.abs(c[k]!) + 1e-7, `clipped grad ${i}[${k}]: ${g[k]} vs ${c[k]}`);
+  });
+  const opts = { loss: crossEntropy, metrics: ["accuracy" as const] };
+  const ec = on("cpu", () => evaluate(cpu.model, cpu.x, cpu.y, opts));
+  const [e, p, bytes] = await onAsync("webgpu", () =>
+    Promise.all([evaluateAsync(gpu.model, gpu.x, gpu.y, opts), predictAsync(gpu.model, gpu.x, { batchSize: 7 }), serializeAsync(gpu.model.stateDict())]),
+  );
+  assert(Math.abs(e.loss - ec.loss) <= 1e-5 * ec.loss && e.metrics.accuracy === ec.metrics.accuracy, `evaluateAsync ${JSON.stringify(e)} vs evaluate ${JSON.stringify(ec)}`);
+  const pc = on("cpu", () => predict(cpu.model, cpu.x)).dataSync();
+  const pg = await p.data();
+  for (let k = 0; k < pc.length; k++) assert(Math.abs(pg[k]! - pc[k]!) <= 1e-5 * Math.abs(pc[k]!) + 1e-6, `predictAsync[${k}] ${pg[k]} vs ${pc[k]}`);
+  const sc = on("cpu", () => serialize(cpu.model.stateDict()));
+  assert(bytes.length === sc.length, `serializeAsync wrote ${bytes.length} bytes, serialize ${sc.length}`);
 });

@@ -24,7 +24,7 @@ import { optionsOf } from "./options.js";
 import { readBytes as readFile, writeAtomic } from "#file-io";
 import { build, checkDuplicateKeys, isRecord, parse, plan, q, toLittleEndian, type SerializeOptions } from "./checkpoint/safetensors.js";
 
-export { MAX_HEADER_BYTES, serialize, deserialize, deserializeMetadata, type SerializeOptions } from "./checkpoint/safetensors.js";
+export { MAX_HEADER_BYTES, serialize, serializeAsync, deserialize, deserializeMetadata, type SerializeOptions } from "./checkpoint/safetensors.js";
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {

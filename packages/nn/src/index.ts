@@ -16,6 +16,7 @@ export * from "./layers/conv.js";
 export * from "./data.js";
 export * from "./chart.js";
 export * from "./training.js";
+export * from "./training/async.js";
 export * from "./checkpoint.js";
 export * from "./layers/recurrent.js";
 export * from "./layers/attention.js";

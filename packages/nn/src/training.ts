@@ -3,7 +3,7 @@
  * Deterministic given a seed (shuffling and dropout draw from seeded generators).
  */
 import { optionsOf } from "./options.js";
-import { DeltagradError, manualSeed, noGrad, concat, Tensor } from "@deltagrad/autograd";
+import { DeltagradError, manualSeed, noGrad, concat, Tensor, scoped, logicalNot, tensor } from "@deltagrad/autograd";
 import { batchCount, batches, takeRows, toClasses } from "./data.js";
 import { hstackSvg, lineChartSvg, type Series } from "./chart.js";
 import type { Module } from "./module.js";
@@ -199,10 +199,15 @@ function metricFns(metrics: Metric[] = []): [string, (p: Tensor, y: Tensor) => n
   });
 }
 
-function checkFinite(op: string, what: string, values: ArrayLike<number>): void {
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i]!)) throw new DeltagradError(`${op}: ${what} is ${values[i]}`);
-  }
+/** NaN and ±∞ entries over every gradient of `params`, as a scalar tensor computed where the gradients live (|g| < ∞ is false exactly for those). */
+function nonFiniteCount(params: Tensor[]): Tensor {
+  return scoped(() => noGrad(() => {
+    const counts = params.flatMap((p) => {
+      const g = p._peekGrad();
+      return g ? [logicalNot(g.abs().less(Infinity)).cast("float32").sum()] : [];
+    });
+    return counts.length === 0 ? tensor(0) : counts.reduce((acc, c) => acc.add(c));
+  }));
 }
 
 /**
@@ -271,13 +276,12 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         optimizer.zeroGrad();
         const pred = model.call(batch.x);
         const l = loss(pred, batch.y);
-        const lv = await l.item();
-        if (!Number.isFinite(lv)) throw new DeltagradError(`fit: loss is ${lv} at epoch ${epoch}, batch ${b}; training stopped before this step, parameters unchanged`);
         l.backward();
-        for (const p of params) {
-          const g = p._peekGrad();
-          if (g) checkFinite("fit", `a gradient at epoch ${epoch}, batch ${b} (training stopped before this step, parameters unchanged)`, await g.data());
-        }
+        // One read per step, not a download of every gradient: the loss and a count of non-finite
+        // gradient entries computed on the device, read together (on webgpu one GPU wait).
+        const [lv, bad] = await Promise.all([l.item(), nonFiniteCount(params).item()]);
+        if (!Number.isFinite(lv)) throw new DeltagradError(`fit: loss is ${lv} at epoch ${epoch}, batch ${b}; training stopped before this step, parameters unchanged`);
+        if (bad !== 0) throw new DeltagradError(`fit: a gradient at epoch ${epoch}, batch ${b} (training stopped before this step, parameters unchanged) has ${bad} NaN or infinite entries`);
         optimizer.step();
         // Superseded gradients only the library has seen are freed now.
         for (const [g, seen] of savedGrads) if (g && !seen) g.dispose();

@@ -164,6 +164,8 @@ const NOT_FUZZED = new Set([
   "escapeXml", "niceTicks", "lineChartSvg", "hstackSvg", "formatCount",
   // async file I/O: covered by checkpoint.test.ts and the state-safety tests below
   "save", "load", "saveModel", "loadModel", "saveOptimizer", "loadOptimizer",
+  // async forms of evaluate/predict/serialize: async-forms.test.ts (same results as the fuzzed sync forms) and deno/webgpu_train_test.ts
+  "evaluateAsync", "predictAsync", "serializeAsync",
   // training loop pieces: fit is fuzzed below with hostile options; callbacks are plain classes
   "History", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "ProgressEvents",
 ]);

@@ -27,19 +27,24 @@ function runtime(): GpuRuntime {
 
 const isHost = (d: BackendData): d is TypedArray => ArrayBuffer.isView(d);
 
-/** The GPU buffer of an operand; throws naming `op` when it is a float64 host array. */
+/**
+ * The GPU buffer of an operand. A host bool/int32 array (the result of a comparison or an
+ * arg-reduction of float64 host values) is uploaded for this use (its buffer returns to the pool
+ * through the FinalizationRegistry); a float64 host array cannot go to the GPU: that throws, naming `op`.
+ */
 function g(op: string, d: BackendData): GpuData {
   if (d instanceof GpuData) return d;
+  if (d instanceof Int32Array) return runtime().upload(widen(d, "int32"));
+  if (d instanceof Uint8Array) return runtime().upload(widen(d, "bool"));
   throw new DeltagradError(
     `${op}: webgpu keeps float64 tensors on the host and cannot mix them with GPU tensors; cast the float64 operand to float32 (x.cast("float32")) or run float64 work on setBackend("cpu")`,
   );
 }
 
-/** Host (float64) operands run the cpu kernel; all-GPU operands the WGSL one; a mix throws. */
+/** Host (float64) operands run the cpu kernel; all-GPU operands the WGSL one; a mix throws (see {@link g}). */
 function route<T extends readonly BackendData[]>(op: string, ds: T, host: () => BackendData, gpu: (r: GpuRuntime) => BackendData): BackendData {
   const hosts = ds.filter(isHost).length;
   if (hosts === ds.length && ds.length > 0) return host();
-  if (hosts > 0) ds.forEach((d) => g(op, d));
   return gpu(runtime());
 }
 

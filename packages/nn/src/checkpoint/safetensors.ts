@@ -109,8 +109,8 @@ function swapBytes(bytes: Uint8Array, width: number): void {
 
 /**
  * Encodes a state dict as safetensors bytes (no file system; works in browsers). Tensors are
- * read with `dataSync()`, so they must live on a synchronous backend (cpu); {@link save} reads
- * asynchronously and works on every backend.
+ * read with `dataSync()`, so they must live on a synchronous backend (cpu, wasm);
+ * {@link serializeAsync} and `save` read asynchronously and work on every backend.
  *
  * @example
  * ```ts
@@ -124,6 +124,25 @@ export function serialize(stateDict: Record<string, Tensor>, options?: Serialize
   const out = new Uint8Array(header.length + dataBytes);
   out.set(header);
   for (const e of entries) out.set(toLittleEndian("serialize", e.name, e.t.dataSync(), e.t.dtype, e.t.size), header.length + e.begin);
+  return out;
+}
+
+/**
+ * {@link serialize} for every backend: the tensors are read with `await t.data()`, all in one
+ * batch (on webgpu one GPU wait), then encoded as safetensors bytes.
+ *
+ * @example
+ * ```ts
+ * const bytes = await serializeAsync(model.stateDict()); // works on webgpu too
+ * ```
+ */
+export async function serializeAsync(stateDict: Record<string, Tensor>, options?: SerializeOptions): Promise<Uint8Array> {
+  const { metadata } = optionsOf("serializeAsync", options);
+  const { header, entries, dataBytes } = plan("serializeAsync", stateDict, metadata);
+  const values = await Promise.all(entries.map((e) => e.t.data()));
+  const out = new Uint8Array(header.length + dataBytes);
+  out.set(header);
+  entries.forEach((e, i) => out.set(toLittleEndian("serializeAsync", e.name, values[i]!, e.t.dtype, e.t.size), header.length + e.begin));
   return out;
 }
 
