@@ -135,3 +135,15 @@ describe("tanh near 0", () => {
     expect(arr(x.grad!)).toEqual([1, 1]);
   });
 });
+
+it("pow(a, b) differentiates twice at a = 0 without NaN from the masked branches", () => {
+  const a = f64([0, 0]);
+  const b = f64([2, 3]);
+  const [ga, gb] = dg.gradients(dg.pow(a, b).sum(), [a, b], undefined, { createGraph: true });
+  expect(arr(ga!)).toEqual([0, 0]);
+  expect(arr(gb!)).toEqual([0, 0]);
+  const [gaa] = dg.gradients(ga!.sum(), [a]);
+  expect(arr(gaa!)).toEqual([2, 0]); // d²(a²)/da² = 2, d²(a³)/da² = 6a = 0
+  const [gbb] = dg.gradients(gb!.sum(), [b]);
+  expect(arr(gbb!)).toEqual([0, 0]);
+});

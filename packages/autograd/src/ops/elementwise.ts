@@ -228,13 +228,15 @@ function powTensor(a: Tensor, b: Tensor): Tensor {
       return signedPow(a, b);
     },
     (g, [a, b], y) => {
+      // Masked entries also get a safe operand (1 for a), so the unused branch stays finite and
+      // differentiating these expressions again (createGraph) leaks no 0·∞ = NaN.
       const da = () => {
-        const d = mul(b!, pow(a!, sub(b!, 1)));
-        return where(equal(b!, 0), where(equal(a!, 0), 0, d), d);
+        const m = where(equal(b!, 0), equal(a!, 0), 0); // a = b = 0
+        return where(m, 0, mul(b!, pow(where(m, 1, a!), sub(b!, 1))));
       };
       const db = () => {
-        const d = mul(y, log(a!));
-        return where(equal(a!, 0), where(greaterEqual(b!, 0), 0, d), d);
+        const m = where(equal(a!, 0), greaterEqual(b!, 0), 0); // a = 0, b ≥ 0
+        return where(m, 0, mul(y, log(where(m, 1, a!))));
       };
       return [a!.requiresGrad ? unbroadcast(mul(g, da()), a!.shape) : null, b!.requiresGrad ? unbroadcast(mul(g, db()), b!.shape) : null];
     },
