@@ -172,12 +172,13 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const result = build(e.result) as R;
     for (const [t, id] of rec.writes) {
       const w = wrap(p, id);
-      t.assign(w);
+      const k = rec.inputs.indexOf(t);
+      (k >= 0 ? tensors[k]! : t).assign(w);
       w.dispose();
     }
     for (const [t, g] of rec.grads) {
       if (g.final === -1) continue;
-      t._setGrad(g.final === null ? null : wrap(p, g.final));
+      (g.arg >= 0 ? tensors[g.arg]! : t)._setGrad(g.final === null ? null : wrap(p, g.final));
     }
     releaseKept(p);
     for (const s of steps) s.commit();
@@ -185,8 +186,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   };
 
   /** The guards of a cached trace: `.grad`s null exactly where they were, live tensors not disposed. */
-  const guardsHold = (rec: Recording): boolean => {
-    for (const [t, g] of rec.grads) if ((t._peekGrad() === null) !== g.entryNull) return false;
+  const guardsHold = (rec: Recording, tensors: readonly Tensor[]): boolean => {
+    for (const [t, g] of rec.grads) if (((g.arg >= 0 ? tensors[g.arg]! : t)._peekGrad() === null) !== g.entryNull) return false;
     for (const v of rec.values) if (v.kind === "live" && v.tensor!.isDisposed) return false;
     return true;
   };
@@ -204,7 +205,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         stats.eagerCalls++;
         return fn(...args);
       }
-      if (guardsHold(e.rec!)) {
+      if (guardsHold(e.rec!, args.filter((a): a is Tensor => a instanceof Tensor))) {
         const steps: HostStep[] = [];
         let ok = true;
         for (const h of e.rec!.hosts) {

@@ -108,7 +108,7 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
 function bind(v: Value, args: readonly Tensor[]): BackendData {
   if (v.kind === "input") return args[v.index]!.handle;
   if (v.kind === "live") return v.tensor!.handle;
-  return v.tensor!._peekGrad()!.handle; // grad: the guard checked it is set
+  return (v.index >= 0 ? args[v.index]! : v.tensor!)._peekGrad()!.handle; // grad: the guard checked it is set
 }
 
 /**

@@ -33,7 +33,7 @@ export interface Value {
   readonly kind: ValueKind;
   readonly shape: readonly number[];
   readonly dtype: Tensor["dtype"];
-  /** input: the argument index; scalar: the host region's index. */
+  /** input: the argument index; grad: its owner's argument index (−1: not an input); scalar: the host region's index. */
   readonly index: number;
   /** live: the tensor; grad: the tensor whose `.grad` it is. */
   readonly tensor: Tensor | null;
@@ -63,6 +63,14 @@ export interface HostStep {
  */
 export type HostRecompute = (placeholder: (like: Tensor) => Tensor) => (() => void) | null;
 
+/** A `.grad` change: on `arg` (an input's index) or the recorded tensor itself (arg −1). */
+export interface GradEffect {
+  readonly arg: number;
+  readonly entryNull: boolean;
+  /** The value at the end: null, a value id, or −1 for unchanged. */
+  readonly final: number | null;
+}
+
 export interface HostRegion {
   readonly recompute: HostRecompute;
   readonly scalars: number[];
@@ -77,7 +85,9 @@ export interface Recording {
   /** In-place writes: the tensor and the value it holds at the end (last write wins). */
   readonly writes: Map<Tensor, number>;
   /** `.grad` of tensors: whether it was null at entry, and its value at the end (null, or unchanged = -1). */
-  readonly grads: Map<Tensor, { entryNull: boolean; final: number | null }>;
+  readonly grads: Map<Tensor, GradEffect>;
+  /** Input tensors by argument index: a grad or write on one applies to that call's argument. */
+  readonly inputs: readonly Tensor[];
 }
 
 const NO_BACKEND = { name: "none" } as unknown as Backend;
@@ -108,6 +118,7 @@ export class Recorder {
     inputs.forEach((t, i) => {
       if (this.ids.has(t)) throw new DeltagradError(`${name}: the same tensor is passed as two inputs; pass it once`);
       this.add(t, "input", i);
+      this.noteEntryGrad(t, t._peekGrad());
     });
   }
 
@@ -155,7 +166,7 @@ export class Recorder {
       this.ids.set(t, alias);
       return alias;
     }
-    if (this.gradOwner.has(t)) return this.add(t, "grad");
+    if (this.gradOwner.has(t)) return this.add(t, "grad", this.inputs.indexOf(this.gradOwner.get(t)!));
     if (t.id < this.startId) {
       this.noteEntryGrad(t, t._peekGrad());
       return this.add(t, "live");
@@ -197,8 +208,8 @@ export class Recorder {
 
   onAssign(t: Tensor, value: Tensor): void {
     const v = this.valueOf(value);
-    if (t.id < this.startId) {
-      this.valueOf(t); // its entry value is a live value (it may have been read before)
+    if (t.id < this.startId || this.inputs.includes(t)) {
+      this.valueOf(t); // its entry value is a live value or an input (it may have been read before)
       this.writes.set(t, v);
     }
     // Later reads of t see the new value (t's storage becomes value's: byStorage finds it too).
@@ -236,16 +247,13 @@ export class Recorder {
 
   /** After the function returned: the grads' final values (null, or the value; unchanged ones dropped). */
   finish(): Recording {
-    const grads = new Map<Tensor, { entryNull: boolean; final: number | null }>();
+    const grads = new Map<Tensor, GradEffect>();
     for (const [t, entry] of this.entryGrad) {
       const now = t._peekGrad();
-      if (now === entry) {
-        grads.set(t, { entryNull: entry === null, final: -1 });
-        continue;
-      }
-      grads.set(t, { entryNull: entry === null, final: now === null ? null : this.valueOf(now) });
+      const arg = this.inputs.indexOf(t);
+      grads.set(t, { arg, entryNull: entry === null, final: now === entry ? -1 : now === null ? null : this.valueOf(now) });
     }
-    return { values: this.values, nodes: this.nodes, randoms: this.randoms, hosts: this.hosts, writes: this.writes, grads };
+    return { values: this.values, nodes: this.nodes, randoms: this.randoms, hosts: this.hosts, writes: this.writes, grads, inputs: this.inputs };
   }
 }
 

@@ -1,0 +1,227 @@
+/**
+ * compile(): replays equal eager execution. Without fusion the replay runs the same kernels in
+ * the same order as eager code, so the bound is exact equality (bit for bit), on cpu (float64)
+ * and wasm (float32). Every PyTorch ops.json case goes through a compiled forward + backward.
+ */
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, test } from "vitest";
+import * as dg from "@deltagrad/autograd";
+import { compile, DeltagradError, getBackend, grad, manualSeed, rand, setBackend, Tensor, tensor, vjp } from "@deltagrad/autograd";
+
+const initial = getBackend().name;
+afterEach(() => setBackend(initial));
+
+const BACKENDS = ["cpu", "wasm"].filter((b) => dg.listBackends().includes(b));
+
+const bits = (t: Tensor | null) => (t === null ? null : Array.from(t.dataSync(), (v) => (Object.is(v, -0) ? "-0" : String(v))));
+
+describe.each(BACKENDS)("compile on %s", (backend) => {
+  const dtype = backend === "cpu" ? "float64" : "float32";
+  const T = (v: number[], shape?: number[]) => {
+    const t = tensor(v, { dtype });
+    return shape ? t.reshape(shape) : t;
+  };
+
+  test("a pure function traces once per signature and replays", () => {
+    setBackend(backend);
+    const f = compile((x: Tensor, y: Tensor) => x.mul(y).add(1).exp().sum({ axis: 0 }));
+    const a = T([1, 2, 3, 4], [2, 2]);
+    const b = T([0.5, -1]);
+    expect(bits(f(a, b))).toEqual(bits(a.mul(b).add(1).exp().sum({ axis: 0 })));
+    const a2 = T([0.1, 0.2, 0.3, 0.4], [2, 2]);
+    expect(bits(f(a2, b))).toEqual(bits(a2.mul(b).add(1).exp().sum({ axis: 0 })));
+    expect(f.stats()).toMatchObject({ calls: 2, traces: 1, hits: 1, eagerCalls: 0, cacheSize: 1 });
+    const a3 = T([1, 2, 3, 4, 5, 6], [3, 2]); // a new shape traces again
+    expect(bits(f(a3, b))).toEqual(bits(a3.mul(b).add(1).exp().sum({ axis: 0 })));
+    expect(f.stats()).toMatchObject({ traces: 2, cacheSize: 2 });
+    expect(f.describe()).toMatch(/exp\(/);
+  });
+
+  test("the cache keeps at most maxCacheSize signatures (least recently used dropped)", () => {
+    setBackend(backend);
+    const f = compile((x: Tensor) => x.square(), { maxCacheSize: 2 });
+    const xs = [1, 2, 3].map((n) => T(Array.from({ length: n }, (_, i) => i)));
+    f(xs[0]!);
+    f(xs[1]!);
+    f(xs[0]!); // hit: xs[0]'s signature becomes the most recent
+    f(xs[2]!); // drops xs[1]'s
+    expect(f.stats()).toMatchObject({ traces: 3, hits: 1, cacheSize: 2 });
+    f(xs[0]!);
+    expect(f.stats().hits).toBe(2);
+    f(xs[1]!);
+    expect(f.stats().traces).toBe(4);
+    expect(() => compile((x: Tensor) => x, { maxCacheSize: 0 })).toThrow(/maxCacheSize/);
+  });
+
+  test("non-tensor arguments are part of the signature; results may be arrays and objects", () => {
+    setBackend(backend);
+    const f = compile((x: Tensor, k: number) => ({ y: x.mul(k), parts: [x.add(k), k] }));
+    const x = T([1, 2]);
+    const r1 = f(x, 2);
+    const r2 = f(T([3, 4]), 2);
+    const r3 = f(x, 3);
+    expect(bits(r1.y)).toEqual(bits(x.mul(2)));
+    expect(bits(r2.y)).toEqual(bits(T([3, 4]).mul(2)));
+    expect(bits(r3.parts[0] as Tensor)).toEqual(bits(x.add(3)));
+    expect(r3.parts[1]).toBe(3);
+    expect(f.stats()).toMatchObject({ traces: 2, hits: 1 });
+    expect(() => f(x, { k: 1 } as unknown as number)).toThrow(DeltagradError);
+  });
+
+  test("a host read of a traced value throws naming the read and the fix; constants may be read", () => {
+    setBackend(backend);
+    for (const read of ["itemSync", "dataSync", "arraySync"] as const) {
+      const f = compile((x: Tensor) => {
+        const s = x.sum();
+        return s[read]() as unknown as number > 0 ? x : x.neg();
+      });
+      expect(() => f(T([1, 2]))).toThrow(DeltagradError);
+      expect(() => f(T([1, 2]))).toThrow(new RegExp(`${read}\\(\\) reads the result of \\w+ .*Return the tensor`));
+    }
+    // Hooks are gone after a failed trace: eager reads work.
+    expect(T([1, 2]).sum().itemSync()).toBe(3);
+    // A parameter's value changes between calls: reading it throws too.
+    const w = T([1, 2]).requiresGrad_(true);
+    expect(() => compile((x: Tensor) => (w.dataSync(), x))(T([1]))).toThrow(/parameter, optimizer state or gradient/);
+    // A tensor made inside the function is a constant: reading it is fine.
+    const g = compile((x: Tensor) => x.mul(tensor([2, 3], { dtype }).dataSync()[1]!));
+    expect(bits(g(T([1, 2])))).toEqual(bits(T([3, 6])));
+  });
+
+  test("random draws advance the generator exactly as eager code (fresh numbers at every replay)", () => {
+    setBackend(backend);
+    const fn = (x: Tensor) => x.mul(rand(x.shape, { dtype })).add(rand([1], { dtype }));
+    const x = T([1, 2, 3]);
+    manualSeed(7);
+    const eager = [0, 1, 2].map(() => bits(fn(x)));
+    const f = compile(fn);
+    manualSeed(7);
+    const compiled = [0, 1, 2].map(() => bits(f(x)));
+    expect(compiled).toEqual(eager);
+    expect(compiled[1]).not.toEqual(compiled[2]);
+    expect(f.stats().hits).toBe(2);
+  });
+
+  test("forward + backward of every ops.json case, replayed on new values, equals eager", () => {
+    setBackend(backend);
+    const ops = JSON.parse(readFileSync(new URL("./fixtures/ops.json", import.meta.url), "utf8")).cases as any[];
+    type Nested = number | Nested[];
+    const shapeOf = (v: Nested): number[] => (Array.isArray(v) ? [v.length, ...shapeOf(v[0]!)] : []);
+    const flat = (v: Nested): number[] => (Array.isArray(v) ? v.flatMap(flat) : [v]);
+    const mk = (v: Nested, scale: number, rg: boolean) => T(flat(v).map((e) => e * scale), shapeOf(v)).detach().requiresGrad_(rg);
+    const axisOf = (a: { dim?: number | null }) => (a.dim === null || a.dim === undefined ? undefined : a.dim);
+    const UNARY: Record<string, (x: Tensor, a: Record<string, any>) => Tensor> = {
+      sigmoid: (x) => dg.sigmoid(x), tanh: (x) => dg.tanh(x), relu: (x) => dg.relu(x), softplus: (x) => dg.softplus(x),
+      softmax: (x, a) => dg.softmax(x, { axis: a.dim }), log_softmax: (x, a) => dg.logSoftmax(x, { axis: a.dim }),
+      logsumexp: (x, a) => dg.logSumExp(x, { axis: a.dim, keepDims: a.keepdim }), exp: (x) => dg.exp(x), log: (x) => dg.log(x),
+      sqrt: (x) => dg.sqrt(x), reciprocal: (x) => dg.reciprocal(x), neg: (x) => dg.neg(x), pow: (x, a) => dg.pow(x, a.exponent),
+      sum: (x, a) => dg.sum(x, { axis: axisOf(a), keepDims: a.keepdim }), mean: (x, a) => dg.mean(x, { axis: axisOf(a), keepDims: a.keepdim }),
+      max: (x, a) => dg.max(x, { axis: axisOf(a), keepDims: a.keepdim }),
+      var: (x, a) => dg.variance(x, { axis: axisOf(a), keepDims: a.keepdim, correction: a.unbiased ? 1 : 0 }),
+      clamp: (x, a) => dg.clamp(x, { min: a.min, max: a.max }), cumsum: (x, a) => dg.cumsum(x, { axis: a.dim }),
+    };
+    const BINARY: Record<string, (a: Tensor, b: Tensor) => Tensor> = { pow: dg.pow, matmul: dg.matmul, add: dg.add, sub: dg.sub, mul: dg.mul, div: dg.div, maximum: dg.maximum };
+    let checked = 0;
+    const NN = new Set(["leaky_relu", "elu", "silu", "gelu", "hardtanh", "hardsigmoid_torch", "hard_logistic", "prelu"]);
+    for (const c of ops) {
+      if ("x" in c) {
+        const op = UNARY[c.op];
+        if (NN.has(c.op)) continue; // nn activations: packages/nn/test/compile-train.test.ts
+        if (op === undefined) throw new Error(`no function for ${c.op}`);
+        const step = (x: Tensor, ct: Tensor) => {
+          const y = op(x, c.attrs);
+          y.backward(ct);
+          return [y, x.grad!];
+        };
+        const f = compile(step);
+        f(mk(c.x, 1, true), mk(c.cotangent, 1, false));
+        const scale = c.op === "log" || c.op === "sqrt" || c.op === "pow" ? 1.25 : 0.9;
+        const [y, gx] = f(mk(c.x, scale, true), mk(c.cotangent, 1.1, false));
+        const [ye, gxe] = step(mk(c.x, scale, true), mk(c.cotangent, 1.1, false));
+        expect(bits(y!), c.name).toEqual(bits(ye!));
+        expect(bits(gx!), c.name).toEqual(bits(gxe!));
+        expect(f.stats().hits, c.name).toBe(1);
+      } else {
+        const cond = c.op === "where" ? tensor(c.cond, { dtype: "bool" }) : null;
+        const step = (a: Tensor, b: Tensor, ct: Tensor) => {
+          const y = cond ? dg.where(cond, a, b) : BINARY[c.op]!(a, b);
+          y.backward(ct);
+          return [y, a.grad!, b.grad!];
+        };
+        const f = compile(step);
+        f(mk(c.a, 1, true), mk(c.b, 1, true), mk(c.cotangent, 1, false));
+        const args = () => [mk(c.a, 1.1, true), mk(c.b, 0.95, true), mk(c.cotangent, 0.8, false)] as const;
+        const got = f(...args());
+        const want = step(...args());
+        got.forEach((t, i) => expect(bits(t!), `${c.name} output ${i}`).toEqual(bits(want[i]!)));
+        expect(f.stats().hits, c.name).toBe(1);
+      }
+      checked++;
+    }
+    expect(checked).toBe(ops.filter((c) => !NN.has(c.op)).length);
+  });
+
+  test("a compiled pure function inside grad and vjp gives eager's gradients", () => {
+    setBackend(backend);
+    const fn = (x: Tensor) => x.tanh().mul(x).sum();
+    const f = compile(fn);
+    const x = T([0.3, -1.2, 2]);
+    expect(bits(grad(f)(x))).toEqual(bits(grad(fn)(x)));
+    expect(bits(grad(f)(T([1, 2, 3])))).toEqual(bits(grad(fn)(T([1, 2, 3]))));
+    const [, pull] = vjp((t: Tensor) => compile((u: Tensor) => u.exp())(t), x);
+    expect(bits(pull(T([1, 1, 1]))[0]!)).toEqual(bits(x.exp()));
+    // Outside a differentiation, the same compiled function replays.
+    f(x.detach());
+    f(x.detach());
+    expect(f.stats().hits).toBeGreaterThanOrEqual(1);
+    expect(f.stats().eagerCalls).toBeGreaterThanOrEqual(1);
+  });
+
+  test("in-place writes and .grad accumulation replay; a .grad set or cleared since the trace re-traces", () => {
+    setBackend(backend);
+    const mkW = () => T([0.5, -0.25, 1]).requiresGrad_(true);
+    const step = (w: Tensor) => (x: Tensor) => {
+      const loss = x.mul(w).square().sum();
+      loss.backward();
+      dg.noGrad(() => w.assign(w.sub(w.grad!.mul(0.1))));
+      return loss;
+    };
+    const we = mkW();
+    const wc = mkW();
+    const se = step(we);
+    const sc = compile(step(wc));
+    const xs = [T([1, 2, 3]), T([0.5, 1, -1]), T([2, 0, 1]), T([1, 1, 1])];
+    for (const x of xs) {
+      expect(bits(sc(x))).toEqual(bits(se(x)));
+      expect(bits(wc)).toEqual(bits(we));
+      expect(bits(wc.grad)).toEqual(bits(we.grad)); // accumulates: no zeroGrad
+    }
+    // Call 1 traced with .grad null; call 2 traced with .grad set; calls 3 and 4 replayed.
+    expect(sc.stats()).toMatchObject({ traces: 2, hits: 2 });
+    wc.grad = null;
+    we.grad = null;
+    expect(bits(sc(xs[0]!))).toEqual(bits(se(xs[0]!)));
+    expect(bits(wc)).toEqual(bits(we));
+  });
+
+  test("a replay that throws leaves parameters and gradients untouched", () => {
+    setBackend(backend);
+    const table = T([1, 2, 3, 4], [4, 1]);
+    const w = T([0]);
+    const f = compile((i: Tensor) => {
+      dg.noGrad(() => w.assign(w.add(dg.gather(table, i, 0).sum())));
+      return w.mul(1);
+    });
+    f(tensor([1, 2], { dtype: "int32" }));
+    f(tensor([0, 3], { dtype: "int32" }));
+    const before = bits(w);
+    expect(() => f(tensor([0, 9], { dtype: "int32" }))).toThrow(DeltagradError);
+    expect(bits(w)).toEqual(before);
+    expect(bits(f(tensor([0, 0], { dtype: "int32" })))).toEqual(bits(T([before!.map(Number)[0]! + 2])));
+  });
+});
+
+test("compile checks its arguments", () => {
+  expect(() => compile(3 as unknown as () => void)).toThrow(/compile: expected a function/);
+  expect(() => compile(() => 1, null as unknown as {})).toThrow(/options must be an object/);
+});
