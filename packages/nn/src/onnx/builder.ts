@@ -77,20 +77,27 @@ export class GraphBuilder {
     return this.node(opType, inputs, attrs)[0]!;
   }
 
+  /** An initializer: parameters and named state (running statistics), what an importer makes parameters of. */
   initializer(name: string | null, dtype: DType | "int64", dims: readonly number[], data: ArrayLike<number> | TypedArray): string {
-    const n = name === null ? this.fresh("const") : this.reserve(name);
+    const n = name === null ? this.fresh("param") : this.reserve(name);
     this.initializers.push(encodeTensor({ name: n, dims, dataType: onnxType(dtype), raw: rawBytes(dtype, data) }));
     return n;
   }
 
+  /** Any other fixed tensor (shapes, axes, scalars, captured constants): a Constant node, so it is never mistaken for a weight. */
+  constant(dtype: DType | "int64", dims: readonly number[], data: ArrayLike<number> | TypedArray): string {
+    const name = this.fresh("const");
+    return this.node("Constant", [], { value: { tensor: encodeTensor({ name, dims, dataType: onnxType(dtype), raw: rawBytes(dtype, data) }) } }, [name])[0]!;
+  }
+
   /** A 1-D int64 constant (axes, pads, static shapes). */
   int64(values: readonly number[]): string {
-    return this.initializer(null, "int64", [values.length], values);
+    return this.constant("int64", [values.length], values);
   }
 
   /** A rank-0 constant of `dtype`. */
   scalar(value: number, dtype: DType): string {
-    return this.initializer(null, dtype, [], [value]);
+    return this.constant(dtype, [], [value]);
   }
 
   /** `[N]` (int64, 1-D) for dynamic axis `sym`, read from its input's shape at run time. */

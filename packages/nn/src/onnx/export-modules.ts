@@ -21,7 +21,7 @@ export interface ModuleContext {
   readonly xShape: readonly number[];
   /** The initializer holding a parameter (created on first use, named as in `namedParameters`). */
   param(t: Tensor): string;
-  /** An initializer holding a computed tensor's values, named `name` (or a fresh name). */
+  /** A computed tensor's values: an initializer named `name` (state such as running statistics), or a Constant node without a name. */
   constant(t: Tensor, name?: string): string;
   /** The dotted name of a module in the exported model. */
   nameOf(m: Module): string;

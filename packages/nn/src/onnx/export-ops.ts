@@ -124,7 +124,7 @@ const TABLE: Record<string, Mapping> = {
     const g = c.b.op("Reshape", [c.ins[0]!, c.b.int64(gShape)]);
     const idxShape = gShape.map((d, i) => (i === axis ? k : 1));
     const idx = c.b.op("Expand", [c.b.op("Reshape", [c.ins[1]!, c.b.int64(idxShape)]), c.b.int64(gShape)]);
-    const zeros = c.b.initializer(null, c.outDType, shape, new Float64Array(shape.reduce((a, d) => a * d, 1)));
+    const zeros = c.b.constant(c.outDType, shape, new Float64Array(shape.reduce((a, d) => a * d, 1)));
     return c.b.op("ScatterElements", [zeros, idx, g], { axis, reduction: "add" });
   },
   unfold: refuse("(im2col) is exported only inside a recognised convolution or pooling module (Conv2d, MaxPool2d, AvgPool2d); a functional conv2d/maxPool2d/unfold call has no ONNX form — use the module"),

@@ -178,7 +178,7 @@ function lower(b: GraphBuilder, traces: TraceGraph[], symbols: SymbolicAxis[], p
     let n = tensorNames.get(t);
     if (n === undefined) {
       const pn = paramNames.get(t);
-      n = pn === undefined ? b.initializer(null, t.dtype, t.shape, t.dataSync()) : b.initializer(pn, t.dtype, t.shape, t.dataSync());
+      n = b.initializer(pn ?? null, t.dtype, t.shape, t.dataSync());
       tensorNames.set(t, n);
     }
     return n;
@@ -191,7 +191,7 @@ function lower(b: GraphBuilder, traces: TraceGraph[], symbols: SymbolicAxis[], p
     if (v.kind === "param" && v.tensor) return param(v.tensor);
     if (v.kind === "const") {
       if (v.data === null) fail("a constant lives on an asynchronous backend; export on cpu or wasm");
-      const n = b.initializer(null, v.dtype, v.shape, v.data);
+      const n = b.constant(v.dtype, v.shape, v.data);
       names.set(id, n);
       return n;
     }
@@ -212,7 +212,7 @@ function lower(b: GraphBuilder, traces: TraceGraph[], symbols: SymbolicAxis[], p
         const x = r.inputs[0]!;
         const ctx: ModuleContext = {
           b, x: nameOf(x), xShape: main.values[x]!.shape, param, nameOf: (mm) => moduleNames.get(mm) ?? mm.constructor.name,
-          constant: (t, name) => b.initializer(name ?? null, t.dtype, t.shape, t.dataSync()),
+          constant: (t, name) => (name === undefined ? b.constant(t.dtype, t.shape, t.dataSync()) : b.initializer(name, t.dtype, t.shape, t.dataSync())),
         };
         out = map(m, ctx);
       } else out = reexport(b, r.info as OnnxRegion, r.inputs.map(nameOf));
