@@ -213,6 +213,10 @@ const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) 
   enableGrad: { args: fc.tuple(fc.oneof(fc.constant(() => 1), junkArb)), result: () => {} },
   detectAnomaly: { args: fc.tuple(fc.oneof(fc.constant(() => ag.log(ag.tensor([-1]))), fc.constant(() => 2), junkArb)), result: () => {}, alsoNamed: ["log: forward output produced NaN"] },
   isGradEnabled: { args: fc.constant([]), result: (r) => expect(typeof r).toBe("boolean") },
+  // compile/trace.ts: the recorder runs user functions (their errors are the user's); its result is a graph.
+  trace: { args: withJunk(fc.tuple(fnArb, fc.array(T, { maxLength: 2 }))), call: (f, xs) => ag.trace(f as never, xs as never), result: (r) => expect(Array.isArray((r as ag.TraceGraph).nodes)).toBe(true), alsoNamed: USER },
+  traceRegion: { args: withJunk(fc.tuple(fc.oneof(fc.string({ maxLength: 3 }), junkArb), fc.anything(), fc.array(T, { maxLength: 2 }), fc.oneof(fc.constant(() => ag.tensor([1, 2])), fc.constant(() => 3), junkArb))), result: () => {} },
+  isTracing: { args: fc.constant([]), result: (r) => expect(r).toBe(false) },
   grad: { args: withJunk(fc.tuple(fnArb, transformOpts, fc.array(T, { maxLength: 2 }))), runs: 150, call: (f, o, xs) => ag.grad(f as never, o as never)(...list(xs)), alsoNamed: USER },
   valueAndGrad: { args: withJunk(fc.tuple(fnArb, transformOpts, fc.array(T, { maxLength: 2 }))), runs: 150, call: (f, o, xs) => ag.valueAndGrad(f as never, o as never)(...list(xs)), alsoNamed: ["grad", ...USER] },
   vjp: {

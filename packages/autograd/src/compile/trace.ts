@@ -193,6 +193,9 @@ export function trace(fn: (...xs: Tensor[]) => Tensor | readonly Tensor[], input
  * ```
  */
 export function traceRegion<T extends Tensor>(name: string, info: unknown, inputs: readonly Tensor[], fn: () => T): T {
+  if (typeof name !== "string") throw new DeltagradError(`traceRegion: name must be a string, got ${typeof name}`);
+  if (typeof fn !== "function") throw new DeltagradError(`traceRegion: expected a function, got ${typeof fn}`);
+  if (!Array.isArray(inputs) || !inputs.every((t) => t instanceof Tensor)) throw new DeltagradError(`traceRegion: inputs of ${name} must be an array of Tensors`);
   const rec = active;
   if (rec === null) return fn();
   const r: MutableRegion = { name, info, inputs: inputs.map((t) => rec.valueOf(t)), output: -1, start: rec.nodes.length, end: -1, depth: rec.depth };
