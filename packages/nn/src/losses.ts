@@ -11,7 +11,7 @@
 import { optionsOf } from "./options.js";
 import {
   DeltagradError, Tensor, add, argmax, cast, clamp, equal, exp, greater, isFloat, log, logSoftmax, mean, mul,
-  neg, noGrad, notEqual, oneHot, permute, relu, softplus, sqrt, square, sub, sum, where, type DType, scoped } from "@deltagrad/autograd";
+  neg, noGrad, notEqual, oneHot, permute, relu, softplus, sqrt, square, sub, sum, where, type DType, scoped, isTracing } from "@deltagrad/autograd";
 
 /** How a loss combines its per-element values: their mean (default), their sum, or none. */
 export type Reduction = "mean" | "sum" | "none";
@@ -71,7 +71,8 @@ function unravel(i: number, shape: readonly number[]): string {
 
 /** Host-side label values, or null on an asynchronous backend (see the module comment). */
 function hostValues(t: Tensor): ArrayLike<number> | null {
-  return t.backend.synchronous ? t.dataSync() : null;
+  // While compile() traces, labels are a graph input whose values change at every replay: no host check.
+  return t.backend.synchronous && !isTracing() ? t.dataSync() : null;
 }
 
 /**

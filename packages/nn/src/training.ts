@@ -3,7 +3,7 @@
  * Deterministic given a seed (shuffling and dropout draw from seeded generators).
  */
 import { optionsOf } from "./options.js";
-import { DeltagradError, manualSeed, noGrad, concat, Tensor, scoped, logicalNot, tensor } from "@deltagrad/autograd";
+import { DeltagradError, manualSeed, noGrad, concat, Tensor, scoped, logicalNot, tensor, compile, getBackend } from "@deltagrad/autograd";
 import { batchCount, batches, takeRows, toClasses } from "./data.js";
 import { hstackSvg, lineChartSvg, type Series } from "./chart.js";
 import type { Module } from "./module.js";
@@ -187,6 +187,13 @@ export interface FitOptions {
   /** Seeds shuffling and (through `manualSeed`) dropout. */
   seed?: number;
   shuffle?: boolean;
+  /**
+   * Run each step through `compile()` (docs/compile.md): forward + backward traced once per batch
+   * shape and replayed, the optimizer step compiled likewise. Default: on for synchronous backends
+   * (cpu, wasm). A model or loss that does not trace (it reads a value on the host) falls back to
+   * eager steps with one warning.
+   */
+  compile?: boolean;
 }
 
 function metricFns(metrics: Metric[] = []): [string, (p: Tensor, y: Tensor) => number][] {
@@ -211,6 +218,39 @@ function nonFiniteCount(params: Tensor[]): Tensor {
 }
 
 /**
+ * fit's step in two halves — forward + backward (returning the predictions, the loss and the
+ * count of non-finite gradient entries), then the optimizer update — so a bad loss is caught
+ * between them. With `compiled`, each half is a compiled function; a half that fails to trace
+ * (a host read inside the model or loss) falls back to eager code with one warning.
+ */
+function trainStep(model: Module, loss: FitOptions["loss"], optimizer: OptimizerLike, params: Tensor[], compiled: boolean) {
+  const fb = (x: Tensor, y: Tensor): [Tensor, Tensor, Tensor] => {
+    optimizer.zeroGrad();
+    const pred = model.call(x);
+    const l = loss(pred, y);
+    l.backward();
+    return [pred, l, nonFiniteCount(params)];
+  };
+  const up = (): void => optimizer.step();
+  if (!compiled) return { forwardBackward: fb, update: up };
+  const cfb = compile(fb, { name: "fit step" });
+  const cup = compile(up, { name: "fit update" });
+  let eager = false;
+  const guarded = <A extends unknown[], R>(c: (...a: A) => R, plain: (...a: A) => R) => (...a: A): R => {
+    if (eager) return plain(...a);
+    try {
+      return c(...a);
+    } catch (e) {
+      if (!(e instanceof DeltagradError) || !e.message.startsWith("compile(")) throw e;
+      eager = true;
+      console.warn(`fit: the step does not compile, training eagerly (pass compile: false to silence this): ${e.message}`);
+      return plain(...a);
+    }
+  };
+  return { forwardBackward: guarded(cfb, fb), update: guarded(cup, up) };
+}
+
+/**
  * Trains `model` on `(x, y)` with mini-batches, returning a {@link History}. Each step: zero
  * gradients, forward, loss, backward, optimizer step. A NaN/±Inf loss or gradient stops training
  * with an error naming the epoch and batch, before the optimizer step, so parameters, `.grad`
@@ -226,7 +266,7 @@ function nonFiniteCount(params: Tensor[]): Tensor {
  * ```
  */
 export async function fit(model: Module, options: FitOptions): Promise<History> {
-  const { loss, optimizer, epochs = 1, batchSize = 32, metrics, callbacks = [], verbose = 1, seed, shuffle = true, validationSplit, onProgress } = options ?? ({} as FitOptions);
+  const { loss, optimizer, epochs = 1, batchSize = 32, metrics, callbacks = [], verbose = 1, seed, shuffle = true, validationSplit, onProgress, compile: useCompile = getBackend().synchronous } = options ?? ({} as FitOptions);
   let { x, y, validation } = options ?? ({} as FitOptions);
   if (!model || typeof model.call !== "function" || typeof model.parameters !== "function") throw new DeltagradError("fit: model must be a Module");
   if (typeof loss !== "function") throw new DeltagradError("fit: a loss function is required");
@@ -259,6 +299,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   if (verbose === 2) cbs.push(new ProgressBar({ tty: false }));
   if (onProgress) cbs.push(new ProgressEvents(onProgress));
   const ctx: TrainingContext = { model, optimizer, history, epochs, steps: batchCount(n, batchSize), stopTraining: false };
+  const step = trainStep(model, loss, optimizer, params, useCompile);
   for (const cb of cbs) await cb.onTrainBegin?.(ctx);
   for (let epoch = 1; epoch <= epochs && !ctx.stopTraining; epoch++) {
     for (const cb of cbs) await cb.onEpochBegin?.(epoch, ctx);
@@ -273,16 +314,13 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
       // The gradients before this batch, set aside (not freed) so that a failing batch can put them back.
       const savedGrads = params.map((p) => p._stashGrad());
       try {
-        optimizer.zeroGrad();
-        const pred = model.call(batch.x);
-        const l = loss(pred, batch.y);
-        l.backward();
+        const [pred, l, nonFinite] = step.forwardBackward(batch.x, batch.y);
         // One read per step, not a download of every gradient: the loss and a count of non-finite
         // gradient entries computed on the device, read together (on webgpu one GPU wait).
-        const [lv, bad] = await Promise.all([l.item(), nonFiniteCount(params).item()]);
+        const [lv, bad] = await Promise.all([l.item(), nonFinite.item()]);
         if (!Number.isFinite(lv)) throw new DeltagradError(`fit: loss is ${lv} at epoch ${epoch}, batch ${b}; training stopped before this step, parameters unchanged`);
         if (bad !== 0) throw new DeltagradError(`fit: a gradient at epoch ${epoch}, batch ${b} (training stopped before this step, parameters unchanged) has ${bad} NaN or infinite entries`);
-        optimizer.step();
+        step.update();
         // Superseded gradients only the library has seen are freed now.
         for (const [g, seen] of savedGrads) if (g && !seen) g.dispose();
         lossSum += lv * batch.indices.length;
