@@ -40,8 +40,8 @@ const joinText = (s: string | string[] | object | undefined) => (Array.isArray(s
 const load = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Notebook;
 const names = readdirSync(DIR).filter((f) => f.endsWith(".ipynb")).sort();
 
-test("there are the four notebooks of issue 12", () => {
-  expect(names).toEqual(["01-autodiff-tour.ipynb", "02-backprop-by-hand.ipynb", "03-iris-training.ipynb", "04-convolution.ipynb"]);
+test("there are the four notebooks of issue 12 and 05-attention of issue 21", () => {
+  expect(names).toEqual(["01-autodiff-tour.ipynb", "02-backprop-by-hand.ipynb", "03-iris-training.ipynb", "04-convolution.ipynb", "05-attention.ipynb"]);
 });
 
 describe.each(names)("%s in git", (name) => {
@@ -77,6 +77,8 @@ const EXPECTED: Record<string, { mime: Record<string, number>; contains: string[
   "03-iris-training.ipynb": { mime: { "image/svg+xml": 2, "text/html": 1 }, contains: ["History(60 epochs", "<svg"] },
   // the size-rule table, tensors, the LeNet-5 summary table
   "04-convolution.ipynb": { mime: { "text/markdown": 1, "text/html": 3 }, contains: ["⌊(32 + 4 − 5) / 1⌋ + 1 = 32", "61,706", "60,806 parameters", "C3"] },
+  // causal and padded attention weights, the live training chart, the accuracy table, the attention maps
+  "05-attention.ipynb": { mime: { "text/html": 2, "image/svg+xml": 2, "text/markdown": 1 }, contains: ["held-out exact-sequence accuracy", "| digits | written | sorted |", "layer 2, head 2"] },
 };
 
 const executed = existsSync(EXECUTED) && names.every((n) => existsSync(join(EXECUTED, n)));

@@ -91,6 +91,12 @@ function step(mode: Mode, gx: Tensor, state: Tensor[], w: LayerWeights, H: numbe
 /**
  * The shared machinery of {@link RNN}, {@link LSTM} and {@link GRU}: parameters, shape checks,
  * batch-first and unbatched handling, and the layer/time loops.
+ *
+ * @example
+ * ```ts
+ * const layers: RecurrentBase<any, any>[] = [new RNN(3, 4), new LSTM(3, 4), new GRU(3, 4)];
+ * layers.map((m) => m.hiddenSize); // [4, 4, 4]
+ * ```
  */
 export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In, Out> {
   readonly inputSize: number;
