@@ -217,6 +217,17 @@ const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) 
   trace: { args: withJunk(fc.tuple(fnArb, fc.array(T, { maxLength: 2 }))), call: (f, xs) => ag.trace(f as never, xs as never), result: (r) => expect(Array.isArray((r as ag.TraceGraph).nodes)).toBe(true), alsoNamed: USER },
   traceRegion: { args: withJunk(fc.tuple(fc.oneof(fc.string({ maxLength: 3 }), junkArb), fc.anything(), fc.array(T, { maxLength: 2 }), fc.oneof(fc.constant(() => ag.tensor([1, 2])), fc.constant(() => 3), junkArb))), result: () => {} },
   isTracing: { args: fc.constant([]), result: (r) => expect(r).toBe(false) },
+  // compile/: traced on the first call, replayed on the second (same signature).
+  compile: {
+    args: withJunk(fc.tuple(fnArb, fc.array(T, { maxLength: 2 }))),
+    call: (f, xs) => {
+      const c = ag.compile(f as never);
+      c(...list(xs));
+      return c(...list(xs));
+    },
+    result: () => {},
+    alsoNamed: USER,
+  },
   grad: { args: withJunk(fc.tuple(fnArb, transformOpts, fc.array(T, { maxLength: 2 }))), runs: 150, call: (f, o, xs) => ag.grad(f as never, o as never)(...list(xs)), alsoNamed: USER },
   valueAndGrad: { args: withJunk(fc.tuple(fnArb, transformOpts, fc.array(T, { maxLength: 2 }))), runs: 150, call: (f, o, xs) => ag.valueAndGrad(f as never, o as never)(...list(xs)), alsoNamed: ["grad", ...USER] },
   vjp: {
@@ -301,6 +312,7 @@ const NOT_FUZZED: Record<string, string> = {
   webgpuStats: "counters of the webgpu runtime (zeros without one): deno/webgpu_test.ts",
   wasmSimdSupported: "wasm/ (another engineer's module)",
   wasmArenaBytes: "wasm/ (another engineer's module)",
+  compileHostRegion: "@internal: the optimizers' hook for compile() (packages/optim/src/optimizer.ts); tested through compiled training steps in packages/nn/test/compile-train.test.ts",
   threadsReady: "async (a promise of the thread count); tested in deno/same_bits.ts and the browser tests (examples/web/browser.test.ts)",
 };
 

@@ -131,6 +131,19 @@ describe("fit({ compile })", () => {
     expect(b.params).toEqual(a.params);
   });
 
+  it("a compiled step still stops before the update on a non-finite loss, parameters and state unchanged", async () => {
+    manualSeed(2);
+    const model = new Linear(2, 1);
+    const opt = new Adam(model.parameters(), { lr: 0.01 });
+    const x = tensor([[1, 2], [3, 4], [5, 6], [7, 8], [1, 1], [NaN, 0]]);
+    const y = tensor([[1], [2], [3], [4], [5], [6]]);
+    let snap: unknown = null;
+    const values = () => model.parameters().map((p) => Array.from(p.dataSync()));
+    const cb = { onBatchEnd: (b: number) => void (b === 2 && (snap = values())) };
+    await expect(fit(model, { x, y, loss: mseLoss, optimizer: opt, epochs: 1, batchSize: 2, shuffle: false, verbose: 0, callbacks: [cb], compile: true })).rejects.toThrow(/fit: loss is NaN at epoch 1, batch 3/);
+    expect(values()).toEqual(snap);
+  });
+
   it("falls back to eager steps with one warning when the loss reads a value on the host", async () => {
     manualSeed(3);
     const model = new Linear(4, 2);
