@@ -48,10 +48,13 @@ export interface Backend {
    * Optional explicit memory management (wasm; a GPU backend). `retain` is called whenever a
    * tensor starts referencing `data` and returns whether this backend manages that storage; the
    * core then calls `release` once per retain when it knows the tensor is dead (see lifetime.ts).
-   * Backends whose storage is garbage-collected (cpu) leave both out.
+   * Backends whose storage is garbage-collected (cpu) leave both out. `retain` may return an
+   * object instead of `true`: the tensor holds it (and nothing else does) while it references the
+   * storage and hands it back to `release`, so a backend watching it through a WeakRef learns when
+   * the tensor was garbage-collected (the wasm backend does; src/wasm/memory.ts).
    */
-  retain?(data: BackendData): boolean;
-  release?(data: BackendData): void;
+  retain?(data: BackendData): boolean | object;
+  release?(data: BackendData, token?: unknown): void;
 
   upload(values: TypedArray, dtype: DType): BackendData;
   /** The values; the result may be a view of backend memory, valid only until the next kernel call. */

@@ -2,7 +2,7 @@ import { getBackend, type Backend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 import { noGradient, RULES, type Attrs, type Forward, type Primitive, type Rule } from "./primitives.js";
-import { closeScope, currentScope, openScope, scoped, type Scope } from "./lifetime.js";
+import { closeScope, currentScope, openScope, type Scope } from "./lifetime.js";
 import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
 import { Tensor, type Node } from "./tensor.js";
 import { add, reshape, sum } from "./ops/index.js";
@@ -255,14 +255,19 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
   inBackward = true;
   gradEnabled = opts.createGraph;
   let r: SweepResult;
+  // Every cotangent and VJP temporary is created in this scope and released when the sweep no
+  // longer needs it; only the new gradients survive it. (openScope rather than scoped(): no closure.)
+  const s = openScope();
   try {
-    // Every cotangent and VJP temporary is created in this scope and released when the sweep no
-    // longer needs it; only the new gradients survive it.
-    r = scoped(() => sweepNodes(order, roots, cotangents, targets, useful, opts));
+    r = sweepNodes(order, roots, cotangents, targets, useful, opts);
+  } catch (e) {
+    closeScope(s, null);
+    throw e;
   } finally {
     inBackward = wasInBackward;
     gradEnabled = prevGrad;
   }
+  closeScope(s, r);
   // Commit only now that the whole sweep succeeded, so a VJP that throws part-way (anomaly mode,
   // a freed graph) leaves every .grad and the graph as they were.
   for (let i = 0; i < r.leaves.length; i++) {
@@ -296,11 +301,15 @@ class Cotangents {
   /** The sweep's scope: only cotangents created inside it are disposed. */
   constructor(private readonly scope: Scope | null) {}
 
+  // Only cotangents this sweep may dispose (tracked by its scope) are counted: a tensor on the JS
+  // heap (every cotangent of a scalar graph) is never tracked, and skipping it halves the sweep.
   hold(g: Tensor): void {
+    if (g._scope !== this.scope || this.scope === null) return;
     this.held.set(g, (this.held.get(g) ?? 0) + 1);
   }
 
   drop(g: Tensor): void {
+    if (g._scope !== this.scope || this.scope === null) return;
     const n = this.held.get(g)! - 1;
     if (n > 0) this.held.set(g, n);
     else {

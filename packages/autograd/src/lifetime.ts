@@ -15,8 +15,10 @@
  *   the backend counts references through `Backend.retain`/`release`).
  *
  * Tensors the caller receives are never released by the library; the backend reclaims their
- * storage by other means (the wasm backend evicts cold blocks to the JS heap under memory
- * pressure). Backends without `retain` (cpu: plain TypedArrays) skip all of this.
+ * storage by other means: the wasm backend hands each tensor a token it watches through a WeakRef,
+ * frees blocks whose tensors the garbage collector has collected, and evicts cold live ones to
+ * the JS heap (src/wasm/memory.ts, docs/memory.md). `scoped`, `dispose()` and `using` free at
+ * once. Backends without `retain` (cpu: plain TypedArrays) skip all of this.
  */
 import { DeltagradError } from "./errors.js";
 import { describe } from "./shape.js";
@@ -24,7 +26,8 @@ import type { Tensor } from "./tensor.js";
 
 /** A region of library code whose temporaries are released at its end. */
 export class Scope {
-  readonly tracked: Tensor[] = [];
+  /** Made on the first tracked tensor: most scopes of a scalar graph's backward track none. */
+  tracked: Tensor[] | null = null;
   constructor(readonly parent: Scope | null) {}
 }
 
@@ -80,15 +83,16 @@ export function closeScope(s: Scope, result: unknown): void {
 }
 
 function close(s: Scope, result: unknown): void {
-  if (s.tracked.length === 0) return;
+  const tracked = s.tracked;
+  if (tracked === null) return;
   const keep = new Set<Tensor>();
   collect(result, keep, 0);
   const parent = s.parent;
-  for (const t of s.tracked) {
+  for (const t of tracked) {
     if (t._scope !== s) continue; // already disposed
     if (keep.has(t)) {
       t._scope = parent;
-      if (parent) parent.tracked.push(t);
+      if (parent) (parent.tracked ??= []).push(t);
     } else {
       t._scope = null;
       t.dispose();
@@ -116,7 +120,7 @@ function collect(v: unknown, keep: Set<Tensor>, depth: number): void {
 export function track(t: Tensor): void {
   if (top !== null) {
     t._scope = top;
-    top.tracked.push(t);
+    (top.tracked ??= []).push(t);
   }
 }
 

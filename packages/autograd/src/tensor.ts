@@ -75,8 +75,8 @@ export class Tensor {
   /** An optional display name (graph rendering, error messages). */
   name: string | undefined;
   private _data: BackendData;
-  /** Whether the backend manages this storage explicitly (Backend.retain returned true). */
-  private _managed: boolean;
+  /** Whether the backend manages this storage explicitly: what Backend.retain returned (true, or a token this tensor holds for the backend), false once released. */
+  private _managed: boolean | object;
   private _requiresGrad = false;
   private _node: Node | null = null;
   private _grad: Tensor | null = null;
@@ -168,6 +168,21 @@ export class Tensor {
     if (this._uses === 0) this._release();
   }
 
+  /**
+   * Explicit resource management: `using y = x.exp();` disposes `y` when the enclosing block
+   * exits, by any path (TypeScript ≥ 5.2 and esbuild compile `using`; Node 20 and Deno run it).
+   * Exactly {@link Tensor.dispose}: once, idempotent, deferred while a recorded graph node needs it.
+   *
+   * @example
+   * ```ts
+   * let total = 0;
+   * { using y = x.exp(); total += y.sum().itemSync(); } // y's storage is free again here
+   * ```
+   */
+  [DISPOSE](): void {
+    this.dispose();
+  }
+
   /** Whether the storage has been released ({@link Tensor.dispose}); such a tensor can no longer be read. */
   get isDisposed(): boolean {
     return this._released;
@@ -177,7 +192,9 @@ export class Tensor {
   _release(): void {
     if (this._released) return;
     this._released = true;
-    if (this._managed) this.backend.release!(this._data);
+    const token = this._managed;
+    this._managed = false; // the token is the backend's again
+    if (token) this.backend.release!(this._data, token);
   }
 
   /** @internal A recorded node using this tensor as an input was freed by backward. */
@@ -273,7 +290,7 @@ export class Tensor {
     const [old, oldManaged] = [this._data, this._managed];
     this._data = data;
     this._managed = this.backend.retain !== undefined && this.backend.retain(data);
-    if (oldManaged) this.backend.release!(old);
+    if (oldManaged) this.backend.release!(old, oldManaged);
     if (converted && v !== value) v.dispose();
     return this;
   }

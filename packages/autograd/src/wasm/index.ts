@@ -83,7 +83,9 @@ export const wasmBackend: Backend = {
 
 /**
  * The wasm backend's memory: the WebAssembly memory's size, the bytes in live blocks, resident
- * tensors, the eviction budget and how much has been evicted (all zero before first use).
+ * tensors, the budget and the resident target, how many blocks were evicted to the JS heap (a
+ * live tensor held them), reclaimed (the garbage collector had taken every tensor holding them)
+ * and brought back (refaults) — all zero before first use. See docs/memory.md.
  *
  * @example
  * ```ts
@@ -91,15 +93,18 @@ export const wasmBackend: Backend = {
  * ```
  */
 export function wasmMemoryStats(): WasmMemoryStats {
-  if (!runtimeStarted()) return { memoryBytes: 0, inUseBytes: 0, residentBuffers: 0, budgetBytes: 0, evictions: 0, evictedBytes: 0 };
+  if (!runtimeStarted()) {
+    return { memoryBytes: 0, inUseBytes: 0, residentBuffers: 0, budgetBytes: 0, targetBytes: 0, evictions: 0, evictedBytes: 0, reclaimed: 0, reclaimedBytes: 0, refaults: 0 };
+  }
   return runtime().heap.stats();
 }
 
 /**
- * Sets how many bytes of tensor storage the wasm backend keeps in wasm memory before it evicts
- * the least recently used blocks to the JavaScript heap (default 1 GiB). Storage the library
- * frees itself never counts against it; the budget bounds what tensors dropped by user code hold
- * until the garbage collector frees them.
+ * Sets the most bytes the wasm backend's WebAssembly memory grows to (default 1 GiB; it grows
+ * past it only when the blocks of one kernel call alone do not fit). Tensors dropped by user code
+ * are swept once resident storage passes a target of 256 MiB or ¾ of the budget, whichever is
+ * less: freed where the garbage collector has collected them, else evicted to the JavaScript
+ * heap. Storage the library frees itself is reused at once and never waits for this.
  *
  * @example
  * ```ts

@@ -1,70 +1,58 @@
 /**
  * Where the wasm backend's tensors live: one WebAssembly.Memory (shared with the worker threads
- * where SharedArrayBuffer exists), carved into blocks by a small allocator, with a budget kept by
- * evicting cold blocks to the JavaScript heap.
+ * where SharedArrayBuffer exists), carved into blocks by a small allocator, with a resident
+ * target kept by reclaiming dead blocks and evicting cold live ones to the JavaScript heap.
  *
  * Lifetime. A {@link WasmBuffer} is a tensor's storage handle. The autograd core counts the
  * tensors that reference it (`retain`/`release` on the Backend) and releases the temporaries it
  * knows are dead — inside composite ops, VJPs, optimizer steps and built-in modules (see
  * lifetime.ts) — so a training step returns almost all of its memory to the free lists
  * deterministically, with no `tidy()`. Storage the core cannot prove dead (tensors user code
- * created and dropped) stays allocated until the budget fills; then the CLOCK sweep evicts the
- * least recently used blocks by copying them to ordinary JavaScript arrays, which the garbage
- * collector frees once the tensor is gone. A finalizer cannot do this job: FinalizationRegistry
- * callbacks (and WeakRef clearing) only run when the event loop turns, never inside a
- * synchronous training loop.
+ * created and dropped) is found through the garbage collector: every tensor holding a block
+ * holds a {@link Token}, which the heap watches through a WeakRef. When the resident bytes pass
+ * the target, the CLOCK sweep looks at cold blocks; a block all of whose tokens were collected is
+ * freed on the spot (no copy), a block some live tensor still holds is evicted — copied to an
+ * ordinary JavaScript array, which the garbage collector frees with its tensor.
+ *
+ * Why tokens and not a FinalizationRegistry: finalizer callbacks only run when the event loop
+ * turns, never inside a synchronous training loop, while a WeakRef reads as cleared right after
+ * the collection that found its target dead — provided the WeakRef was not created or read in the
+ * running job (the spec keeps such targets alive until the job ends). So tokens are made once and
+ * recycled (a disposed tensor gives its token back), and a token's WeakRef is read only when its
+ * block is about to be evicted anyway. A token is reachable from nothing but its tensor, so a
+ * cleared WeakRef proves the tensor unreachable: a tensor still referenced is never reclaimed.
  *
  * Allocator. Block sizes are rounded to 64 bytes (SIMD and cache-line alignment). Freed blocks
  * go to exact-size bins, reused last-in first-out (the block freed most recently is the one
  * still in cache); a miss bumps the top of the heap; when the top would pass the end of memory,
- * free blocks are coalesced and searched best-fit before the memory grows.
+ * free blocks are coalesced and searched best-fit before the memory grows, and it grows only up
+ * to the budget (beyond it only when the blocks one kernel call needs at once do not fit).
+ *
+ * Resident target. Sweeping starts at 256 MiB (or ¾ of the budget, if less), not at the budget:
+ * plain code then cycles through memory already mapped instead of faulting in fresh pages up to
+ * the budget, and the sweep meets dead blocks often enough that most are freed by the collector's
+ * verdict rather than copied (a full collection runs about every few dozen evictions' worth of
+ * host copies; every dead block still resident then is reclaimable). A block evicted and then
+ * needed again (a refault) raises the target by twice its size, so a live working set larger
+ * than the target stops being evicted, and a block a kernel used in the last 16 calls is never
+ * evicted.
  */
 import { DeltagradError } from "../errors.js";
+import { TokenPool, WasmBuffer, type HeapCounters, type WasmMemoryStats } from "./buffer.js";
+
+export { Holder, Token, TokenPool, WasmBuffer, type HeapCounters, type WasmMemoryStats } from "./buffer.js";
 
 const PAGE = 65536;
 /** The wasm32 limit: 4 GiB. */
 const MAX_PAGES = 65536;
 const ALIGN = 64;
-
-/** Storage of one wasm-backend tensor: a block of wasm memory, or its evicted copy on the JS heap. */
-export class WasmBuffer {
-  /** Byte offset of the block in wasm memory; −1 while evicted (then `host` holds the bytes) or after free. */
-  ptr: number;
-  /** Size of the block (the contents' size rounded up to 64). */
-  readonly cap: number;
-  /** Tensors referencing this storage (Backend.retain / release). */
-  refs = 0;
-  /** The contents while evicted. */
-  host: Uint8Array | null = null;
-  /** CLOCK reference bit: set on every kernel use, cleared by the eviction sweep. */
-  used = true;
-  /** The kernel call (epoch) that last pinned it; blocks pinned by the running call are never evicted. */
-  pin = 0;
-  /** Set once the storage has been freed for good. */
-  dead = false;
-
-  constructor(ptr: number, readonly bytes: number, cap: number) {
-    this.ptr = ptr;
-    this.cap = cap;
-  }
-}
-
-/** What {@link wasmMemoryStats} reports. */
-export interface WasmMemoryStats {
-  /** Size of the WebAssembly memory in bytes (it never shrinks). */
-  memoryBytes: number;
-  /** Bytes in live blocks (tensor storage and kernel scratch). */
-  inUseBytes: number;
-  /** Live tensor storages resident in wasm memory. */
-  residentBuffers: number;
-  /** The budget above which cold blocks are evicted to the JavaScript heap. */
-  budgetBytes: number;
-  /** Blocks evicted so far, and their bytes. */
-  evictions: number;
-  evictedBytes: number;
-}
+/** Where sweeping starts (min with the budget); refaults raise it. */
+export const RESIDENT_TARGET = 256 * 2 ** 20;
+/** Kernel calls since its last use before a block may be evicted. */
+const MIN_AGE = 16;
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
+const blockSize = (bytes: number) => Math.max(ALIGN, roundUp(bytes, ALIGN));
 
 export class Heap {
   readonly memory: WebAssembly.Memory;
@@ -78,15 +66,22 @@ export class Heap {
   private readonly bins = new Map<number, number[]>();
   private freeBytes = 0;
   private inUse = 0;
-  budget: number;
+  private budgetBytes: number;
+  private target: number;
   /** Resident buffers in allocation order: the CLOCK ring (dead/evicted entries are dropped lazily). */
   private ring: WasmBuffer[] = [];
   private hand = 0;
   /** Resident (not evicted, not freed) tensor storages: the live entries of the ring. */
   private resident = 0;
   private epoch = 1;
+  /** The tokens of tensors holding blocks (buffer.ts). */
+  readonly tokens = new TokenPool();
   evictions = 0;
   evictedBytes = 0;
+  reclaimed = 0;
+  reclaimedBytes = 0;
+  refaults = 0;
+  readonly counters: HeapCounters = { allocs: 0, binHits: 0, bumps: 0, coalesces: 0, grows: 0, sweeps: 0, sweepSteps: 0 };
 
   /** `reserved` bytes at address 0 stay out of the allocator (the thread pool's control block). */
   constructor(opts: { shared: boolean; budget: number; reserved: number }) {
@@ -95,11 +90,29 @@ export class Heap {
       ? new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true })
       : new WebAssembly.Memory({ initial: 64 });
     this.top = roundUp(opts.reserved, ALIGN);
-    this.budget = opts.budget;
+    this.budgetBytes = opts.budget;
+    this.target = Math.min(RESIDENT_TARGET, this.ceiling);
     this.viewBuffer = this.memory.buffer;
     this.u8View = new Uint8Array(this.viewBuffer);
     this.f32View = new Float32Array(this.viewBuffer);
     this.i32View = new Int32Array(this.viewBuffer);
+  }
+
+  /** The budget (setWasmMemoryBudget): the resident target is kept under it. */
+  get budget(): number {
+    return this.budgetBytes;
+  }
+  set budget(bytes: number) {
+    this.budgetBytes = bytes;
+    this.target = Math.min(Math.max(this.target, RESIDENT_TARGET), this.ceiling);
+  }
+
+  /**
+   * The highest resident target: three quarters of the budget, so that sweeping starts while the
+   * memory (capped at the budget) still has room for kernel scratch and for blocks of new sizes.
+   */
+  private get ceiling(): number {
+    return this.budgetBytes - (this.budgetBytes >> 2);
   }
 
   /** Views of the whole memory; valid until the next allocation (growing replaces the buffer). */
@@ -139,19 +152,29 @@ export class Heap {
 
   /** A block of at least `bytes` bytes (64-byte aligned); throws a clear error when memory is exhausted. */
   alloc(bytes: number): number {
-    const size = Math.max(ALIGN, roundUp(bytes, ALIGN));
-    if (this.inUse + size > this.budget) this.evict(size);
+    const size = blockSize(bytes);
+    const c = this.counters;
+    c.allocs++;
+    if (this.inUse + size > this.target) this.makeRoom(size);
     const bin = this.bins.get(size);
     if (bin !== undefined && bin.length > 0) {
+      c.binHits++;
       this.freeBytes -= size;
       this.inUse += size;
       return bin.pop()!;
     }
     let at = this.bump(size);
     if (at < 0) at = this.fromFreeBlocks(size);
-    if (at < 0) at = this.grow(size);
+    if (at < 0) at = this.grow(size, this.budgetBytes);
+    // No room under the budget: evict a quarter of what is resident at a time, then (only if the
+    // blocks pinned by this call do not fit) grow past the budget.
+    for (let round = 0; at < 0 && round < 4; round++) {
+      this.evict(size, this.inUse - (this.inUse >> 2));
+      at = this.fromFreeBlocks(size);
+    }
+    if (at < 0) at = this.grow(size, MAX_PAGES * PAGE);
     if (at < 0) {
-      this.evict(Infinity);
+      this.evict(Infinity, 0);
       at = this.fromFreeBlocks(size);
     }
     if (at < 0) {
@@ -165,7 +188,7 @@ export class Heap {
 
   /** Returns a block from {@link alloc} (`bytes` as passed to it). */
   free(ptr: number, bytes: number): void {
-    const size = Math.max(ALIGN, roundUp(bytes, ALIGN));
+    const size = blockSize(bytes);
     this.inUse -= size;
     this.addFree(ptr, size);
   }
@@ -179,7 +202,7 @@ export class Heap {
 
   /** A new tensor storage of `bytes` bytes, resident and tracked for eviction. */
   buffer(bytes: number): WasmBuffer {
-    const cap = Math.max(ALIGN, roundUp(bytes, ALIGN));
+    const cap = blockSize(bytes);
     const b = new WasmBuffer(this.alloc(cap), bytes, cap);
     b.pin = this.epoch;
     this.enter(b);
@@ -196,6 +219,27 @@ export class Heap {
     }
     b.ptr = -1;
     b.host = null;
+  }
+
+  /**
+   * Drops the references of `b`'s tensors that the garbage collector has collected; frees `b`
+   * (returning true) when none is left. Reads the WeakRefs, which keeps a live tensor's token
+   * alive until the current job ends: called only on blocks about to be evicted otherwise.
+   */
+  private reap(b: WasmBuffer): boolean {
+    const hs = b.holders;
+    for (let i = hs.length - 1; i >= 0; i--) {
+      if (hs[i]!.ref.deref() !== undefined) continue;
+      hs[i]!.buf = null;
+      hs[i] = hs[hs.length - 1]!;
+      hs.pop();
+      b.refs--;
+    }
+    if (b.refs > 0) return false;
+    this.reclaimed++;
+    this.reclaimedBytes += b.cap;
+    this.drop(b);
+    return true;
   }
 
   /** Adds a resident buffer to the CLOCK ring, compacting it when dead entries dominate. */
@@ -223,6 +267,9 @@ export class Heap {
   pinResident(b: WasmBuffer): number {
     if (b.ptr < 0) {
       if (b.dead) throw new DeltagradError("wasm backend: a kernel was given storage that was already freed (a released tensor)");
+      // A refault: this live block was evicted too early; let the working set grow by twice its size.
+      this.refaults++;
+      this.target = Math.min(this.ceiling, this.target + 2 * b.cap);
       const host = b.host!;
       const ptr = this.alloc(b.cap);
       this.u8.set(host, ptr);
@@ -237,6 +284,7 @@ export class Heap {
   /** Bump allocation at the top, if the memory already has room. */
   private bump(size: number): number {
     if (this.top + size > this.memory.buffer.byteLength) return -1;
+    this.counters.bumps++;
     const at = this.top;
     this.top += size;
     return at;
@@ -249,6 +297,7 @@ export class Heap {
    */
   private fromFreeBlocks(size: number): number {
     if (this.freeBytes === 0) return this.bump(size);
+    this.counters.coalesces++;
     const blocks: [number, number][] = [];
     for (const [s, ptrs] of this.bins) for (const p of ptrs) blocks.push([p, s]);
     this.bins.clear();
@@ -281,13 +330,18 @@ export class Heap {
     return at >= 0 ? at : this.bump(size);
   }
 
-  /** Grows the memory (by at least a quarter, to amortize) so that `size` bytes fit at the top. */
-  private grow(size: number): number {
+  /**
+   * Grows the memory (by at least a quarter, to amortize, but never past `limit` bytes) so that
+   * `size` bytes fit at the top; -1 when that would pass `limit`.
+   */
+  private grow(size: number, limit: number): number {
     const have = this.memory.buffer.byteLength / PAGE;
     const need = Math.ceil((this.top + size) / PAGE) - have;
     if (need <= 0) return this.bump(size);
-    const want = Math.min(MAX_PAGES - have, Math.max(need, Math.ceil(have / 4)));
+    const cap = Math.min(MAX_PAGES, Math.floor(limit / PAGE)) - have;
+    const want = Math.min(cap, Math.max(need, Math.ceil(have / 4)));
     if (want < need) return -1;
+    this.counters.grows++;
     try {
       this.memory.grow(want);
     } catch {
@@ -300,28 +354,43 @@ export class Heap {
     return this.bump(size);
   }
 
+  /** Room for `size` more bytes under the resident target; a target the pinned blocks alone exceed is raised. */
+  private makeRoom(size: number): void {
+    this.evict(size, this.target);
+    if (this.inUse + size > this.target) this.target = Math.min(this.ceiling, this.inUse + size);
+  }
+
   /**
-   * The CLOCK sweep: evicts resident buffers whose reference bit is clear (clearing the bits it
-   * passes; never one pinned by the running kernel call) until `size` more bytes fit in the
-   * budget, for at most two turns of the ring. An evicted buffer's bytes move to a JavaScript
-   * array, which the garbage collector frees with its tensor.
+   * The CLOCK sweep: until `size` more bytes fit under `limit`, for at most two turns of the ring,
+   * looks at resident buffers whose reference bit is clear (clearing the bits it passes; never one
+   * pinned by the running kernel call). A buffer whose tensors have all been collected is freed
+   * ({@link reap}); one a live tensor holds is evicted: its bytes move to a JavaScript array,
+   * which the garbage collector frees with its tensor.
    */
-  private evict(size: number): void {
+  private evict(size: number, limit: number): void {
     const ring = this.ring;
-    let budget = 2 * ring.length + 2;
-    while (this.inUse + size > this.budget && budget-- > 0) {
+    const c = this.counters;
+    c.sweeps++;
+    let steps = 2 * ring.length + 2;
+    while (this.inUse + size > limit && steps-- > 0) {
       if (this.hand >= ring.length) {
         this.compact();
         this.hand = 0;
         if (ring.length === 0) return;
       }
+      c.sweepSteps++;
       const b = ring[this.hand++]!;
       if (b.dead || b.ptr < 0 || b.pin === this.epoch) continue;
-      if (b.used) {
+      // Second chance, and none for a block a kernel used in the last few calls (a tensor used
+      // every step is never evicted, however the hand laps the ring).
+      if (b.used || this.epoch - b.pin < MIN_AGE) {
         b.used = false;
         continue;
       }
-      b.host = this.u8.slice(b.ptr, b.ptr + b.bytes);
+      if (b.holders.length > 0 && this.reap(b)) continue;
+      const host = new Uint8Array(b.bytes);
+      host.set(this.u8.subarray(b.ptr, b.ptr + b.bytes));
+      b.host = host;
       this.free(b.ptr, b.cap);
       b.ptr = -1;
       this.resident--;
@@ -335,9 +404,13 @@ export class Heap {
       memoryBytes: this.memory.buffer.byteLength,
       inUseBytes: this.inUse,
       residentBuffers: this.resident,
-      budgetBytes: this.budget,
+      budgetBytes: this.budgetBytes,
+      targetBytes: this.target,
       evictions: this.evictions,
       evictedBytes: this.evictedBytes,
+      reclaimed: this.reclaimed,
+      reclaimedBytes: this.reclaimedBytes,
+      refaults: this.refaults,
     };
   }
 }

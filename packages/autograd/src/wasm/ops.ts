@@ -20,7 +20,7 @@ import { windowOutSize } from "../cpu/window.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
 import { batchMatrixIndices, sizeOf, stridesOf, type Shape } from "../shape.js";
 import { GEMM_SCRATCH, MR, NC, NR, UNARY_OPS, type UnaryOp } from "./kernels.js";
-import { WasmBuffer } from "./memory.js";
+import { Token, WasmBuffer } from "./memory.js";
 import { runtime, type Runtime } from "./runtime.js";
 import { getNumThreads, runTasks } from "./threads.js";
 
@@ -45,19 +45,30 @@ const isHost = (d: BackendData): d is TypedArray => ArrayBuffer.isView(d);
 const wasmDType = (dtype: DType) => dtype !== "float64";
 const large = (dtype: DType, n: number) => wasmDType(dtype) && n * bytesPerElement(dtype) >= SMALL_BYTES;
 
-export function retain(d: BackendData): boolean {
+/**
+ * A tensor starts referencing `d`: counted, and for a wasm block the tensor gets a token through
+ * which the heap learns that it was garbage-collected (memory.ts). Host storage is the GC's.
+ */
+export function retain(d: BackendData): boolean | Token {
   if (isHost(d)) return false;
-  (d as WasmBuffer | TransposedView).refs++;
-  return true;
+  const b = d as WasmBuffer | TransposedView;
+  b.refs++;
+  return b instanceof WasmBuffer ? runtime().heap.tokens.hold(b) : true;
 }
 
-export function release(d: BackendData): void {
+/** A tensor stops referencing `d` (given the token {@link retain} returned); the last one frees it. */
+export function release(d: BackendData, token?: unknown): void {
+  if (token instanceof Token) runtime().heap.tokens.unhold(token);
+  drop(d);
+}
+
+function drop(d: BackendData): void {
   const b = d as WasmBuffer | TransposedView;
   if (--b.refs > 0) return;
   const heap = runtime().heap;
   if (b instanceof TransposedView) {
     if (b.solid) heap.drop(b.solid);
-    release(b.base);
+    drop(b.base);
   } else heap.drop(b);
 }
 
@@ -221,7 +232,9 @@ function walk2(shape: Shape, strides: number[][], run: (offsets: number[], rows:
 // ---------------------------------------------------------------- elementwise
 
 export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number): Data {
-  if (dtype !== "float32" || !(UNARY_OPS as readonly string[]).includes(op) || (isHost(x) && !large(dtype, n))) {
+  // A small host operand (a scalar graph's every op) takes the cpu kernel directly: its result is small too.
+  if (isHost(x) && !large(dtype, n)) return cpuBackend.unary(op, x, dtype, n) as TypedArray;
+  if (dtype !== "float32" || !(UNARY_OPS as readonly string[]).includes(op)) {
     return viaCpu(dtype, cpuBackend.unary, op, view(x, dtype, n), dtype, n);
   }
   const c = new Call();
@@ -252,11 +265,14 @@ function broadcastRun(name: string, ins: { d: BackendData; shape: Shape; bytes: 
   return c.finish(o, outDType, n);
 }
 
-function wasmEligible(dtype: DType, outShape: Shape, ...xs: BackendData[]): boolean {
-  return dtype === "float32" && (large(dtype, sizeOf(outShape)) || xs.some((x) => !isHost(x)));
+/** Whether an elementwise op runs in wasm: float32 with a large output or an operand in wasm memory. */
+function wasmEligible(dtype: DType, outShape: Shape, x: BackendData, y: BackendData, z: BackendData = x): boolean {
+  return dtype === "float32" && (!isHost(x) || !isHost(y) || !isHost(z) || large(dtype, sizeOf(outShape)));
 }
 
 export function binary(op: BinaryKernel, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
+  // Small host operands and a small result: the cpu kernel directly (no views, no adopt).
+  if (isHost(x) && isHost(y) && !large(dtype, sizeOf(outShape))) return cpuBackend.binary(op, x, xs, y, ys, outShape, dtype) as TypedArray;
   if (!wasmEligible(dtype, outShape, x, y)) {
     return viaCpu(dtype, cpuBackend.binary, op, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
   }

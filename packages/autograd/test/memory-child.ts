@@ -1,0 +1,100 @@
+/**
+ * Run by memory.test.ts in a fresh process (so wasm memory starts empty and the budget holds from
+ * the first byte): `node --expose-gc --conditions=source --import tsx memory-child.ts MODE N`.
+ * Prints one JSON line.
+ *
+ * MODE "plain": N iterations of plain code — ops whose results are dropped, never disposed —
+ *   around two live tensors used every iteration, under a 32 MiB budget; the event loop turns
+ *   every 100 iterations (as in a notebook or an async loop), so dropped tensors can be reclaimed.
+ * MODE "plain-sync": the same without ever yielding (a synchronous script's first job).
+ * MODE "stress": N rounds of random ops on random sizes (both sides of the 4 KiB line), keeping a
+ *   random subset of the results (and dropping some kept ones later), with `using`, dispose(),
+ *   garbage collections and event-loop turns at random points, under an 8 MiB budget. Each kept
+ *   tensor's values are copied when it is made and compared bit for bit at the end.
+ */
+import * as dg from "@deltagrad/autograd";
+
+const mode = process.argv[2] ?? "plain";
+const n = Number(process.argv[3] ?? 2000);
+const gc = (globalThis as { gc?: () => void }).gc;
+const turn = () => new Promise((r) => setTimeout(r, 0));
+
+dg.setBackend("wasm");
+dg.setNumThreads(1);
+dg.setWasmMemoryBudget((mode === "stress" ? 8 : 32) * 2 ** 20);
+let maxMemory = 0;
+let maxInUse = 0;
+const watch = () => {
+  const s = dg.wasmMemoryStats();
+  maxMemory = Math.max(maxMemory, s.memoryBytes);
+  maxInUse = Math.max(maxInUse, s.inUseBytes);
+};
+
+/** Deterministic floats in [-1, 1). */
+function values(len: number, seed: number): Float32Array {
+  const out = new Float32Array(len);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >>> 8) / 8388608 - 1;
+  }
+  return out;
+}
+
+if (mode === "plain" || mode === "plain-sync") {
+  const x = dg.tensor(values(65536, 1)); // 256 KiB each: wasm memory
+  const w = dg.tensor(values(65536, 2));
+  const xv = x.dataSync();
+  const wv = w.dataSync();
+  if (mode === "plain") await turn();
+  let reads = 0;
+  for (let i = 1; i <= n; i++) {
+    const y = x.exp().mul(w).add(1); // three results dropped
+    if (i % 10 === 0) reads += y.sum().itemSync();
+    watch();
+    if (mode === "plain" && i % 100 === 0) await turn();
+  }
+  const same = (a: dg.Tensor, v: ArrayLike<number>) => a.dataSync().every((u, i) => Object.is(u, v[i]));
+  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact: same(x, xv) && same(w, wv), reads: Number.isFinite(reads) }));
+} else {
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const sizes = [16, 704, 1024, 2048, 4096, 9216, 16384];
+  const kept: { t: dg.Tensor; v: Float32Array }[] = [];
+  const bases = sizes.map((len, i) => dg.tensor(values(len, 100 + i)));
+  await turn();
+  let disposedKept = 0;
+  for (let r = 0; r < n; r++) {
+    const k = Math.floor(rnd() * sizes.length);
+    const len = sizes[k]!;
+    const src = kept.length > 0 && rnd() < 0.4 ? kept[Math.floor(rnd() * kept.length)]!.t : bases[k]!;
+    const a = src.size === len ? src : bases[k]!;
+    const op = Math.floor(rnd() * 6);
+    let t: dg.Tensor;
+    if (op === 0) t = a.mul(rnd() * 4 - 2);
+    else if (op === 1) t = a.add(bases[k]!);
+    else if (op === 2) t = a.exp();
+    else if (op === 3) t = a.reshape([len / 16, 16]).transpose().reshape([len]); // a transposed view, materialized
+    else if (op === 4) {
+      using tmp = a.mul(2); // freed at the end of this block
+      t = tmp.add(a);
+    } else t = a.reshape([len]).neg(); // shares a's storage through the reshape, then a new block
+    if (rnd() < 0.3) kept.push({ t, v: t.dataSync() as Float32Array }); // else dropped
+    if (kept.length > 0 && rnd() < 0.05) {
+      const [gone] = kept.splice(Math.floor(rnd() * kept.length), 1);
+      if (rnd() < 0.5) {
+        gone!.t.dispose();
+        disposedKept++;
+      }
+    }
+    if (rnd() < 0.02) gc?.();
+    if (rnd() < 0.02) await turn();
+    watch();
+  }
+  let mismatches = 0;
+  for (const { t, v } of kept) {
+    const now = t.dataSync();
+    for (let i = 0; i < v.length; i++) if (!Object.is(now[i], v[i])) mismatches++;
+  }
+  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, kept: kept.length, disposedKept, mismatches, gc: typeof gc === "function" }));
+}
