@@ -145,9 +145,9 @@ describe("exportOnnx → onnxruntime-node", () => {
     }
   });
 
-  it("a model without dynamic axes keeps the example's batch; opsets 13–16 work too", async () => {
+  it("a model without dynamic axes keeps the example's batch; opsets 13–16 work too (LayerNorm as primitives there)", async () => {
     manualSeed(6);
-    const model = new MLP([5, 4, 3], { activation: "tanh" }).eval();
+    const model = new Sequential(new Linear(5, 4), new LayerNorm(4), new Tanh(), new Linear(4, 3), new Softmax()).eval();
     const x = rand([2, 5], 1);
     for (const opset of [13, 14, 15, 16]) {
       const bytes = exportOnnx(model, x, { opset, inputNames: ["input"], outputNames: ["logits"] });
@@ -156,7 +156,26 @@ describe("exportOnnx → onnxruntime-node", () => {
       expect(m.graph.inputs[0]).toMatchObject({ name: "input", dims: [2, 5] });
       const { logits } = await runOrt(bytes, { input: x });
       expect(maxDiff(model.call(x), logits!)).toBeLessThan(1e-5);
+      expect(opTypes(bytes)).not.toContain("LayerNormalization"); // opset 17
     }
+  });
+
+  it("several outputs, named y, y1, … unless outputNames says otherwise", async () => {
+    class Two extends Module {
+      readonly fc = new Linear(3, 2);
+      forward(x: Tensor) {
+        const h = this.fc.call(x);
+        return [h, ag.exp(h)] as unknown as Tensor;
+      }
+    }
+    const model = new Two().eval();
+    const x = rand([4, 3], 2);
+    const bytes = exportOnnx(model, x, { dynamicAxes: { x: { 0: "n" } } });
+    expect(decodeModel(bytes).graph.outputs.map((o) => [o.name, o.dims])).toEqual([["y", ["n", 2]], ["y1", ["n", 2]]]);
+    const out = await runOrt(bytes, { x });
+    const [h, e] = model.call(x) as unknown as [Tensor, Tensor];
+    expect(maxDiff(h, out.y!)).toBeLessThan(1e-6);
+    expect(maxDiff(e, out.y1!)).toBeLessThan(1e-6);
   });
 });
 
