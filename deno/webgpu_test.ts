@@ -350,3 +350,21 @@ test("kernels are batched: a forward/backward records dispatches without submitt
     assertEquals(after.submits - before.submits, 0);
   });
 });
+
+test("GPU timestamps bracket recorded work (timestamp-query), read in one batch", async () => {
+  const stamped = on("webgpu", () => {
+    const a = dg.randn([128, 128]);
+    if (!dg.webgpuTimestamp()) return false;
+    dg.matmul(a, a).dispose();
+    dg.webgpuTimestamp();
+    return true;
+  });
+  if (!stamped) {
+    console.log("skipped: this adapter has no timestamp-query feature");
+    return;
+  }
+  const ts = await dg.webgpuTimestamps();
+  assertEquals(ts.length, 2);
+  assert(ts[1]! >= ts[0]!, `timestamps ${ts}`);
+  assertEquals((await dg.webgpuTimestamps()).length, 0); // read once, then reset
+});

@@ -310,6 +310,8 @@ const NOT_FUZZED: Record<string, string> = {
   initWebGPU: "async, needs navigator.gpu (Deno, browsers): deno/webgpu_test.ts and its no-adapter skip",
   webgpuSync: "async, webgpu only: deno/webgpu_test.ts and bench/gpu",
   webgpuStats: "counters of the webgpu runtime (zeros without one): deno/webgpu_test.ts",
+  webgpuTimestamp: "webgpu only (benchmark timing): bench/gpu and deno/webgpu_test.ts",
+  webgpuTimestamps: "async, webgpu only: bench/gpu and deno/webgpu_test.ts",
   wasmSimdSupported: "wasm/ (another engineer's module)",
   wasmArenaBytes: "wasm/ (another engineer's module)",
   compileHostRegion: "@internal: the optimizers' hook for compile() (packages/optim/src/optimizer.ts); tested through compiled training steps in packages/nn/test/compile-train.test.ts",

@@ -21,7 +21,7 @@
  * tensors the garbage collector drops come back through a FinalizationRegistry.
  */
 import { DeltagradError } from "../errors.js";
-import { MAP_READ, USAGE, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice } from "./types.js";
+import { MAP_READ, USAGE, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice, type GpuQuerySet } from "./types.js";
 
 const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 const ARENA_BYTES = 4 << 20;
@@ -29,6 +29,7 @@ const ARENA_BYTES = 4 << 20;
 const ARENA_UPLOAD_MAX = 256 << 10;
 /** Bytes of idle buffers the pool keeps; beyond it freed buffers are destroyed at the next submit. */
 const POOL_CAP_BYTES = 512 << 20;
+const MAX_QUERIES = 256;
 
 /** A tensor's storage on the GPU: a pooled buffer, shared by tensors that share storage (reshape, detach). */
 export class GpuData {
@@ -298,6 +299,39 @@ export class GpuRuntime {
       if (error) r.reject(error);
       else r.resolve(out);
     }
+  }
+
+  // ----- timestamps (benchmarks) -----
+
+  private querySet: GpuQuerySet | null = null;
+  private queries = 0;
+
+  /**
+   * Records a GPU timestamp at this point of the command stream — an empty compute pass whose
+   * beginning writes it — and returns its index, or -1 where the device lacks "timestamp-query".
+   * {@link timestamps} reads them all.
+   */
+  timestamp(): number {
+    if (!this.device.features.has("timestamp-query")) return -1;
+    this.querySet ??= this.device.createQuerySet({ type: "timestamp", count: MAX_QUERIES });
+    if (this.queries >= MAX_QUERIES) throw new DeltagradError(`webgpu: more than ${MAX_QUERIES} timestamps before timestamps() read them`);
+    this.endPass();
+    const i = this.queries++;
+    this.enc().beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: i } }).end();
+    return i;
+  }
+
+  /** The timestamps recorded since the last call, in nanoseconds (one read), and resets the count. */
+  async timestamps(): Promise<bigint[]> {
+    const n = this.queries;
+    if (n === 0 || !this.querySet) return [];
+    this.queries = 0;
+    const buf = this.device.createBuffer({ size: sizeClass(8 * n), usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
+    this.endPass();
+    this.enc().resolveQuerySet(this.querySet, 0, n, buf, 0);
+    const bytes = await this.read(buf, 8 * n);
+    buf.destroy();
+    return Array.from(new BigUint64Array(bytes));
   }
 
   /** Releases every buffer and the device. */

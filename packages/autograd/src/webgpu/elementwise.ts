@@ -14,18 +14,18 @@ import { collapse, entry1d, offsetFn, PRELUDE, valueBits, WG, wgslType, type Wgs
 const MATH = /* wgsl */ `
 fn f_exp(x: f32) -> f32 {
   if (is_nan(x)) { return x; }
-  if (x > 88.72283) { return bitcast<f32>(F_INF); }
+  if (x > 88.72283) { return f_inf(); }
   if (x < -103.97208) { return 0.0; }
   return exp(x);
 }
 fn f_log(x: f32) -> f32 {
-  if (is_nan(x) || x < 0.0) { return bitcast<f32>(F_NAN); }
-  if (x == 0.0) { return bitcast<f32>(F_NINF); }
+  if (is_nan(x) || x < 0.0) { return f_nan(); }
+  if (x == 0.0) { return f_ninf(); }
   if (!is_finite(x)) { return x; }
   return log(x);
 }
 fn f_sqrt(x: f32) -> f32 {
-  if (is_nan(x) || x < 0.0) { return bitcast<f32>(F_NAN); }
+  if (is_nan(x) || x < 0.0) { return f_nan(); }
   if (!is_finite(x)) { return x; }
   return sqrt(x);
 }
@@ -57,8 +57,8 @@ fn f_erf(x: f32) -> f32 {
 }
 // log1p and expm1 by Goldberg's and Kahan's corrections: exact where 1 + x or eˣ rounds to 1.
 fn f_log1p(x: f32) -> f32 {
-  if (is_nan(x) || x < -1.0) { return bitcast<f32>(F_NAN); }
-  if (x == -1.0) { return bitcast<f32>(F_NINF); }
+  if (is_nan(x) || x < -1.0) { return f_nan(); }
+  if (x == -1.0) { return f_ninf(); }
   if (!is_finite(x)) { return x; }
   let u = 1.0 + x;
   if (u == 1.0) { return x; }
@@ -66,7 +66,7 @@ fn f_log1p(x: f32) -> f32 {
 }
 fn f_expm1(x: f32) -> f32 {
   if (is_nan(x)) { return x; }
-  if (x > 88.72283) { return bitcast<f32>(F_INF); }
+  if (x > 88.72283) { return f_inf(); }
   if (x < -17.0) { return -1.0; }
   let u = exp(x);
   if (u == 1.0) { return x; }
@@ -74,8 +74,8 @@ fn f_expm1(x: f32) -> f32 {
   if (um1 == -1.0) { return -1.0; }
   return um1 * (x / log(u));
 }
-fn f_sin(x: f32) -> f32 { if (!is_finite(x)) { return bitcast<f32>(F_NAN); } return sin(x); }
-fn f_cos(x: f32) -> f32 { if (!is_finite(x)) { return bitcast<f32>(F_NAN); } return cos(x); }
+fn f_sin(x: f32) -> f32 { if (!is_finite(x)) { return f_nan(); } return sin(x); }
+fn f_cos(x: f32) -> f32 { if (!is_finite(x)) { return f_nan(); } return cos(x); }
 fn f_max(x: f32, y: f32) -> f32 {
   if (is_nan(x)) { return x; }
   if (is_nan(y)) { return y; }

@@ -227,7 +227,30 @@ export function webgpuStats(): WebGPUStats {
   return rt ? { dispatches: rt.dispatches, submits: rt.submits, pooledBytes: rt.idleBytes } : { dispatches: 0, submits: 0, pooledBytes: 0 };
 }
 
-/** @internal The runtime, for the benchmark's timestamp queries. */
-export function webgpuRuntime(): GpuRuntime {
-  return runtime();
+/**
+ * Records a GPU timestamp at this point of the recorded work (for benchmarks: the difference of
+ * two timestamps is GPU time, free of the JavaScript and the wait). False where the device has no
+ * "timestamp-query" feature (then time with {@link webgpuSync} and the wall clock).
+ *
+ * @example
+ * ```ts no-run
+ * webgpuTimestamp(); for (let i = 0; i < 10; i++) matmul(a, b); webgpuTimestamp();
+ * const [t0, t1] = await webgpuTimestamps(); console.log((t1 - t0) / 10 / 1e6, "ms per matmul");
+ * ```
+ */
+export function webgpuTimestamp(): boolean {
+  return runtime().timestamp() >= 0;
+}
+
+/**
+ * The timestamps recorded by {@link webgpuTimestamp} since the last call, in nanoseconds (one
+ * read; waits for the work before them).
+ *
+ * @example
+ * ```ts no-run
+ * const [t0, t1] = await webgpuTimestamps();
+ * ```
+ */
+export async function webgpuTimestamps(): Promise<number[]> {
+  return (await runtime().timestamps()).map(Number);
 }

@@ -20,7 +20,7 @@ const SMALL = 32;
 
 function identity(op: ReduceKernel, t: Wgsl): string {
   if (op === "sum") return `${t}(0)`;
-  return t === "f32" ? "bitcast<f32>(F_NINF)" : t === "i32" ? "i32(-2147483647 - 1)" : "0u";
+  return t === "f32" ? "f_ninf()" : t === "i32" ? "i32(-2147483647 - 1)" : "0u";
 }
 
 function combine(op: ReduceKernel, t: Wgsl): string {

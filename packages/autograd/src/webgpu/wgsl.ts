@@ -30,9 +30,15 @@ export const PRELUDE = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> P: array<u32>;
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
-const F_NAN = 0x7fc00000u;
 const F_INF = 0x7f800000u;
-const F_NINF = 0xff800000u;
+// NaN and ±∞ as runtime values: Tint (Chrome, Dawn) evaluates bitcast<f32>(constant) when it
+// compiles and rejects non-finite constants, so the bits come from private variables.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> INF_BITS: u32 = 0x7f800000u;
+var<private> NINF_BITS: u32 = 0xff800000u;
+fn f_nan() -> f32 { return bitcast<f32>(NAN_BITS); }
+fn f_inf() -> f32 { return bitcast<f32>(INF_BITS); }
+fn f_ninf() -> f32 { return bitcast<f32>(NINF_BITS); }
 `;
 
 /** Entry point header of a 1-D kernel: `i` is the linear invocation id across a 2-D grid. */
