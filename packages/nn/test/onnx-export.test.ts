@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as ag from "@deltagrad/autograd";
 import { Generator, RULES, Tensor, customVjp, manualSeed, tensor, type DType } from "@deltagrad/autograd";
@@ -193,6 +194,23 @@ describe("exportOnnx refuses clearly, before producing any bytes", () => {
     const f = customVjp((x: Tensor) => x.mul(2), (g) => [g.mul(2)]);
     class Custom extends Module { forward(x: Tensor) { return f(x); } }
     expect(errorOf(() => exportOnnx(new Custom().eval(), ag.zeros([1, 2])))).toMatch(/customVjp/);
+  });
+
+  it("junk options and arguments (fast-check): a DeltagradError or bytes, never another exception", () => {
+    const m = new MLP([2, 2]).eval();
+    const junk = fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer(), fc.string({ maxLength: 3 }), fc.constant([]), fc.constant({}), fc.constant([1, "x"]));
+    const names = fc.oneof(junk, fc.array(fc.oneof(fc.string({ maxLength: 2 }), junk), { maxLength: 2 }));
+    const axes = fc.oneof(junk, fc.dictionary(fc.constantFrom("x", "y", "__proto__", "z"), fc.oneof(junk, fc.dictionary(fc.constantFrom("0", "1", "-1", "2", "a"), fc.oneof(junk, fc.string({ maxLength: 2 }))))));
+    const opts = fc.oneof(junk, fc.record({ opset: fc.oneof(junk, fc.integer({ min: 12, max: 18 })), inputNames: names, outputNames: names, dynamicAxes: axes }, { requiredKeys: [] }));
+    const inputs = fc.oneof(fc.constant(ag.zeros([3, 2])), fc.constant([ag.zeros([3, 2])]), junk, fc.constant(ag.zeros([3, 5])));
+    fc.assert(fc.property(inputs, opts, (x, o) => {
+      try {
+        expect(exportOnnx(m, x as never, o as never)).toBeInstanceOf(Uint8Array);
+      } catch (e) {
+        if (!(e instanceof ag.DeltagradError)) throw e;
+      }
+    }), { numRuns: 200, seed: 11 });
+    expect(errorOf(() => importOnnx(new Uint8Array(0), 5 as never))).toMatch(/options must be an object/);
   });
 
   it("bad options, and axes whose size leaks into a constant", () => {
