@@ -221,6 +221,26 @@ describe.each(BACKENDS)("compile on %s", (backend) => {
   });
 });
 
+describe.each(BACKENDS)("scalar graphs on %s", (backend) => {
+  test("the lecture's h1…h6 graph and its gradients run as one generated function, bit for bit eager's", () => {
+    setBackend(backend);
+    const fn = (x: Tensor, w: Tensor, b: Tensor) =>
+      grad((w: Tensor, b: Tensor) => w.mul(x).add(b).neg().exp().add(1).reciprocal().maximum(w.sign()).sqrt().erf(), { argnums: [0, 1] })(w, b) as Tensor[];
+    const f = compile(fn);
+    for (const [x, w, b] of [[1, 0, 0], [2, -0.5, 0.25], [-3, 1.5, -0], [0.5, 2, 1]]) {
+      const args = [tensor(x!), tensor(w!), tensor(b!)] as const;
+      expect(f(...args).map(bits)).toEqual(fn(...args).map(bits));
+    }
+    expect(f.stats()).toMatchObject({ hits: 3, singleFunction: true });
+    // compare, where, cast and float64 (cpu) in a scalar program.
+    const dt = backend === "cpu" ? "float64" : "float32";
+    const g = (x: Tensor) => dg.where(x.mul(3).exp().cast("float32").add(1).greater(2), x, x.neg()).cast(dt);
+    const cg = compile(g);
+    for (const v of [0.3, -0.7, 0.1]) expect(bits(cg(tensor(v, { dtype: dt })))).toEqual(bits(g(tensor(v, { dtype: dt }))));
+    expect(cg.stats()).toMatchObject({ hits: 2, singleFunction: true });
+  });
+});
+
 test("compile checks its arguments", () => {
   expect(() => compile(3 as unknown as () => void)).toThrow(/compile: expected a function/);
   expect(() => compile(() => 1, null as unknown as {})).toThrow(/options must be an object/);

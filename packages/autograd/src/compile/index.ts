@@ -1,7 +1,7 @@
 /**
  * compile(fn): trace once per signature, replay afterwards (docs/compile.md has the rules).
  */
-import { getBackend } from "../backend.js";
+import { getBackend, type Backend } from "../backend.js";
 import { isGradEnabled } from "../engine.js";
 import { DeltagradError } from "../errors.js";
 import { describe } from "../shape.js";
@@ -36,6 +36,8 @@ export interface CompileStats {
   /** The last plan: primitives recorded, and kernels its replay runs (after dead-code elimination). */
   recordedOps: number;
   kernels: number;
+  /** Whether the last plan is a scalar graph replayed as one generated function (compile/scalar.ts). */
+  singleFunction: boolean;
 }
 
 /** A compiled function: `fn`'s signature plus statistics. */
@@ -51,7 +53,49 @@ export interface CompiledFunction<A extends unknown[], R> {
 
 type Shape = { k: "t"; id: number } | { k: "a"; items: Shape[] } | { k: "o"; keys: string[]; items: Shape[] } | { k: "v"; value: unknown };
 
+/** What a call must match to reuse an entry without building its key. */
+interface Signature {
+  backend: Backend;
+  threads: number;
+  grad: boolean;
+  /** Per argument: a tensor's shape, dtype, requiresGrad and backend, or a plain value. */
+  args: ({ tensor: true; shape: readonly number[]; dtype: string; rg: boolean; backend: Backend } | { tensor: false; value: unknown })[];
+}
+
+function signatureOf(args: readonly unknown[], backend: Backend): Signature {
+  return {
+    backend,
+    threads: backend.name === "wasm" ? getNumThreads() : 0,
+    grad: isGradEnabled(),
+    args: args.map((a) => (a instanceof Tensor ? { tensor: true, shape: a.shape.slice(), dtype: a.dtype, rg: a.requiresGrad, backend: a.backend } : { tensor: false, value: a })),
+  };
+}
+
+function sameSignature(s: Signature, args: readonly unknown[], backend: Backend): boolean {
+  if (s.backend !== backend || args.length !== s.args.length || s.grad !== isGradEnabled()) return false;
+  if (s.threads !== (backend.name === "wasm" ? getNumThreads() : 0)) return false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const x = s.args[i]!;
+    if (!x.tensor) {
+      if (a instanceof Tensor || !Object.is(a, x.value)) return false;
+      continue;
+    }
+    if (!(a instanceof Tensor) || a.dtype !== x.dtype || a.requiresGrad !== x.rg || a.backend !== x.backend) return false;
+    const sh = a.shape;
+    if (sh.length !== x.shape.length) return false;
+    for (let d = 0; d < sh.length; d++) if (sh[d] !== x.shape[d]) return false;
+  }
+  return true;
+}
+
+const NO_STEPS: HostStep[] = [];
+
 interface Entry {
+  sig: Signature;
+  /** Indices of the tensor arguments (the recording's inputs, in order). */
+  tensorArgs: number[];
+  guards: { gradOf: Tensor[]; gradArg: number[]; entryNull: boolean[]; live: Tensor[] };
   eager: boolean;
   rec: Recording | null;
   plan: Plan | null;
@@ -94,11 +138,12 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   if (!Number.isInteger(maxCache) || maxCache < 1) throw new DeltagradError(`compile: maxCacheSize must be a positive integer, got ${describe(maxCache)}`);
   const name = `compile(${options.name ?? (fn.name || "fn")})`;
   const cache = new Map<string, Entry>();
-  const stats: CompileStats = { calls: 0, traces: 0, hits: 0, eagerCalls: 0, compileMs: 0, cacheSize: 0, recordedOps: 0, kernels: 0 };
+  const stats: CompileStats = { calls: 0, traces: 0, hits: 0, eagerCalls: 0, compileMs: 0, cacheSize: 0, recordedOps: 0, kernels: 0, singleFunction: false };
   let lastPlan: Plan | null = null;
 
   const drop = (key: string) => {
     const e = cache.get(key);
+    if (e === lastEntry) lastEntry = null;
     if (e?.plan) disposePlan(e.plan);
     cache.delete(key);
   };
@@ -130,13 +175,29 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const recording = rec.finish();
     const backend = getBackend();
     const foreign = recording.values.some((v) => (v.kind === "live" || v.kind === "input") && (v.tensor ?? tensors[v.index]!).backend !== backend);
-    const entry: Entry = { eager: needsGraph || foreign, rec: recording, plan: null, result: shape, scalarVals: new Map() };
+    const grads = [...recording.grads.entries()];
+    const entry: Entry = {
+      sig: signatureOf(args, backend),
+      tensorArgs: args.flatMap((a, i) => (a instanceof Tensor ? [i] : [])),
+      guards: {
+        gradOf: grads.map(([t]) => t),
+        gradArg: grads.map(([, g]) => (g.arg >= 0 ? args.findIndex((a) => a === tensors[g.arg]) : -1)),
+        entryNull: grads.map(([, g]) => g.entryNull),
+        live: recording.values.filter((v) => v.kind === "live").map((v) => v.tensor!),
+      },
+      eager: needsGraph || foreign,
+      rec: recording,
+      plan: null,
+      result: shape,
+      scalarVals: new Map(),
+    };
     if (!entry.eager) {
       entry.plan = plan(recording, outs, backend);
       for (const h of recording.hosts) for (const id of h.scalars) entry.scalarVals.set(id, recording.values[id]!.data![0]!);
       lastPlan = entry.plan;
       stats.recordedOps = entry.plan.recorded;
       stats.kernels = entry.plan.rules.length;
+      stats.singleFunction = entry.plan.scalar !== null;
     }
     if (cache.size >= maxCache) drop(cache.keys().next().value!);
     cache.set(key, entry);
@@ -150,7 +211,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const p = e.plan!;
     const rec = e.rec!;
     // The host regions' scalars (lr, bias corrections) for this call.
-    rec.hosts.forEach((h, i) => {
+    if (rec.hosts.length > 0) rec.hosts.forEach((h, i) => {
       const vals = steps[i]!.scalars;
       h.scalars.forEach((id, k) => {
         const v = vals[k]!;
@@ -161,7 +222,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         e.scalarVals.set(id, v);
       });
     });
-    const tensors = args.filter((a): a is Tensor => a instanceof Tensor);
+    const tensors = e.tensorArgs.length === args.length ? (args as unknown as Tensor[]) : e.tensorArgs.map((i) => args[i] as Tensor);
     run(p, tensors, null);
     const build = (s: Shape): unknown => {
       if (s.k === "t") return wrap(p, s.id);
@@ -170,13 +231,13 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       return s.value;
     };
     const result = build(e.result) as R;
-    for (const [t, id] of rec.writes) {
+    if (rec.writes.size > 0) for (const [t, id] of rec.writes) {
       const w = wrap(p, id);
       const k = rec.inputs.indexOf(t);
       (k >= 0 ? tensors[k]! : t).assign(w);
       w.dispose();
     }
-    for (const [t, g] of rec.grads) {
+    if (rec.grads.size > 0) for (const [t, g] of rec.grads) {
       if (g.final === -1) continue;
       (g.arg >= 0 ? tensors[g.arg]! : t)._setGrad(g.final === null ? null : wrap(p, g.final));
     }
@@ -186,35 +247,56 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   };
 
   /** The guards of a cached trace: `.grad`s null exactly where they were, live tensors not disposed. */
-  const guardsHold = (rec: Recording, tensors: readonly Tensor[]): boolean => {
-    for (const [t, g] of rec.grads) if (((g.arg >= 0 ? tensors[g.arg]! : t)._peekGrad() === null) !== g.entryNull) return false;
-    for (const v of rec.values) if (v.kind === "live" && v.tensor!.isDisposed) return false;
+  const guardsHold = (e: Entry, args: A): boolean => {
+    const g = e.guards;
+    for (let i = 0; i < g.gradOf.length; i++) {
+      const k = g.gradArg[i]!;
+      const t = k >= 0 ? (args[k] as Tensor) : g.gradOf[i]!;
+      if ((t._peekGrad() === null) !== g.entryNull[i]) return false;
+    }
+    for (let i = 0; i < g.live.length; i++) if (g.live[i]!.isDisposed) return false;
     return true;
   };
+
+  /** The entry of the previous call: checked field by field before any key string is built. */
+  let lastKey: string | null = null;
+  let lastEntry: Entry | null = null;
 
   const compiled = (...args: A): R => {
     stats.calls++;
     if (activeRecorder() !== null) return fn(...args); // inside another trace: record inline
     const backend = getBackend();
-    const key = `${backend.name}|${backend.name === "wasm" ? getNumThreads() : 0}|${isGradEnabled() ? 1 : 0}|${args.map((a, i) => argKey(a, i, name)).join(",")}`;
-    const e = cache.get(key);
+    let key: string;
+    let e: Entry | undefined;
+    if (lastEntry !== null && sameSignature(lastEntry.sig, args, backend)) {
+      key = lastKey!;
+      e = lastEntry;
+    } else {
+      key = `${backend.name}|${backend.name === "wasm" ? getNumThreads() : 0}|${isGradEnabled() ? 1 : 0}|${args.map((a, i) => argKey(a, i, name)).join(",")}`;
+      e = cache.get(key);
+      if (e !== undefined) {
+        cache.delete(key);
+        cache.set(key, e); // most recently used last
+      }
+    }
     if (e !== undefined) {
-      cache.delete(key);
-      cache.set(key, e); // most recently used last
+      lastKey = key;
+      lastEntry = e;
       if (e.eager) {
         stats.eagerCalls++;
         return fn(...args);
       }
-      if (guardsHold(e.rec!, args.filter((a): a is Tensor => a instanceof Tensor))) {
-        const steps: HostStep[] = [];
+      if (guardsHold(e, args)) {
+        const hosts = e.rec!.hosts;
+        const steps: HostStep[] = hosts.length === 0 ? NO_STEPS : [];
         let ok = true;
-        for (const h of e.rec!.hosts) {
-          const s = captureHost(h);
-          if (s === null) {
+        for (let i = 0; i < hosts.length; i++) {
+          const st = captureHost(hosts[i]!);
+          if (st === null) {
             ok = false;
             break;
           }
-          steps.push(s);
+          steps.push(st);
         }
         if (ok) {
           stats.hits++;
@@ -223,7 +305,11 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       }
       drop(key);
     }
-    return traceCall(key, args);
+    lastEntry = null;
+    const r = traceCall(key, args);
+    lastKey = key;
+    lastEntry = cache.get(key) ?? null;
+    return r;
   };
   return Object.assign(compiled, {
     stats: (): CompileStats => ({ ...stats, cacheSize: cache.size }),

@@ -16,6 +16,7 @@ import { RULES, type Rule } from "../primitives.js";
 import { sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import type { Recording, Value } from "./record.js";
+import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
 
 /** The fields a primitive's forward reads from its input tensors. */
 interface Operand {
@@ -40,6 +41,7 @@ export interface Plan {
   readonly freeAfter: number[][];
   /** Persistent tensors holding const and scalar values (index = value id). */
   readonly consts: (Tensor | null)[];
+  readonly constIds: number[];
   /** Value ids the replay reads from outside: inputs, live tensors, entry grads. */
   readonly bound: number[];
   readonly randoms: number[];
@@ -49,6 +51,9 @@ export interface Plan {
   readonly tokens: unknown[];
   /** Nodes recorded and nodes kept after dead-code elimination. */
   readonly recorded: number;
+  /** A scalar graph's generated program (scalar.ts), and the values it reads; null otherwise. */
+  readonly scalar: ScalarProgram | null;
+  readonly scalarReads: number[];
 }
 
 /** Builds the schedule of `rec` whose results are `outputs` (value ids). */
@@ -95,12 +100,15 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
     outIds: nodes.map((n) => n.output),
     freeAfter,
     consts,
+    constIds: values.filter((v) => v.kind === "const" || v.kind === "scalar").map((v) => v.id),
     bound: values.filter((v) => v.kind === "input" || v.kind === "live" || v.kind === "grad").map((v) => v.id),
     randoms: rec.randoms.filter((id) => needed[id] === 1),
     kept: kept.filter(owned),
     slots: new Array(values.length).fill(null),
     tokens: new Array(values.length).fill(null),
     recorded: rec.nodes.length,
+    scalar: scalarProgram(nodes, values, kept),
+    scalarReads: [...new Set(nodes.flatMap((n) => n.inputs))].filter((id) => !nodes.some((n) => n.output === id)),
   };
 }
 
@@ -122,7 +130,12 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
   const tokens = p.tokens;
   const values = p.values;
   for (let i = 0; i < p.bound.length; i++) slots[p.bound[i]!] = bind(values[p.bound[i]!]!, args);
-  for (let id = 0; id < values.length; id++) if (p.consts[id] !== null) slots[id] = p.consts[id]!.handle;
+  for (let i = 0; i < p.constIds.length; i++) slots[p.constIds[i]!] = p.consts[p.constIds[i]!]!.handle;
+  if (p.scalar !== null && hostOperands(slots, p.scalarReads)) {
+    p.scalar(slots);
+    for (const id of p.kept) tokens[id] = false;
+    return;
+  }
   let done = 0;
   const owned: number[] = [];
   try {
@@ -133,7 +146,7 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
       const a = v.dtype === "float64" ? new Float64Array(n) : v.dtype === "int32" ? new Int32Array(n) : new Float32Array(n);
       for (let i = 0; i < n; i++) a[i] = r.draw(r.g);
       slots[id] = b.upload(a, v.dtype);
-      if (managed) tokens[id] = b.retain!(slots[id]!);
+      tokens[id] = managed ? b.retain!(slots[id]!) : false;
       owned.push(id);
     }
     const n = p.rules.length;
@@ -144,12 +157,13 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
       const f = p.rules[i]!.forward(b, ops as unknown as Tensor[], p.attrs[i]);
       const out = p.outIds[i]!;
       slots[out] = f.data;
-      if (managed) tokens[out] = b.retain!(f.data);
+      // retain says whether the backend manages this storage (a small wasm result lives on the JS heap: false).
+      tokens[out] = managed ? b.retain!(f.data) : false;
       done = i + 1;
       const free = p.freeAfter[i]!;
       for (let k = 0; k < free.length; k++) {
         const id = free[k]!;
-        if (managed) b.release!(slots[id]!, tokens[id]);
+        if (tokens[id]) b.release!(slots[id]!, tokens[id]);
         slots[id] = null as unknown as BackendData;
       }
     }
@@ -159,7 +173,7 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
       const live = new Set<number>(owned);
       for (let i = 0; i < done; i++) live.add(p.outIds[i]!);
       for (let i = 0; i < done; i++) for (const id of p.freeAfter[i]!) live.delete(id);
-      for (const id of live) if (slots[id]) b.release!(slots[id]!, tokens[id]);
+      for (const id of live) if (slots[id] && tokens[id]) b.release!(slots[id]!, tokens[id]);
     }
     throw e;
   }
@@ -170,7 +184,8 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
 export function releaseKept(p: Plan): void {
   const b = p.backend;
   for (const id of p.kept) {
-    if (b.retain !== undefined && p.slots[id]) b.release!(p.slots[id]!, p.tokens[id]);
+    if (p.slots[id] && p.tokens[id]) b.release!(p.slots[id]!, p.tokens[id]);
+    p.tokens[id] = false;
     p.slots[id] = null as unknown as BackendData;
   }
 }

@@ -127,7 +127,7 @@ export class Recorder {
     let data: TypedArray | null = null;
     if (kind === "const" || kind === "scalar") data = t.backend.readSync(t.handle, t.dtype, t.size).slice();
     this.values.push({
-      id, kind, shape: t.shape.slice(), dtype: t.dtype, index,
+      id, kind, shape: t.shape, dtype: t.dtype, index, // tensor shapes are frozen: shared
       tensor: kind === "live" ? t : kind === "grad" ? this.gradOwner.get(t)! : null,
       data, random: this.randomOf.get(t) ?? null,
     });
