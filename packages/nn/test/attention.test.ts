@@ -261,6 +261,8 @@ describe("MultiheadAttention", () => {
     const mha = new MultiheadAttention(4, 2);
     const x = ag.zeros([3, 2, 4]);
     expect(errorOf(() => new MultiheadAttention(5, 2))).toBe("MultiheadAttention: embedDim 5 must be divisible by numHeads 2");
+    expect(errorOf(() => new MultiheadAttention(2 ** 15, 1))).toMatch(/^MultiheadAttention: embedDim 32768 is too large/);
+    expect(errorOf(() => causalMask(2 ** 31, 1))).toMatch(/^causalMask: a 2147483648×1 mask exceeds/);
     expect(errorOf(() => mha.call(ag.zeros([3, 2, 5]), x, x))).toBe(
       "MultiheadAttention(4, 2): query, key and value must all be [L, N, E] (or unbatched [L, E]) with E = 4, got [3,2,5], [3,2,4], [3,2,4]",
     );

@@ -11,7 +11,9 @@ import { Tensor, type DType } from "@deltagrad/autograd";
 import {
   axisArb,
   check,
+  checkBackward,
   counter,
+  expectWellFormed,
   floatDTypeArb,
   junkArb,
   numberArb,
@@ -172,13 +174,20 @@ const NOT_FUZZED = new Set([
 
 const RUNS = 60;
 
+/** Sequence layers (issue 21), fuzzed in their own block below. */
+const SEQUENCE_EXPORTS = [
+  "RNN", "LSTM", "GRU", "RecurrentBase", "MultiheadAttention", "TransformerEncoderLayer", "scaledDotProductAttention", "attentionWeights",
+  "causalMask", "generateSquareSubsequentMask", "loadTorchStateDict", "torchStateDict",
+];
+
 describe("fuzz: @deltagrad/nn public surface", () => {
   afterAll(() => console.log(`nn fuzz: ${counter.calls} calls (${counter.returned} returned, ${counter.threw} threw DeltagradError)`));
 
   it("has an entry for every exported function and class", () => {
     const covered = new Set(["prelu", "cosineEmbeddingLoss", ...Object.keys(LOSSES), ...Object.keys(ACTIVATIONS), ...Object.keys(MODULES), ...NOT_FUZZED,
       "getActivation", "dropout", "parameter", "l2Penalty", "oneHot", "permutation", "takeRows", "batches", "batchCount", "trainTestSplit", "kFold", "stratifiedKFold",
-      "Standardizer", "standardize", "MinMaxScaler", "minMaxScale", "toClasses", "confusionMatrix", "serialize", "deserialize", "deserializeMetadata", "fit", "predict", "evaluate"]);
+      "Standardizer", "standardize", "MinMaxScaler", "minMaxScale", "toClasses", "confusionMatrix", "serialize", "deserialize", "deserializeMetadata", "fit", "predict", "evaluate",
+      ...SEQUENCE_EXPORTS]);
     const missing = Object.entries(nn).filter(([k, v]) => (typeof v === "function" || typeof v === "object") && !covered.has(k)).map(([k]) => k);
     expect(missing).toEqual([]);
   });
@@ -225,6 +234,52 @@ describe("fuzz: @deltagrad/nn public surface", () => {
       }), params(name, name === "LeNet5" ? 15 : RUNS));
     });
   }
+
+  it("sequence layers and attention functions", () => {
+    // Sizes that mostly agree with the constructor arguments, so calls get past the shape checks.
+    const dims = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 }));
+    const seq = (shape: number[]) => tensorOrJunk({ shape: fc.oneof({ weight: 4, arbitrary: fc.constant(shape) }, { weight: 1, arbitrary: shapeArb(0, 4) }), dtype: fc.oneof({ weight: 6, arbitrary: floatDTypeArb }, { weight: 1, arbitrary: fc.constant<DType>("int32") }) });
+    const mask = (shape: number[]) => fc.oneof(fc.constant(undefined), tensorOrJunk({ shape: fc.oneof(fc.constant(shape), shapeArb(0, 3)), dtype: fc.constantFrom<DType>("bool", "float32", "int32") }));
+    const seqResult = (name: string) => ({ result: (r: unknown) => {
+      const flat = (v: unknown): Tensor[] => (v instanceof Tensor ? [v] : Array.isArray(v) ? v.flatMap(flat) : v === null ? [] : [expectWellFormed(name, v)]);
+      const ts = flat(r);
+      expect(ts.length).toBeGreaterThan(0);
+      ts.forEach((t, i) => expectWellFormed(`${name}[${i}]`, t));
+      checkBackward(name, ts[0]!);
+    } });
+    const recurrent = fc.tuple(fc.constantFrom("RNN", "LSTM", "GRU"), dims, optionsArb({ numLayers: sizeArgArb, bias: boolOrJunk, batchFirst: boolOrJunk, dropout: numberArb, nonlinearity: fc.oneof(fc.constantFrom("tanh", "relu", "sigmoid"), junkArb), dtype: fc.oneof(floatDTypeArb, junkArb) }))
+      .chain(([name, [I, H, L, N], o]) => fc.tuple(fc.constant(name), withJunk(fc.tuple(fc.constant(I), fc.constant(H), fc.constant(o))), seq([L, N, I]), fc.option(seq([1, N, H]), { nil: undefined })));
+    fc.assert(fc.property(recurrent, ([name, args, x, h0]) => {
+      const C = (nn as unknown as Record<string, new (...a: unknown[]) => nn.AnyModule>)[name]!;
+      const m = check(name, (...a: unknown[]) => new C(...a), args, { result: (r) => expect(r).toBeInstanceOf(nn.Module) });
+      if (m) check(name, (a: unknown, b: unknown) => m.call(a, name === "LSTM" && b !== undefined ? [b, b] : b), [x, h0], seqResult(name));
+    }), params("recurrent", RUNS));
+
+    const attention = fc.tuple(dims, fc.constantFrom(1, 2), fc.integer({ min: 0, max: 3 })).chain(([[E0, , L, N], heads, S]) => {
+      const E = E0 * heads;
+      return fc.tuple(
+        withJunk(fc.tuple(fc.constant(E), fc.constant(heads), optionsArb({ bias: boolOrJunk, batchFirst: boolOrJunk, dropout: numberArb, dimFeedforward: sizeArgArb, normFirst: boolOrJunk, activation: fc.oneof(fc.constantFrom("relu", "gelu", "bogus"), junkArb) }))),
+        seq([L, N, E]), seq([S, N, E]), mask([L, S]), mask([N, S]), optionsArb({ needWeights: boolOrJunk, averageAttnWeights: boolOrJunk, isCausal: boolOrJunk, scale: numberArb, dropoutP: numberArb }),
+      );
+    });
+    fc.assert(fc.property(attention, ([args, q, kv, attnMask, keyPaddingMask, o]) => {
+      const callOpts = o && typeof o === "object" ? { ...o, attnMask, keyPaddingMask } : o;
+      const mha = check("MultiheadAttention", (...a: unknown[]) => new nn.MultiheadAttention(...(a as [number, number])), args, { result: (r) => expect(r).toBeInstanceOf(nn.Module) });
+      if (mha) check("MultiheadAttention", (a: Tensor, b: Tensor, c: unknown) => mha.call(a, b, b, c as never), [q, kv, callOpts], seqResult("MultiheadAttention"));
+      const layer = check("TransformerEncoderLayer", (...a: unknown[]) => new nn.TransformerEncoderLayer(...(a as [number, number])), args, { result: (r) => expect(r).toBeInstanceOf(nn.Module), alsoNamed: ["getActivation"] });
+      const srcOpts = o && typeof o === "object" ? { srcMask: attnMask, srcKeyPaddingMask: keyPaddingMask, isCausal: (o as { isCausal?: unknown }).isCausal } : o;
+      if (layer) check("TransformerEncoderLayer", (a: Tensor, c: unknown) => layer.call(a, c as never), [q, srcOpts], { ...seqResult("TransformerEncoderLayer"), alsoNamed: ["MultiheadAttention", "LayerNorm", "Linear"] });
+      const sdpaOpts = o && typeof o === "object" ? { ...o, attnMask } : o;
+      check("scaledDotProductAttention", nn.scaledDotProductAttention, [q, kv, kv, sdpaOpts]);
+      check("attentionWeights", nn.attentionWeights, [q, kv, sdpaOpts]);
+      check("causalMask", nn.causalMask, [args[0], args[1]]);
+      check("generateSquareSubsequentMask", nn.generateSquareSubsequentMask, [args[0]]);
+      if (mha) {
+        check("loadTorchStateDict", nn.loadTorchStateDict, [mha, { in_proj_weight: q, "out_proj.weight": kv }, { strict: false }], { result: () => {}, alsoNamed: ["MultiheadAttention.loadStateDict"] });
+        check("torchStateDict", nn.torchStateDict, [mha], { result: (r) => expect(typeof r).toBe("object") });
+      }
+    }), params("attention", RUNS));
+  });
 
   it("init.* initializers", () => {
     for (const [name, opts] of Object.entries(INIT)) {

@@ -202,6 +202,7 @@ describe("errors name the layer and the shapes", () => {
   it("constructor", () => {
     expect(errorOf(() => new RNN(0, 4))).toBe("RNN: inputSize must be a positive integer, got 0");
     expect(errorOf(() => new GRU(3, 2.5))).toBe("GRU: hiddenSize must be a positive integer, got 2.5");
+    expect(errorOf(() => new LSTM(2 ** 20, 2 ** 10))).toMatch(/^LSTM: inputSize 1048576 and hiddenSize 1024 are too large/);
     expect(errorOf(() => new RNN(3, 4, { nonlinearity: "sigmoid" as "tanh" }))).toBe('RNN: nonlinearity must be "tanh" or "relu", got "sigmoid"');
     expect(errorOf(() => new LSTM(3, 4, { dropout: 1 }))).toMatch(/dropout must be a number in \[0, 1\)/);
     expect(errorOf(() => new LSTM(3, 4, null as never))).toMatch(/LSTM: options must be an object/);

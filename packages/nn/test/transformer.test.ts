@@ -149,7 +149,10 @@ describe("TransformerEncoderLayer", () => {
     expect(errorOf(() => new TransformerEncoderLayer(8, 2, { dimFeedforward: 0 }))).toBe("TransformerEncoderLayer: dimFeedforward must be a positive integer, got 0");
     expect(errorOf(() => new TransformerEncoderLayer(8, 2, { activation: "nope" }))).toMatch(/unknown activation "nope"/);
     const layer = new TransformerEncoderLayer(8, 2, { dimFeedforward: 4 });
-    expect(errorOf(() => layer.call(ag.zeros([3, 2, 5])))).toMatch(/^MultiheadAttention\(8, 2\): query, key and value must all be \[L, N, E\]/);
+    expect(errorOf(() => layer.call(ag.zeros([3, 2, 5])))).toBe("TransformerEncoderLayer(8): src must be a tensor [L, N, dModel] (or unbatched [L, dModel]) with dModel = 8, got [3,2,5]");
+    expect(errorOf(() => layer.call(null as never))).toMatch(/^TransformerEncoderLayer\(8\): src must be a tensor .* got null/);
+    expect(errorOf(() => new TransformerEncoderLayer(8, 2, { batchFirst: null as never }))).toBe("TransformerEncoderLayer: batchFirst must be a boolean, got null");
+    expect(errorOf(() => new TransformerEncoderLayer(2 ** 15, 1))).toMatch(/^TransformerEncoderLayer: dModel 32768 and dimFeedforward 2048 are too large/);
     expect(errorOf(() => layer.call(ag.zeros([3, 2, 8]), { srcMask: causalMask(3), isCausal: true }))).toMatch(/either attnMask or isCausal/);
   });
 });

@@ -94,6 +94,7 @@ export function causalMask(L: number, S: number = L): Tensor {
   for (const [n, v] of [["L", L], ["S", S]] as const) {
     if (!Number.isInteger(v) || v < 0) throw new DeltagradError(`causalMask: ${n} must be a non-negative integer, got ${describeValue(v)}`);
   }
+  if (L * S > 2 ** 31 - 1) throw new DeltagradError(`causalMask: a ${L}×${S} mask exceeds 2³¹−1 elements`);
   return ag.tril(ag.ones([L, S], { dtype: "bool" }));
 }
 
@@ -148,7 +149,8 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
  */
 export function generateSquareSubsequentMask(n: number, options?: { dtype?: "float32" | "float64" }): Tensor {
   const { dtype = "float32" } = optionsOf("generateSquareSubsequentMask", options);
-  if (!Number.isInteger(n) || n < 0) throw new DeltagradError(`generateSquareSubsequentMask: n must be a non-negative integer, got ${describeValue(n)}`);
+  if (!Number.isInteger(n) || n < 0 || n * n > 2 ** 31 - 1) throw new DeltagradError(`generateSquareSubsequentMask: n must be a non-negative integer with n² < 2³¹, got ${describeValue(n)}`);
+  if (dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`generateSquareSubsequentMask: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
   return ag.where(causalMask(n, n), ag.zeros([], { dtype }), -Infinity);
 }
 
@@ -222,6 +224,7 @@ export class MultiheadAttention extends Module<[query: Tensor, key: Tensor, valu
       if (!Number.isInteger(v) || v < 1) throw new DeltagradError(`${where}: ${n} must be a positive integer, got ${describeValue(v)}`);
     }
     if (embedDim % numHeads !== 0) throw new DeltagradError(`${where}: embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
+    if (3 * embedDim * embedDim > 2 ** 31 - 1) throw new DeltagradError(`${where}: embedDim ${embedDim} is too large (in_proj_weight [${3 * embedDim}, ${embedDim}] would exceed 2³¹−1 elements)`);
     if (typeof bias !== "boolean") throw new DeltagradError(`${where}: bias must be a boolean, got ${describeValue(bias)}`);
     if (typeof batchFirst !== "boolean") throw new DeltagradError(`${where}: batchFirst must be a boolean, got ${describeValue(batchFirst)}`);
     if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${where}: dropout must be a number in [0, 1), got ${describeValue(p)}`);

@@ -114,6 +114,9 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
     this.inputSize = positiveInt(name, "inputSize", inputSize);
     this.hiddenSize = positiveInt(name, "hiddenSize", hiddenSize);
     this.numLayers = positiveInt(name, "numLayers", numLayers);
+    if (GATES[mode] * hiddenSize * Math.max(inputSize, hiddenSize) > 2 ** 31 - 1) {
+      throw new DeltagradError(`${name}: inputSize ${inputSize} and hiddenSize ${hiddenSize} are too large (a weight would exceed 2³¹−1 elements)`);
+    }
     if (typeof bias !== "boolean") throw new DeltagradError(`${name}: bias must be a boolean, got ${describeValue(bias)}`);
     if (typeof batchFirst !== "boolean") throw new DeltagradError(`${name}: batchFirst must be a boolean, got ${describeValue(batchFirst)}`);
     if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${name}: dropout must be a number in [0, 1), got ${describeValue(p)}`);

@@ -77,11 +77,16 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
     } = optionsOf(where, options);
     super();
     if (!Number.isInteger(dimFeedforward) || dimFeedforward < 1) throw new DeltagradError(`${where}: dimFeedforward must be a positive integer, got ${describeValue(dimFeedforward)}`);
-    if (typeof normFirst !== "boolean") throw new DeltagradError(`${where}: normFirst must be a boolean, got ${describeValue(normFirst)}`);
+    for (const [n, v] of [["normFirst", normFirst], ["batchFirst", batchFirst], ["bias", bias]] as const) {
+      if (typeof v !== "boolean") throw new DeltagradError(`${where}: ${n} must be a boolean, got ${describeValue(v)}`);
+    }
+    if (typeof layerNormEps !== "number" || !(layerNormEps > 0) || !Number.isFinite(layerNormEps)) throw new DeltagradError(`${where}: layerNormEps must be a finite number > 0, got ${describeValue(layerNormEps)}`);
+    if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
     for (const [n, v] of [["dModel", dModel], ["nHead", nHead]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new DeltagradError(`${where}: ${n} must be a positive integer, got ${describeValue(v)}`);
     }
     if (dModel % nHead !== 0) throw new DeltagradError(`${where}: dModel ${dModel} must be divisible by nHead ${nHead}`);
+    if (Math.max(3 * dModel, dimFeedforward) * dModel > 2 ** 31 - 1) throw new DeltagradError(`${where}: dModel ${dModel} and dimFeedforward ${dimFeedforward} are too large (a weight would exceed 2³¹−1 elements)`);
     if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${where}: dropout must be a number in [0, 1), got ${describeValue(p)}`);
     this.self_attn = new MultiheadAttention(dModel, nHead, { dropout: p, bias, batchFirst, dtype, generator });
     this.linear1 = new Linear(dModel, dimFeedforward, { bias, dtype, generator });
@@ -98,7 +103,12 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
 
   /** The block on `src`. @example `layer.forward(src, { srcKeyPaddingMask })` */
   forward(src: Tensor, options?: TransformerEncoderLayerCallOptions): Tensor {
-    const { srcMask = null, srcKeyPaddingMask = null, isCausal = false } = optionsOf("TransformerEncoderLayer", options);
+    const where = `TransformerEncoderLayer(${this.dModel})`;
+    const { srcMask = null, srcKeyPaddingMask = null, isCausal = false } = optionsOf(where, options);
+    if (!(src instanceof Tensor) || (src.rank !== 2 && src.rank !== 3) || src.shape[src.rank - 1] !== this.dModel) {
+      const got = src instanceof Tensor ? `[${src.shape.join(",")}]` : describeValue(src);
+      throw new DeltagradError(`${where}: src must be a tensor ${this.self_attn.batchFirst ? "[N, L, dModel]" : "[L, N, dModel]"} (or unbatched [L, dModel]) with dModel = ${this.dModel}, got ${got}`);
+    }
     const sa = (x: Tensor) => this.dropout1.call(this.self_attn.call(x, x, x, { attnMask: srcMask, keyPaddingMask: srcKeyPaddingMask, isCausal, needWeights: false })[0]);
     // The feed-forward block on [N·L, E] rows: one product per weight gradient (see MultiheadAttention).
     const ff = (x: Tensor) => {
