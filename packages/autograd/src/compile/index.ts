@@ -327,7 +327,6 @@ export function describePlan(p: Plan): string {
     const v = p.values[id]!;
     return v.kind === "op" ? `v${id}` : `${v.kind}${id}`;
   };
-  return p.opNames
-    .map((op, i) => `${name(p.outIds[i]!)} = ${op}(${p.inputIds[i]!.map(name).join(", ")}) [${p.values[p.outIds[i]!]!.shape.join("×") || "scalar"}]`)
-    .join("\n");
+  const head = p.scalar !== null ? `one generated function (${p.opNames.length} scalar ops, no kernel calls):` : `${p.opNames.length} kernels (${p.recorded} ops recorded):`;
+  return [head, ...p.opNames.map((op, i) => `  ${name(p.outIds[i]!)} = ${op}(${p.inputIds[i]!.map(name).join(", ")}) [${p.values[p.outIds[i]!]!.shape.join("×") || "scalar"}]`)].join("\n");
 }
