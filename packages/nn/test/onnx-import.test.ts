@@ -62,6 +62,30 @@ describe("importOnnx: PyTorch 1.13 exports", () => {
   });
 });
 
+describe("importOnnx on the wasm backend", () => {
+  it("forward and backward of an imported model release every intermediate: wasm bytes in use stay flat", () => {
+    const prev = ag.getBackend().name;
+    ag.setBackend("wasm");
+    try {
+      const { bytes, json } = fixture("cnn");
+      const model = importOnnx(bytes);
+      const x = tensor(Float32Array.from(json.input.data)).reshape(json.input.shape);
+      const labels = tensor([3, 1, 4], { dtype: "int32" });
+      const step = () => {
+        noGrad(() => model.call(x));
+        nllLoss(model.call(x), labels).backward();
+        model.zeroGrad();
+      };
+      for (let i = 0; i < 3; i++) step();
+      const warm = ag.wasmMemoryStats().inUseBytes;
+      for (let i = 0; i < 20; i++) step();
+      expect(ag.wasmMemoryStats().inUseBytes).toBeLessThanOrEqual(warm);
+    } finally {
+      ag.setBackend(prev);
+    }
+  });
+});
+
 describe("round trip: export → import → export", () => {
   it("LeNet-5 and an MLP: the imported model equals the original, and both exported files agree in onnxruntime", async () => {
     manualSeed(9);

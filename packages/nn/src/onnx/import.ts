@@ -6,7 +6,7 @@
  * declared input shape (symbolic dims as 1) catches shape mismatches at import, naming the node.
  */
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, Tensor, isTracing, noGrad, traceRegion, type DType } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, escapeScope, isTracing, noGrad, scoped, traceRegion, type DType } from "@deltagrad/autograd";
 import { Module } from "../module.js";
 import { Attrs, IMPORT_OPS, Ints, type RunContext, type Step, type Value } from "./import-ops.js";
 import { AT, DT, decodeModel, type NodeProto, type TensorProto, type ValueInfo } from "./proto.js";
@@ -135,6 +135,7 @@ export class OnnxModel extends Module {
   readonly #outputs: string[];
   readonly #constants: Map<string, Value>;
   readonly #ints = new WeakMap<Ints, Tensor>();
+  readonly #constantInts = new WeakSet<Ints>();
 
   /** @internal Use {@link importOnnx}. */
   constructor(steps: Compiled[], inputs: ValueInfo[], outputs: string[], constants: Map<string, Value>, params: [string, Tensor, boolean][]) {
@@ -143,6 +144,7 @@ export class OnnxModel extends Module {
     this.#inputs = inputs;
     this.#outputs = outputs;
     this.#constants = constants;
+    for (const v of constants.values()) if (v instanceof Ints) this.#constantInts.add(v);
     const scopes = new Map<string, Module>([["", this]]);
     for (const [name, t, buffer] of params) {
       const parts = name.split(".");
@@ -209,6 +211,11 @@ export class OnnxModel extends Module {
       }
       env.set(v.name, t);
     });
+    // Every intermediate is released when the graph is done with it (wasm), as a library module's forward.
+    return scoped(() => this.#runSteps(env, float));
+  }
+
+  #runSteps(env: Map<string, Value>, float: DType): Record<string, Tensor> {
     const ctx: RunContext = { float, tensor: (v) => this.#tensor(v, float) };
     const tracing = isTracing();
     for (const s of this.#steps) {
@@ -236,7 +243,8 @@ export class OnnxModel extends Module {
     if (t === undefined) {
       if (v.data.some((d) => d > 2147483647 || d < -2147483648)) throw new DeltagradError(`int64 value out of int32 range in [${v.data.slice(0, 4).join(",")}…]`);
       t = ag.tensor(Int32Array.from(v.data), { dtype: "int32" }).reshape(v.shape);
-      this.#ints.set(v, t);
+      // A constant of the file is made once and kept; one computed during this run is the run's.
+      if (this.#constantInts.has(v)) this.#ints.set(v, escapeScope(t));
     }
     return t;
   }
