@@ -29,9 +29,11 @@ export interface MnistOptions {
   svg?: string | null;
   /** Where to write the trained model as ONNX (default null: not written; `pnpm start` writes examples/out/mnist-mlp.onnx). */
   onnx?: string | null;
+  /** Compiled training steps (docs/compile.md; default true); `--no-compile` runs eager steps. */
+  compile?: boolean;
 }
 
-export async function main({ epochs = 20, batchSize = 200, trainSize = 8000, testSize = 2000, hidden = 784, seed = 0, verbose = 1, svg = join(dirname(fileURLToPath(import.meta.url)), "out", "mnist-mlp.svg"), onnx = null }: MnistOptions = {}) {
+export async function main({ epochs = 20, batchSize = 200, trainSize = 8000, testSize = 2000, hidden = 784, seed = 0, verbose = 1, svg = join(dirname(fileURLToPath(import.meta.url)), "out", "mnist-mlp.svg"), onnx = null, compile = true }: MnistOptions = {}) {
   const t0 = performance.now();
   const { xTrain, yTrain, xTest, yTest } = loadMnist({ trainSize, testSize, seed });
   const loadSeconds = (performance.now() - t0) / 1000;
@@ -45,7 +47,7 @@ export async function main({ epochs = 20, batchSize = 200, trainSize = 8000, tes
   const t1 = performance.now();
   const history = await fit(model, {
     x: xTrain, y: yTrain, loss: crossEntropy, optimizer, epochs, batchSize,
-    metrics: ["accuracy"], validation: { x: xTest, y: yTest }, seed, verbose,
+    metrics: ["accuracy"], validation: { x: xTest, y: yTest }, seed, verbose, compile,
   });
   const trainSeconds = (performance.now() - t1) / 1000;
   const test = evaluate(model, xTest, yTest, { loss: crossEntropy, metrics: ["accuracy"] });
@@ -61,13 +63,13 @@ export async function main({ epochs = 20, batchSize = 200, trainSize = 8000, tes
   }
   if (verbose) {
     console.log(`\ntest accuracy ${(100 * test.metrics.accuracy!).toFixed(2)} %  (test loss ${test.loss.toFixed(4)})`);
-    console.log(`training time ${trainSeconds.toFixed(1)} s, ${Math.round(samplesPerSecond)} samples/s${svg ? `; curves written to ${svg}` : ""}${onnx ? `; model written to ${onnx}` : ""}`);
+    console.log(`training time ${trainSeconds.toFixed(1)} s (${compile ? "compiled steps" : "eager steps"}), ${Math.round(samplesPerSecond)} samples/s${svg ? `; curves written to ${svg}` : ""}${onnx ? `; model written to ${onnx}` : ""}`);
   }
   return { history, testAccuracy: test.metrics.accuracy!, testLoss: test.loss, trainSeconds, samplesPerSecond };
 }
 
 if (isMain(import.meta.url)) {
-  const f = parseFlags(process.argv.slice(2), { epochs: 20, batchSize: 200, seed: 0 });
+  const f = parseFlags(process.argv.slice(2), { epochs: 20, batchSize: 200, seed: 0, noCompile: false });
   const onnx = join(dirname(fileURLToPath(import.meta.url)), "out", "mnist-mlp.onnx");
-  await main({ epochs: f.epochs as number, batchSize: f.batchSize as number, seed: f.seed as number, onnx });
+  await main({ epochs: f.epochs as number, batchSize: f.batchSize as number, seed: f.seed as number, onnx, compile: !f.noCompile });
 }
