@@ -4,7 +4,8 @@ import * as ag from "@deltagrad/autograd";
 import { Generator, Tensor, gradcheck, manualSeed, noGrad, tensor } from "@deltagrad/autograd";
 import { BatchNorm2d, ConvTranspose2d, LayerNorm, LeNet5, MLP, Module, ReLU, Sequential, nllLoss } from "@deltagrad/nn";
 import { OnnxModel, exportOnnx, importOnnx } from "@deltagrad/nn/onnx";
-import { decodeModel } from "../src/onnx/proto.js";
+import { encodeTensor } from "../src/onnx/proto-encode.js";
+import { DT, decodeModel } from "../src/onnx/proto.js";
 import { errorOf, floatInit, handModel, int64Init, maxDiff, runOrt } from "./onnx-support.js";
 
 const dir = new URL("./fixtures/onnx/", import.meta.url);
@@ -138,6 +139,20 @@ describe("importOnnx rejects bad files with DeltagradError naming the node, buil
     expect(errorOf(() => importOnnx(reshape))).toMatch(/node "n0" \(Reshape\): cannot reshape \[2,4\] to \[-1,3\]/);
     const big = handModel({ nodes: [{ op: "Gather", inputs: ["w", "i"] }], inits: [floatInit("w", [3, 4]), int64Init("i", [2 ** 40])], input: [2, 4] });
     expect(errorOf(() => importOnnx(big))).toMatch(/int32 range/);
+  });
+
+  it("PyTorch's shape arithmetic (Shape → Gather → Unsqueeze → Concat → Reshape) runs on the host for any batch", () => {
+    const scalar0 = { tensor: encodeTensor({ name: "i0", dims: [], dataType: DT.INT64, raw: new Uint8Array(BigInt64Array.from([0n]).buffer) }) };
+    const m = importOnnx(handModel({
+      nodes: [
+        { op: "Shape", inputs: ["x"] }, { op: "Constant", inputs: [], attrs: { value: scalar0 } }, { op: "Gather", inputs: ["t0", "t1"], attrs: { axis: 0 } },
+        { op: "Unsqueeze", inputs: ["t2", "ax"] }, { op: "Concat", inputs: ["t3", "rest"], attrs: { axis: 0 } }, { op: "Reshape", inputs: ["x", "t4"] },
+      ],
+      inits: [int64Init("ax", [0]), int64Init("rest", [-1])],
+      input: ["batch", 2, 3],
+    }));
+    const x = ag.randn([4, 2, 3]);
+    expect(m.call(x).arraySync()).toEqual(x.reshape([4, 6]).arraySync());
   });
 
   it("names reaching Object.prototype are plain names: parameters __proto__ and constructor.weight", () => {
