@@ -21,7 +21,7 @@
  * tensors the garbage collector drops come back through a FinalizationRegistry.
  */
 import { DeltagradError } from "../errors.js";
-import { MAP_READ, USAGE, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice, type GpuQuerySet } from "./types.js";
+import { MAP_READ, USAGE, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice, type GpuQuerySet, type GpuBindGroup, type GpuBindGroupLayout } from "./types.js";
 
 const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 const ARENA_BYTES = 4 << 20;
@@ -30,6 +30,16 @@ const ARENA_UPLOAD_MAX = 256 << 10;
 /** Bytes of idle buffers the pool keeps; beyond it freed buffers are destroyed at the next submit. */
 const POOL_CAP_BYTES = 512 << 20;
 const MAX_QUERIES = 256;
+/** Bytes a parameter binding spans (a dynamic offset moves it; kernels read fewer). */
+const PARAM_BYTES = 1024;
+const COMPUTE = 4; // GPUShaderStage.COMPUTE
+
+/** A compiled kernel: its pipeline, its bind group layout and a small id for bind-group keys. */
+interface Pipeline {
+  pipeline: GpuComputePipeline;
+  layout: GpuBindGroupLayout;
+  id: number;
+}
 
 /** A tensor's storage on the GPU: a pooled buffer, shared by tensors that share storage (reshape, detach). */
 export class GpuData {
@@ -61,11 +71,15 @@ export class GpuRuntime {
   private readonly staging = new Map<number, GpuBuffer[]>();
   private pooledBytes = 0;
   private readonly doomed: GpuBuffer[] = [];
-  private readonly pipelines = new Map<string, GpuComputePipeline>();
+  private readonly pipelines = new Map<string, Pipeline>();
   private encoder: GpuCommandEncoder | null = null;
   private pass: GpuComputePass | null = null;
   private readonly arena: GpuBuffer;
   private readonly arenaCpu = new Uint8Array(ARENA_BYTES);
+  private readonly arenaWords = new Uint32Array(this.arenaCpu.buffer);
+  private readonly groups = new Map<string, GpuBindGroup>();
+  private readonly ids = new WeakMap<GpuBuffer, number>();
+  private nextId = 1;
   private arenaUsed = 0;
   private reads: PendingRead[] = [];
   private readsScheduled = false;
@@ -143,22 +157,60 @@ export class GpuRuntime {
   /** Reserves an arena slot (256-byte aligned) holding `data`; flushes first when full. */
   private slot(data: Uint8Array): number {
     const need = Math.max(256, Math.ceil(data.byteLength / 256) * 256);
-    if (this.arenaUsed + need > ARENA_BYTES) this.flush();
+    // Keep PARAM_BYTES after any slot: a parameter binding always spans that many bytes.
+    if (this.arenaUsed + need + PARAM_BYTES > ARENA_BYTES) this.flush();
     const at = this.arenaUsed;
     this.arenaCpu.set(data, at);
     this.arenaUsed += need;
     return at;
   }
 
-  /** The pipeline for `key`, compiled from `source()` the first time. */
-  pipeline(key: string, source: () => string): GpuComputePipeline {
+  /**
+   * The pipeline for `key`, compiled from `source()` the first time, with an explicit layout:
+   * binding 0 (the parameters) takes a dynamic offset, so one bind group serves every dispatch
+   * on the same buffers; bindings 1… are read-only or read-write storage as the source declares.
+   */
+  pipeline(key: string, source: () => string): Pipeline {
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: source() });
-      p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+      const code = source();
+      const entries: { binding: number; visibility: number; buffer: { type: string; hasDynamicOffset?: boolean } }[] = [
+        { binding: 0, visibility: COMPUTE, buffer: { type: "read-only-storage", hasDynamicOffset: true } },
+      ];
+      for (const m of code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*(read_write|read)>/g)) {
+        const binding = Number(m[1]);
+        if (binding > 0) entries.push({ binding, visibility: COMPUTE, buffer: { type: m[2] === "read" ? "read-only-storage" : "storage" } });
+      }
+      const layout = this.device.createBindGroupLayout({ entries });
+      const module = this.device.createShaderModule({ code });
+      const pipeline = this.device.createComputePipeline({ layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module, entryPoint: "main" } });
+      p = { pipeline, layout, id: this.pipelines.size };
       this.pipelines.set(key, p);
     }
     return p;
+  }
+
+  /** A bind group of `pipe` on `buffers` (binding 0: the arena, offset per dispatch), cached by buffer identity. */
+  private bindGroup(pipe: Pipeline, buffers: readonly GpuBuffer[]): GpuBindGroup {
+    let key = `${pipe.id}`;
+    for (const b of buffers) key += `:${this.bufferId(b)}`;
+    let group = this.groups.get(key);
+    if (!group) {
+      // Buffers destroyed since (pool trimming) leave stale entries that can never match a live
+      // buffer's id again: bound the cache instead of tracking them.
+      if (this.groups.size >= 8192) this.groups.clear();
+      const entries = [{ binding: 0, resource: { buffer: this.arena, offset: 0, size: PARAM_BYTES } }];
+      for (let i = 0; i < buffers.length; i++) entries.push({ binding: i + 1, resource: { buffer: buffers[i]!, offset: 0, size: buffers[i]!.size } });
+      group = this.device.createBindGroup({ layout: pipe.layout, entries });
+      this.groups.set(key, group);
+    }
+    return group;
+  }
+
+  private bufferId(b: GpuBuffer): number {
+    let id = this.ids.get(b);
+    if (id === undefined) this.ids.set(b, (id = this.nextId++));
+    return id;
   }
 
   /**
@@ -169,18 +221,26 @@ export class GpuRuntime {
   dispatch(key: string, source: () => string, params: ArrayLike<number>, buffers: readonly GpuBuffer[], groups: number | readonly [number, number, number]): void {
     const [x, y, z] = typeof groups === "number" ? [Math.min(groups, 65535), Math.ceil(groups / 65535), 1] : groups;
     if (x === 0 || y === 0 || z === 0) return;
+    if (params.length * 4 > PARAM_BYTES) throw new DeltagradError(`webgpu: ${key} needs ${params.length} parameter words, more than ${PARAM_BYTES / 4}`);
     const pipe = this.pipeline(key, source);
-    const words = new Uint32Array(Math.max(1, params.length));
-    for (let i = 0; i < params.length; i++) words[i] = params[i]! >>> 0;
-    const at = this.slot(new Uint8Array(words.buffer));
-    const entries = [{ binding: 0, resource: { buffer: this.arena, offset: at, size: words.byteLength } }];
-    for (let i = 0; i < buffers.length; i++) entries.push({ binding: i + 1, resource: { buffer: buffers[i]!, offset: 0, size: buffers[i]!.size } });
-    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    const at = this.paramSlot(params);
+    const group = this.bindGroup(pipe, buffers);
     if (!this.pass) this.pass = this.enc().beginComputePass();
-    this.pass.setPipeline(pipe);
-    this.pass.setBindGroup(0, group);
+    this.pass.setPipeline(pipe.pipeline);
+    this.pass.setBindGroup(0, group, [at]);
     this.pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+  }
+
+  /** Writes `params` as u32 words into a fresh 256-byte-aligned arena slot (room for PARAM_BYTES after it). */
+  private paramSlot(params: ArrayLike<number>): number {
+    if (this.arenaUsed + PARAM_BYTES > ARENA_BYTES) this.flush();
+    const at = this.arenaUsed;
+    const words = this.arenaWords;
+    const w0 = at >> 2;
+    for (let i = 0; i < params.length; i++) words[w0 + i] = params[i]! >>> 0;
+    this.arenaUsed += Math.max(256, Math.ceil((params.length * 4) / 256) * 256);
+    return at;
   }
 
   /** Records a copy of `bytes` bytes from `src` to `dst`, in order with the kernels. */
@@ -341,6 +401,7 @@ export class GpuRuntime {
     this.pool.clear();
     this.staging.clear();
     this.pipelines.clear();
+    this.groups.clear();
     this.device.destroy();
   }
 }

@@ -19,6 +19,7 @@ export interface GpuBuffer {
 
 export interface GpuBindGroupLayout { readonly __brand?: "layout" }
 export interface GpuBindGroup { readonly __brand?: "group" }
+export interface GpuPipelineLayout { readonly __brand?: "pipelineLayout" }
 export interface GpuComputePipeline { getBindGroupLayout(index: number): GpuBindGroupLayout }
 export interface GpuShaderModule {
   getCompilationInfo?(): Promise<{ messages: readonly { type: string; message: string; lineNum: number }[] }>;
@@ -27,7 +28,7 @@ export interface GpuQuerySet { destroy(): void }
 
 export interface GpuComputePass {
   setPipeline(p: GpuComputePipeline): void;
-  setBindGroup(index: number, group: GpuBindGroup): void;
+  setBindGroup(index: number, group: GpuBindGroup, dynamicOffsets?: number[]): void;
   dispatchWorkgroups(x: number, y?: number, z?: number): void;
   end(): void;
 }
@@ -59,7 +60,9 @@ export interface GpuDevice {
   readonly lost: Promise<{ reason: string; message: string }>;
   createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): GpuBuffer;
   createShaderModule(d: { code: string }): GpuShaderModule;
-  createComputePipeline(d: { layout: "auto"; compute: { module: GpuShaderModule; entryPoint: string } }): GpuComputePipeline;
+  createComputePipeline(d: { layout: "auto" | GpuPipelineLayout; compute: { module: GpuShaderModule; entryPoint: string } }): GpuComputePipeline;
+  createBindGroupLayout(d: { entries: { binding: number; visibility: number; buffer: { type: string; hasDynamicOffset?: boolean } }[] }): GpuBindGroupLayout;
+  createPipelineLayout(d: { bindGroupLayouts: GpuBindGroupLayout[] }): GpuPipelineLayout;
   createBindGroup(d: { layout: GpuBindGroupLayout; entries: GpuBindGroupEntry[] }): GpuBindGroup;
   createCommandEncoder(): GpuCommandEncoder;
   createQuerySet(d: { type: "timestamp"; count: number }): GpuQuerySet;
