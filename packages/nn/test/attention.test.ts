@@ -237,6 +237,15 @@ describe("MultiheadAttention", () => {
     expect(rows[1]!.map((r) => r[1]! + r[2]!)).toEqual([0, 0, 0]);
   });
 
+  it("gradcheck with attention dropout (masks fixed by reseeding) and scaledDotProductAttention's dropoutP", () => {
+    const mha = new MultiheadAttention(4, 2, { dropout: 0.3, dtype: "float64" });
+    const x = randn64([3, 2, 4], 31, true);
+    const seeded = (t: Tensor) => { ag.manualSeed(9); return mha.call(t, t, t)[0]; };
+    expect(gradcheck((t) => seeded(t!), [x])).toBe(true);
+    const [q, k, v] = [randn64([2, 3, 2], 32, true), randn64([2, 4, 2], 33, true), randn64([2, 4, 3], 34, true)];
+    expect(gradcheck((q, k, v) => scaledDotProductAttention(q!, k!, v!, { dropoutP: 0.4, generator: new Generator(1) }), [q, k, v])).toBe(true);
+  });
+
   it("dropout on the weights in training only", () => {
     const mha = new MultiheadAttention(4, 2, { dropout: 0.5, generator: new Generator(1) });
     const x = ag.randn([3, 2, 4]);

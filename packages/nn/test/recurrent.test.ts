@@ -176,6 +176,18 @@ describe("semantics", () => {
     expect(new RNN(2, 8, { numLayers: 2, dropout: 0.5 }).extraRepr()).toContain("dropout=0.5");
   });
 
+  it("gradcheck with dropout between layers: train mode with the masks fixed by reseeding, and eval mode", () => {
+    const lstm = new LSTM(2, 3, { numLayers: 2, dropout: 0.4, dtype: "float64" });
+    const x = randn64([3, 2, 2], 7, true);
+    const seeded = (t: Tensor) => { ag.manualSeed(3); const [o, [h, c]] = lstm.call(t); return joined(o, h, c); };
+    expect(gradcheck((t) => seeded(t!), [x])).toBe(true);
+    const ct = randn64([seeded(x).size], 8);
+    const xd = x.detach();
+    checkParamGrads(lstm, () => seeded(xd).mul(ct).sum());
+    lstm.eval();
+    expect(gradcheck((t) => joined(...run(lstm, t!)), [x])).toBe(true);
+  });
+
   it("runs under noGrad without recording", () => {
     const gru = new GRU(2, 3);
     const [out] = noGrad(() => gru.call(ag.randn([3, 2, 2])));

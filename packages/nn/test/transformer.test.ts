@@ -107,6 +107,21 @@ describe("TransformerEncoderLayer", () => {
     expectClose(a, nested(b), 1e-14, "padding");
   });
 
+  it("gradcheck with dropout: train mode with the masks fixed by reseeding, and eval mode", () => {
+    const layer = new TransformerEncoderLayer(4, 2, { dimFeedforward: 5, dropout: 0.3, dtype: "float64" });
+    const x = randn64([3, 2, 4], 21, true);
+    // The layer draws from the default generator; reseeding it makes every evaluation use the same masks.
+    const seeded = (t: Tensor) => { ag.manualSeed(5); return layer.call(t, { isCausal: true }); };
+    expect(seeded(x).dataSync()).not.toEqual(layer.eval().call(x, { isCausal: true }).dataSync());
+    layer.train();
+    expect(gradcheck((t) => seeded(t!), [x])).toBe(true);
+    const ct = randn64([3, 2, 4], 22);
+    const xd = x.detach();
+    checkParamGrads(layer, () => seeded(xd).mul(ct).sum());
+    layer.eval();
+    expect(gradcheck((t) => layer.call(t!), [x])).toBe(true);
+  });
+
   it("dropout acts in training mode only", () => {
     const layer = new TransformerEncoderLayer(4, 1, { dimFeedforward: 8, dropout: 0.5, generator: new Generator(3) });
     const x = ag.randn([3, 2, 4]);
