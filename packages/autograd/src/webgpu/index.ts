@@ -141,7 +141,14 @@ export const webgpuBackend: Backend = {
   fold: (c, os, p, dt) => route("fold", [c], () => cpuBackend.fold(c, os, p, dt), (r) => fold(r, g("fold", c), os, p, dt)),
 };
 
-/** Options of {@link initWebGPU}. */
+/**
+ * Options of {@link initWebGPU}.
+ *
+ * @example
+ * ```ts no-run
+ * await initWebGPU({ powerPreference: "low-power" }); // a laptop's integrated GPU
+ * ```
+ */
 export interface WebGPUOptions {
   /** Passed to `navigator.gpu.requestAdapter`. Default "high-performance". */
   powerPreference?: "low-power" | "high-performance";
@@ -149,7 +156,16 @@ export interface WebGPUOptions {
   device?: unknown;
 }
 
-/** What {@link initWebGPU} found: the backend is registered when `ok`, else `reason` says why not. */
+/**
+ * What {@link initWebGPU} found: the backend is registered when `ok` (with the adapter's
+ * description), else `reason` says why not.
+ *
+ * @example
+ * ```ts no-run
+ * const r: WebGPUInit = await initWebGPU();
+ * console.log(r.ok ? `on ${r.adapter}` : `no GPU: ${r.reason}`);
+ * ```
+ */
 export type WebGPUInit = { ok: true; adapter: string } | { ok: false; reason: string };
 
 /**
@@ -208,7 +224,15 @@ export async function webgpuSync(): Promise<void> {
   await runtime().sync();
 }
 
-/** Counters of the webgpu runtime: dispatches and submits recorded, idle pooled bytes. */
+/**
+ * Counters of the webgpu runtime: kernels dispatched, command buffers submitted, bytes of idle
+ * pooled buffers.
+ *
+ * @example
+ * ```ts no-run
+ * const { dispatches, submits, pooledBytes } = webgpuStats();
+ * ```
+ */
 export interface WebGPUStats {
   dispatches: number;
   submits: number;

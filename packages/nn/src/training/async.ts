@@ -35,7 +35,14 @@ export async function predictAsync(model: Module, x: Tensor, options?: { batchSi
   return parts.length === 1 ? parts[0]! : noGrad(() => concat(parts));
 }
 
-/** Options of {@link evaluateAsync}. */
+/**
+ * Options of {@link evaluateAsync}.
+ *
+ * @example
+ * ```ts
+ * const opts: EvaluateAsyncOptions = { loss: crossEntropy, metrics: ["accuracy"], batchSize: 512 };
+ * ```
+ */
 export interface EvaluateAsyncOptions {
   loss: (p: Tensor, t: Tensor) => Tensor;
   /** `"accuracy"` (counted on the device) or functions returning a number, a one-element tensor or a promise of a number. */
