@@ -32,16 +32,18 @@ describe("pnpm bench --quick", () => {
         expect(r.unsupported["tfjs-wasm"]).toMatch(/Conv2DBackpropFilter/);
       } else expect(r.value["tfjs-wasm"]).toBeGreaterThan(0);
     }
-    // Each deltagrad column against every later column and every peer: wasm against 2t, cpu and
-    // the 3 peers (5), 2t against cpu and the peers (4), cpu against the peers (3) = 12 a row,
-    // 9 for W3 (no TF.js wasm); quick mode has two W1 rows.
-    expect(res.checks.length).toBe(12 * (res.rows.length - 1) + 9);
+    // Each deltagrad column against every later column and every peer: wasm against 2t, compiled,
+    // cpu and the 3 peers (6), 2t against compiled, cpu and the peers (5), compiled against cpu and
+    // the peers (4), cpu against the peers (3) = 18 a row, 14 for W3 (no TF.js wasm); quick mode
+    // has two W1 rows.
+    expect(res.checks.length).toBe(18 * (res.rows.length - 1) + 14);
     for (const against of DELTAGRAD) {
       expect(res.checks.filter((c) => c.against === against && c.framework === "jax-js-wasm")).toHaveLength(res.rows.length);
     }
     const exact = res.checks.filter((c) => c.exact);
-    expect(exact).toHaveLength(res.rows.length);
-    for (const c of exact) expect([c.against, c.framework, c.maxRelErr]).toEqual(["deltagrad-wasm", "deltagrad-wasm-2t", 0]);
+    // Bit for bit: wasm against 2t and against compiled, 2t against compiled (a replay runs eager's kernels).
+    expect(exact).toHaveLength(3 * res.rows.length);
+    for (const c of exact) expect([[c.against, c.framework], c.maxRelErr]).toEqual([expect.toSatisfy(([a, f]: string[]) => ["deltagrad-wasm,deltagrad-wasm-2t", "deltagrad-wasm,deltagrad-compiled", "deltagrad-wasm-2t,deltagrad-compiled"].includes(`${a},${f}`)), 0]);
     for (const c of res.checks) expect(c, `${c.workload} ${c.against} vs ${c.framework}: ${c.what}`).toMatchObject({ ok: true });
     expect(readFileSync(join(out, "latest.md"), "utf8")).toMatch(/\| W4 scalar sigmoid graph/);
   }, 300_000);

@@ -14,14 +14,15 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
 const jnp = jax.numpy;
 
-export type DeltagradId = "deltagrad-wasm" | "deltagrad-wasm-2t" | "deltagrad-cpu";
+export type DeltagradId = "deltagrad-wasm" | "deltagrad-wasm-2t" | "deltagrad-compiled" | "deltagrad-cpu";
 export type PeerId = "tfjs-cpu" | "tfjs-wasm" | "jax-js-wasm";
 export type FrameworkId = DeltagradId | PeerId;
 /**
  * deltagrad on its wasm backend (the default where WebAssembly SIMD exists) with one thread and
- * with two (`setNumThreads`), and on its cpu backend.
+ * with two (`setNumThreads`), the same on two threads with each step `compile()`d (traced once,
+ * replayed; docs/compile.md), and on its cpu backend.
  */
-export const DELTAGRAD: readonly DeltagradId[] = ["deltagrad-wasm", "deltagrad-wasm-2t", "deltagrad-cpu"];
+export const DELTAGRAD: readonly DeltagradId[] = ["deltagrad-wasm", "deltagrad-wasm-2t", "deltagrad-compiled", "deltagrad-cpu"];
 export const PEERS: readonly PeerId[] = ["tfjs-cpu", "tfjs-wasm", "jax-js-wasm"];
 export const FRAMEWORKS: readonly FrameworkId[] = [...DELTAGRAD, ...PEERS];
 
@@ -30,7 +31,9 @@ export const isDeltagrad = (fw: FrameworkId): fw is DeltagradId => (DELTAGRAD as
 /** The deltagrad backend a column runs on. */
 const dgBackend = (fw: DeltagradId) => (fw === "deltagrad-cpu" ? "cpu" : "wasm");
 /** The wasm backend's thread count a column runs with (`setNumThreads`; the cpu backend has one thread). */
-const dgThreads = (fw: DeltagradId) => (fw === "deltagrad-wasm-2t" ? 2 : 1);
+const dgThreads = (fw: DeltagradId) => (fw === "deltagrad-wasm-2t" || fw === "deltagrad-compiled" ? 2 : 1);
+/** Whether a column runs its steps through `compile()`. */
+const compiled = (fw: FrameworkId) => fw === "deltagrad-compiled";
 
 /**
  * Runs `f` with deltagrad's backend and thread count of column `fw` active and restores the
@@ -142,8 +145,9 @@ export function matmulRunner(fw: FrameworkId, n: number): Runner {
     // The product is given back at once, as the TF.js runner below disposes its own. Dropped
     // unreleased instead, 4 MB products would pile up to the wasm memory budget (fresh pages
     // each step) and then be evicted to the JS heap: correct, but that measures the eviction.
+    const mm = compiled(fw) ? dg.compile((a: dg.Tensor, b: dg.Tensor) => dg.matmul(a, b)) : dg.matmul;
     const run = () => {
-      const c = dg.matmul(a, b);
+      const c = mm(a, b);
       const v = c.dataSync();
       c.dispose();
       return v;
@@ -173,14 +177,17 @@ function dgTrainRunner(
   opt: { zeroGrad(): void; step(): void },
   x: dg.Tensor,
   y: dg.Tensor,
+  compiledStep = false,
 ): Runner {
-  const step = () => {
+  const train = (x: dg.Tensor, y: dg.Tensor) => {
     opt.zeroGrad();
     const loss = crossEntropy(model.call(x), y);
     loss.backward();
     opt.step();
-    return loss.itemSync();
+    return loss;
   };
+  const f = compiledStep ? dg.compile(train) : train;
+  const step = () => f(x, y).itemSync();
   // Weights, gradients and data go back to wasm memory at once, as the TF.js runners dispose
   // theirs (else they stay until the memory budget evicts them, and the next workload allocates
   // around them). The optimizer's moments have no public handle; they wait for eviction.
@@ -277,7 +284,7 @@ export function mlpRunner(fw: FrameworkId, batch: number, sizes: readonly number
   const layers = sizes.length - 1;
   if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const model = build();
-    return dgTrainRunner(model, new Adam(model.parameters(), { lr: 1e-3 }), dg.tensor(xv).reshape([batch, sizes[0]!]), dg.tensor(yv));
+    return dgTrainRunner(model, new Adam(model.parameters(), { lr: 1e-3 }), dg.tensor(xv).reshape([batch, sizes[0]!]), dg.tensor(yv), compiled(fw));
   });
   const init = on("deltagrad-cpu", () => snapshot(build()));
   if (fw === "jax-js-wasm") {
@@ -327,7 +334,7 @@ export function lenetRunner(fw: FrameworkId, batch: number): Runner {
   const yv = labels(batch, 10, 32);
   if (isDeltagrad(fw)) return dgRunner(fw, () => {
     const model = build();
-    return dgTrainRunner(model, new SGD(model.parameters(), { lr: 0.01 }), dg.tensor(xv).reshape([batch, 1, 28, 28]), dg.tensor(yv));
+    return dgTrainRunner(model, new SGD(model.parameters(), { lr: 0.01 }), dg.tensor(xv).reshape([batch, 1, 28, 28]), dg.tensor(yv), compiled(fw));
   });
   const init = on("deltagrad-cpu", () => snapshot(build()));
   if (fw === "jax-js-wasm") {
@@ -389,12 +396,23 @@ export function scalarGraphRunner(fw: FrameworkId, iters: number): Runner {
     const x = dg.tensor(1);
     const w = dg.tensor(0, { requiresGrad: true });
     const b = dg.tensor(0, { requiresGrad: true });
-    const once = (): [number, number] => {
+    const eager = (): [number, number] => {
       w.grad = null;
       b.grad = null;
       w.mul(x).add(b).neg().exp().add(1).reciprocal().backward(); // h1 … h6 of the lecture
       return [w.grad!.itemSync(), (b.grad as dg.Tensor | null)!.itemSync()];
     };
+    // Compiled: the same graph and its two gradients, one generated function per replay.
+    const grads = dg.compile((x: dg.Tensor, w: dg.Tensor, b: dg.Tensor) =>
+      dg.grad((w: dg.Tensor, b: dg.Tensor) => w.mul(x).add(b).neg().exp().add(1).reciprocal(), { argnums: [0, 1] })(w, b) as unknown as dg.Tensor[]);
+    const w0 = dg.tensor(0);
+    const b0 = dg.tensor(0);
+    const once = compiled(fw)
+      ? (): [number, number] => {
+          const [gw, gb] = grads(x, w0, b0);
+          return [gw!.itemSync(), gb!.itemSync()];
+        }
+      : eager;
     return {
       step: () => repeat(iters, once),
       check: once,
@@ -449,7 +467,15 @@ export function elementwiseRunner(fw: FrameworkId, n: number): Runner {
     // `scoped` gives the two temporaries and the result back at once, as TF.js's tidy/dispose
     // below. Without it the step is as correct, but a loop that drops tensors unreleased fills
     // wasm memory up to its budget and then pays for evicting the oldest to the JS heap.
-    const run = () => dg.scoped(() => x.exp().mul(x).add(1).dataSync());
+    const f = dg.compile((x: dg.Tensor) => x.exp().mul(x).add(1));
+    const run = compiled(fw)
+      ? () => {
+          const y = f(x);
+          const v = y.dataSync();
+          y.dispose();
+          return v;
+        }
+      : () => dg.scoped(() => x.exp().mul(x).add(1).dataSync());
     return { step: () => run()[0]!, check: () => pick(run()), dispose() {} };
   });
   if (fw === "jax-js-wasm") {

@@ -26,6 +26,7 @@ import {
   type PeerId,
   type Runner,
 } from "./frameworks.js";
+import { runTorch, torchMarkdown, type TorchResult } from "./torch.js";
 
 export interface BenchOptions {
   quick: boolean;
@@ -76,6 +77,8 @@ export interface BenchResult {
   note: string;
   rows: Row[];
   checks: Check[];
+  /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
+  torch?: TorchResult;
   wallSeconds: number;
 }
 
@@ -256,7 +259,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       for (const fw of [...DELTAGRAD.slice(i + 1), ...PEERS]) {
         const v = checkValues.get(fw);
         if (v === undefined) continue; // unsupported
-        const exact = d === "deltagrad-wasm" && fw === "deltagrad-wasm-2t";
+        // The wasm backend promises the same bits on 1 and 2 threads, and a compiled replay runs the same kernels.
+        const exact = (d === "deltagrad-wasm" || d === "deltagrad-wasm-2t") && (fw === "deltagrad-wasm-2t" || fw === "deltagrad-compiled");
         const { err, ok } = exact ? relErr(ref, v, 0, 0) : relErr(ref, v, c.check.rtol, c.check.atol);
         checks.push({ workload: `${c.workload} ${c.name}`, against: d, framework: fw, what: c.check.what, deltagrad: ref, peer: v, maxRelErr: err, exact, ok });
       }
@@ -264,6 +268,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     log(formatRow(row));
   }
   rows.sort((a, b) => a.workload.localeCompare(b.workload));
+  // PyTorch as a peer, as a subprocess of this same process (torch.ts), after the in-process columns.
+  const torch = runTorch({ quick: opts.quick, only: opts.only, log });
   const cpu = cpus();
   return {
     date: new Date().toISOString(),
@@ -281,6 +287,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     note: "ratio[d][p] = speed of deltagrad column d / speed of peer p (p's time ÷ d's time): > 1 means deltagrad is faster. Medians of interleaved repetitions; every timed region ends with a host read.",
     rows,
     checks,
+    ...(torch ? { torch } : {}),
     wallSeconds: (performance.now() - t0) / 1000,
   };
 }
@@ -302,13 +309,14 @@ const fmtRatio = (v: number | null | undefined) => (v === null || v === undefine
 export const LABEL: Record<FrameworkId, string> = {
   "deltagrad-wasm": "deltagrad wasm",
   "deltagrad-wasm-2t": "deltagrad wasm 2t",
+  "deltagrad-compiled": "deltagrad compiled 2t",
   "deltagrad-cpu": "deltagrad cpu",
   "tfjs-cpu": "TF.js cpu",
   "tfjs-wasm": "TF.js wasm",
   "jax-js-wasm": "jax-js wasm",
 };
 /** Short names of the deltagrad columns inside a ratio cell. */
-const SHORT: Record<DeltagradId, string> = { "deltagrad-wasm": "wasm", "deltagrad-wasm-2t": "2t", "deltagrad-cpu": "cpu" };
+const SHORT: Record<DeltagradId, string> = { "deltagrad-wasm": "wasm", "deltagrad-wasm-2t": "2t", "deltagrad-compiled": "compiled", "deltagrad-cpu": "cpu" };
 
 /** A figure, with W5's GB/s in parentheses. */
 const value = (r: Row, fw: FrameworkId) => `${fmt(r.value[fw])}${r.extra ? ` (${fmt(r.extra[fw])})` : ""}`;
@@ -370,6 +378,7 @@ export function toMarkdown(res: BenchResult): string {
       ? `Same numbers across frameworks: all ${res.checks.length} checks agree (within float32 tolerance; the ${exact} of deltagrad wasm on 2 threads against 1 bit for bit).`
       : `**${bad.length} of ${res.checks.length} cross-framework checks disagree:** ${bad.map((c) => `${c.workload} ${c.against} vs ${c.framework}${c.exact ? " (bit for bit)" : ""}`).join("; ")}.`,
   );
+  lines.push(...torchMarkdown(res));
   return lines.join("\n") + "\n";
 }
 

@@ -1,0 +1,202 @@
+/**
+ * PyTorch as a peer: Debian's python3-torch (1.13) with OpenBLAS's pthread build (without
+ * libopenblas0-pthread torch falls back to the reference BLAS and runs the MLP step ~15× slower),
+ * installed when missing (as root, through apt-get), run as a subprocess of the bench process at
+ * 1 and 2 threads (`torch.set_num_threads`), on the bench's workloads W2–W5 with the same
+ * shapes, data (the same seeded LCG as frameworks.ts's `uniform`), optimizers and reads.
+ * The two thread counts alternate rep by rep; figures are medians.
+ */
+import { spawnSync } from "node:child_process";
+
+export interface TorchResult {
+  version: string;
+  /** Per thread count ("1", "2"): workload → ms per step (W4: µs per graph). */
+  threads: Record<string, Record<string, number>>;
+  /** Whether libopenblas0-pthread is installed (torch's BLAS through Debian's alternatives). */
+  openblasPthread: boolean;
+}
+
+const PY = String.raw`
+import json, sys, time, statistics
+import torch
+cfg = json.loads(sys.stdin.read())
+torch.manual_seed(0)
+
+def uniform(n, seed, lo=0.0, hi=1.0):
+    # frameworks.ts's LCG: the same numbers deltagrad and TF.js see.
+    out = [0.0] * n
+    s = seed & 0xffffffff or 1
+    for i in range(n):
+        s = (s * 1664525 + 1013904223) & 0xffffffff
+        out[i] = lo + ((s >> 8) / 16777216) * (hi - lo)
+    return torch.tensor(out, dtype=torch.float32)
+
+def labels(n, k, seed):
+    return (uniform(n, seed) * k).long().clamp(max=k - 1)
+
+def mlp(batch):
+    sizes = [784, 784, 784, 10]
+    layers = []
+    for i in range(3):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < 2: layers.append(torch.nn.ReLU())
+    m = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    x = uniform(batch * 784, 21).reshape(batch, 784)
+    y = labels(batch, 10, 22)
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+def lenet(batch):
+    m = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 120, 5), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
+    opt = torch.optim.SGD(m.parameters(), lr=0.01)
+    x = uniform(batch * 784, 31).reshape(batch, 1, 28, 28)
+    y = labels(batch, 10, 32)
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+def scalar_graph(graphs):
+    x = torch.tensor(1.0)
+    def step():
+        acc = 0.0
+        for _ in range(graphs):
+            w = torch.tensor(0.0, requires_grad=True)
+            b = torch.tensor(0.0, requires_grad=True)
+            torch.reciprocal(torch.exp(-(w * x + b)) + 1).backward()
+            acc += w.grad.item() + b.grad.item()
+        return acc
+    return step
+
+def elementwise(n):
+    x = uniform(n, 51, -1.0, 1.0)
+    def step():
+        y = torch.exp(x) * x + 1
+        return float(y.numpy().copy()[0])
+    return step
+
+builders = {"W2": lambda: mlp(cfg["mlpBatch"]), "W3": lambda: lenet(cfg["lenetBatch"]),
+            "W4": lambda: scalar_graph(cfg["graphs"]), "W5": lambda: elementwise(cfg["n"])}
+out = {"version": torch.__version__, "threads": {}}
+for w in cfg["only"]:
+    steps = {t: builders[w]() for t in cfg["threads"]}
+    for t in cfg["threads"]:
+        torch.set_num_threads(t)
+        for _ in range(cfg["warmup"]): steps[t]()
+    times = {t: [] for t in cfg["threads"]}
+    deadline = time.perf_counter() + cfg["seconds"]
+    reps = 0
+    while reps < cfg["minReps"] or (time.perf_counter() < deadline and reps < cfg["maxReps"]):
+        for t in cfg["threads"]:
+            torch.set_num_threads(t)
+            t0 = time.perf_counter()
+            steps[t]()
+            times[t].append((time.perf_counter() - t0) * 1000)
+        reps += 1
+    for t in cfg["threads"]:
+        ms = statistics.median(times[t])
+        if w == "W4": ms = ms * 1000 / cfg["graphs"]  # µs per graph
+        out["threads"].setdefault(str(t), {})[w] = ms
+print(json.dumps(out))
+`;
+
+/** Whether `python3 -c "import torch"` works, installing Debian's packages first when it does not (root only). */
+export function ensureTorch(log: (s: string) => void): boolean {
+  const probe = () => spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" }).status === 0;
+  const blas = () => spawnSync("dpkg", ["-s", "libopenblas0-pthread"], { encoding: "utf8" }).status === 0;
+  if (probe() && blas()) return true;
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+    log("PyTorch peer: python3-torch or libopenblas0-pthread missing and not root: skipped");
+    return false;
+  }
+  log("PyTorch peer: installing python3-torch libopenblas0-pthread (apt-get) …");
+  const r = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "python3-torch", "libopenblas0-pthread"], { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  if (r.status !== 0) log(`PyTorch peer: apt-get failed (${(r.stderr ?? "").trim().split("\n").pop()})`);
+  return probe() && blas();
+}
+
+/** Runs the PyTorch workloads in a subprocess; null when torch is unavailable or the run fails. */
+export function runTorch(o: { quick: boolean; only?: string[]; log: (s: string) => void }): TorchResult | null {
+  if (!ensureTorch(o.log)) return null;
+  const only = ["W2", "W3", "W4", "W5"].filter((w) => !o.only || o.only.includes(w));
+  if (only.length === 0) return null;
+  const cfg = {
+    only,
+    threads: [1, 2],
+    mlpBatch: o.quick ? 32 : 200,
+    lenetBatch: o.quick ? 16 : 64,
+    graphs: o.quick ? 200 : 1000,
+    n: o.quick ? 100_000 : 1_000_000,
+    warmup: 3,
+    minReps: o.quick ? 3 : 7,
+    maxReps: 40,
+    seconds: o.quick ? 1 : 4,
+  };
+  o.log(`PyTorch peer (subprocess): ${only.join(", ")} at 1 and 2 threads …`);
+  const r = spawnSync("/usr/bin/python3", ["-c", PY], { input: JSON.stringify(cfg), encoding: "utf8", maxBuffer: 1 << 20, env: { ...process.env, OMP_NUM_THREADS: "2" } });
+  if (r.status !== 0) {
+    o.log(`PyTorch peer failed: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")}`);
+    return null;
+  }
+  const res = JSON.parse(r.stdout.trim().split("\n").pop()!) as TorchResult;
+  res.openblasPthread = spawnSync("dpkg", ["-s", "libopenblas0-pthread"], { encoding: "utf8" }).status === 0;
+  return res;
+}
+
+/** The rows torchMarkdown reads (run.ts's Row, structurally). */
+interface RowLike {
+  workload: string;
+  case: string;
+  value: Partial<Record<string, number | null>>;
+}
+
+const f2 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? "n/a" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/**
+ * The PyTorch section: its figures at 1 and 2 threads beside deltagrad's eager and compiled
+ * 2-thread columns of the same run, and the issue's targets (compiled, 2 threads) met or not.
+ */
+export function torchMarkdown(res: { rows: RowLike[]; torch?: TorchResult }): string[] {
+  const t = res.torch;
+  if (!t) return [];
+  const lines = [
+    "",
+    `PyTorch ${t.version} (Debian python3-torch, ${t.openblasPthread ? "OpenBLAS pthread" : "**without libopenblas0-pthread**"}), a subprocess of this run, at 1 and 2 threads; its W4 figure is per graph, as deltagrad's:`,
+    "",
+    "| workload | deltagrad wasm 2t | deltagrad compiled 2t | PyTorch 1t | PyTorch 2t | compiled ÷ PyTorch 1t (time) | eager ÷ compiled (speed-up) |",
+    "|:--|--:|--:|--:|--:|--:|--:|",
+  ];
+  const targets: string[] = [];
+  for (const w of ["W2", "W3", "W4", "W5"]) {
+    const r = res.rows.find((x) => x.workload === w);
+    const p1 = t.threads["1"]?.[w];
+    if (!r || p1 === undefined) continue;
+    const eager = r.value["deltagrad-wasm-2t"] ?? null;
+    const comp = r.value["deltagrad-compiled"] ?? null;
+    const p2 = t.threads["2"]?.[w];
+    lines.push(`| ${w} ${r.case} | ${f2(eager)} | ${f2(comp)} | ${f2(p1)} | ${f2(p2)} | ${comp === null ? "n/a" : f2(comp / p1)} | ${eager === null || comp === null ? "n/a" : f2(eager / comp)} |`);
+    if (comp === null) continue;
+    if (w === "W2") targets.push(`W2 compiled ≤ 0.5× PyTorch 1t: ${f2(comp / p1)}× ${comp <= 0.5 * p1 ? "met" : "not met"}; ≥ 1.3× faster than eager: ${eager === null ? "n/a" : `${f2(eager / comp)}× ${eager / comp >= 1.3 ? "met" : "not met"}`}`);
+    if (w === "W3") targets.push(`W3 compiled ≤ 1.0× PyTorch 1t: ${f2(comp / p1)}× ${comp <= p1 ? "met" : "not met"}`);
+    if (w === "W5") {
+      const tfw = r.value["tfjs-wasm"] ?? null;
+      targets.push(`W5 compiled (with the host read) ≥ 4× TF.js wasm: ${tfw === null ? "n/a" : `${f2(tfw / comp)}× ${tfw / comp >= 4 ? "met" : "not met"}`}`);
+    }
+    if (w === "W4") targets.push(`W4 compiled ≤ 2 µs per graph: ${f2(comp)} µs ${comp <= 2 ? "met" : "not met"}`);
+  }
+  if (targets.length) lines.push("", `Targets (compiled, 2 threads): ${targets.join("; ")}.`);
+  return lines;
+}
