@@ -247,7 +247,7 @@ describe("fuzz: @deltagrad/nn public surface", () => {
       ts.forEach((t, i) => expectWellFormed(`${name}[${i}]`, t));
       checkBackward(name, ts[0]!);
     } });
-    const recurrent = fc.tuple(fc.constantFrom("RNN", "LSTM", "GRU"), dims, optionsArb({ numLayers: sizeArgArb, bias: boolOrJunk, batchFirst: boolOrJunk, dropout: numberArb, nonlinearity: fc.oneof(fc.constantFrom("tanh", "relu", "sigmoid"), junkArb), dtype: fc.oneof(floatDTypeArb, junkArb) }))
+    const recurrent = fc.tuple(fc.constantFrom("RNN", "LSTM", "GRU"), dims, optionsArb({ numLayers: sizeArgArb, bias: boolOrJunk, batchFirst: boolOrJunk, bidirectional: boolOrJunk, dropout: numberArb, nonlinearity: fc.oneof(fc.constantFrom("tanh", "relu", "sigmoid"), junkArb), dtype: fc.oneof(floatDTypeArb, junkArb) }))
       .chain(([name, [I, H, L, N], o]) => fc.tuple(fc.constant(name), withJunk(fc.tuple(fc.constant(I), fc.constant(H), fc.constant(o))), seq([L, N, I]), fc.option(seq([1, N, H]), { nil: undefined })));
     fc.assert(fc.property(recurrent, ([name, args, x, h0]) => {
       const C = (nn as unknown as Record<string, new (...a: unknown[]) => nn.AnyModule>)[name]!;

@@ -4,7 +4,16 @@ import fc from "fast-check";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Generator, gradcheck, noGrad, tensor, type Tensor } from "@deltagrad/autograd";
 import { GRU, LSTM, RNN } from "@deltagrad/nn";
+import { readFileSync } from "node:fs";
 import { casesOf, checkParamGrads, expectClose, fixture, fixtureLoss, flat, inputTensor, joined, randn64, type SeqCase } from "./seq-support.js";
+
+/** Bidirectional cases made by fixtures/make-recurrent-fixture.py (PyTorch 1.13, float64); shapes read off the nested arrays. */
+const bidirectional = JSON.parse(readFileSync(new URL("./fixtures/recurrent-bidirectional.json", import.meta.url), "utf8")) as { dtype: string; cases: SeqCase[] };
+const shapeOf = (v: unknown): number[] => (Array.isArray(v) ? [v.length, ...shapeOf(v[0])] : []);
+for (const c of bidirectional.cases) {
+  c.shapes = {};
+  for (const [kind, rec] of [["input", c.inputs], ["param", c.params!], ["output", c.outputs]] as const) for (const [k, v] of Object.entries(rec)) c.shapes[`${kind}.${k}`] = shapeOf(v);
+}
 
 type AnyRecurrent = RNN | LSTM | GRU;
 
@@ -44,7 +53,19 @@ describe("PyTorch fixture (layers-seq.json): RNN, LSTM, GRU in float64 within 1e
     expect(cases.length).toBe(16);
   });
 
-  it.each(cases)("%s: outputs, input and parameter gradients", (_, c: SeqCase) => {
+  it.each(cases)("%s: outputs, input and parameter gradients", (_, c: SeqCase) => checkCase(c));
+});
+
+describe("PyTorch fixture (recurrent-bidirectional.json): bidirectional RNN, LSTM, GRU in float64 within 1e-6", () => {
+  it("has 6 cases", () => {
+    expect(bidirectional.dtype).toBe("float64");
+    expect(bidirectional.cases.length).toBe(6);
+  });
+  it.each(bidirectional.cases.map((c) => [c.name, c] as const))("%s: outputs, input and parameter gradients", (_, c) => checkCase(c));
+});
+
+function checkCase(c: SeqCase): void {
+  {
     const m = build(c.layer, c.args!, c.options);
     const sd = Object.fromEntries(Object.entries(c.params!).map(([k, v]) => [k, tensor(flat(v), { dtype: "float64" }).reshape(c.shapes[`param.${k}`]!)]));
     expect(m.loadStateDict(sd)).toEqual({ missingKeys: [], unexpectedKeys: [] }); // PyTorch's names and layouts, unchanged
@@ -64,8 +85,8 @@ describe("PyTorch fixture (layers-seq.json): RNN, LSTM, GRU in float64 within 1e
     for (const [k, v] of Object.entries(c.grads.inputs)) expectClose(leaves[k]!.grad!, v, 1e-6, `${c.name} d/d${k}`);
     const params = Object.fromEntries(m.namedParameters());
     for (const [k, v] of Object.entries(c.grads.params!)) expectClose(params[k]!.grad!, v, 1e-6, `${c.name} d/d${k}`);
-  });
-});
+  }
+}
 
 describe("gradcheck (float64) over random sizes", () => {
   const arb = fc.record({
@@ -79,20 +100,22 @@ describe("gradcheck (float64) over random sizes", () => {
     bias: fc.boolean(),
     withState: fc.boolean(),
     unbatched: fc.boolean(),
+    bidirectional: fc.boolean(),
     seed: fc.integer({ min: 0, max: 1e6 }),
   });
 
   test.prop([arb], { numRuns: 12, seed: 21 })("inputs, initial states and every parameter", (p) => {
     const [layer, nl] = p.layer.split("-") as [string, string | undefined];
-    const m = build(layer, [p.I, p.H], { numLayers: p.numLayers, batchFirst: p.batchFirst, bias: p.bias, ...(nl ? { nonlinearity: nl } : {}), generator: new Generator(p.seed) });
+    const m = build(layer, [p.I, p.H], { numLayers: p.numLayers, batchFirst: p.batchFirst, bias: p.bias, bidirectional: p.bidirectional, ...(nl ? { nonlinearity: nl } : {}), generator: new Generator(p.seed) });
     const xShape = p.unbatched ? [p.L, p.I] : p.batchFirst ? [p.N, p.L, p.I] : [p.L, p.N, p.I];
-    const sShape = p.unbatched ? [p.numLayers, p.H] : [p.numLayers, p.N, p.H];
+    const D = p.bidirectional ? 2 : 1;
+    const sShape = p.unbatched ? [D * p.numLayers, p.H] : [D * p.numLayers, p.N, p.H];
     const x = randn64(xShape, p.seed + 1, true);
     const h0 = randn64(sShape, p.seed + 2, true);
     const c0 = randn64(sShape, p.seed + 3, true);
     const isLstm = m instanceof LSTM;
     const outs = run(m, x);
-    expect(outs[0]!.shape).toEqual([...xShape.slice(0, -1), p.H]);
+    expect(outs[0]!.shape).toEqual([...xShape.slice(0, -1), D * p.H]);
     for (const s of outs.slice(1)) expect(s.shape).toEqual(sShape);
     if (p.withState) {
       const inputs = isLstm ? [x, h0, c0] : [x, h0];
@@ -163,6 +186,34 @@ describe("semantics", () => {
     lstm.loadStateDict(zeroed);
     // All-zero weights: every gate is σ(0) = ½, g = 0, so c and h stay 0.
     expect(Array.from(lstm.call(x)[0].dataSync()).every((v) => v === 0)).toBe(true);
+  });
+
+  it("bidirectional: the reverse direction is a forward pass over the reversed sequence; names and shapes", () => {
+    const bi = new GRU(2, 3, { bidirectional: true, dtype: "float64", generator: new Generator(4) });
+    expect(bi.namedParameters().map(([n, p]) => `${n} [${p.shape}]`)).toEqual([
+      "weight_ih_l0 [9,2]", "weight_hh_l0 [9,3]", "bias_ih_l0 [9]", "bias_hh_l0 [9]",
+      "weight_ih_l0_reverse [9,2]", "weight_hh_l0_reverse [9,3]", "bias_ih_l0_reverse [9]", "bias_hh_l0_reverse [9]",
+    ]);
+    expect(new LSTM(2, 3, { bidirectional: true, numLayers: 2 }).namedParameters().find(([n]) => n === "weight_ih_l1_reverse")![1].shape).toEqual([12, 6]);
+    const fwd = new GRU(2, 3, { dtype: "float64" });
+    const rev = new GRU(2, 3, { dtype: "float64" });
+    const sd = bi.stateDict();
+    fwd.loadStateDict(Object.fromEntries(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"].map((k) => [k, sd[k]!])));
+    rev.loadStateDict(Object.fromEntries(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"].map((k) => [k, sd[`${k}_reverse`]!])));
+    const x = randn64([4, 2, 2], 6);
+    const reversed = ag.stack([3, 2, 1, 0].map((t) => x.slice([t, 0, 0], [1, 2, 2]).reshape([2, 2])), 0);
+    const [out, hN] = bi.call(x);
+    expect(out.shape).toEqual([4, 2, 6]);
+    expect(hN.shape).toEqual([2, 2, 3]);
+    const [of, hf] = fwd.call(x);
+    const [or, hr] = rev.call(reversed);
+    expectClose(out.slice([0, 0, 0], [4, 2, 3]), of.arraySync() as number[][][], 1e-14, "forward half");
+    const orBack = ag.stack([3, 2, 1, 0].map((t) => or.slice([t, 0, 0], [1, 2, 3]).reshape([2, 3])), 0);
+    expectClose(out.slice([0, 0, 3], [4, 2, 3]), orBack.arraySync() as number[][][], 1e-14, "reverse half");
+    expectClose(hN, ag.concat([hf, hr]).arraySync() as number[][][], 1e-14, "hN = [forward, reverse]");
+    expect(errorOf(() => bi.call(x, ag.zeros([1, 2, 3], { dtype: "float64" })))).toBe(
+      "GRU(2, 3, bidirectional): h0 must have shape [2,2,3] ([2·numLayers, N, hiddenSize]), got [1,2,3] for input [4,2,2]",
+    );
   });
 
   it("dropout between layers acts in training only", () => {

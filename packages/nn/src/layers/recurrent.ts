@@ -28,6 +28,12 @@ export interface RecurrentOptions {
   batchFirst?: boolean;
   /** Dropout probability on every layer's output except the last, in training mode. Default 0. */
   dropout?: number;
+  /**
+   * A second set of weights per layer (`…_reverse`) runs over the sequence backwards; the output
+   * joins both directions' states (2·hiddenSize features) and the states stack them per layer
+   * (`[2·numLayers, N, H]`: layer 0 forward, layer 0 reverse, layer 1 forward, …). Default false.
+   */
+  bidirectional?: boolean;
   /** Parameter dtype: float32 (default) or float64. */
   dtype?: "float32" | "float64";
   /** Generator for the initial weights (and the dropout masks). */
@@ -105,58 +111,65 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
   readonly bias: boolean;
   readonly batchFirst: boolean;
   readonly dropout: number;
+  readonly bidirectional: boolean;
   readonly mode: Mode;
   readonly #generator: Generator;
 
   protected constructor(name: string, mode: Mode, inputSize: number, hiddenSize: number, options: RecurrentOptions) {
-    const { numLayers = 1, bias = true, batchFirst = false, dropout: p = 0, dtype, generator = defaultGenerator } = options;
+    const { numLayers = 1, bias = true, batchFirst = false, dropout: p = 0, bidirectional = false, dtype, generator = defaultGenerator } = options;
     super();
     this.inputSize = positiveInt(name, "inputSize", inputSize);
     this.hiddenSize = positiveInt(name, "hiddenSize", hiddenSize);
     this.numLayers = positiveInt(name, "numLayers", numLayers);
-    if (GATES[mode] * hiddenSize * Math.max(inputSize, hiddenSize) > 2 ** 31 - 1) {
+    if (GATES[mode] * hiddenSize * Math.max(inputSize, 2 * hiddenSize) > 2 ** 31 - 1) {
       throw new DeltagradError(`${name}: inputSize ${inputSize} and hiddenSize ${hiddenSize} are too large (a weight would exceed 2³¹−1 elements)`);
     }
     if (typeof bias !== "boolean") throw new DeltagradError(`${name}: bias must be a boolean, got ${describeValue(bias)}`);
     if (typeof batchFirst !== "boolean") throw new DeltagradError(`${name}: batchFirst must be a boolean, got ${describeValue(batchFirst)}`);
+    if (typeof bidirectional !== "boolean") throw new DeltagradError(`${name}: bidirectional must be a boolean, got ${describeValue(bidirectional)}`);
     if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${name}: dropout must be a number in [0, 1), got ${describeValue(p)}`);
     if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${name}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
     this.bias = bias;
     this.batchFirst = batchFirst;
     this.dropout = p;
+    this.bidirectional = bidirectional;
     this.mode = mode;
     this.#generator = generator;
     const G = GATES[mode] * hiddenSize;
     const bound = 1 / Math.sqrt(hiddenSize);
     const make = (shape: number[]) => uniform(ag.zeros(shape, { dtype: dtype ?? "float32" }), { low: -bound, high: bound, generator });
+    // PyTorch's order: per layer, the forward direction's four tensors, then the reverse one's.
     for (let k = 0; k < this.numLayers; k++) {
-      this.registerParameter(`weight_ih_l${k}`, make([G, k === 0 ? inputSize : hiddenSize]));
-      this.registerParameter(`weight_hh_l${k}`, make([G, hiddenSize]));
-      if (bias) {
-        this.registerParameter(`bias_ih_l${k}`, make([G]));
-        this.registerParameter(`bias_hh_l${k}`, make([G]));
+      for (const sfx of bidirectional ? ["", "_reverse"] : [""]) {
+        this.registerParameter(`weight_ih_l${k}${sfx}`, make([G, k === 0 ? inputSize : (bidirectional ? 2 : 1) * hiddenSize]));
+        this.registerParameter(`weight_hh_l${k}${sfx}`, make([G, hiddenSize]));
+        if (bias) {
+          this.registerParameter(`bias_ih_l${k}${sfx}`, make([G]));
+          this.registerParameter(`bias_hh_l${k}${sfx}`, make([G]));
+        }
       }
     }
   }
 
   /** Layer k's weights, read by name each call (so `to(dtype)` and `loadStateDict` are seen). */
-  #weights(own: Map<string, Tensor>, k: number): LayerWeights {
+  #weights(own: Map<string, Tensor>, k: number, sfx: string): LayerWeights {
     return {
-      wIhT: ag.transpose(own.get(`weight_ih_l${k}`)!),
-      wHhT: ag.transpose(own.get(`weight_hh_l${k}`)!),
-      bIh: this.bias ? own.get(`bias_ih_l${k}`)! : null,
-      bHh: this.bias ? own.get(`bias_hh_l${k}`)! : null,
+      wIhT: ag.transpose(own.get(`weight_ih_l${k}${sfx}`)!),
+      wHhT: ag.transpose(own.get(`weight_hh_l${k}${sfx}`)!),
+      bIh: this.bias ? own.get(`bias_ih_l${k}${sfx}`)! : null,
+      bHh: this.bias ? own.get(`bias_hh_l${k}${sfx}`)! : null,
     };
   }
 
   protected name(): string {
-    return `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize}${this.numLayers > 1 ? `, numLayers=${this.numLayers}` : ""})`;
+    return `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize}${this.numLayers > 1 ? `, numLayers=${this.numLayers}` : ""}${this.bidirectional ? ", bidirectional" : ""})`;
   }
 
   /**
    * Runs every layer over the sequence. `x` is the call's input; `states` the initial states
    * (one tensor per kind: [h] or [h, c]) or null for zeros. Returns the output in the input's
-   * layout and the final states `[numLayers, N, H]` (`[numLayers, H]` for unbatched input).
+   * layout and the final states `[D·numLayers, N, H]` (`[D·numLayers, H]` for unbatched input),
+   * D = 2 when bidirectional, else 1.
    */
   protected run(x: unknown, states: (Tensor | null | undefined)[] | null, stateNames: string[]): [Tensor, Tensor[]] {
     const where = this.name();
@@ -172,13 +185,15 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
     const [L, N] = [xs.shape[0]!, xs.shape[1]!];
     if (L === 0) throw new DeltagradError(`${where}: the sequence is empty (input ${fmt(x.shape)})`);
     const H = this.hiddenSize;
-    const expected = unbatched ? [this.numLayers, H] : [this.numLayers, N, H];
+    const D = this.bidirectional ? 2 : 1;
+    const S = D * this.numLayers;
+    const expected = unbatched ? [S, H] : [S, N, H];
     const init = stateNames.map((n, i) => {
       const s = states?.[i];
-      if (s === null || s === undefined) return ag.zeros([this.numLayers, N, H], { dtype: x.dtype });
+      if (s === null || s === undefined) return ag.zeros([S, N, H], { dtype: x.dtype });
       if (!(s instanceof Tensor)) throw new DeltagradError(`${where}: ${n} must be a Tensor, got ${describeValue(s)}`);
       if (s.shape.join() !== expected.join()) {
-        throw new DeltagradError(`${where}: ${n} must have shape ${fmt(expected)} ([numLayers, ${unbatched ? "" : "N, "}hiddenSize]), got ${fmt(s.shape)} for input ${fmt(x.shape)}`);
+        throw new DeltagradError(`${where}: ${n} must have shape ${fmt(expected)} ([${D === 2 ? "2·" : ""}numLayers, ${unbatched ? "" : "N, "}hiddenSize]), got ${fmt(s.shape)} for input ${fmt(x.shape)}`);
       }
       if (!isFloat(s.dtype)) throw new DeltagradError(`${where}: ${n} must be float32 or float64, got ${s.dtype}`);
       return unbatched ? ag.unsqueeze(s, 1) : s;
@@ -187,19 +202,25 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
     let seq = xs;
     const finals: Tensor[][] = stateNames.map(() => []);
     for (let k = 0; k < this.numLayers; k++) {
-      const w = this.#weights(own, k);
-      // The input part of every step at once, as one [L·N, I]·[I, G·H] product.
-      let gx = ag.matmul(ag.reshape(seq, [L * N, seq.shape[2]!]), w.wIhT);
-      if (w.bIh) gx = ag.add(gx, w.bIh);
-      const G = gx.shape[1]!;
-      let state = init.map((s) => ag.reshape(ag.slice(s, [k, 0, 0], [1, N, H]), [N, H]));
-      const outs: Tensor[] = [];
-      for (let t = 0; t < L; t++) {
-        state = step(this.mode, ag.slice(gx, [t * N, 0], [N, G]), state, w, H);
-        outs.push(state[0]!);
+      const directions: Tensor[] = [];
+      for (let d = 0; d < D; d++) {
+        const w = this.#weights(own, k, d === 0 ? "" : "_reverse");
+        // The input part of every step at once, as one [L·N, in]·[in, G·H] product.
+        let gx = ag.matmul(ag.reshape(seq, [L * N, seq.shape[2]!]), w.wIhT);
+        if (w.bIh) gx = ag.add(gx, w.bIh);
+        const G = gx.shape[1]!;
+        let state = init.map((s) => ag.reshape(ag.slice(s, [k * D + d, 0, 0], [1, N, H]), [N, H]));
+        // The reverse direction reads t = L−1 … 0 and writes its state at each t's position.
+        const outs = new Array<Tensor>(L);
+        for (let i = 0; i < L; i++) {
+          const t = d === 0 ? i : L - 1 - i;
+          state = step(this.mode, ag.slice(gx, [t * N, 0], [N, G]), state, w, H);
+          outs[t] = state[0]!;
+        }
+        state.forEach((s, i) => finals[i]!.push(s));
+        directions.push(ag.stack(outs, 0));
       }
-      state.forEach((s, i) => finals[i]!.push(s));
-      seq = ag.stack(outs, 0);
+      seq = D === 2 ? ag.concat(directions, 2) : directions[0]!;
       if (this.dropout > 0 && this.training && k + 1 < this.numLayers) seq = dropout(seq, { p: this.dropout, generator: this.#generator });
     }
     const out = unbatched ? ag.squeeze(seq, 1) : this.batchFirst ? ag.transpose(seq, 0, 1) : seq;
@@ -208,6 +229,7 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
 
   override extraRepr(): string {
     const extra = [`numLayers=${this.numLayers}`, `bias=${this.bias}`, `batchFirst=${this.batchFirst}`];
+    if (this.bidirectional) extra.push("bidirectional=true");
     if (this.dropout) extra.push(`dropout=${this.dropout}`);
     return `${this.inputSize}, ${this.hiddenSize}, ${extra.join(", ")}`;
   }
