@@ -198,6 +198,15 @@ test("matmul: small, tile edges, the 128×128 vec4 path, batched with broadcasti
     mm([2, 1, 4, 6], [3, 6, 5]), mm([5, 2, 3], [1, 3, 2]), mm([3, 0], [0, 4]), mm([0, 3], [3, 4]),
     mm([2, 140, 8], [8, 136], "batched big tiles [2,140,8]·[8,136]"),
     { name: "int32 matmul", inputs: [ints(r, [7, 9], -5, 5), ints(r, [9, 4], -5, 5)], fn: dg.matmul },
+    // Transposed operands are read in place (a pending transpose), in every combination, on both
+    // tile shapes (vec4 along M for Aᵀ and along K for Bᵀ), batched, and written out when reused.
+    ...([[200, 784, 64], [256, 256, 256], [130, 36, 132], [33, 31, 65], [129, 21, 260]] as const).flatMap(([m, k, n]) => [
+      { name: `Aᵀ·B ${m}×${k}·${k}×${n}`, inputs: [floats(r, [k, m]), floats(r, [k, n])], fn: (a: Tensor, b: Tensor) => dg.matmul(a.transpose(), b), tol: { rtol: 1e-5, atol: k * 1.2e-7 } },
+      { name: `A·Bᵀ ${m}×${k}·${k}×${n}`, inputs: [floats(r, [m, k]), floats(r, [n, k])], fn: (a: Tensor, b: Tensor) => dg.matmul(a, b.transpose()), tol: { rtol: 1e-5, atol: k * 1.2e-7 } },
+      { name: `Aᵀ·Bᵀ ${m}×${k}·${k}×${n}`, inputs: [floats(r, [k, m]), floats(r, [n, k])], fn: (a: Tensor, b: Tensor) => dg.matmul(a.transpose(), b.transpose()), tol: { rtol: 1e-5, atol: k * 1.2e-7 } },
+    ]),
+    { name: "batched Aᵀ·B with broadcasting", inputs: [floats(r, [2, 1, 6, 4]), floats(r, [3, 6, 5])], fn: (a, b) => dg.matmul(a.transpose(-1, -2), b) },
+    { name: "a transpose used by matmul and by add, and a transpose of a transpose", inputs: [floats(r, [40, 24]), floats(r, [40, 7])], fn: (a, b) => { const at = a.transpose(); return [dg.matmul(at, b), at.add(1), at.transpose().mul(2), dg.matmul(at.transpose().transpose(), b)]; } },
     { name: "vector operands (matmul's 1-D rules)", inputs: [floats(r, [6]), floats(r, [6, 3]), floats(r, [6])], fn: (v, m, w) => [dg.matmul(v, m), dg.matmul(v, w)] },
   ];
   await compareOnBackends(cases, ACCUMULATED);
@@ -348,6 +357,11 @@ test("kernels are batched: a forward/backward records dispatches without submitt
     const after = dg.webgpuStats();
     assert(after.dispatches - before.dispatches >= 5, `dispatches ${after.dispatches - before.dispatches}`);
     assertEquals(after.submits - before.submits, 0);
+    // The VJPs' transposes are read in place by matmul: A·Bᵀ is one dispatch, no transpose kernel.
+    const [a, b] = [dg.randn([32, 16]), dg.randn([8, 16])];
+    const d0 = dg.webgpuStats().dispatches;
+    dg.matmul(a, b.transpose());
+    assertEquals(dg.webgpuStats().dispatches - d0, 1);
   });
 });
 

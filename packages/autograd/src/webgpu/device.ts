@@ -44,11 +44,28 @@ interface Pipeline {
 /** A tensor's storage on the GPU: a pooled buffer, shared by tensors that share storage (reshape, detach). */
 export class GpuData {
   refs = 0;
+  /**
+   * Set while this storage is a transpose of the last two axes of `src` that no kernel has
+   * written yet: matmul reads `src` transposed instead (no copy); any other use of `buffer`
+   * runs `write` first (GpuRuntime.materialize). `src` is referenced until then.
+   */
+  pending: { src: GpuData; write: (out: GpuData) => void } | null = null;
   constructor(
-    readonly buffer: GpuBuffer,
+    private _buffer: GpuBuffer | null,
     /** Bytes holding elements (4 per element; the buffer may be larger). */
     readonly bytes: number,
+    private readonly rt: GpuRuntime | null = null,
   ) {}
+
+  get buffer(): GpuBuffer {
+    if (this._buffer === null) this.rt!.materialize(this);
+    return this._buffer!;
+  }
+
+  /** @internal Gives a pending transpose its buffer (GpuRuntime.materialize). */
+  _adopt(b: GpuBuffer): void {
+    this._buffer = b;
+  }
 }
 
 /** Rounds a byte count up to its pool class: ≥ 256 bytes, then 4 steps per power of two (≤ 25% slack). */
@@ -119,10 +136,40 @@ export class GpuRuntime {
     return d;
   }
 
-  /** Gives a buffer whose last tensor died back to the pool. */
+  /** Gives a buffer whose last tensor died back to the pool (a pending transpose just lets go of its source). */
   free(d: GpuData): void {
+    if (d.pending) {
+      const src = d.pending.src;
+      d.pending = null;
+      this.unref(src);
+      return;
+    }
     this.finalizer.unregister(d);
     this.recycle(d.buffer);
+  }
+
+  private unref(d: GpuData): void {
+    if (--d.refs === 0) this.free(d);
+  }
+
+  /** Storage that is `src` with its last two axes swapped, written only if something other than matmul reads it (`write` records the copy). */
+  lazyTranspose(src: GpuData, write: (out: GpuData) => void): GpuData {
+    const d = new GpuData(null, src.bytes, this);
+    src.refs++;
+    d.pending = { src, write };
+    return d;
+  }
+
+  /** Writes a pending transpose into a buffer of its own (recorded in order like any kernel). */
+  materialize(d: GpuData): void {
+    const p = d.pending!;
+    const tmp = this.alloc(d.bytes);
+    this.finalizer.unregister(tmp);
+    d._adopt(tmp.buffer);
+    this.finalizer.register(d, tmp.buffer, d);
+    d.pending = null;
+    p.write(d);
+    this.unref(p.src);
   }
 
   private recycle(b: GpuBuffer): void {

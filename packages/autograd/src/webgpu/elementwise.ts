@@ -138,9 +138,9 @@ interface Operand {
  * Records `out[i] = expr(v0, v1, …)` over `outShape`, operand k read as `v{k}` through its
  * strides (collapsed, and specialised to "same"/"scalar" where they allow).
  */
-export function map(rt: GpuRuntime, tag: string, expr: string, operands: readonly Operand[], outShape: readonly number[], outType: Wgsl): GpuData {
+export function map(rt: GpuRuntime, tag: string, expr: string, operands: readonly Operand[], outShape: readonly number[], outType: Wgsl, into?: GpuData): GpuData {
   const n = sizeOf(outShape);
-  const out = rt.alloc(n * 4);
+  const out = into ?? rt.alloc(n * 4);
   if (n === 0) return out;
   const c = collapse(outShape, operands.map((o) => o.strides));
   const rank = c.shape.length;

@@ -130,7 +130,7 @@ export const webgpuBackend: Backend = {
   argReduce: (op, x, s, axis, dt) => route(op, [x], () => cpuBackend.argReduce(op, x, s, axis, dt), (r) => argReduce(r, op, g(op, x), s, axis, dt)),
 
   expand: (x, s, os, dt) => route("expand", [x], () => cpuBackend.expand(x, s, os, dt), (r) => mv.expand(r, g("expand", x), s, os, dt)),
-  permute: (x, s, perm, dt) => route("permute", [x], () => cpuBackend.permute(x, s, perm, dt), (r) => mv.permute(r, g("permute", x), s, perm, dt)),
+  permute: (x, s, perm, dt) => route("permute", [x], () => cpuBackend.permute(x, s, perm, dt), (r) => mv.permuteLazily(r, g("permute", x), s, perm, dt)),
   slice: (x, s, b, size, dt) => route("slice", [x], () => cpuBackend.slice(x, s, b, size, dt), (r) => mv.slice(r, g("slice", x), s, b, size, dt)),
   pad: (x, s, pads, v, dt) => route("pad", [x], () => cpuBackend.pad(x, s, pads, v, dt), (r) => mv.pad(r, g("pad", x), s, pads, v, dt)),
   concat: (xs, shapes, axis, dt) => route("concat", xs, () => cpuBackend.concat(xs, shapes, axis, dt), (r) => mv.concat(r, xs.map((x) => g("concat", x)), shapes, axis, dt)),

@@ -12,8 +12,9 @@
  *
  * A is staged transposed (As[k][m]) so each invocation's TM values of one k are adjacent. Batch
  * dims broadcast: the z workgroup index walks the output's batch and each operand's batch offset
- * comes from its own (0 along broadcast) batch strides. Transposed operands arrive materialised:
- * the Backend passes contiguous operands (the VJPs' transposes are permute kernels before it).
+ * comes from its own (0 along broadcast) batch strides. Transposed operands: a transpose of the
+ * last two axes is left pending by permute (movement.ts, permuteLazily) and read here in place —
+ * A from its [K, M] source, B from its [N, K] source — with loads that stay coalesced and vec4.
  */
 import type { DType } from "../dtype.js";
 import { DeltagradError } from "../errors.js";
@@ -55,7 +56,7 @@ const unroll = (count: number, body: (i: number) => string) => Array.from({ leng
  * private array indexed by a loop variable may be placed in memory (lavapipe spills such arrays
  * and ran 10× slower).
  */
-function source(T: Tile, batchRank: number, t: string): string {
+function source(T: Tile, batchRank: number, t: string, transA: boolean, transB: boolean): string {
   const { BM, BN, BK, TM, TN, vec4 } = T;
   const TX = BN / TN; // invocations along N
   const la = (BM * BK) / THREADS / (vec4 ? 4 : 1); // loads per invocation per slab
@@ -63,28 +64,49 @@ function source(T: Tile, batchRank: number, t: string): string {
   const V = vec4 ? `vec4<${t}>` : t;
   const NB = vec4 ? TN / 4 : TN; // register words of B per k
   const BW = vec4 ? BN / 4 : BN; // words per row of Bs
-  const loadA = unroll(la, (l) =>
-    vec4
-      ? `    { let e = tid + ${l * THREADS}u; let r = e / ${BK / 4}u; let c = (e % ${BK / 4}u) * 4u;
+  // A [M, K] (or, transposed, its source [K, M]) into As[k][m]; B [K, N] (or [N, K]) into Bs[k][n].
+  // Consecutive invocations take consecutive source addresses in every case (coalesced loads).
+  const loadA = unroll(la, (l) => {
+    const e = `let e = tid + ${l * THREADS}u;`;
+    if (vec4 && transA) {
+      return `    { ${e} let c = e / ${BM / 4}u; let r = (e % ${BM / 4}u) * 4u;
+      var v = vec4<${t}>();
+      if (row0 + r < M && k0 + c < K) { v = A[(offA + (k0 + c) * M + row0 + r) / 4u]; }
+      As[c * ${BM}u + r] = v.x; As[c * ${BM}u + r + 1u] = v.y; As[c * ${BM}u + r + 2u] = v.z; As[c * ${BM}u + r + 3u] = v.w; }`;
+    }
+    if (vec4) {
+      return `    { ${e} let r = e / ${BK / 4}u; let c = (e % ${BK / 4}u) * 4u;
       var v = vec4<${t}>();
       if (row0 + r < M && k0 + c < K) { v = A[(offA + (row0 + r) * K + k0 + c) / 4u]; }
-      As[c * ${BM}u + r] = v.x; As[(c + 1u) * ${BM}u + r] = v.y; As[(c + 2u) * ${BM}u + r] = v.z; As[(c + 3u) * ${BM}u + r] = v.w; }`
-      : `    { let e = tid + ${l * THREADS}u; let r = e / ${BK}u; let c = e % ${BK}u;
+      As[c * ${BM}u + r] = v.x; As[(c + 1u) * ${BM}u + r] = v.y; As[(c + 2u) * ${BM}u + r] = v.z; As[(c + 3u) * ${BM}u + r] = v.w; }`;
+    }
+    const [rc, addr] = transA ? [`let r = e % ${BM}u; let c = e / ${BM}u;`, `(k0 + c) * M + row0 + r`] : [`let r = e / ${BK}u; let c = e % ${BK}u;`, `(row0 + r) * K + k0 + c`];
+    return `    { ${e} ${rc}
       var v = ${t}(0);
-      if (row0 + r < M && k0 + c < K) { v = A[offA + (row0 + r) * K + k0 + c]; }
-      As[c * ${BM}u + r] = v; }`,
-  );
-  const loadB = unroll(lb, (l) =>
-    vec4
-      ? `    { let e = tid + ${l * THREADS}u; let r = e / ${BW}u; let c = (e % ${BW}u) * 4u;
+      if (row0 + r < M && k0 + c < K) { v = A[offA + ${addr}]; }
+      As[c * ${BM}u + r] = v; }`;
+  });
+  const loadB = unroll(lb, (l) => {
+    const e = `let e = tid + ${l * THREADS}u;`;
+    if (vec4 && transB) {
+      return `    { ${e} let c = e / ${BK / 4}u; let r = (e % ${BK / 4}u) * 4u;
+      var v = vec4<${t}>();
+      if (k0 + r < K && col0 + c < N) { v = B[(offB + (col0 + c) * K + k0 + r) / 4u]; }
+      let w = c / 4u; let q = c % 4u;
+      Bs[r * ${BW}u + w][q] = v.x; Bs[(r + 1u) * ${BW}u + w][q] = v.y; Bs[(r + 2u) * ${BW}u + w][q] = v.z; Bs[(r + 3u) * ${BW}u + w][q] = v.w; }`;
+    }
+    if (vec4) {
+      return `    { ${e} let r = e / ${BW}u; let c = (e % ${BW}u) * 4u;
       var v = vec4<${t}>();
       if (k0 + r < K && col0 + c < N) { v = B[(offB + (k0 + r) * N + col0 + c) / 4u]; }
-      Bs[r * ${BW}u + c / 4u] = v; }`
-      : `    { let e = tid + ${l * THREADS}u; let r = e / ${BN}u; let c = e % ${BN}u;
+      Bs[r * ${BW}u + c / 4u] = v; }`;
+    }
+    const [rc, addr] = transB ? [`let r = e % ${BK}u; let c = e / ${BK}u;`, `(col0 + c) * K + k0 + r`] : [`let r = e / ${BN}u; let c = e % ${BN}u;`, `(k0 + r) * N + col0 + c`];
+    return `    { ${e} ${rc}
       var v = ${t}(0);
-      if (k0 + r < K && col0 + c < N) { v = B[offB + (k0 + r) * N + col0 + c]; }
-      Bs[r * ${BN}u + c] = v; }`,
-  );
+      if (k0 + r < K && col0 + c < N) { v = B[offB + ${addr}]; }
+      Bs[r * ${BN}u + c] = v; }`;
+  });
   const fma = (a: string, b: string, c: string) => (t === "f32" ? `fma(${vec4 ? `${V}(${a})` : a}, ${b}, ${c})` : `${c} + ${a} * ${b}`);
   const inner = `    for (var k = 0u; k < ${BK}u; k++) {
 ${unroll(TM, (i) => `      let a${i} = As[k * ${BM}u + ty * ${TM}u + ${i}u];`)}
@@ -151,8 +173,15 @@ export function matmul(rt: GpuRuntime, a: GpuData, aShape: readonly number[], b:
   // Batch dims as params: the output batch shape, then A's and B's batch strides (in matrices).
   const params = [M, N, K, nBatch, ...batchShape, ...bs(aShape), ...bs(bShape)];
   if (nBatch > 65535) throw new DeltagradError(`matmul: webgpu runs at most 65535 batched products per call, got ${nBatch} (batch shape [${batchShape.join(", ")}])`);
-  const T = t === "f32" && K % 4 === 0 && N % 4 === 0 && M * N >= 128 * 128 ? BIG : SMALL;
-  const key = `matmul:${T.name}:${t}:${batchShape.length}`;
-  rt.dispatch(key, () => source(T, batchShape.length, t), params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / T.BN), Math.ceil(M / T.BM), nBatch]);
+  // A pending transpose (the VJPs' transpose(b, -1, -2)) is read in place: its source, transposed.
+  const transA = a.pending !== null;
+  const transB = b.pending !== null;
+  const A = transA ? a.pending!.src : a;
+  const B = transB ? b.pending!.src : b;
+  // vec4 loads run along the operand's contiguous axis: K or M for A, N or K for B; stores along N.
+  const vecOk = N % 4 === 0 && (transA ? M % 4 === 0 : K % 4 === 0) && (transB ? K % 4 === 0 : N % 4 === 0);
+  const T = t === "f32" && vecOk && M * N >= 128 * 128 ? BIG : SMALL;
+  const key = `matmul:${T.name}:${t}:${batchShape.length}:${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+  rt.dispatch(key, () => source(T, batchShape.length, t, transA, transB), params, [A.buffer, B.buffer, out.buffer], [Math.ceil(N / T.BN), Math.ceil(M / T.BM), nBatch]);
   return out;
 }

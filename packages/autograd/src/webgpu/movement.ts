@@ -20,10 +20,22 @@ export function expand(rt: GpuRuntime, x: GpuData, shape: readonly number[], out
 }
 
 /** Axis permutation: output axis i is input axis perm[i]. */
-export function permute(rt: GpuRuntime, x: GpuData, shape: readonly number[], perm: readonly number[], dtype: DType): GpuData {
+export function permute(rt: GpuRuntime, x: GpuData, shape: readonly number[], perm: readonly number[], dtype: DType, into?: GpuData): GpuData {
   const t = wgslType(dtype);
   const s = rowMajor(shape);
-  return map(rt, "copy", "v0", [{ data: x, type: t, strides: perm.map((p) => s[p]!) }], perm.map((p) => shape[p]!), t);
+  return map(rt, "copy", "v0", [{ data: x, type: t, strides: perm.map((p) => s[p]!) }], perm.map((p) => shape[p]!), t, into);
+}
+
+/**
+ * Swapping the last two axes of a float32 tensor is left pending (GpuRuntime.lazyTranspose):
+ * the matmul VJPs' transposes are read in place by the matmul kernel; anything else writes the
+ * transpose the first time it touches the buffer.
+ */
+export function permuteLazily(rt: GpuRuntime, x: GpuData, shape: readonly number[], perm: readonly number[], dtype: DType): GpuData {
+  const r = shape.length;
+  const lastTwo = r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.every((p, i) => i >= r - 2 || p === i);
+  if (!lastTwo || dtype !== "float32" || x.pending || shape[r - 1]! <= 1 || shape[r - 2]! <= 1) return permute(rt, x, shape, perm, dtype);
+  return rt.lazyTranspose(x, (out) => permute(rt, x, shape, perm, dtype, out));
 }
 
 /** The box `begin`…`begin + size` of `x`. */
