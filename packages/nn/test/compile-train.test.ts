@@ -90,6 +90,39 @@ describe.each(BACKENDS)("compiled training steps on %s", (backend) => {
   }
 });
 
+describe.skipIf(!BACKENDS.includes("wasm"))("fused optimizer updates", () => {
+  it.each([
+    ["Adam", (ps: Tensor[]) => new Adam(ps, { lr: 1e-3 })],
+    ["AdamW (amsgrad)", (ps: Tensor[]) => new AdamW(ps, { lr: 1e-3, amsgrad: true })],
+    ["SGD (momentum, weight decay)", (ps: Tensor[]) => new SGD(ps, { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 })],
+  ] as const)("%s: each large parameter's update is one fused kernel, bit for bit eager's", (_name, make) => {
+    setBackend("wasm");
+    const run = (compiled: boolean) => {
+      manualSeed(4);
+      const model = new Sequential(new Linear(64, 64), new ReLU(), new Linear(64, 48));
+      const opt = make(model.parameters());
+      const x = randn([32, 64]);
+      const y = randn([32, 48]);
+      const step = (x: Tensor, y: Tensor) => {
+        opt.zeroGrad();
+        const l = mseLoss(model.call(x), y);
+        l.backward();
+        opt.step();
+        return l;
+      };
+      const f = compiled ? compile(step) : step;
+      const losses = Array.from({ length: 8 }, () => f(x, y).itemSync());
+      return { losses, params: model.parameters().map((p) => Array.from(p.dataSync())), stats: compiled ? (f as ReturnType<typeof compile>).stats() : null };
+    };
+    const eager = run(false);
+    const comp = run(true);
+    expect(comp.losses).toEqual(eager.losses);
+    expect(comp.params).toEqual(eager.params);
+    // Two weight matrices of ≥ 1024 elements: at least their two updates fuse.
+    expect(comp.stats!.fusedKernels).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe.skipIf(!BACKENDS.includes("wasm"))("threads", () => {
   it("a compiled MLP and LeNet-5 train bit-identically on 1 and 2 wasm threads", async () => {
     setBackend("wasm");

@@ -229,6 +229,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
             // Inside compile(), the update is a host region: its host numbers (lr, step, bias
             // corrections) are recomputed before every replay rather than frozen into the trace.
             const prev = this.state.get(p);
+            const snapshot = prev === undefined ? undefined : { ...prev };
             const { param, state } = compileHostRegion(
               [p, g],
               () => {
@@ -237,7 +238,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
                 // assign() on p or p.grad cannot reach into the optimizer's state.
                 return this.update(p.detach(), grad, prev, hp);
               },
-              (placeholder) => this.replayHost(p, gi, prev, placeholder),
+              (placeholder) => this.replayHost(p, gi, prev, snapshot, placeholder),
             );
             out.push([p, param, state]);
           }
@@ -252,13 +253,19 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
       const old = this.state.get(p);
       if (tracing && old) {
         // compile(): state tensors keep their identity (updated in place, replayed as writes).
+        const written = new Set<Tensor>();
         for (const [k, v] of Object.entries(state)) {
           const o = (old as ParamState)[k];
-          if (v instanceof Tensor && o instanceof Tensor && o !== v) {
+          // An entry sharing its tensor with one already written (AMSGrad's first max_exp_avg_sq is
+          // exp_avg_sq) takes the new tensor instead: the next call then traces with them apart.
+          if (v instanceof Tensor && o instanceof Tensor && o !== v && !written.has(o)) {
             o.assign(v);
-            v.dispose();
+            written.add(o);
           } else (old as ParamState)[k] = v;
         }
+        // The new tensors whose values were copied in place are dropped (unless an entry kept one).
+        const held = new Set(Object.values(old as ParamState));
+        for (const v of new Set(Object.values(state))) if (v instanceof Tensor && !held.has(v)) v.dispose();
         continue;
       }
       this.state.set(p, state);
@@ -273,12 +280,14 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
    * replay gets this call's lr, step and bias corrections) and returns how to commit the new host
    * numbers, or null when the trace no longer fits (state created or replaced since).
    */
-  private replayHost(p: Tensor, gi: number, traced: S | undefined, placeholder: (like: Tensor) => Tensor): (() => void) | null {
+  private replayHost(p: Tensor, gi: number, traced: S | undefined, snapshot: S | undefined, placeholder: (like: Tensor) => Tensor): (() => void) | null {
     const now = this.state.get(p);
     const group = this.paramGroups[gi];
     if (group === undefined || !group.params.includes(p)) return null;
     // A trace that created the state is never replayed (the next call traces with it); later ones need the same state object.
     if (traced === undefined || now !== traced) return null;
+    // …holding the same tensors (a state entry replaced, e.g. an alias split, needs a new trace).
+    for (const [k, v] of Object.entries(snapshot!)) if (v instanceof Tensor && (now as ParamState)[k] !== v) return null;
     const hp = this.hyper(group);
     this.validate(hp);
     const ph = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v instanceof Tensor ? placeholder(v) : v])) as S;

@@ -33,9 +33,12 @@ export interface CompileStats {
   compileMs: number;
   /** Signatures cached now. */
   cacheSize: number;
-  /** The last plan: primitives recorded, and kernels its replay runs (after dead-code elimination). */
+  /** The last plan: primitives recorded, and kernels its replay runs (after dead-code elimination and fusion). */
   recordedOps: number;
   kernels: number;
+  /** The last plan's fused kernels (wasm: elementwise runs as one generated SIMD loop) and the ops inside them. */
+  fusedKernels: number;
+  fusedOps: number;
   /** Whether the last plan is a scalar graph replayed as one generated function (compile/scalar.ts). */
   singleFunction: boolean;
 }
@@ -138,7 +141,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   if (!Number.isInteger(maxCache) || maxCache < 1) throw new DeltagradError(`compile: maxCacheSize must be a positive integer, got ${describe(maxCache)}`);
   const name = `compile(${options.name ?? (fn.name || "fn")})`;
   const cache = new Map<string, Entry>();
-  const stats: CompileStats = { calls: 0, traces: 0, hits: 0, eagerCalls: 0, compileMs: 0, cacheSize: 0, recordedOps: 0, kernels: 0, singleFunction: false };
+  const stats: CompileStats = { calls: 0, traces: 0, hits: 0, eagerCalls: 0, compileMs: 0, cacheSize: 0, recordedOps: 0, kernels: 0, fusedKernels: 0, fusedOps: 0, singleFunction: false };
   let lastPlan: Plan | null = null;
 
   const drop = (key: string) => {
@@ -196,7 +199,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       for (const h of recording.hosts) for (const id of h.scalars) entry.scalarVals.set(id, recording.values[id]!.data![0]!);
       lastPlan = entry.plan;
       stats.recordedOps = entry.plan.recorded;
-      stats.kernels = entry.plan.rules.length;
+      stats.kernels = entry.plan.steps.length;
+      stats.fusedKernels = entry.plan.steps.filter((st) => st.group !== null).length;
+      stats.fusedOps = entry.plan.steps.reduce((a, st) => a + (st.group !== null ? st.nodes.length : 0), 0);
       stats.singleFunction = entry.plan.scalar !== null;
     }
     if (cache.size >= maxCache) drop(cache.keys().next().value!);
@@ -327,6 +332,18 @@ export function describePlan(p: Plan): string {
     const v = p.values[id]!;
     return v.kind === "op" ? `v${id}` : `${v.kind}${id}`;
   };
-  const head = p.scalar !== null ? `one generated function (${p.opNames.length} scalar ops, no kernel calls):` : `${p.opNames.length} kernels (${p.recorded} ops recorded):`;
-  return [head, ...p.opNames.map((op, i) => `  ${name(p.outIds[i]!)} = ${op}(${p.inputIds[i]!.map(name).join(", ")}) [${p.values[p.outIds[i]!]!.shape.join("×") || "scalar"}]`)].join("\n");
+  const shape = (id: number) => p.values[id]!.shape.join("×") || "scalar";
+  const line = (op: string, ins: readonly number[], out: number) => `${name(out)} = ${op}(${ins.map(name).join(", ")}) [${shape(out)}]`;
+  if (p.scalar !== null) {
+    const ops = p.steps.map((st) => "  " + line(st.names[0]!, st.inputIds, st.outIds[0]!));
+    return [`one generated function (${ops.length} scalar ops, no kernel calls):`, ...ops].join("\n");
+  }
+  const fused = p.steps.filter((st) => st.group !== null);
+  const head = `${p.steps.length} kernels (${p.recorded} ops recorded, ${p.kernels} after dead-code elimination; ${fused.length} fused kernels doing ${fused.reduce((a, st) => a + st.nodes.length, 0)} ops):`;
+  const lines = p.steps.map((st, k) => {
+    if (st.group === null) return "  " + line(st.names[0]!, st.inputIds, st.outIds[0]!);
+    const inner = st.nodes.map((n, j) => `      ${line(st.names[j]!, n.inputIds, n.out)}`);
+    return [`  fused#${k} (${st.nodes.length} ops, one pass over ${shape(st.outIds[0]!)}) → ${st.outIds.map(name).join(", ")}:`, ...inner].join("\n");
+  });
+  return [head, ...lines].join("\n");
 }

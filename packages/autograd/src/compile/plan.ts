@@ -15,8 +15,10 @@ import type { DType } from "../dtype.js";
 import { RULES, type Rule } from "../primitives.js";
 import { sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import type { Recording, Value } from "./record.js";
+import type { RecNode, Recording, Value } from "./record.js";
 import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
+import { fusionGroups, type FusedGroup } from "./fusion.js";
+import { residentBuffers, runFused } from "../wasm/fuse.js";
 
 /** The fields a primitive's forward reads from its input tensors. */
 interface Operand {
@@ -27,17 +29,30 @@ interface Operand {
   readonly rank: number;
 }
 
+/** One primitive of the schedule. */
+interface NodeStep {
+  readonly rule: Rule<unknown>;
+  readonly attrs: unknown;
+  readonly operands: Operand[];
+  readonly inputIds: number[];
+  readonly out: number;
+}
+
+/** A schedule entry: one node, or a fused run (its nodes kept for the fallback when an operand is not a wasm buffer). */
+export interface Step {
+  readonly group: FusedGroup | null;
+  readonly nodes: NodeStep[];
+  /** Values read from outside the step, and values it makes for later steps. */
+  readonly inputIds: number[];
+  readonly outIds: number[];
+  readonly names: string[];
+}
+
 export interface Plan {
   readonly backend: Backend;
   readonly values: readonly Value[];
-  /** Kept nodes, in order: rule, attrs, operand records, input ids, output id. */
-  readonly rules: Rule<unknown>[];
-  readonly opNames: string[];
-  readonly attrs: unknown[];
-  readonly operands: Operand[][];
-  readonly inputIds: number[][];
-  readonly outIds: number[];
-  /** Values released after node i. */
+  readonly steps: Step[];
+  /** Values released after step i. */
   readonly freeAfter: number[][];
   /** Persistent tensors holding const and scalar values (index = value id). */
   readonly consts: (Tensor | null)[];
@@ -49,8 +64,9 @@ export interface Plan {
   readonly kept: number[];
   readonly slots: BackendData[];
   readonly tokens: unknown[];
-  /** Nodes recorded and nodes kept after dead-code elimination. */
+  /** Nodes recorded, and nodes kept after dead-code elimination. */
   readonly recorded: number;
+  readonly kernels: number;
   /** A scalar graph's generated program (scalar.ts), and the values it reads; null otherwise. */
   readonly scalar: ScalarProgram | null;
   readonly scalarReads: number[];
@@ -72,32 +88,45 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
     for (const x of n.inputs) needed[x] = 1;
   }
   const nodes = rec.nodes.filter((_, i) => keep[i]);
-  // Liveness: the last node reading each value; kept values are never released by the schedule.
+  const scalar = scalarProgram(nodes, values, kept);
+  // Fusion (wasm, float32 elementwise runs) unless the whole graph is one scalar program.
+  const groups = scalar === null && backend.name === "wasm" ? fusionGroups(nodes, values, new Set(kept)) : [];
+  const operand = (v: Value): Operand => ({ handle: null as unknown as BackendData, shape: Object.freeze(v.shape.slice()), dtype: v.dtype, size: sizeOf(v.shape), rank: v.shape.length });
+  const nodeStep = (n: RecNode): NodeStep => ({ rule: RULES[n.op] as Rule<unknown>, attrs: n.attrs, operands: n.inputs.map((x) => operand(values[x]!)), inputIds: n.inputs.slice(), out: n.output });
+  // The schedule: single nodes and fused runs, in recording order.
+  const steps: Step[] = [];
+  for (let i = 0, g = 0; i < nodes.length; ) {
+    const grp = groups[g];
+    if (grp !== undefined && grp.start === i) {
+      steps.push({ group: grp, nodes: nodes.slice(grp.start, grp.end).map(nodeStep), inputIds: [...grp.vecIds, ...grp.scalarIds], outIds: grp.outIds, names: nodes.slice(grp.start, grp.end).map(opName) });
+      i = grp.end;
+      g++;
+    } else {
+      const n = nodes[i++]!;
+      steps.push({ group: null, nodes: [nodeStep(n)], inputIds: n.inputs.slice(), outIds: [n.output], names: [opName(n)] });
+    }
+  }
+  // Liveness: the last step reading each value; kept values are never released by the schedule.
   const last = new Int32Array(values.length).fill(-1);
-  nodes.forEach((n, i) => n.inputs.forEach((x) => (last[x] = i)));
+  steps.forEach((st, i) => st.inputIds.forEach((x) => (last[x] = i)));
   const isKept = new Uint8Array(values.length);
   for (const k of kept) isKept[k] = 1;
+  const internal = new Set(groups.flatMap((g) => g.internal));
   const owned = (id: number) => values[id]!.kind === "op" || values[id]!.kind === "random";
-  const freeAfter: number[][] = nodes.map(() => []);
+  const freeAfter: number[][] = steps.map(() => []);
   for (let id = 0; id < values.length; id++) {
-    if (!owned(id) || isKept[id] === 1 || needed[id] !== 1) continue;
-    // A value no kept node reads (a random draw that only feeds dead code) is freed at once.
+    if (!owned(id) || isKept[id] === 1 || needed[id] !== 1 || internal.has(id)) continue;
+    // A value no kept step reads (a random draw that only feeds dead code) is freed at once.
     const at = last[id]! >= 0 ? last[id]! : 0;
-    if (nodes.length > 0) freeAfter[at]!.push(id);
+    if (steps.length > 0) freeAfter[at]!.push(id);
   }
   const consts = values.map((v) =>
     v.kind === "const" || v.kind === "scalar" ? new Tensor(backend.upload(v.data!.slice(), v.dtype), v.shape, v.dtype, backend) : null,
   );
-  const operand = (v: Value): Operand => ({ handle: null as unknown as BackendData, shape: Object.freeze(v.shape.slice()), dtype: v.dtype, size: sizeOf(v.shape), rank: v.shape.length });
   return {
     backend,
     values,
-    rules: nodes.map((n) => RULES[n.op] as Rule<unknown>),
-    opNames: nodes.map((n) => (n.op === "compare" ? (n.attrs as { op: string }).op : n.op)),
-    attrs: nodes.map((n) => n.attrs),
-    operands: nodes.map((n) => n.inputs.map((x) => operand(values[x]!))),
-    inputIds: nodes.map((n) => n.inputs.slice()),
-    outIds: nodes.map((n) => n.output),
+    steps,
     freeAfter,
     consts,
     constIds: values.filter((v) => v.kind === "const" || v.kind === "scalar").map((v) => v.id),
@@ -107,10 +136,13 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
     slots: new Array(values.length).fill(null),
     tokens: new Array(values.length).fill(null),
     recorded: rec.nodes.length,
-    scalar: scalarProgram(nodes, values, kept),
+    kernels: nodes.length,
+    scalar,
     scalarReads: [...new Set(nodes.flatMap((n) => n.inputs))].filter((id) => !nodes.some((n) => n.output === id)),
   };
 }
+
+const opName = (n: RecNode) => (n.op === "compare" ? (n.attrs as { op: string }).op : n.op);
 
 /** The storage a bound value reads at this call. */
 function bind(v: Value, args: readonly Tensor[]): BackendData {
@@ -149,16 +181,11 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
       tokens[id] = managed ? b.retain!(slots[id]!) : false;
       owned.push(id);
     }
-    const n = p.rules.length;
-    for (let i = 0; i < n; i++) {
-      const ops = p.operands[i]!;
-      const ins = p.inputIds[i]!;
-      for (let k = 0; k < ops.length; k++) ops[k]!.handle = slots[ins[k]!]!;
-      const f = p.rules[i]!.forward(b, ops as unknown as Tensor[], p.attrs[i]);
-      const out = p.outIds[i]!;
-      slots[out] = f.data;
-      // retain says whether the backend manages this storage (a small wasm result lives on the JS heap: false).
-      tokens[out] = managed ? b.retain!(f.data) : false;
+    const steps = p.steps;
+    for (let i = 0; i < steps.length; i++) {
+      const st = steps[i]!;
+      if (st.group === null) runNode(st.nodes[0]!, b, slots, tokens, managed);
+      else runGroup(st, b, slots, tokens, managed);
       done = i + 1;
       const free = p.freeAfter[i]!;
       for (let k = 0; k < free.length; k++) {
@@ -171,13 +198,42 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
     // Release whatever this replay made and still holds; nothing user-visible changed.
     if (managed) {
       const live = new Set<number>(owned);
-      for (let i = 0; i < done; i++) live.add(p.outIds[i]!);
+      for (let i = 0; i < done; i++) for (const id of p.steps[i]!.outIds) live.add(id);
       for (let i = 0; i < done; i++) for (const id of p.freeAfter[i]!) live.delete(id);
       for (const id of live) if (slots[id] && tokens[id]) b.release!(slots[id]!, tokens[id]);
     }
     throw e;
   }
   void scalars;
+}
+
+function runNode(st: NodeStep, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  const ops = st.operands;
+  const ins = st.inputIds;
+  for (let k = 0; k < ops.length; k++) ops[k]!.handle = slots[ins[k]!]!;
+  const f = st.rule.forward(b, ops as unknown as Tensor[], st.attrs);
+  slots[st.out] = f.data;
+  // retain says whether the backend manages this storage (a small wasm result lives on the JS heap: false).
+  tokens[st.out] = managed ? b.retain!(f.data) : false;
+}
+
+/** A fused run: one generated kernel, or (an operand not a plain wasm buffer) its nodes one by one. */
+function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  const g = st.group!;
+  const vecs = g.vecIds.map((id) => slots[id]);
+  if (residentBuffers(vecs)) {
+    const outs = runFused(g.kernel, vecs, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outIds.length, g.n);
+    g.outIds.forEach((id, k) => {
+      slots[id] = outs[k]!;
+      tokens[id] = b.retain!(outs[k]!);
+    });
+    return;
+  }
+  for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
+  for (const id of g.internal) {
+    if (tokens[id]) b.release!(slots[id]!, tokens[id]);
+    slots[id] = null as unknown as BackendData;
+  }
 }
 
 /** Drops the plan's own references to the kept values (after the results took theirs). */

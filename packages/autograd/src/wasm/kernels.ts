@@ -477,7 +477,8 @@ export type CompareOp = "equal" | "notEqual" | "greater" | "greaterEqual" | "les
 export type UnaryOp = (typeof UNARY_OPS)[number];
 const MODES: [Mode, Mode][] = [["v", "v"], ["v", "s"], ["s", "v"]];
 
-function binaryOp(c: Code, op: BinaryOp, x: number, y: number): void {
+/** @internal Leaves op(x, y) (f32x4 locals) on the stack; compile/'s fused kernels (wasm/fuse.ts) share it. */
+export function binaryOp(c: Code, op: BinaryOp, x: number, y: number): void {
   if (op === "add") c.get(x).get(y).f32x4Add();
   else if (op === "mul") c.get(x).get(y).f32x4Mul();
   else {
@@ -519,7 +520,8 @@ function whereKernel(cm: Mode, xm: Mode, ym: Mode) {
   };
 }
 
-function unaryOp(c: Code, op: UnaryOp, x: number): void {
+/** @internal Leaves op(x) (an f32x4 local) on the stack; compile/'s fused kernels (wasm/fuse.ts) share it. */
+export function unaryOp(c: Code, op: UnaryOp, x: number): void {
   switch (op) {
     case "neg": c.get(x).f32x4Neg(); return;
     case "sqrt": c.get(x).f32x4Sqrt(); return;
