@@ -19,6 +19,7 @@ export * from "./training.js";
 export * from "./training/async.js";
 export * from "./checkpoint.js";
 export * from "./layers/recurrent.js";
+export * from "./layers/recurrent-cells.js";
 export * from "./layers/attention.js";
 export * from "./layers/torch-state-dict.js";
 export * from "./models/transformer.js";

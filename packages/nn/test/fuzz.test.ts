@@ -176,7 +176,7 @@ const RUNS = 60;
 
 /** Sequence layers (issue 21), fuzzed in their own block below. */
 const SEQUENCE_EXPORTS = [
-  "RNN", "LSTM", "GRU", "RecurrentBase", "MultiheadAttention", "TransformerEncoderLayer", "scaledDotProductAttention", "attentionWeights",
+  "RNN", "LSTM", "GRU", "RecurrentBase", "RNNCell", "LSTMCell", "GRUCell", "RecurrentCellBase", "MultiheadAttention", "TransformerEncoderLayer", "scaledDotProductAttention", "attentionWeights",
   "causalMask", "generateSquareSubsequentMask", "loadTorchStateDict", "torchStateDict",
 ];
 
@@ -247,12 +247,15 @@ describe("fuzz: @deltagrad/nn public surface", () => {
       ts.forEach((t, i) => expectWellFormed(`${name}[${i}]`, t));
       checkBackward(name, ts[0]!);
     } });
-    const recurrent = fc.tuple(fc.constantFrom("RNN", "LSTM", "GRU"), dims, optionsArb({ numLayers: sizeArgArb, bias: boolOrJunk, batchFirst: boolOrJunk, bidirectional: boolOrJunk, dropout: numberArb, nonlinearity: fc.oneof(fc.constantFrom("tanh", "relu", "sigmoid"), junkArb), dtype: fc.oneof(floatDTypeArb, junkArb) }))
-      .chain(([name, [I, H, L, N], o]) => fc.tuple(fc.constant(name), withJunk(fc.tuple(fc.constant(I), fc.constant(H), fc.constant(o))), seq([L, N, I]), fc.option(seq([1, N, H]), { nil: undefined })));
+    const recurrent = fc.tuple(fc.constantFrom("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"), dims, optionsArb({ numLayers: sizeArgArb, bias: boolOrJunk, batchFirst: boolOrJunk, bidirectional: boolOrJunk, dropout: numberArb, nonlinearity: fc.oneof(fc.constantFrom("tanh", "relu", "sigmoid"), junkArb), dtype: fc.oneof(floatDTypeArb, junkArb) }))
+      .chain(([name, [I, H, L, N], o]) => {
+        const cell = name.endsWith("Cell");
+        return fc.tuple(fc.constant(name), withJunk(fc.tuple(fc.constant(I), fc.constant(H), fc.constant(o))), seq(cell ? [N, I] : [L, N, I]), fc.option(seq(cell ? [N, H] : [1, N, H]), { nil: undefined }));
+      });
     fc.assert(fc.property(recurrent, ([name, args, x, h0]) => {
       const C = (nn as unknown as Record<string, new (...a: unknown[]) => nn.AnyModule>)[name]!;
       const m = check(name, (...a: unknown[]) => new C(...a), args, { result: (r) => expect(r).toBeInstanceOf(nn.Module) });
-      if (m) check(name, (a: unknown, b: unknown) => m.call(a, name === "LSTM" && b !== undefined ? [b, b] : b), [x, h0], seqResult(name));
+      if (m) check(name, (a: unknown, b: unknown) => m.call(a, name.startsWith("LSTM") && b !== undefined ? [b, b] : b), [x, h0], seqResult(name));
     }), params("recurrent", RUNS));
 
     const attention = fc.tuple(dims, fc.constantFrom(1, 2), fc.integer({ min: 0, max: 3 })).chain(([[E0, , L, N], heads, S]) => {
