@@ -28,6 +28,32 @@ export interface FusedGroup {
 
 const MIN_ELEMENTS = 1024; // wasm/ops.ts's SMALL_BYTES of float32
 
+/**
+ * The schedule with every scalar op (one-element inputs and output: lr·bias-correction
+ * arithmetic) moved up to just after its last operand is made, so it does not split the vector
+ * run around it (an Adam update would be cut in two at `div(·, scalar)`'s reciprocal). Pure ops
+ * in a dependency order: the values are the same.
+ */
+export function hoistScalars(nodes: readonly RecNode[], values: readonly Value[]): RecNode[] {
+  const one = (id: number) => sizeOf(values[id]!.shape) === 1;
+  const out: RecNode[] = [];
+  for (const n of nodes) {
+    if (!one(n.output) || !n.inputs.every(one)) {
+      out.push(n);
+      continue;
+    }
+    let at = 0;
+    for (let k = out.length - 1; k >= 0; k--) {
+      if (n.inputs.includes(out[k]!.output)) {
+        at = k + 1;
+        break;
+      }
+    }
+    out.splice(at, 0, n);
+  }
+  return out;
+}
+
 /** The fusible runs of `nodes` (each at least two ops long). */
 export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>): FusedGroup[] {
   const shapeKey = (id: number) => values[id]!.shape.join("x");

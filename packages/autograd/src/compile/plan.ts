@@ -17,7 +17,7 @@ import { sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import type { RecNode, Recording, Value } from "./record.js";
 import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
-import { fusionGroups, type FusedGroup } from "./fusion.js";
+import { fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
 import { residentBuffers, runFused } from "../wasm/fuse.js";
 
 /** The fields a primitive's forward reads from its input tensors. */
@@ -87,10 +87,12 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
     keep[i] = true;
     for (const x of n.inputs) needed[x] = 1;
   }
-  const nodes = rec.nodes.filter((_, i) => keep[i]);
-  const scalar = scalarProgram(nodes, values, kept);
+  const live = rec.nodes.filter((_, i) => keep[i]);
+  const scalar = scalarProgram(live, values, kept);
   // Fusion (wasm, float32 elementwise runs) unless the whole graph is one scalar program.
-  const groups = scalar === null && backend.name === "wasm" ? fusionGroups(nodes, values, new Set(kept)) : [];
+  const fuse = scalar === null && backend.name === "wasm";
+  const nodes = fuse ? hoistScalars(live, values) : live;
+  const groups = fuse ? fusionGroups(nodes, values, new Set(kept)) : [];
   const operand = (v: Value): Operand => ({ handle: null as unknown as BackendData, shape: Object.freeze(v.shape.slice()), dtype: v.dtype, size: sizeOf(v.shape), rank: v.shape.length });
   const nodeStep = (n: RecNode): NodeStep => ({ rule: RULES[n.op] as Rule<unknown>, attrs: n.attrs, operands: n.inputs.map((x) => operand(values[x]!)), inputIds: n.inputs.slice(), out: n.output });
   // The schedule: single nodes and fused runs, in recording order.
