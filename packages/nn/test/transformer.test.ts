@@ -122,6 +122,18 @@ describe("TransformerEncoderLayer", () => {
     expect(gradcheck((t) => layer.call(t!), [x])).toBe(true);
   });
 
+  it("to(float64) converts every parameter (MultiheadAttention's own fields included) and the next call uses them", () => {
+    const layer = new TransformerEncoderLayer(4, 2, { dimFeedforward: 6, dropout: 0 });
+    const x32 = ag.randn([3, 2, 4]);
+    const y32 = layer.call(x32);
+    layer.to("float64");
+    expect(layer.parameters().every((p) => p.dtype === "float64")).toBe(true);
+    expect(layer.self_attn.in_proj_weight.dtype).toBe("float64");
+    const y64 = layer.call(x32.cast("float64"));
+    expect(y64.dtype).toBe("float64");
+    expectClose(y64, nested(y32), 1e-5, "float32 vs float64");
+  });
+
   it("dropout acts in training mode only", () => {
     const layer = new TransformerEncoderLayer(4, 1, { dimFeedforward: 8, dropout: 0.5, generator: new Generator(3) });
     const x = ag.randn([3, 2, 4]);
