@@ -27,7 +27,7 @@ export interface CompileStats {
   traces: number;
   /** Calls that replayed a cached trace. */
   hits: number;
-  /** Calls that ran the function eagerly (its result requires grad, so a caller differentiates it). */
+  /** Calls that ran the function eagerly (its result requires grad, so a caller differentiates it; or an asynchronous backend). */
   eagerCalls: number;
   /** Milliseconds spent tracing and planning, in total (tracing runs the function once, eagerly). */
   compileMs: number;
@@ -155,6 +155,12 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
 
   const traceCall = (key: string, args: A): R => {
     const t0 = now();
+    if (!getBackend().synchronous) {
+      // Recording copies constants' values on the host: an asynchronous backend (webgpu) runs eagerly.
+      cache.set(key, { sig: signatureOf(args, getBackend()), tensorArgs: [], guards: { gradOf: [], gradArg: [], entryNull: [], live: [] }, eager: true, rec: null, plan: null, result: { k: "v", value: undefined }, scalarVals: new Map() });
+      stats.eagerCalls++;
+      return fn(...args);
+    }
     const tensors = args.filter((a): a is Tensor => a instanceof Tensor);
     const rec = new Recorder(name, tensors);
     const result = recordWith(rec, () => fn(...args));
