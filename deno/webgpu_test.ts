@@ -9,16 +9,19 @@
 import * as dg from "@deltagrad/autograd";
 import type { Tensor } from "@deltagrad/autograd";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { broadcastable, compareOnBackends, floats, ints, make, noAdapter, on, rng, shape, type Case, type Input, type Tol } from "./webgpu_support.ts";
+import { broadcastable, compareOnBackends, floats, init, ints, noAdapter, on, rng, shape, type Case, type Input, type Tol } from "./webgpu_support.ts";
 
 const test = (name: string, fn: () => Promise<void> | void) => Deno.test({ name: `webgpu: ${name}`, ignore: noAdapter, fn });
 
 /**
- * GPU transcendental functions are not correctly rounded (WGSL allows exp/log errors of a few
- * ulp, and erf/log1p/expm1 are our own float32 polynomials), while cpu rounds float64 results
- * once: a few float32 ulps apart.
+ * GPU transcendental functions are not correctly rounded, while cpu rounds float64 results once.
+ * On the software adapters CI uses (lavapipe's and SwiftShader's libm) they agree to a few
+ * float32 ulps; a hardware GPU is held to what WGSL guarantees instead: exp within (3 + 2|x|) ulp
+ * (≈ 2.4e-5 relative at |x| = 100), sin/cos within 2⁻¹¹ absolute on [−π, π] only.
  */
-const TRANSCENDENTAL: Tol = { rtol: 4e-6, atol: 1e-6 };
+const SOFTWARE = init.ok && /llvmpipe|lavapipe|swiftshader/i.test(init.adapter);
+const TRANSCENDENTAL: Tol = SOFTWARE ? { rtol: 4e-6, atol: 1e-6 } : { rtol: 2.5e-5, atol: 1e-6 };
+const TRIG: Tol = SOFTWARE ? { rtol: 1e-5, atol: 2e-6 } : { rtol: 0, atol: 2 ** -11 };
 /** Sums and matmul: float32 accumulations in a different order (tree vs sequential). */
 const ACCUMULATED: Tol = { rtol: 1e-5, atol: 1e-5 };
 
@@ -31,13 +34,16 @@ test("unary kernels: random shapes, their domains and special values", async () 
   const ops = dg.UNARY_KERNELS.filter((op) => typeof (dg as unknown as Record<string, unknown>)[op] === "function");
   for (const op of ops) {
     const f = (dg as unknown as Record<string, (x: Tensor) => Tensor>)[op]!;
-    for (const s of [[], [0], [1], [7], [3, 1, 4], [2, 300], shape(r, 4)]) {
-      cases.push({ name: `${op} ${JSON.stringify(s)}`, inputs: [floats(r, s, 2)], fn: (x) => f(domain[op]?.(x) ?? x) });
-    }
     const trig = op === "sin" || op === "cos";
-    // GPU sin/cos reduce their argument in float32: accurate on a few periods only, so no 1e30 for them.
-    const specials = trig ? SPECIALS.filter((v) => !Number.isFinite(v) || Math.abs(v) <= 100) : SPECIALS;
-    cases.push({ name: `${op} specials`, inputs: [{ values: specials, shape: [specials.length], dtype: "float32" }], fn: f, tol: trig ? { rtol: 1e-5, atol: 2e-6 } : TRANSCENDENTAL });
+    for (const s of [[], [0], [1], [7], [3, 1, 4], [2, 300], shape(r, 4)]) {
+      const wrap = trig && !SOFTWARE ? (x: Tensor) => x.clamp({ min: -Math.PI, max: Math.PI }) : (x: Tensor) => domain[op]?.(x) ?? x;
+      cases.push({ name: `${op} ${JSON.stringify(s)}`, inputs: [floats(r, s, 2)], fn: (x) => f(wrap(x)), tol: trig ? TRIG : TRANSCENDENTAL });
+    }
+    // GPU sin/cos reduce their argument in float32: accurate on a few periods only (on hardware,
+    // only [−π, π] is bounded), so no 1e30 for them.
+    const bound = SOFTWARE ? 100 : Math.PI;
+    const specials = trig ? SPECIALS.filter((v) => !Number.isFinite(v) || Math.abs(v) <= bound) : SPECIALS;
+    cases.push({ name: `${op} specials`, inputs: [{ values: specials, shape: [specials.length], dtype: "float32" }], fn: f, tol: trig ? TRIG : TRANSCENDENTAL });
   }
   cases.push({ name: "neg int32", inputs: [ints(r, [9], -5, 5)], fn: (x) => x.neg() });
   cases.push({ name: "sign int32", inputs: [ints(r, [9], -5, 5)], fn: (x) => x.sign() });
