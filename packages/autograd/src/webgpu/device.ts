@@ -90,6 +90,8 @@ export class GpuRuntime {
   /** Dispatches recorded since start (for tests and the benchmark). */
   dispatches = 0;
   submits = 0;
+  /** Storage buffers created (not taken from the pool) since start: flat in a steady training loop. */
+  buffersCreated = 0;
   lost: string | null = null;
 
   constructor(readonly device: GpuDevice) {
@@ -111,7 +113,10 @@ export class GpuRuntime {
     const free = this.pool.get(cls);
     let buffer = free?.pop();
     if (buffer) this.pooledBytes -= cls;
-    else buffer = this.device.createBuffer({ size: cls, usage: STORAGE_USAGE });
+    else {
+      buffer = this.device.createBuffer({ size: cls, usage: STORAGE_USAGE });
+      this.buffersCreated++;
+    }
     const d = new GpuData(buffer, bytes);
     this.finalizer.register(d, buffer, d);
     return d;

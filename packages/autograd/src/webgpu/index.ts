@@ -226,7 +226,7 @@ export async function webgpuSync(): Promise<void> {
 
 /**
  * Counters of the webgpu runtime: kernels dispatched, command buffers submitted, bytes of idle
- * pooled buffers.
+ * pooled buffers, buffers created (rather than reused).
  *
  * @example
  * ```ts no-run
@@ -237,6 +237,8 @@ export interface WebGPUStats {
   dispatches: number;
   submits: number;
   pooledBytes: number;
+  /** Storage buffers created rather than reused from the pool: stops growing once a training loop is warm. */
+  buffersCreated: number;
 }
 
 /**
@@ -248,7 +250,9 @@ export interface WebGPUStats {
  * ```
  */
 export function webgpuStats(): WebGPUStats {
-  return rt ? { dispatches: rt.dispatches, submits: rt.submits, pooledBytes: rt.idleBytes } : { dispatches: 0, submits: 0, pooledBytes: 0 };
+  return rt
+    ? { dispatches: rt.dispatches, submits: rt.submits, pooledBytes: rt.idleBytes, buffersCreated: rt.buffersCreated }
+    : { dispatches: 0, submits: 0, pooledBytes: 0, buffersCreated: 0 };
 }
 
 /**
