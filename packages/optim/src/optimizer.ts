@@ -229,7 +229,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
             // Inside compile(), the update is a host region: its host numbers (lr, step, bias
             // corrections) are recomputed before every replay rather than frozen into the trace.
             const prev = this.state.get(p);
-            const snapshot = prev === undefined ? undefined : { ...prev };
+            const snapshot = prev === undefined || !isTracing() ? undefined : { ...prev };
             const { param, state } = compileHostRegion(
               [p, g],
               () => {
@@ -287,7 +287,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
     // A trace that created the state is never replayed (the next call traces with it); later ones need the same state object.
     if (traced === undefined || now !== traced) return null;
     // …holding the same tensors (a state entry replaced, e.g. an alias split, needs a new trace).
-    for (const [k, v] of Object.entries(snapshot!)) if (v instanceof Tensor && (now as ParamState)[k] !== v) return null;
+    for (const [k, v] of Object.entries(snapshot ?? {})) if (v instanceof Tensor && (now as ParamState)[k] !== v) return null;
     const hp = this.hyper(group);
     this.validate(hp);
     const ph = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v instanceof Tensor ? placeholder(v) : v])) as S;
