@@ -1,9 +1,13 @@
 /**
- * `pnpm bench [--quick] [--out DIR] [--only W1,W2]`: workloads W1–W5 timed side by side in one
- * process for deltagrad on its wasm backend (the default) with one thread and with two, and on
- * its cpu backend; TF.js cpu, TF.js wasm and jax-js (wasm). float32, warm-up first, median of the
- * repetitions; repetitions of the frameworks are interleaved (round robin) so a burst of load on
- * the machine hits every framework alike and the ratios stay fair.
+ * `pnpm bench [--quick] [--out DIR] [--only W1,W2] [--frameworks a,b]`: workloads W1–W5 timed
+ * side by side in one process for deltagrad on its wasm backend (the default) with one thread and
+ * with two, and on its cpu backend; TF.js cpu, TF.js wasm and jax-js (wasm). float32, warm-up
+ * first, median of the repetitions; repetitions of the frameworks are interleaved (round robin)
+ * so a burst of load on the machine hits every framework alike and the ratios stay fair.
+ *
+ * Then plain code against scoped code (plain.ts: no forced gc), and — full run only — a fresh
+ * process's first steps of plain code (warmup.ts) and W3/W4 of deltagrad wasm run alone in a
+ * fresh process, against their times in the full run.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, arch, totalmem } from "node:os";
@@ -26,12 +30,17 @@ import {
   type PeerId,
   type Runner,
 } from "./frameworks.js";
+import { fmt, table } from "./format.js";
+import { freshProcessChecks, type Warmup } from "./fresh.js";
+import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
 import { runTorch, torchMarkdown, type TorchResult } from "./torch.js";
 
 export interface BenchOptions {
   quick: boolean;
   /** Workload ids to run (default all). */
   only?: string[];
+  /** Frameworks to run (default all; the plain-code section runs only when deltagrad wasm and TF.js wasm both do). */
+  frameworks?: FrameworkId[];
   /** Print progress and the table to stdout. */
   log?: (line: string) => void;
 }
@@ -77,8 +86,14 @@ export interface BenchResult {
   note: string;
   rows: Row[];
   checks: Check[];
+  /** Plain code against scoped code (plain.ts), when run. */
+  plain?: PlainResult;
+  /** A fresh process's first plain steps against its later ones (warmup.ts; full run only). */
+  warmup?: Warmup;
   /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
   torch?: TorchResult;
+  /** W3 and W4 of deltagrad wasm alone in a fresh process against the full run (full run only). */
+  standalone?: { workload: string; full: number; alone: number; ratio: number }[];
   wallSeconds: number;
 }
 
@@ -191,6 +206,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const unsupported: Row["unsupported"] = {};
     const checkValues = new Map<FrameworkId, number[]>();
     for (const fw of FRAMEWORKS) {
+      if (opts.frameworks && !opts.frameworks.includes(fw)) continue;
       await activate(fw);
       try {
         // The check runs on a fresh runner (training changes the weights), then a second one is timed.
@@ -244,7 +260,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       if (row.extra) row.extra[fw] = m === undefined ? null : c.extra!(m);
     }
     for (const d of DELTAGRAD) {
-      const mine = ms.get(d)!;
+      const mine = ms.get(d);
+      if (mine === undefined) continue; // not run (--frameworks)
       row.ratio[d] = {};
       for (const p of PEERS) {
         const m = ms.get(p);
@@ -255,7 +272,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     // Each deltagrad column against each peer and against each later deltagrad column. The wasm
     // backend promises the same bits whatever its thread count, so 2 threads against 1 is exact.
     for (const [i, d] of DELTAGRAD.entries()) {
-      const ref = checkValues.get(d)!;
+      const ref = checkValues.get(d);
+      if (ref === undefined) continue; // not run (--frameworks)
       for (const fw of [...DELTAGRAD.slice(i + 1), ...PEERS]) {
         const v = checkValues.get(fw);
         if (v === undefined) continue; // unsupported
@@ -268,8 +286,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     log(formatRow(row));
   }
   rows.sort((a, b) => a.workload.localeCompare(b.workload));
+  const runs = (fw: FrameworkId) => !opts.frameworks || opts.frameworks.includes(fw);
+  let plain: PlainResult | undefined;
+  if (runs("deltagrad-wasm") && runs("tfjs-wasm") && (!opts.only || opts.only.includes("plain"))) {
+    log("plain code against scoped code (deltagrad wasm, 1 thread, no forced gc) …");
+    plain = await runPlain(opts.quick, log);
+  }
   // PyTorch as a peer, as a subprocess of this same process (torch.ts), after the in-process columns.
-  const torch = runTorch({ quick: opts.quick, only: opts.only, log });
+  const torch = runs("deltagrad-compiled") ? runTorch({ quick: opts.quick, only: opts.only, log }) : null;
   const cpu = cpus();
   return {
     date: new Date().toISOString(),
@@ -287,6 +311,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     note: "ratio[d][p] = speed of deltagrad column d / speed of peer p (p's time ÷ d's time): > 1 means deltagrad is faster. Medians of interleaved repetitions; every timed region ends with a host read.",
     rows,
     checks,
+    ...(plain ? { plain } : {}),
     ...(torch ? { torch } : {}),
     wallSeconds: (performance.now() - t0) / 1000,
   };
@@ -302,7 +327,6 @@ function peerVersions(): Record<string, string> {
   return Object.fromEntries(["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@jax-js/jax"].map((p) => [p, all[p] ?? "?"]));
 }
 
-const fmt = (v: number | null | undefined) => (v === null || v === undefined ? "—" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 const fmtRatio = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : `${v >= 10 ? v.toFixed(0) : v.toFixed(1)}×`);
 
 /** Column titles. */
@@ -324,14 +348,6 @@ const value = (r: Row, fw: FrameworkId) => `${fmt(r.value[fw])}${r.extra ? ` (${
 function formatRow(r: Row): string {
   const cell = (fw: FrameworkId) => `${fw} ${r.unsupported[fw] ? "unsupported" : value(r, fw)}`;
   return `  ${r.workload} ${r.case} [${r.unit}${r.extraUnit ? ` (${r.extraUnit})` : ""}]: ${FRAMEWORKS.map(cell).join(" | ")}`;
-}
-
-/** A Markdown table whose columns are padded to a common width, so it also reads as plain text. */
-function table(header: string[], right: boolean[], rows: string[][]): string[] {
-  const width = header.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (right[i] ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join(" | ")} |`;
-  const rule = `|${width.map((w, i) => (right[i] ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")}|`;
-  return [line(header), rule, ...rows.map(line)];
 }
 
 /**
@@ -379,6 +395,7 @@ export function toMarkdown(res: BenchResult): string {
       : `**${bad.length} of ${res.checks.length} cross-framework checks disagree:** ${bad.map((c) => `${c.workload} ${c.against} vs ${c.framework}${c.exact ? " (bit for bit)" : ""}`).join("; ")}.`,
   );
   lines.push(...torchMarkdown(res));
+  lines.push(...plainMarkdown(res));
   return lines.join("\n") + "\n";
 }
 
@@ -390,7 +407,10 @@ async function main(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
   const out = outAt >= 0 ? resolve(args[outAt + 1]!) : join(here, "..", "results");
   const only = onlyAt >= 0 ? args[onlyAt + 1]!.split(",") : undefined;
-  const res = await runBench({ quick, only, log: (l) => console.log(l) });
+  const fwAt = args.indexOf("--frameworks");
+  const frameworks = fwAt >= 0 ? (args[fwAt + 1]!.split(",") as FrameworkId[]) : undefined;
+  const res = await runBench({ quick, only, frameworks, log: (l) => console.log(l) });
+  if (!quick && !only && !frameworks) freshProcessChecks(res, here, (l) => console.log(l));
   const md = toMarkdown(res);
   console.log("\n" + md);
   for (const c of res.checks) {

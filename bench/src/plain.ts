@@ -1,0 +1,163 @@
+/**
+ * Plain code against scoped code (issue 20): the same deltagrad steps written the way a notebook
+ * or a hand-written loop writes them — results dropped, never disposed — and inside
+ * `scoped(() => …)`, timed side by side in one process on the wasm backend (1 thread), with
+ * TF.js wasm (`tidy` + `dispose`) as the peer. No forced `gc()` anywhere: users have none. The
+ * event loop turns between repetitions (as between notebook cells or in an async loop), never
+ * inside one; a fresh process that never yields is measured separately (warmup.ts).
+ */
+import * as dg from "@deltagrad/autograd";
+import { activate, elementwiseRunner, uniform, type Runner } from "./frameworks.js";
+import { fmt, table } from "./format.js";
+import type { BenchResult } from "./run.js";
+
+export interface PlainRow {
+  case: string;
+  /** Median ms per step of the plain and the scoped version, and the 10th–90th percentile of the repetitions. */
+  plain: number;
+  scoped: number;
+  plainRange: [number, number];
+  scopedRange: [number, number];
+  /** plain time ÷ scoped time (the target is ≤ 1.25). */
+  ratio: number;
+}
+
+export interface PlainResult {
+  rows: PlainRow[];
+  /** TF.js wasm W5 with tidy and dataSync, ms, and its time ÷ deltagrad's plain W5 with the read (target ≥ 1.5). */
+  tfjsW5: number;
+  tfjsOverPlain: number;
+  reps: number;
+  /** Wasm memory after the section (never above the budget). */
+  memory: dg.WasmMemoryStats;
+}
+
+interface Pair {
+  name: string;
+  plain: () => unknown;
+  scoped: () => unknown;
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
+};
+const turn = () => new Promise<void>((r) => setTimeout(r, 0));
+
+/** The pairs: W1 N=512 (product read, then dropped), W5 without and with the host read. */
+function pairs(quick: boolean): { list: Pair[]; dispose: () => void; n: number } {
+  const n = quick ? 100_000 : 1_000_000;
+  const m = quick ? 128 : 512;
+  const x = dg.tensor(uniform(n, 51, -1, 1));
+  const a = dg.tensor(uniform(m * m, 11, -1, 1)).reshape([m, m]);
+  const b = dg.tensor(uniform(m * m, 12, -1, 1)).reshape([m, m]);
+  const list: Pair[] = [
+    { name: `W1 matmul N=${m}, read`, plain: () => dg.matmul(a, b).dataSync(), scoped: () => dg.scoped(() => dg.matmul(a, b).dataSync()) },
+    {
+      name: `W5 exp(x)·x + 1, n=${n.toLocaleString("en")}`,
+      plain: () => x.exp().mul(x).add(1),
+      scoped: () => dg.scoped(() => {
+        x.exp().mul(x).add(1);
+      }),
+    },
+    {
+      name: `W5 exp(x)·x + 1, n=${n.toLocaleString("en")}, read`,
+      plain: () => x.exp().mul(x).add(1).dataSync(),
+      scoped: () => dg.scoped(() => x.exp().mul(x).add(1).dataSync()),
+    },
+  ];
+  return { list, n, dispose: () => [x, a, b].forEach((t) => t.dispose()) };
+}
+
+/** Runs the section; `log` gets one line per row. */
+export async function runPlain(quick: boolean, log: (line: string) => void): Promise<PlainResult> {
+  const prevBackend = dg.getBackend().name;
+  const prevThreads = dg.getNumThreads();
+  dg.setBackend("wasm");
+  dg.setNumThreads(1);
+  // Many short repetitions, interleaved: load from other processes comes in bursts of seconds.
+  const reps = quick ? 5 : 21;
+  const minMs = quick ? 3 : 80;
+  const { list, n, dispose } = pairs(quick);
+  // The peer: TF.js wasm W5 with tidy and dataSync (the bench's W5 runner).
+  await activate("tfjs-wasm");
+  const tf: Runner = elementwiseRunner("tfjs-wasm", n);
+  type Timed = { key: string; run: () => unknown; times: number[]; iters: number };
+  const timed: Timed[] = [];
+  for (const p of list) {
+    timed.push({ key: `${p.name}|plain`, run: p.plain, times: [], iters: 1 });
+    timed.push({ key: `${p.name}|scoped`, run: p.scoped, times: [], iters: 1 });
+  }
+  timed.push({ key: "tfjs", run: () => tf.step(), times: [], iters: 1 });
+  try {
+    // Warm-up and calibration: enough iterations per repetition to last minMs.
+    for (const t of timed) {
+      if (t.key === "tfjs") await activate("tfjs-wasm");
+      for (let i = 0; i < 3; i++) t.run();
+      const s = performance.now();
+      t.run();
+      t.iters = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - s, 1e-3)));
+    }
+    for (let rep = 0; rep < reps; rep++) {
+      for (const t of timed) {
+        if (t.key === "tfjs") await activate("tfjs-wasm");
+        await turn();
+        const s = performance.now();
+        for (let i = 0; i < t.iters; i++) t.run();
+        t.times.push((performance.now() - s) / t.iters);
+      }
+    }
+  } finally {
+    tf.dispose();
+    dispose();
+    dg.setNumThreads(prevThreads);
+    dg.setBackend(prevBackend);
+  }
+  const get = (key: string) => timed.find((t) => t.key === key)!.times;
+  const rows: PlainRow[] = list.map((p) => {
+    const pl = get(`${p.name}|plain`);
+    const sc = get(`${p.name}|scoped`);
+    const row: PlainRow = {
+      case: p.name,
+      plain: quantile(pl, 0.5),
+      scoped: quantile(sc, 0.5),
+      plainRange: [quantile(pl, 0.1), quantile(pl, 0.9)],
+      scopedRange: [quantile(sc, 0.1), quantile(sc, 0.9)],
+      ratio: quantile(pl, 0.5) / quantile(sc, 0.5),
+    };
+    log(`  plain ${row.case}: plain ${row.plain.toFixed(2)} ms, scoped ${row.scoped.toFixed(2)} ms, ratio ${row.ratio.toFixed(2)}`);
+    return row;
+  });
+  const tfjsW5 = quantile(get("tfjs"), 0.5);
+  const plainRead = rows[2]!.plain;
+  log(`  plain: TF.js wasm W5 (tidy, read) ${tfjsW5.toFixed(2)} ms = ${(tfjsW5 / plainRead).toFixed(2)}× deltagrad's plain W5 with the read`);
+  return { rows, tfjsW5, tfjsOverPlain: tfjsW5 / plainRead, reps, memory: dg.wasmMemoryStats() };
+}
+
+/** The plain-code section: plain against scoped, TF.js wasm, the fresh process's first steps, W3/W4 alone. */
+export function plainMarkdown(res: BenchResult): string[] {
+  const p = res.plain;
+  if (!p && !res.warmup && !res.standalone) return [];
+  const ms = (v: number) => fmt(v);
+  const range = (r: [number, number]) => `${fmt(r[0])}–${fmt(r[1])}`;
+  const lines = ["", "Plain code (results dropped, never disposed) against the same code in `scoped(() => …)`: deltagrad wasm, 1 thread, no forced `gc()`; the event loop turns between repetitions, never inside one. Medians of interleaved repetitions, 10th–90th percentile in parentheses:", ""];
+  if (p) {
+    lines.push(
+      ...table(
+        ["case", "plain ms", "scoped ms", "plain ÷ scoped"],
+        [false, true, true, true],
+        p.rows.map((r) => [r.case, `${ms(r.plain)} (${range(r.plainRange)})`, `${ms(r.scoped)} (${range(r.scopedRange)})`, r.ratio.toFixed(2)]),
+      ),
+      "",
+      `TF.js wasm W5 with \`tidy\` and \`dataSync()\`: ${ms(p.tfjsW5)} ms, ${p.tfjsOverPlain.toFixed(2)}× deltagrad's plain W5 with the read. Wasm memory after the section: ${(p.memory.memoryBytes / 2 ** 20).toFixed(0)} MiB (budget ${(p.memory.budgetBytes / 2 ** 20).toFixed(0)} MiB); ${p.memory.reclaimed} blocks reclaimed without a copy, ${p.memory.evictions} evicted.`,
+    );
+  }
+  if (res.warmup) {
+    const w = res.warmup;
+    lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy).`);
+  }
+  if (res.standalone && res.standalone.length > 0) {
+    lines.push("", `deltagrad wasm alone in a fresh process against this full run: ${res.standalone.map((s) => `${s.workload} ${fmt(s.alone)} alone, ${fmt(s.full)} here (${s.ratio.toFixed(2)}×)`).join("; ")}.`);
+  }
+  return lines;
+}

@@ -1,0 +1,35 @@
+/**
+ * The warm-up check, run by run.ts in a fresh child process (`node --conditions=source --import
+ * tsx bench/src/warmup.ts [N]`): plain W5 (`exp(x)·x + 1` on 1 M floats, results dropped, no
+ * dispose, no gc) from the process's first step, as a new user's script runs it — synchronously,
+ * never yielding to the event loop. Prints one JSON line: the median of steps 1–40, of steps
+ * 41–N, their ratio (the target is ≤ 1.25), then the same loop in `scoped` for reference, and the
+ * wasm memory at the end.
+ */
+import * as dg from "@deltagrad/autograd";
+import { uniform } from "./frameworks.js";
+
+const total = Number(process.argv[2] ?? 160);
+const n = Number(process.argv[3] ?? 1_000_000);
+dg.setBackend("wasm");
+dg.setNumThreads(1);
+const x = dg.tensor(uniform(n, 51, -1, 1));
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
+
+function time(step: () => unknown, count: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = performance.now();
+    step();
+    out.push(performance.now() - s);
+  }
+  return out;
+}
+
+const plain = time(() => x.exp().mul(x).add(1), total);
+const scoped = time(() => dg.scoped(() => {
+  x.exp().mul(x).add(1);
+}), total - 40);
+const first40 = median(plain.slice(0, 40));
+const later = median(plain.slice(40));
+console.log(JSON.stringify({ steps: total, first40, later, ratio: first40 / later, scopedLater: median(scoped), plainOverScoped: later / median(scoped), memory: dg.wasmMemoryStats() }));
