@@ -238,13 +238,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     });
     const tensors = e.tensorArgs.length === args.length ? (args as unknown as Tensor[]) : e.tensorArgs.map((i) => args[i] as Tensor);
     run(p, tensors, null);
-    const build = (s: Shape): unknown => {
-      if (s.k === "t") return wrap(p, s.id);
-      if (s.k === "a") return s.items.map(build);
-      if (s.k === "o") return Object.fromEntries(s.keys.map((k, i) => [k, build(s.items[i]!)]));
-      return s.value;
-    };
-    const result = build(e.result) as R;
+    const result = buildResult(p, e.result) as R;
     if (rec.writes.size > 0) for (const [t, id] of rec.writes) {
       const w = wrap(p, id);
       const k = rec.inputs.indexOf(t);
@@ -333,6 +327,18 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       stats.cacheSize = 0;
     },
   });
+}
+
+/** The function's result structure over the replayed values (new tensors). */
+function buildResult(p: Plan, s: Shape): unknown {
+  if (s.k === "t") return wrap(p, s.id);
+  if (s.k === "a") {
+    const out = new Array(s.items.length);
+    for (let i = 0; i < out.length; i++) out[i] = buildResult(p, s.items[i]!);
+    return out;
+  }
+  if (s.k === "o") return Object.fromEntries(s.keys.map((k, i) => [k, buildResult(p, s.items[i]!)]));
+  return s.value;
 }
 
 /** One line per kernel of a plan. */
