@@ -53,6 +53,22 @@ function idOf(b: GpuBuffer): number {
   return (tagged[ID] ??= nextBufferId++);
 }
 
+/**
+ * Removes and returns the free buffer with the smallest id. A canonical choice (not the most
+ * recently freed) makes a training loop's steps take the same buffers in the same roles — a
+ * parameter and its update ping-pong between two — so their bind groups repeat and hit the cache
+ * (LIFO rotated buffers through roles with a long period: two thirds of a W2 step's bind groups
+ * were new).
+ */
+function takeOldest(free: GpuBuffer[]): GpuBuffer {
+  let at = 0;
+  for (let i = 1; i < free.length; i++) if (idOf(free[i]!) < idOf(free[at]!)) at = i;
+  const b = free[at]!;
+  free[at] = free[free.length - 1]!;
+  free.pop();
+  return b;
+}
+
 function sameIds(ids: readonly number[], buffers: readonly GpuBuffer[]): boolean {
   if (ids.length !== buffers.length) return false;
   for (let i = 0; i < ids.length; i++) if (ids[i] !== idOf(buffers[i]!)) return false;
@@ -111,7 +127,7 @@ export class GpuRuntime {
     }
     const cls = sizeClass(bytes);
     const free = this.pool.get(cls);
-    let buffer = free?.pop();
+    let buffer = free && free.length > 0 ? takeOldest(free) : undefined;
     if (buffer) this.pooledBytes -= cls;
     else {
       buffer = this.device.createBuffer({ size: cls, usage: STORAGE_USAGE });
