@@ -104,7 +104,13 @@ async function trainCase(workload: string, name: string, build: () => { model: {
   };
   step();
   const first = await last!.item();
-  for (let i = 0; i < 3; i++) step(); // warm the pipelines and the buffer pool
+  // Warm the pipelines, the buffer pool and the bind-group cache (steps settle into the same
+  // buffers after a few dozen steps; see device.ts takeOldest).
+  const warm = quick ? 3 : 60;
+  for (let i = 0; i < warm; i++) {
+    step();
+    if (i % 10 === 9) await last!.item(); // bound the queued work
+  }
   const t = await timeBatch(step, quick ? 200 : 1000, 500);
   const after = await last!.item();
   if (!Number.isFinite(after) || !(after < first)) throw new Error(`${workload}: loss ${first} → ${after} (not finite or not falling)`);
