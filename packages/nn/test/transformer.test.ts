@@ -4,7 +4,7 @@ import fc from "fast-check";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Generator, gradcheck, tensor, type Tensor } from "@deltagrad/autograd";
 import { readFileSync } from "node:fs";
-import { GELU, TransformerEncoderLayer, causalMask, loadTorchStateDict, torchStateDict } from "@deltagrad/nn";
+import { GELU, GRU, LSTM, TransformerEncoderLayer, causalMask, loadTorchStateDict, torchStateDict } from "@deltagrad/nn";
 import { checkParamGrads, expectClose, flat, randn64, type Nested } from "./seq-support.js";
 
 /** PyTorch 1.13 float64 references made by fixtures/make-transformer-fixture.py. */
@@ -132,6 +132,46 @@ describe("TransformerEncoderLayer", () => {
     const y64 = layer.call(x32.cast("float64"));
     expect(y64.dtype).toBe("float64");
     expectClose(y64, nested(y32), 1e-5, "float32 vs float64");
+  });
+
+  it.skipIf(!ag.wasmSimdSupported())("wasm: forward and backward of LSTM, GRU, MultiheadAttention and TransformerEncoderLayer (pre- and post-norm) release every intermediate", () => {
+    const prev = ag.getBackend().name;
+    ag.setBackend("wasm");
+    try {
+      // Sizes above the few-KiB threshold under which the wasm backend keeps tensors on the JS heap.
+      const lstm = new LSTM(32, 64, { numLayers: 2, bidirectional: true });
+      const gru = new GRU(32, 64);
+      const pre = new TransformerEncoderLayer(64, 4, { dimFeedforward: 128, normFirst: true });
+      const post = new TransformerEncoderLayer(64, 4, { dimFeedforward: 128 });
+      const xs = ag.randn([6, 4, 32]);
+      const xt = ag.randn([6, 4, 64]);
+      const kv = ag.randn([5, 4, 64]);
+      const pad = ag.zeros([4, 5], { dtype: "bool" });
+      // The test disposes what it holds (results and losses); the layers must release the rest.
+      const flatten = (v: unknown): Tensor[] => (Array.isArray(v) ? v.flatMap(flatten) : v instanceof ag.Tensor ? [v] : []);
+      const backward = (out: unknown) => {
+        const ts = flatten(out);
+        const loss = ts.map((t) => t.sum()).reduce((a, b) => a.add(b));
+        loss.backward();
+        loss.dispose();
+        ts.forEach((t) => t.dispose());
+      };
+      const step = () => {
+        flatten(ag.noGrad(() => pre.call(xt, { isCausal: true }))).forEach((t) => t.dispose());
+        backward(lstm.call(xs));
+        backward(gru.call(xs));
+        backward(pre.call(xt, { isCausal: true }));
+        backward(post.call(xt, { srcKeyPaddingMask: ag.zeros([4, 6], { dtype: "bool" }) }));
+        backward(pre.self_attn.call(xt, kv, kv, { keyPaddingMask: pad }));
+        for (const m of [lstm, gru, pre, post]) m.zeroGrad();
+      };
+      for (let i = 0; i < 3; i++) step();
+      const warm = ag.wasmMemoryStats().inUseBytes;
+      for (let i = 0; i < 10; i++) step();
+      expect(ag.wasmMemoryStats().inUseBytes).toBeLessThanOrEqual(warm);
+    } finally {
+      ag.setBackend(prev);
+    }
   });
 
   it("dropout acts in training mode only", () => {

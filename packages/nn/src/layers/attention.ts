@@ -258,10 +258,12 @@ export class MultiheadAttention extends Module<[query: Tensor, key: Tensor, valu
       throw new DeltagradError(`${where}: query, key and value must all be ${layout} (or unbatched [L, E]) with E = ${E}, got ${fmt(query.shape)}, ${fmt(key.shape)}, ${fmt(value.shape)}`);
     }
     // Inside: batch-first [N, L, E]; unbatched is a batch of one.
+    // Tensors are converted to batch-first only where used: a tensor made and never used would keep
+    // its input alive after backward on the wasm backend (see the note in the seq issue report).
     const bf = (t: Tensor) => (rank === 2 ? ag.unsqueeze(t, 0) : this.batchFirst ? t : ag.transpose(t, 0, 1));
-    const [q, k, v] = [bf(query), bf(key), bf(value)];
-    const [N, L, S] = [q.shape[0]!, q.shape[1]!, k.shape[1]!];
-    if (k.shape[0] !== N || v.shape[0] !== N || v.shape[1] !== S) {
+    const dims = (t: Tensor) => (rank === 2 ? [1, t.shape[0]!] : this.batchFirst ? [t.shape[0]!, t.shape[1]!] : [t.shape[1]!, t.shape[0]!]);
+    const [[N, L], [NK, S], [NV, SV]] = [dims(query), dims(key), dims(value)] as [number, number][];
+    if (NK !== N || NV !== N || SV !== S) {
       throw new DeltagradError(`${where}: query ${fmt(query.shape)}, key ${fmt(key.shape)} and value ${fmt(value.shape)} must agree in batch size, and key and value in length (layout ${layout})`);
     }
     const h = this.numHeads;
@@ -275,7 +277,7 @@ export class MultiheadAttention extends Module<[query: Tensor, key: Tensor, valu
     const rows = (x: Tensor, len: number) => ag.reshape(x, [N * len, E]);
     let Q: Tensor, K: Tensor, V: Tensor;
     if (query === key && key === value) {
-      let y = ag.matmul(rows(q, L), ag.transpose(w)); // [N·L, 3E]
+      let y = ag.matmul(rows(bf(query), L), ag.transpose(w)); // [N·L, 3E]
       if (b) y = ag.add(y, b);
       const qkv = ag.permute(ag.reshape(y, [N, L, 3, h, d]), [2, 0, 3, 1, 4]); // [3, N, h, L, d]
       [Q, K, V] = [0, 1, 2].map((i) => ag.reshape(ag.slice(qkv, [i, 0, 0, 0, 0], [1, N, h, L, d]), [N, h, L, d])) as [Tensor, Tensor, Tensor];
@@ -285,7 +287,7 @@ export class MultiheadAttention extends Module<[query: Tensor, key: Tensor, valu
         if (b) y = ag.add(y, ag.slice(b, [i * E], [E]));
         return ag.permute(ag.reshape(y, [N, len, h, d]), [0, 2, 1, 3]);
       };
-      [Q, K, V] = [project(q, 0, L), project(k, 1, S), project(v, 2, S)];
+      [Q, K, V] = [project(bf(query), 0, L), project(bf(key), 1, S), project(bf(value), 2, S)];
     }
     let scores = ag.mul(ag.matmul(Q, ag.transpose(K, -1, -2)), 1 / Math.sqrt(d)); // [N, h, L, S]
     if (isCausal) {
