@@ -15,7 +15,14 @@ export class DeltagradError extends Error {
   }
 }
 
-/** Formats a shape the way error messages print it: `[2,3]`. */
+/**
+ * Formats a shape the way every error message of the three packages prints it: `[2,3]`.
+ *
+ * @example
+ * ```ts
+ * fmtShape([2, 3]); // "[2,3]"
+ * ```
+ */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
 }
@@ -28,7 +35,12 @@ export function check(cond: unknown, op: string, message: () => string): asserts
 /**
  * An op's options object: `{}` when omitted, the object itself when it is one, and a
  * {@link DeltagradError} naming the op for anything else (`null`, a number, an array…), which
- * destructuring would otherwise turn into a bare TypeError.
+ * destructuring would otherwise turn into a bare TypeError. Shared by nn and optim.
+ *
+ * @example
+ * ```ts
+ * const { lr = 0.1 } = optionsOf("SGD", options); // optionsOf("SGD", null) throws "SGD: options must be an object, got null"
+ * ```
  */
 export function optionsOf<T extends object>(op: string, o: T | null | undefined, what = "options"): T {
   if (o === undefined) return {} as T;

@@ -29,7 +29,7 @@ export { customVjp, type CustomVjpRule } from "./custom-vjp.js";
 export { UNARY_KERNELS, type UnaryKernel } from "./backend.js";
 export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";
 export { toDot, graphNodes, type DotOptions, type GraphNode } from "./dot.js";
-export { DeltagradError } from "./errors.js";
+export { DeltagradError, fmtShape, optionsOf } from "./errors.js";
 export { compile, type CompileOptions, type CompileStats, type CompiledFunction } from "./compile/index.js";
 export { compileHostRegion } from "./compile/host.js";
 export { trace, traceRegion, isTracing, type TraceGraph, type TraceNode, type TraceValue, type TraceValueKind, type TraceRegion, type TraceOptions } from "./compile/trace.js";

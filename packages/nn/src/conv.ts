@@ -7,7 +7,8 @@ import { describeValue, optionsOf } from "./options.js";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type Generator, type Size2 } from "@deltagrad/autograd";
 import { getInitializer, type Initializer } from "./init.js";
-import { Linear, getActivation, type ActivationSpec } from "./layers.js";
+import { Linear } from "./layers/linear.js";
+import { getActivation, type ActivationSpec } from "./layers/activations.js";
 import { Module, builtInModules, parameter } from "./module.js";
 
 const fmt = (s: readonly number[]) => `[${s.join(",")}]`;

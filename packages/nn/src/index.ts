@@ -4,7 +4,10 @@
  */
 export * from "./module.js";
 export * from "./containers.js";
-export * from "./layers.js";
+export * from "./layers/linear.js";
+export * from "./layers/dropout.js";
+export * from "./layers/activations.js";
+export * from "./models/mlp.js";
 export * from "./activations.js";
 export * as init from "./init.js";
 export * from "./losses.js";

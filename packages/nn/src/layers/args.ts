@@ -5,7 +5,8 @@
 import { DeltagradError, Tensor } from "@deltagrad/autograd";
 import { describeValue } from "../options.js";
 
-export const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
+/** Shapes print as in every error message: `[2,3]` (autograd's formatter). */
+export { fmtShape as fmt } from "@deltagrad/autograd";
 
 /** A positive integer that fits a tensor dimension. */
 export function positiveInt(where: string, name: string, v: unknown): number {
@@ -55,4 +56,10 @@ export function named<T>(layer: string, f: () => T): T {
     if (e instanceof DeltagradError && !e.message.startsWith(layer)) throw new DeltagradError(`${layer}: ${e.message}`);
     throw e;
   }
+}
+
+/** @internal A drop probability in [0, 1) (Dropout, and MLP's `dropout` option). */
+export function checkP(where: string, p: unknown): number {
+  if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${where}: p must be a number in [0, 1), got ${String(p)}`);
+  return p;
 }

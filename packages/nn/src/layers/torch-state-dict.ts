@@ -5,7 +5,7 @@
  * layouts and names, so converting a state dict means transposing exactly the Linear weights.
  */
 import { DeltagradError, Tensor, transpose } from "@deltagrad/autograd";
-import { Linear } from "../layers.js";
+import { Linear } from "./linear.js";
 import type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from "../module.js";
 
 /** Dotted names of every `Linear` weight in `model` (e.g. `self_attn.out_proj.weight`). */

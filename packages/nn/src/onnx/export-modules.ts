@@ -6,7 +6,9 @@
  */
 import { Tensor, noGrad, ones, zeros } from "@deltagrad/autograd";
 import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d } from "../conv.js";
-import { Dropout, ELU, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh } from "../layers.js";
+import { Flatten, Identity, Linear } from "../layers/linear.js";
+import { Dropout } from "../layers/dropout.js";
+import { ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh } from "../layers/activations.js";
 import { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from "../layers/norm.js";
 import { Embedding } from "../layers/embedding.js";
 import { Conv1d, ConvTranspose2d } from "../layers/conv.js";
