@@ -582,7 +582,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return { missingKeys, unexpectedKeys };
   }
 
-  /** Extra text inside this module's parentheses in {@link Module.toString} (PyTorch's `extra_repr`). */
+  /** Extra text inside this module's parentheses in `toString()` (PyTorch's `extra_repr`). */
   extraRepr(): string {
     return "";
   }
