@@ -155,7 +155,9 @@ export class Heap {
     const size = blockSize(bytes);
     const c = this.counters;
     c.allocs++;
-    if (this.inUse + size > this.target) this.makeRoom(size);
+    // A block under 4 KiB is kernel scratch (a small input copied in, a small result), freed when
+    // its call ends: it may overshoot the soft target rather than evict a tensor to make room.
+    if (this.inUse + size > this.target && size >= 4096) this.makeRoom(size);
     const bin = this.bins.get(size);
     if (bin !== undefined && bin.length > 0) {
       c.binHits++;
