@@ -176,7 +176,7 @@ const RUNS = 60;
 
 /** Sequence layers (issue 21), fuzzed in their own block below. */
 const SEQUENCE_EXPORTS = [
-  "RNN", "LSTM", "GRU", "RecurrentBase", "RNNCell", "LSTMCell", "GRUCell", "RecurrentCellBase", "MultiheadAttention", "TransformerEncoderLayer", "scaledDotProductAttention", "attentionWeights",
+  "RNN", "LSTM", "GRU", "RecurrentBase", "RNNCell", "LSTMCell", "GRUCell", "RecurrentCellBase", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "scaledDotProductAttention", "attentionWeights",
   "causalMask", "generateSquareSubsequentMask", "loadTorchStateDict", "torchStateDict",
 ];
 
@@ -272,6 +272,9 @@ describe("fuzz: @deltagrad/nn public surface", () => {
       const layer = check("TransformerEncoderLayer", (...a: unknown[]) => new nn.TransformerEncoderLayer(...(a as [number, number])), args, { result: (r) => expect(r).toBeInstanceOf(nn.Module), alsoNamed: ["getActivation"] });
       const srcOpts = o && typeof o === "object" ? { srcMask: attnMask, srcKeyPaddingMask: keyPaddingMask, isCausal: (o as { isCausal?: unknown }).isCausal } : o;
       if (layer) check("TransformerEncoderLayer", (a: Tensor, c: unknown) => layer.call(a, c as never), [q, srcOpts], { ...seqResult("TransformerEncoderLayer"), alsoNamed: ["MultiheadAttention", "LayerNorm", "Linear"] });
+      const enc = check("TransformerEncoder", (l: unknown, n: unknown) => new nn.TransformerEncoder(l as never, n as never), [layer ?? args[0], args[1]], { result: (r) => expect(r).toBeInstanceOf(nn.Module) });
+      const encOpts = o && typeof o === "object" ? { mask: attnMask, srcKeyPaddingMask: keyPaddingMask, isCausal: (o as { isCausal?: unknown }).isCausal } : o;
+      if (enc) check("TransformerEncoder", (a: Tensor, c: unknown) => enc.call(a, c as never), [q, encOpts], { ...seqResult("TransformerEncoder"), alsoNamed: ["TransformerEncoderLayer", "MultiheadAttention", "LayerNorm", "Linear"] });
       const sdpaOpts = o && typeof o === "object" ? { ...o, attnMask } : o;
       check("scaledDotProductAttention", nn.scaledDotProductAttention, [q, kv, kv, sdpaOpts]);
       check("attentionWeights", nn.attentionWeights, [q, kv, sdpaOpts]);

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Generator, gradcheck, tensor, type Tensor } from "@deltagrad/autograd";
 import { readFileSync } from "node:fs";
-import { GELU, GRU, LSTM, TransformerEncoderLayer, causalMask, loadTorchStateDict, torchStateDict } from "@deltagrad/nn";
+import { GELU, GRU, LSTM, LayerNorm, TransformerEncoder, TransformerEncoderLayer, causalMask, loadTorchStateDict, torchStateDict } from "@deltagrad/nn";
 import { checkParamGrads, expectClose, flat, randn64, type Nested } from "./seq-support.js";
 
 /** PyTorch 1.13 float64 references made by fixtures/make-transformer-fixture.py. */
@@ -14,6 +14,11 @@ const fixture = JSON.parse(readFileSync(new URL("./fixtures/transformer-encoder.
     name: string; args: [number, number]; options: Record<string, unknown>; params: Record<string, Nested>; inputs: Record<string, unknown>;
     input_dtypes: Record<string, string>; outputs: { output: Nested }; cotangents: { output: Nested }; grads: { inputs: { src: Nested }; params: Record<string, Nested> };
   }[];
+};
+
+/** nn.TransformerEncoder stacks (same generator script). */
+const stack = JSON.parse(readFileSync(new URL("./fixtures/transformer-stack.json", import.meta.url), "utf8")) as {
+  cases: (typeof fixture.cases[number] & { numLayers: number; finalNorm: boolean })[];
 };
 
 const shapeOf = (v: unknown): number[] => (Array.isArray(v) ? [v.length, ...shapeOf(v[0])] : []);
@@ -58,6 +63,55 @@ describe("PyTorch fixture (transformer-encoder.json, float64) within 1e-6", () =
       const mine = linear.has(k) ? ag.transpose(params[k]!.grad!) : params[k]!.grad!;
       expectClose(mine, g, 1e-6, `${c.name} d/d${k}`);
     }
+  });
+});
+
+describe("TransformerEncoder (PyTorch fixture transformer-stack.json within 1e-6; clones)", () => {
+  it.each(stack.cases.map((c) => [c.name, c] as const))("%s: output, input and parameter gradients", (_, c) => {
+    const layer = new TransformerEncoderLayer(c.args[0], c.args[1], { ...(c.options as object), dtype: "float64" });
+    const enc = new TransformerEncoder(layer, c.numLayers, { norm: c.finalNorm ? new LayerNorm(c.args[0], { dtype: "float64" }) : null });
+    const sd = Object.fromEntries(Object.entries(c.params).map(([k, v]) => [k, tensor(flat(v), { dtype: "float64" }).reshape(shapeOf(v))]));
+    expect(loadTorchStateDict(enc, sd)).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    const src = tensor(deep(c.inputs.src), { dtype: "float64" }).reshape(shapeOf(c.inputs.src)).requiresGrad_();
+    const m = (k: string) => (k in c.inputs ? (c.input_dtypes[k] === "bool" ? tensor(deep(c.inputs[k]).map((b) => b !== 0), { dtype: "bool" }) : tensor(deep(c.inputs[k]), { dtype: "float64" })).reshape(shapeOf(c.inputs[k])) : undefined);
+    const out = enc.call(src, { mask: m("mask"), srcKeyPaddingMask: m("src_key_padding_mask") });
+    expectClose(out, c.outputs.output, 1e-6, `${c.name} output`);
+    out.mul(tensor(flat(c.cotangents.output), { dtype: "float64" }).reshape(out.shape)).sum().backward();
+    expectClose(src.grad!, c.grads.inputs.src, 1e-6, `${c.name} d/dsrc`);
+    const params = Object.fromEntries(enc.namedParameters());
+    for (const [k, g] of Object.entries(c.grads.params)) {
+      const mine = /(out_proj|linear1|linear2)\.weight$/.test(k) ? ag.transpose(params[k]!.grad!) : params[k]!.grad!;
+      expectClose(mine, g, 1e-6, `${c.name} d/d${k}`);
+    }
+  });
+
+  it("clones the layer: equal starting values in separate tensors, dtype and mode kept; names as PyTorch's", () => {
+    const layer = new TransformerEncoderLayer(4, 2, { dimFeedforward: 6, activation: "gelu" }).to("float64").eval();
+    const enc = new TransformerEncoder(layer, 2, { norm: new LayerNorm(4) });
+    const [a, b] = [enc.layers.at(0)!, enc.layers.at(1)!];
+    expect(a.linear1.weight.dataSync()).toEqual(layer.linear1.weight.dataSync());
+    expect(b.linear1.weight.dataSync()).toEqual(layer.linear1.weight.dataSync());
+    expect(a.linear1.weight).not.toBe(b.linear1.weight);
+    expect(a.linear1.weight.dtype).toBe("float64");
+    expect(a.training).toBe(false);
+    expect(a.activation).toBeInstanceOf(GELU);
+    expect(Object.keys(torchStateDict(enc)).filter((k) => !k.startsWith("layers.0."))).toEqual([
+      "layers.1.self_attn.in_proj_weight", "layers.1.self_attn.in_proj_bias", "layers.1.self_attn.out_proj.weight", "layers.1.self_attn.out_proj.bias",
+      "layers.1.linear1.weight", "layers.1.linear1.bias", "layers.1.linear2.weight", "layers.1.linear2.bias",
+      "layers.1.norm1.weight", "layers.1.norm1.bias", "layers.1.norm2.weight", "layers.1.norm2.bias", "norm.weight", "norm.bias",
+    ]);
+    expect(errorOf(() => new TransformerEncoder(layer, 0))).toBe("TransformerEncoder: numLayers must be a positive integer, got 0");
+    expect(errorOf(() => new TransformerEncoder({} as never, 2))).toMatch(/^TransformerEncoder: encoderLayer must be a TransformerEncoderLayer/);
+  });
+
+  it("gradcheck (float64) through a two-layer causal stack with a final norm", () => {
+    const layer = new TransformerEncoderLayer(4, 2, { dimFeedforward: 3, dropout: 0, normFirst: true, dtype: "float64", generator: new Generator(8) });
+    const enc = new TransformerEncoder(layer, 2, { norm: new LayerNorm(4, { dtype: "float64" }) });
+    const x = randn64([3, 2, 4], 40, true);
+    expect(gradcheck((t) => enc.call(t!, { isCausal: true }), [x])).toBe(true);
+    const ct = randn64([3, 2, 4], 41);
+    const xd = x.detach();
+    checkParamGrads(enc, () => enc.call(xd, { isCausal: true }).mul(ct).sum());
   });
 });
 

@@ -9,6 +9,7 @@ import { Dropout, Linear, getActivation, type ActivationSpec } from "../layers.j
 import { LayerNorm } from "../layers/norm.js";
 import { MultiheadAttention } from "../layers/attention.js";
 import { Module, builtInModules, type AnyModule } from "../module.js";
+import { ModuleList } from "../containers.js";
 import { describeValue, optionsOf } from "../options.js";
 
 export interface TransformerEncoderLayerOptions {
@@ -68,6 +69,8 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
   readonly activation: AnyModule;
   readonly normFirst: boolean;
   readonly dModel: number;
+  /** The constructor's arguments, for {@link TransformerEncoderLayer.clone}. */
+  readonly #args: [number, number, TransformerEncoderLayerOptions];
 
   constructor(dModel: number, nHead: number, options?: TransformerEncoderLayerOptions) {
     const where = "TransformerEncoderLayer";
@@ -99,6 +102,26 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
     this.activation = getActivation(activation);
     this.normFirst = normFirst;
     this.dModel = dModel;
+    this.#args = [dModel, nHead, { ...optionsOf(where, options) }];
+  }
+
+  /**
+   * A new layer with the same configuration and a copy of this one's current parameter values (and
+   * dtype and training mode), as PyTorch's `TransformerEncoder` deep-copies its layer. An activation
+   * given as a module instance is shared; names and factories make a fresh one.
+   *
+   * @example
+   * ```ts
+   * const a = new TransformerEncoderLayer(8, 2, { dimFeedforward: 16 });
+   * const b = a.clone();
+   * b.linear1.weight.arraySync(); // equal to a.linear1.weight's values, in a tensor of its own
+   * ```
+   */
+  clone(): TransformerEncoderLayer {
+    const [d, h, o] = this.#args;
+    const copy = new TransformerEncoderLayer(d, h, { ...o, dtype: this.self_attn.in_proj_weight.dtype as "float32" | "float64" });
+    copy.loadStateDict(this.stateDict());
+    return copy.train(this.training);
   }
 
   /** The block on `src`. @example `layer.forward(src, { srcKeyPaddingMask })` */
@@ -129,4 +152,54 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
   }
 }
 
-builtInModules(TransformerEncoderLayer);
+export interface TransformerEncoderOptions {
+  /** A module applied to the last layer's output (PyTorch's `norm`, e.g. a `LayerNorm` for pre-norm stacks). Default none. */
+  norm?: Module | null;
+}
+
+export interface TransformerEncoderCallOptions {
+  /** Every layer's `srcMask`. */
+  mask?: Tensor | null;
+  /** Every layer's `srcKeyPaddingMask`. */
+  srcKeyPaddingMask?: Tensor | null;
+  /** Causal self-attention in every layer. Default false. */
+  isCausal?: boolean;
+}
+
+/**
+ * A stack of `numLayers` copies of an encoder layer (PyTorch's `nn.TransformerEncoder`): the layer is
+ * cloned, so every copy starts from the same values and then trains on its own; children are named
+ * `layers.0`, `layers.1`, … and `norm`, as PyTorch's, so `torchStateDict` keys match.
+ *
+ * @example
+ * ```ts
+ * const layer = new TransformerEncoderLayer(32, 4, { dimFeedforward: 64, normFirst: true, batchFirst: true });
+ * const encoder = new TransformerEncoder(layer, 3, { norm: new LayerNorm(32) });
+ * encoder.call(randn([2, 10, 32]), { isCausal: true }).shape; // [2, 10, 32]
+ * ```
+ */
+export class TransformerEncoder extends Module<[src: Tensor, options?: TransformerEncoderCallOptions], Tensor> {
+  readonly layers: ModuleList<TransformerEncoderLayer>;
+  readonly norm: Module | null;
+
+  constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, options?: TransformerEncoderOptions) {
+    const where = "TransformerEncoder";
+    const { norm = null } = optionsOf(where, options);
+    super();
+    if (!(encoderLayer instanceof TransformerEncoderLayer)) throw new DeltagradError(`${where}: encoderLayer must be a TransformerEncoderLayer, got ${describeValue(encoderLayer)}`);
+    if (!Number.isInteger(numLayers) || numLayers < 1 || numLayers > 10_000) throw new DeltagradError(`${where}: numLayers must be a positive integer, got ${describeValue(numLayers)}`);
+    if (norm !== null && !(norm instanceof Module)) throw new DeltagradError(`${where}: norm must be a Module or null, got ${describeValue(norm)}`);
+    this.layers = new ModuleList(Array.from({ length: numLayers }, () => encoderLayer.clone()));
+    this.norm = norm;
+  }
+
+  /** Every layer in turn, then `norm`. @example `encoder.forward(src, { srcKeyPaddingMask })` */
+  forward(src: Tensor, options?: TransformerEncoderCallOptions): Tensor {
+    const { mask = null, srcKeyPaddingMask = null, isCausal = false } = optionsOf("TransformerEncoder", options);
+    let x = src;
+    for (const layer of this.layers) x = layer.call(x, { srcMask: mask, srcKeyPaddingMask, isCausal });
+    return this.norm ? this.norm.call(x) : x;
+  }
+}
+
+builtInModules(TransformerEncoderLayer, TransformerEncoder);
