@@ -31,7 +31,7 @@ import {
   type Runner,
 } from "./frameworks.js";
 import { fmt, table } from "./format.js";
-import { freshProcessChecks, type Warmup } from "./fresh.js";
+import { freshProcessChecks, standaloneRun, type Warmup } from "./fresh.js";
 import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
 import { runTorch, torchMarkdown, type TorchResult } from "./torch.js";
 
@@ -92,8 +92,8 @@ export interface BenchResult {
   warmup?: Warmup;
   /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
   torch?: TorchResult;
-  /** W3 and W4 of deltagrad wasm alone in a fresh process against the full run (full run only). */
-  standalone?: { workload: string; full: number; alone: number; ratio: number }[];
+  /** W3 and W4 of deltagrad wasm alone in a fresh process, before and after the full run, against it (full run only). */
+  standalone?: { workload: string; full: number; aloneBefore: number; aloneAfter: number; ratio: number }[];
   wallSeconds: number;
 }
 
@@ -409,8 +409,11 @@ async function main(): Promise<void> {
   const only = onlyAt >= 0 ? args[onlyAt + 1]!.split(",") : undefined;
   const fwAt = args.indexOf("--frameworks");
   const frameworks = fwAt >= 0 ? (args[fwAt + 1]!.split(",") as FrameworkId[]) : undefined;
-  const res = await runBench({ quick, only, frameworks, log: (l) => console.log(l) });
-  if (!quick && !only && !frameworks) freshProcessChecks(res, here, (l) => console.log(l));
+  const full = !quick && !only && !frameworks;
+  const log = (l: string) => console.log(l);
+  const before = full ? standaloneRun(here, log) : null;
+  const res = await runBench({ quick, only, frameworks, log });
+  if (before) freshProcessChecks(res, here, log, before);
   const md = toMarkdown(res);
   console.log("\n" + md);
   for (const c of res.checks) {
