@@ -2,7 +2,7 @@
  * @internal Argument checks shared by the layers in this folder (norm, embedding, conv): each
  * throws a {@link DeltagradError} that names the layer and the value it got.
  */
-import { DeltagradError, Tensor } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, fmtShape } from "@deltagrad/autograd";
 import { describeValue } from "../options.js";
 
 /** Shapes print as in every error message: `[2,3]` (autograd's formatter). */
@@ -37,10 +37,18 @@ export function floatDType(where: string, dtype: unknown): "float32" | "float64"
 export function sizeN(where: string, name: string, v: unknown, n: number, min: number): number[] {
   const p = typeof v === "number" ? new Array<number>(n).fill(v) : v;
   if (!Array.isArray(p) || p.length !== n || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new DeltagradError(`${where}: ${name} must be an integer ≥ ${min}${n === 1 ? "" : ` or ${n} of them`}, got ${describeValue(v)}`);
+    throw new DeltagradError(`${where}: ${name} must be an integer ≥ ${min}${n === 1 ? "" : n === 2 ? " or a pair of them" : ` or ${n} of them`}, got ${describeValue(v)}`);
   }
   return p.slice() as number[];
 }
+
+/** A size for both spatial axes of a 2-D layer: one number for both, or `[h, w]`. */
+export function size2(where: string, name: string, v: unknown, min: number): [number, number] {
+  return sizeN(where, name, v, 2, min) as [number, number];
+}
+
+/** Sizes in the extra text of a layer: one number when every axis agrees, else `h,w`. */
+export const text = (v: readonly number[]): string => (v.every((d) => d === v[0]) ? String(v[0]) : v.join(","));
 
 /** The input of a layer's forward: a tensor (of a float dtype unless `int` is asked for). */
 export function tensorInput(where: string, x: unknown, what = "input"): Tensor {
@@ -62,4 +70,11 @@ export function named<T>(layer: string, f: () => T): T {
 export function checkP(where: string, p: unknown): number {
   if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${where}: p must be a number in [0, 1), got ${String(p)}`);
   return p;
+}
+
+/** The NCHW input of a 2-D layer: a tensor of rank 4. */
+export function nchwInput(layer: string, x: unknown): Tensor {
+  tensorInput(layer, x);
+  if ((x as Tensor).rank !== 4) throw new DeltagradError(`${layer}: expected NCHW input of rank 4, got shape ${fmtShape((x as Tensor).shape)}`);
+  return x as Tensor;
 }

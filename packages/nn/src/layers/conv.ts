@@ -9,10 +9,11 @@
  *   to its input, and its own VJP is unfold followed by a matmul — a conv2d.
  */
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, Tensor, defaultGenerator, type Generator } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, defaultGenerator, type Generator, type Size2 } from "@deltagrad/autograd";
+import { getInitializer, type Initializer } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
 import { optionsOf } from "../options.js";
-import { floatDType, fmt, named, positiveInt, sizeN, tensorInput } from "./args.js";
+import { floatDType, fmt, named, nchwInput, positiveInt, size2, sizeN, tensorInput, text } from "./args.js";
 
 /** PyTorch's default for conv weights and biases: U(±1/√fanIn) (kaiming_uniform with a = √5 gives the same bound). */
 function uniformInit(shape: number[], fanIn: number, dtype: "float32" | "float64", generator: Generator): Tensor {
@@ -20,7 +21,7 @@ function uniformInit(shape: number[], fanIn: number, dtype: "float32" | "float64
   return parameter(ag.noGrad(() => ag.rand(shape, { dtype, generator }).mul(2 * b).sub(b)));
 }
 
-const text = (v: readonly number[]) => (v.every((d) => d === v[0]) ? String(v[0]) : v.join(","));
+
 
 /** Options of {@link Conv1d}. */
 export interface Conv1dOptions {
@@ -119,9 +120,6 @@ export class Conv1d extends Module {
     return parts.join(", ");
   }
 }
-
-/** A size per spatial axis: one number for both, or `[h, w]`. */
-type Size2 = number | readonly [number, number];
 
 /** Options of {@link ConvTranspose2d}. */
 export interface ConvTranspose2dOptions {
@@ -257,4 +255,178 @@ export class ConvTranspose2d extends Module {
   }
 }
 
-builtInModules(Conv1d, ConvTranspose2d);
+/** Options of {@link Conv2d}: geometry, bias, a connection table and initialization. */
+export interface Conv2dOptions {
+  /** Step between windows. Default 1. */
+  stride?: Size2;
+  /** Zero padding on each side. Default 0. */
+  padding?: Size2;
+  /** Spacing between kernel taps. Default 1. */
+  dilation?: Size2;
+  /** Independent channel groups; in and out channels must both be divisible. Default 1. */
+  groups?: number;
+  /** Add a bias per output map. Default true. */
+  bias?: boolean;
+  /**
+   * Which input maps feed which output map: `connections[k][c]` is true when output map k sees
+   * input map c (LeNet-5's C3 table). Shape `[outChannels][inChannels]`; needs `groups` 1.
+   * Only connected filters are parameters, so the parameter count reflects the table.
+   */
+  connections?: readonly (readonly boolean[])[];
+  /**
+   * Weight initializer (a name or a function), applied to the dense `[K, C/groups, kh, kw]`
+   * filter bank (with a table, the kept filters are then taken from it). Default: PyTorch's
+   * U(±1/√fanIn) with fanIn = (input maps actually connected)·kh·kw.
+   */
+  init?: string | Initializer;
+  /** Bias initializer. Default: PyTorch's U(±1/√fanIn), fanIn as for the weight. */
+  biasInit?: string | Initializer;
+  /** Parameter dtype: float32 (default) or float64 (for gradcheck). */
+  dtype?: "float32" | "float64";
+  /** Generator for the default initializers. */
+  generator?: Generator;
+}
+
+/**
+ * 2-D convolution layer (cross-correlation, as PyTorch) over NCHW input: weight
+ * `[K, C/groups, kh, kw]`, bias `[K]`, output `[N, K, OH, OW]` with
+ * OH = ⌊(H + 2P − D·(F−1) − 1)/S⌋ + 1. Runs {@link ag.conv2d} (im2col + one blocked matmul).
+ *
+ * With a `connections` table the layer keeps only the connected filters: `weight` is then the
+ * packed `[connections, kh, kw]` tensor (true entries of the table in row-major order, output
+ * map first), and {@link Conv2d.fullWeight} scatters it into the dense `[K, C, kh, kw]` filter
+ * bank with zeros elsewhere (a differentiable gather, so masked filters never get a gradient
+ * and never count as parameters).
+ *
+ * @example
+ * ```ts
+ * const conv = new Conv2d(3, 10, 5, { padding: 2 }); // lecture 003: ten 5×5 filters on 32×32×3
+ * conv.call(zeros([1, 3, 32, 32])).shape;             // [1, 10, 32, 32]
+ * conv.numParameters();                               // 760 = 10·(5·5·3) + 10
+ * ```
+ */
+export class Conv2d extends Module {
+  /** `[K, C/groups, kh, kw]`, or `[connections, kh, kw]` with a connection table. */
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernel: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
+  /** The connection table (`[out][in]`), or null when every input map feeds every output map. */
+  readonly connections: readonly (readonly boolean[])[] | null;
+  /** For a table: int32 `[K·C]`, 0 for a masked filter, 1 + its row in the packed weight otherwise. */
+  readonly #slots: Tensor | null;
+
+  constructor(inChannels: number, outChannels: number, kernel: Size2, opts: Conv2dOptions = {}) {
+    super();
+    const where = "Conv2d";
+    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, connections, init, biasInit, dtype, generator = defaultGenerator } = optionsOf("Conv2d", opts);
+    this.inChannels = positiveInt(where, "inChannels", inChannels);
+    this.outChannels = positiveInt(where, "outChannels", outChannels);
+    this.kernel = size2(where, "kernel", kernel, 1);
+    this.stride = size2(where, "stride", stride, 1);
+    this.padding = size2(where, "padding", padding, 0);
+    this.dilation = size2(where, "dilation", dilation, 1);
+    this.groups = positiveInt(where, "groups", groups);
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new DeltagradError(`${where}: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`);
+    }
+    const dt = floatDType(where, dtype);
+    const [kh, kw] = this.kernel;
+    const cg = inChannels / groups;
+    const dense = [outChannels, cg, kh, kw];
+    let fanIns: number[];
+    if (connections !== undefined) {
+      if (groups !== 1) throw new DeltagradError(`${where}: a connections table needs groups 1, got groups ${groups}`);
+      const ok = Array.isArray(connections) && connections.length === outChannels &&
+        connections.every((row) => Array.isArray(row) && row.length === inChannels && row.every((b) => typeof b === "boolean"));
+      if (!ok) throw new DeltagradError(`${where}: connections must be a boolean table [outChannels=${outChannels}][inChannels=${inChannels}]`);
+      this.connections = Object.freeze(connections.map((row) => Object.freeze(row.slice())));
+      fanIns = connections.map((row) => row.filter(Boolean).length * kh * kw);
+    } else {
+      this.connections = null;
+      fanIns = new Array<number>(outChannels).fill(cg * kh * kw);
+    }
+
+    // PyTorch's default, U(±1/√fanIn), per output map (so a map fed by 3 of 6 inputs gets the
+    // wider range its fan-in calls for).
+    const g = generator;
+    const pytorchDefault = (perElement: number) => (t: Tensor) => {
+      const v = new Float64Array(t.size);
+      for (let i = 0; i < v.length; i++) {
+        const b = 1 / Math.sqrt(Math.max(1, fanIns[Math.floor(i / perElement)]!));
+        v[i] = (2 * g.uniform() - 1) * b;
+      }
+      t.assign(ag.tensor(v, { dtype: t.dtype }).reshape(t.shape));
+      return t;
+    };
+    const w = ag.noGrad(() => getInitializer(init ?? pytorchDefault(cg * kh * kw))(ag.zeros(dense, { dtype: dt })));
+    if (this.connections) {
+      const slots = new Int32Array(outChannels * inChannels);
+      const kept: number[] = [];
+      this.connections.forEach((row, k) => row.forEach((on, c) => {
+        if (on) {
+          kept.push(k * inChannels + c);
+          slots[k * inChannels + c] = kept.length; // 1-based: slot 0 is the zero filter
+        }
+      }));
+      this.#slots = ag.tensor(slots, { dtype: "int32" });
+      const flat = w.reshape([outChannels * inChannels, kh, kw]);
+      this.weight = parameter(ag.noGrad(() => ag.gather(flat, ag.tensor(Int32Array.from(kept), { dtype: "int32" }), 0)).detach());
+    } else {
+      this.#slots = null;
+      this.weight = parameter(w);
+    }
+    const biasDefault: Initializer = (t) => pytorchDefault(1)(t);
+    this.bias = bias ? parameter(ag.noGrad(() => getInitializer(biasInit ?? biasDefault)(ag.zeros([outChannels], { dtype: dt })))) : null;
+  }
+
+  /**
+   * The dense filter bank `[K, C/groups, kh, kw]`: `weight` itself, or with a connection table
+   * the packed filters gathered into place and zeros for the masked ones (differentiable).
+   *
+   * @example
+   * ```ts
+   * new Conv2d(6, 16, 5, { connections: LENET5_C3_TABLE }).fullWeight().shape; // [16, 6, 5, 5]
+   * ```
+   */
+  fullWeight(): Tensor {
+    if (!this.#slots) return this.weight;
+    const [kh, kw] = this.kernel;
+    const padded = ag.concat([ag.zeros([1, kh, kw], { dtype: this.weight.dtype }), this.weight], 0);
+    return ag.reshape(ag.gather(padded, this.#slots, 0), [this.outChannels, this.inChannels, kh, kw]);
+  }
+
+  #name(): string {
+    return `Conv2d(${this.inChannels} → ${this.outChannels}, ${this.kernel.join("×")})`;
+  }
+
+  forward(x: Tensor): Tensor {
+    const layer = this.#name();
+    nchwInput(layer, x);
+    const w = this.fullWeight();
+    if (x.shape[1] !== this.inChannels) {
+      throw new DeltagradError(`${layer}: input ${fmt(x.shape)} has ${x.shape[1]} channels, weight ${fmt(w.shape)} expects ${this.inChannels}`);
+    }
+    return named(layer, () =>
+      ag.conv2d(x, w, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups }),
+    );
+  }
+
+  override extraRepr(): string {
+    const parts = [`${this.inChannels}, ${this.outChannels}, kernel=${text(this.kernel)}`];
+    if (this.stride[0] !== 1 || this.stride[1] !== 1) parts.push(`stride=${text(this.stride)}`);
+    if (this.padding[0] !== 0 || this.padding[1] !== 0) parts.push(`padding=${text(this.padding)}`);
+    if (this.dilation[0] !== 1 || this.dilation[1] !== 1) parts.push(`dilation=${text(this.dilation)}`);
+    if (this.groups !== 1) parts.push(`groups=${this.groups}`);
+    if (!this.bias) parts.push("bias=false");
+    if (this.connections) parts.push(`connections=${this.connections.flat().filter(Boolean).length}/${this.inChannels * this.outChannels}`);
+    return parts.join(", ");
+  }
+}
+
+builtInModules(Conv1d, Conv2d, ConvTranspose2d);

@@ -5,7 +5,8 @@
  * Exact classes only — a user's subclass may override forward, so it is traced as primitives.
  */
 import { Tensor, noGrad, ones, zeros } from "@deltagrad/autograd";
-import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d } from "../conv.js";
+import { Conv2d } from "../layers/conv.js";
+import { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "../layers/pooling.js";
 import { Flatten, Identity, Linear } from "../layers/linear.js";
 import { Dropout } from "../layers/dropout.js";
 import { ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh } from "../layers/activations.js";
