@@ -10,7 +10,7 @@ export * from "./layers/activations.js";
 export * from "./models/mlp.js";
 export * from "./activations.js";
 export * as init from "./init.js";
-export * from "./losses.js";
+export * from "./losses/index.js";
 export * as reference from "./reference.js";
 export * from "./layers/pooling.js";
 export * from "./models/lenet5.js";
