@@ -262,11 +262,37 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     expect(f.stats().fusedKernels).toBeGreaterThanOrEqual(1);
     expect(f.stats().fusedOps).toBeGreaterThanOrEqual(8);
     expect(f.describe()).toMatch(/fused#\d+ \(\d+ ops, one pass over 64×40\)/);
-    // Broadcasting ([40] against [64, 40]) stays out of a fused run; the result is still eager's.
+    // A row broadcast ([40], a bias, on the JS heap, against [64, 40]) fuses too.
     const g = (x: Tensor, b: Tensor) => x.add(b).exp().mul(2).add(x);
     const cg = compile(g);
     cg(big(5), big(6, [40]));
     expect(bits(cg(big(7), big(8, [40])))).toEqual(bits(g(big(7), big(8, [40]))));
+    expect(cg.stats()).toMatchObject({ fusedKernels: 1, fusedOps: 4 });
+    // Another broadcast (a column, [64, 1]) does not: the ops run one by one, still eager's bits.
+    const h = (x: Tensor, c: Tensor) => x.add(c).exp().mul(2);
+    const ch = compile(h);
+    ch(big(5), big(6, [64, 1]));
+    expect(bits(ch(big(7), big(8, [64, 1])))).toEqual(bits(h(big(7), big(8, [64, 1]))));
+  });
+
+  test("bias + relu forward and backward: compare, where, bool masks and casts fuse with eager's bits", () => {
+    setBackend("wasm");
+    const fn = (x: Tensor, b: Tensor, g: Tensor) => {
+      const pre = x.add(b);
+      const mask = pre.greater(0);
+      const y = pre.relu();
+      y.backward(g);
+      const clipped = dg.noGrad(() => dg.where(pre.less(-0.25), pre.mul(0), pre).add(mask.cast("float32")));
+      return [y, mask, clipped, clipped.cast("bool"), b.grad!, x.grad!];
+    };
+    const args = (k: number) => [big(k).requiresGrad_(true), big(k + 1, [40]).requiresGrad_(true), big(k + 2)] as const;
+    const f = compile(fn);
+    f(...args(11));
+    const got = f(...args(21));
+    const want = fn(...args(21));
+    got.forEach((t, i) => expect(bits(t), `output ${i}`).toEqual(bits(want[i]!)));
+    expect(f.stats()).toMatchObject({ eagerCalls: 0, hits: 1 });
+    expect(f.stats().fusedOps).toBeGreaterThanOrEqual(6);
   });
 
   test("a transposed operand takes the unfused fallback with the same bits", () => {

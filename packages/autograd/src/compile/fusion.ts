@@ -8,14 +8,17 @@
  * read after it (or kept: results, writes, gradients); the others never touch memory.
  */
 import { sizeOf } from "../shape.js";
-import { fusedKernel, fusible, type FusedKernel, type FusedSpec } from "../wasm/fuse.js";
+import { fusedKernel, fusible, fusibleCompare, type FusedKernel, type FusedSpec } from "../wasm/fuse.js";
 import type { RecNode, Value } from "./record.js";
 
 /** A fused run of nodes `[start, end)` of the schedule. */
 export interface FusedGroup {
   readonly start: number;
   readonly end: number;
-  readonly n: number;
+  /** The run covers rows × m elements (m: a row operand's size, or all of it). */
+  readonly rows: number;
+  readonly m: number;
+  readonly outBytes: number[];
   /** Values read from outside: vectors (wasm buffers), scalars (one-element host arrays). */
   readonly vecIds: number[];
   readonly scalarIds: number[];
@@ -54,55 +57,105 @@ export function hoistScalars(nodes: readonly RecNode[], values: readonly Value[]
   return out;
 }
 
+/** How a node's operand enters a fused run: full (the run's shape), a trailing-axes row broadcast, or a scalar. */
+type Role = "full" | "row" | "scalar";
+
+/** What the fused kernel computes for a node, with the dtype each input must have; null when it does not fuse. */
+function fusedOp(n: RecNode, values: readonly Value[]): { op: string; ins: string[] } | null {
+  const out = values[n.output]!.dtype;
+  const attrs = n.attrs as { op?: string; dtype?: string } | null;
+  if (n.op === "compare") return out === "bool" && fusibleCompare(attrs!.op!) ? { op: `cmp:${attrs!.op}`, ins: ["float32", "float32"] } : null;
+  if (out !== "float32" && !(n.op === "cast" && out === "bool")) return null;
+  if (n.op === "where") return { op: "where", ins: ["bool", "float32", "float32"] };
+  if (n.op === "cast") {
+    const from = values[n.inputs[0]!]!.dtype;
+    if (out === "bool" && from === "float32") return { op: "toBool", ins: ["float32"] };
+    if (out === "float32" && from === "bool") return { op: "fromBool", ins: ["bool"] };
+    return null;
+  }
+  return fusible(n.op) ? { op: n.op, ins: n.inputs.map(() => "float32") } : null;
+}
+
+/** The role of operand `x` in a run over `shape`, or null (another broadcast). `m`: a row operand's size. */
+function roleOf(x: Value, shape: readonly number[]): { role: Role; m: number } | null {
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return { role: "full", m: 0 };
+  if (sizeOf(x.shape) === 1) return x.dtype === "float32" ? { role: "scalar", m: 0 } : null;
+  // Leading 1s dropped, the rest equal to the run's trailing axes: the same row for every leading index.
+  let k = 0;
+  while (k < x.shape.length && x.shape[k] === 1) k++;
+  const tail = x.shape.slice(k);
+  if (tail.length === 0 || tail.length > shape.length) return null;
+  const off = shape.length - tail.length;
+  return tail.every((d, i) => d === shape[off + i]) ? { role: "row", m: sizeOf(tail) } : null;
+}
+
 /** The fusible runs of `nodes` (each at least two ops long). */
 export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>): FusedGroup[] {
-  const shapeKey = (id: number) => values[id]!.shape.join("x");
-  const eligible = (n: RecNode) => {
+  // A node's run key: its shape, and the row size its row operands need (0: none).
+  const info = nodes.map((n) => {
     const out = values[n.output]!;
-    if (out.dtype !== "float32" || !fusible(n.op) || sizeOf(out.shape) < MIN_ELEMENTS) return false;
-    const key = shapeKey(n.output);
-    return n.inputs.every((x) => values[x]!.dtype === "float32" && (shapeKey(x) === key || sizeOf(values[x]!.shape) === 1));
-  };
-  // Last reader of each value (by node index).
+    const f = fusedOp(n, values);
+    if (f === null || sizeOf(out.shape) < MIN_ELEMENTS) return null;
+    let m = 0;
+    for (let k = 0; k < n.inputs.length; k++) {
+      const x = values[n.inputs[k]!]!;
+      if (x.dtype !== f.ins[k]) return null;
+      const r = roleOf(x, out.shape);
+      if (r === null || (r.role === "row" && m !== 0 && r.m !== m)) return null;
+      if (r.role === "row") m = r.m;
+    }
+    return { key: out.shape.join("x"), m, f };
+  });
   const lastUse = new Int32Array(values.length).fill(-1);
   nodes.forEach((n, i) => n.inputs.forEach((x) => (lastUse[x] = i)));
   const groups: FusedGroup[] = [];
   let i = 0;
   while (i < nodes.length) {
-    if (!eligible(nodes[i]!)) {
+    const first = info[i];
+    if (first === null || first === undefined) {
       i++;
       continue;
     }
-    const key = shapeKey(nodes[i]!.output);
+    let m = first.m;
     let j = i + 1;
-    while (j < nodes.length && eligible(nodes[j]!) && shapeKey(nodes[j]!.output) === key) j++;
-    if (j - i >= 2) groups.push(build(nodes, values, kept, lastUse, i, j));
+    for (; j < nodes.length; j++) {
+      const x = info[j];
+      if (x === null || x === undefined || x.key !== first.key || (x.m !== 0 && m !== 0 && x.m !== m)) break;
+      if (x.m !== 0) m = x.m;
+    }
+    if (j - i >= 2) groups.push(build(nodes, values, kept, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op)));
     i = j;
   }
   return groups;
 }
 
-function build(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>, lastUse: Int32Array, start: number, end: number): FusedGroup {
+function build(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>, lastUse: Int32Array, start: number, end: number, m: number, ops: string[]): FusedGroup {
+  const shape = values[nodes[start]!.output]!.shape;
+  const n = sizeOf(shape);
   const made = new Map<number, number>(); // value id → step index within the run
   const vecIds: number[] = [];
+  const vecKinds: string[] = [];
   const scalarIds: number[] = [];
   for (let k = start; k < end; k++) {
     for (const x of nodes[k]!.inputs) {
       if (made.has(x) || vecIds.includes(x) || scalarIds.includes(x)) continue;
-      (sizeOf(values[x]!.shape) === 1 && sizeOf(values[nodes[k]!.output]!.shape) !== 1 ? scalarIds : vecIds).push(x);
+      const r = roleOf(values[x]!, shape)!;
+      if (r.role === "scalar") scalarIds.push(x);
+      else {
+        vecIds.push(x);
+        vecKinds.push((values[x]!.dtype === "bool" ? "b" : "f") + (r.role === "row" ? "r" : ""));
+      }
     }
     made.set(nodes[k]!.output, k - start);
   }
   const base = vecIds.length + scalarIds.length;
   const ref = (x: number) => (made.has(x) ? base + made.get(x)! : vecIds.includes(x) ? vecIds.indexOf(x) : vecIds.length + scalarIds.indexOf(x));
-  const steps = [];
-  for (let k = start; k < end; k++) {
-    const n = nodes[k]!;
-    steps.push({ op: n.op as FusedSpec["steps"][number]["op"], args: n.inputs.map(ref) });
-  }
+  const steps = nodes.slice(start, end).map((nd, k) => ({ op: ops[k]!, args: nd.inputs.map(ref) }));
   const outIds: number[] = [];
   const internal: number[] = [];
   for (const [id] of made) (kept.has(id) || lastUse[id]! >= end ? outIds : internal).push(id);
-  const spec: FusedSpec = { vectors: vecIds.length, scalars: scalarIds.length, steps, outputs: outIds.map(ref) };
-  return { start, end, n: sizeOf(values[nodes[start]!.output]!.shape), vecIds, scalarIds, outIds, internal, spec, kernel: fusedKernel(spec) };
+  const outKinds = outIds.map((id) => (values[id]!.dtype === "bool" ? "b" : "f"));
+  const spec: FusedSpec = { vectors: vecKinds, scalars: scalarIds.length, steps, outputs: outIds.map(ref), outKinds };
+  const rowLen = m === 0 ? n : m;
+  return { start, end, rows: n / rowLen, m: rowLen, vecIds, scalarIds, outIds, outBytes: outKinds.map((k) => (k === "b" ? 1 : 4)), internal, spec, kernel: fusedKernel(spec) };
 }

@@ -10,6 +10,7 @@ import { getNumThreads } from "../wasm/threads.js";
 import { captureHost } from "./host.js";
 import { disposePlan, plan, releaseKept, run, wrap, type Plan } from "./plan.js";
 import { activeRecorder, recordWith, Recorder, type HostStep, type Recording } from "./record.js";
+import { currentGrad } from "./record.js";
 
 /** Options of {@link compile}. */
 export interface CompileOptions {
@@ -260,7 +261,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     for (let i = 0; i < g.gradOf.length; i++) {
       const k = g.gradArg[i]!;
       const t = k >= 0 ? (args[k] as Tensor) : g.gradOf[i]!;
-      if ((t._peekGrad() === null) !== g.entryNull[i]) return false;
+      if ((currentGrad(t) === null) !== g.entryNull[i]) return false;
     }
     for (let i = 0; i < g.live.length; i++) if (g.live[i]!.isDisposed) return false;
     return true;

@@ -16,6 +16,7 @@ import { RULES, type Rule } from "../primitives.js";
 import { sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import type { RecNode, Recording, Value } from "./record.js";
+import { currentGrad } from "./record.js";
 import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
 import { fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
 import { residentBuffers, runFused } from "../wasm/fuse.js";
@@ -150,7 +151,7 @@ const opName = (n: RecNode) => (n.op === "compare" ? (n.attrs as { op: string })
 function bind(v: Value, args: readonly Tensor[]): BackendData {
   if (v.kind === "input") return args[v.index]!.handle;
   if (v.kind === "live") return v.tensor!.handle;
-  return (v.index >= 0 ? args[v.index]! : v.tensor!)._peekGrad()!.handle; // grad: the guard checked it is set
+  return currentGrad((v.index >= 0 ? args[v.index]! : v.tensor!))!.handle; // grad: the guard checked it is set
 }
 
 /**
@@ -224,7 +225,7 @@ function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[],
   const g = st.group!;
   const vecs = g.vecIds.map((id) => slots[id]);
   if (residentBuffers(vecs)) {
-    const outs = runFused(g.kernel, vecs, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outIds.length, g.n);
+    const outs = runFused(g.kernel, vecs, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outBytes, g.rows, g.m);
     g.outIds.forEach((id, k) => {
       slots[id] = outs[k]!;
       tokens[id] = b.retain!(outs[k]!);

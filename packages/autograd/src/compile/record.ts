@@ -92,6 +92,19 @@ export interface Recording {
 
 const NO_BACKEND = { name: "none" } as unknown as Backend;
 
+/**
+ * A tensor's `.grad` without claiming it (the getter marks a gradient as the caller's). Read
+ * from the field so that it does not depend on the name of Tensor's internal accessor.
+ *
+ * @example
+ * ```ts
+ * currentGrad(w) === null; // before any backward
+ * ```
+ */
+export function currentGrad(t: Tensor): Tensor | null {
+  return (t as unknown as { _grad: Tensor | null })._grad;
+}
+
 /** A scalar tensor created during the trace is a const: the placeholder for that test. */
 const isScalarLike = (t: Tensor) => t.shape.length === 0;
 
@@ -118,7 +131,7 @@ export class Recorder {
     inputs.forEach((t, i) => {
       if (this.ids.has(t)) throw new DeltagradError(`${name}: the same tensor is passed as two inputs; pass it once`);
       this.add(t, "input", i);
-      this.noteEntryGrad(t, t._peekGrad());
+      this.noteEntryGrad(t, currentGrad(t));
     });
   }
 
@@ -168,7 +181,7 @@ export class Recorder {
     }
     if (this.gradOwner.has(t)) return this.add(t, "grad", this.inputs.indexOf(this.gradOwner.get(t)!));
     if (t.id < this.startId) {
-      this.noteEntryGrad(t, t._peekGrad());
+      this.noteEntryGrad(t, currentGrad(t));
       return this.add(t, "live");
     }
     if (this.randomOf.has(t)) {
@@ -249,7 +262,7 @@ export class Recorder {
   finish(): Recording {
     const grads = new Map<Tensor, GradEffect>();
     for (const [t, entry] of this.entryGrad) {
-      const now = t._peekGrad();
+      const now = currentGrad(t);
       const arg = this.inputs.indexOf(t);
       grads.set(t, { arg, entryNull: entry === null, final: now === entry ? -1 : now === null ? null : this.valueOf(now) });
     }

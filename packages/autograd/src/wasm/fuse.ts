@@ -9,32 +9,45 @@
  * thread; each is compiled once per distinct chain and instantiated on the backend's memory.
  */
 import { Code, ModuleBuilder, f32, i32, v128, type ValType } from "./emit.js";
-import { binaryOp, unaryOp, UNARY_OPS, type BinaryOp, type UnaryOp } from "./kernels.js";
+import { binaryOp, compareOp, unaryOp, UNARY_OPS, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels.js";
 import { WasmBuffer } from "./buffer.js";
 import { runtime } from "./runtime.js";
 
-/** One op of a chain: `args` index the chain's operands (vectors, then scalars, then earlier steps). */
+/**
+ * One op of a chain: `args` index the chain's operands (vectors, then scalars, then earlier
+ * steps). Besides the unary and binary float ops: `cmp:<op>` (a float comparison, giving a lane
+ * mask), `where` (mask, x, y), `toBool` (x ≠ 0 and not NaN, a mask) and `fromBool` (mask → 1.0/0.0).
+ */
 export interface FusedStep {
-  op: UnaryOp | BinaryOp;
+  op: string;
   args: number[];
 }
 
 export interface FusedSpec {
-  vectors: number;
+  /** Per vector operand: "f" float32 or "b" bool bytes, and whether it is a row broadcast along the leading axes ("r"). */
+  vectors: string[];
   scalars: number;
   steps: FusedStep[];
-  /** Operand indices stored to outputs, in order. */
+  /** Operand indices stored to outputs, in order, and their kinds ("f" float32, "b" bool bytes). */
   outputs: number[];
+  outKinds: string[];
 }
 
 export type FusedKernel = (...args: number[]) => void;
 
 const BINARY = new Set<string>(["add", "mul", "maximum"]);
 
-/** Whether `op` has a fused form (the float32 SIMD unary kernels and add/mul/maximum). */
+/** Whether a comparison op name fuses (all six do). */
+export function fusibleCompare(op: string): boolean {
+  return COMPARE.has(op);
+}
+
+/** Whether float op `op` has a fused form (the float32 SIMD unary kernels and add/mul/maximum). */
 export function fusible(op: string): boolean {
   return BINARY.has(op) || (UNARY_OPS as readonly string[]).includes(op);
 }
+
+const COMPARE = new Set(["equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual"]);
 
 const cache = new Map<string, FusedKernel>();
 
@@ -44,34 +57,68 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
   const hit = cache.get(key);
   if (hit) return hit;
   const nOut = spec.outputs.length;
-  const params: ValType[] = [...Array(spec.vectors + nOut).fill(i32), ...Array(spec.scalars).fill(f32), i32];
+  const nVec = spec.vectors.length;
+  // (vecPtr…, outPtr…, scalar…, rows, m): rows × m elements; a row operand has m elements.
+  const params: ValType[] = [...Array(nVec + nOut).fill(i32), ...Array(spec.scalars).fill(f32), i32, i32];
   const build = (c: Code) => {
-    const n = spec.vectors + nOut + spec.scalars;
-    const i = c.local(i32);
-    const n4 = c.local(i32);
-    const vals = Array.from({ length: spec.vectors + spec.scalars + spec.steps.length }, () => c.local(v128));
-    for (let s = 0; s < spec.scalars; s++) c.get(spec.vectors + nOut + s).f32x4Splat().set(vals[spec.vectors + s]!);
-    c.get(n).i32Const(-4).i32And().set(n4);
+    const rows = nVec + nOut + spec.scalars;
+    const m = rows + 1;
+    const r = c.local(i32);
+    const j = c.local(i32);
+    const e = c.local(i32); // r·m + j: the element index of full operands and outputs
+    const m4 = c.local(i32);
+    const res = c.local(v128);
+    const vals = Array.from({ length: nVec + spec.scalars + spec.steps.length }, () => c.local(v128));
+    for (let k = 0; k < spec.scalars; k++) c.get(nVec + nOut + k).f32x4Splat().set(vals[nVec + k]!);
+    c.get(m).i32Const(-4).i32And().set(m4);
     const body = (lane: boolean) => {
-      for (let k = 0; k < spec.vectors; k++) {
-        c.get(k).get(i).i32Const(2).i32Shl().i32Add();
-        if (lane) c.v128Load32Zero();
-        else c.v128Load();
+      c.get(r).get(m).i32Mul().get(j).i32Add().set(e);
+      spec.vectors.forEach((kind, k) => {
+        const idx = kind.includes("r") ? j : e;
+        if (kind.startsWith("f")) {
+          c.get(k).get(idx).i32Const(2).i32Shl().i32Add();
+          if (lane) c.v128Load32Zero();
+          else c.v128Load();
+        } else {
+          c.get(k).get(idx).i32Add();
+          if (lane) c.i32Load8U().i32x4Splat();
+          else c.v128Load32Zero().i16x8ExtendLowI8x16U().i32x4ExtendLowI16x8U();
+          c.v128Zero().i32x4Ne();
+        }
         c.set(vals[k]!);
-      }
-      spec.steps.forEach((st, j) => {
-        if (BINARY.has(st.op)) binaryOp(c, st.op as BinaryOp, vals[st.args[0]!]!, vals[st.args[1]!]!);
-        else unaryOp(c, st.op as UnaryOp, vals[st.args[0]!]!);
-        c.set(vals[spec.vectors + spec.scalars + j]!);
+      });
+      spec.steps.forEach((st, q) => {
+        const [x, y, z] = st.args.map((a) => vals[a]!);
+        if (BINARY.has(st.op)) binaryOp(c, st.op as BinaryOp, x!, y!);
+        else if (st.op.startsWith("cmp:")) compareOp(c, st.op.slice(4) as CompareOp, x!, y!, false);
+        else if (st.op === "where") c.get(y!).get(z!).get(x!).v128Bitselect();
+        else if (st.op === "toBool") c.get(x!).v128Zero().f32x4Ne().get(x!).get(x!).f32x4Eq().v128And();
+        else if (st.op === "fromBool") c.f32x4Const(1).get(x!).v128And();
+        else unaryOp(c, st.op as UnaryOp, x!);
+        c.set(vals[nVec + spec.scalars + q]!);
       });
       spec.outputs.forEach((ref, o) => {
-        c.get(spec.vectors + o).get(i).i32Const(2).i32Shl().i32Add().get(vals[ref]!);
-        if (lane) c.v128Store32Lane(0);
-        else c.v128Store();
+        if (spec.outKinds[o] === "f") {
+          c.get(nVec + o).get(e).i32Const(2).i32Shl().i32Add().get(vals[ref]!);
+          if (lane) c.v128Store32Lane(0);
+          else c.v128Store();
+        } else {
+          // Masks to bytes 0/1, as the compare kernels store them.
+          c.get(nVec + o).get(e).i32Add();
+          c.get(vals[ref]!).i32x4Const(1).v128And().set(res);
+          if (lane) c.get(res).i32x4ExtractLane(0).i32Store8();
+          else {
+            c.get(res).get(res).i16x8NarrowI32x4U().set(res);
+            c.get(res).get(res).i8x16NarrowI16x8U().set(res);
+            c.get(res).v128Store32Lane(0);
+          }
+        }
       });
     };
-    c.for(i, () => c.i32Const(0), () => c.get(n4), 4, () => body(false));
-    c.for(i, () => c.get(n4), () => c.get(n), 1, () => body(true));
+    c.for(r, () => c.i32Const(0), () => c.get(rows), 1, () => {
+      c.for(j, () => c.i32Const(0), () => c.get(m4), 4, () => body(false));
+      c.for(j, () => c.get(m4), () => c.get(m), 1, () => body(true));
+    });
   };
   const rt = runtime();
   const m = new ModuleBuilder(rt.heap.shared ? { sharedMaxPages: 65536 } : {});
@@ -83,26 +130,42 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
 }
 
 /**
- * Runs a fused kernel over `n` elements: `vectors` are wasm-resident buffers (the caller checked
- * {@link residentBuffers}), `scalars` plain numbers; returns the new output buffers (unretained,
- * as every kernel's result).
+ * Runs a fused kernel over rows × m elements: `vectors` are wasm buffers or small host arrays
+ * (the caller checked {@link residentBuffers}), `scalars` plain numbers, `outBytes` each
+ * output's element size; returns the new output buffers (unretained, as every kernel's result).
  */
-export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: readonly number[], nOut: number, n: number): WasmBuffer[] {
+export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: readonly number[], outBytes: readonly number[], rows: number, m: number): WasmBuffer[] {
   const heap = runtime().heap;
   heap.nextEpoch();
   const args: number[] = [];
-  for (let i = 0; i < vectors.length; i++) args.push(heap.pinResident(vectors[i] as WasmBuffer));
+  const temps: number[] = [];
+  for (let i = 0; i < vectors.length; i++) {
+    const v = vectors[i];
+    if (v instanceof WasmBuffer) args.push(heap.pinResident(v));
+    else {
+      // A small operand on the JS heap (a bias row, a short mask): copied in for this call.
+      const a = v as Uint8Array;
+      const p = heap.alloc(Math.max(a.byteLength, 4));
+      heap.u8.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), p);
+      temps.push(p, Math.max(a.byteLength, 4));
+      args.push(p);
+    }
+  }
   const outs: WasmBuffer[] = [];
-  for (let o = 0; o < nOut; o++) outs.push(heap.buffer(n * 4));
+  for (let o = 0; o < outBytes.length; o++) outs.push(heap.buffer(rows * m * outBytes[o]!));
   for (const b of outs) args.push(b.ptr);
   for (const s of scalars) args.push(s);
-  args.push(n);
-  k(...args);
+  args.push(rows, m);
+  try {
+    k(...args);
+  } finally {
+    for (let i = 0; i < temps.length; i += 2) heap.free(temps[i]!, temps[i + 1]!);
+  }
   return outs;
 }
 
-/** Whether every handle is a plain wasm buffer (not a host array or a lazy transposed view). */
+/** Whether every handle is a plain wasm buffer or a host array (not a lazy transposed view). */
 export function residentBuffers(handles: readonly unknown[]): boolean {
-  for (let i = 0; i < handles.length; i++) if (!(handles[i] instanceof WasmBuffer)) return false;
+  for (let i = 0; i < handles.length; i++) if (!(handles[i] instanceof WasmBuffer) && !ArrayBuffer.isView(handles[i])) return false;
   return true;
 }

@@ -487,7 +487,8 @@ export function binaryOp(c: Code, op: BinaryOp, x: number, y: number): void {
   }
 }
 
-function compareOp(c: Code, op: CompareOp, x: number, y: number, int: boolean): void {
+/** @internal Leaves the 0/−1 lane mask of x op y on the stack; shared with wasm/fuse.ts. */
+export function compareOp(c: Code, op: CompareOp, x: number, y: number, int: boolean): void {
   c.get(x).get(y);
   if (int) ({ equal: () => c.i32x4Eq(), notEqual: () => c.i32x4Ne(), greater: () => c.i32x4GtS(), greaterEqual: () => c.simdOp(0x3f), less: () => c.i32x4LtS(), lessEqual: () => c.simdOp(0x3d) })[op]();
   else ({ equal: () => c.f32x4Eq(), notEqual: () => c.f32x4Ne(), greater: () => c.f32x4Gt(), greaterEqual: () => c.f32x4Ge(), less: () => c.f32x4Lt(), lessEqual: () => c.f32x4Le() })[op]();
