@@ -149,3 +149,15 @@ describe("reduction errors name the op and the axis", () => {
     expect(s.itemSync()).toBe(2);
   });
 });
+
+describe("integer max", () => {
+  // The cpu loop started from −∞ stored in an Int32Array, i.e. 0: all-negative rows gave 0.
+  test.prop([fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: 1, maxLength: 12 })])(
+    "max of int32 values is the largest value, negative ones included",
+    (xs) => {
+      const x = dg.tensor(xs, { dtype: "int32" });
+      expect(dg.max(x).itemSync()).toBe(Math.max(...xs));
+      expect(dg.max(x.reshape([1, xs.length]), { axis: 1 }).arraySync()).toEqual([Math.max(...xs)]);
+    },
+  );
+});

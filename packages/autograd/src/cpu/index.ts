@@ -60,8 +60,11 @@ const COMPARE = {
 
 const REDUCE = {
   sum: perDType(() => makeReduceLoop("acc + x", (acc, x) => acc + x, 0)),
-  // NaN wins; otherwise the larger value.
-  max: perDType(() => makeReduceLoop("x > acc || x !== x ? x : acc", (acc, x) => (x > acc || x !== x ? x : acc), -Infinity)),
+  // NaN wins; otherwise the larger value. The start value must survive the output array's store:
+  // an Int32Array turns −∞ into 0, which made the max of all-negative int32 values 0.
+  max: perDType((dtype) =>
+    makeReduceLoop("x > acc || x !== x ? x : acc", (acc, x) => (x > acc || x !== x ? x : acc), dtype === "int32" ? -2147483648 : -Infinity),
+  ),
 } satisfies Record<ReduceKernel, unknown>;
 
 /** One blocked transpose per dtype (monomorphic element access; see perDType). */
