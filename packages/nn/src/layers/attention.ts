@@ -7,11 +7,12 @@
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, broadcastShapes, defaultGenerator, isFloat, scoped, type Generator } from "@deltagrad/autograd";
 import { optionsOf, describeValue } from "../options.js";
-import { Linear, dropout } from "../layers.js";
+import { Linear } from "./linear.js";
+import { dropout } from "./dropout.js";
+import { floatDType, fmt } from "./args.js";
 import { xavierUniform } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
 
-const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
 
 export interface ScaledDotProductAttentionOptions {
   /**
@@ -228,8 +229,7 @@ export class MultiheadAttention extends Module<[query: Tensor, key: Tensor, valu
     if (typeof bias !== "boolean") throw new DeltagradError(`${where}: bias must be a boolean, got ${describeValue(bias)}`);
     if (typeof batchFirst !== "boolean") throw new DeltagradError(`${where}: batchFirst must be a boolean, got ${describeValue(batchFirst)}`);
     if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${where}: dropout must be a number in [0, 1), got ${describeValue(p)}`);
-    if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
-    const dt = dtype ?? "float32";
+    const dt = floatDType(where, dtype);
     // PyTorch's _reset_parameters: xavier_uniform_ in_proj_weight, zero biases; out_proj keeps Linear's U(±1/√E) weight.
     this.in_proj_weight = parameter(xavierUniform(ag.zeros([3 * embedDim, embedDim], { dtype: dt }), { generator }));
     this.in_proj_bias = bias ? parameter(ag.zeros([3 * embedDim], { dtype: dt })) : null;

@@ -9,9 +9,9 @@ import { DeltagradError, Tensor, defaultGenerator, isFloat, type Generator } fro
 import { uniform } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
 import { describeValue, optionsOf } from "../options.js";
-import { GATES, positiveInt, step, type Mode } from "./recurrent-math.js";
+import { GATES, step, type Mode } from "./recurrent-math.js";
+import { floatDType, fmt, positiveInt } from "./args.js";
 
-const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
 
 export interface RecurrentCellOptions {
   /** Use `bias_ih` and `bias_hh`. Default true. */
@@ -50,10 +50,10 @@ export abstract class RecurrentCellBase<In extends unknown[], Out> extends Modul
       throw new DeltagradError(`${name}: inputSize ${inputSize} and hiddenSize ${hiddenSize} are too large (a weight would exceed 2³¹−1 elements)`);
     }
     if (typeof bias !== "boolean") throw new DeltagradError(`${name}: bias must be a boolean, got ${describeValue(bias)}`);
-    if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${name}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
+    const dt = floatDType(name, dtype);
     const G = GATES[mode] * hiddenSize;
     const bound = 1 / Math.sqrt(hiddenSize);
-    const make = (shape: number[]) => parameter(uniform(ag.zeros(shape, { dtype: dtype ?? "float32" }), { low: -bound, high: bound, generator }));
+    const make = (shape: number[]) => parameter(uniform(ag.zeros(shape, { dtype: dt }), { low: -bound, high: bound, generator }));
     this.weight_ih = make([G, inputSize]);
     this.weight_hh = make([G, hiddenSize]);
     this.bias_ih = bias ? make([G]) : null;

@@ -3,19 +3,12 @@
  * cells (recurrent-cells.ts). Not re-exported from the package index.
  */
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, type Tensor } from "@deltagrad/autograd";
-import { describeValue } from "../options.js";
+import type { Tensor } from "@deltagrad/autograd";
 
 /** @internal The recurrence: an Elman RNN with tanh or relu, an LSTM or a GRU. */
 export type Mode = "tanh" | "relu" | "lstm" | "gru";
 /** @internal Gates per mode: the weights have GATES[mode]·hiddenSize rows. */
 export const GATES: Record<Mode, number> = { tanh: 1, relu: 1, lstm: 4, gru: 3 };
-
-/** @internal A positive integer argument, or an error naming the layer. */
-export function positiveInt(where: string, name: string, v: unknown): number {
-  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 2 ** 31 - 1) throw new DeltagradError(`${where}: ${name} must be a positive integer, got ${describeValue(v)}`);
-  return v as number;
-}
 
 /** @internal Columns [k·H, (k+1)·H) of a `[N, G·H]` tensor: gate k. */
 export function gate(t: Tensor, k: number, H: number): Tensor {

@@ -13,12 +13,12 @@
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, isFloat, type Generator } from "@deltagrad/autograd";
 import { uniform } from "../init.js";
-import { dropout } from "../layers.js";
+import { dropout } from "./dropout.js";
+import { floatDType, fmt, positiveInt } from "./args.js";
 import { Module, builtInModules } from "../module.js";
 import { describeValue, optionsOf } from "../options.js";
-import { GATES, positiveInt, step, type LayerWeights, type Mode } from "./recurrent-math.js";
+import { GATES, step, type LayerWeights, type Mode } from "./recurrent-math.js";
 
-const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
 
 export interface RecurrentOptions {
   /** Stacked layers; layer k > 0 reads layer k − 1's outputs. Default 1. */
@@ -80,7 +80,7 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
     if (typeof batchFirst !== "boolean") throw new DeltagradError(`${name}: batchFirst must be a boolean, got ${describeValue(batchFirst)}`);
     if (typeof bidirectional !== "boolean") throw new DeltagradError(`${name}: bidirectional must be a boolean, got ${describeValue(bidirectional)}`);
     if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new DeltagradError(`${name}: dropout must be a number in [0, 1), got ${describeValue(p)}`);
-    if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${name}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
+    const dt = floatDType(name, dtype);
     this.bias = bias;
     this.batchFirst = batchFirst;
     this.dropout = p;
@@ -89,7 +89,7 @@ export abstract class RecurrentBase<In extends unknown[], Out> extends Module<In
     this.#generator = generator;
     const G = GATES[mode] * hiddenSize;
     const bound = 1 / Math.sqrt(hiddenSize);
-    const make = (shape: number[]) => uniform(ag.zeros(shape, { dtype: dtype ?? "float32" }), { low: -bound, high: bound, generator });
+    const make = (shape: number[]) => uniform(ag.zeros(shape, { dtype: dt }), { low: -bound, high: bound, generator });
     // PyTorch's order: per layer, the forward direction's four tensors, then the reverse one's.
     for (let k = 0; k < this.numLayers; k++) {
       for (const sfx of bidirectional ? ["", "_reverse"] : [""]) {

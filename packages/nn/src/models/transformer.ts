@@ -5,7 +5,10 @@
  * match key for key (load PyTorch's with {@link loadTorchStateDict}: Linear weights transpose).
  */
 import { DeltagradError, Tensor, defaultGenerator, type Generator } from "@deltagrad/autograd";
-import { Dropout, Linear, getActivation, type ActivationSpec } from "../layers.js";
+import { Linear } from "../layers/linear.js";
+import { Dropout } from "../layers/dropout.js";
+import { getActivation, type ActivationSpec } from "../layers/activations.js";
+import { floatDType } from "../layers/args.js";
 import { LayerNorm } from "../layers/norm.js";
 import { MultiheadAttention } from "../layers/attention.js";
 import { Module, builtInModules, type AnyModule } from "../module.js";
@@ -84,7 +87,7 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
       if (typeof v !== "boolean") throw new DeltagradError(`${where}: ${n} must be a boolean, got ${describeValue(v)}`);
     }
     if (typeof layerNormEps !== "number" || !(layerNormEps > 0) || !Number.isFinite(layerNormEps)) throw new DeltagradError(`${where}: layerNormEps must be a finite number > 0, got ${describeValue(layerNormEps)}`);
-    if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`${where}: dtype must be "float32" or "float64", got ${describeValue(dtype)}`);
+    floatDType(where, dtype);
     for (const [n, v] of [["dModel", dModel], ["nHead", nHead]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new DeltagradError(`${where}: ${n} must be a positive integer, got ${describeValue(v)}`);
     }
