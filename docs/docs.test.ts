@@ -1,5 +1,6 @@
 /**
- * Every ```ts block of every guide in docs/ runs, so the docs cannot rot. A block is written to a
+ * Every ```ts block of every guide in docs/, of the root README and of the package READMEs runs,
+ * so the docs cannot rot. A block is written to a
  * module under node_modules/.doc-snippets/ (ignored by git, and inside the workspace so that
  * `@deltagrad/*` resolve to the sources) and imported; one that no longer compiles or throws fails
  * here. Blocks show their results with `assert` from "node:assert". A line
@@ -31,11 +32,13 @@ export function blocksOf(file: string, text: string): Block[] {
 }
 
 const guides = readdirSync(docsDir).filter((f) => f.endsWith(".md")).sort();
-const blocks = guides.flatMap((f) => blocksOf(f, readFileSync(docsDir + f, "utf8")));
+// The root README and the package READMEs (what the npm registry shows) are held to the same rule.
+const readmes = ["../packages/autograd/README.md", "../packages/nn/README.md", "../packages/optim/README.md"];
+const blocks = [...guides, ...readmes].flatMap((f) => blocksOf(f, readFileSync(docsDir + f, "utf8")));
 
 afterEach(() => void vi.restoreAllMocks());
 
-describe("docs/ code blocks", () => {
+describe("docs/ and README code blocks", () => {
   it("finds the guides' blocks (and the fence syntax it relies on)", () => {
     expect(blocksOf("x.md", "a\n```ts\nconst a = 1;\n```\n```ts no-run\nb\n```\n")).toEqual([
       { id: "x.md:2", code: "const a = 1;\n", run: true },
