@@ -3,23 +3,8 @@ import { sweep } from "./engine.js";
 import { DeltagradError, fmtShape, optionsOf } from "./errors.js";
 import { add, mul, ones, reshape, sum, zerosLike } from "./ops/index.js";
 import { describe, shapesEqual } from "./shape.js";
-import { Tensor, type BackwardOptions } from "./tensor.js";
-
-/** @internal The body of `Tensor.backward`. */
-export function backwardImpl(t: Tensor, gradOutput: Tensor | undefined, opts: BackwardOptions): void {
-  if (!t.requiresGrad) throw new DeltagradError("backward: this tensor does not require gradients (no input had requiresGrad: true, or it was computed under noGrad)");
-  let g = gradOutput;
-  if (g === undefined) {
-    if (t.size !== 1) throw new DeltagradError(`backward: output of shape ${fmtShape(t.shape)} is not a scalar; pass a gradient of the same shape`);
-    g = ones(t.shape, { dtype: t.dtype });
-  } else {
-    if (!(g instanceof Tensor)) throw new DeltagradError(`backward: gradOutput must be a Tensor, got ${typeof g}`);
-    if (!shapesEqual(g.shape, t.shape)) throw new DeltagradError(`backward: gradOutput shape ${fmtShape(g.shape)} does not match output shape ${fmtShape(t.shape)}`);
-    if (g.dtype !== t.dtype) throw new DeltagradError(`backward: gradOutput dtype ${g.dtype} does not match output dtype ${t.dtype}`);
-  }
-  // As PyTorch: createGraph implies retainGraph unless told otherwise.
-  sweep([t], [g], { retainGraph: opts.retainGraph ?? opts.createGraph ?? false, createGraph: opts.createGraph ?? false });
-}
+import type { Tensor } from "./tensor.js";
+import { isTensor } from "./is-tensor.js";
 
 export interface GradientsOptions {
   retainGraph?: boolean;
@@ -37,12 +22,12 @@ export interface GradientsOptions {
  * ```
  */
 export function gradients(output: Tensor, inputs: readonly Tensor[], cotangent?: Tensor, options?: GradientsOptions): Tensor[] {
-  if (!(output instanceof Tensor)) throw new DeltagradError(`gradients: output must be a Tensor, got ${describe(output)}`);
+  if (!isTensor(output)) throw new DeltagradError(`gradients: output must be a Tensor, got ${describe(output)}`);
   if (!Array.isArray(inputs)) throw new DeltagradError(`gradients: inputs must be an array of tensors, got ${describe(inputs)}`);
   inputs.forEach((x, i) => {
-    if (!(x instanceof Tensor)) throw new DeltagradError(`gradients: inputs[${i}] must be a Tensor, got ${describe(x)}`);
+    if (!isTensor(x)) throw new DeltagradError(`gradients: inputs[${i}] must be a Tensor, got ${describe(x)}`);
   });
-  if (cotangent !== undefined && !(cotangent instanceof Tensor)) throw new DeltagradError(`gradients: cotangent must be a Tensor, got ${describe(cotangent)}`);
+  if (cotangent !== undefined && !isTensor(cotangent)) throw new DeltagradError(`gradients: cotangent must be a Tensor, got ${describe(cotangent)}`);
   const opts = optionsOf("gradients", options);
   const createGraph = opts.createGraph ?? false;
   if (!output.requiresGrad) return inputs.map((x) => zerosLike(x));
@@ -79,7 +64,7 @@ function prepare(op: string, args: Tensor[], argnums: readonly number[]): { args
   let connected = false;
   for (const i of argnums) {
     const a = args[i];
-    if (!(a instanceof Tensor)) throw new DeltagradError(`${op}: argument ${i} must be a Tensor, got ${a === undefined ? "nothing" : typeof a}`);
+    if (!isTensor(a)) throw new DeltagradError(`${op}: argument ${i} must be a Tensor, got ${a === undefined ? "nothing" : typeof a}`);
     if (!isFloat(a.dtype)) throw new DeltagradError(`${op}: argument ${i} must be float32 or float64 to differentiate, got ${a.dtype}`);
     if (a.requiresGrad) {
       connected = true;
@@ -118,7 +103,7 @@ function transform(op: string, f: Fn, options: GradOptions | undefined) {
     const p = prepare(op, args, nums);
     const createGraph = opts.createGraph ?? p.createGraph;
     const y = f(...p.args);
-    if (!(y instanceof Tensor)) throw new DeltagradError(`${op}: the function must return a Tensor`);
+    if (!isTensor(y)) throw new DeltagradError(`${op}: the function must return a Tensor`);
     if (y.size !== 1) throw new DeltagradError(`${op}: the function must return a scalar, got shape ${fmtShape(y.shape)}; use vjp for other outputs`);
     const gs = gradients(y, nums.map((i) => p.args[i]!), undefined, { createGraph });
     const value = createGraph ? y : y.detach();
@@ -156,9 +141,9 @@ export function vjp(f: (...args: Tensor[]) => Tensor, ...primals: Tensor[]): [Te
   const nums = primals.map((_, i) => i);
   const p = prepare("vjp", primals, nums);
   const y = f(...p.args);
-  if (!(y instanceof Tensor)) throw new DeltagradError("vjp: the function must return a Tensor");
+  if (!isTensor(y)) throw new DeltagradError("vjp: the function must return a Tensor");
   const back = (ct: Tensor): Tensor[] => {
-    if (!(ct instanceof Tensor)) throw new DeltagradError("vjp: the cotangent must be a Tensor");
+    if (!isTensor(ct)) throw new DeltagradError("vjp: the cotangent must be a Tensor");
     if (!shapesEqual(ct.shape, y.shape)) throw new DeltagradError(`vjp: cotangent shape ${fmtShape(ct.shape)} does not match output shape ${fmtShape(y.shape)}`);
     return gradients(y, p.args, ct, { createGraph: p.createGraph, retainGraph: true });
   };
@@ -176,8 +161,8 @@ export function vjp(f: (...args: Tensor[]) => Tensor, ...primals: Tensor[]): [Te
  */
 export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): Tensor {
   if (typeof f !== "function") throw new DeltagradError(`hvp: f must be a function, got ${describe(f)}`);
-  if (!(v instanceof Tensor) || !(x instanceof Tensor) || !shapesEqual(v.shape, x.shape)) {
-    throw new DeltagradError(`hvp: v must be a Tensor shaped like x ${x instanceof Tensor ? fmtShape(x.shape) : ""}`);
+  if (!isTensor(v) || !isTensor(x) || !shapesEqual(v.shape, x.shape)) {
+    throw new DeltagradError(`hvp: v must be a Tensor shaped like x ${isTensor(x) ? fmtShape(x.shape) : ""}`);
   }
   return grad((xx: Tensor) => sum(mul(grad(f, { createGraph: true })(xx), v)))(x);
 }

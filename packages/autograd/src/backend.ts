@@ -1,6 +1,6 @@
 import type { DType, TypedArray } from "./dtype.js";
 import { DeltagradError } from "./errors.js";
-import type { Shape } from "./shape.js";
+import type { Shape, WindowParams } from "./shape.js";
 
 /** An opaque handle to a tensor's storage on some backend (a TypedArray on cpu, a GPU buffer on webgpu). */
 export type BackendData = object;
@@ -16,18 +16,30 @@ export type BackendData = object;
  */
 export const UNARY_KERNELS = ["neg", "reciprocal", "exp", "log", "sqrt", "erf", "sign", "sin", "cos", "log1p", "expm1"] as const;
 export type UnaryKernel = (typeof UNARY_KERNELS)[number];
-export type BinaryKernel = "add" | "mul" | "maximum";
-export type CompareKernel = "equal" | "notEqual" | "greater" | "greaterEqual" | "less" | "lessEqual";
-export type ReduceKernel = "sum" | "max";
-export type ArgReduceKernel = "argmax" | "argmin";
 
-/** Geometry of an unfold (im2col) / fold (col2im) window over NCHW data. */
-export interface WindowParams {
-  kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-}
+/**
+ * The other kernel families, each declared once like {@link UNARY_KERNELS}: the unions below, the
+ * primitives' attribute rows and the backends' `satisfies Record<…>` tables derive from them.
+ *
+ * @example
+ * ```ts
+ * BINARY_KERNELS.includes("maximum"); // true
+ * ```
+ */
+export const BINARY_KERNELS = ["add", "mul", "maximum"] as const;
+export type BinaryKernel = (typeof BINARY_KERNELS)[number];
+/** The elementwise comparisons (bool output). @example `COMPARE_KERNELS.length // 6` */
+export const COMPARE_KERNELS = ["equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual"] as const;
+export type CompareKernel = (typeof COMPARE_KERNELS)[number];
+/** The reductions over axes (each a primitive of its own). @example `REDUCE_KERNELS.includes("sum") // true` */
+export const REDUCE_KERNELS = ["sum", "max"] as const;
+export type ReduceKernel = (typeof REDUCE_KERNELS)[number];
+/** The index-of reductions along one axis (int32 output, no gradient). @example `ARG_REDUCE_KERNELS[0] // "argmax"` */
+export const ARG_REDUCE_KERNELS = ["argmax", "argmin"] as const;
+export type ArgReduceKernel = (typeof ARG_REDUCE_KERNELS)[number];
+
+// Window geometry lives with the other shape arithmetic (shape.ts); re-exported for the backends.
+export type { WindowParams } from "./shape.js";
 
 /**
  * The seam between the autograd core and the machines that compute. Every kernel takes opaque

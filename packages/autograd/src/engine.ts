@@ -1,11 +1,11 @@
 import { getBackend, type Backend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
-import { noGradient, RULES, type Attrs, type Forward, type Primitive, type Rule } from "./primitives.js";
+import { noGradient, RULES, type Attrs, type Forward, type Node, type Primitive, type Rule } from "./primitives.js";
 import { closeScope, currentScope, openScope, type Scope } from "./lifetime.js";
 import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
-import { Tensor, type Node } from "./tensor.js";
-import { add, reshape, sum } from "./ops/index.js";
+import { Tensor } from "./tensor.js";
+import { add, ones, reshape, sum } from "./ops/index.js";
 
 let gradEnabled = true;
 let anomaly = false;
@@ -227,6 +227,30 @@ function topoOrder(roots: Tensor[], stop: Set<Tensor> | null): Tensor[] {
   return order;
 }
 
+/** Options of {@link Tensor.backward}. */
+export interface BackwardOptions {
+  /** Keep the graph so that backward can run through it again. Default false. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself so gradients can be differentiated again. Default false. */
+  createGraph?: boolean;
+}
+
+/** @internal The body of `Tensor.backward`: checks the cotangent, then one {@link sweep}. */
+export function backwardImpl(t: Tensor, gradOutput: Tensor | undefined, opts: BackwardOptions): void {
+  if (!t.requiresGrad) throw new DeltagradError("backward: this tensor does not require gradients (no input had requiresGrad: true, or it was computed under noGrad)");
+  let g = gradOutput;
+  if (g === undefined) {
+    if (t.size !== 1) throw new DeltagradError(`backward: output of shape ${fmtShape(t.shape)} is not a scalar; pass a gradient of the same shape`);
+    g = ones(t.shape, { dtype: t.dtype });
+  } else {
+    if (!(g instanceof Tensor)) throw new DeltagradError(`backward: gradOutput must be a Tensor, got ${typeof g}`);
+    if (!shapesEqual(g.shape, t.shape)) throw new DeltagradError(`backward: gradOutput shape ${fmtShape(g.shape)} does not match output shape ${fmtShape(t.shape)}`);
+    if (g.dtype !== t.dtype) throw new DeltagradError(`backward: gradOutput dtype ${g.dtype} does not match output dtype ${t.dtype}`);
+  }
+  // As PyTorch: createGraph implies retainGraph unless told otherwise.
+  sweep([t], [g], { retainGraph: opts.retainGraph ?? opts.createGraph ?? false, createGraph: opts.createGraph ?? false });
+}
+
 export interface SweepOptions {
   retainGraph: boolean;
   createGraph: boolean;
@@ -370,7 +394,7 @@ function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targ
     const g = grads.get(t);
     if (!g) continue;
     if (!targets && (t.isLeaf || t._retainsGrad)) {
-      const prev = t._peekGrad();
+      const prev = t.peekGrad();
       const lg = prev ? add(prev, g) : opts.createGraph ? g : g.detach();
       if (lg === g) c.hold(g); // g itself becomes the gradient: never released here
       leaves.push(t);

@@ -1,6 +1,7 @@
 import { DeltagradError } from "./errors.js";
 import { describe } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import type { Tensor } from "./tensor.js";
+import { isTensor } from "./is-tensor.js";
 
 const EDGE = 3; // elements shown at each end of a summarized axis
 const THRESHOLD = 1000; // summarize tensors with more elements, as NumPy and PyTorch
@@ -49,7 +50,7 @@ export function formatValues(t: Tensor): string {
  * ```
  */
 export function formatTensor(t: Tensor): string {
-  if (!(t instanceof Tensor)) throw new DeltagradError(`formatTensor: expected a Tensor, got ${describe(t)}`);
+  if (!isTensor(t)) throw new DeltagradError(`formatTensor: expected a Tensor, got ${describe(t)}`);
   const head = "tensor(";
   const values = formatValues(t).replace(/\n/g, `\n${" ".repeat(head.length)}`);
   const extras = [`shape=[${t.shape.join(",")}]`, `dtype=${t.dtype}`];

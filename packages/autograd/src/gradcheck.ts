@@ -4,7 +4,8 @@ import { DeltagradError, fmtShape, optionsOf } from "./errors.js";
 import { describe } from "./shape.js";
 import { Generator } from "./random.js";
 import { concat, mul, reshape, sum, tensor, zerosLike } from "./ops/index.js";
-import { Tensor } from "./tensor.js";
+import type { Tensor } from "./tensor.js";
+import { isTensor } from "./is-tensor.js";
 
 export interface GradcheckOptions {
   /** Finite-difference step. Default 1e-6. */
@@ -53,7 +54,7 @@ function unravel(i: number, shape: readonly number[]): number[] {
 function checkInputs(op: string, inputs: readonly Tensor[]): void {
   if (!Array.isArray(inputs) || inputs.length === 0) throw new DeltagradError(`${op}: inputs must be a non-empty array of tensors`);
   inputs.forEach((x, i) => {
-    if (!(x instanceof Tensor)) throw new DeltagradError(`${op}: input ${i} is not a Tensor`);
+    if (!isTensor(x)) throw new DeltagradError(`${op}: input ${i} is not a Tensor`);
     if (x.requiresGrad && x.dtype !== "float64") throw new DeltagradError(`${op}: input ${i} is ${x.dtype}; finite differences need float64`);
   });
   if (!inputs.some((x) => x.requiresGrad)) throw new DeltagradError(`${op}: no input has requiresGrad: true`);
@@ -97,7 +98,7 @@ function gradcheckAs(op: string, f: (...inputs: Tensor[]) => Tensor, inputs: rea
   const { eps, atol, rtol, seed } = checkArgs(op, f, opts);
   checkInputs(op, inputs);
   const out0 = noGrad(() => f(...inputs));
-  if (!(out0 instanceof Tensor)) throw new DeltagradError(`${op}: the function must return a Tensor`);
+  if (!isTensor(out0)) throw new DeltagradError(`${op}: the function must return a Tensor`);
   if (out0.dtype !== "float64") throw new DeltagradError(`${op}: the function returned ${out0.dtype}; it must compute in float64`);
   const g = new Generator(seed);
   const vValues = new Float64Array(out0.size).map(() => g.normal());
@@ -163,7 +164,7 @@ export function gradgradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readon
   checkArgs("gradgradcheck", f, opts);
   checkInputs("gradgradcheck", inputs);
   const out0 = noGrad(() => f(...inputs));
-  if (!(out0 instanceof Tensor)) throw new DeltagradError("gradgradcheck: the function must return a Tensor");
+  if (!isTensor(out0)) throw new DeltagradError("gradgradcheck: the function must return a Tensor");
   const g = new Generator((opts?.seed ?? 0) + 1);
   const v = reshape(tensor(new Float64Array(out0.size).map(() => g.normal()), { dtype: "float64" }), out0.shape);
   const mask = inputs.map((x) => x.requiresGrad);

@@ -13,22 +13,28 @@
 import { registerBackend, setBackend } from "./backend.js";
 import { cpuBackend } from "./cpu/index.js";
 import { wasmBackend, wasmSimdSupported } from "./wasm/index.js";
+import { tensorMimeBundle } from "./display/html.js";
+import { registerMimeBundle } from "./display/registry.js";
 
 registerBackend(cpuBackend);
 registerBackend(wasmBackend);
 // The default is wasm (SIMD sgemm, ~10× the cpu kernel) wherever the engine has 128-bit SIMD;
 // cpu otherwise. Both run the whole test suite (DELTAGRAD_BACKEND=cpu|wasm).
 if (wasmSimdSupported()) setBackend("wasm");
+// Jupyter shows a tensor as text plus an HTML table (display/registry.ts keeps tensor.ts free of the display code).
+registerMimeBundle(tensorMimeBundle);
 
-export { Tensor, type TensorLike, type NestedArray, type BackwardOptions, type Node } from "./tensor.js";
+export { Tensor, type TensorLike, type GradStash } from "./tensor.js";
+export { type NestedArray } from "./shape.js";
+export { type Node } from "./primitives.js";
+export { type BackwardOptions } from "./engine.js";
 export * from "./ops/index.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, setAnomalyMode, unbroadcast } from "./engine.js";
 export { scoped, escapeScope } from "./lifetime.js";
 export { grad, valueAndGrad, vjp, hvp, gradients, type GradOptions, type GradientsOptions } from "./autograd.js";
-export { customVjp, type CustomVjpRule } from "./custom-vjp.js";
-export { UNARY_KERNELS, type UnaryKernel } from "./backend.js";
+export { customVjp, type CustomVjpRule } from "./ops/custom-vjp.js";
+export { UNARY_KERNELS, BINARY_KERNELS, COMPARE_KERNELS, REDUCE_KERNELS, ARG_REDUCE_KERNELS, type UnaryKernel, type BinaryKernel, type CompareKernel, type ReduceKernel, type ArgReduceKernel } from "./backend.js";
 export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";
-export { toDot, graphNodes, type DotOptions, type GraphNode } from "./dot.js";
 export { DeltagradError, fmtShape, optionsOf } from "./errors.js";
 export { compile, type CompileOptions, type CompileStats, type CompiledFunction } from "./compile/index.js";
 export { compileHostRegion } from "./compile/host.js";
@@ -43,6 +49,8 @@ export { RULES, type Primitive, type Attrs, type Rule } from "./primitives.js";
 export { broadcastShapes, type Shape } from "./shape.js";
 export { formatTensor } from "./format.js";
 export {
+  toDot,
+  graphNodes,
   toSvg,
   graphDisplay,
   tensorToHtml,
@@ -50,6 +58,8 @@ export {
   layeredLayout,
   escapeXml,
   jupyterDisplay,
+  type DotOptions,
+  type GraphNode,
   type MimeBundle,
   type SvgOptions,
   type TensorHtmlOptions,
@@ -59,4 +69,5 @@ export {
   type LayoutNodeInput,
   type LayoutEdge,
   type LayoutOptions,
-} from "./display.js";
+} from "./display/index.js";
+export { isTensor } from "./is-tensor.js";

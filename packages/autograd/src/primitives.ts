@@ -5,30 +5,27 @@
  * gradients work. A VJP returns one cotangent per input, shaped like the *output* broadcast
  * (the sweep sums it back to the input's shape), or `null` for inputs with no gradient.
  */
-import type { ArgReduceKernel, Backend, BackendData, CompareKernel, UnaryKernel, WindowParams } from "./backend.js";
+import type { ArgReduceKernel, Backend, BackendData, BinaryKernel, CompareKernel, ReduceKernel, UnaryKernel, WindowParams } from "./backend.js";
 import type { DType } from "./dtype.js";
-import { broadcastPair, broadcastShapes, sizeOf, type Shape } from "./shape.js";
+import { broadcastPair, broadcastShapes, sizeOf, windowOutSize, type Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
-import { windowOutSize } from "./cpu/window.js";
 import {
   add, cast, concat, cos, div, equal, erf, exp, expand, fold, gather, matmul, maximum, mul, neg, pad,
   permute, reciprocal, reshape, scatterAdd, sin, slice, sqrt, square, sum, transpose, unfold, where, zerosLike,
   greater, zeros,
 } from "./ops/index.js";
-import type { CustomVjpAttrs } from "./custom-vjp.js";
+import type { CustomVjpAttrs } from "./ops/custom-vjp.js";
 
-/** The elementwise unary primitives (backend.ts's UNARY_KERNELS) take no attributes. */
+/** The elementwise unary and binary primitives (backend.ts's UNARY_KERNELS, BINARY_KERNELS) take no attributes. */
 type UnaryAttrs = { [K in UnaryKernel]: null };
+type BinaryAttrs = { [K in BinaryKernel]: null };
+/** Each of REDUCE_KERNELS is a primitive over `axes`; the comparisons and arg-reductions share one row each. */
+type ReduceAttrs = { [K in ReduceKernel]: { axes: number[] } };
 
 /** Attributes of each primitive: the closed set (about twenty ops). */
-export interface Attrs extends UnaryAttrs {
-  add: null;
-  mul: null;
-  maximum: null;
+export interface Attrs extends UnaryAttrs, BinaryAttrs, ReduceAttrs {
   where: null;
   compare: { op: CompareKernel };
-  sum: { axes: number[] };
-  max: { axes: number[] };
   argReduce: { op: ArgReduceKernel; axis: number };
   reshape: { shape: number[] };
   expand: { shape: number[] };
@@ -47,6 +44,17 @@ export interface Attrs extends UnaryAttrs {
 }
 
 export type Primitive = keyof Attrs;
+
+/** A recorded op: which primitive produced a tensor, from which inputs, with which attributes. */
+export interface Node {
+  readonly op: Primitive;
+  readonly inputs: Tensor[];
+  readonly attrs: unknown;
+  /** Set once a backward without `retainGraph` has run through this node. */
+  freed: boolean;
+  /** Where the op was recorded (anomaly mode only). */
+  stack?: string | undefined;
+}
 
 export interface Forward {
   data: BackendData;
@@ -72,7 +80,7 @@ function unaryForward(op: UnaryKernel) {
   };
 }
 
-function binaryForward(op: "add" | "mul" | "maximum") {
+function binaryForward(op: BinaryKernel) {
   return (b: Backend, xs: Tensor[]): Forward => {
     const x = xs[0]!;
     const y = xs[1]!;

@@ -1,3 +1,4 @@
+import type { TypedArray } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 
 /** A tensor shape: non-negative integer sizes, outermost first. `[]` is a scalar. */
@@ -146,4 +147,35 @@ export function batchMatrixIndices(aShape: Shape, bShape: Shape, outShape: Shape
     }
   }
   return { a, b };
+}
+
+/** Geometry of an unfold (im2col) / fold (col2im) window over NCHW data. */
+export interface WindowParams {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+}
+
+/** Output spatial size ⌊(N + 2P − D·(F−1) − 1)/S⌋ + 1 per axis. */
+export function windowOutSize(h: number, w: number, p: WindowParams): [number, number] {
+  const oh = Math.floor((h + 2 * p.padding[0] - p.dilation[0] * (p.kernel[0] - 1) - 1) / p.stride[0]) + 1;
+  const ow = Math.floor((w + 2 * p.padding[1] - p.dilation[1] * (p.kernel[1] - 1) - 1) / p.stride[1]) + 1;
+  return [oh, ow];
+}
+
+/** Nested arrays of numbers as returned by `arraySync()`; a scalar tensor gives a number. */
+export type NestedArray = number | NestedArray[];
+
+/** Flat row-major values as nested arrays (what `arraySync` returns). */
+export function nest(flat: TypedArray, shape: readonly number[]): NestedArray {
+  if (shape.length === 0) return flat[0]!;
+  const build = (axis: number, offset: number): NestedArray[] => {
+    const n = shape[axis]!;
+    const inner = sizeOf(shape.slice(axis + 1));
+    const out: NestedArray[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = axis === shape.length - 1 ? flat[offset + i]! : build(axis + 1, offset + i * inner);
+    return out;
+  };
+  return build(0, 0);
 }

@@ -2,33 +2,24 @@ import type { Backend, BackendData } from "./backend.js";
 import { isFloat, type DType, type TypedArray } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 import { formatTensor } from "./format.js";
-import { jupyterDisplay, tensorMimeBundle, type MimeBundle } from "./display.js";
+import { jupyterDisplay, mimeBundleOf, type MimeBundle } from "./display/registry.js";
 import * as ops from "./ops/index.js";
-import { backwardImpl } from "./autograd.js";
-import type { Primitive } from "./primitives.js";
-import { sizeOf } from "./shape.js";
+import type { Node } from "./primitives.js";
+import { nest, sizeOf, type NestedArray } from "./shape.js";
+import { TENSOR_BRAND } from "./is-tensor.js";
 import type { AxisOptions, ClampOptions, ReduceOptions, TriangleOptions, VarianceOptions, WindowOptions } from "./ops/index.js";
 import { track, type Scope } from "./lifetime.js";
-
-/** A recorded op: which primitive produced a tensor, from which inputs, with which attributes. */
-export interface Node {
-  readonly op: Primitive;
-  readonly inputs: Tensor[];
-  readonly attrs: unknown;
-  /** Set once a backward without `retainGraph` has run through this node. */
-  freed: boolean;
-  /** Where the op was recorded (anomaly mode only). */
-  stack?: string | undefined;
-}
+import { backwardImpl, type BackwardOptions } from "./engine.js";
 
 /** Anything the binary ops accept where a tensor is due. */
 export type TensorLike = Tensor | number;
 
-export interface BackwardOptions {
-  /** Keep the graph so that backward can run through it again. Default false. */
-  retainGraph?: boolean;
-  /** Record the backward pass itself so gradients can be differentiated again. Default false. */
-  createGraph?: boolean;
+/** A gradient taken off by {@link Tensor.stashGrad}: put it back, or free it. */
+export interface GradStash {
+  /** Puts the gradient back on its tensor (replacing, as {@link Tensor.replaceGrad}, whatever is there now). */
+  restore(): void;
+  /** Frees the stashed gradient unless user code has read it through `grad`. */
+  release(): void;
 }
 
 let nextId = 0;
@@ -91,6 +82,9 @@ export class Tensor {
   /** @internal Recorded graph nodes, not yet freed by backward, that use this tensor as an input. */
   _uses = 0;
 
+  /** @internal The brand {@link isTensor} reads (modules outside the core test tensors without importing this class). */
+  get [TENSOR_BRAND](): true { return true; }
+
   /** @internal Use {@link tensor} and the other constructors. */
   constructor(data: BackendData, shape: readonly number[], dtype: DType, backend: Backend) {
     this._data = data;
@@ -108,27 +102,74 @@ export class Tensor {
     return this._data;
   }
 
-  /** Accumulated gradient of a leaf (or of a non-leaf after {@link Tensor.retainGrad}). */
+  /**
+   * Accumulated gradient of a leaf (or of a non-leaf after {@link Tensor.retainGrad}). Reading it
+   * makes it yours: the library no longer frees it when a later backward or `zeroGrad` replaces
+   * it. Setting it (PyTorch's `p.grad = g`) takes null or a float tensor of this shape, which
+   * stays the caller's too. Optimizers use {@link Tensor.peekGrad} and {@link Tensor.replaceGrad}.
+   */
   get grad(): Tensor | null {
     this._gradSeen = true;
     return this._grad;
   }
 
   set grad(g: Tensor | null) {
-    if (g !== null && !(g instanceof Tensor)) throw new DeltagradError(`grad: expected a Tensor or null, got ${typeof g}`);
-    this._setGrad(g);
+    this.replaceGrad(g, "grad");
     this._gradSeen = true; // a gradient set by the caller is the caller's
   }
 
-  /** @internal `.grad` without marking it as seen by user code (optimizers, clipping, fit). */
-  _peekGrad(): Tensor | null {
-    return this._grad;
+  /**
+   * `.grad` without claiming it: it stays the library's, freed when a later backward,
+   * {@link Tensor.replaceGrad} or `zeroGrad` replaces it. For optimizers, clipping and checks
+   * that use it now and keep no reference.
+   *
+   * @example
+   * ```ts
+   * const g = p.peekGrad(); if (g !== null) total += g.square().sum().itemSync();
+   * ```
+   */
+  peekGrad(): Tensor | null { return this._grad; }
+
+  /**
+   * Sets `.grad` to a gradient the caller made and hands over (or null), as optimizers and
+   * `zeroGrad` do: the previous gradient is freed unless user code has read it through
+   * {@link Tensor.grad}. Throws unless `g` is null or a float Tensor of this shape (optimizers
+   * cast a gradient of the other float dtype).
+   *
+   * @example
+   * ```ts
+   * p.replaceGrad(null); // what zeroGrad() does for each parameter
+   * ```
+   */
+  replaceGrad(g: Tensor | null, op = "replaceGrad"): void {
+    if (g !== null && !(g instanceof Tensor)) throw new DeltagradError(`${op}: expected a Tensor or null, got ${typeof g}`);
+    if (g !== null && (!isFloat(g.dtype) || g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
+      throw new DeltagradError(`${op}: gradient ${fmtShape(g.shape)} ${g.dtype} does not fit the tensor's ${fmtShape(this.shape)} (same shape, a float dtype)`);
+    }
+    this._setGrad(g);
   }
 
   /**
-   * @internal Sets `.grad` to a tensor the library made. The previous gradient is disposed
-   * unless user code has read it (through the `grad` getter) since it was set.
+   * Takes `.grad` off (to null) without freeing it, for a step that may fail: `restore()` puts it
+   * back as it was; `release()` frees it unless user code has read it.
+   *
+   * @example
+   * ```ts
+   * const saved = p.stashGrad();
+   * try { step(); saved.release(); } catch (e) { saved.restore(); throw e; }
+   * ```
    */
+  stashGrad(): GradStash {
+    const [g, seen] = [this._grad, this._gradSeen];
+    this._grad = null;
+    this._gradSeen = false;
+    return {
+      restore: () => ((this._setGrad(g), (this._gradSeen = seen))),
+      release: () => (g !== null && !seen ? g.dispose() : undefined),
+    };
+  }
+
+  /** @internal The engine's and compile()'s `.grad` write: the previous gradient is freed unless user code has read it. */
   _setGrad(g: Tensor | null): void {
     const old = this._grad;
     if (compileHooks.setGrad !== null) compileHooks.setGrad(this, old, g);
@@ -137,19 +178,8 @@ export class Tensor {
     this._gradSeen = false;
   }
 
-  /** @internal Takes `.grad` off (neither disposing it nor marking it seen), returning it with its seen flag. */
-  _stashGrad(): [Tensor | null, boolean] {
-    const s: [Tensor | null, boolean] = [this._grad, this._gradSeen];
-    this._grad = null;
-    this._gradSeen = false;
-    return s;
-  }
-
-  /** @internal Puts back a gradient taken by {@link Tensor._stashGrad} (the current one is replaced as by `_setGrad`). */
-  _unstashGrad([g, seen]: [Tensor | null, boolean]): void {
-    this._setGrad(g);
-    this._gradSeen = seen;
-  }
+  /** @internal Alias of {@link Tensor.peekGrad} (compile/ still calls it). */
+  _peekGrad(): Tensor | null { return this._grad; }
 
   /**
    * Gives this tensor's storage back to its backend as soon as no recorded graph node needs it
@@ -179,14 +209,10 @@ export class Tensor {
    * { using y = x.exp(); total += y.sum().itemSync(); } // y's storage is free again here
    * ```
    */
-  [DISPOSE](): void {
-    this.dispose();
-  }
+  [DISPOSE](): void { this.dispose(); }
 
   /** Whether the storage has been released ({@link Tensor.dispose}); such a tensor can no longer be read. */
-  get isDisposed(): boolean {
-    return this._released;
-  }
+  get isDisposed(): boolean { return this._released; }
 
   /** @internal Drops this tensor's reference to its storage. */
   _release(): void {
@@ -203,29 +229,19 @@ export class Tensor {
   }
 
   /** Number of elements. */
-  get size(): number {
-    return sizeOf(this.shape);
-  }
+  get size(): number { return sizeOf(this.shape); }
 
   /** Number of axes (0 for a scalar). */
-  get rank(): number {
-    return this.shape.length;
-  }
+  get rank(): number { return this.shape.length; }
 
   /** The op that produced this tensor (null for leaves). */
-  get node(): Node | null {
-    return this._node;
-  }
+  get node(): Node | null { return this._node; }
 
   /** Name of the primitive that produced this tensor, or null for a leaf. */
-  get gradFn(): string | null {
-    return this._node?.op ?? null;
-  }
+  get gradFn(): string | null { return this._node?.op ?? null; }
 
   /** True for tensors created by the user rather than by a recorded op. */
-  get isLeaf(): boolean {
-    return this._node === null;
-  }
+  get isLeaf(): boolean { return this._node === null; }
 
   /** Whether gradients flow to this tensor. Settable on float leaves only. */
   get requiresGrad(): boolean {
@@ -258,14 +274,10 @@ export class Tensor {
   }
 
   /** A new leaf sharing this tensor's values, cut from the graph. @example `const c = y.detach();` */
-  detach(): Tensor {
-    return new Tensor(this.handle, this.shape, this.dtype, this.backend);
-  }
+  detach(): Tensor { return new Tensor(this.handle, this.shape, this.dtype, this.backend); }
 
   /** A copy with its own storage, recorded on the graph like an identity op. @example `const c = x.clone();` */
-  clone(): Tensor {
-    return ops.add(this, ops.zeros([], { dtype: this.dtype }));
-  }
+  clone(): Tensor { return ops.add(this, ops.zeros([], { dtype: this.dtype })); }
 
   /**
    * Replaces this tensor's values in place with `value`'s (same shape; cast to this dtype),
@@ -338,9 +350,7 @@ export class Tensor {
   }
 
   /** Async {@link Tensor.arraySync}. @example `await x.array()` */
-  async array(): Promise<NestedArray> {
-    return nest(await this.data(), this.shape);
-  }
+  async array(): Promise<NestedArray> { return nest(await this.data(), this.shape); }
 
   /** Async {@link Tensor.itemSync}. @example `await loss.item()` */
   async item(): Promise<number> {
@@ -355,12 +365,10 @@ export class Tensor {
   }
 
   /** PyTorch-style printout: values, shape, dtype and gradFn. @example `String(tensor([1, 2]))` */
-  toString(): string {
-    return formatTensor(this);
-  }
+  toString(): string { return formatTensor(this); }
 
   /** Jupyter rich display (Deno kernel): `text/plain` and an HTML table. @example `t[Symbol.for("Jupyter.display")]()["text/html"]` */
-  [jupyterDisplay](): MimeBundle { return tensorMimeBundle(this); }
+  [jupyterDisplay](): MimeBundle { return mimeBundleOf(this); }
 
   // ----- one-line delegates to the free functions -----
   add(b: TensorLike): Tensor { return ops.add(this, b); }
@@ -438,19 +446,4 @@ function disposedError(t: Tensor): DeltagradError {
   return new DeltagradError(
     `tensor ${fmtShape(t.shape)} ${t.dtype} was disposed${t.isLeaf ? "" : ` (an intermediate of ${t.gradFn}, released when backward freed its graph; pass { retainGraph: true } to keep it)`} and can no longer be used`,
   );
-}
-
-/** Nested arrays of numbers as returned by `arraySync()`; a scalar tensor gives a number. */
-export type NestedArray = number | NestedArray[];
-
-function nest(flat: TypedArray, shape: readonly number[]): NestedArray {
-  if (shape.length === 0) return flat[0]!;
-  const build = (axis: number, offset: number): NestedArray[] => {
-    const n = shape[axis]!;
-    const inner = sizeOf(shape.slice(axis + 1));
-    const out: NestedArray[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = axis === shape.length - 1 ? flat[offset + i]! : build(axis + 1, offset + i * inner);
-    return out;
-  };
-  return build(0, 0);
 }

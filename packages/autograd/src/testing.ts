@@ -12,7 +12,8 @@
  */
 import type {} from "vitest";
 import { gradcheck, type GradcheckOptions } from "./gradcheck.js";
-import { Tensor } from "./tensor.js";
+import type { Tensor } from "./tensor.js";
+import { isTensor } from "./is-tensor.js";
 
 export interface AllCloseOptions {
   atol?: number;
@@ -27,7 +28,7 @@ interface MatcherResult {
 type Expected = Tensor | number | readonly unknown[] | ArrayLike<number>;
 
 function flatten(v: Expected): { values: number[]; shape: number[] | null } {
-  if (v instanceof Tensor) return { values: Array.from(v.dataSync()), shape: v.shape.slice() };
+  if (isTensor(v)) return { values: Array.from(v.dataSync()), shape: v.shape.slice() };
   if (typeof v === "number") return { values: [v], shape: null };
   const out: number[] = [];
   const walk = (x: unknown): void => {

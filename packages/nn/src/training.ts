@@ -210,7 +210,7 @@ function metricFns(metrics: Metric[] = []): [string, (p: Tensor, y: Tensor) => n
 function nonFiniteCount(params: Tensor[]): Tensor {
   return scoped(() => noGrad(() => {
     const counts = params.flatMap((p) => {
-      const g = p._peekGrad();
+      const g = p.peekGrad();
       return g ? [logicalNot(g.abs().less(Infinity)).cast("float32").sum()] : [];
     });
     return counts.length === 0 ? tensor(0) : counts.reduce((acc, c) => acc.add(c));
@@ -312,7 +312,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     for (const batch of batches(x, y, { batchSize, shuffle, seed: seed === undefined ? undefined : seed * 1_000_003 + epoch })) {
       b++;
       // The gradients before this batch, set aside (not freed) so that a failing batch can put them back.
-      const savedGrads = params.map((p) => p._stashGrad());
+      const savedGrads = params.map((p) => p.stashGrad());
       try {
         const [pred, l, nonFinite] = step.forwardBackward(batch.x, batch.y);
         // One read per step, not a download of every gradient: the loss and a count of non-finite
@@ -322,7 +322,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         if (bad !== 0) throw new DeltagradError(`fit: a gradient at epoch ${epoch}, batch ${b} (training stopped before this step, parameters unchanged) has ${bad} NaN or infinite entries`);
         step.update();
         // Superseded gradients only the library has seen are freed now.
-        for (const [g, seen] of savedGrads) if (g && !seen) g.dispose();
+        for (const s of savedGrads) s.release();
         lossSum += lv * batch.indices.length;
         const batchMetrics: Record<string, number> = {};
         if (mfns.length) {
@@ -332,7 +332,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         }
         for (const cb of cbs) await cb.onBatchEnd?.(b, { loss: lv, size: batch.indices.length, metrics: batchMetrics }, ctx);
       } catch (e) {
-        params.forEach((p, i) => p._unstashGrad(savedGrads[i]!));
+        for (const s of savedGrads) s.restore();
         throw e;
       }
     }

@@ -15,14 +15,14 @@ function collect(name: string, params: Tensor | Iterable<Tensor>): Tensor[] {
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) fail(name, `params[${i}] is not a Tensor (got ${fmt(p)})`);
   });
-  return list.filter((p) => p._peekGrad() !== null);
+  return list.filter((p) => p.peekGrad() !== null);
 }
 
 /** Writes `g` into `p.grad` in place when the gradient is a leaf (keeping its identity, as PyTorch's `mul_`). */
 function setGrad(p: Tensor, g: Tensor): void {
-  const cur = p._peekGrad()!;
+  const cur = p.peekGrad()!;
   if (cur.isLeaf) cur.assign(g);
-  else p._setGrad(escapeScope(g));
+  else p.replaceGrad(escapeScope(g));
 }
 
 /**
@@ -52,7 +52,7 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   if (typeof normType !== "number" || !(normType > 0)) fail(N, `normType must be a positive number or Infinity, got ${fmt(normType)}`);
   const withGrad = collect(N, params);
   if (withGrad.length === 0) return zeros([]);
-  const backends = withGrad.map((p) => p._peekGrad()!.backend);
+  const backends = withGrad.map((p) => p.peekGrad()!.backend);
   if (errorIfNonfinite && backends.some((b) => !b.synchronous)) {
     fail(N, `errorIfNonfinite reads the norm on the host, which the ${backends.find((b) => !b.synchronous)!.name} backend cannot do synchronously; leave it off and check the returned norm (await norm.item())`);
   }
@@ -61,7 +61,7 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   return scoped(() => noGrad(() => {
     // Per-gradient norms, then the norm of the norms.
     const norms = withGrad.map((p) => {
-      const g = cast(p._peekGrad()!, acc);
+      const g = cast(p.peekGrad()!, acc);
       if (normType === Infinity) return max(abs(g));
       if (normType === 2) return sqrt(sum(mul(g, g)));
       if (normType === 1) return sum(abs(g));
@@ -76,7 +76,7 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
     // PyTorch's clip_coef_clamped: multiplying by exactly 1 leaves a gradient within the bound bit for bit.
     const coef = clamp(div(maxNorm, add(total, 1e-6)), { max: 1 });
     for (const p of withGrad) {
-      const g = p._peekGrad()!;
+      const g = p.peekGrad()!;
       setGrad(p, mul(g, cast(coef, g.dtype)));
     }
     return total;
@@ -97,6 +97,6 @@ export function clipGradValue(params: Tensor | Iterable<Tensor>, clipValue: numb
   checkNumber("clipGradValue", "clipValue", clipValue, (x) => x >= 0, "clipValue ≥ 0");
   const withGrad = collect("clipGradValue", params);
   scoped(() => noGrad(() => {
-    for (const p of withGrad) setGrad(p, clamp(p._peekGrad()!, { min: -clipValue, max: clipValue }));
+    for (const p of withGrad) setGrad(p, clamp(p.peekGrad()!, { min: -clipValue, max: clipValue }));
   }));
 }

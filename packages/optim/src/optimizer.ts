@@ -221,7 +221,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
           const hp = this.hyper(group);
           this.validate(hp);
           for (const p of group.params) {
-            const g = p._peekGrad();
+            const g = p.peekGrad();
             if (g === null) continue;
             if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
               fail(this.name, `param group ${gi}: gradient of shape [${g.shape.join(",")}] does not match its parameter's shape [${p.shape.join(",")}]`);
@@ -309,9 +309,9 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
   zeroGrad({ setToNone = true }: ZeroGradOptions = {}): void {
     for (const group of this.paramGroups) {
       for (const p of group.params) {
-        const g = p._peekGrad();
+        const g = p.peekGrad();
         if (g === null) continue;
-        p._setGrad(setToNone ? null : zeros(g.shape, { dtype: g.dtype }));
+        p.replaceGrad(setToNone ? null : zeros(g.shape, { dtype: g.dtype }));
       }
     }
   }

@@ -79,7 +79,11 @@ describe("fuzz: @deltagrad/optim", () => {
           const all = opt.paramGroups.flatMap((g) => g.params);
           const rnd = fc.sample(fc.tuple(...all.map(gradFor)), { seed, numRuns: steps + 1 });
           for (let s = 0; s <= steps; s++) {
-            all.forEach((p, i) => (p.grad = (rnd[s]![i] as Tensor | null) ?? null));
+            // Setting .grad validates (same shape, a float dtype): a refused gradient leaves null.
+            all.forEach((p, i) => {
+              p.grad = null;
+              check("grad", (g: Tensor | null) => void (p.grad = g), [(rnd[s]![i] as Tensor | null) ?? null], { result: () => {} });
+            });
             const before = snapshot(opt, all);
             const ok = check(`${name}`, () => (opt.step(), true), [], { result: () => {} }) === true;
             const after = snapshot(opt, all);

@@ -1,13 +1,10 @@
 import type { WindowParams } from "../backend.js";
 import type { TypedArray } from "../dtype.js";
-import type { Shape } from "../shape.js";
+import { windowOutSize, type Shape } from "../shape.js";
 
-/** Output spatial size ⌊(N + 2P − D·(F−1) − 1)/S⌋ + 1 per axis. */
-export function windowOutSize(h: number, w: number, p: WindowParams): [number, number] {
-  const oh = Math.floor((h + 2 * p.padding[0] - p.dilation[0] * (p.kernel[0] - 1) - 1) / p.stride[0]) + 1;
-  const ow = Math.floor((w + 2 * p.padding[1] - p.dilation[1] * (p.kernel[1] - 1) - 1) / p.stride[1]) + 1;
-  return [oh, ow];
-}
+// The geometry lives in shape.ts (the core reads it without importing a backend); re-exported for
+// the other backends' kernels.
+export { windowOutSize };
 
 /**
  * im2col and col2im share one walk over every (column row, output position) pair of NCHW

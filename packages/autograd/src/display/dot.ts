@@ -1,7 +1,8 @@
-import { formatNumber } from "./format.js";
-import { DeltagradError, optionsOf } from "./errors.js";
-import { describe } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import { formatNumber } from "../format.js";
+import { DeltagradError, optionsOf } from "../errors.js";
+import { describe } from "../shape.js";
+import type { Tensor } from "../tensor.js";
+import { isTensor } from "../is-tensor.js";
 
 export interface DotOptions {
   /** Graph title. */
@@ -29,7 +30,7 @@ export interface GraphNode {
  * ```
  */
 export function graphNodes(root: Tensor): GraphNode[] {
-  if (!(root instanceof Tensor)) throw new DeltagradError(`graphNodes: expected a Tensor, got ${describe(root)}`);
+  if (!isTensor(root)) throw new DeltagradError(`graphNodes: expected a Tensor, got ${describe(root)}`);
   const order: Tensor[] = [];
   const seen = new Set<Tensor>([root]);
   const stack: [Tensor, number][] = [[root, 0]];
@@ -85,7 +86,7 @@ const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
  * ```
  */
 export function toDot(root: Tensor, options?: DotOptions): string {
-  if (!(root instanceof Tensor)) throw new DeltagradError(`toDot: expected a Tensor, got ${describe(root)}`);
+  if (!isTensor(root)) throw new DeltagradError(`toDot: expected a Tensor, got ${describe(root)}`);
   const opts = optionsOf("toDot", options);
   const nodes = graphNodes(root);
   const ids = new Map(nodes.map((n, i) => [n.tensor, `n${i}`]));

@@ -4,10 +4,9 @@
  * fold's is unfold, so every op in this file differentiates to any order.
  */
 import type { WindowParams } from "../backend.js";
-import { windowOutSize } from "../cpu/window.js";
 import { isFloat } from "../dtype.js";
 import { DeltagradError, fmtShape } from "../errors.js";
-import { describe } from "../shape.js";
+import { describe, windowOutSize } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { arange, ones, tensor } from "./create.js";
 import { add, asTensor, cast, div, equal, where } from "./elementwise.js";

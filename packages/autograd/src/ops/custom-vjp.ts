@@ -5,13 +5,13 @@
  * other (under `createGraph` its ops are on the graph), so a VJP written with public ops
  * differentiates again.
  */
-import type { Backend } from "./backend.js";
-import { apply, noGrad } from "./engine.js";
-import { DeltagradError, fmtShape } from "./errors.js";
-import { closeScope, openScope } from "./lifetime.js";
-import type { Forward } from "./primitives.js";
-import { describe, shapesEqual } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import type { Backend } from "../backend.js";
+import { apply, noGrad } from "../engine.js";
+import { DeltagradError, fmtShape } from "../errors.js";
+import { closeScope, openScope } from "../lifetime.js";
+import type { Forward } from "../primitives.js";
+import { describe, shapesEqual } from "../shape.js";
+import { Tensor } from "../tensor.js";
 
 /**
  * The VJP of a {@link customVjp} function: one cotangent (or null for none) per input, each

@@ -1,7 +1,7 @@
 import type { CompareKernel } from "../backend.js";
 import { isFloat, promote, checkDType, type DType } from "../dtype.js";
 import { apply, unbroadcast } from "../engine.js";
-import { customVjp } from "../custom-vjp.js";
+import { customVjp } from "./custom-vjp.js";
 import { DeltagradError, optionsOf } from "../errors.js";
 import { broadcastPair, describe } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";

@@ -1,3 +1,4 @@
+import type { ArgReduceKernel } from "../backend.js";
 import { isFloat } from "../dtype.js";
 import { apply, noGrad } from "../engine.js";
 import { DeltagradError, optionsOf, within } from "../errors.js";
@@ -79,7 +80,7 @@ export function min(x: Tensor, opts?: ReduceOptions): Tensor {
   return within("min", () => neg(max(neg(x), opts)));
 }
 
-function argReduce(op: "argmax" | "argmin", x: Tensor, opts: AxisOptions | undefined): Tensor {
+function argReduce(op: ArgReduceKernel, x: Tensor, opts: AxisOptions | undefined): Tensor {
   asTensor(op, x);
   const { axis, keepDims } = optionsOf(op, opts);
   if (axis === undefined) {

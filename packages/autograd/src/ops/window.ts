@@ -1,8 +1,7 @@
 import type { WindowParams } from "../backend.js";
-import { windowOutSize } from "../cpu/window.js";
 import { apply } from "../engine.js";
 import { DeltagradError, fmtShape } from "../errors.js";
-import { describe } from "../shape.js";
+import { describe, windowOutSize } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { asTensor } from "./elementwise.js";
 
