@@ -1,0 +1,51 @@
+// The import-layer check (tools/check-layers.ts, also `pnpm check:layers`) run inside the suite:
+// the repository's own packages pass it, and a small tree with each kind of violation fails it
+// with one line per broken rule (so the check can fail).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkLayers } from "../../../tools/check-layers.ts";
+
+describe("import layers", () => {
+  it("the packages keep their layers; the only cycle is the core loop {tensor, engine, primitives, ops/*}", async () => {
+    const r = await checkLayers();
+    expect(r.problems).toEqual([]);
+    expect(r.coreLoopSize).toBeGreaterThan(0);
+    const loop = r.components.autograd.find((c) => c.includes("tensor.ts"))!;
+    expect(loop.every((f) => f === "tensor.ts" || f === "engine.ts" || f === "primitives.ts" || f.startsWith("ops/"))).toBe(true);
+    expect(r.components.nn).toEqual([]);
+    expect(r.components.optim).toEqual([]);
+  });
+
+  const root = mkdtempSync(join(tmpdir(), "deltagrad-layers-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const write = (path: string, text: string) => {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  };
+
+  it("fails on a cycle outside the core loop, a core import of a backend or of display, and imports up a package layer", async () => {
+    write("tsconfig.json", JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", allowImportingTsExtensions: true, noEmit: true } }));
+    const a = "packages/autograd/src/";
+    write(a + "tensor.ts", 'import { add } from "./ops/index.js";\nimport { formatTensor } from "./format.js";\nexport class Tensor { add() { return add(); } toString() { return formatTensor(this); } }\n');
+    write(a + "ops/index.ts", 'import { Tensor } from "../tensor.js";\nexport function add() { return new Tensor(); }\n');
+    // format.ts ↔ tensor.ts: a cycle outside the allowed loop (an `instanceof Tensor` guard).
+    write(a + "format.ts", 'import { Tensor } from "./tensor.js";\nexport function formatTensor(t: unknown) { return t instanceof Tensor ? "t" : "?"; }\n');
+    // The core reaching into a backend's folder, and loading the display code.
+    write(a + "shape.ts", 'import { windowOutSize } from "./cpu/window.js";\nimport { toSvg } from "./display/svg.ts";\nexport const w = [windowOutSize, toSvg];\n');
+    write(a + "cpu/window.ts", "export function windowOutSize() { return 1; }\n");
+    write(a + "display/svg.ts", "export function toSvg() { return '<svg/>'; }\n");
+    write(a + "index.ts", 'import "./cpu/window.js";\nexport * from "./tensor.js";\n');
+    write("packages/optim/src/index.ts", 'import { Linear } from "@deltagrad/nn";\nexport const l = Linear;\n');
+    write("packages/nn/src/index.ts", 'import { Tensor } from "@deltagrad/autograd";\nexport class Linear { w?: Tensor; }\n');
+
+    const r = await checkLayers(root);
+    expect(r.coreLoopSize).toBe(0); // the tensor loop holds format.ts, so it is not the allowed one
+    expect(r.problems).toHaveLength(4);
+    expect(r.problems[0]).toMatch(/autograd: import cycle among format\.ts, ops\/index\.ts, tensor\.ts \(outside the allowed core loop: format\.ts\)/);
+    expect(r.problems.some((p) => /shape\.ts: imports the backend file cpu\/window\.ts/.test(p))).toBe(true);
+    expect(r.problems.some((p) => /shape\.ts: imports display\/svg\.ts at run time/.test(p))).toBe(true);
+    expect(r.problems.some((p) => /optim\/src\/index\.ts: imports @deltagrad\/nn \(a higher layer\)/.test(p))).toBe(true);
+  });
+});
