@@ -8,7 +8,8 @@
  * form uses it for every console.log).
  * Browser-only blocks are fenced ```ts no-run and are listed as skipped, with the reason.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
@@ -63,5 +64,41 @@ describe("docs/ and README code blocks", () => {
     await import(/* @vite-ignore */ file);
     const expected = [...code.matchAll(/^\s*console\.log\(.*\); \/\/ prints: (.*)$/gm)].map((m) => m[1]!);
     if (expected.length > 0) expect(printed).toEqual(expected); // then every console.log of the block says what it prints
+  });
+});
+
+/** GitHub's heading anchor: lowercase, punctuation dropped (letters, digits, `-`, `_` kept), spaces → `-`. */
+export function slug(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+}
+
+/** The relative links `[text](target)` of a markdown file outside code fences, with their line numbers. */
+export function linksOf(text: string): { line: number; target: string }[] {
+  const prose = text.replace(/^```[\s\S]*?^```$/gm, (m) => m.replace(/[^\n]/g, ""));
+  return [...prose.matchAll(/\]\(([^()\s]+)\)/g)]
+    .map((m) => ({ line: prose.slice(0, m.index).split("\n").length, target: m[1]! }))
+    .filter((l) => !/^[a-z]+:/.test(l.target));
+}
+
+describe("docs/ and README links", () => {
+  it("reads anchors and links the way GitHub does", () => {
+    expect(slug("Debugging NaNs (anomaly mode)")).toBe("debugging-nans-anomaly-mode");
+    expect(slug("The `wasm` backend")).toBe("the-wasm-backend");
+    expect(linksOf("[a](b.md#c) [d](https://e)\n```\n[f](g.md)\n```\n")).toEqual([{ line: 1, target: "b.md#c" }]);
+  });
+
+  it.each([...guides, ...readmes, "../README.md"])("%s: every relative link points at a file (and heading) that exists", (f) => {
+    const path = docsDir + f;
+    const broken: string[] = [];
+    for (const { line, target } of linksOf(readFileSync(path, "utf8"))) {
+      const [file, anchor] = target.split("#") as [string, string | undefined];
+      const dest = file === "" ? path : resolve(dirname(path), file);
+      if (!existsSync(dest)) broken.push(`${f}:${line}: ${target} (no such file)`);
+      else if (anchor && dest.endsWith(".md")) {
+        const headings = [...readFileSync(dest, "utf8").replace(/^```[\s\S]*?^```$/gm, "").matchAll(/^#+ (.*)$/gm)].map((m) => slug(m[1]!));
+        if (!headings.includes(anchor)) broken.push(`${f}:${line}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });
