@@ -1,46 +1,15 @@
 import { optionsOf } from "./options.js";
-import { DeltagradError, Tensor, cast, escapeXml, isFloat, mul, noGrad, scoped, sum, zeros, type DType } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, scoped, type DType } from "@deltagrad/autograd";
+import { isBuiltIn } from "./module-builtin.js";
+import { isMarkedParameter, isParameter, parameter } from "./parameter.js";
 import { loadModel, saveModel } from "./checkpoint.js";
+import { moduleHtml, moduleRepr } from "./module-display.js";
+import { convertModules, loadStateEntries, qualifiedTensors, type Buffer, type Entry, type LoadStateDictOptions, type LoadStateDictResult, type RegisterBufferOptions } from "./module-state.js";
 
-/**
- * Tensors that are parameters. A tensor becomes one when a module registers it
- * ({@link Module.registerParameter}), when a layer creates it with {@link parameter}, or when
- * discovery first finds it as a float leaf with `requiresGrad`. Membership outlives
- * `requiresGrad = false`, so a frozen weight stays in `parameters()` and `stateDict()`.
- */
-const PARAMETERS = new WeakSet<Tensor>();
-
-/**
- * Marks a float leaf tensor as a module parameter and turns on its gradient tracking. Modules
- * find parameters among their own fields, so `this.weight = parameter(t)` is all a layer needs.
- *
- * @example
- * ```ts
- * class Scale extends Module {
- *   readonly s = parameter(ones([1]));
- *   forward(x: Tensor) { return x.mul(this.s); }
- * }
- * new Scale().numParameters(); // 1
- * ```
- */
-export function parameter(t: Tensor): Tensor {
-  if (!(t instanceof Tensor)) throw new DeltagradError(`parameter: expected a Tensor, got ${typeof t}`);
-  if (!isFloat(t.dtype)) throw new DeltagradError(`parameter: parameters must be float32 or float64, got ${t.dtype}`);
-  if (!t.isLeaf) throw new DeltagradError(`parameter: a parameter must be a leaf tensor (this one was produced by ${t.gradFn}); use detach() first`);
-  t.requiresGrad = true;
-  PARAMETERS.add(t);
-  return t;
-}
-
-function isParameter(v: unknown): v is Tensor {
-  if (!(v instanceof Tensor)) return false;
-  if (PARAMETERS.has(v)) return true;
-  if (v.isLeaf && v.requiresGrad && isFloat(v.dtype)) {
-    PARAMETERS.add(v);
-    return true;
-  }
-  return false;
-}
+export { formatCount } from "./module-display.js";
+export { builtInModules } from "./module-builtin.js";
+export { parameter } from "./parameter.js";
+export type { LoadStateDictOptions, LoadStateDictResult, RegisterBufferOptions } from "./module-state.js";
 
 /**
  * A module of any signature: what containers, `children()` and `modules()` hold. `Module` alone
@@ -53,51 +22,6 @@ function isParameter(v: unknown): v is Tensor {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyModule = Module<any, any>;
-
-/** One direct entry of a module: a child module or a parameter, with a way to rebind it. */
-interface Entry {
-  name: string;
-  value: AnyModule | Tensor;
-  set(v: AnyModule | Tensor): void;
-}
-
-/** Options of {@link Module.registerBuffer}. */
-export interface RegisterBufferOptions {
-  /** Whether the buffer is part of `stateDict()` (and so of checkpoints). Default true. */
-  persistent?: boolean;
-}
-
-/** A registered buffer: a tensor (or null: declared but unset) and whether `stateDict` carries it. */
-interface Buffer {
-  t: Tensor | null;
-  persistent: boolean;
-}
-
-export interface LoadStateDictOptions {
-  /** Require the keys to match the model's parameter names exactly. Default true. */
-  strict?: boolean;
-}
-
-export interface LoadStateDictResult {
-  /** Parameter and persistent buffer names the state dict did not have (only possible with `strict: false`). */
-  missingKeys: string[];
-  /** State dict keys the model has no parameter or persistent buffer for (only possible with `strict: false`). */
-  unexpectedKeys: string[];
-}
-
-const fmtShape = (s: readonly number[]) => `[${s.join(",")}]`;
-
-/**
- * Formats an integer with thousands separators (1238730 → "1,238,730"), independent of locale.
- *
- * @example
- * ```ts
- * formatCount(1238730); // "1,238,730"
- * ```
- */
-export function formatCount(n: number): string {
-  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
 
 /**
  * Base class of every layer and model, like PyTorch's `nn.Module`.
@@ -122,22 +46,6 @@ export function formatCount(n: number): string {
  * net.call(randn([2, 4])).shape;          // [2, 3]
  * ```
  */
-const BUILT_IN = new WeakSet<object>();
-
-/**
- * @internal Declares library module classes whose `forward` keeps no tensor it creates other than
- * its result, so that {@link Module.call} may release the rest. Exact classes only: a subclass
- * written by a user is not covered.
- *
- * @example
- * ```ts
- * builtInModules(Linear, ReLU); // (done by the library for its own classes)
- * ```
- */
-export function builtInModules(...classes: (abstract new (...args: never[]) => AnyModule)[]): void {
-  for (const c of classes) BUILT_IN.add(c);
-}
-
 export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /** True in training mode (the default), false after {@link Module.eval}. Dropout and BatchNorm read it. */
   training = true;
@@ -161,27 +69,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * @example `model.call(x)`; `lstm.call(x, [h0, c0])`
    */
   call(...inputs: In): Out {
-    return this.#builtIn() ? scoped(() => this.forward(...inputs)) : this.forward(...inputs);
-  }
-
-  /**
-   * Whether this module and all its descendants are library classes (whose forwards keep no
-   * tensor they make). Children held in fields count as well as registered ones: a user's module
-   * inside a built-in container must run as written.
-   */
-  #builtIn(): boolean {
-    if (!BUILT_IN.has(this.constructor)) return false;
-    for (const m of this.#registered.values()) if (m instanceof Module && !m.#builtIn()) return false;
-    const self = this as unknown as Record<string, unknown>;
-    for (const key of Object.keys(this)) {
-      const v = self[key];
-      if (v instanceof Module) {
-        if (!v.#builtIn()) return false;
-      } else if (Array.isArray(v)) {
-        for (const e of v) if (e instanceof Module && !e.#builtIn()) return false;
-      }
-    }
-    return true;
+    return isBuiltIn(this) ? scoped(() => this.forward(...inputs)) : this.forward(...inputs);
   }
 
   /**
@@ -239,7 +127,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       if (this.#registered.has(name)) throw new DeltagradError(`registerBuffer: "${name}" is already a parameter or child module of ${this.constructor.name}`);
     }
     if (t !== null && !(t instanceof Tensor)) throw new DeltagradError(`registerBuffer: "${name}" must be a Tensor or null, got ${typeof t}`);
-    if (t !== null && (t.requiresGrad || PARAMETERS.has(t))) {
+    if (t !== null && (t.requiresGrad || isMarkedParameter(t))) {
       throw new DeltagradError(`registerBuffer: "${name}" is a parameter or requires gradients; a buffer never gets gradients (pass t.detach())`);
     }
     this.#buffers.set(name, { t, persistent: !!persistent });
@@ -261,9 +149,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 
   /** Own non-null buffers with their names and persistence. */
-  #ownBuffers(): [string, Tensor, boolean][] {
-    const out: [string, Tensor, boolean][] = [];
-    for (const [n, b] of this.#buffers) if (b.t !== null) out.push([n, b.t, b.persistent]);
+  #ownBuffers(persistentOnly = false): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, b] of this.#buffers) if (b.t !== null && (b.persistent || !persistentOnly)) out.push([n, b.t]);
     return out;
   }
 
@@ -278,20 +166,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * ```
    */
   namedBuffers(): [string, Tensor][] {
-    return this.#namedBuffers(false);
-  }
-
-  #namedBuffers(persistentOnly: boolean): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    const seen = new Set<Tensor>();
-    for (const [prefix, m] of this.namedModules()) {
-      for (const [n, b, persistent] of m.#ownBuffers()) {
-        if (seen.has(b) || (persistentOnly && !persistent)) continue;
-        seen.add(b);
-        out.push([prefix ? `${prefix}.${n}` : n, b]);
-      }
-    }
-    return out;
+    return qualifiedTensors(this.namedModules(), (m) => m.#ownBuffers());
   }
 
   /** Every non-null buffer, each once. @example `model.buffers().length` */
@@ -394,16 +269,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * ```
    */
   namedParameters(): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    const seen = new Set<Tensor>();
-    for (const [prefix, m] of this.namedModules()) {
-      for (const [n, p] of m.namedOwnParameters()) {
-        if (seen.has(p)) continue;
-        seen.add(p);
-        out.push([prefix ? `${prefix}.${n}` : n, p]);
-      }
-    }
-    return out;
+    return qualifiedTensors(this.namedModules(), (m) => m.namedOwnParameters());
   }
 
   /** Every parameter, each once (what an optimizer takes). @example `new Adam(model.parameters())` */
@@ -467,33 +333,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    */
   to(dtype: DType): this {
     if (dtype !== "float32" && dtype !== "float64") throw new DeltagradError(`Module.to: parameters must be float32 or float64, got ${JSON.stringify(dtype)}`);
-    const converted = new Map<Tensor, Tensor>();
-    for (const m of this.modules()) {
-      for (const e of m.#entries()) {
-        const p = e.value;
-        if (!(p instanceof Tensor) || p.dtype === dtype) continue;
-        let q = converted.get(p);
-        if (!q) {
-          const rg = p.requiresGrad;
-          q = parameter(noGrad(() => cast(p.detach(), dtype)));
-          q.requiresGrad = rg;
-          if (p.name !== undefined) q.name = p.name;
-          converted.set(p, q);
-        }
-        e.set(q);
-      }
-      for (const [name, b] of m.#buffers) {
-        const t = b.t;
-        if (t === null || !isFloat(t.dtype) || t.dtype === dtype) continue;
-        let q = converted.get(t);
-        if (!q) {
-          q = noGrad(() => cast(t.detach(), dtype));
-          if (t.name !== undefined) q.name = t.name;
-          converted.set(t, q);
-        }
-        m.#buffers.set(name, { t: q, persistent: b.persistent });
-      }
-    }
+    convertModules(this.modules(), dtype, (m) => ({ entries: m.#entries(), buffers: m.#buffers }));
     return this;
   }
 
@@ -517,18 +357,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   /** Parameters and persistent buffers by name, in state-dict order, each tensor once. */
   #stateEntries(): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    const seen = new Set<Tensor>();
-    for (const [prefix, m] of this.namedModules()) {
-      const own: [string, Tensor][] = m.namedOwnParameters();
-      for (const [n, b, persistent] of m.#ownBuffers()) if (persistent) own.push([n, b]);
-      for (const [n, t] of own) {
-        if (seen.has(t)) continue;
-        seen.add(t);
-        out.push([prefix ? `${prefix}.${n}` : n, t]);
-      }
-    }
-    return out;
+    return qualifiedTensors(this.namedModules(), (m) => [...m.namedOwnParameters(), ...m.#ownBuffers(true)]);
   }
 
   /**
@@ -547,39 +376,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    */
   loadStateDict(sd: Record<string, Tensor>, options?: LoadStateDictOptions): LoadStateDictResult {
     const { strict = true } = optionsOf("loadStateDict", options);
-    const where = `${this.constructor.name}.loadStateDict`;
-    if (typeof sd !== "object" || sd === null || Array.isArray(sd)) {
-      throw new DeltagradError(`${where}: expected a record of tensors by name, got ${sd === null ? "null" : Array.isArray(sd) ? "an array" : typeof sd}`);
-    }
-    const params = this.#stateEntries();
-    const names = new Set(params.map(([n]) => n));
-    const problems: string[] = [];
-    const missingKeys: string[] = [];
-    const plan: [Tensor, Tensor][] = [];
-    for (const [name, p] of params) {
-      if (!Object.prototype.hasOwnProperty.call(sd, name)) {
-        missingKeys.push(name);
-        continue;
-      }
-      const v = sd[name];
-      if (!(v instanceof Tensor)) {
-        problems.push(`"${name}" is not a Tensor (got ${v === null ? "null" : typeof v})`);
-      } else if (v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i])) {
-        problems.push(`"${name}" has shape ${fmtShape(v.shape)} in the state dict but ${fmtShape(p.shape)} in the model`);
-      } else if (v.dtype !== p.dtype) {
-        problems.push(`"${name}" has dtype ${v.dtype} in the state dict but ${p.dtype} in the model`);
-      } else plan.push([p, v]);
-    }
-    const unexpectedKeys = Object.keys(sd).filter((k) => !names.has(k));
-    if (strict) {
-      if (missingKeys.length) problems.push(`missing keys: ${missingKeys.map((k) => `"${k}"`).join(", ")}`);
-      if (unexpectedKeys.length) problems.push(`unexpected keys: ${unexpectedKeys.map((k) => `"${k}"`).join(", ")}`);
-    }
-    if (problems.length) throw new DeltagradError(`${where}: ${problems.join("; ")} (the model was not changed)`);
-    noGrad(() => {
-      for (const [p, v] of plan) p.assign(v);
-    });
-    return { missingKeys, unexpectedKeys };
+    return loadStateEntries(`${this.constructor.name}.loadStateDict`, this.#stateEntries(), sd, strict);
   }
 
   /** Extra text inside this module's parentheses in `toString()` (PyTorch's `extra_repr`). */
@@ -587,21 +384,6 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return "";
   }
 
-  /**
-   * The module tree, PyTorch style, annotated with parameter shapes and counts.
-   *
-   * @example
-   * ```ts
-   * String(new MLP([2, 3, 1]));
-   * // MLP(  # 13 parameters
-   * //   (layers): Sequential(  # 13 parameters
-   * //     (0): Linear(inFeatures=2, outFeatures=3, bias=true)  # weight [2,3], bias [3]: 9 parameters
-   * //     (1): ReLU()
-   * //     (2): Linear(inFeatures=3, outFeatures=1, bias=true)  # weight [3,1], bias [1]: 4 parameters
-   * //   )
-   * // )
-   * ```
-   */
   /**
    * Writes the weights as a safetensors file (atomically: temp file, fsync, rename).
    *
@@ -636,14 +418,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * ```
    */
   toHtml(): string {
-    const rows = this.namedModules().map(([name, m]) => {
-      const depth = name ? name.split(".").length : 0;
-      const own = m.namedOwnParameters();
-      const shapes = own.map(([n, p]) => `${escapeXml(n)} [${p.shape.join(",")}]`).join(", ");
-      const count = m.numParameters();
-      return `<tr><td style="text-align:left;padding-left:${depth * 1.2}em">${escapeXml(name || "(root)")}</td><td style="text-align:left">${escapeXml(m.constructor.name)}</td><td style="text-align:left">${shapes}</td><td>${formatCount(count)}</td></tr>`;
-    });
-    return `<table><thead><tr><th>module</th><th>type</th><th>parameters</th><th>count</th></tr></thead><tbody>${rows.join("")}</tbody><tfoot><tr><td colspan="3" style="text-align:left">total</td><td>${formatCount(this.numParameters())}</td></tr></tfoot></table>`;
+    return moduleHtml(this);
   }
 
   /** Jupyter rich display (Deno's kernel calls it): the tree as HTML plus the text of toString(). */
@@ -651,64 +426,22 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return { "text/html": this.toHtml(), "text/plain": this.toString() };
   }
 
-  toString(): string {
-    return this.#repr(new Set());
-  }
-
-  #repr(seen: Set<AnyModule>): string {
-    seen.add(this);
-    const extra = this.extraRepr();
-    const own = this.namedOwnParameters().map(([n, p]) => `${n} ${fmtShape(p.shape)}${p.dtype === "float32" ? "" : ` ${p.dtype}`}`);
-    const total = this.numParameters();
-    const count = `${formatCount(total)} parameter${total === 1 ? "" : "s"}`;
-    const note = total === 0 ? "" : `  # ${own.length ? `${own.join(", ")}: ` : ""}${count}`;
-    const kids = this.namedChildren();
-    if (kids.length === 0) return `${this.constructor.name}(${extra})${note}`;
-    // As PyTorch: a container's extra text is its first inner line.
-    const lines = kids.map(([n, m]) => {
-      const body = seen.has(m) ? `${m.constructor.name}(…)  # shared, listed above` : m.#repr(seen);
-      return `  (${n}): ${body.replace(/\n/g, "\n  ")}`;
-    });
-    if (extra) lines.unshift(`  ${extra}`);
-    return `${this.constructor.name}(${note}\n${lines.join("\n")}\n)`;
-  }
-}
-
-export interface L2PenaltyOptions {
   /**
-   * Which parameters to penalize. Default: weights only, i.e. parameters of rank ≥ 2 whose name
-   * does not end in "bias" (biases, PReLU slopes and Swish's β are rank ≤ 1 and are skipped).
+   * The module tree, PyTorch style, annotated with parameter shapes and counts.
+   *
+   * @example
+   * ```ts
+   * String(new MLP([2, 3, 1]));
+   * // MLP(  # 13 parameters
+   * //   (layers): Sequential(  # 13 parameters
+   * //     (0): Linear(inFeatures=2, outFeatures=3, bias=true)  # weight [2,3], bias [3]: 9 parameters
+   * //     (1): ReLU()
+   * //     (2): Linear(inFeatures=3, outFeatures=1, bias=true)  # weight [3,1], bias [1]: 4 parameters
+   * //   )
+   * // )
+   * ```
    */
-  filter?: (name: string, p: Tensor) => boolean;
-}
-
-const weightsOnly = (name: string, p: Tensor) => p.rank >= 2 && !name.endsWith("bias");
-
-/**
- * The structured-risk term ½λ Σ‖W‖²_F (lecture 004), a differentiable scalar to add to a loss.
- * Takes a module (parameters with their names) or an array of tensors (names unknown, so the
- * default filter is the rank ≥ 2 rule alone). Its gradient is λW for each penalized W.
- *
- * @example
- * ```ts
- * const loss = mseLoss(model.call(x), y).add(l2Penalty(model, 1e-3));
- * ```
- */
-export function l2Penalty(params: Module | readonly Tensor[], lambda: number, options?: L2PenaltyOptions): Tensor {
-  const { filter = weightsOnly } = optionsOf("l2Penalty", options);
-  if (typeof lambda !== "number" || !Number.isFinite(lambda) || lambda < 0) {
-    throw new DeltagradError(`l2Penalty: lambda must be a finite number ≥ 0, got ${String(lambda)}`);
+  toString(): string {
+    return moduleRepr(this);
   }
-  let named: [string, Tensor][];
-  if (params instanceof Module) named = params.namedParameters();
-  else if (Array.isArray(params)) {
-    named = params.map((p, i) => {
-      if (!(p instanceof Tensor)) throw new DeltagradError(`l2Penalty: params[${i}] is not a Tensor`);
-      return [String(i), p] as [string, Tensor];
-    });
-  } else throw new DeltagradError(`l2Penalty: expected a Module or an array of tensors, got ${typeof params}`);
-  const picked = named.filter(([n, p]) => filter(n, p)).map(([, p]) => p);
-  if (picked.length === 0) return zeros([], { dtype: named[0]?.[1].dtype ?? "float32" });
-  const total = picked.map((p) => sum(mul(p, p))).reduce((a, b) => a.add(b));
-  return mul(total, lambda / 2);
 }

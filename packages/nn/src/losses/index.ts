@@ -13,3 +13,4 @@ export * from "./regression.js";
 export * from "./classification.js";
 export * from "./margin.js";
 export * from "./metrics.js";
+export * from "./regularization.js";
