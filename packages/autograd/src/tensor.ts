@@ -178,9 +178,6 @@ export class Tensor {
     this._gradSeen = false;
   }
 
-  /** @internal Alias of {@link Tensor.peekGrad} (compile/ still calls it). */
-  _peekGrad(): Tensor | null { return this._grad; }
-
   /**
    * Gives this tensor's storage back to its backend as soon as no recorded graph node needs it
    * (as TF.js's `dispose`). Never required: the library frees its own temporaries, and the wasm

@@ -1,9 +1,10 @@
 // The import-layer check (tools/check-layers.ts, also `pnpm check:layers`) run inside the suite:
 // the repository's own packages pass it, and a small tree with each kind of violation fails it
 // with one line per broken rule (so the check can fail).
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkLayers } from "../../../tools/check-layers.ts";
 
@@ -48,4 +49,19 @@ describe("import layers", () => {
     expect(r.problems.some((p) => /shape\.ts: imports display\/svg\.ts at run time/.test(p))).toBe(true);
     expect(r.problems.some((p) => /optim\/src\/index\.ts: imports @deltagrad\/nn \(a higher layer\)/.test(p))).toBe(true);
   });
+
+  // Each in a fresh process, so that module is the first of the package to load: before the
+  // display code moved behind a registry, importing display.ts first threw a ReferenceError
+  // (tensor.ts's computed `[jupyterDisplay]` key read a binding not yet initialized).
+  const SRC = resolve(__dirname, "../src");
+  it.each(["display/index.ts", "display/svg.ts", "format.ts", "autograd.ts", "gradcheck.ts", "engine.ts", "primitives.ts", "ops/index.ts"])(
+    "importing %s before anything else loads, and the package then works (Jupyter display included)",
+    (first) => {
+      const script = `await import(${JSON.stringify(join(SRC, first))}); const dg = await import(${JSON.stringify(join(SRC, "index.ts"))});
+        const b = dg.tensor([1, 2])[dg.jupyterDisplay](); if (!b["text/html"].includes("<table")) throw new Error("no HTML display");
+        const x = dg.tensor([3], { requiresGrad: true }); x.mul(x).sum().backward(); console.log(x.grad.arraySync()[0]);`;
+      const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+      expect(out.trim()).toBe("6");
+    },
+  );
 });

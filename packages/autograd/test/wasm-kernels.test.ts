@@ -281,10 +281,10 @@ describe.skipIf(!SIMD)("wasm memory", () => {
       for (const w of [w1, w2]) {
         // As the optimizers do: the update's temporaries are scoped; the new value, once
         // assigned, is disposed (the parameter holds its own reference to the storage).
-        const v = dg.scoped(() => dg.noGrad(() => w.sub(w._peekGrad()!.mul(0.01))));
+        const v = dg.scoped(() => dg.noGrad(() => w.sub(w.peekGrad()!.mul(0.01))));
         w.assign(v);
         v.dispose();
-        w._setGrad(null);
+        w.replaceGrad(null);
       }
     };
     for (let i = 0; i < 5; i++) step();
