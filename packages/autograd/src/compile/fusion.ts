@@ -36,6 +36,8 @@ const MIN_ELEMENTS = 1024; // wasm/ops.ts's SMALL_BYTES of float32
  * arithmetic) moved up to just after its last operand is made, so it does not split the vector
  * run around it (an Adam update would be cut in two at `div(·, scalar)`'s reciprocal). Pure ops
  * in a dependency order: the values are the same.
+ *
+ * @example `hoistScalars(nodes, values); // lr·bias-correction ops moved ahead of the vector run`
  */
 export function hoistScalars(nodes: readonly RecNode[], values: readonly Value[]): RecNode[] {
   const one = (id: number) => sizeOf(values[id]!.shape) === 1;
@@ -89,7 +91,7 @@ function roleOf(x: Value, shape: readonly number[]): { role: Role; m: number } |
   return tail.every((d, i) => d === shape[off + i]) ? { role: "row", m: sizeOf(tail) } : null;
 }
 
-/** The fusible runs of `nodes` (each at least two ops long). */
+/** The fusible runs of `nodes` (each at least two ops long). @example `fusionGroups(nodes, values, new Set(kept)).map((g) => g.end - g.start); // ops per fused kernel` */
 export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>): FusedGroup[] {
   // A node's run key: its shape, and the row size its row operands need (0: none).
   const info = nodes.map((n) => {

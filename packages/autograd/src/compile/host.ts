@@ -35,7 +35,7 @@ export function compileHostRegion<T>(operands: readonly Tensor[], body: () => T,
 
 const NO_BACKEND = { name: "none" } as unknown as Backend;
 
-/** Reruns a region's host logic on the cpu backend, capturing its scalars; null when its structure changed. */
+/** Reruns a region's host logic on the cpu backend, capturing its scalars; null when its structure changed. @example `const step = captureHost(region); if (step !== null) step.commit(); // after the replay` */
 export function captureHost(region: HostRegion): HostStep | null {
   const prev = getBackend();
   const exclude = new Set<Tensor>();

@@ -73,7 +73,7 @@ export interface Plan {
   readonly scalarReads: number[];
 }
 
-/** Builds the schedule of `rec` whose results are `outputs` (value ids). */
+/** Builds the schedule of `rec` whose results are `outputs` (value ids). @example `const p = plan(rec.finish(), [outId], getBackend()); run(p, [x], null);` */
 export function plan(rec: Recording, outputs: readonly number[], backend: Backend): Plan {
   const values = rec.values;
   const needed = new Uint8Array(values.length);
@@ -157,6 +157,8 @@ function bind(v: Value, args: readonly Tensor[]): BackendData {
 /**
  * Runs the schedule. Returns with every kept value's storage in `p.slots` (held by the plan:
  * call {@link releaseKept} once the results are wrapped).
+ *
+ * @example `run(p, tensorArgs, null); const y = wrap(p, outId); releaseKept(p);`
  */
 export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonly number[])[] | null): void {
   const b = p.backend;
@@ -239,7 +241,7 @@ function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[],
   }
 }
 
-/** Drops the plan's own references to the kept values (after the results took theirs). */
+/** Drops the plan's own references to the kept values (after the results took theirs). @example `const y = wrap(p, outId); releaseKept(p); // y keeps the storage` */
 export function releaseKept(p: Plan): void {
   const b = p.backend;
   for (const id of p.kept) {
@@ -249,13 +251,13 @@ export function releaseKept(p: Plan): void {
   }
 }
 
-/** A tensor over the storage of value `id` (it takes its own reference). */
+/** A tensor over the storage of value `id` (it takes its own reference). @example `wrap(p, outId).arraySync();` */
 export function wrap(p: Plan, id: number): Tensor {
   const v = p.values[id]!;
   return new Tensor(p.slots[id]!, v.shape, v.dtype, p.backend);
 }
 
-/** Frees the plan's constants. */
+/** Frees the plan's constants. @example `disposePlan(p); // when its cache entry is dropped` */
 export function disposePlan(p: Plan): void {
   for (const c of p.consts) c?.dispose();
 }

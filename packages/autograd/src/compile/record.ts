@@ -272,12 +272,12 @@ export class Recorder {
 
 let active: Recorder | null = null;
 
-/** The recorder of the running compile() trace, or null. */
+/** The recorder of the running compile() trace, or null. @example `activeRecorder() === null; // outside compile()` */
 export function activeRecorder(): Recorder | null {
   return active;
 }
 
-/** Runs `fn` with `rec` installed on every hook; restores them however `fn` ends. */
+/** Runs `fn` with `rec` installed on every hook; restores them however `fn` ends. @example `const rec = new Recorder("compile(f)", [x]); const y = recordWith(rec, () => f(x));` */
 export function recordWith<T>(rec: Recorder, fn: () => T): T {
   if (active !== null) throw new DeltagradError(`${rec.name}: compile() traces do not nest (a compiled function was called while another one traced)`);
   const prevHook = setTraceHook((op, ins, attrs, out) => rec.record(op, ins, attrs, out));

@@ -73,6 +73,8 @@ export type ScalarProgram = (slots: unknown[]) => void;
 /**
  * Generates the straight-line program of `nodes` when every value they touch has one element,
  * or returns null. `kept` are the values written back to `slots` (results, writes, gradients).
+ *
+ * @example `scalarProgram(nodes, values, kept)?.(slots); // null unless every value has one element`
  */
 export function scalarProgram(nodes: readonly NodeLike[], values: readonly Value[], kept: readonly number[]): ScalarProgram | null {
   if (nodes.length === 0 || values.some((x) => x.kind === "random")) return null;
@@ -100,7 +102,7 @@ export function scalarProgram(nodes: readonly NodeLike[], values: readonly Value
   return make(Math.fround, exp32, erf) as ScalarProgram;
 }
 
-/** Whether every handle the program reads is a host array (wasm keeps small tensors on the JS heap; a large or evicted one is not). */
+/** Whether every handle the program reads is a host array (wasm keeps small tensors on the JS heap; a large or evicted one is not). @example `hostOperands(slots, p.scalarReads); // false when an operand lives in wasm memory` */
 export function hostOperands(slots: readonly unknown[], ids: readonly number[]): boolean {
   for (let i = 0; i < ids.length; i++) if (!ArrayBuffer.isView(slots[ids[i]!] as TypedArray)) return false;
   return true;

@@ -37,12 +37,12 @@ export type FusedKernel = (...args: number[]) => void;
 
 const BINARY = new Set<string>(["add", "mul", "maximum"]);
 
-/** Whether a comparison op name fuses (all six do). */
+/** Whether a comparison op name fuses (all six do). @example `fusibleCompare("greater"); // true` */
 export function fusibleCompare(op: string): boolean {
   return COMPARE.has(op);
 }
 
-/** Whether float op `op` has a fused form (the float32 SIMD unary kernels and add/mul/maximum). */
+/** Whether float op `op` has a fused form (the float32 SIMD unary kernels and add/mul/maximum). @example `fusible("exp"); // true; fusible("sin") is false (no SIMD kernel)` */
 export function fusible(op: string): boolean {
   return BINARY.has(op) || (UNARY_OPS as readonly string[]).includes(op);
 }
@@ -51,7 +51,7 @@ const COMPARE = new Set(["equal", "notEqual", "greater", "greaterEqual", "less",
 
 const cache = new Map<string, FusedKernel>();
 
-/** The generated kernel of `spec`: `(vecPtr…, outPtr…, scalar…, n)`. Cached by the chain's text. */
+/** The generated kernel of `spec`: `(vecPtr…, outPtr…, scalar…, rows, m)`. Cached by the chain's text. @example `fusedKernel({ vectors: ["f"], scalars: 1, steps: [{ op: "exp", args: [0] }, { op: "mul", args: [2, 1] }], outputs: [3], outKinds: ["f"] });` */
 export function fusedKernel(spec: FusedSpec): FusedKernel {
   const key = JSON.stringify(spec);
   const hit = cache.get(key);
@@ -133,6 +133,8 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
  * Runs a fused kernel over rows × m elements: `vectors` are wasm buffers or small host arrays
  * (the caller checked {@link residentBuffers}), `scalars` plain numbers, `outBytes` each
  * output's element size; returns the new output buffers (unretained, as every kernel's result).
+ *
+ * @example `const [y] = runFused(k, [xBuf], [2], [4], 1, n); // y = exp(x)·2`
  */
 export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: readonly number[], outBytes: readonly number[], rows: number, m: number): WasmBuffer[] {
   const heap = runtime().heap;
@@ -164,7 +166,7 @@ export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: r
   return outs;
 }
 
-/** Whether every handle is a plain wasm buffer or a host array (not a lazy transposed view). */
+/** Whether every handle is a plain wasm buffer or a host array (not a lazy transposed view). @example `residentBuffers([buf, new Float32Array(3)]); // true` */
 export function residentBuffers(handles: readonly unknown[]): boolean {
   for (let i = 0; i < handles.length; i++) if (!(handles[i] instanceof WasmBuffer) && !ArrayBuffer.isView(handles[i])) return false;
   return true;
