@@ -13,6 +13,9 @@ export const i32 = 0x7f;
 export const f32 = 0x7d;
 export const f64 = 0x7c;
 export const v128 = 0x7b;
+
+/** `n` i32 parameter types: every kernel takes only i32 pointers, strides and counts. */
+export const i32Params = (n: number): ValType[] => new Array<ValType>(n).fill(i32);
 export type ValType = typeof i32 | typeof f32 | typeof f64 | typeof v128;
 
 function uleb(out: number[], v: number): void {

@@ -1,0 +1,109 @@
+/**
+ * im2col / col2im: the window kernel for one kernel tap, and whole images at once.
+ */
+import { Code, ModuleBuilder, i32, i32Params as I } from "../emit.js";
+
+/**
+ * window(img, cols, oh, ow, h, w, sh, sw, yOff, dx, ox0, ox1, toCols): one (image channel, kernel
+ * tap) pair of im2col (toCols ≠ 0: cols row ← image) or col2im (image += cols row). For output
+ * row oy the image row is y = oy·sh + yOff (skipped outside [0, h)); output columns [ox0, ox1)
+ * read image column ox·sw + dx (the driver computes the valid interval once per tap).
+ */
+export function windowKernel(c: Code): void {
+  const [img, cols, oh, ow, h, w, sh, sw, yOff, dx, ox0, ox1, toCols] = I(13).map((_, k) => k);
+  const oy = c.local(i32);
+  const ox = c.local(i32);
+  const y = c.local(i32);
+  const cp = c.local(i32);
+  const ip = c.local(i32);
+  const swb = c.local(i32);
+  c.get(sw).i32Const(2).i32Shl().set(swb);
+  c.for(oy, () => c.i32Const(0), () => c.get(oh), 1, () => {
+    c.get(oy).get(sh).i32Mul().get(yOff).i32Add().set(y);
+    c.get(y).i32Const(0).i32GeS().get(y).get(h).i32LtS().i32And().if();
+    // cp = cols + (oy·ow + ox0)·4; ip = img + (y·w + dx + ox0·sw)·4
+    c.get(cols).get(oy).get(ow).i32Mul().get(ox0).i32Add().i32Const(2).i32Shl().i32Add().set(cp);
+    c.get(img).get(y).get(w).i32Mul().get(dx).i32Add().get(ox0).get(sw).i32Mul().i32Add().i32Const(2).i32Shl().i32Add().set(ip);
+    // One row of one direction (im2col copies cols ← image; col2im adds image += cols), chosen
+    // once per row rather than per element. Stride 1: the run is contiguous on both sides, four
+    // floats a step (runs are short, 8–32 floats in LeNet, where a memory.copy call per run
+    // costs more than the copy); then the rest (every column when the stride is not 1).
+    const row = (add: boolean) => {
+      c.get(ox0).set(ox);
+      c.get(sw).i32Const(1).i32Eq().if();
+      c.for(ox, () => c.get(ox0), () => c.get(ox1).i32Const(3).i32Sub(), 4, () => {
+        if (add) c.get(ip).get(ip).v128Load().get(cp).v128Load().f32x4Add().v128Store();
+        else c.get(cp).get(ip).v128Load().v128Store();
+        c.get(cp).i32Const(16).i32Add().set(cp);
+        c.get(ip).i32Const(16).i32Add().set(ip);
+      });
+      c.end();
+      c.block();
+      c.get(ox).get(ox1).i32GeS().brIf(0);
+      c.loop();
+      if (add) c.get(ip).get(ip).f32Load().get(cp).f32Load().f32Add().f32Store();
+      else c.get(cp).get(ip).f32Load().f32Store();
+      c.get(cp).i32Const(4).i32Add().set(cp);
+      c.get(ip).get(swb).i32Add().set(ip);
+      c.get(ox).i32Const(1).i32Add().tee(ox).get(ox1).i32LtS().brIf(0);
+      c.end();
+      c.end();
+    };
+    c.get(toCols).if();
+    row(false);
+    c.else();
+    row(true);
+    c.end();
+    c.end();
+  });
+}
+
+/**
+ * windowImage(img, cols, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, scratch): im2col
+ * (or col2im) of one image: every (channel, kernel tap) with its valid output-column interval
+ * [ox0, ox1) — x = ox·SW + dx must lie in [0, W) — then {@link windowKernel} for the rows. One
+ * thread task per image (images write disjoint outputs); `scratch` is unused.
+ */
+export function windowImage(m0: ModuleBuilder) {
+  return (c: Code) => {
+    const [img, cols, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols] = I(16).map((_, i) => i);
+    const ch = c.local(i32);
+    const ki = c.local(i32);
+    const kj = c.local(i32);
+    const dx = c.local(i32);
+    const ox0 = c.local(i32);
+    const ox1 = c.local(i32);
+    const t = c.local(i32);
+    const imgBase = c.local(i32);
+    const colBase = c.local(i32);
+    const L4 = c.local(i32);
+    c.get(OH).get(OW).i32Mul().i32Const(2).i32Shl().set(L4);
+    c.get(cols).set(colBase);
+    c.for(ch, () => c.i32Const(0), () => c.get(C), 1, () => {
+      c.get(img).get(ch).get(H).i32Mul().get(W).i32Mul().i32Const(2).i32Shl().i32Add().set(imgBase);
+      c.for(ki, () => c.i32Const(0), () => c.get(KH), 1, () => {
+        c.for(kj, () => c.i32Const(0), () => c.get(KW), 1, () => {
+          c.get(kj).get(DW).i32Mul().get(PW).i32Sub().set(dx);
+          // ox0 = dx ≥ 0 ? 0 : min(OW, ⌈−dx / SW⌉)
+          c.i32Const(0);
+          c.i32Const(0).get(dx).i32Sub().get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
+          c.get(OW).get(t).get(OW).i32LtS().select();
+          c.get(dx).i32Const(0).i32GeS().select().set(ox0);
+          // ox1 = W − 1 − dx < 0 ? ox0 : max(ox0, min(OW, ⌊(W − 1 − dx) / SW⌋ + 1))
+          c.get(W).i32Const(1).i32Sub().get(dx).i32Sub().tee(t).i32Const(0).i32LtS().if();
+          c.get(ox0).set(ox1);
+          c.else();
+          c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
+          c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
+          c.get(ox0).get(t).get(ox0).i32GtS().select().set(ox1);
+          c.end();
+          c.get(ox1).get(ox0).i32GtS().if();
+          c.get(imgBase).get(colBase).get(OH).get(OW).get(H).get(W).get(SH).get(SW);
+          c.get(ki).get(DH).i32Mul().get(PH).i32Sub().get(dx).get(ox0).get(ox1).get(toCols).call(m0.indexOf("window"));
+          c.end();
+          c.get(colBase).get(L4).i32Add().set(colBase);
+        });
+      });
+    });
+  };
+}
