@@ -302,7 +302,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   /** Clears every parameter's `.grad` (sets it to null). @example `model.zeroGrad()` */
   zeroGrad(): void {
-    for (const p of this.parameters()) p._setGrad(null);
+    for (const p of this.parameters()) p.replaceGrad(null);
   }
 
   /**
