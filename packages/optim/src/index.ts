@@ -42,5 +42,5 @@ export {
   ReduceLROnPlateau,
   type LrOptimizer,
   type ReduceLROnPlateauOptions,
-} from "./schedulers.js";
+} from "./schedulers/index.js";
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from "./clip.js";
