@@ -170,11 +170,22 @@ describe.each(BACKENDS)("compile on %s", (backend) => {
     expect(bits(grad(f)(T([1, 2, 3])))).toEqual(bits(grad(fn)(T([1, 2, 3]))));
     const [, pull] = vjp((t: Tensor) => compile((u: Tensor) => u.exp())(t), x);
     expect(bits(pull(T([1, 1, 1]))[0]!)).toEqual(bits(x.exp()));
-    // Outside a differentiation, the same compiled function replays.
-    f(x.detach());
-    f(x.detach());
-    expect(f.stats().hits).toBeGreaterThanOrEqual(1);
-    expect(f.stats().eagerCalls).toBeGreaterThanOrEqual(1);
+    // Inside grad: the forward replays (traced under noGrad) and the VJP is rematerialized eagerly.
+    const before = f.stats();
+    expect(bits(grad(f)(T([0.1, 0.2, 0.3])))).toEqual(bits(grad(fn)(T([0.1, 0.2, 0.3]))));
+    expect(f.stats().hits).toBeGreaterThan(before.hits);
+    expect(f.stats().eagerCalls).toBe(0);
+    // Second order through the rematerialized VJP.
+    const g2 = grad((t: Tensor) => grad(f)(t).sum());
+    expect(bits(g2(x))).toEqual(bits(grad((t: Tensor) => grad(fn)(t).sum())(x)));
+    // A function reading a parameter that requires grad runs eagerly inside grad (its gradient must reach w).
+    const w = T([2, 3, 4]).requiresGrad_(true);
+    const h = compile((t: Tensor) => t.mul(w).sum());
+    const z = T([1, 1, 1]).requiresGrad_(true);
+    h(z).backward();
+    h(z).backward();
+    expect(bits(w.grad)).toEqual(bits(T([2, 2, 2])));
+    expect(h.stats().eagerCalls).toBe(1);
   });
 
   test("in-place writes and .grad accumulation replay; a .grad set or cleared since the trace re-traces", () => {

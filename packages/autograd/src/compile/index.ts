@@ -2,7 +2,9 @@
  * compile(fn): trace once per signature, replay afterwards (docs/compile.md has the rules).
  */
 import { getBackend, type Backend } from "../backend.js";
-import { isGradEnabled } from "../engine.js";
+import { enableGrad, isGradEnabled, noGrad } from "../engine.js";
+import { gradients } from "../autograd.js";
+import { customVjp } from "../ops/custom-vjp.js";
 import { DeltagradError } from "../errors.js";
 import { describe } from "../shape.js";
 import { Tensor } from "../tensor.js";
@@ -26,7 +28,7 @@ export interface CompileStats {
   calls: number;
   /** Calls that traced (a new signature, or a guard that failed: `.grad` set/unset, new optimizer state). */
   traces: number;
-  /** Calls that replayed a cached trace. */
+  /** Calls that replayed a cached trace (inside grad/vjp: the forward replayed, the VJP rematerialized). */
   hits: number;
   /** Calls that ran the function eagerly (its result requires grad, so a caller differentiates it; or an asynchronous backend). */
   eagerCalls: number;
@@ -103,6 +105,12 @@ interface Entry {
   tensorArgs: number[];
   guards: { gradOf: Tensor[]; gradArg: number[]; entryNull: boolean[]; live: Tensor[] };
   eager: boolean;
+  /**
+   * The result is differentiated by the caller (inside grad/vjp) and the function is pure in its
+   * tensor arguments: calls replay the forward (traced again under noGrad) as a customVjp whose
+   * VJP re-runs the function eagerly (rematerialization) and pulls the cotangent back.
+   */
+  remat: boolean;
   rec: Recording | null;
   plan: Plan | null;
   result: Shape;
@@ -158,7 +166,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const t0 = now();
     if (!getBackend().synchronous) {
       // Recording copies constants' values on the host: an asynchronous backend (webgpu) runs eagerly.
-      cache.set(key, { sig: signatureOf(args, getBackend()), tensorArgs: [], guards: { gradOf: [], gradArg: [], entryNull: [], live: [] }, eager: true, rec: null, plan: null, result: { k: "v", value: undefined }, scalarVals: new Map() });
+      cache.set(key, { sig: signatureOf(args, getBackend()), tensorArgs: [], guards: { gradOf: [], gradArg: [], entryNull: [], live: [] }, eager: true, remat: false, rec: null, plan: null, result: { k: "v", value: undefined }, scalarVals: new Map() });
       stats.eagerCalls++;
       return fn(...args);
     }
@@ -198,6 +206,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         live: recording.values.filter((v) => v.kind === "live").map((v) => v.tensor!),
       },
       eager: needsGraph || foreign,
+      remat: needsGraph && !foreign && pureInArgs(args, shape, recording),
       rec: recording,
       plan: null,
       result: shape,
@@ -255,6 +264,19 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     return result;
   };
 
+  // Forward: this compiled function under noGrad (its own signature, replayed); VJP: eager vjp of fn.
+  const rematerialized = customVjp(
+    (...xs: Tensor[]) => noGrad(() => compiled(...(xs as unknown as A))) as unknown as Tensor,
+    (g: Tensor, xs: Tensor[]) => {
+      // On the inputs themselves, so that under createGraph the VJP is on the caller's graph (second order).
+      const create = isGradEnabled();
+      const y = enableGrad(() => fn(...(xs as unknown as A))) as unknown as Tensor;
+      const need = xs.filter((x) => x.requiresGrad);
+      const gs = gradients(y, need, g, { createGraph: create });
+      return xs.map((x) => (x.requiresGrad ? gs[need.indexOf(x)]! : null));
+    },
+  );
+
   /** The guards of a cached trace: `.grad`s null exactly where they were, live tensors not disposed. */
   const guardsHold = (e: Entry, args: A): boolean => {
     const g = e.guards;
@@ -291,6 +313,10 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     if (e !== undefined) {
       lastKey = key;
       lastEntry = e;
+      if (e.remat) {
+        stats.hits++;
+        return rematerialized(...(args as unknown as Tensor[])) as R;
+      }
       if (e.eager) {
         stats.eagerCalls++;
         return fn(...args);
@@ -328,6 +354,18 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       stats.cacheSize = 0;
     },
   });
+}
+
+/**
+ * Whether a differentiated call can replay its forward and rematerialize its VJP: every argument
+ * a tensor, one tensor result, and nothing but the arguments to differentiate (no parameter that
+ * requires grad read by reference, no side effect, no random draw a re-run would redraw).
+ */
+function pureInArgs(args: readonly unknown[], result: Shape, rec: Recording): boolean {
+  if (result.k !== "t" || !args.every((a) => a instanceof Tensor)) return false;
+  if (rec.writes.size > 0 || rec.hosts.length > 0 || rec.randoms.length > 0) return false;
+  for (const [, g] of rec.grads) if (g.final !== -1) return false;
+  return rec.values.every((v) => v.kind !== "live" || !v.tensor!.requiresGrad);
 }
 
 /** The function's result structure over the replayed values (new tensors). */
