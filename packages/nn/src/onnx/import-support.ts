@@ -72,7 +72,8 @@ export const axis = (a: number, rank: number, what = "axis"): number => {
   return r;
 };
 
-export const shp = (s: readonly number[]) => `[${s.join(",")}]`;
+/** Shapes print as in every error message (autograd's formatter). */
+export { fmtShape as shp } from "@deltagrad/autograd";
 
 export function need(ins: readonly (Value | null)[], i: number, ctx: RunContext): Tensor {
   const v = ins[i];
