@@ -12,8 +12,10 @@
  * - Layers, read from every import (type imports too) with TypeScript's own pre-parser:
  *   autograd ↛ nn, optim; optim ↛ nn; in autograd, nothing outside a backend's folder imports
  *   one (cpu/, wasm/, webgpu/) except index.ts (registration) and compile/ (it emits wasm fused
- *   kernels and reuses the cpu's scalar math); and the core never imports, at run time, the
- *   modules built on it (transforms, gradcheck, testing, compile/, display/ except its registry).
+ *   kernels and reuses the cpu's scalar math); a backend imports nothing of autograd but the base
+ *   (backend.ts, dtype, errors, shape) and the backends (a kernel never builds a Tensor); and the
+ *   core never imports, at run time, the modules built on it (transforms, gradcheck, testing,
+ *   compile/, display/ except its registry).
  *
  * Run: `pnpm check:layers` (tsx tools/check-layers.ts); exit status 1 with one line per problem.
  */
@@ -33,6 +35,8 @@ const MAY_IMPORT: Record<Pkg, readonly Pkg[]> = { autograd: [], optim: ["autogra
 /** The allowed loop (paths inside packages/autograd/src). */
 const CORE_LOOP = (f: string) => f === "tensor.ts" || f === "engine.ts" || f === "primitives.ts" || f.startsWith("ops/");
 const BACKEND_DIR = /^(cpu|wasm|webgpu)\//;
+/** What a backend may import outside the backend folders: the seam and plain data. */
+const BASE = new Set(["backend.ts", "dtype.ts", "errors.ts", "shape.ts"]);
 /** Modules above the core: the core may not import these at run time (type imports are fine). */
 const ABOVE_CORE = (f: string) =>
   f === "autograd.ts" || f === "gradcheck.ts" || f === "testing.ts" || f === "index.ts" || f.startsWith("compile/") || (f.startsWith("display/") && f !== "display/registry.ts");
@@ -147,6 +151,9 @@ export async function checkLayers(root = ROOT): Promise<LayerReport> {
         if (to.startsWith("..")) problems.push(`autograd/src/${rel}: imports ${spec}, outside the package's src`);
         if (BACKEND_DIR.test(to) && !BACKEND_DIR.test(rel) && rel !== "index.ts" && !rel.startsWith("compile/")) {
           problems.push(`autograd/src/${rel}: imports the backend file ${to} (the core reaches backends only through backend.ts's registry)`);
+        }
+        if (BACKEND_DIR.test(rel) && !BACKEND_DIR.test(to) && !BASE.has(to)) {
+          problems.push(`autograd/src/${rel}: a backend imports ${to} (backends see only backend.ts, dtype, errors, shape)`);
         }
       }
       // Run-time imports only (the graph madge built): the core never loads what is built on it.

@@ -186,9 +186,7 @@ export class GpuRuntime {
   }
 
   /** Bytes held by idle pooled buffers. */
-  get idleBytes(): number {
-    return this.pooledBytes;
-  }
+  get idleBytes(): number { return this.pooledBytes; }
 
   // ----- recording -----
 
@@ -444,10 +442,7 @@ export class GpuRuntime {
   destroy(): void {
     this.flush();
     for (const list of [...this.pool.values(), ...this.staging.values()]) for (const b of list) b.destroy();
-    this.pool.clear();
-    this.staging.clear();
-    this.pipelines.clear();
-    this.groups.clear();
+    for (const m of [this.pool, this.staging, this.pipelines, this.groups]) m.clear();
     this.device.destroy();
   }
 }

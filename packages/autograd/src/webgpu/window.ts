@@ -8,8 +8,7 @@
  */
 import type { WindowParams } from "../backend.js";
 import type { DType } from "../dtype.js";
-import { windowOutSize } from "../cpu/window.js";
-import { sizeOf } from "../shape.js";
+import { sizeOf, windowOutSize } from "../shape.js";
 import type { GpuData, GpuRuntime } from "./device.js";
 import { entry1d, PRELUDE, WG, wgslType } from "./wgsl.js";
 
