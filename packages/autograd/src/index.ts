@@ -1,5 +1,5 @@
 /**
- * @deltagrad/autograd — tensors, a closed set of primitives with VJPs, a reverse-mode sweep,
+ * `@deltagrad/autograd` — tensors, a closed set of primitives with VJPs, a reverse-mode sweep,
  * function transforms and gradient checking. Zero runtime dependencies.
  *
  * @example
@@ -9,6 +9,8 @@
  * w.mul(1).neg().exp().add(1).reciprocal().backward();
  * w.grad!.itemSync(); // 0.25 (σ′(0))
  * ```
+ *
+ * @module @deltagrad/autograd
  */
 import { registerBackend, setBackend } from "./backend.js";
 import { cpuBackend } from "./cpu/index.js";

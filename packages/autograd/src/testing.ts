@@ -9,6 +9,8 @@
  * expect(tensor([1, 2])).toBeAllClose([1, 2.0000001]);
  * expect((x: Tensor) => x.sigmoid()).toHaveValidGradients([randn([3], { dtype: "float64", requiresGrad: true })]);
  * ```
+ *
+ * @module @deltagrad/autograd/testing
  */
 import type {} from "vitest";
 import { gradcheck, type GradcheckOptions } from "./gradcheck.js";

@@ -1,6 +1,8 @@
 /**
- * @deltagrad/nn — modules, activations, losses, initializers and the closed-form BP reference,
+ * `@deltagrad/nn` — modules, activations, losses, initializers and the closed-form BP reference,
  * all composed from @deltagrad/autograd primitives (no hand-written gradients).
+ *
+ * @module @deltagrad/nn
  */
 export * from "./module.js";
 export * from "./containers.js";

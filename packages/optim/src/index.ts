@@ -1,5 +1,5 @@
 /**
- * @deltagrad/optim — optimizers (SGD with momentum/Nesterov, Adagrad, RMSprop, Adam, AdamW,
+ * `@deltagrad/optim` — optimizers (SGD with momentum/Nesterov, Adagrad, RMSprop, Adam, AdamW,
  * NAdam), learning-rate schedulers and gradient clipping, matching PyTorch step for step.
  * Depends only on @deltagrad/autograd.
  *
@@ -11,6 +11,8 @@
  * const opt = new Adam([w], { lr: 0.1 });
  * for (let i = 0; i < 100; i++) { opt.zeroGrad(); w.mul(w).sum().backward(); opt.step(); }
  * ```
+ *
+ * @module @deltagrad/optim
  */
 export {
   Optimizer,
