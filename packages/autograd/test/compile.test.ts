@@ -315,6 +315,16 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
   });
 });
 
+test("a compiled function called inside a trace (ONNX export's, another compile's) runs inline", () => {
+  const inner = compile((x: Tensor) => x.exp().add(1));
+  const g = dg.trace((x: Tensor) => inner(x).mul(2), [tensor([1, 2])]);
+  expect(g.nodes.map((n) => n.op)).toEqual(["exp", "add", "mul"]);
+  const outer = compile((x: Tensor) => inner(x).mul(2));
+  outer(tensor([1, 2]));
+  expect(bits(outer(tensor([3, 4])))).toEqual(bits(tensor([3, 4]).exp().add(1).mul(2)));
+  expect(inner.stats()).toMatchObject({ traces: 0, calls: 2 });
+});
+
 test("compile checks its arguments", () => {
   expect(() => compile(3 as unknown as () => void)).toThrow(/compile: expected a function/);
   expect(() => compile(() => 1, null as unknown as {})).toThrow(/options must be an object/);

@@ -10,6 +10,7 @@ import { describe } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { getNumThreads } from "../wasm/threads.js";
 import { captureHost } from "./host.js";
+import { isTracing } from "./trace.js";
 import { disposePlan, plan, releaseKept, run, wrap, type Plan } from "./plan.js";
 import { activeRecorder, recordWith, Recorder, type HostStep, type Recording } from "./record.js";
 import { currentGrad } from "./record.js";
@@ -295,7 +296,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
 
   const compiled = (...args: A): R => {
     stats.calls++;
-    if (activeRecorder() !== null) return fn(...args); // inside another trace: record inline
+    if (activeRecorder() !== null || isTracing()) return fn(...args); // inside another trace (compile, ONNX export): record inline
     const backend = getBackend();
     let key: string;
     let e: Entry | undefined;
