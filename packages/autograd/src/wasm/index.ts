@@ -1,6 +1,6 @@
 import type { Backend } from "../backend.js";
 import { DeltagradError } from "../errors.js";
-import * as ops from "./ops.js";
+import * as ops from "./dispatch/index.js";
 import { WasmBuffer, type WasmMemoryStats } from "./memory.js";
 import { runtime, runtimeStarted, wasmSimdSupported } from "./runtime.js";
 

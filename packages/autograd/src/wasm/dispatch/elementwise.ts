@@ -1,0 +1,107 @@
+/**
+ * Elementwise drivers (unary, binary, compare, where, cast, fill, upload): the wasm kernel per
+ * row, or the cpu kernel on host views when the data is small or of a dtype wasm has no kernel for.
+ */
+import type { BackendData, BinaryKernel, CompareKernel, UnaryKernel } from "../../backend.js";
+import { cpuBackend } from "../../cpu/index.js";
+import { broadcastStrides } from "../../cpu/strided.js";
+import { bytesPerElement, type DType, type TypedArray } from "../../dtype.js";
+import { sizeOf, type Shape } from "../../shape.js";
+import { UNARY_OPS, type UnaryOp } from "../kernels.js";
+import { Call, adopt, isHost, large, viaCpu, view, type Data } from "../placement.js";
+import { walk2 } from "./walk.js";
+
+export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number): Data {
+  // A small host operand (a scalar graph's every op) takes the cpu kernel directly: its result is small too.
+  if (isHost(x) && !large(dtype, n)) return cpuBackend.unary(op, x, dtype, n) as TypedArray;
+  if (dtype !== "float32" || !(UNARY_OPS as readonly string[]).includes(op)) {
+    return viaCpu(dtype, cpuBackend.unary, op, view(x, dtype, n), dtype, n);
+  }
+  const c = new Call();
+  const px = c.in(x, dtype, n);
+  const o = c.out(dtype, n);
+  c.rt.k[`un_${op as UnaryOp}`]!(px, o.ptr, 1, n, 0);
+  return c.finish(o, dtype, n);
+}
+
+const mode = (innerStride: number) => (innerStride === 0 ? "s" : "v");
+
+/** Elementwise kernels over broadcast operands (f32 in; f32 or bool out). */
+function broadcastRun(name: string, ins: { d: BackendData; shape: Shape; bytes: number; dtype: DType }[], outShape: Shape, outDType: DType): Data {
+  const n = sizeOf(outShape);
+  const c = new Call();
+  const ptrs = ins.map((a) => c.in(a.d, a.dtype, sizeOf(a.shape)));
+  const o = c.out(outDType, n);
+  const ob = bytesPerElement(outDType);
+  const fn = c.rt.k;
+  const strides = ins.map((a) => broadcastStrides(a.shape, outShape));
+  if (n > 0) {
+    walk2(outShape, strides, (offs, rows, inner, rowS, inS) => {
+      const kname = `${name}_${ins.map((_, k) => mode(inS[k]!)).join("")}`;
+      const args = ins.map((a, k) => ptrs[k]! + offs[k]! * a.bytes);
+      fn[kname]!(...args, o.ptr + offs[ins.length]! * ob, rows, inner, ...ins.map((a, k) => rowS[k]! * a.bytes));
+    });
+  }
+  return c.finish(o, outDType, n);
+}
+
+/** Whether an elementwise op runs in wasm: float32 with a large output or an operand in wasm memory. */
+function wasmEligible(dtype: DType, outShape: Shape, x: BackendData, y: BackendData, z: BackendData = x): boolean {
+  return dtype === "float32" && (!isHost(x) || !isHost(y) || !isHost(z) || large(dtype, sizeOf(outShape)));
+}
+
+export function binary(op: BinaryKernel, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
+  // Small host operands and a small result: the cpu kernel directly (no views, no adopt).
+  if (isHost(x) && isHost(y) && !large(dtype, sizeOf(outShape))) return cpuBackend.binary(op, x, xs, y, ys, outShape, dtype) as TypedArray;
+  if (!wasmEligible(dtype, outShape, x, y)) {
+    return viaCpu(dtype, cpuBackend.binary, op, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
+  }
+  return broadcastRun(`bin_${op}`, [{ d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }], outShape, dtype);
+}
+
+export function compare(op: CompareKernel, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
+  if (!wasmEligible(dtype === "int32" ? "float32" : dtype, outShape, x, y)) {
+    return viaCpu("bool", cpuBackend.compare, op, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
+  }
+  const family = dtype === "int32" ? "cmpi" : "cmp";
+  return broadcastRun(`${family}_${op}`, [{ d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }], outShape, "bool");
+}
+
+export function where(cond: BackendData, cs: Shape, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
+  if (!wasmEligible(dtype, outShape, cond, x, y)) {
+    return viaCpu(dtype, cpuBackend.where, view(cond, "bool", sizeOf(cs)), cs, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
+  }
+  // The kernel's operand order is (cond, x, y); all-scalar operands only occur for a size-1 output.
+  const ins = [{ d: cond, shape: cs, bytes: 1, dtype: "bool" as DType }, { d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }];
+  if (sizeOf(outShape) <= 1) return viaCpu(dtype, cpuBackend.where, view(cond, "bool", sizeOf(cs)), cs, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
+  return broadcastRun("where", ins, outShape, dtype);
+}
+
+export function cast(x: BackendData, from: DType, to: DType, n: number): Data {
+  const pair = `${from}>${to}`;
+  if ((pair !== "float32>bool" && pair !== "bool>float32") || (isHost(x) && !large(to, n))) {
+    return viaCpu(to, cpuBackend.cast, view(x, from, n), from, to, n);
+  }
+  const c = new Call();
+  const px = c.in(x, from, n);
+  const o = c.out(to, n);
+  if (pair === "float32>bool") c.rt.k.castF32ToBool(px, o.ptr, 1, n, 0);
+  else c.rt.k.castBoolToF32(px, o.ptr, 1, n, 0);
+  return c.finish(o, to, n);
+}
+
+export function fill(dtype: DType, n: number, value: number): Data {
+  if (!large(dtype, n)) return cpuBackend.fill(dtype, n, value) as TypedArray;
+  const c = new Call();
+  const o = c.out(dtype, n);
+  if (dtype === "bool") c.rt.k.fill8(o.ptr, n, value !== 0 && !Number.isNaN(value) ? 1 : 0);
+  else {
+    const bits = new (dtype === "float32" ? Float32Array : Int32Array)([value]);
+    c.rt.k.fill32(o.ptr, n, new Int32Array(bits.buffer)[0]!);
+  }
+  return c.finish(o, dtype, n);
+}
+
+export function upload(values: TypedArray, dtype: DType): Data {
+  return adopt(values, dtype);
+}

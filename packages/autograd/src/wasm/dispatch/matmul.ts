@@ -1,0 +1,116 @@
+/**
+ * matmul: batched GEMM through the packed sgemm kernels, split into jobs for the worker threads.
+ */
+import type { BackendData } from "../../backend.js";
+import { cpuBackend } from "../../cpu/index.js";
+import { type DType } from "../../dtype.js";
+import { batchMatrixIndices, sizeOf, type Shape } from "../../shape.js";
+import { GEMM_SCRATCH, MR, NC, NR } from "../kernels.js";
+import { getNumThreads, runTasks } from "../threads.js";
+import { Call, isHost, large, viaCpu, view, TransposedView, SMALL_BYTES, type Data } from "../placement.js";
+
+/** Products sharing A are folded into one only below this many columns per batch (see matmul). */
+const FOLD_N = 2 * NR;
+
+const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
+
+/** A matmul operand in wasm memory: its pointer, and whether it is stored transposed. */
+interface Operand {
+  ptr: number;
+  t: boolean;
+}
+
+function operand(c: Call, d: BackendData, n: number): Operand {
+  if (d instanceof TransposedView) return { ptr: c.rt.heap.pinResident(d.base), t: true };
+  return { ptr: c.in(d, "float32", n), t: false };
+}
+
+/**
+ * Batched float32 matmul: `out[b] = a[b] · y[b]` over broadcast batch dims. Accumulates in
+ * float32 (the cpu kernel in float64), so results differ by at most the summation-order bound
+ * (k + 2)·2⁻²⁴·Σₚ|aᵢₚ·bₚⱼ| from the exactly rounded product. Either operand may be a
+ * {@link TransposedView} (packed straight from its base).
+ *
+ * A batch that shares B is folded into one product of stacked rows `[nb·m, k]·[k, n]` (each
+ * element's sum runs over p in the same order either way, so folding changes no value); a batch
+ * sharing A with narrow B (n < 2·NR) puts the B matrices side by side, `[m, k]·[k, nb·n]`, which
+ * packs A once instead of nb times and keeps n = 1 products from padding every tile to NR columns.
+ * All products of a call form one parallel job (see threads.ts).
+ */
+export function matmul(x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
+  const nOut = sizeOf(outShape);
+  if (dtype !== "float32" || (isHost(x) && isHost(y) && !large(dtype, nOut) && sizeOf(xs) * 4 < SMALL_BYTES && sizeOf(ys) * 4 < SMALL_BYTES)) {
+    return viaCpu(dtype, cpuBackend.matmul, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
+  }
+  const r = outShape.length;
+  const m = outShape[r - 2]!;
+  const n = outShape[r - 1]!;
+  const k = xs[xs.length - 1]!;
+  const c = new Call();
+  const A = operand(c, x, sizeOf(xs));
+  const B = operand(c, y, sizeOf(ys));
+  const o = c.out(dtype, nOut);
+  if (nOut > 0) {
+    if (k === 0) c.rt.k.fill8(o.ptr, nOut * 4, 0);
+    else products(c, A, xs, B, ys, outShape, m, n, k, o.ptr);
+  }
+  return c.finish(o, dtype, nOut);
+}
+
+/** The products of one batched matmul as gemm tasks, run as one job, then any copies out of padded blocks. */
+function products(c: Call, A: Operand, as: Shape, B: Operand, bs: Shape, outShape: Shape, m: number, n: number, k: number, out: number): void {
+  const nb = sizeOf(outShape.slice(0, -2));
+  const aMats = sizeOf(as) / (m * k);
+  const bMats = sizeOf(bs) / (k * n);
+  const job: Job = { tasks: [], after: [], work: 0 };
+  if (nb > 1 && bMats === 1 && aMats === nb && !A.t) {
+    gemm(c, job, A, k, B, m * nb, n, k, out);
+  } else if (nb > 1 && aMats === 1 && bMats === nb && n < FOLD_N) {
+    // Bcat[p][t·n + j] = b[t][p][j]: one [m, k]·[k, nb·n] product, then out[t][i][j] = C[i][t·n + j].
+    const w = nb * n;
+    const bc = c.temp(k * w * 4);
+    for (let t = 0; t < nb; t++) {
+      if (B.t) c.rt.k.scatter4(B.ptr + t * n * k * 4, bc + t * n * 4, n, k, 4, w * 4);
+      else c.rt.k.copyRows(B.ptr + t * k * n * 4, n * 4, bc + t * n * 4, w * 4, k, n * 4);
+    }
+    const C = c.temp(m * w * 4);
+    gemm(c, job, A, m, { ptr: bc, t: false }, m, w, k, C);
+    job.after.push(() => {
+      for (let t = 0; t < nb; t++) c.rt.k.copyRows(C + t * n * 4, w * 4, out + t * m * n * 4, n * 4, m, n * 4);
+    });
+  } else {
+    const mats = batchMatrixIndices(as, bs, outShape);
+    for (let t = 0; t < nb; t++) {
+      gemm(c, job, { ptr: A.ptr + mats.a[t]! * m * k * 4, t: A.t }, m, { ptr: B.ptr + mats.b[t]! * k * n * 4, t: B.t }, m, n, k, out + t * m * n * 4);
+    }
+  }
+  runTasks(c.rt.k, "gemmBlock", job.tasks, GEMM_SCRATCH, (b) => c.temp(b), (b) => c.temp(b), job.work);
+  for (const f of job.after) f();
+}
+
+interface Job {
+  tasks: number[][];
+  after: (() => void)[];
+  work: number;
+}
+
+/**
+ * Adds the tasks of one product C = A·B (m×k · k×n) into `out` (row stride n): column blocks of
+ * at most NC, narrower when threads can share them. `aRows` is A's row count as stored when
+ * transposed (its leading dimension). Tiles go straight into `out` when m and n are whole tiles,
+ * else into a padded block copied out after the job.
+ */
+function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: number, n: number, k: number, out: number): void {
+  const direct = m % MR === 0 && n % NR === 0;
+  const ldc = direct ? n : roundUp(n, NR);
+  const C = direct ? out : c.temp(roundUp(m, MR) * ldc * 4);
+  // Two column blocks per thread when threads share the product, so a thread slowed by others
+  // on its core does not hold the whole job up (tasks are claimed dynamically).
+  const threads = getNumThreads();
+  const width = Math.min(NC, roundUp(Math.ceil(n / (threads > 1 ? 2 * threads : 1)), NR));
+  for (let jc = 0; jc < n; jc += width) {
+    job.tasks.push([A.ptr, A.t ? 1 : 0, aRows, B.ptr, B.t ? 1 : 0, k, m, n, C, ldc, jc, Math.min(width, n - jc)]);
+  }
+  job.work += m * n * k;
+  if (!direct) job.after.push(() => c.rt.k.copyRows(C, ldc * 4, out, n * 4, m, n * 4));
+}

@@ -1,0 +1,71 @@
+/**
+ * Reduction drivers: sum/max over any axes and arg-max/min, in wasm for large float32 input.
+ */
+import type { ArgReduceKernel, BackendData, ReduceKernel } from "../../backend.js";
+import { cpuBackend } from "../../cpu/index.js";
+import { type DType } from "../../dtype.js";
+import { sizeOf, type Shape } from "../../shape.js";
+import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
+
+export function reduce(op: ReduceKernel, x: BackendData, shape: Shape, axes: readonly number[], dtype: DType): Data {
+  const n = sizeOf(shape);
+  const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const m = sizeOf(outShape);
+  if (dtype !== "float32" || (isHost(x) && !large(dtype, n)) || n === 0) {
+    return viaCpu(dtype, cpuBackend.reduce, op, view(x, dtype, n), shape, axes, dtype);
+  }
+  // Collapse into alternating kept/reduced groups; reduce one reduced group at a time (innermost
+  // first), each a [outer, n, inner] reduction.
+  const groups: { size: number; reduced: boolean }[] = [];
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const r = axes.includes(i);
+    const last = groups[groups.length - 1];
+    if (last && last.reduced === r) last.size *= d;
+    else groups.push({ size: d, reduced: r });
+  });
+  const c = new Call();
+  let src = c.in(x, dtype, n);
+  let cur = groups;
+  while (cur.some((g) => g.reduced)) {
+    let gi = -1;
+    for (let i = cur.length - 1; i >= 0; i--) if (cur[i]!.reduced) { gi = i; break; }
+    const outer = sizeOf(cur.slice(0, gi).map((g) => g.size));
+    const len = cur[gi]!.size;
+    const inner = sizeOf(cur.slice(gi + 1).map((g) => g.size));
+    const rest = cur.filter((_, i) => i !== gi);
+    const last = !rest.some((g) => g.reduced);
+    const o = last ? c.out(dtype, m) : { ptr: c.temp(outer * inner * 4), buf: null };
+    if (inner === 1) (op === "sum" ? c.rt.k.sumRows : c.rt.k.maxRows)(src, o.ptr, outer, len);
+    else if (op === "sum") c.rt.k.sumOuter(src, o.ptr, outer, len, inner, c.temp(inner * 8));
+    else c.rt.k.maxOuter(src, o.ptr, outer, len, inner);
+    if (last) return c.finish(o, dtype, m);
+    src = o.ptr;
+    // merge neighbours of the removed group that are both kept
+    cur = [];
+    for (const g of rest) {
+      const l = cur[cur.length - 1];
+      if (l && l.reduced === g.reduced) l.size *= g.size;
+      else cur.push({ ...g });
+    }
+  }
+  // No reduced group of size > 1: a copy.
+  const o = c.out(dtype, m);
+  c.rt.heap.u8.copyWithin(o.ptr, src, src + m * 4);
+  return c.finish(o, dtype, m);
+}
+
+export function argReduce(op: ArgReduceKernel, x: BackendData, shape: Shape, axis: number, dtype: DType): Data {
+  const n = sizeOf(shape);
+  if (dtype !== "float32" || (isHost(x) && !large(dtype, n)) || n === 0) {
+    return viaCpu("int32", cpuBackend.argReduce, op, view(x, dtype, n), shape, axis, dtype);
+  }
+  const outer = sizeOf(shape.slice(0, axis));
+  const len = shape[axis]!;
+  const inner = sizeOf(shape.slice(axis + 1));
+  const c = new Call();
+  const px = c.in(x, dtype, n);
+  const o = c.out("int32", outer * inner);
+  (op === "argmax" ? c.rt.k.argmaxOuter : c.rt.k.argminOuter)(px, o.ptr, outer, len, inner);
+  return c.finish(o, "int32", outer * inner);
+}

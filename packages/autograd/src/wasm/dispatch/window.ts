@@ -1,0 +1,47 @@
+/**
+ * im2col / col2im drivers (unfold, fold) over the window kernels.
+ */
+import type { BackendData, WindowParams } from "../../backend.js";
+import { cpuBackend } from "../../cpu/index.js";
+import { windowOutSize } from "../../cpu/window.js";
+import { type DType } from "../../dtype.js";
+import { sizeOf, type Shape } from "../../shape.js";
+import { runTasks } from "../threads.js";
+import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
+
+/** Runs im2col (toCols) or col2im over NCHW `shape`: one task per image, split across threads. */
+function windowWalk(c: Call, shape: Shape, p: WindowParams, img: number, cols: number, toCols: boolean): void {
+  const [n, ch, h, w] = shape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
+  const colBytes = ch * p.kernel[0] * p.kernel[1] * oh * ow * 4;
+  const tasks: number[][] = [];
+  for (let b = 0; b < n; b++) {
+    tasks.push([img + b * ch * h * w * 4, cols + b * colBytes, ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0]);
+  }
+  runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), n * colBytes);
+}
+
+export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): Data {
+  const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
+  const n = shape[0]! * shape[1]! * p.kernel[0] * p.kernel[1] * oh * ow;
+  if (dtype !== "float32" || !(large(dtype, n) || !isHost(x))) return viaCpu(dtype, cpuBackend.unfold, view(x, dtype, sizeOf(shape)), shape, p, dtype);
+  const c = new Call();
+  const px = c.in(x, dtype, sizeOf(shape));
+  const o = c.out(dtype, n);
+  c.rt.k.fill8(o.ptr, n * 4, 0);
+  if (n > 0) windowWalk(c, shape, p, px, o.ptr, true);
+  return c.finish(o, dtype, n);
+}
+
+export function fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype: DType): Data {
+  const [oh, ow] = windowOutSize(outShape[2]!, outShape[3]!, p);
+  const nCols = outShape[0]! * outShape[1]! * p.kernel[0] * p.kernel[1] * oh * ow;
+  const n = sizeOf(outShape);
+  if (dtype !== "float32" || !(large(dtype, n) || !isHost(cols))) return viaCpu(dtype, cpuBackend.fold, view(cols, dtype, nCols), outShape, p, dtype);
+  const c = new Call();
+  const pc = c.in(cols, dtype, nCols);
+  const o = c.out(dtype, n);
+  c.rt.k.fill8(o.ptr, n * 4, 0);
+  if (nCols > 0) windowWalk(c, outShape, p, o.ptr, pc, false);
+  return c.finish(o, dtype, n);
+}

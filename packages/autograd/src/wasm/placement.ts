@@ -1,0 +1,173 @@
+/**
+ * Where a wasm-backend tensor lives, and the per-call bookkeeping that moves data to the kernels.
+ *
+ * Placement. Storage of at least {@link SMALL_BYTES} bytes (float32, int32, bool) lives in wasm
+ * memory as a {@link WasmBuffer}; smaller tensors and float64 stay ordinary TypedArrays on the
+ * JavaScript heap, exactly as on the cpu backend (a scalar graph never touches wasm memory, and
+ * the garbage collector keeps owning them). A kernel runs in wasm when its dtype has a wasm
+ * kernel and its output or an input is large; a small input is copied in for the call, a small
+ * output copied out. Everything else runs the cpu backend's kernel on views of the inputs.
+ *
+ * A permute that swaps the last two axes of a float32 matrix returns a {@link TransposedView}
+ * without moving data: matmul packs straight from it (the VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ); any other kernel
+ * materializes it once.
+ */
+import type { BackendData } from "../backend.js";
+import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
+import { Token, WasmBuffer } from "./memory.js";
+import { runtime, type Runtime } from "./runtime.js";
+
+/** Tensors of at least this many bytes live in wasm memory. */
+export const SMALL_BYTES = 4096;
+
+/** A float32 batch of matrices stored transposed: the view is `[…, cols, rows]` of a `[…, rows, cols]` base. */
+export class TransposedView {
+  refs = 0;
+  /** The materialized transpose, made on first use by a kernel other than matmul. */
+  solid: WasmBuffer | null = null;
+  constructor(readonly base: WasmBuffer, readonly batch: number, readonly rows: number, readonly cols: number) {
+    base.refs++;
+  }
+}
+
+export type Data = TypedArray | WasmBuffer | TransposedView;
+
+// Storage is a TypedArray (host), a WasmBuffer or a TransposedView. `ArrayBuffer.isView` is one
+// instance-type check; two megamorphic `instanceof`s cost a scalar graph ~15% of its time.
+export const isHost = (d: BackendData): d is TypedArray => ArrayBuffer.isView(d);
+export const wasmDType = (dtype: DType) => dtype !== "float64";
+export const large = (dtype: DType, n: number) => wasmDType(dtype) && n * bytesPerElement(dtype) >= SMALL_BYTES;
+
+/**
+ * A tensor starts referencing `d`: counted, and for a wasm block the tensor gets a token through
+ * which the heap learns that it was garbage-collected (memory.ts). Host storage is the GC's.
+ */
+export function retain(d: BackendData): boolean | Token {
+  if (isHost(d)) return false;
+  const b = d as WasmBuffer | TransposedView;
+  b.refs++;
+  return b instanceof WasmBuffer ? runtime().heap.tokens.hold(b) : true;
+}
+
+/** A tensor stops referencing `d` (given the token {@link retain} returned); the last one frees it. */
+export function release(d: BackendData, token?: unknown): void {
+  if (token instanceof Token) runtime().heap.tokens.unhold(token);
+  drop(d);
+}
+
+function drop(d: BackendData): void {
+  const b = d as WasmBuffer | TransposedView;
+  if (--b.refs > 0) return;
+  const heap = runtime().heap;
+  if (b instanceof TransposedView) {
+    if (b.solid) heap.drop(b.solid);
+    drop(b.base);
+  } else heap.drop(b);
+}
+
+/** The materialized storage of a view (transposing once), or the buffer itself. */
+export function solid(d: WasmBuffer | TransposedView): WasmBuffer {
+  if (d instanceof WasmBuffer) return d;
+  if (d.solid && !d.solid.dead) return d.solid;
+  const { heap, k } = runtime();
+  heap.nextEpoch();
+  const out = heap.buffer(d.base.bytes);
+  const src = heap.pinResident(d.base);
+  const mat = d.rows * d.cols * 4;
+  for (let t = 0; t < d.batch; t++) k.transpose(src + t * mat, out.ptr + t * mat, d.rows, d.cols);
+  d.solid = out;
+  return out;
+}
+
+/** A host TypedArray holding `d`'s values (a view of wasm memory: valid until the next allocation). */
+export function hostView(d: BackendData, dtype: DType, n: number): TypedArray {
+  if (isHost(d)) return d;
+  const b = solid(d as WasmBuffer | TransposedView);
+  const Ctor = ctorOf(dtype);
+  if (b.ptr < 0) {
+    if (b.dead) throw new Error("wasm backend: read of freed storage");
+    return new Ctor(b.host!.buffer as ArrayBuffer, b.host!.byteOffset, n);
+  }
+  return new Ctor(runtime().heap.memory.buffer as ArrayBuffer, b.ptr, n);
+}
+
+function ctorOf(dtype: DType) {
+  return dtype === "float32" ? Float32Array : dtype === "int32" ? Int32Array : dtype === "bool" ? Uint8Array : Float64Array;
+}
+
+/**
+ * One kernel call: pins the buffers it reads (so making room for its output cannot evict them),
+ * copies small host inputs into temporary blocks, and frees those at the end.
+ */
+export class Call {
+  readonly rt: Runtime = runtime();
+  private readonly temps: number[] = [];
+
+  constructor() {
+    this.rt.heap.nextEpoch();
+  }
+
+  /** A pointer from which the kernel reads `n` elements of `d`. */
+  in(d: BackendData, dtype: DType, n: number): number {
+    const heap = this.rt.heap;
+    if (!isHost(d)) return heap.pinResident(solid(d as WasmBuffer | TransposedView));
+    const bytes = n * bytesPerElement(dtype);
+    const p = this.temp(bytes);
+    heap.u8.set(new Uint8Array(d.buffer, d.byteOffset, bytes), p);
+    return p;
+  }
+
+  temp(bytes: number): number {
+    const p = this.rt.heap.alloc(bytes);
+    this.temps.push(p, bytes);
+    return p;
+  }
+
+  /** Where the kernel writes an output of `n` elements: a new tensor buffer, or a temporary block for a small result. */
+  out(dtype: DType, n: number): { ptr: number; buf: WasmBuffer | null } {
+    const bytes = n * bytesPerElement(dtype);
+    if (large(dtype, n)) {
+      const buf = this.rt.heap.buffer(bytes);
+      return { ptr: buf.ptr, buf };
+    }
+    return { ptr: this.temp(Math.max(bytes, 4)), buf: null };
+  }
+
+  /** The output's handle (copying a small one to the host) and the end of the call. */
+  finish(o: { ptr: number; buf: WasmBuffer | null }, dtype: DType, n: number): Data {
+    let result: Data;
+    if (o.buf) result = o.buf;
+    else {
+      const host = allocate(dtype, n);
+      if (n > 0) new Uint8Array(host.buffer, host.byteOffset, host.byteLength).set(this.rt.heap.u8.subarray(o.ptr, o.ptr + host.byteLength));
+      result = host;
+    }
+    this.done();
+    return result;
+  }
+
+  done(): void {
+    const heap = this.rt.heap;
+    for (let i = 0; i < this.temps.length; i += 2) heap.free(this.temps[i]!, this.temps[i + 1]!);
+    this.temps.length = 0;
+  }
+}
+
+/** Runs a cpu kernel on host views of wasm storage; a large result moves into wasm memory. */
+export function viaCpu<T extends unknown[]>(dtype: DType, kernel: (...args: T) => BackendData, ...args: T): Data {
+  const out = kernel(...args) as TypedArray;
+  return adopt(out, dtype);
+}
+
+/** A host array as this backend's storage: small ones stay, large ones are copied into wasm memory. */
+export function adopt(values: TypedArray, dtype: DType): Data {
+  const n = values.length;
+  if (!large(dtype, n)) return values;
+  const heap = runtime().heap;
+  heap.nextEpoch();
+  const buf = heap.buffer(values.byteLength);
+  heap.u8.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), buf.ptr);
+  return buf;
+}
+
+export const view = (d: BackendData, dtype: DType, n: number) => hostView(d, dtype, n);
