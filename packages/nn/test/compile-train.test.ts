@@ -149,6 +149,32 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fused optimizer updates", () => {
   });
 });
 
+describe.skipIf(!BACKENDS.includes("wasm"))("memory", () => {
+  it("replays release every intermediate: wasm memory in use stays flat over 100 compiled steps", () => {
+    setBackend("wasm");
+    manualSeed(8);
+    const model = new Sequential(new Linear(128, 128), new ReLU(), new Linear(128, 10));
+    const opt = new Adam(model.parameters(), { lr: 1e-3 });
+    const x = randn([64, 128]);
+    const y = randint(0, 10, [64]);
+    const step = compile((x: Tensor, y: Tensor) => {
+      opt.zeroGrad();
+      const l = crossEntropy(model.call(x), y);
+      l.backward();
+      opt.step();
+      return l;
+    });
+    const run = (n: number) => {
+      for (let i = 0; i < n; i++) step(x, y).dispose();
+    };
+    run(5);
+    const before = dg.wasmMemoryStats().inUseBytes;
+    run(100);
+    expect(dg.wasmMemoryStats().inUseBytes).toBe(before);
+    expect(step.stats()).toMatchObject({ traces: 2, hits: 103 });
+  });
+});
+
 describe.skipIf(!BACKENDS.includes("wasm"))("threads", () => {
   it("a compiled MLP and LeNet-5 train bit-identically on 1 and 2 wasm threads", async () => {
     setBackend("wasm");
