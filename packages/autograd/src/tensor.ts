@@ -104,9 +104,8 @@ export class Tensor {
 
   /**
    * Accumulated gradient of a leaf (or of a non-leaf after {@link Tensor.retainGrad}). Reading it
-   * makes it yours: the library no longer frees it when a later backward or `zeroGrad` replaces
-   * it. Setting it (PyTorch's `p.grad = g`) takes null or a float tensor of this shape, which
-   * stays the caller's too. Optimizers use {@link Tensor.peekGrad} and {@link Tensor.replaceGrad}.
+   * makes it yours: the library no longer frees it when a later backward or `zeroGrad` replaces it.
+   * Setting it (`p.grad = g`) takes null or a float tensor of this shape, which stays the caller's.
    */
   get grad(): Tensor | null {
     this._gradSeen = true;
@@ -114,7 +113,7 @@ export class Tensor {
   }
 
   set grad(g: Tensor | null) {
-    this.replaceGrad(g, "grad");
+    this._setGrad(checkGrad(this, g, "grad"));
     this._gradSeen = true; // a gradient set by the caller is the caller's
   }
 
@@ -141,12 +140,8 @@ export class Tensor {
    * p.replaceGrad(null); // what zeroGrad() does for each parameter
    * ```
    */
-  replaceGrad(g: Tensor | null, op = "replaceGrad"): void {
-    if (g !== null && !(g instanceof Tensor)) throw new DeltagradError(`${op}: expected a Tensor or null, got ${typeof g}`);
-    if (g !== null && (!isFloat(g.dtype) || g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
-      throw new DeltagradError(`${op}: gradient ${fmtShape(g.shape)} ${g.dtype} does not fit the tensor's ${fmtShape(this.shape)} (same shape, a float dtype)`);
-    }
-    this._setGrad(g);
+  replaceGrad(g: Tensor | null): void {
+    this._setGrad(checkGrad(this, g, "replaceGrad"));
   }
 
   /**
@@ -437,6 +432,15 @@ export class Tensor {
   oneHot(depth: number, o?: { dtype?: DType }): Tensor { return ops.oneHot(this, depth, o); }
   unfold(o: WindowOptions): Tensor { return ops.unfold(this, o); }
   fold(outputSize: readonly [number, number], o: WindowOptions): Tensor { return ops.fold(this, outputSize, o); }
+}
+
+/** `g` if it can be `t`'s gradient: null, or a float Tensor of `t`'s shape (optimizers cast the other float dtype). */
+function checkGrad(t: Tensor, g: Tensor | null, op: string): Tensor | null {
+  if (g !== null && !(g instanceof Tensor)) throw new DeltagradError(`${op}: expected a Tensor or null, got ${typeof g}`);
+  if (g !== null && (!isFloat(g.dtype) || g.shape.length !== t.shape.length || g.shape.some((d, i) => d !== t.shape[i]))) {
+    throw new DeltagradError(`${op}: gradient ${fmtShape(g.shape)} ${g.dtype} does not fit the tensor's ${fmtShape(t.shape)} (same shape, a float dtype)`);
+  }
+  return g;
 }
 
 function disposedError(t: Tensor): DeltagradError {
