@@ -279,6 +279,12 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     cg(big(5), big(6, [40]));
     expect(bits(cg(big(7), big(8, [40])))).toEqual(bits(g(big(7), big(8, [40]))));
     expect(cg.stats()).toMatchObject({ fusedKernels: 1, fusedOps: 4 });
+    // A per-channel operand ([C, 1, 1] over [N, C, H, W]: a convolution's bias) fuses too.
+    const cb = (x: Tensor, b: Tensor) => x.add(b).maximum(x.mul(0.1)).exp();
+    const ccb = compile(cb);
+    ccb(big(1, [4, 6, 9, 7]), big(2, [6, 1, 1]));
+    expect(bits(ccb(big(3, [4, 6, 9, 7]), big(4, [6, 1, 1])))).toEqual(bits(cb(big(3, [4, 6, 9, 7]), big(4, [6, 1, 1]))));
+    expect(ccb.stats()).toMatchObject({ fusedKernels: 1, fusedOps: 4 });
     // Another broadcast (a column, [64, 1]) does not: the ops run one by one, still eager's bits.
     const h = (x: Tensor, c: Tensor) => x.add(c).exp().mul(2);
     const ch = compile(h);

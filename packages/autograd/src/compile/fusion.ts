@@ -60,7 +60,7 @@ export function hoistScalars(nodes: readonly RecNode[], values: readonly Value[]
 }
 
 /** How a node's operand enters a fused run: full (the run's shape), a trailing-axes row broadcast, or a scalar. */
-type Role = "full" | "row" | "scalar";
+type Role = "full" | "row" | "chan" | "scalar";
 
 /** What the fused kernel computes for a node, with the dtype each input must have; null when it does not fuse. */
 function fusedOp(n: RecNode, values: readonly Value[]): { op: string; ins: string[] } | null {
@@ -78,8 +78,12 @@ function fusedOp(n: RecNode, values: readonly Value[]): { op: string; ins: strin
   return fusible(n.op) ? { op: n.op, ins: n.inputs.map(() => "float32") } : null;
 }
 
-/** The role of operand `x` in a run over `shape`, or null (another broadcast). `m`: a row operand's size. */
-function roleOf(x: Value, shape: readonly number[]): { role: Role; m: number } | null {
+/**
+ * The role of operand `x` in a run over `shape`, or null (another broadcast). `m`: the row length
+ * the role needs (a row operand's size; for a per-channel operand [K, 1, …, 1], the size of the
+ * axes after its channel axis, `k` being K).
+ */
+function roleOf(x: Value, shape: readonly number[]): { role: Role; m: number; k?: number } | null {
   if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return { role: "full", m: 0 };
   if (sizeOf(x.shape) === 1) return x.dtype === "float32" ? { role: "scalar", m: 0 } : null;
   // Leading 1s dropped, the rest equal to the run's trailing axes: the same row for every leading index.
@@ -88,7 +92,12 @@ function roleOf(x: Value, shape: readonly number[]): { role: Role; m: number } |
   const tail = x.shape.slice(k);
   if (tail.length === 0 || tail.length > shape.length) return null;
   const off = shape.length - tail.length;
-  return tail.every((d, i) => d === shape[off + i]) ? { role: "row", m: sizeOf(tail) } : null;
+  if (tail.every((d, i) => d === shape[off + i])) return { role: "row", m: sizeOf(tail) };
+  // [K, 1, …, 1] against […, K, H, W]: one value per channel (a convolution's bias).
+  if (x.dtype === "float32" && tail.length >= 2 && tail[0] === shape[off] && tail.slice(1).every((d) => d === 1)) {
+    return { role: "chan", m: sizeOf(shape.slice(off + 1)), k: tail[0]! };
+  }
+  return null;
 }
 
 /** The fusible runs of `nodes` (each at least two ops long). @example `fusionGroups(nodes, values, new Set(kept)).map((g) => g.end - g.start); // ops per fused kernel` */
@@ -103,8 +112,8 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
       const x = values[n.inputs[k]!]!;
       if (x.dtype !== f.ins[k]) return null;
       const r = roleOf(x, out.shape);
-      if (r === null || (r.role === "row" && m !== 0 && r.m !== m)) return null;
-      if (r.role === "row") m = r.m;
+      if (r === null || ((r.role === "row" || r.role === "chan") && m !== 0 && r.m !== m)) return null;
+      if (r.role === "row" || r.role === "chan") m = r.m;
     }
     return { key: out.shape.join("x"), m, f };
   });
@@ -145,7 +154,7 @@ function build(nodes: readonly RecNode[], values: readonly Value[], kept: Readon
       if (r.role === "scalar") scalarIds.push(x);
       else {
         vecIds.push(x);
-        vecKinds.push((values[x]!.dtype === "bool" ? "b" : "f") + (r.role === "row" ? "r" : ""));
+        vecKinds.push(r.role === "chan" ? `c:${r.k}` : (values[x]!.dtype === "bool" ? "b" : "f") + (r.role === "row" ? "r" : ""));
       }
     }
     made.set(nodes[k]!.output, k - start);

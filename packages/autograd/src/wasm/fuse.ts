@@ -24,7 +24,10 @@ export interface FusedStep {
 }
 
 export interface FusedSpec {
-  /** Per vector operand: "f" float32 or "b" bool bytes, and whether it is a row broadcast along the leading axes ("r"). */
+  /**
+   * Per vector operand: "f" float32 or "b" bool bytes, "r" appended for a row broadcast along the
+   * leading axes; or "c:K", one float32 per channel, row r taking value r mod K.
+   */
   vectors: string[];
   scalars: number;
   steps: FusedStep[];
@@ -74,6 +77,7 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
     const body = (lane: boolean) => {
       c.get(r).get(m).i32Mul().get(j).i32Add().set(e);
       spec.vectors.forEach((kind, k) => {
+        if (kind.startsWith("c:")) return; // splatted once per row
         const idx = kind.includes("r") ? j : e;
         if (kind.startsWith("f")) {
           c.get(k).get(idx).i32Const(2).i32Shl().i32Add();
@@ -116,6 +120,10 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
       });
     };
     c.for(r, () => c.i32Const(0), () => c.get(rows), 1, () => {
+      spec.vectors.forEach((kind, k) => {
+        if (!kind.startsWith("c:")) return;
+        c.get(k).get(r).i32Const(Number(kind.slice(2))).i32RemU().i32Const(2).i32Shl().i32Add().v128Load32Splat().set(vals[k]!);
+      });
       c.for(j, () => c.i32Const(0), () => c.get(m4), 4, () => body(false));
       c.for(j, () => c.get(m4), () => c.get(m), 1, () => body(true));
     });
