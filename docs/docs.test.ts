@@ -9,6 +9,7 @@
  * Browser-only blocks are fenced ```ts no-run and are listed as skipped, with the reason.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -39,6 +40,14 @@ const blocks = [...guides, ...readmes].flatMap((f) => blocksOf(f, readFileSync(d
 
 afterEach(() => void vi.restoreAllMocks());
 
+/** Writes a block to its module file and returns the path. `export {}` makes every block a module, so top-level await works in each. */
+function writeSnippet(id: string, code: string): string {
+  mkdirSync(outDir, { recursive: true });
+  const file = `${outDir}${id.replace(/[^A-Za-z0-9]+/g, "-")}.ts`;
+  writeFileSync(file, `${code}\nexport {};\n`);
+  return file;
+}
+
 describe("docs/ and README code blocks", () => {
   it("finds the guides' blocks (and the fence syntax it relies on)", () => {
     expect(blocksOf("x.md", "a\n```ts\nconst a = 1;\n```\n```ts no-run\nb\n```\n")).toEqual([
@@ -53,10 +62,7 @@ describe("docs/ and README code blocks", () => {
   }
 
   it.each(blocks.filter((b) => b.run).map((b) => [b.id, b.code] as const))("%s runs", async (id, code) => {
-    mkdirSync(outDir, { recursive: true });
-    const file = `${outDir}${id.replace(/[^A-Za-z0-9]+/g, "-")}.ts`;
-    // `export {}` makes every block a module, so top-level await works in each.
-    writeFileSync(file, `${code}\nexport {};\n`);
+    const file = writeSnippet(id, code);
     const printed: string[] = [];
     vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
       printed.push(args.map((a) => (typeof a === "string" ? a : String(a))).join(" "));
@@ -65,6 +71,26 @@ describe("docs/ and README code blocks", () => {
     const expected = [...code.matchAll(/^\s*console\.log\(.*\); \/\/ prints: (.*)$/gm)].map((m) => m[1]!);
     if (expected.length > 0) expect(printed).toEqual(expected); // then every console.log of the block says what it prints
   });
+
+  // Readers copy these blocks into typed projects: after they have run, tsc checks them all at once
+  // (strict, the workspace's settings) — a block that runs but would not compile fails here.
+  it("every block type-checks", () => {
+    const files = blocks.filter((b) => b.run).map((b) => writeSnippet(b.id, b.code));
+    const config = `${outDir}tsconfig.json`; // after writeSnippet made outDir
+    writeFileSync(config, JSON.stringify({
+      extends: fileURLToPath(new URL("../tsconfig.base.json", import.meta.url)),
+      compilerOptions: { noEmit: true, lib: ["ES2023", "DOM", "ESNext.Disposable"] },
+      files,
+    }));
+    const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
+    let out = "";
+    try {
+      execFileSync(process.execPath, [tsc, "-p", config], { encoding: "utf8" });
+    } catch (e) {
+      out = String((e as { stdout?: string }).stdout ?? e);
+    }
+    expect(out).toBe("");
+  }, 120_000);
 });
 
 /** GitHub's heading anchor: lowercase, punctuation dropped (letters, digits, `-`, `_` kept), spaces → `-`. */
