@@ -113,7 +113,7 @@ describe("docs/ and README links", () => {
     expect(linksOf("[a](b.md#c) [d](https://e)\n```\n[f](g.md)\n```\n")).toEqual([{ line: 1, target: "b.md#c" }]);
   });
 
-  it.each([...guides, ...readmes, "../README.md"])("%s: every relative link points at a file (and heading) that exists", (f) => {
+  it.each([...guides, ...readmes, "../README.md", "../bench/README.md"])("%s: every relative link points at a file (and heading) that exists", (f) => {
     const path = docsDir + f;
     const broken: string[] = [];
     for (const { line, target } of linksOf(readFileSync(path, "utf8"))) {
