@@ -16,6 +16,7 @@ import type {} from "vitest";
 import { gradcheck, type GradcheckOptions } from "./gradcheck.js";
 import type { Tensor } from "./tensor.js";
 import { isTensor } from "./is-tensor.js";
+import { DeltagradError } from "./errors.js";
 
 export interface AllCloseOptions {
   atol?: number;
@@ -105,6 +106,42 @@ export const matchers = {
     }
   },
 };
+
+/**
+ * The message of the {@link DeltagradError} that `f` throws. Anything else thrown, or nothing
+ * thrown, fails with an Error saying so — the helper every package's error-message tests share.
+ *
+ * @example
+ * ```ts
+ * expect(errorOf(() => matmul(zeros([2, 3]), zeros([4, 5])))).toMatch(/^matmul: /);
+ * ```
+ */
+export function errorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof DeltagradError) return e.message;
+    throw new Error(`expected a DeltagradError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+  }
+  throw new Error("expected a DeltagradError, but nothing was thrown");
+}
+
+/**
+ * An independent erf reference for tests: Simpson integration of 2/√π·e^(−t²) on [0, x] with
+ * 2,000 panels (error ≪ 1e-12 for |x| ≤ 6), sharing no code with the library's erf.
+ *
+ * @example
+ * ```ts
+ * erfRef(1); // 0.8427007929497149
+ * ```
+ */
+export function erfRef(x: number): number {
+  const n = 2000;
+  const h = x / n;
+  let s = 0;
+  for (let i = 0; i <= n; i++) s += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+  return ((2 / Math.sqrt(Math.PI)) * s * h) / 3;
+}
 
 declare module "vitest" {
   interface Assertion<T> {

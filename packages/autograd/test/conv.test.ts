@@ -12,6 +12,7 @@ import {
   type Tensor,
 } from "@deltagrad/autograd";
 import { expectClose, ravel, seedArb, size, t64, values, type Shape } from "./helpers.js";
+import { errorOf } from "@deltagrad/autograd/testing";
 
 // ---- references: direct loops over output positions, the textbook definitions ----
 
@@ -171,15 +172,7 @@ describe("conv2d", () => {
   });
 
   it("errors name conv2d and both shapes", () => {
-    const err = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(DeltagradError);
-        return (e as Error).message;
-      }
-      throw new Error("expected a DeltagradError");
-    };
+    const err = errorOf;
     const tooSmall = err(() => conv2d(zeros([1, 3, 4, 4]), zeros([10, 3, 5, 5])));
     expect(tooSmall).toMatch(/^conv2d: input 4×4 .*too small/);
     expect(tooSmall).toContain("input [1,3,4,4], weight [10,3,5,5]");

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import * as dg from "@deltagrad/autograd";
 import { gradcheck, gradgradcheck, type Tensor } from "@deltagrad/autograd";
 import { broadcastPairArb, expectClose, ref, refMap, SHAPE_PAIRS, seedArb, shapeArb, t64, values, valuesAway, type Shape } from "./helpers.js";
+import { erfRef } from "@deltagrad/autograd/testing";
 
 const RUNS = { numRuns: 12 };
 
@@ -19,14 +20,6 @@ interface Unary {
   smooth?: boolean;
 }
 
-const erfRef = (x: number) => {
-  // Independent reference: Simpson integration of 2/√π·e^(−t²) on [0, x] with 2,000 panels (error ≪ 1e-12 for |x| ≤ 3).
-  const n = 2000;
-  const h = x / n;
-  let s = 0;
-  for (let i = 0; i <= n; i++) s += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
-  return ((2 / Math.sqrt(Math.PI)) * s * h) / 3;
-};
 
 const UNARY: Unary[] = [
   { name: "neg", f: dg.neg, ref: (x) => -x, smooth: true },

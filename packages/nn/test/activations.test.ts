@@ -7,6 +7,7 @@ import {
   elu, gelu, hardLogistic, hardSigmoid, hardTanh, leakyRelu, logistic, logSoftmax, maxout, prelu, relu, relu6,
   scaledTanh, sigmoid, sign, silu, softmax, softplus, step, swish, tanh,
 } from "@deltagrad/nn";
+import { erfRef } from "@deltagrad/autograd/testing";
 
 // ---------- helpers ----------
 
@@ -56,14 +57,6 @@ const RUNS = { numRuns: 15 };
 // ---------- reference formulas (plain doubles, written independently of the composites) ----------
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
-const erfRef = (x: number) => {
-  // Simpson integration of 2/√π·e^(−t²) on [0, x], 2,000 panels: error ≪ 1e-12 for |x| ≤ 6.
-  const n = 2000;
-  const h = x / n;
-  let s = 0;
-  for (let i = 0; i <= n; i++) s += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
-  return ((2 / Math.sqrt(Math.PI)) * s * h) / 3;
-};
 const Phi = (x: number) => 0.5 * (1 + erfRef(x / Math.SQRT2));
 const phi = (x: number) => Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
 

@@ -8,16 +8,8 @@ import {
   scaledDotProductAttention, torchStateDict,
 } from "@deltagrad/nn";
 import { casesOf, checkParamGrads, expectClose, fixture, fixtureLoss, flat, inputTensor, joined, randn64, type SeqCase } from "./seq-support.js";
+import { errorOf } from "@deltagrad/autograd/testing";
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeltagradError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DeltagradError");
-}
 
 const f64 = (v: unknown, shape: number[]) => tensor(flat(v), { dtype: "float64" }).reshape(shape);
 

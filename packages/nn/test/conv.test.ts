@@ -2,18 +2,10 @@ import { describe, expect, it } from "vitest";
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Generator, gradcheck, tensor, type Tensor } from "@deltagrad/autograd";
 import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, LENET5_C3_TABLE, LeNet5, MaxPool2d, Module } from "@deltagrad/nn";
+import { errorOf } from "@deltagrad/autograd/testing";
 
 const randn64 = (shape: number[], seed: number) => ag.randn(shape, { dtype: "float64", generator: new Generator(seed) });
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeltagradError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DeltagradError");
-}
 
 /** Swaps a module's parameter field for the duration of `f` (so gradcheck can vary it). */
 function withField<T>(m: Module, key: string, value: Tensor, f: () => T): T {

@@ -32,15 +32,7 @@ export function maxDiff(ours: Tensor, theirs: ort.Tensor): number {
 }
 
 /** The DeltagradError message `f` throws (fails the test for any other outcome). */
-export function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeltagradError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DeltagradError");
-}
+export { errorOf } from "@deltagrad/autograd/testing";
 
 export interface HandNode {
   op: string;

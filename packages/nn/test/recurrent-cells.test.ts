@@ -6,6 +6,7 @@ import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Generator, gradcheck, tensor, type Tensor } from "@deltagrad/autograd";
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from "@deltagrad/nn";
 import { checkParamGrads, expectClose, flat, joined, randn64, type SeqCase } from "./seq-support.js";
+import { errorOf } from "@deltagrad/autograd/testing";
 
 /** PyTorch 1.13 float64 cases made by fixtures/make-recurrent-fixture.py. */
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/recurrent-cells.json", import.meta.url), "utf8")) as { dtype: string; cases: SeqCase[] };
@@ -23,15 +24,6 @@ function stepOf(m: AnyCell, x: Tensor, h?: Tensor, c?: Tensor): Tensor[] {
   return [m.call(x, h)];
 }
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeltagradError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DeltagradError");
-}
 
 describe("PyTorch fixture (recurrent-cells.json, float64) within 1e-6", () => {
   it("has 6 cases", () => {

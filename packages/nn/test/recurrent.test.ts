@@ -6,6 +6,7 @@ import { DeltagradError, Generator, gradcheck, noGrad, tensor, type Tensor } fro
 import { GRU, LSTM, RNN } from "@deltagrad/nn";
 import { readFileSync } from "node:fs";
 import { casesOf, checkParamGrads, expectClose, fixture, fixtureLoss, flat, inputTensor, joined, randn64, type SeqCase } from "./seq-support.js";
+import { errorOf } from "@deltagrad/autograd/testing";
 
 /** Bidirectional cases made by fixtures/make-recurrent-fixture.py (PyTorch 1.13, float64); shapes read off the nested arrays. */
 const bidirectional = JSON.parse(readFileSync(new URL("./fixtures/recurrent-bidirectional.json", import.meta.url), "utf8")) as { dtype: string; cases: SeqCase[] };
@@ -36,15 +37,6 @@ function run(m: AnyRecurrent, x: Tensor, h0?: Tensor, c0?: Tensor): Tensor[] {
   return [out, h];
 }
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeltagradError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DeltagradError");
-}
 
 describe("PyTorch fixture (layers-seq.json): RNN, LSTM, GRU in float64 within 1e-6", () => {
   const cases = [...casesOf("RNN"), ...casesOf("LSTM"), ...casesOf("GRU")];

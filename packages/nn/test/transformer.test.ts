@@ -6,6 +6,7 @@ import { DeltagradError, Generator, gradcheck, tensor, type Tensor } from "@delt
 import { readFileSync } from "node:fs";
 import { GELU, GRU, LSTM, LayerNorm, TransformerEncoder, TransformerEncoderLayer, causalMask, loadTorchStateDict, torchStateDict } from "@deltagrad/nn";
 import { checkParamGrads, expectClose, flat, randn64, type Nested } from "./seq-support.js";
+import { errorOf } from "@deltagrad/autograd/testing";
 
 /** PyTorch 1.13 float64 references made by fixtures/make-transformer-fixture.py. */
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/transformer-encoder.json", import.meta.url), "utf8")) as {
@@ -25,15 +26,6 @@ const shapeOf = (v: unknown): number[] => (Array.isArray(v) ? [v.length, ...shap
 const num = (v: unknown): number => (v === "-inf" ? -Infinity : Number(v));
 const deep = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(deep) : [num(v)]);
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DeltagradError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a DeltagradError");
-}
 
 const nested = (t: Tensor) => t.arraySync() as number[][][];
 
