@@ -22,6 +22,46 @@ export function stridesOf(shape: Shape): number[] {
   return s;
 }
 
+/**
+ * Strides of `shape` read as broadcast to `outShape` (aligned to its rank), 0 where an axis is
+ * broadcast. Every backend's strided and broadcast walks start here.
+ */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const rank = outShape.length;
+  const s = new Array<number>(rank).fill(0);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const o = rank - shape.length + i;
+    s[o] = shape[i] === 1 && outShape[o] !== 1 ? 0 : acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+/**
+ * Drops size-1 axes and merges neighbours along which every operand's strides are contiguous
+ * (`strides[k]` are operand k's strides over `shape`), so a walk or kernel sees the smallest rank
+ * that describes the access: a full-size elementwise op becomes rank 1. Shared by the wasm and
+ * webgpu backends.
+ */
+export function collapse(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
+    if (n === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * n)) {
+      outShape[last] = outShape[last]! * n;
+      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
+    } else {
+      outShape.push(n);
+      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
 export function shapesEqual(a: Shape, b: Shape): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;

@@ -1,11 +1,11 @@
 import type { ArgReduceKernel, Backend, BackendData, BinaryKernel, CompareKernel, ReduceKernel, UnaryKernel, WindowParams } from "../backend.js";
 import { allocate, type DType, type TypedArray } from "../dtype.js";
 import { DeltagradError } from "../errors.js";
-import { type Shape, sizeOf, stridesOf, windowOutSize } from "../shape.js";
+import { type Shape, broadcastStrides, sizeOf, stridesOf, windowOutSize } from "../shape.js";
 import { erf } from "./erf.js";
 import { exp32 } from "./exp32.js";
 import { matmulKernel } from "./matmul.js";
-import { broadcastStrides, compile, gatherStrided, makeBinaryLoop, makeReduceLoop, makeUnaryLoop, scatterStrided, transposeLast2, transposeLast2Body } from "./strided.js";
+import { compile, gatherStrided, makeBinaryLoop, makeReduceLoop, makeUnaryLoop, scatterStrided, transposeLast2, transposeLast2Body } from "./strided.js";
 import { foldKernel, unfoldKernel } from "./window.js";
 
 /**

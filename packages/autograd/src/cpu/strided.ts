@@ -1,18 +1,5 @@
 import type { TypedArray } from "../dtype.js";
-import type { Shape } from "../shape.js";
-
-/** Strides of `shape` aligned to `outShape`'s rank, 0 where the dim is broadcast. */
-export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
-  const rank = outShape.length;
-  const s = new Array<number>(rank).fill(0);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    const o = rank - shape.length + i;
-    s[o] = shape[i] === 1 && outShape[o] !== 1 ? 0 : acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
+import { broadcastStrides, type Shape } from "../shape.js";
 
 /**
  * out[i] = src[offset + Σ idx_d · strides_d] for every index of `outShape`, in row-major order.

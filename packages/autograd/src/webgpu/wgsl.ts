@@ -10,6 +10,9 @@
 import type { DType } from "../dtype.js";
 import { DeltagradError } from "../errors.js";
 
+/** Layout geometry shared with the other backends (one copy, in shape.ts). */
+export { stridesOf as rowMajor, broadcastStrides, collapse } from "../shape.js";
+
 /** Invocations per workgroup of the 1-D kernels. */
 export const WG = 256;
 
@@ -68,47 +71,6 @@ export function offsetFn(name: string, rank: number, shapeAt: number, strideAt: 
   }
   lines.push(`  return off;`, `}`);
   return lines.join("\n");
-}
-
-/** Row-major strides of `shape`. */
-export function rowMajor(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d]!;
-  }
-  return s;
-}
-
-/** Strides of `shape` read as broadcast to `outShape` (0 along broadcast axes). */
-export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const s = rowMajor(shape);
-  const k = outShape.length - shape.length;
-  return outShape.map((_, d) => (d < k || shape[d - k] === 1 ? 0 : s[d - k]!));
-}
-
-/**
- * Merges adjacent axes that every operand walks contiguously and drops size-1 axes, so a kernel
- * sees the smallest rank that describes the access (a full-size elementwise op becomes rank 1).
- * `strides[k]` are operand k's strides over `shape`.
- */
-export function collapse(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d]!;
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * n)) {
-      outShape[last] = outShape[last]! * n;
-      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
-    } else {
-      outShape.push(n);
-      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
-    }
-  }
-  return { shape: outShape, strides: outStrides };
 }
 
 /** The bits of `v` as a float32, for passing a float through the u32 parameter words. */

@@ -4,9 +4,9 @@
  */
 import type { BackendData, BinaryKernel, CompareKernel, UnaryKernel } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
-import { broadcastStrides } from "../../cpu/strided.js";
+
 import { bytesPerElement, type DType, type TypedArray } from "../../dtype.js";
-import { sizeOf, type Shape } from "../../shape.js";
+import { broadcastStrides, sizeOf, type Shape } from "../../shape.js";
 import { UNARY_OPS, type UnaryOp } from "../kernels.js";
 import { Call, adopt, isHost, large, viaCpu, view, type Data } from "../placement.js";
 import { walk2 } from "./walk.js";

@@ -4,9 +4,9 @@
  */
 import type { BackendData } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
-import { broadcastStrides } from "../../cpu/strided.js";
+
 import { type DType } from "../../dtype.js";
-import { sizeOf, stridesOf, type Shape } from "../../shape.js";
+import { broadcastStrides, sizeOf, stridesOf, type Shape } from "../../shape.js";
 import { WasmBuffer } from "../memory.js";
 import { Call, isHost, large, viaCpu, view, wasmDType, TransposedView, type Data } from "../placement.js";
 import { walk2 } from "./walk.js";

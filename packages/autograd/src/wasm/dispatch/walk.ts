@@ -2,29 +2,9 @@
  * Strided walks: a broadcast or strided layout collapsed to at most two kernel-row levels, the
  * rest walked in JS.
  */
-import { sizeOf, stridesOf, type Shape } from "../../shape.js";
+import { collapse, sizeOf, stridesOf, type Shape } from "../../shape.js";
 
-/**
- * Drops size-1 dims and merges neighbours along which every operand's strides are contiguous, so
- * a broadcast or strided walk has as few levels as possible (usually one or two).
- */
-export function collapse(shape: Shape, strides: number[][]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d]!;
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * n)) {
-      outShape[last]! *= n;
-      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
-    } else {
-      outShape.push(n);
-      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
-    }
-  }
-  return { shape: outShape, strides: outStrides };
-}
+export { collapse };
 
 /**
  * Calls `run(offsets, rows, inner, rowStrides)` once per index of the dims outside the last two
