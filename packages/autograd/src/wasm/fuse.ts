@@ -8,6 +8,7 @@
  * fused chain gives the same bits as the kernels it replaces. A kernel runs on the calling
  * thread; each is compiled once per distinct chain and instantiated on the backend's memory.
  */
+import { BINARY_KERNELS, COMPARE_KERNELS } from "../backend.js";
 import { Code, ModuleBuilder, f32, i32, v128, type ValType } from "./emit.js";
 import { binaryOp, compareOp, unaryOp, UNARY_OPS, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels.js";
 import { WasmBuffer } from "./buffer.js";
@@ -38,7 +39,7 @@ export interface FusedSpec {
 
 export type FusedKernel = (...args: number[]) => void;
 
-const BINARY = new Set<string>(["add", "mul", "maximum"]);
+const BINARY = new Set<string>(BINARY_KERNELS);
 
 /** Whether a comparison op name fuses (all six do). @example `fusibleCompare("greater"); // true` */
 export function fusibleCompare(op: string): boolean {
@@ -50,7 +51,7 @@ export function fusible(op: string): boolean {
   return BINARY.has(op) || (UNARY_OPS as readonly string[]).includes(op);
 }
 
-const COMPARE = new Set(["equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual"]);
+const COMPARE = new Set<string>(COMPARE_KERNELS);
 
 const cache = new Map<string, FusedKernel>();
 

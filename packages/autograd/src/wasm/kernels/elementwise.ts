@@ -4,7 +4,7 @@
  * module builds a kernel for.
  */
 import { Code, i32, v128 } from "../emit.js";
-import type { UnaryKernel } from "../../backend.js";
+import { BINARY_KERNELS, COMPARE_KERNELS, type BinaryKernel, type CompareKernel, type UnaryKernel } from "../../backend.js";
 import * as math from "../math.js";
 
 /** How one operand of an elementwise kernel is read along a row: a vector per 4 elements, or one value splatted. */
@@ -91,8 +91,9 @@ export function elementwise(
   });
 }
 
-export type BinaryOp = "add" | "mul" | "maximum";
-export type CompareOp = "equal" | "notEqual" | "greater" | "greaterEqual" | "less" | "lessEqual";
+// The op lists are backend.ts's, declared once; every binary and comparison kernel has a SIMD form here.
+export type BinaryOp = BinaryKernel;
+export type CompareOp = CompareKernel;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 export const MODES: [Mode, Mode][] = [["v", "v"], ["v", "s"], ["s", "v"]];
 
@@ -188,5 +189,5 @@ export function castKernel(to: "bool" | "float32") {
 
 /** The unary kernels (backend.ts's UNARY_KERNELS) with a SIMD kernel here; the others (sin, cos) run the cpu kernel over a view of the same storage (ops.ts). */
 export const UNARY_OPS = ["neg", "reciprocal", "sqrt", "sign", "exp", "log", "erf", "expm1", "log1p"] as const satisfies readonly UnaryKernel[];
-export const BINARY_OPS: readonly BinaryOp[] = ["add", "mul", "maximum"];
-export const COMPARE_OPS: readonly CompareOp[] = ["equal", "notEqual", "greater", "greaterEqual", "less", "lessEqual"];
+export const BINARY_OPS: readonly BinaryOp[] = BINARY_KERNELS;
+export const COMPARE_OPS: readonly CompareOp[] = COMPARE_KERNELS;

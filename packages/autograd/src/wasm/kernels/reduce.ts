@@ -1,6 +1,7 @@
 /**
  * Reduction kernels: sums and maxima over an outer or the last axis, arg-max/min.
  */
+import type { ReduceKernel } from "../../backend.js";
 import { Code, f32, f64, i32, v128 } from "../emit.js";
 
 /**
@@ -86,7 +87,7 @@ export function maxOuter(c: Code): void {
  * sum accumulates in float64 pairs, lane order fixed ((x0+x2+…) and (x1+x3+…) per f64x2, combined
  * at the end), so it is deterministic and within the float64 summation bound of the exact sum.
  */
-export function rowsKernel(kind: "sum" | "max") {
+export function rowsKernel(kind: ReduceKernel) {
   return (c: Code) => {
     const [x, out, rows, n] = [0, 1, 2, 3];
     const r = c.local(i32);
