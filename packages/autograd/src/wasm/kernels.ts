@@ -22,7 +22,7 @@
  * assembles them into the one module and re-exports what the backend and compile/ use.
  */
 import { ModuleBuilder, i32Params as I } from "./emit.js";
-import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmBlock, macro, packAT, packB, packRows } from "./kernels/gemm.js";
+import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmBlock, macro, packCols, packRows } from "./kernels/gemm.js";
 import { copyRows, fill32, fill8, strided2d, transpose } from "./kernels/movement.js";
 import { BINARY_OPS, COMPARE_OPS, MODES, UNARY_OPS, binaryKernel, castKernel, unaryKernel, whereKernel, type Mode } from "./kernels/elementwise.js";
 import { argOuter, maxOuter, rowsKernel, sumOuter } from "./kernels/reduce.js";
@@ -66,8 +66,8 @@ export interface KernelExports {
 export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder(sharedMaxPages === undefined ? {} : { sharedMaxPages });
   m.func("packA", I(5), [], packRows(MR))
-    .func("packAT", I(5), [], packAT)
-    .func("packB", I(5), [], packB)
+    .func("packAT", I(5), [], packCols(MR))
+    .func("packB", I(5), [], packCols(NR))
     .func("packBT", I(5), [], packRows(NR))
     .func("macro", I(8), [], macro)
     .func("gemmBlock", I(13), [], gemmBlock(m))

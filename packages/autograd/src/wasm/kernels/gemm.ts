@@ -8,42 +8,51 @@ import { Code, ModuleBuilder, i32, v128, i32Params as I } from "../emit.js";
 export const MR = 4;
 export const NR = 8;
 
-/** packB(src, ldbBytes, kc, ncols, dst): B[0:kc, 0:ncols] (row stride ldbBytes) → NR-column strips. */
-export function packB(c: Code): void {
-  const [src, ldb, kc, ncols, dst] = [0, 1, 2, 3, 4];
-  const t = c.local(i32);
-  const p = c.local(i32);
-  const full = c.local(i32);
-  const s = c.local(i32);
-  const last = c.local(i32);
-  const offs = Array.from({ length: NR }, () => c.local(i32));
-  // full = ncols / NR strips copied with vector moves.
-  c.get(ncols).i32Const(NR).i32Div().set(full);
-  c.for(t, () => c.i32Const(0), () => c.get(full), 1, () => {
-    c.get(src).get(t).i32Const(NR * 4).i32Mul().i32Add().set(s);
-    c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
-      for (let j = 0; j < NR / 4; j++) c.get(dst).get(s).v128Load(j * 16).v128Store(j * 16);
-      c.get(dst).i32Const(NR * 4).i32Add().set(dst);
-      c.get(s).get(ldb).i32Add().set(s);
+/**
+ * Packing from columns: W-wide strips whose lane j at step p is `src[p][strip·W + j]` (row
+ * stride ldBytes), columns clamped to `count − 1`. A full strip's W values at step p are
+ * contiguous, so they move as W/4 vectors; only the last, partial strip reads lane by lane. It is
+ * both packB(src, ldbBytes, kc, ncols, dst) — B[0:kc, 0:ncols] → NR-column strips — and
+ * packAT(src, ldBytes, kc, mrows, dst) — MR-row strips of A read from A stored transposed
+ * (`At[p][i]`).
+ */
+export function packCols(W: number) {
+  return (c: Code): void => {
+    const [src, ld, kc, count, dst] = [0, 1, 2, 3, 4];
+    const t = c.local(i32);
+    const p = c.local(i32);
+    const full = c.local(i32);
+    const s = c.local(i32);
+    const last = c.local(i32);
+    const offs = Array.from({ length: W }, () => c.local(i32));
+    // full = count / W strips copied with vector moves.
+    c.get(count).i32Const(W).i32Div().set(full);
+    c.for(t, () => c.i32Const(0), () => c.get(full), 1, () => {
+      c.get(src).get(t).i32Const(W * 4).i32Mul().i32Add().set(s);
+      c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
+        for (let j = 0; j < W / 4; j++) c.get(dst).get(s).v128Load(j * 16).v128Store(j * 16);
+        c.get(dst).i32Const(W * 4).i32Add().set(dst);
+        c.get(s).get(ld).i32Add().set(s);
+      });
     });
-  });
-  // A last, partial strip: column j reads min(full·NR + j, ncols − 1).
-  c.get(ncols).get(full).i32Const(NR).i32Mul().i32Sub().if();
-  {
-    c.get(ncols).i32Const(1).i32Sub().i32Const(2).i32Shl().set(last);
-    for (let j = 0; j < NR; j++) {
-      // off_j = min((full·NR + j)·4, last)
-      c.get(full).i32Const(NR).i32Mul().i32Const(j).i32Add().i32Const(2).i32Shl().tee(offs[j]!);
-      c.get(last).get(offs[j]!).get(last).i32LtS().select().set(offs[j]!);
+    // A last, partial strip: lane j reads column min(full·W + j, count − 1).
+    c.get(count).get(full).i32Const(W).i32Mul().i32Sub().if();
+    {
+      c.get(count).i32Const(1).i32Sub().i32Const(2).i32Shl().set(last);
+      for (let j = 0; j < W; j++) {
+        // off_j = min((full·W + j)·4, last)
+        c.get(full).i32Const(W).i32Mul().i32Const(j).i32Add().i32Const(2).i32Shl().tee(offs[j]!);
+        c.get(last).get(offs[j]!).get(last).i32LtS().select().set(offs[j]!);
+      }
+      c.get(src).set(s);
+      c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
+        for (let j = 0; j < W; j++) c.get(dst).get(s).get(offs[j]!).i32Add().f32Load().f32Store(j * 4);
+        c.get(dst).i32Const(W * 4).i32Add().set(dst);
+        c.get(s).get(ld).i32Add().set(s);
+      });
     }
-    c.get(src).set(s);
-    c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
-      for (let j = 0; j < NR; j++) c.get(dst).get(s).get(offs[j]!).i32Add().f32Load().f32Store(j * 4);
-      c.get(dst).i32Const(NR * 4).i32Add().set(dst);
-      c.get(s).get(ldb).i32Add().set(s);
-    });
-  }
-  c.end();
+    c.end();
+  };
 }
 
 /**
@@ -78,45 +87,6 @@ export function packRows(R: number) {
       });
     });
   };
-}
-
-/**
- * packAT(src, ldBytes, kc, mrows, dst): the same strips from A stored transposed (`At[p][i]`, row
- * stride ldBytes): a strip's MR values at step p are contiguous in At, so full strips move as one
- * vector; the last strip clamps its columns.
- */
-export function packAT(c: Code): void {
-  const [src, ld, kc, mrows, dst] = [0, 1, 2, 3, 4];
-  const s = c.local(i32);
-  const p = c.local(i32);
-  const full = c.local(i32);
-  const row = c.local(i32);
-  const last = c.local(i32);
-  const offs = Array.from({ length: MR }, () => c.local(i32));
-  c.get(mrows).i32Const(MR).i32Div().set(full);
-  c.for(s, () => c.i32Const(0), () => c.get(full), 1, () => {
-    c.get(src).get(s).i32Const(MR * 4).i32Mul().i32Add().set(row);
-    c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
-      c.get(dst).get(row).v128Load().v128Store();
-      c.get(dst).i32Const(MR * 4).i32Add().set(dst);
-      c.get(row).get(ld).i32Add().set(row);
-    });
-  });
-  c.get(mrows).get(full).i32Const(MR).i32Mul().i32Sub().if();
-  {
-    c.get(mrows).i32Const(1).i32Sub().i32Const(2).i32Shl().set(last);
-    for (let i = 0; i < MR; i++) {
-      c.get(full).i32Const(MR).i32Mul().i32Const(i).i32Add().i32Const(2).i32Shl().tee(offs[i]!);
-      c.get(last).get(offs[i]!).get(last).i32LtS().select().set(offs[i]!);
-    }
-    c.get(src).set(row);
-    c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
-      for (let i = 0; i < MR; i++) c.get(dst).get(row).get(offs[i]!).i32Add().f32Load().f32Store(i * 4);
-      c.get(dst).i32Const(MR * 4).i32Add().set(dst);
-      c.get(row).get(ld).i32Add().set(row);
-    });
-  }
-  c.end();
 }
 
 /**
