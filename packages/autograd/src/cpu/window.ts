@@ -2,10 +2,6 @@ import type { WindowParams } from "../backend.js";
 import type { TypedArray } from "../dtype.js";
 import { windowOutSize, type Shape } from "../shape.js";
 
-// The geometry lives in shape.ts (the core reads it without importing a backend); re-exported for
-// the other backends' kernels.
-export { windowOutSize };
-
 /**
  * im2col and col2im share one walk over every (column row, output position) pair of NCHW
  * `shape`; positions in the padding are skipped (their columns stay zero). For each (row, oy)

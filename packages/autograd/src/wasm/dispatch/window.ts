@@ -3,9 +3,8 @@
  */
 import type { BackendData, WindowParams } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
-import { windowOutSize } from "../../cpu/window.js";
 import { type DType } from "../../dtype.js";
-import { sizeOf, type Shape } from "../../shape.js";
+import { sizeOf, windowOutSize, type Shape } from "../../shape.js";
 import { runTasks } from "../threads.js";
 import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
 
