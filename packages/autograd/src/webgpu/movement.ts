@@ -101,6 +101,25 @@ function around(shape: readonly number[], axis: number): [number, number, number
 }
 
 /**
+ * WGSL shared by gather and scatterAdd: element `i` of the `[outer, k indices, inner]` grid decoded
+ * into (o, t, c), its index `j = I[t]` read and, when out of range for the axis (`P[1]`), the
+ * error recorded (check sequence `P[4]`, the bad index) before `onBad` runs and the thread returns.
+ */
+function indexedElement(onBad: string): string {
+  return `  let inner = P[3];
+  let k = P[2];
+  let c = i % inner;
+  let t = (i / inner) % k;
+  let o = i / (inner * k);
+  let j = I[t];
+  if (j < 0 || u32(j) >= P[1]) {
+    atomicMax(&E[0], i32(P[4]));
+    atomicStore(&E[1], j);
+${onBad}    return;
+  }`;
+}
+
+/**
  * TensorFlow's gather along `axis`: out `[outer, nIndices, inner]` from x `[outer, n, inner]`.
  * An index outside [0, n) gives 0 and sets the error flag (reported at the next read).
  */
@@ -119,18 +138,7 @@ export function gather(rt: GpuRuntime, x: GpuData, shape: readonly number[], ind
 @group(0) @binding(4) var<storage, read_write> E: array<atomic<i32>>;
 ${entry1d()}
   if (i >= P[0]) { return; }
-  let inner = P[3];
-  let k = P[2];
-  let c = i % inner;
-  let t = (i / inner) % k;
-  let o = i / (inner * k);
-  let j = I[t];
-  if (j < 0 || u32(j) >= P[1]) {
-    atomicMax(&E[0], i32(P[4]));
-    atomicStore(&E[1], j);
-    Y[i] = 0u;
-    return;
-  }
+${indexedElement("    Y[i] = 0u;\n")}
   Y[i] = X[(o * P[1] + u32(j)) * inner + c];
 }`,
     [total, n, nIndices, inner, seq],
@@ -161,9 +169,7 @@ export function scatterAdd(rt: GpuRuntime, g: GpuData, indices: GpuData, nIndice
     if (r.exchanged) { break; }
     old = r.old_value;
   }`
-    : dtype === "int32"
-      ? "atomicAdd(&Y[dst], G[i]);"
-      : "atomicAdd(&Y[dst], G[i]);";
+    : "atomicAdd(&Y[dst], G[i]);"; // integers: a u32 add is the two's-complement add
   rt.dispatch(
     `scatterAdd:${dtype}`,
     () => `${PRELUDE}
@@ -173,17 +179,7 @@ export function scatterAdd(rt: GpuRuntime, g: GpuData, indices: GpuData, nIndice
 @group(0) @binding(4) var<storage, read_write> E: array<atomic<i32>>;
 ${entry1d()}
   if (i >= P[0]) { return; }
-  let inner = P[3];
-  let k = P[2];
-  let c = i % inner;
-  let t = (i / inner) % k;
-  let o = i / (inner * k);
-  let j = I[t];
-  if (j < 0 || u32(j) >= P[1]) {
-    atomicMax(&E[0], i32(P[4]));
-    atomicStore(&E[1], j);
-    return;
-  }
+${indexedElement("")}
   let dst = (o * P[1] + u32(j)) * inner + c;
   ${add}
 }`,
