@@ -7,7 +7,8 @@
 import * as dg from "@deltagrad/autograd";
 import type { Tensor } from "@deltagrad/autograd";
 
-interface Smoke {
+/** What the page leaves in `window.webgpuSmoke` (the test reads it through Playwright). */
+export interface Smoke {
   ok: boolean;
   reason?: string;
   adapter?: string;

@@ -12,19 +12,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { serveStatic } from "../../../examples/web/serve.js";
+import type { Smoke } from "./webgpu-chromium-page.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.log(`skipped: no chromium at ${CHROMIUM}`);
 const here = dirname(fileURLToPath(import.meta.url));
-
-interface Smoke {
-  ok: boolean;
-  reason?: string;
-  adapter?: string;
-  backend?: string;
-  errors?: Record<string, number>;
-}
 
 describe.skipIf(!hasChromium)("webgpu in headless Chromium", () => {
   test("a matmul and an exp (and one case of every kernel family) on WebGPU match cpu in the page", async (ctx) => {
