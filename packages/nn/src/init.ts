@@ -7,7 +7,7 @@
  * fanOut = out); a convolution filter `[K, C, F, F]` has fanIn = C·F·F and fanOut = K·F·F (any
  * rank ≥ 3 is `[out, in, ...window]`).
  */
-import { describeValue, optionsOf } from "./options.js";
+import { describeValue, finiteNumber, optionsOf } from "./options.js";
 import { DeltagradError, Tensor, defaultGenerator, full, isFloat, noGrad, rand, randn, type Generator } from "@deltagrad/autograd";
 
 export interface GeneratorOption {
@@ -51,9 +51,9 @@ function target(op: string, t: Tensor): Tensor {
   return t;
 }
 
+/** A finite number, for init.<op>'s `name` argument. */
 function finite(op: string, name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new DeltagradError(`init.${op}: ${name} must be a finite number, got ${String(v)}`);
-  return v;
+  return finiteNumber(`init.${op}`, name, v, () => true, "a finite number");
 }
 
 /**

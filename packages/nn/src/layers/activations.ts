@@ -4,10 +4,9 @@
  */
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor } from "@deltagrad/autograd";
-import { describeValue, optionsOf } from "../options.js";
+import { describeValue, optionsOf, floatDType, positiveInt } from "../options.js";
 import * as act from "../activations.js";
 import { Module, builtInModules, parameter } from "../module.js";
-import { floatDType, positiveInt } from "./args.js";
 import { Identity, type DTypeOption } from "./linear.js";
 
 /** Module form of {@link act.relu}. @example `new ReLU().call(tensor([-1, 2])) // [0, 2]` */

@@ -6,10 +6,9 @@
  */
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, broadcastShapes, defaultGenerator, isFloat, scoped, type Generator } from "@deltagrad/autograd";
-import { optionsOf, describeValue } from "../options.js";
+import { optionsOf, describeValue, floatDType, fmt } from "../options.js";
 import { Linear } from "./linear.js";
 import { dropout } from "./dropout.js";
-import { floatDType, fmt } from "./args.js";
 import { xavierUniform } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
 

@@ -12,8 +12,7 @@ import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type Generator, type Size2 } from "@deltagrad/autograd";
 import { getInitializer, type Initializer } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
-import { optionsOf } from "../options.js";
-import { floatDType, fmt, named, nchwInput, positiveInt, size2, sizeN, tensorInput, text } from "./args.js";
+import { optionsOf, floatDType, fmt, named, nchwInput, positiveInt, size2, sizeN, tensorInput, text } from "../options.js";
 
 /** PyTorch's default for conv weights and biases: U(±1/√fanIn) (kaiming_uniform with a = √5 gives the same bound). */
 function uniformInit(shape: number[], fanIn: number, dtype: "float32" | "float64", generator: Generator): Tensor {

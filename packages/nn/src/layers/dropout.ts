@@ -1,9 +1,8 @@
 /** Inverted dropout, as a function and as a module. */
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type DType, type Generator } from "@deltagrad/autograd";
-import { optionsOf } from "../options.js";
+import { optionsOf, checkP } from "../options.js";
 import { Module, builtInModules } from "../module.js";
-import { checkP } from "./args.js";
 
 export interface DropoutOptions {
   /** Drop probability in [0, 1). */

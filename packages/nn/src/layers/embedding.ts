@@ -6,8 +6,7 @@ import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, isTracing, type Generator } from "@deltagrad/autograd";
 import { normal } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
-import { describeValue, optionsOf } from "../options.js";
-import { floatDType, fmt, positiveInt, tensorInput } from "./args.js";
+import { describeValue, optionsOf, floatDType, fmt, positiveInt, tensorInput } from "../options.js";
 
 /** Options of {@link Embedding}. */
 export interface EmbeddingOptions {

@@ -4,11 +4,10 @@
  */
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, type Generator } from "@deltagrad/autograd";
-import { optionsOf } from "../options.js";
+import { optionsOf, floatDType, fmt, positiveInt } from "../options.js";
 import * as act from "../activations.js";
 import { getInitializer, uniform, type Initializer } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
-import { floatDType, fmt, positiveInt } from "./args.js";
 
 export interface DTypeOption {
   /** Parameter dtype: float32 (default) or float64 (for gradcheck). */

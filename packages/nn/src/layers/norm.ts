@@ -10,8 +10,7 @@
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, type Generator } from "@deltagrad/autograd";
 import { Module, builtInModules, parameter } from "../module.js";
-import { optionsOf } from "../options.js";
-import { bool, finiteNumber, floatDType, fmt, named, positiveInt, tensorInput } from "./args.js";
+import { optionsOf, bool, finiteNumber, floatDType, fmt, named, positiveInt, tensorInput } from "../options.js";
 
 /** (x − μ)/√(σ² + ε), the one formula every layer here shares. */
 function normalize(x: Tensor, mu: Tensor, v: Tensor, eps: number): Tensor {

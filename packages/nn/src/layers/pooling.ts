@@ -2,8 +2,7 @@
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, type Size2 } from "@deltagrad/autograd";
 import { Module, builtInModules } from "../module.js";
-import { optionsOf } from "../options.js";
-import { named, nchwInput, size2, text } from "./args.js";
+import { optionsOf, named, nchwInput, size2, text } from "../options.js";
 
 /** Options of {@link MaxPool2d}. */
 export interface MaxPool2dOptions {

@@ -8,9 +8,8 @@ import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, isFloat, type Generator } from "@deltagrad/autograd";
 import { uniform } from "../init.js";
 import { Module, builtInModules, parameter } from "../module.js";
-import { describeValue, optionsOf } from "../options.js";
+import { describeValue, optionsOf, floatDType, fmt, positiveInt } from "../options.js";
 import { GATES, step, type Mode } from "./recurrent-math.js";
-import { floatDType, fmt, positiveInt } from "./args.js";
 
 
 export interface RecurrentCellOptions {

@@ -14,9 +14,8 @@ import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, defaultGenerator, isFloat, type Generator } from "@deltagrad/autograd";
 import { uniform } from "../init.js";
 import { dropout } from "./dropout.js";
-import { floatDType, fmt, positiveInt } from "./args.js";
 import { Module, builtInModules } from "../module.js";
-import { describeValue, optionsOf } from "../options.js";
+import { describeValue, optionsOf, floatDType, fmt, positiveInt } from "../options.js";
 import { GATES, step, type LayerWeights, type Mode } from "./recurrent-math.js";
 
 

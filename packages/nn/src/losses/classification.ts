@@ -3,8 +3,8 @@
  * entropy (on probabilities or logits) and KL divergence.
  */
 import { DeltagradError, Tensor, fmtShape, add, exp, isFloat, logSoftmax, mean, mul, neg, softplus, sub, sum, scoped } from "@deltagrad/autograd";
-import { optionsOf } from "../options.js";
-import { sameShape, checkTensor, floatInput, checkSameShape, reduce, checkNumber, checkClassLabels, classAxis, oneHotLike, xlogy, clampedLog, type Reduction, type ReductionOptions } from "./support.js";
+import { optionsOf, finiteNumber } from "../options.js";
+import { sameShape, checkTensor, floatInput, checkSameShape, reduce, checkClassLabels, classAxis, oneHotLike, xlogy, clampedLog, type Reduction, type ReductionOptions } from "./support.js";
 
 export interface CrossEntropyOptions extends ReductionOptions {
   /** ε in [0, 1]: the target becomes (1 − ε)·target + ε/C (PyTorch's label_smoothing). Default 0. */
@@ -30,7 +30,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options?: CrossEntr
     const op = "crossEntropy";
     const x = floatInput(op, logits, "logits");
     const t = checkTensor(op, target, "target");
-    checkNumber(op, "labelSmoothing", labelSmoothing, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
+    finiteNumber(op, "labelSmoothing", labelSmoothing, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
     const axis = classAxis(op, x);
     const classes = x.shape[axis]!;
     const logp = logSoftmax(x, { axis });

@@ -3,8 +3,8 @@
  * and multi-class margin losses.
  */
 import { DeltagradError, Tensor, fmtShape, add, clamp, equal, exp, mul, neg, relu, sqrt, square, sub, sum, where, scoped } from "@deltagrad/autograd";
-import { optionsOf } from "../options.js";
-import { sameShape, checkTensor, floatInput, checkSameShape, reduce, checkNumber, checkClassLabels, checkSignLabels, oneHotLike, type ReductionOptions } from "./support.js";
+import { optionsOf, finiteNumber } from "../options.js";
+import { sameShape, checkTensor, floatInput, checkSameShape, reduce, checkClassLabels, checkSignLabels, oneHotLike, type ReductionOptions } from "./support.js";
 
 /**
  * Cosine similarity along `axis`: Σa·b / (max(‖a‖, eps)·max(‖b‖, eps)). The norms are clamped
@@ -52,7 +52,7 @@ export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tens
   return scoped(() => {
     const { margin = 0, reduction } = optionsOf("cosineEmbeddingLoss", options);
     const op = "cosineEmbeddingLoss";
-    checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
+    finiteNumber(op, "margin", margin, Number.isFinite, "a finite number");
     const a = floatInput(op, input1, "input1");
     const b = checkTensor(op, input2, "input2");
     checkSameShape(op, a, b, "input2");
@@ -78,7 +78,7 @@ export function hingeEmbeddingLoss(input: Tensor, target: Tensor, options?: Redu
   return scoped(() => {
     const { margin = 1, reduction } = optionsOf("hingeEmbeddingLoss", options);
     const op = "hingeEmbeddingLoss";
-    checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
+    finiteNumber(op, "margin", margin, Number.isFinite, "a finite number");
     const x = floatInput(op, input);
     const y = checkTensor(op, target, "target");
     checkSameShape(op, x, y);
@@ -140,8 +140,8 @@ export function multiMarginLoss(input: Tensor, target: Tensor, options?: Reducti
   return scoped(() => {
     const { margin = 1, p = 1, reduction } = optionsOf("multiMarginLoss", options);
     const op = "multiMarginLoss";
-    checkNumber(op, "margin", margin, Number.isFinite, "a finite number");
-    checkNumber(op, "p", p, (v) => v === 1 || v === 2, "1 or 2");
+    finiteNumber(op, "margin", margin, Number.isFinite, "a finite number");
+    finiteNumber(op, "p", p, (v) => v === 1 || v === 2, "1 or 2");
     const x = floatInput(op, input);
     const t = checkTensor(op, target, "target");
     if (x.rank < 1 || x.rank > 2) throw new DeltagradError(`${op}: input must be [N, C] or [C], got ${fmtShape(x.shape)}`);

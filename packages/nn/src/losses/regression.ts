@@ -2,8 +2,8 @@
  * Regression losses: squared, absolute, smooth-L1/Huber and log-cosh errors.
  */
 import { Tensor, add, mul, softplus, square, sub, sum, where, scoped } from "@deltagrad/autograd";
-import { optionsOf } from "../options.js";
-import { checkTensor, floatInput, checkSameShape, reduce, checkNumber, type ReductionOptions } from "./support.js";
+import { optionsOf, finiteNumber } from "../options.js";
+import { checkTensor, floatInput, checkSameShape, reduce, type ReductionOptions } from "./support.js";
 
 /**
  * Mean squared error: mean((input − target)²).
@@ -68,7 +68,7 @@ export function smoothL1Loss(input: Tensor, target: Tensor, options?: ReductionO
   return scoped(() => {
     const { beta = 1, reduction } = optionsOf("smoothL1Loss", options);
     const op = "smoothL1Loss";
-    checkNumber(op, "beta", beta, (v) => v >= 0 && Number.isFinite(v), "a finite number ≥ 0");
+    finiteNumber(op, "beta", beta, (v) => v >= 0 && Number.isFinite(v), "a finite number ≥ 0");
     const x = floatInput(op, input);
     checkSameShape(op, x, checkTensor(op, target, "target"));
     const d = sub(x, target);
@@ -91,7 +91,7 @@ export function huberLoss(input: Tensor, target: Tensor, options?: ReductionOpti
   return scoped(() => {
     const { delta = 1, reduction } = optionsOf("huberLoss", options);
     const op = "huberLoss";
-    checkNumber(op, "delta", delta, (v) => v > 0 && Number.isFinite(v), "a finite number > 0");
+    finiteNumber(op, "delta", delta, (v) => v > 0 && Number.isFinite(v), "a finite number > 0");
     const x = floatInput(op, input);
     checkSameShape(op, x, checkTensor(op, target, "target"));
     const d = sub(x, target);

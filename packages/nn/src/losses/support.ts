@@ -43,11 +43,6 @@ export function reduce(op: string, loss: Tensor, reduction: Reduction | undefine
   }
 }
 
-export function checkNumber(op: string, name: string, v: unknown, ok: (v: number) => boolean, what: string): number {
-  if (typeof v !== "number" || !ok(v)) throw new DeltagradError(`${op}: ${name} must be ${what}, got ${String(v)}`);
-  return v;
-}
-
 export function unravel(i: number, shape: readonly number[]): string {
   const idx: number[] = [];
   for (let d = shape.length - 1; d >= 0; d--) {

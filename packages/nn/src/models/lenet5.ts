@@ -2,12 +2,11 @@
 import * as ag from "@deltagrad/autograd";
 import { DeltagradError, Tensor, type Generator } from "@deltagrad/autograd";
 import { Module, builtInModules } from "../module.js";
-import { describeValue, optionsOf } from "../options.js";
+import { describeValue, optionsOf, fmt, nchwInput, positiveInt } from "../options.js";
 import { Linear } from "../layers/linear.js";
 import { Conv2d } from "../layers/conv.js";
 import { AvgPool2d, MaxPool2d } from "../layers/pooling.js";
 import { getActivation, type ActivationSpec } from "../layers/activations.js";
-import { fmt, nchwInput, positiveInt } from "../layers/args.js";
 
 /** Output maps of C3 and the S2 maps each one reads (LeCun et al. 1998, Table I). */
 const C3_INPUTS: readonly (readonly number[])[] = [

@@ -1,13 +1,12 @@
 /** The multi-layer perceptron model. */
 import { DeltagradError, Tensor } from "@deltagrad/autograd";
-import { optionsOf } from "../options.js";
+import { optionsOf, checkP, positiveInt } from "../options.js";
 import { type Initializer } from "../init.js";
 import { Module, builtInModules } from "../module.js";
 import { Sequential } from "../containers.js";
 import { Linear, type DTypeOption } from "../layers/linear.js";
 import { Dropout } from "../layers/dropout.js";
 import { getActivation, type ActivationSpec } from "../layers/activations.js";
-import { checkP, positiveInt } from "../layers/args.js";
 
 export interface MLPOptions extends DTypeOption {
   /** Hidden-layer activation. Default "relu". */

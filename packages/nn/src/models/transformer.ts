@@ -8,12 +8,11 @@ import { DeltagradError, Tensor, defaultGenerator, type Generator } from "@delta
 import { Linear } from "../layers/linear.js";
 import { Dropout } from "../layers/dropout.js";
 import { getActivation, type ActivationSpec } from "../layers/activations.js";
-import { floatDType } from "../layers/args.js";
 import { LayerNorm } from "../layers/norm.js";
 import { MultiheadAttention } from "../layers/attention.js";
 import { Module, builtInModules, type AnyModule } from "../module.js";
 import { ModuleList } from "../containers.js";
-import { describeValue, optionsOf } from "../options.js";
+import { describeValue, optionsOf, floatDType } from "../options.js";
 
 export interface TransformerEncoderLayerOptions {
   /** Hidden size of the feed-forward block. Default 2048. */
