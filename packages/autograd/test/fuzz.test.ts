@@ -310,6 +310,8 @@ const NOT_FUZZED: Record<string, string> = {
   REDUCE_KERNELS: "a constant (the list of reduction kernels)",
   ARG_REDUCE_KERNELS: "a constant (the list of arg-reduction kernels)",
   isTensor: "a predicate on any value (never throws); tested in grad-ownership.test.ts",
+  fmtShape: "formats a shape for error messages (strings, no tensors); every DeltagradError above that names a shape goes through it",
+  optionsOf: "the options-argument check every op above with options calls (junk options are fuzzed through those ops)",
   wasmBackend: "the wasm backend object (another engineer's module); its kernels are compared against cpu in its own tests",
   webgpuBackend: "the webgpu backend object: its kernels are compared against cpu over random shapes in deno/webgpu_test.ts (Node has no WebGPU)",
   initWebGPU: "async, needs navigator.gpu (Deno, browsers): deno/webgpu_test.ts and its no-adapter skip",
