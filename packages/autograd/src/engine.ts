@@ -299,11 +299,18 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
     g._scope = null; // stored in .grad: no enclosing scope may dispose it
     r.leaves[i]!._setGrad(g);
   }
-  for (const node of r.freed) {
-    node.freed = true;
-    for (const input of node.inputs) input._unuse();
-  }
+  for (const node of r.freed) freeNode(node);
   return r.out;
+}
+
+/**
+ * @internal Frees a recorded node once: each input loses a consumer, and a disposed input left with
+ * none is released — with its own node, which nothing can reach any more (Tensor._release).
+ */
+export function freeNode(node: Node): void {
+  if (node.freed) return;
+  node.freed = true;
+  for (const input of node.inputs) input._unuse();
 }
 
 interface SweepResult {

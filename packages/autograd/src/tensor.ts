@@ -9,7 +9,7 @@ import { nest, sizeOf, type NestedArray } from "./shape.js";
 import { TENSOR_BRAND } from "./is-tensor.js";
 import type { AxisOptions, ClampOptions, ReduceOptions, TriangleOptions, VarianceOptions, WindowOptions } from "./ops/index.js";
 import { track, type Scope } from "./lifetime.js";
-import { backwardImpl, type BackwardOptions } from "./engine.js";
+import { backwardImpl, freeNode, type BackwardOptions } from "./engine.js";
 
 /** Anything the binary ops accept where a tensor is due. */
 export type TensorLike = Tensor | number;
@@ -206,19 +206,18 @@ export class Tensor {
   /** Whether the storage has been released ({@link Tensor.dispose}); such a tensor can no longer be read. */
   get isDisposed(): boolean { return this._released; }
 
-  /** @internal Drops this tensor's reference to its storage. */
+  /** @internal Disposed and used by no node: the storage goes, and the node too (no backward can reach it now). */
   _release(): void {
     if (this._released) return;
     this._released = true;
     const token = this._managed;
     this._managed = false; // the token is the backend's again
     if (token) this.backend.release!(this._data, token);
+    if (this._node !== null) freeNode(this._node); // else a dead result kept its inputs' storage
   }
 
   /** @internal A recorded node using this tensor as an input was freed by backward. */
-  _unuse(): void {
-    if (--this._uses === 0 && this._disposed) this._release();
-  }
+  _unuse(): void { if (--this._uses === 0 && this._disposed) this._release(); }
 
   /** Number of elements. */
   get size(): number { return sizeOf(this.shape); }

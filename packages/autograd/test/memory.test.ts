@@ -142,3 +142,32 @@ describe.skipIf(!SIMD)("plain code on the wasm backend (fresh process)", () => {
     expect(r.maxMemory).toBeLessThanOrEqual(r.stats.budgetBytes);
   }, 180_000);
 });
+
+describe.skipIf(!SIMD)("dead results inside scoped", () => {
+  afterEach(() => void dg.setBackend(process.env.DELTAGRAD_BACKEND ?? "wasm"));
+  // A result made inside `scoped` and never used was disposed at the scope's end, but its graph node
+  // was never reached by backward, so it pinned its inputs' storage for good (+6 KiB a step here).
+  it("a never-used op inside scoped does not keep its inputs alive after backward", () => {
+    dg.setBackend("wasm");
+    const x = dg.randn([6, 4, 64]);
+    const w = dg.randn([64], { requiresGrad: true });
+    const step = (dead: boolean) => {
+      const y = dg.scoped(() => {
+        const n = x.mul(w);
+        if (dead) n.mul(3);
+        return n.mul(2);
+      });
+      const loss = y.sum();
+      loss.backward();
+      loss.dispose();
+      y.dispose();
+      w.grad = null;
+    };
+    for (const dead of [false, true]) {
+      for (let i = 0; i < 3; i++) step(dead);
+      const warm = dg.wasmMemoryStats().inUseBytes;
+      for (let i = 0; i < 10; i++) step(dead);
+      expect(dg.wasmMemoryStats().inUseBytes - warm).toBe(0);
+    }
+  });
+});
