@@ -6,7 +6,8 @@
 import { argmax, cast, concat, DeltagradError, equal, noGrad, scoped, sum, Tensor } from "@deltagrad/autograd";
 import { optionsOf } from "../options.js";
 import type { Module } from "../module.js";
-import { predict, type Metric } from "../training.js";
+import { predict } from "./fit.js";
+import type { Metric } from "./metrics.js";
 
 /**
  * {@link predict} that resolves once the outputs are computed: each batch is awaited before the

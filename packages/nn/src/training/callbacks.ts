@@ -3,7 +3,7 @@
  * ModelCheckpoint (safetensors files, loaded lazily so that nn loads without a file system).
  */
 import { DeltagradError, type Tensor } from "@deltagrad/autograd";
-import type { Callback, Logs, TrainingContext } from "../training.js";
+import type { Callback, Logs, TrainingContext } from "./types.js";
 
 function pickMonitor(logs: Logs, monitor: string): number | undefined {
   if (monitor in logs) return logs[monitor];

@@ -5,7 +5,8 @@
  * progress-node.ts, or to progress-browser.ts under the `browser` condition).
  */
 import { liveBar } from "#progress-bar";
-import type { BatchLogs, Callback, History, Logs, TrainingContext } from "../training.js";
+import type { History } from "./history.js";
+import type { BatchLogs, Callback, Logs, TrainingContext } from "./types.js";
 
 /** Where the console display writes: `process.stdout`, or anything with `write`. */
 export interface Out {

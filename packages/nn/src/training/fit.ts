@@ -1,167 +1,15 @@
 /**
- * Training: `fit` with callbacks, progress (training/progress.ts) and a History; `evaluate` and `predict`.
+ * `fit` (batches, validation, callbacks, progress, compiled steps), `predict` and `evaluate`.
  * Deterministic given a seed (shuffling and dropout draw from seeded generators).
  */
-import { optionsOf } from "./options.js";
+import { optionsOf } from "../options.js";
 import { DeltagradError, manualSeed, noGrad, concat, Tensor, scoped, logicalNot, tensor, compile, getBackend } from "@deltagrad/autograd";
-import { batchCount, batches, takeRows, toClasses } from "./data.js";
-import { hstackSvg, lineChartSvg, type Series } from "./chart.js";
-import type { Module } from "./module.js";
-import { jupyter, LiveChart, ProgressBar, ProgressEvents, type ProgressEvent } from "./training/progress.js";
-
-export { ProgressBar, ProgressEvents, type ProgressEvent } from "./training/progress.js";
-
-/** The part of an optimizer that `fit` uses (nn does not import optim). */
-export interface OptimizerLike {
-  step(): void;
-  zeroGrad(opts?: { setToNone?: boolean }): void;
-  paramGroups: { lr: number }[];
-}
-
-/** A metric: a name from {@link METRICS} or a function of (predictions, targets) → number. */
-export type Metric = "accuracy" | ((pred: Tensor, y: Tensor) => number);
-
-/**
- * Built-in metrics by name.
- *
- * @example
- * ```ts
- * METRICS.accuracy(logits, labels); // share of rows whose argmax is the label
- * ```
- */
-export const METRICS: Record<string, (pred: Tensor, y: Tensor) => number> = {
-  /** Share of rows whose argmax (or int prediction) equals the class label (or the target row's argmax). */
-  accuracy: (pred, y) => {
-    const p = toClasses(pred);
-    const t = toClasses(y);
-    let hit = 0;
-    for (let i = 0; i < p.length; i++) if (p[i] === t[i]) hit++;
-    return p.length ? hit / p.length : NaN;
-  },
-};
-
-/** Per-epoch numbers, keyed `loss`, `valLoss`, metric names and `val` + Name. */
-export type Logs = Record<string, number>;
-
-/**
- * What `fit` returns: per-epoch loss, metrics, validation loss/metrics, learning rate, wall time
- * and throughput. Renders as an SVG chart (`toSvg()`), a Vega-Lite spec, and in Jupyter.
- *
- * @example
- * ```ts
- * const history = await fit(model, { x, y, loss: crossEntropy, optimizer, epochs: 5 });
- * history.loss;        // [2.1, 1.2, …]
- * history.toSvg();     // "<svg …>"
- * ```
- */
-export class History {
-  /** Epoch numbers (1-based). */
-  epoch: number[] = [];
-  /** Every logged series by key: `loss`, `valLoss`, `accuracy`, `valAccuracy`, `lr`, `seconds`, `samplesPerSecond`. */
-  series: Record<string, number[]> = {};
-
-  /** Appends one epoch's logs. */
-  push(epoch: number, logs: Logs): void {
-    this.epoch.push(epoch);
-    for (const [k, v] of Object.entries(logs)) (this.series[k] ??= []).push(v);
-  }
-
-  get loss(): number[] {
-    return this.series.loss ?? [];
-  }
-  get valLoss(): number[] {
-    return this.series.valLoss ?? [];
-  }
-  get lr(): number[] {
-    return this.series.lr ?? [];
-  }
-  /** Wall time of each epoch in seconds. */
-  get seconds(): number[] {
-    return this.series.seconds ?? [];
-  }
-  /** Metric series (everything but loss, lr and timing). */
-  get metrics(): Record<string, number[]> {
-    const skip = new Set(["loss", "valLoss", "lr", "seconds", "samplesPerSecond"]);
-    return Object.fromEntries(Object.entries(this.series).filter(([k]) => !skip.has(k)));
-  }
-  /** The last epoch's logs. */
-  get last(): Logs {
-    return Object.fromEntries(Object.entries(this.series).map(([k, v]) => [k, v[v.length - 1]!]));
-  }
-
-  /** Loss curves (and metric curves, if any) side by side as one SVG. */
-  toSvg(): string {
-    const lossSeries: Series[] = [{ name: "loss", values: this.loss, x: this.epoch }];
-    if (this.valLoss.length) lossSeries.push({ name: "val loss", values: this.valLoss, x: this.epoch });
-    const charts = [lineChartSvg(lossSeries, { title: "loss", xLabel: "epoch" })];
-    const metricSeries = Object.entries(this.metrics).map(([k, v]) => ({ name: k, values: v, x: this.epoch }));
-    if (metricSeries.length) charts.push(lineChartSvg(metricSeries, { title: "metrics", xLabel: "epoch" }));
-    return charts.length === 1 ? charts[0]! : hstackSvg(charts);
-  }
-
-  /** A Vega-Lite v5 spec of every series against epoch. */
-  toVegaLite(): Record<string, unknown> {
-    const values = this.epoch.flatMap((e, i) =>
-      Object.entries(this.series)
-        .filter(([k]) => k !== "lr" && k !== "seconds" && k !== "samplesPerSecond")
-        .map(([k, v]) => ({ epoch: e, series: k, value: v[i] })),
-    );
-    return {
-      $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-      data: { values },
-      mark: { type: "line", point: true },
-      encoding: { x: { field: "epoch", type: "quantitative" }, y: { field: "value", type: "quantitative" }, color: { field: "series", type: "nominal" } },
-    };
-  }
-
-  /** The MIME bundle shown in notebooks: the chart as SVG (always renders) plus a Vega-Lite spec and text. */
-  displayData(): Record<string, unknown> {
-    return {
-      "image/svg+xml": this.toSvg(),
-      "application/vnd.vegalite.v5+json": this.toVegaLite(),
-      "text/plain": `History(${this.epoch.length} epochs, last: ${JSON.stringify(this.last)})`,
-    };
-  }
-
-  /** Jupyter rich display (Deno's kernel calls it). */
-  [Symbol.for("Jupyter.display")](): Record<string, unknown> {
-    return this.displayData();
-  }
-
-  toJSON(): { epoch: number[]; series: Record<string, number[]> } {
-    return { epoch: this.epoch, series: this.series };
-  }
-}
-
-/** What callbacks see and may change. */
-export interface TrainingContext {
-  model: Module;
-  optimizer: OptimizerLike;
-  history: History;
-  epochs: number;
-  /** Batches per epoch. */
-  steps: number;
-  /** Set to true to stop after the current epoch. */
-  stopTraining: boolean;
-}
-
-/** What `onBatchEnd` receives: the batch's loss, its size, and each metric on this batch. */
-export interface BatchLogs {
-  loss: number;
-  size: number;
-  metrics: Record<string, number>;
-}
-
-/** Hooks called by `fit`. All optional; async hooks are awaited. */
-export interface Callback {
-  onTrainBegin?(ctx: TrainingContext): void | Promise<void>;
-  onEpochBegin?(epoch: number, ctx: TrainingContext): void | Promise<void>;
-  onBatchEnd?(batch: number, logs: BatchLogs, ctx: TrainingContext): void | Promise<void>;
-  onEpochEnd?(epoch: number, logs: Logs, ctx: TrainingContext): void | Promise<void>;
-  onTrainEnd?(ctx: TrainingContext): void | Promise<void>;
-}
-
-export { EarlyStopping, LearningRateScheduler, ModelCheckpoint, type EarlyStoppingOptions, type SchedulerLike, type SaveFn, type ModelCheckpointOptions } from "./training/callbacks.js";
+import { batchCount, batches, takeRows } from "../data.js";
+import type { Module } from "../module.js";
+import { jupyter, LiveChart, ProgressBar, ProgressEvents, type ProgressEvent } from "./progress.js";
+import { History } from "./history.js";
+import { metricFns, type Metric } from "./metrics.js";
+import type { Callback, Logs, OptimizerLike, TrainingContext } from "./types.js";
 
 export interface FitOptions {
   x: Tensor;
@@ -196,15 +44,6 @@ export interface FitOptions {
   compile?: boolean;
 }
 
-function metricFns(metrics: Metric[] = []): [string, (p: Tensor, y: Tensor) => number][] {
-  if (!Array.isArray(metrics)) throw new DeltagradError(`fit: metrics must be an array of names or functions, got ${metrics === null ? "null" : typeof metrics}`);
-  return metrics.map((m, i) => {
-    if (typeof m === "function") return [m.name || `metric${i}`, m];
-    const f = METRICS[m];
-    if (!f) throw new DeltagradError(`fit: unknown metric "${String(m)}" (known: ${Object.keys(METRICS).join(", ")})`);
-    return [m, f];
-  });
-}
 
 /** NaN and ±∞ entries over every gradient of `params`, as a scalar tensor computed where the gradients live (|g| < ∞ is false exactly for those). */
 function nonFiniteCount(params: Tensor[]): Tensor {

@@ -1,0 +1,12 @@
+/**
+ * Training, by concern: fit/predict/evaluate (fit.ts), callbacks, History and its charts, metrics,
+ * progress reporting (Node's terminal behind a dynamic import) and the async forms.
+ */
+export * from "./fit.js";
+export * from "./types.js";
+export { METRICS, type Metric } from "./metrics.js";
+export * from "./history.js";
+export * from "./chart.js";
+export { EarlyStopping, LearningRateScheduler, ModelCheckpoint, type EarlyStoppingOptions, type SchedulerLike, type SaveFn, type ModelCheckpointOptions } from "./callbacks.js";
+export { ProgressBar, ProgressEvents, type ProgressEvent } from "./progress.js";
+export * from "./async.js";
