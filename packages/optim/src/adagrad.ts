@@ -1,5 +1,6 @@
 import { add, full, mul, neg, sqrt, div, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
+import { Optimizer, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, resolveOptions, checkUpdateArgs } from "./checks.js";
 
 /** Hyperparameters of {@link Adagrad} (PyTorch's, in camelCase). */
 export interface AdagradOptions {

@@ -1,5 +1,6 @@
 import { add, div, maximum, mul, neg, sqrt, zerosLike, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, fail, fmt, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
+import { Optimizer, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, fail, fmt, resolveOptions, checkUpdateArgs } from "./checks.js";
 
 /** Hyperparameters of {@link Adam} and {@link AdamW} (PyTorch's, in camelCase). */
 export interface AdamOptions {

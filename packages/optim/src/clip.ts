@@ -1,5 +1,5 @@
 import { abs, add, cast, clamp, div, escapeScope, max, mul, noGrad, pow, scoped, sqrt, stack, sum, Tensor, zeros } from "@deltagrad/autograd";
-import { checkNumber, fail, fmt } from "./optimizer.js";
+import { checkNumber, fail, fmt } from "./checks.js";
 
 /** Options of {@link clipGradNorm}. */
 export interface ClipGradNormOptions {

@@ -1,6 +1,7 @@
 import { add, div, mul, neg, sqrt, zerosLike, type Tensor } from "@deltagrad/autograd";
 import { validateAdamLike } from "./adam.js";
-import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
+import { Optimizer, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, resolveOptions, checkUpdateArgs } from "./checks.js";
 
 /** Hyperparameters of {@link NAdam} (PyTorch's, in camelCase). */
 export interface NAdamOptions {

@@ -1,3 +1,4 @@
+import { fail, fmt } from "./checks.js";
 import { DeltagradError, compileHostRegion, enableGrad, isFloat, isTracing, noGrad, scoped, Tensor, zeros } from "@deltagrad/autograd";
 
 /** Hyperparameters every optimizer has: the learning rate, which schedulers change. */
@@ -59,33 +60,6 @@ export interface UpdateResult<S> {
 export interface ZeroGradOptions {
   /** Set `.grad` to null (default, as PyTorch ≥ 2.0) rather than to a tensor of zeros. */
   setToNone?: boolean;
-}
-
-/** Throws `"<name>: <message>"` as a {@link DeltagradError}. @internal */
-export function fail(name: string, message: string): never {
-  throw new DeltagradError(`${name}: ${message}`);
-}
-
-/** Checks that `v` is a finite number satisfying `ok`, else throws naming the option and the rule. @internal */
-export function checkNumber(name: string, key: string, v: unknown, ok: (x: number) => boolean, rule: string): void {
-  if (typeof v !== "number" || !Number.isFinite(v)) fail(name, `${key} must be a finite number, got ${fmt(v)}`);
-  if (!ok(v)) fail(name, `invalid ${key} ${fmt(v)}: expected ${rule}`);
-}
-
-/** Checks that `v` is a boolean. @internal */
-export function checkBoolean(name: string, key: string, v: unknown): void {
-  if (typeof v !== "boolean") fail(name, `${key} must be a boolean, got ${fmt(v)}`);
-}
-
-/** Formats a value for an error message. @internal */
-export function fmt(v: unknown): string {
-  if (typeof v === "number") return String(v);
-  if (v instanceof Tensor) return `a Tensor of shape [${v.shape.join(",")}]`;
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
 }
 
 const STATE_KEY = /^state\.(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -456,34 +430,4 @@ function copyHyper(hp: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(hp)) out[k] = Array.isArray(v) ? v.slice() : v;
   return out;
-}
-
-/**
- * Merges constructor options over an optimizer's defaults, throwing on an option name the
- * optimizer does not have (a typo like `learningRate` fails loudly instead of being ignored).
- * @internal
- */
-export function resolveOptions<H extends object>(name: string, options: unknown, defaults: H): H {
-  if (options === undefined) return { ...defaults };
-  if (options === null || typeof options !== "object" || Array.isArray(options)) fail(name, `options must be an object, got ${fmt(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!(key in defaults)) fail(name, `unknown option "${key}" (expected one of ${Object.keys(defaults).join(", ")})`);
-  }
-  const out = { ...defaults } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = Array.isArray(v) ? v.slice() : v;
-  return out as H;
-}
-
-/**
- * Checks the arguments of a pure update function (`sgdUpdate`, `adamUpdate`, …): tensors of one
- * shape and a hyperparameter object, so misuse is a DeltagradError rather than a TypeError.
- * @internal
- */
-export function checkUpdateArgs(name: string, param: unknown, grad: unknown, hp: unknown): void {
-  if (!(param instanceof Tensor)) fail(name, `param must be a Tensor, got ${fmt(param)}`);
-  if (!(grad instanceof Tensor)) fail(name, `grad must be a Tensor, got ${fmt(grad)}`);
-  if (grad.shape.length !== param.shape.length || grad.shape.some((d, i) => d !== param.shape[i])) {
-    fail(name, `grad of shape [${grad.shape.join(",")}] does not match param [${param.shape.join(",")}]`);
-  }
-  if (hp === null || typeof hp !== "object" || Array.isArray(hp)) fail(name, `hyperparameters must be an object, got ${fmt(hp)}`);
 }

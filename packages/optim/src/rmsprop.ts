@@ -1,5 +1,6 @@
 import { add, div, mul, neg, sqrt, sub, zerosLike, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
+import { Optimizer, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, resolveOptions, checkUpdateArgs } from "./checks.js";
 
 /** Hyperparameters of {@link RMSprop} (PyTorch's, in camelCase). */
 export interface RMSpropOptions {

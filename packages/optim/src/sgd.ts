@@ -1,5 +1,6 @@
 import { add, mul, neg, type Tensor } from "@deltagrad/autograd";
-import { checkBoolean, checkNumber, fail, Optimizer, resolveOptions, type Params, type StateSpec, type UpdateResult, checkUpdateArgs } from "./optimizer.js";
+import { Optimizer, type Params, type StateSpec, type UpdateResult } from "./optimizer.js";
+import { checkBoolean, checkNumber, fail, resolveOptions, checkUpdateArgs } from "./checks.js";
 
 /** Hyperparameters of {@link SGD} (PyTorch's, in camelCase). */
 export interface SGDOptions {

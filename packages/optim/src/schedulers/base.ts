@@ -2,7 +2,7 @@
  * The scheduler protocol (PyTorch's LRScheduler) and the checks every scheduler shares; the
  * schedulers themselves are in decay.ts, lambda.ts and plateau.ts.
  */
-import { checkNumber, fail, fmt } from "../optimizer.js";
+import { checkNumber, fail, fmt } from "../checks.js";
 
 /** What a scheduler drives: any optimizer (anything with parameter groups holding an `lr`). */
 export interface LrOptimizer {

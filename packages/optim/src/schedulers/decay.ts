@@ -1,5 +1,5 @@
 /** Schedulers that decay the rate on a fixed epoch schedule: step, multi-step, exponential, cosine. */
-import { checkNumber, fail, fmt } from "../optimizer.js";
+import { checkNumber, fail, fmt } from "../checks.js";
 import { LRScheduler, checkGamma, schedulerOptions, type LrOptimizer } from "./base.js";
 
 /**

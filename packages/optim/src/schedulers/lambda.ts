@@ -1,5 +1,5 @@
 /** Schedulers driven by a factor per epoch: LambdaLR, LinearLR and the LinearWarmup built on them. */
-import { checkNumber, fail, fmt } from "../optimizer.js";
+import { checkNumber, fail, fmt } from "../checks.js";
 import { LRScheduler, schedulerOptions, type LrOptimizer } from "./base.js";
 
 /**

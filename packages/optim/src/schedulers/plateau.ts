@@ -1,5 +1,5 @@
 /** ReduceLROnPlateau: lowers the rate when a watched metric stops improving. */
-import { checkNumber, fail, fmt } from "../optimizer.js";
+import { checkNumber, fail, fmt } from "../checks.js";
 import { schedulerOptions, type LrOptimizer } from "./base.js";
 
 /** Options of {@link ReduceLROnPlateau} (PyTorch's, in camelCase). */
