@@ -10,7 +10,7 @@
  */
 import { describeValue, optionsOf } from "./options.js";
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, Tensor, isFloat, scoped } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, isFloat, scoped, fmtShape } from "@deltagrad/autograd";
 
 /** A float input: integer and bool tensors are lifted to float32. */
 function input(fn: string, x: unknown): Tensor {
@@ -241,7 +241,7 @@ export function prelu(x: Tensor, weight: Tensor): Tensor {
     else {
       if (weight.rank !== 1 || xf.rank < 2 || xf.shape[1] !== weight.size) {
         throw new DeltagradError(
-          `prelu: weight of shape [${weight.shape.join(",")}] needs 1 element or one per channel on axis 1 of the input, got input shape [${xf.shape.join(",")}]`,
+          `prelu: weight of shape ${fmtShape(weight.shape)} needs 1 element or one per channel on axis 1 of the input, got input shape ${fmtShape(xf.shape)}`,
         );
       }
       w = ag.reshape(weight, [weight.size, ...xf.shape.slice(2).map(() => 1)]);
@@ -309,7 +309,7 @@ export function swish(x: Tensor, options?: { beta?: number | Tensor }): Tensor {
     let b: number | Tensor = beta;
     if (!(b instanceof Tensor)) num("swish", "beta", b);
     else if (b.size === 1) b = ag.reshape(b, []); // a one-element β must not add an axis to x
-    else throw new DeltagradError(`swish: a tensor beta must have one element, got shape [${b.shape.join(",")}]`);
+    else throw new DeltagradError(`swish: a tensor beta must have one element, got shape ${fmtShape(b.shape)}`);
     return ag.mul(xf, ag.sigmoid(b === 1 ? xf : ag.mul(xf, b)));
   });
 }
@@ -372,7 +372,7 @@ export function maxout(x: Tensor, options: { pieces: number }): Tensor {
     if (!Number.isInteger(pieces) || pieces < 1) throw new DeltagradError(`maxout: pieces must be a positive integer, got ${String(pieces)}`);
     const n = xf.shape[xf.rank - 1];
     if (xf.rank === 0 || n! % pieces !== 0) {
-      throw new DeltagradError(`maxout: the last axis of shape [${xf.shape.join(",")}] must be a multiple of pieces = ${pieces}`);
+      throw new DeltagradError(`maxout: the last axis of shape ${fmtShape(xf.shape)} must be a multiple of pieces = ${pieces}`);
     }
     const grouped = ag.reshape(xf, [...xf.shape.slice(0, -1), n! / pieces, pieces]);
     return ag.max(grouped, { axis: -1 });

@@ -3,7 +3,7 @@
  * bookkeeping happens on the host (it is data, not computation); tensors are cut with `gather`.
  */
 import { describeValue, optionsOf } from "./options.js";
-import { DeltagradError, Generator as Rng, Tensor, defaultGenerator, gather, tensor } from "@deltagrad/autograd";
+import { DeltagradError, Generator as Rng, Tensor, defaultGenerator, gather, tensor, fmtShape } from "@deltagrad/autograd";
 
 export { oneHot } from "@deltagrad/autograd";
 
@@ -29,9 +29,9 @@ function checkRows(op: string, x: Tensor, y?: Tensor): number {
   if (!x || typeof x !== "object" || !("shape" in x)) throw new DeltagradError(`${op}: x must be a Tensor`);
   if (x.rank === 0) throw new DeltagradError(`${op}: x must have a batch axis, got a scalar`);
   const n = x.shape[0]!;
-  if (n === 0 && op.endsWith(".fit")) throw new DeltagradError(`${op}: x has no rows to learn statistics from (shape [${x.shape.join(",")}])`);
+  if (n === 0 && op.endsWith(".fit")) throw new DeltagradError(`${op}: x has no rows to learn statistics from (shape ${fmtShape(x.shape)})`);
   if (y && (y.rank === 0 || y.shape[0] !== n)) {
-    throw new DeltagradError(`${op}: x has ${n} rows but y has shape [${y.shape.join(",")}]`);
+    throw new DeltagradError(`${op}: x has ${n} rows but y has shape ${fmtShape(y.shape)}`);
   }
   return n;
 }

@@ -8,7 +8,7 @@
  * rank ≥ 3 is `[out, in, ...window]`).
  */
 import { describeValue, finiteNumber, optionsOf } from "./options.js";
-import { DeltagradError, Tensor, defaultGenerator, full, isFloat, noGrad, rand, randn, type Generator } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, defaultGenerator, full, isFloat, noGrad, rand, randn, type Generator, fmtShape } from "@deltagrad/autograd";
 
 export interface GeneratorOption {
   /** Generator to draw from; defaults to the one `manualSeed` resets. */
@@ -67,7 +67,7 @@ function finite(op: string, name: string, v: unknown): number {
  */
 export function computeFans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) {
-    throw new DeltagradError(`init.computeFans: fan-in and fan-out need a weight of rank ≥ 2, got shape [${shape.join(",")}]`);
+    throw new DeltagradError(`init.computeFans: fan-in and fan-out need a weight of rank ≥ 2, got shape ${fmtShape(shape)}`);
   }
   if (shape.length === 2) return { fanIn: shape[0]!, fanOut: shape[1]! };
   const window = shape.slice(2).reduce((a, b) => a * b, 1);

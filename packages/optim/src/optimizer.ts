@@ -1,5 +1,5 @@
 import { fail, fmt } from "./checks.js";
-import { DeltagradError, compileHostRegion, enableGrad, isFloat, isTracing, noGrad, scoped, Tensor, zeros } from "@deltagrad/autograd";
+import { DeltagradError, compileHostRegion, enableGrad, isFloat, isTracing, noGrad, scoped, Tensor, zeros, fmtShape } from "@deltagrad/autograd";
 
 /** Hyperparameters every optimizer has: the learning rate, which schedulers change. */
 export interface Hyperparameters {
@@ -198,7 +198,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
             const g = p.peekGrad();
             if (g === null) continue;
             if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
-              fail(this.name, `param group ${gi}: gradient of shape [${g.shape.join(",")}] does not match its parameter's shape [${p.shape.join(",")}]`);
+              fail(this.name, `param group ${gi}: gradient of shape ${fmtShape(g.shape)} does not match its parameter's shape ${fmtShape(p.shape)}`);
             }
             // Inside compile(), the update is a host region: its host numbers (lr, step, bias
             // corrections) are recomputed before every replay rather than frozen into the trace.
@@ -396,7 +396,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
       if (!spec.tensors.includes(field)) fail(name, `unexpected state tensor "${key}" (${this.name} with these hyperparameters keeps ${spec.tensors.join(", ") || "no tensors"})`);
       if (!(t instanceof Tensor)) fail(name, `"${key}" is not a Tensor (got ${fmt(t)})`);
       if (t.shape.length !== p.shape.length || t.shape.some((d, j) => d !== p.shape[j])) {
-        fail(name, `"${key}" has shape [${t.shape.join(",")}], its parameter [${p.shape.join(",")}]`);
+        fail(name, `"${key}" has shape ${fmtShape(t.shape)}, its parameter ${fmtShape(p.shape)}`);
       }
       if (t.dtype !== p.dtype) fail(name, `"${key}" has dtype ${t.dtype}, its parameter ${p.dtype}`);
       st[field] = t.detach();

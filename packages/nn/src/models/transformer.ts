@@ -4,7 +4,7 @@
  * PyTorch's child names (`self_attn`, `linear1`, `linear2`, `norm1`, `norm2`) so state dicts
  * match key for key (load PyTorch's with {@link loadTorchStateDict}: Linear weights transpose).
  */
-import { DeltagradError, Tensor, defaultGenerator, type Generator } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, defaultGenerator, type Generator, fmtShape } from "@deltagrad/autograd";
 import { Linear } from "../layers/linear.js";
 import { Dropout } from "../layers/dropout.js";
 import { getActivation, type ActivationSpec } from "../layers/activations.js";
@@ -131,7 +131,7 @@ export class TransformerEncoderLayer extends Module<[src: Tensor, options?: Tran
     const where = `TransformerEncoderLayer(${this.dModel})`;
     const { srcMask = null, srcKeyPaddingMask = null, isCausal = false } = optionsOf(where, options);
     if (!(src instanceof Tensor) || (src.rank !== 2 && src.rank !== 3) || src.shape[src.rank - 1] !== this.dModel) {
-      const got = src instanceof Tensor ? `[${src.shape.join(",")}]` : describeValue(src);
+      const got = src instanceof Tensor ? `${fmtShape(src.shape)}` : describeValue(src);
       throw new DeltagradError(`${where}: src must be a tensor ${this.self_attn.batchFirst ? "[N, L, dModel]" : "[L, N, dModel]"} (or unbatched [L, dModel]) with dModel = ${this.dModel}, got ${got}`);
     }
     const sa = (x: Tensor) => this.dropout1.call(this.self_attn.call(x, x, x, { attnMask: srcMask, keyPaddingMask: srcKeyPaddingMask, isCausal, needWeights: false })[0]);

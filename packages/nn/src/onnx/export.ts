@@ -4,7 +4,7 @@
  * `ModelProto`. Everything is mapped before the first byte is encoded, so an unexportable model
  * fails with a {@link DeltagradError} and produces nothing.
  */
-import { DeltagradError, Tensor, noGrad, trace, traceRegion, zeros, type DType, type TraceGraph, type TraceNode } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, noGrad, trace, traceRegion, zeros, type DType, type TraceGraph, type TraceNode, fmtShape } from "@deltagrad/autograd";
 import { Module } from "../module.js";
 import { GraphBuilder, dimsOf, onnxType, type Dim, type SymbolicAxis } from "./builder.js";
 import { MODULE_EXPORTS, type ModuleContext } from "./export-modules.js";
@@ -62,7 +62,7 @@ function symbolsOf(dynamicAxes: Record<string, Record<number, string>>, inNames:
     for (const key of Object.keys(axes)) {
       const axis = Number(key);
       const name = (axes as Record<string, unknown>)[key];
-      if (!Number.isInteger(axis) || axis < 0 || axis >= inputs[i]!.rank) fail(`dynamicAxes.${inName}: axis ${key} does not exist in an input of shape [${inputs[i]!.shape.join(",")}]`);
+      if (!Number.isInteger(axis) || axis < 0 || axis >= inputs[i]!.rank) fail(`dynamicAxes.${inName}: axis ${key} does not exist in an input of shape ${fmtShape(inputs[i]!.shape)}`);
       if (typeof name !== "string" || name === "") fail(`dynamicAxes.${inName}[${key}] must be a non-empty name`);
       out.push({ name, input: inName, axis, base: inputs[i]!.shape[axis]! });
     }
@@ -101,7 +101,7 @@ function checkSameGraph(a: TraceGraph, b: TraceGraph, sym: SymbolicAxis, varying
   a.values.forEach((v, i) => {
     const w = b.values[i]!;
     if ((v.kind === "const" || v.kind === "param") && v.shape.join() !== w.shape.join()) {
-      varying.set(i, `a ${v.kind} of shape [${v.shape.join(",")}] changes shape with dynamic axis "${sym.name}" (a constant made from the input's size); it cannot be exported with that axis dynamic`);
+      varying.set(i, `a ${v.kind} of shape ${fmtShape(v.shape)} changes shape with dynamic axis "${sym.name}" (a constant made from the input's size); it cannot be exported with that axis dynamic`);
     }
   });
 }

@@ -6,7 +6,7 @@
  * declared input shape (symbolic dims as 1) catches shape mismatches at import, naming the node.
  */
 import * as ag from "@deltagrad/autograd";
-import { DeltagradError, Tensor, escapeScope, isTracing, noGrad, scoped, traceRegion, type DType } from "@deltagrad/autograd";
+import { DeltagradError, Tensor, escapeScope, isTracing, noGrad, scoped, traceRegion, type DType, fmtShape } from "@deltagrad/autograd";
 import { Module } from "../module.js";
 import { Attrs, IMPORT_OPS, Ints, type RunContext, type Step, type Value } from "./import-ops.js";
 import { AT, DT, decodeModel, type NodeProto, type TensorProto, type ValueInfo } from "./proto.js";
@@ -207,7 +207,7 @@ export class OnnxModel extends Module {
       const want = dtypeOf(v.elemType, float);
       if ((want === "int32") !== (t.dtype === "int32")) throw new DeltagradError(`OnnxModel: input ${JSON.stringify(v.name)} must be ${want}, got ${t.dtype}`);
       if (v.dims && (v.dims.length !== t.rank || v.dims.some((d, k) => typeof d === "number" && d !== t.shape[k]))) {
-        throw new DeltagradError(`OnnxModel: input ${JSON.stringify(v.name)} has shape [${t.shape.join(",")}], the graph declares [${v.dims.map((d) => d ?? "?").join(",")}]`);
+        throw new DeltagradError(`OnnxModel: input ${JSON.stringify(v.name)} has shape ${fmtShape(t.shape)}, the graph declares [${v.dims.map((d) => d ?? "?").join(",")}]`);
       }
       env.set(v.name, t);
     });
