@@ -4,7 +4,8 @@
  * Wraps every method of the active backend object with a timer; DELTAGRAD_BACKEND=cpu for cpu.
  */
 import * as dg from "@deltagrad/autograd";
-import { lenetRunner, mlpRunner, elementwiseRunner, type DeltagradId } from "./frameworks.js";
+import { type DeltagradId } from "./frameworks.js";
+import { lenetRunner, mlpRunner, elementwiseRunner } from "./workloads.js";
 
 const fw: DeltagradId = process.env.DELTAGRAD_BACKEND === "cpu" ? "deltagrad-cpu" : "deltagrad-wasm";
 const which = process.argv[2] ?? "W2";

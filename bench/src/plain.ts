@@ -7,7 +7,8 @@
  * inside one; a fresh process that never yields is measured separately (warmup.ts).
  */
 import * as dg from "@deltagrad/autograd";
-import { activate, elementwiseRunner, uniform, type Runner } from "./frameworks.js";
+import { activate, uniform, type Runner } from "./frameworks.js";
+import { elementwiseRunner } from "./workloads.js";
 import { fmt, table } from "./format.js";
 import type { BenchResult } from "./run.js";
 

@@ -4,7 +4,8 @@
  * The optional last argument runs other workloads a few steps first (as the full bench does).
  * DELTAGRAD_BACKEND=cpu profiles the cpu backend; the default is wasm (as in the library).
  */
-import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner, type DeltagradId } from "./frameworks.js";
+import { type DeltagradId } from "./frameworks.js";
+import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner } from "./workloads.js";
 
 const fw: DeltagradId = process.env.DELTAGRAD_BACKEND === "cpu" ? "deltagrad-cpu" : "deltagrad-wasm";
 const which = process.argv[2] ?? "W4";

@@ -13,23 +13,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, arch, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  activate,
-  DELTAGRAD,
-  elementwiseRunner,
-  FRAMEWORKS,
-  PEERS,
-  initPeers,
-  lenetRunner,
-  matmulRunner,
-  mlpRunner,
-  scalarGraphRunner,
-  Unsupported,
-  type DeltagradId,
-  type FrameworkId,
-  type PeerId,
-  type Runner,
-} from "./frameworks.js";
+import { activate, DELTAGRAD, FRAMEWORKS, PEERS, initPeers, Unsupported, type DeltagradId, type FrameworkId, type PeerId, type Runner } from "./frameworks.js";
+import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner } from "./workloads.js";
 import { fmt, table } from "./format.js";
 import { freshProcessChecks, standaloneRun, type Warmup } from "./fresh.js";
 import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
