@@ -1,53 +1,17 @@
-import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { DeltagradError, Tensor, manualSeed, tensor, zeros } from "@deltagrad/autograd";
-import { Adam, SGD } from "@deltagrad/optim";
-import { Linear, MLP } from "@deltagrad/nn";
-import {
-  MAX_HEADER_BYTES,
-  deserialize,
-  deserializeMetadata,
-  load,
-  loadModel,
-  loadOptimizer,
-  save,
-  saveModel,
-  saveOptimizer,
-  serialize,
-} from "@deltagrad/nn";
-
-// No python3 with `safetensors` or `torch` is installed where these tests were written, so no
-// file from PyTorch's writer is committed; the interop evidence is fixtures/interop.safetensors,
-// written byte by byte from the format's specification below.
-
+import { MLP } from "@deltagrad/nn";
+import { MAX_HEADER_BYTES, deserialize, deserializeMetadata, load, loadModel, save, serialize } from "@deltagrad/nn";
+import { bits32, bits64, f32, f64, file, makeModel, snapshot, useTempDir } from "./checkpoint-support.js";
 const FIXTURE = fileURLToPath(new URL("./fixtures/interop.safetensors", import.meta.url));
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "deltagrad-ckpt-"));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir();
 
-const bits32 = (t: Tensor) => Array.from(new Uint32Array((t.dataSync() as Float32Array).slice().buffer));
-const bits64 = (t: Tensor) => Array.from(new BigUint64Array((t.dataSync() as Float64Array).slice().buffer));
-const f32 = (...u: number[]) => new Float32Array(new Uint32Array(u).buffer);
-const f64 = (...u: bigint[]) => new Float64Array(new BigUint64Array(u).buffer);
 const roundTrip = (sd: Record<string, Tensor>) => deserialize(serialize(sd));
 
-/** A safetensors file from raw header text and data bytes; the length prefix can be forced. */
-function file(headerText: string, data: ArrayLike<number> = [], length?: number | bigint): Uint8Array {
-  const json = new TextEncoder().encode(headerText);
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(length ?? json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
 
 describe("round trip (bit-exact)", () => {
   it("float32: NaN payloads, −0, subnormals, infinities and extremes keep their bits", () => {
@@ -125,7 +89,7 @@ describe("round trip (bit-exact)", () => {
   });
 
   it("save/load through a file, with metadata", async () => {
-    const path = join(dir, "rt.safetensors");
+    const path = join(tmp(), "rt.safetensors");
     const sd = { w: tensor(f32(0x7fc00001, 0x80000000, 1), { dtype: "float32" }), n: tensor(3, { dtype: "int32" }) };
     await save(sd, path, { metadata: { note: "hello", ["__proto__"]: "x" } });
     const back = await load(path);
@@ -213,13 +177,6 @@ describe("interop: a file written by hand from the safetensors spec", () => {
 
 // ─── validation: one failing file per rule ─────────────────────────────────────────────────
 
-/** The model every bad file is offered to; it must come out unchanged. */
-function makeModel() {
-  manualSeed(7);
-  return new Linear(2, 3); // weight [2,3] F32 (24 bytes), bias [3] F32 (12 bytes)
-}
-const snapshot = (m: { stateDict(): Record<string, Tensor> }) => Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape, bits32(t)]);
-
 const W = '"weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}';
 const B = '"bias":{"dtype":"F32","shape":[3],"data_offsets":[24,36]}';
 const DATA36 = new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9]).buffer);
@@ -265,7 +222,7 @@ const bad: [string, Uint8Array, RegExp][] = [
 describe("validation: every rule has a failing file", () => {
   it("the base file is valid and loads into the model", async () => {
     const m = makeModel();
-    const path = join(dir, "good.safetensors");
+    const path = join(tmp(), "good.safetensors");
     await writeFile(path, file(`{${W},${B}}`, DATA36));
     await loadModel(m, path);
     expect(m.weight.arraySync()).toEqual([[1, 2, 3], [4, 5, 6]]);
@@ -283,7 +240,7 @@ describe("validation: every rule has a failing file", () => {
     expect((err as Error).message).toMatch(/^deserialize: /);
     expect((err as Error).message).toMatch(message);
 
-    const path = join(dir, "bad.safetensors");
+    const path = join(tmp(), "bad.safetensors");
     await writeFile(path, bytes);
     const m = makeModel();
     const before = snapshot(m);
@@ -308,7 +265,7 @@ describe("validation: every rule has a failing file", () => {
     expect(Object.prototype.hasOwnProperty.call(Object.prototype, "dtype")).toBe(false);
 
     // Offered to a model they are unexpected keys: refused (strict) with the model unchanged.
-    const path = join(dir, "proto.safetensors");
+    const path = join(tmp(), "proto.safetensors");
     await writeFile(path, file(`{${W},${B},"__proto__":{"dtype":"F32","shape":[0],"data_offsets":[36,36]}}`, DATA36));
     const m = makeModel();
     const before = snapshot(m);
@@ -324,7 +281,7 @@ describe("validation: every rule has a failing file", () => {
   });
 
   it("a valid file with the wrong shapes or dtypes for the model is refused by loadStateDict, the model unchanged", async () => {
-    const path = join(dir, "mismatch.safetensors");
+    const path = join(tmp(), "mismatch.safetensors");
     await save({ weight: zeros([3, 2]), bias: zeros([3], { dtype: "float64" }) }, path);
     const m = makeModel();
     const before = snapshot(m);
@@ -333,8 +290,8 @@ describe("validation: every rule has a failing file", () => {
   });
 
   it("a missing file is a DeltagradError naming the path", async () => {
-    await expect(load(join(dir, "nope.safetensors"))).rejects.toThrow(/load: cannot read ".*nope\.safetensors"/);
-    await expect(loadModel(makeModel(), join(dir, "nope.safetensors"))).rejects.toThrow(DeltagradError);
+    await expect(load(join(tmp(), "nope.safetensors"))).rejects.toThrow(/load: cannot read ".*nope\.safetensors"/);
+    await expect(loadModel(makeModel(), join(tmp(), "nope.safetensors"))).rejects.toThrow(DeltagradError);
   });
 });
 
@@ -403,158 +360,5 @@ describe("fuzz: mutated and truncated files", () => {
       }),
       { numRuns: 500, seed: 11 },
     );
-  });
-});
-
-describe("atomic writes", () => {
-  const tmpFiles = async (d: string) => (await readdir(d)).filter((f) => f.endsWith(".tmp"));
-
-  it("a tensor whose data cannot be read mid-way leaves the old file intact and no temporary file", async () => {
-    const d = join(dir, "atomic1");
-    await mkdir(d);
-    const path = join(d, "model.safetensors");
-    const m = makeModel();
-    await saveModel(m, path);
-    const good = await readFile(path);
-
-    const broken = tensor([1, 2, 3]);
-    broken.data = async () => {
-      throw new Error("device lost");
-    };
-    // `a` is written first (same dtype, earlier in order), then reading `b` fails.
-    await expect(save({ a: tensor([1, 2]), b: broken }, path)).rejects.toThrow(/save: cannot write ".*model\.safetensors": device lost/);
-    expect(await readFile(path)).toEqual(good);
-    expect(await tmpFiles(d)).toEqual([]);
-    await loadModel(m, path);
-  });
-
-  it("a failing rename (the target is a directory) removes the temporary file", async () => {
-    const d = join(dir, "atomic2");
-    await mkdir(join(d, "model.safetensors"), { recursive: true });
-    await writeFile(join(d, "model.safetensors", "keep"), "x");
-    await expect(save({ a: tensor([1]) }, join(d, "model.safetensors"))).rejects.toThrow(DeltagradError);
-    expect(await tmpFiles(d)).toEqual([]);
-    expect(await readFile(join(d, "model.safetensors", "keep"), "utf8")).toBe("x");
-  });
-
-  it("a folder that does not exist (no temporary file can be created) is a clear error", async () => {
-    await expect(save({ a: tensor([1]) }, join(dir, "missing", "m.safetensors"))).rejects.toThrow(/save: cannot write ".*m\.safetensors": ENOENT/);
-  });
-
-  it("bad input is refused before the file system is touched", async () => {
-    const d = join(dir, "atomic3");
-    await mkdir(d);
-    const path = join(d, "m.safetensors");
-    await writeFile(path, "old");
-    await expect(save({ a: "x" as unknown as Tensor }, path)).rejects.toThrow(/save: "a" is not a Tensor/);
-    await expect(save({}, path, { metadata: { a: 1 as unknown as string } })).rejects.toThrow(/metadata "a" must be a string/);
-    expect(await readFile(path, "utf8")).toBe("old");
-    expect(await readdir(d)).toEqual(["m.safetensors"]);
-  });
-
-  it("a successful save replaces the old file", async () => {
-    const path = join(dir, "replace.safetensors");
-    await save({ a: tensor([1]) }, path);
-    await save({ b: tensor([2, 3]) }, path);
-    expect(Object.keys(await load(path))).toEqual(["b"]);
-  });
-});
-
-describe("models and optimizers", () => {
-  it("saveModel / loadModel restore a model in another instance", async () => {
-    manualSeed(5);
-    const a = new MLP([4, 8, 3]);
-    manualSeed(6);
-    const b = new MLP([4, 8, 3]);
-    const path = join(dir, "mlp.safetensors");
-    await saveModel(a, path);
-    expect(await loadModel(b, path)).toEqual({ missingKeys: [], unexpectedKeys: [] });
-    expect(snapshot(b)).toEqual(snapshot(a));
-  });
-
-  async function trained(opt: "adam" | "sgd") {
-    manualSeed(9);
-    const model = new MLP([3, 4, 2]);
-    const o = opt === "adam" ? new Adam(model.parameters(), { lr: 0.01 }) : new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
-    const x = tensor([[1, 2, 3], [-1, 0, 2]]);
-    for (let i = 0; i < 3; i++) {
-      o.zeroGrad();
-      model.call(x).square().sum().backward();
-      o.step();
-    }
-    return { model, o, x };
-  }
-
-  it("saveOptimizer writes state tensors as tensors and the rest as JSON metadata", async () => {
-    const { o } = await trained("adam");
-    const path = join(dir, "adam.safetensors");
-    await saveOptimizer(o, path);
-    const bytes = await readFile(path);
-    const meta = deserializeMetadata(bytes);
-    expect(meta.format).toBe("deltagrad.optimizer/1");
-    expect(meta.type).toBe("Adam");
-    expect(JSON.parse(meta.param_groups!)[0]).toMatchObject({ lr: 0.01, betas: [0.9, 0.999], params: [0, 1, 2, 3] });
-    expect(JSON.parse(meta.scalars!)["state.0.step"]).toBe(3);
-    expect(Object.keys(deserialize(bytes)).sort()).toEqual(Object.keys(o.stateDict().tensors).sort());
-  });
-
-  for (const kind of ["adam", "sgd"] as const) {
-    it(`${kind}: model + optimizer restored in a fresh process-like setup continue identically`, async () => {
-      const { model, o, x } = await trained(kind);
-      const mp = join(dir, `${kind}-model.safetensors`);
-      const op = join(dir, `${kind}-opt.safetensors`);
-      await saveModel(model, mp);
-      await saveOptimizer(o, op);
-
-      manualSeed(100);
-      const model2 = new MLP([3, 4, 2]);
-      await loadModel(model2, mp);
-      const o2 = kind === "adam" ? new Adam(model2.parameters(), { lr: 0.5 }) : new SGD(model2.parameters(), { lr: 0.5, momentum: 0.9 });
-      await loadOptimizer(o2, op);
-      for (const [m, opt] of [[model, o], [model2, o2]] as const) {
-        opt.zeroGrad();
-        m.call(x).square().sum().backward();
-        opt.step();
-      }
-      expect(snapshot(model2)).toEqual(snapshot(model));
-    });
-  }
-
-  it("loadOptimizer refuses a model file, a mismatched optimizer and bad metadata, leaving the optimizer unchanged", async () => {
-    const { model, o } = await trained("adam");
-    const mp = join(dir, "only-model.safetensors");
-    await saveModel(model, mp);
-    const before = JSON.stringify(o.stateDict().scalars);
-    await expect(loadOptimizer(o, mp)).rejects.toThrow(/not an optimizer checkpoint \("__metadata__" format is missing/);
-
-    const sgd = (await trained("sgd")).o;
-    const sp = join(dir, "sgd-state.safetensors");
-    await saveOptimizer(sgd, sp);
-    await expect(loadOptimizer(o, sp)).rejects.toThrow(/state dict is for "SGD", not Adam/);
-
-    const dup = join(dir, "dup-meta.safetensors");
-    await save(o.stateDict().tensors, dup, { metadata: { format: "deltagrad.optimizer/1", type: "Adam", param_groups: "[]", scalars: '{"state.0.step":1,"state.0.step":2}' } });
-    await expect(loadOptimizer(o, dup)).rejects.toThrow(/"__metadata__" "scalars": duplicate key "state.0.step"/);
-    const notJson = join(dir, "bad-meta.safetensors");
-    await save({}, notJson, { metadata: { format: "deltagrad.optimizer/1", type: "Adam", param_groups: "[{", scalars: "{}" } });
-    await expect(loadOptimizer(o, notJson)).rejects.toThrow(/"param_groups" is not valid JSON/);
-    expect(JSON.stringify(o.stateDict().scalars)).toBe(before);
-  });
-
-  it("saveOptimizer refuses state JSON cannot hold", async () => {
-    const fake = { stateDict: () => ({ type: "X", paramGroups: [{ lr: Infinity, params: [] }], tensors: {}, scalars: {} }), loadStateDict: () => {} };
-    await expect(saveOptimizer(fake, join(dir, "inf.safetensors"))).rejects.toThrow(/saveOptimizer: a hyperparameter "lr" is Infinity, which JSON cannot hold/);
-  });
-});
-
-describe("Module.save / Module.load", () => {
-  it("round-trips a model through a file with the module methods", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "dg-module-"));
-    const a = new MLP([3, 4, 2]);
-    const b = new MLP([3, 4, 2]);
-    await a.save(join(dir, "m.safetensors"));
-    await b.load(join(dir, "m.safetensors"));
-    a.parameters().forEach((p, i) => expect(Array.from(b.parameters()[i]!.dataSync())).toEqual(Array.from(p.dataSync())));
-    await rm(dir, { recursive: true });
   });
 });
