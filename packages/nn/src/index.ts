@@ -21,7 +21,7 @@ export * from "./layers/embedding.js";
 export * from "./layers/conv.js";
 export * from "./data.js";
 export * from "./training/index.js";
-export * from "./checkpoint.js";
+export * from "./checkpoint/index.js";
 export * from "./layers/recurrent.js";
 export * from "./layers/recurrent-cells.js";
 export * from "./layers/attention.js";

@@ -2,7 +2,7 @@ import { optionsOf } from "./options.js";
 import { DeltagradError, Tensor, scoped, type DType } from "@deltagrad/autograd";
 import { isBuiltIn } from "./module-builtin.js";
 import { isMarkedParameter, isParameter, parameter } from "./parameter.js";
-import { loadModel, saveModel } from "./checkpoint.js";
+import { loadModel, saveModel } from "./checkpoint/files.js";
 import { moduleHtml, moduleRepr } from "./module-display.js";
 import { convertModules, loadStateEntries, qualifiedTensors, type Buffer, type Entry, type LoadStateDictOptions, type LoadStateDictResult, type RegisterBufferOptions } from "./module-state.js";
 

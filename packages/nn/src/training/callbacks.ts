@@ -150,7 +150,7 @@ export class ModelCheckpoint implements Callback {
       this.best = v;
     }
     const path = this.options.path.replace("{epoch}", String(epoch));
-    const save = this.saveFn ?? ((await import("../checkpoint.js")) as unknown as { save: SaveFn }).save;
+    const save = this.saveFn ?? ((await import("../checkpoint/files.js")) as unknown as { save: SaveFn }).save;
     await save(ctx.model.stateDict(), path);
     this.saved.push(path);
   }
