@@ -29,7 +29,7 @@ export interface FusedGroup {
   readonly kernel: FusedKernel;
 }
 
-const MIN_ELEMENTS = 1024; // wasm/ops.ts's SMALL_BYTES of float32
+const MIN_ELEMENTS = 1024; // wasm/placement.ts's SMALL_BYTES of float32
 
 /**
  * The schedule with every scalar op (one-element inputs and output: lr·bias-correction

@@ -3,7 +3,7 @@
  * use. All pointers and strides are byte offsets into the one imported memory; sizes are i32
  * element counts. Every elementwise kernel takes a row count and per-operand row strides, so one
  * call covers a contiguous run, a broadcast row (stride 0) and the bias-add pattern alike; the
- * driver in ops.ts collapses any broadcast into at most two such levels plus a JS loop.
+ * driver in dispatch/ collapses any broadcast into at most two such levels plus a JS loop.
  *
  * Lanes. Elementwise kernels process four elements per f32x4 step and finish a row with the same
  * vector code on single lanes (`v128.load32_zero` … `v128.store32_lane`), so every element goes

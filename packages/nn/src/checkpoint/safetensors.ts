@@ -1,7 +1,7 @@
 /**
  * The safetensors format itself: state dict → bytes ({@link serialize}) and bytes → state dict
  * ({@link deserialize}), touching no file system (browsers included). The layout and the checks
- * are described in ../checkpoint.ts, which adds files on top and re-exports the public part.
+ * are described in files.ts, which adds files on top; index.ts re-exports the public part.
  */
 import { DeltagradError, Tensor, tensor, type DType, type TypedArray } from "@deltagrad/autograd";
 import { optionsOf } from "../options.js";

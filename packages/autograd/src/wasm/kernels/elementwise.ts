@@ -187,7 +187,7 @@ export function castKernel(to: "bool" | "float32") {
   };
 }
 
-/** The unary kernels (backend.ts's UNARY_KERNELS) with a SIMD kernel here; the others (sin, cos) run the cpu kernel over a view of the same storage (ops.ts). */
+/** The unary kernels (backend.ts's UNARY_KERNELS) with a SIMD kernel here; the others (sin, cos) run the cpu kernel over a view of the same storage (dispatch/elementwise.ts). */
 export const UNARY_OPS = ["neg", "reciprocal", "sqrt", "sign", "exp", "log", "erf", "expm1", "log1p"] as const satisfies readonly UnaryKernel[];
 export const BINARY_OPS: readonly BinaryOp[] = BINARY_KERNELS;
 export const COMPARE_OPS: readonly CompareOp[] = COMPARE_KERNELS;
