@@ -34,6 +34,16 @@ def uniform(n, seed, lo=0.0, hi=1.0):
 def labels(n, k, seed):
     return (uniform(n, seed) * k).long().clamp(max=k - 1)
 
+def train_step(m, opt, x, y):
+    # One timed step of W2/W3: softmax cross-entropy, backward, update, the loss read on the host.
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
 def mlp(batch):
     sizes = [784, 784, 784, 10]
     layers = []
@@ -44,13 +54,7 @@ def mlp(batch):
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     x = uniform(batch * 784, 21).reshape(batch, 784)
     y = labels(batch, 10, 22)
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(m(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    return train_step(m, opt, x, y)
 
 def lenet(batch):
     m = torch.nn.Sequential(
@@ -61,13 +65,7 @@ def lenet(batch):
     opt = torch.optim.SGD(m.parameters(), lr=0.01)
     x = uniform(batch * 784, 31).reshape(batch, 1, 28, 28)
     y = labels(batch, 10, 32)
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(m(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    return train_step(m, opt, x, y)
 
 def scalar_graph(graphs):
     x = torch.tensor(1.0)
