@@ -268,11 +268,17 @@ test("memory: a warm training loop reuses pooled buffers (the library frees its 
     const model = new MLP([64, 48, 10]);
     return [model, new Adam(model.parameters(), { lr: 1e-3 }), dg.randn([32, 64]), dg.randint(0, 9, [32])] as const;
   });
+  // The logits are the caller's (returned by model.call): disposed here as the loss is, so the count
+  // measures only what the library frees. Left to the garbage collector, their buffers come back
+  // through the FinalizationRegistry at GC-dependent times, and 3–6 new buffers appeared over 30
+  // steps depending on when collections ran.
   const step = () => on("webgpu", () => {
     opt.zeroGrad();
-    const loss = crossEntropy(model.call(x), y);
+    const logits = model.call(x);
+    const loss = crossEntropy(logits, y);
     loss.backward();
     opt.step();
+    logits.dispose();
     return loss;
   });
   for (let i = 0; i < 5; i++) await step().item();
@@ -287,4 +293,27 @@ test("memory: a warm training loop reuses pooled buffers (the library frees its 
   assert(Number.isFinite(last), `loss ${last}`);
   // 30 steps of ~40 kernels each: without release every step would create dozens of buffers.
   assert(created <= 2, `${created} buffers created over 30 warm steps`);
+});
+
+test("fit with metrics and validation on webgpu: reduced on the device, read once an epoch, equal to cpu's", async () => {
+  const { fit, crossEntropy: ce } = await import("@deltagrad/nn");
+  const run = async (backend: string) => {
+    const [model, x, y, opt] = on(backend, () => {
+      dg.manualSeed(11);
+      const model = new MLP([4, 16, 3]);
+      const x = dg.randn([48, 4]);
+      const y = dg.argmax(x.slice([0, 0], [48, 3]), { axis: 1 }); // a learnable labelling
+      return [model, x, y, new Adam(model.parameters(), { lr: 0.05 })] as const;
+    });
+    const history = await onAsync(backend, () => fit(model, {
+      x, y, loss: ce, optimizer: opt, epochs: 3, batchSize: 16, shuffle: false, verbose: 0, compile: false,
+      metrics: ["accuracy"], validation: { x, y },
+    }));
+    return { acc: history.series.accuracy!, valAcc: history.series.valAccuracy!, valLoss: history.valLoss };
+  };
+  const gpu = await run("webgpu");
+  const cpu = await run("cpu");
+  assert(JSON.stringify(gpu.acc) === JSON.stringify(cpu.acc), `accuracy ${gpu.acc} vs cpu ${cpu.acc}`);
+  assert(JSON.stringify(gpu.valAcc) === JSON.stringify(cpu.valAcc), `val accuracy ${gpu.valAcc} vs cpu ${cpu.valAcc}`);
+  gpu.valLoss.forEach((v, i) => assert(Math.abs(v - cpu.valLoss[i]!) <= 1e-4 * Math.abs(cpu.valLoss[i]!), `val loss ${v} vs cpu ${cpu.valLoss[i]}`));
 });
