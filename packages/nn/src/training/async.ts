@@ -3,11 +3,11 @@
  * the loss and the accuracy are reduced on the device and all numbers are read in one batch (on
  * webgpu one GPU wait), instead of `itemSync()`/`dataSync()`, which asynchronous backends refuse.
  */
-import { argmax, cast, concat, DeltagradError, equal, noGrad, scoped, sum, Tensor } from "@deltagrad/autograd";
+import { concat, DeltagradError, noGrad, Tensor } from "@deltagrad/autograd";
 import { optionsOf } from "../options.js";
 import type { Module } from "../module.js";
 import { predict } from "./fit.js";
-import type { Metric } from "./metrics.js";
+import { readMetrics, type DeviceMetric } from "./metrics.js";
 
 /**
  * {@link predict} that resolves once the outputs are computed: each batch is awaited before the
@@ -47,7 +47,7 @@ export async function predictAsync(model: Module, x: Tensor, options?: { batchSi
 export interface EvaluateAsyncOptions {
   loss: (p: Tensor, t: Tensor) => Tensor;
   /** `"accuracy"` (counted on the device) or functions returning a number, a one-element tensor or a promise of a number. */
-  metrics?: (Metric | ((p: Tensor, y: Tensor) => number | Tensor | Promise<number>))[];
+  metrics?: DeviceMetric[];
   batchSize?: number;
 }
 
@@ -66,25 +66,6 @@ export async function evaluateAsync(model: Module, x: Tensor, y: Tensor, options
   if (typeof loss !== "function") throw new DeltagradError("evaluateAsync: a loss function is required");
   if (!Array.isArray(metrics)) throw new DeltagradError(`evaluateAsync: metrics must be an array, got ${typeof metrics}`);
   const pred = predict(model, x, { batchSize });
-  const rows = pred.rank === 0 ? 1 : pred.shape[0]!;
-  const names: string[] = [];
-  const pending: (Tensor | number | Promise<number>)[] = [noGrad(() => loss(pred, y))];
-  for (const [i, m] of metrics.entries()) {
-    if (m === "accuracy") {
-      names.push("accuracy");
-      pending.push(noGrad(() => scoped(() => sum(cast(equal(toClassesT(pred), toClassesT(y)), "float32")))));
-    } else if (typeof m === "function") {
-      names.push(m.name || `metric${i}`);
-      pending.push(m(pred, y));
-    } else throw new DeltagradError(`evaluateAsync: unknown metric "${String(m)}" (known: accuracy)`);
-  }
-  const values = await Promise.all(pending.map((v) => (v instanceof Tensor ? v.item() : v)));
-  const out: Record<string, number> = {};
-  names.forEach((k, i) => (out[k] = k === "accuracy" && metrics[i] === "accuracy" ? (rows ? values[i + 1]! / rows : NaN) : values[i + 1]!));
-  return { loss: values[0]!, metrics: out };
-}
-
-/** Class labels as a device tensor: int32 labels as they are, else the argmax of the last axis. */
-function toClassesT(t: Tensor): Tensor {
-  return t.dtype === "int32" ? t : argmax(t, { axis: -1 });
+  const r = await readMetrics("evaluateAsync", pred, y, metrics, noGrad(() => loss(pred, y)));
+  return { loss: r.first, metrics: r.metrics };
 }

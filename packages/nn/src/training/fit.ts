@@ -8,7 +8,7 @@ import { batchCount, batches, takeRows } from "../data.js";
 import type { Module } from "../module.js";
 import { jupyter, LiveChart, ProgressBar, ProgressEvents, type ProgressEvent } from "./progress.js";
 import { History } from "./history.js";
-import { metricFns, type Metric } from "./metrics.js";
+import { metricFns, readMetrics, type Metric } from "./metrics.js";
 import type { Callback, Logs, OptimizerLike, TrainingContext } from "./types.js";
 
 export interface FitOptions {
@@ -139,6 +139,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   if (onProgress) cbs.push(new ProgressEvents(onProgress));
   const ctx: TrainingContext = { model, optimizer, history, epochs, steps: batchCount(n, batchSize), stopTraining: false };
   const step = trainStep(model, loss, optimizer, params, useCompile);
+  const sync = getBackend().synchronous; // else metrics and validation are reduced on the device, read once an epoch
   for (const cb of cbs) await cb.onTrainBegin?.(ctx);
   for (let epoch = 1; epoch <= epochs && !ctx.stopTraining; epoch++) {
     for (const cb of cbs) await cb.onEpochBegin?.(epoch, ctx);
@@ -167,7 +168,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
         if (mfns.length) {
           preds.push(pred.detach());
           targets.push(batch.y);
-          for (const [name, f] of mfns) batchMetrics[name] = f(pred, batch.y);
+          // Per-batch metrics read on the host: only where reads are synchronous (not a read per step on webgpu).
+          if (sync) for (const [name, f] of mfns) batchMetrics[name] = f(pred, batch.y);
         }
         for (const cb of cbs) await cb.onBatchEnd?.(b, { loss: lv, size: batch.indices.length, metrics: batchMetrics }, ctx);
       } catch (e) {
@@ -180,10 +182,12 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     if (mfns.length) {
       const P = concat(preds);
       const Y = concat(targets);
-      for (const [name, f] of mfns) logs[name] = f(P, Y);
+      if (sync) for (const [name, f] of mfns) logs[name] = f(P, Y);
+      else Object.assign(logs, (await readMetrics("fit", P, Y, metrics!, null)).metrics);
     }
     if (validation) {
-      const v = evaluate(model, validation.x, validation.y, { loss, metrics, batchSize: Math.max(batchSize, 256) });
+      const vOpts = { loss, metrics, batchSize: Math.max(batchSize, 256) };
+      const v = sync ? evaluate(model, validation.x, validation.y, vOpts) : await evaluateOnDevice(model, validation.x, validation.y, vOpts);
       logs.valLoss = v.loss;
       for (const [k, val] of Object.entries(v.metrics)) logs[`val${k[0]!.toUpperCase()}${k.slice(1)}`] = val;
     }
@@ -243,4 +247,11 @@ export function evaluate(
   const pred = predict(model, x, { batchSize });
   const lv = noGrad(() => loss(pred, y).itemSync());
   return { loss: lv, metrics: Object.fromEntries(metricFns(metrics).map(([k, f]) => [k, f(pred, y)])) };
+}
+
+/** {@link evaluate} on an asynchronous backend: loss and metrics reduced on the device, read in one batch. */
+async function evaluateOnDevice(model: Module, x: Tensor, y: Tensor, o: { loss: (p: Tensor, t: Tensor) => Tensor; metrics?: Metric[]; batchSize: number }) {
+  const pred = predict(model, x, { batchSize: o.batchSize });
+  const r = await readMetrics("fit", pred, y, o.metrics ?? [], noGrad(() => o.loss(pred, y)));
+  return { loss: r.first, metrics: r.metrics };
 }
