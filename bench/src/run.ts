@@ -336,7 +336,7 @@ function formatRow(r: Row): string {
 }
 
 /**
- * The results as Markdown (what the root README shows): the figures of every framework, then each
+ * The results as Markdown (what bench/README.md and results/latest.md show): the figures of every framework, then each
  * deltagrad column's speed relative to each peer, then the footnotes and the checks' verdict.
  */
 export function toMarkdown(res: BenchResult): string {

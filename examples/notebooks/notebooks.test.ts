@@ -82,7 +82,7 @@ const EXPECTED: Record<string, { mime: Record<string, number>; contains: string[
 };
 
 const executed = existsSync(EXECUTED) && names.every((n) => existsSync(join(EXECUTED, n)));
-const why = `no executed notebooks in ${EXECUTED}: run \`pnpm notebooks\` (needs jupyter-nbconvert; see examples/notebooks/README.md)`;
+const why = `no executed notebooks in ${EXECUTED}: run \`pnpm notebooks\` (needs jupyter-nbconvert; see docs/notebooks.md)`;
 if (!executed && process.env.CI !== "true") console.warn(`notebooks.test.ts: skipping the executed-notebook checks: ${why}`);
 
 describe.skipIf(!executed && process.env.CI !== "true")("executed notebooks", () => {
