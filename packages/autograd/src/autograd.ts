@@ -121,9 +121,12 @@ function transform(op: string, f: Fn, options: GradOptions | undefined) {
  * d2(tensor(2)); // 12
  * ```
  */
-export function grad(f: Fn, opts?: GradOptions): (...args: Tensor[]) => Tensor {
+export function grad(f: Fn, opts: GradOptions & { argnums: readonly number[] }): (...args: Tensor[]) => Tensor[];
+export function grad(f: Fn, opts?: GradOptions & { argnums?: number }): (...args: Tensor[]) => Tensor;
+export function grad(f: Fn, opts?: GradOptions): (...args: Tensor[]) => Tensor | Tensor[];
+export function grad(f: Fn, opts?: GradOptions): (...args: Tensor[]) => Tensor | Tensor[] {
   const vg = transform("grad", f, opts);
-  return ((...args: Tensor[]) => vg(...args)[1]) as (...args: Tensor[]) => Tensor;
+  return (...args: Tensor[]) => vg(...args)[1];
 }
 
 /**
