@@ -6,7 +6,7 @@
 import { concat, DeltagradError, noGrad, Tensor } from "@deltagrad/autograd";
 import { optionsOf } from "../options.js";
 import type { Module } from "../module.js";
-import { predict } from "./fit.js";
+import { predict } from "./predict.js";
 import { readMetrics, type DeviceMetric } from "./metrics.js";
 
 /**

@@ -9,6 +9,8 @@ import type { Module } from "../module.js";
 import { jupyter, LiveChart, ProgressBar, ProgressEvents, type ProgressEvent } from "./progress.js";
 import { History } from "./history.js";
 import { metricFns, readMetrics, type Metric } from "./metrics.js";
+import { predict } from "./predict.js";
+import { evaluateAsync } from "./async.js";
 import type { Callback, Logs, OptimizerLike, TrainingContext } from "./types.js";
 
 export interface FitOptions {
@@ -187,7 +189,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     }
     if (validation) {
       const vOpts = { loss, metrics, batchSize: Math.max(batchSize, 256) };
-      const v = sync ? evaluate(model, validation.x, validation.y, vOpts) : await evaluateOnDevice(model, validation.x, validation.y, vOpts);
+      const v = sync ? evaluate(model, validation.x, validation.y, vOpts) : await evaluateAsync(model, validation.x, validation.y, vOpts);
       logs.valLoss = v.loss;
       for (const [k, val] of Object.entries(v.metrics)) logs[`val${k[0]!.toUpperCase()}${k.slice(1)}`] = val;
     }
@@ -199,33 +201,6 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   }
   for (const cb of cbs) await cb.onTrainEnd?.(ctx);
   return history;
-}
-
-/**
- * Model outputs for `x` in eval mode without recording a graph, batched.
- *
- * @example
- * ```ts
- * const logits = predict(model, xTest);
- * ```
- */
-export function predict(model: Module, x: Tensor, options?: { batchSize?: number }): Tensor {
-  const { batchSize = 1024 } = optionsOf("predict", options);
-  if (!model || typeof model.call !== "function") throw new DeltagradError("predict: model must be a Module");
-  if (!(x instanceof Tensor) || x.rank === 0) throw new DeltagradError(`predict: x must be a Tensor with a batch axis, got ${x instanceof Tensor ? "a scalar" : String(x)}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DeltagradError(`predict: batchSize must be a positive integer, got ${String(batchSize)}`);
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    return noGrad(() => {
-      const n = x.shape[0]!;
-      const outs: Tensor[] = [];
-      for (let s = 0; s < n; s += batchSize) outs.push(model.call(takeRows(x, Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => s + i))));
-      return outs.length === 1 ? outs[0]! : concat(outs);
-    });
-  } finally {
-    if (wasTraining) model.train();
-  }
 }
 
 /**
@@ -247,11 +222,4 @@ export function evaluate(
   const pred = predict(model, x, { batchSize });
   const lv = noGrad(() => loss(pred, y).itemSync());
   return { loss: lv, metrics: Object.fromEntries(metricFns(metrics).map(([k, f]) => [k, f(pred, y)])) };
-}
-
-/** {@link evaluate} on an asynchronous backend: loss and metrics reduced on the device, read in one batch. */
-async function evaluateOnDevice(model: Module, x: Tensor, y: Tensor, o: { loss: (p: Tensor, t: Tensor) => Tensor; metrics?: Metric[]; batchSize: number }) {
-  const pred = predict(model, x, { batchSize: o.batchSize });
-  const r = await readMetrics("fit", pred, y, o.metrics ?? [], noGrad(() => o.loss(pred, y)));
-  return { loss: r.first, metrics: r.metrics };
 }

@@ -1,8 +1,9 @@
 /**
- * Training, by concern: fit/predict/evaluate (fit.ts), callbacks, History and its charts, metrics,
+ * Training, by concern: fit/evaluate (fit.ts), predict, callbacks, History and its charts, metrics,
  * progress reporting (Node's terminal behind a dynamic import) and the async forms.
  */
 export * from "./fit.js";
+export * from "./predict.js";
 export * from "./types.js";
 export { METRICS, type Metric } from "./metrics.js";
 export * from "./history.js";
