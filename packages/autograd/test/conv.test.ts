@@ -124,6 +124,29 @@ describe("conv2d", () => {
   });
 
   it.each([
+    { name: "a batch (its images side by side in the GEMM's columns)", xs: [3, 2, 5, 4], ws: [3, 2, 3, 2], opts: { padding: 1 } },
+    { name: "one image", xs: [1, 4, 5, 5], ws: [4, 2, 3, 3], opts: { groups: 2, stride: 2 } },
+    { name: "one output position, window = whole image (no unfold)", xs: [3, 2, 4, 3], ws: [5, 2, 4, 3], opts: {} },
+    { name: "one output position with padding and stride", xs: [2, 2, 3, 3], ws: [3, 2, 4, 4], opts: { padding: 1, stride: 3 } },
+    { name: "one output position, two groups", xs: [2, 4, 3, 3], ws: [4, 2, 3, 3], opts: { groups: 2 } },
+  ])("each layout of the product matches the loop reference, and gradcheck: $name", ({ xs, ws, opts }) => {
+    const g: Geo = { stride: [1, 1], padding: [0, 0], dilation: [1, 1] };
+    if ("stride" in opts) g.stride = [opts.stride!, opts.stride!];
+    if ("padding" in opts) g.padding = [opts.padding!, opts.padding!];
+    const groups = "groups" in opts ? opts.groups! : 1;
+    const [xv, wv, bv] = [values(xs, 7), values(ws, 8), values([ws[0]!], 9)];
+    const [x, w, b] = [t64(xv, xs), t64(wv, ws), t64(bv, [ws[0]!])];
+    const expected = refConv(xv, xs, wv, ws, bv, g, groups);
+    const y = conv2d(x, w, b, opts);
+    expect(y.shape).toEqual(expected.shape);
+    expectClose(y.dataSync(), expected.values, 1e-12, "conv2d");
+    expect(gradcheck((x, w, b) => conv2d(x!, w!, b!, opts), [x, w, b])).toBe(true);
+    // float32 on the active backend against the float64 loop reference.
+    const y32 = conv2d(tensor(xv).reshape(xs), tensor(wv).reshape(ws), tensor(bv), opts);
+    expectClose(y32.dataSync(), expected.values, 1e-5, "conv2d float32");
+  });
+
+  it.each([
     { name: "stride 2, padding 1, dilation 2", xs: [1, 2, 5, 5], ws: [2, 2, 2, 2], opts: { stride: 2, padding: 1, dilation: 2 } },
     { name: "two groups, non-square everything", xs: [2, 2, 4, 3], ws: [2, 1, 2, 3], opts: { stride: [1, 2] as [number, number], padding: [1, 0] as [number, number], groups: 2 } },
   ])("second order (gradgradcheck through unfold and fold): $name", ({ xs, ws, opts }) => {
@@ -133,11 +156,17 @@ describe("conv2d", () => {
     expect(gradgradcheck((x, w, b) => conv2d(x, w, b, opts), [x, w, b])).toBe(true);
   });
 
-  it("is a composite: unfold, reshapes, one matmul and the bias add — every VJP comes from those primitives", () => {
+  it("is a composite: unfold, reshapes, permutes, one matmul and the bias add — every VJP comes from those primitives", () => {
     const x = randn([2, 4, 6, 6], { requiresGrad: true });
     const w = randn([6, 2, 3, 3], { requiresGrad: true });
+    const opsOf = (y: Tensor) => graphNodes(y).flatMap((n) => (n.op ? [n.op] : [])).sort();
+    // The batch moves into the GEMM's columns: columns [N, G, rows, L] → [G, rows, N·L] and the
+    // product [G, K/G, N·L] back to NCHW, one permute each.
     const y = conv2d(x, w, zeros([6], { requiresGrad: true }), { groups: 2, padding: 1 });
-    expect(graphNodes(y).flatMap((n) => (n.op ? [n.op] : [])).sort()).toEqual(["add", "matmul", "reshape", "reshape", "reshape", "reshape", "unfold"]);
+    expect(opsOf(y)).toEqual(["add", "matmul", "permute", "permute", ...Array(6).fill("reshape"), "unfold"]);
+    // One image needs no permute; a window covering the whole unpadded image is a reshape, not an unfold.
+    expect(opsOf(conv2d(randn([1, 4, 6, 6], { requiresGrad: true }), w, null, { groups: 2 }))).toEqual(["matmul", "reshape", "reshape", "reshape", "reshape", "unfold"]);
+    expect(opsOf(conv2d(x, randn([5, 4, 6, 6], { requiresGrad: true })))).toEqual(["matmul", "permute", "reshape", "reshape", "reshape"]);
     const ops = (t: Tensor) => new Set(graphNodes(t).flatMap((n) => (n.op ? [n.op] : [])));
     expect(ops(maxPool2d(x, { kernel: 2, padding: 1 }))).toEqual(new Set(["pad", "reshape", "unfold", "where", "sum"]));
     expect(ops(avgPool2d(x, { kernel: 2 }))).toEqual(new Set(["reshape", "unfold", "sum", "mul"]));

@@ -11,7 +11,7 @@ import type { Tensor } from "../tensor.js";
 import { arange, ones, tensor } from "./create.js";
 import { add, asTensor, cast, div, equal, where } from "./elementwise.js";
 import { matmul } from "./linalg.js";
-import { pad, reshape } from "./movement.js";
+import { pad, permute, reshape, transpose } from "./movement.js";
 import { argmax, sum } from "./reduce.js";
 import { type Size2, unfold, windowParams } from "./window.js";
 import { scoped } from "../lifetime.js";
@@ -82,10 +82,15 @@ function outSize(op: string, x: Tensor, p: WindowParams, shapes: string): [numbe
  * 2-D cross-correlation over NCHW input (PyTorch's `conv2d`): `weight` is `[K, C/groups, kh, kw]`,
  * `bias` (optional) is `[K]`; output `[N, K, OH, OW]` with OH = ⌊(H + 2P − D·(F−1) − 1)/S⌋ + 1.
  *
- * Composite: `unfold` (im2col) turns x into columns `[N, C·kh·kw, L]`, and one batched matmul
- * `W[K, C·kh·kw] · cols` gives `[N, K, L]`, which is already NCHW order — a reshape, no permute.
- * Groups split both into `[G, K/G, ·]` and `[N, G, ·, L]` and batch over G. The gradient comes
- * from matmul's and unfold's VJPs (fold, i.e. col2im), so second order works too.
+ * Composite: `unfold` (im2col) turns x into columns `[N, C·kh·kw, L]`, permuted to
+ * `[C·kh·kw, N·L]` so that one matmul `W[K, C·kh·kw] · cols` covers the whole batch; its
+ * `[K, N·L]` result is permuted back to NCHW. Groups split both into `[G, K/G, ·]` and
+ * `[G, ·, N·L]` and batch over G. The batch in the GEMM's columns (rather than a batch of N
+ * products sharing W) makes the weight gradient one long product `dY · colsᵀ` instead of N small
+ * ones and a sum over the batch. With one output position per image (L = 1) it is simply
+ * `[N, C·kh·kw] · Wᵀ`, and a window covering the whole unpadded image needs no unfold at all.
+ * The gradient comes from matmul's, permute's and unfold's VJPs (fold, i.e. col2im), so second
+ * order works too.
  *
  * @example
  * ```ts
@@ -117,10 +122,22 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const L = oh * ow;
   const rows = cg * kh * kw;
   return scoped(() => {
-    // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous.
-    const cols = reshape(unfold(x, p), [n, groups, rows, L]);
-    const w = reshape(weight, [groups, k / groups, rows]);
-    const y = reshape(matmul(w, cols), [n, k, oh, ow]); // [N, G, K/G, L] → NCHW by reshape alone
+    let y: Tensor;
+    if (L === 1 && groups === 1) {
+      // One output position per image: the convolution is [N, rows] · Wᵀ, and when the window is
+      // the whole unpadded image its columns are the image itself (no unfold).
+      const whole = x.shape[2] === kh && x.shape[3] === kw && p.padding[0] === 0 && p.padding[1] === 0;
+      const cols = whole ? reshape(x, [n, rows]) : reshape(unfold(x, p), [n, rows]);
+      y = reshape(matmul(cols, transpose(reshape(weight, [k, rows]))), [n, k, oh, ow]);
+    } else {
+      // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous. The batch
+      // moves into the GEMM's columns, [G, rows, N·L]: the forward packs W once and the weight
+      // gradient is one long product dY·colsᵀ over all N·L positions, not N products and a sum.
+      const cols = reshape(unfold(x, p), [n, groups, rows, L]);
+      const colsT = n === 1 ? reshape(cols, [groups, rows, L]) : reshape(permute(cols, [1, 2, 0, 3]), [groups, rows, n * L]);
+      const yT = matmul(reshape(weight, [groups, k / groups, rows]), colsT); // [G, K/G, N·L]
+      y = reshape(n === 1 ? yT : permute(reshape(yT, [k, n, L]), [1, 0, 2]), [n, k, oh, ow]);
+    }
     return bias === undefined || bias === null ? y : add(y, reshape(bias, [1, k, 1, 1]));
   });
 }
