@@ -36,10 +36,22 @@ function broadcastRun(name: string, ins: { d: BackendData; shape: Shape; bytes: 
   const fn = c.rt.k;
   const strides = ins.map((a) => broadcastStrides(a.shape, outShape));
   if (n > 0) {
+    // The walk calls the kernel once per index of the dims outside the last two (1024 times for
+    // maxPool2d's [1024,1,25]·[1,4,1] mask), so the kernel, its name and the argument list are
+    // set up once: the inner strides, hence the modes, are the same on every call.
+    const k = ins.length;
+    const args = new Array<number>(2 * k + 3).fill(0);
+    let kernel: ((...a: number[]) => void) | undefined;
     walk2(outShape, strides, (offs, rows, inner, rowS, inS) => {
-      const kname = `${name}_${ins.map((_, k) => mode(inS[k]!)).join("")}`;
-      const args = ins.map((a, k) => ptrs[k]! + offs[k]! * a.bytes);
-      fn[kname]!(...args, o.ptr + offs[ins.length]! * ob, rows, inner, ...ins.map((a, k) => rowS[k]! * a.bytes));
+      if (kernel === undefined) {
+        kernel = fn[`${name}_${inS.slice(0, k).map(mode).join("")}`]!;
+        for (let j = 0; j < k; j++) args[k + 3 + j] = rowS[j]! * ins[j]!.bytes;
+        args[k + 1] = rows;
+        args[k + 2] = inner;
+      }
+      for (let j = 0; j < k; j++) args[j] = ptrs[j]! + offs[j]! * ins[j]!.bytes;
+      args[k] = o.ptr + offs[k]! * ob;
+      kernel(...args);
     });
   }
   return c.finish(o, outDType, n);
