@@ -5,14 +5,16 @@
  * the values needed outside the chain are stored — one memory pass instead of one per op (an
  * Adam update is ~15 ops over every parameter: one pass). The per-lane arithmetic is the
  * unfused kernels' own (kernels.ts's `unaryOp`/`binaryOp`, rounded to float32 at every op), so a
- * fused chain gives the same bits as the kernels it replaces. A kernel runs on the calling
- * thread; each is compiled once per distinct chain and instantiated on the backend's memory.
+ * fused chain gives the same bits as the kernels it replaces. Each is compiled once per distinct
+ * chain and instantiated on the backend's memory; a large run is split over the worker threads
+ * (which instantiate the same module from its bytes, see threads.ts's `registerKernel`).
  */
 import { BINARY_KERNELS, COMPARE_KERNELS } from "../backend.js";
-import { Code, ModuleBuilder, f32, i32, v128, type ValType } from "./emit.js";
+import { Code, ModuleBuilder, i32, v128 } from "./emit.js";
 import { binaryOp, compareOp, unaryOp, UNARY_OPS, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels.js";
 import { WasmBuffer } from "./buffer.js";
 import { runtime } from "./runtime.js";
+import { getNumThreads, registerKernel, runKernelTasks } from "./threads.js";
 
 /**
  * One op of a chain: `args` index the chain's operands (vectors, then scalars, then earlier
@@ -37,7 +39,24 @@ export interface FusedSpec {
   outKinds: string[];
 }
 
-export type FusedKernel = (...args: number[]) => void;
+/**
+ * A generated kernel: `fused(args, r0, r1, j0, j1)` computes rows [r0, r1) × columns [j0, j1)
+ * of a run over rows × m elements, its operand pointers, scalars and m read from the argument
+ * block at `args` (i32 pointers, f32 scalars, i32 m). The same function is a thread-pool task
+ * (threads.ts's {@link registerKernel}): each task a block of rows or of columns.
+ */
+export interface FusedKernel {
+  readonly fn: (args: number, r0: number, r1: number, j0: number, j1: number, scratch: number) => void;
+  readonly bytes: Uint8Array;
+  /** Its argument block (persistent: a replay writes it, no allocation). */
+  readonly args: number;
+  readonly nPtrs: number;
+  readonly nScalars: number;
+  /** The thread pool's function id, once registered (-1: not yet). */
+  id: number;
+  /** Ops per element (the work estimate that decides whether threads are woken). */
+  readonly ops: number;
+}
 
 const BINARY = new Set<string>(BINARY_KERNELS);
 
@@ -55,37 +74,43 @@ const COMPARE = new Set<string>(COMPARE_KERNELS);
 
 const cache = new Map<string, FusedKernel>();
 
-/** The generated kernel of `spec`: `(vecPtr…, outPtr…, scalar…, rows, m)`. Cached by the chain's text. @example `fusedKernel({ vectors: ["f"], scalars: 1, steps: [{ op: "exp", args: [0] }, { op: "mul", args: [2, 1] }], outputs: [3], outKinds: ["f"] });` */
+/** The generated kernel of `spec` (see {@link FusedKernel}). Cached by the chain's text. @example `fusedKernel({ vectors: ["f"], scalars: 1, steps: [{ op: "exp", args: [0] }, { op: "mul", args: [2, 1] }], outputs: [3], outKinds: ["f"] });` */
 export function fusedKernel(spec: FusedSpec): FusedKernel {
   const key = JSON.stringify(spec);
   const hit = cache.get(key);
   if (hit) return hit;
   const nOut = spec.outputs.length;
   const nVec = spec.vectors.length;
-  // (vecPtr…, outPtr…, scalar…, rows, m): rows × m elements; a row operand has m elements.
-  const params: ValType[] = [...Array(nVec + nOut).fill(i32), ...Array(spec.scalars).fill(f32), i32, i32];
+  const nPtrs = nVec + nOut;
   const build = (c: Code) => {
-    const rows = nVec + nOut + spec.scalars;
-    const m = rows + 1;
+    const [args, r0, r1, j0, j1] = [0, 1, 2, 3, 4];
+    // Operand pointers (vectors, then outputs) and m, from the argument block.
+    const ptr = Array.from({ length: nPtrs }, (_, k) => {
+      const l = c.local(i32);
+      c.get(args).i32Load(4 * k).set(l);
+      return l;
+    });
+    const m = c.local(i32);
+    c.get(args).i32Load(4 * (nPtrs + spec.scalars)).set(m);
     const r = c.local(i32);
     const j = c.local(i32);
     const e = c.local(i32); // r·m + j: the element index of full operands and outputs
-    const m4 = c.local(i32);
+    const j4 = c.local(i32); // j0 + the multiple of 4 below j1 − j0: where the vector loop stops
     const res = c.local(v128);
     const vals = Array.from({ length: nVec + spec.scalars + spec.steps.length }, () => c.local(v128));
-    for (let k = 0; k < spec.scalars; k++) c.get(nVec + nOut + k).f32x4Splat().set(vals[nVec + k]!);
-    c.get(m).i32Const(-4).i32And().set(m4);
+    for (let k = 0; k < spec.scalars; k++) c.get(args).v128Load32Splat(4 * (nPtrs + k)).set(vals[nVec + k]!);
+    c.get(j1).get(j0).i32Sub().i32Const(-4).i32And().get(j0).i32Add().set(j4);
     const body = (lane: boolean) => {
       c.get(r).get(m).i32Mul().get(j).i32Add().set(e);
       spec.vectors.forEach((kind, k) => {
         if (kind.startsWith("c:")) return; // splatted once per row
         const idx = kind.includes("r") ? j : e;
         if (kind.startsWith("f")) {
-          c.get(k).get(idx).i32Const(2).i32Shl().i32Add();
+          c.get(ptr[k]!).get(idx).i32Const(2).i32Shl().i32Add();
           if (lane) c.v128Load32Zero();
           else c.v128Load();
         } else {
-          c.get(k).get(idx).i32Add();
+          c.get(ptr[k]!).get(idx).i32Add();
           if (lane) c.i32Load8U().i32x4Splat();
           else c.v128Load32Zero().i16x8ExtendLowI8x16U().i32x4ExtendLowI16x8U();
           c.v128Zero().i32x4Ne();
@@ -104,12 +129,12 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
       });
       spec.outputs.forEach((ref, o) => {
         if (spec.outKinds[o] === "f") {
-          c.get(nVec + o).get(e).i32Const(2).i32Shl().i32Add().get(vals[ref]!);
+          c.get(ptr[nVec + o]!).get(e).i32Const(2).i32Shl().i32Add().get(vals[ref]!);
           if (lane) c.v128Store32Lane(0);
           else c.v128Store();
         } else {
           // Masks to bytes 0/1, as the compare kernels store them.
-          c.get(nVec + o).get(e).i32Add();
+          c.get(ptr[nVec + o]!).get(e).i32Add();
           c.get(vals[ref]!).i32x4Const(1).v128And().set(res);
           if (lane) c.get(res).i32x4ExtractLane(0).i32Store8();
           else {
@@ -120,59 +145,105 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
         }
       });
     };
-    c.for(r, () => c.i32Const(0), () => c.get(rows), 1, () => {
+    c.for(r, () => c.get(r0), () => c.get(r1), 1, () => {
       spec.vectors.forEach((kind, k) => {
         if (!kind.startsWith("c:")) return;
-        c.get(k).get(r).i32Const(Number(kind.slice(2))).i32RemU().i32Const(2).i32Shl().i32Add().v128Load32Splat().set(vals[k]!);
+        c.get(ptr[k]!).get(r).i32Const(Number(kind.slice(2))).i32RemU().i32Const(2).i32Shl().i32Add().v128Load32Splat().set(vals[k]!);
       });
-      c.for(j, () => c.i32Const(0), () => c.get(m4), 4, () => body(false));
-      c.for(j, () => c.get(m4), () => c.get(m), 1, () => body(true));
+      c.for(j, () => c.get(j0), () => c.get(j4), 4, () => body(false));
+      c.for(j, () => c.get(j4), () => c.get(j1), 1, () => body(true));
     });
   };
   const rt = runtime();
-  const m = new ModuleBuilder(rt.heap.shared ? { sharedMaxPages: 65536 } : {});
-  m.func("fused", params, [], build);
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { mem: rt.heap.memory } });
-  const k = inst.exports.fused as FusedKernel;
+  const mb = new ModuleBuilder(rt.heap.shared ? { sharedMaxPages: 65536 } : {});
+  // (args, r0, r1, j0, j1, scratch): the thread pool appends a scratch address to every task.
+  mb.func("fused", [i32, i32, i32, i32, i32, i32], [], build);
+  const bytes = mb.encode();
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: rt.heap.memory } });
+  const k: FusedKernel = {
+    fn: inst.exports.fused as FusedKernel["fn"],
+    bytes,
+    args: rt.heap.alloc(4 * (nPtrs + spec.scalars + 1)),
+    nPtrs,
+    nScalars: spec.scalars,
+    id: -1,
+    ops: spec.steps.length + nPtrs,
+  };
   cache.set(key, k);
   return k;
 }
+
+/** Elements × ops per element below which a fused kernel runs on the calling thread alone (waking a worker costs tens of µs). */
+const THREAD_WORK = 1 << 20;
+/** Tasks per thread (claimed one at a time, so a thread slowed by another process does not hold the others up). */
+const TASKS_PER_THREAD = 4;
 
 /**
  * Runs a fused kernel over rows × m elements: `vectors` are wasm buffers or small host arrays
  * (the caller checked {@link residentBuffers}), `scalars` plain numbers, `outBytes` each
  * output's element size; returns the new output buffers (unretained, as every kernel's result).
+ * Large runs are split over the worker threads — by rows, or by columns when there are fewer
+ * rows than tasks — and every element is computed by the same lane operations whichever thread
+ * takes it, so the bits do not depend on the thread count.
  *
  * @example `const [y] = runFused(k, [xBuf], [2], [4], 1, n); // y = exp(x)·2`
  */
 export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: readonly number[], outBytes: readonly number[], rows: number, m: number): WasmBuffer[] {
   const heap = runtime().heap;
   heap.nextEpoch();
-  const args: number[] = [];
+  const ptrs: number[] = [];
   const temps: number[] = [];
   for (let i = 0; i < vectors.length; i++) {
     const v = vectors[i];
-    if (v instanceof WasmBuffer) args.push(heap.pinResident(v));
+    if (v instanceof WasmBuffer) ptrs.push(heap.pinResident(v));
     else {
       // A small operand on the JS heap (a bias row, a short mask): copied in for this call.
       const a = v as Uint8Array;
       const p = heap.alloc(Math.max(a.byteLength, 4));
       heap.u8.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), p);
       temps.push(p, Math.max(a.byteLength, 4));
-      args.push(p);
+      ptrs.push(p);
     }
   }
   const outs: WasmBuffer[] = [];
   for (let o = 0; o < outBytes.length; o++) outs.push(heap.buffer(rows * m * outBytes[o]!));
-  for (const b of outs) args.push(b.ptr);
-  for (const s of scalars) args.push(s);
-  args.push(rows, m);
+  for (let o = 0; o < outs.length; o++) ptrs.push(outs[o]!.ptr);
+  // The argument block (views fetched after the last allocation: growing replaces the buffer).
+  const i32 = heap.i32;
+  const f32 = heap.f32;
+  let a = k.args >> 2;
+  for (let i = 0; i < ptrs.length; i++) i32[a++] = ptrs[i]!;
+  for (let i = 0; i < scalars.length; i++) f32[a++] = scalars[i]!;
+  i32[a] = m;
   try {
-    k(...args);
+    split(k, rows, m);
   } finally {
     for (let i = 0; i < temps.length; i += 2) heap.free(temps[i]!, temps[i + 1]!);
   }
   return outs;
+}
+
+/** One call on the calling thread, or tasks over blocks of rows (or of columns) on the pool. */
+function split(k: FusedKernel, rows: number, m: number): void {
+  const threads = getNumThreads();
+  const work = rows * m * k.ops;
+  if (threads === 1 || work < THREAD_WORK) return k.fn(k.args, 0, rows, 0, m, 0);
+  if (k.id === -1) k.id = registerKernel(k.bytes);
+  if (k.id < 0) return k.fn(k.args, 0, rows, 0, m, 0); // no pool, or its kernel table is full
+  const parts = TASKS_PER_THREAD * threads;
+  const tasks: number[][] = [];
+  if (rows >= parts) {
+    for (let t = 0, r0 = 0; t < parts; t++) {
+      const r1 = Math.floor((rows * (t + 1)) / parts);
+      if (r1 > r0) tasks.push([k.args, r0, r1, 0, m]);
+      r0 = r1;
+    }
+  } else {
+    // Column blocks of whole cache lines (16 floats).
+    const chunk = Math.ceil(Math.ceil(m / parts) / 16) * 16;
+    for (let j0 = 0; j0 < m; j0 += chunk) tasks.push([k.args, 0, rows, j0, Math.min(m, j0 + chunk)]);
+  }
+  runKernelTasks(k.id, k.fn, tasks);
 }
 
 /** Whether every handle is a plain wasm buffer or a host array (not a lazy transposed view). @example `residentBuffers([buf, new Float32Array(3)]); // true` */

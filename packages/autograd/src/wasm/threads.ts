@@ -28,7 +28,9 @@
  *   TABLE byte address of the task table           SCRATCH, PER  per-thread scratch base and size
  *   LIMIT highest thread id taking part            READY workers started
  * A task is STRIDE int32s: function id, then its arguments; the runner appends the thread's
- * scratch address. NEXT carries the generation so that a worker waking late from an earlier job
+ * scratch address. KERNEL_COUNT (slot 9) counts the kernels generated after start-up
+ * ({@link registerKernel}: compile()'s fused kernels), listed as (pointer, length) of their
+ * module bytes from int32 slot KERNELS on; their function ids follow TASK_FUNCTIONS'. NEXT carries the generation so that a worker waking late from an earlier job
  * can never claim a task of the next one before its table is complete.
  */
 import { DeltagradError } from "../errors.js";
@@ -39,7 +41,7 @@ import { runtime, type Runtime } from "./runtime.js";
 export const TASK_FUNCTIONS = ["gemmBlock", "windowImage"] as const;
 export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
 
-const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8;
+const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8, KERNEL_COUNT = 9;
 /** int32 slots per task: the function id and up to 19 arguments (windowImage has 16). */
 const STRIDE = 20;
 
@@ -128,7 +130,7 @@ class Pool {
   grow(n: number): void {
     while (this.workers.length < n) {
       const tid = this.workers.length + 1;
-      const layout = { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE };
+      const layout = { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE, KERNELS };
       this.workers.push(this.spawn({ memory: this.rt.heap.memory, module: this.rt.module, tid, names: TASK_FUNCTIONS, layout }));
     }
   }
@@ -210,27 +212,36 @@ export async function threadsReady(timeoutMs = 10_000): Promise<number> {
  * `work` (multiply-adds, or elements) decides whether threads are worth waking at all.
  */
 export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], per: number, scratch: (bytes: number) => number, table: (bytes: number) => number, work: number): void {
-  const want = Math.min(requested, tasks.length, work < 2e6 ? 1 : 64);
+  const threads = threadsFor(tasks.length, work < 2e6 ? 1 : 64);
+  const base = scratch(threads * per);
+  runJob(TASK_FUNCTIONS.indexOf(fn), k[fn] as (...a: number[]) => void, tasks, per, base, threads, table);
+}
+
+/** How many threads a job of `n` tasks takes (at most `cap`): the pool's ready workers and the caller. */
+function threadsFor(n: number, cap: number): number {
+  const want = Math.min(requested, n, cap);
   const p = want > 1 ? ensurePool() : null;
   if (want > 1 && !p) noteOneThread();
-  const threads = p ? Math.min(want, 1 + p.ready()) : 1;
-  const base = scratch(threads * per);
+  return p ? Math.min(want, 1 + p.ready()) : 1;
+}
+
+/** Publishes a job's task table, takes tasks on the calling thread too, and waits for the rest. */
+function runJob(id: number, f: (...a: number[]) => void, tasks: number[][], per: number, base: number, threads: number, table: (bytes: number) => number): void {
   if (threads === 1) {
-    const f = k[fn] as (...a: number[]) => void;
     for (const args of tasks) f(...args, base);
     return;
   }
-  const heap = p!.rt.heap;
+  const p = pool!;
+  const heap = p.rt.heap;
   const t = table(tasks.length * STRIDE * 4);
   const i32 = heap.i32;
-  const id = TASK_FUNCTIONS.indexOf(fn);
   tasks.forEach((args, j) => {
-    if (args.length >= STRIDE) throw new Error(`wasm threads: ${fn} task has ${args.length} arguments, the table holds ${STRIDE - 1}`);
+    if (args.length >= STRIDE) throw new Error(`wasm threads: task ${id} has ${args.length} arguments, the table holds ${STRIDE - 1}`);
     const at = (t >> 2) + j * STRIDE;
     i32[at] = id;
     for (let a = 0; a < args.length; a++) i32[at + 1 + a] = args[a]!;
   });
-  const ctrl = p!.ctrl;
+  const ctrl = p.ctrl;
   const gen = (Atomics.load(ctrl, GEN) + 1) | 0;
   Atomics.store(ctrl, COUNT, tasks.length);
   Atomics.store(ctrl, TABLE, t);
@@ -242,7 +253,6 @@ export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], 
   Atomics.store(ctrl, GEN, gen);
   Atomics.notify(ctrl, GEN);
   // The calling thread takes tasks too (thread id 0).
-  const f = k[fn] as (...a: number[]) => void;
   const n = tasks.length;
   for (;;) {
     const j = claim(ctrl, gen, n);
@@ -252,6 +262,55 @@ export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], 
   }
   let d: number;
   while ((d = Atomics.load(ctrl, DONE)) < n) Atomics.wait(ctrl, DONE, d, 1000);
+}
+
+/** Kernels generated after start-up (compile()'s fused kernels) that workers run: their module bytes' (pointer, length), from KERNELS in the control block. */
+const KERNELS = 64;
+const MAX_KERNELS = (4096 - KERNELS * 4) >> 3; // CONTROL_BYTES (runtime.ts) bound the table
+let registered = 0;
+
+/**
+ * Makes a kernel module generated after start-up runnable by the workers: its bytes are copied
+ * into wasm memory (kept for good, as the module is) and listed in the control block, and a
+ * worker instantiates it on the shared memory the first time a task names it. The module's
+ * export `fused` is the task function. Returns its function id for {@link runKernelTasks}, or
+ * −1 where no pool runs or the table (480 kernels) is full — the caller then runs it alone.
+ *
+ * @example `const id = registerKernel(bytes); runKernelTasks(id, fn, [[args, 0, n]], n);`
+ */
+export function registerKernel(bytes: Uint8Array): number {
+  const p = requested > 1 ? ensurePool() : null;
+  if (p === null || registered >= MAX_KERNELS) return -1;
+  const heap = p.rt.heap;
+  const at = heap.alloc(bytes.byteLength);
+  heap.u8.set(bytes, at);
+  const i32 = heap.i32;
+  i32[KERNELS + 2 * registered] = at;
+  i32[KERNELS + 2 * registered + 1] = bytes.byteLength;
+  Atomics.store(p.ctrl, KERNEL_COUNT, registered + 1);
+  return TASK_FUNCTIONS.length + registered++;
+}
+
+/**
+ * Runs a registered kernel ({@link registerKernel}) once per argument list in `tasks` on up to
+ * {@link getNumThreads} threads (`f`: the same function instantiated on this thread). The caller
+ * has judged that the work pays for waking the threads.
+ *
+ * @example `runKernelTasks(k.id, k.fn, [[args, 0, rows, 0, m / 2], [args, 0, rows, m / 2, m]]);`
+ */
+export function runKernelTasks(id: number, f: (...a: number[]) => void, tasks: number[][]): void {
+  const threads = threadsFor(tasks.length, 64);
+  if (threads === 1) {
+    for (const args of tasks) f(...args, 0);
+    return;
+  }
+  const heap = pool!.rt.heap;
+  let table = -1;
+  try {
+    runJob(id, f, tasks, 0, 0, threads, (b) => (table = heap.alloc(b)));
+  } finally {
+    if (table >= 0) heap.free(table, tasks.length * STRIDE * 4);
+  }
 }
 
 /** Claims the next task of job `gen`, or −1 when none is left (or the job is over). */
@@ -307,9 +366,17 @@ function spawner(): { kind: WorkerKind; spawn: Spawn } | null {
  * forever. Self-contained (it is turned into source text), mirroring {@link claim}.
  */
 function workerMain(data: WorkerData): void {
-  const { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE } = data.layout as Record<string, number>;
+  const { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE, KERNELS } = data.layout as Record<string, number>;
   const inst = new WebAssembly.Instance(data.module, { env: { mem: data.memory } });
   const fns = data.names.map((n) => inst.exports[n] as (...a: number[]) => void);
+  // A kernel registered after start-up: instantiated from its bytes in wasm memory on first use.
+  const kernel = (id: number, i32: Int32Array): ((...a: number[]) => void) => {
+    const k = id - data.names.length;
+    const at = i32[KERNELS! + 2 * k]!;
+    const bytes = new Uint8Array(data.memory.buffer, at, i32[KERNELS! + 2 * k + 1]!).slice();
+    const m = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: data.memory } });
+    return (fns[id] = m.exports.fused as (...a: number[]) => void);
+  };
   const ctrl = new Int32Array(data.memory.buffer, 0, 16);
   Atomics.add(ctrl, READY!, 1);
   Atomics.notify(ctrl, READY!);
@@ -331,7 +398,7 @@ function workerMain(data: WorkerData): void {
       // The table may lie beyond the memory size this thread last saw: view the current buffer.
       const i32 = new Int32Array(data.memory.buffer);
       const at = (table >> 2) + j * STRIDE!;
-      const f = fns[i32[at]!]!;
+      const f = fns[i32[at]!] ?? kernel(i32[at]!, i32);
       const args: number[] = [];
       for (let a = 1; a < STRIDE!; a++) args.push(i32[at + a]!);
       f(...args.slice(0, f.length - 1), scratch);

@@ -1,0 +1,68 @@
+/**
+ * compile()'s fused kernels on the worker threads: a large run is split into tasks (blocks of
+ * rows, or of columns when there are fewer rows than tasks), each a call of the same generated
+ * kernel, so the bits equal one thread's and eager's whatever the split — odd lengths (the
+ * scalar tail of every column block), row and per-channel operands, bool masks stored as bytes.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import * as dg from "@deltagrad/autograd";
+import { compile, getBackend, manualSeed, rand, setBackend, type Tensor } from "@deltagrad/autograd";
+
+const initial = getBackend().name;
+const initialThreads = dg.getNumThreads();
+afterEach(() => {
+  setBackend(initial);
+  dg.setNumThreads(initialThreads);
+});
+
+/** The bytes of a tensor's values (float bits, NaN payloads and −0 included). */
+const bits = (t: Tensor) => {
+  const v = t.dataSync();
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+};
+/** Where two byte strings first differ (−1: equal), so a failure names an element instead of printing megabytes. */
+const firstDiff = (a: Buffer, b: Buffer) => (a.equals(b) ? -1 : a.findIndex((x, i) => x !== b[i]));
+
+describe.skipIf(!dg.listBackends().includes("wasm"))("fused kernels on 1 and 2 threads", () => {
+  const big = (seed: number, shape: number[]) => {
+    manualSeed(seed);
+    return rand(shape).mul(4).sub(2);
+  };
+
+  test.each([
+    // One row of 300,001: column blocks, the last one ending in a scalar tail.
+    { name: "W5's chain over one long row", shapes: [[300_001]], fn: (x: Tensor) => [x.exp().mul(x).add(1)] },
+    // 4,096 rows of 77 with a row operand: row blocks; a float and a bool output.
+    {
+      name: "bias + relu with its mask over many rows",
+      shapes: [[4096, 77], [77]],
+      fn: (x: Tensor, b: Tensor) => {
+        const pre = x.add(b);
+        return [pre.relu().mul(pre.exp()), pre.greater(0)];
+      },
+    },
+    // 3 rows (fewer than the tasks) of 100,003 with a per-channel operand: column blocks across rows.
+    { name: "a per-channel operand over few rows", shapes: [[1, 3, 317, 319], [3, 1, 1]], fn: (x: Tensor, c: Tensor) => [x.mul(c).add(x.sqrt()).maximum(x.neg().exp())] },
+  ])("$name: the same bits as one thread and as eager", async ({ shapes, fn }) => {
+    setBackend("wasm");
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    const args = (seed: number) => shapes.map((s, i) => big(seed + i, s));
+    const f = compile(fn as (...xs: Tensor[]) => Tensor[]);
+    const run = (threads: number, seed: number) => {
+      dg.setNumThreads(threads);
+      f(...args(seed)); // traces (a new thread count is a new signature)
+      return f(...args(seed + 10)).map(bits);
+    };
+    const two = run(2, 1);
+    const one = run(1, 1);
+    dg.setNumThreads(2);
+    const eager = (fn as (...xs: Tensor[]) => Tensor[])(...args(11)).map(bits);
+    expect(f.stats().fusedKernels).toBe(1);
+    two.forEach((b, i) => {
+      expect(b.length, `output ${i}: length`).toBe(eager[i]!.length);
+      expect(firstDiff(b, one[i]!), `output ${i}: 2 threads vs 1, first differing byte`).toBe(-1);
+      expect(firstDiff(b, eager[i]!), `output ${i}: compiled vs eager, first differing byte`).toBe(-1);
+    });
+  });
+});
