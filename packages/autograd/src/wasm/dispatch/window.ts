@@ -5,19 +5,29 @@ import type { BackendData, WindowParams } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { sizeOf, windowOutSize, type Shape } from "../../shape.js";
-import { runTasks } from "../threads.js";
+import { getNumThreads, runTasks } from "../threads.js";
 import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
 
-/** Runs im2col (toCols) or col2im over NCHW `shape`: one task per image, split across threads. */
+/**
+ * Runs im2col (toCols) or col2im over NCHW `shape`, split across threads. Column rows run over
+ * (image, channel, tap), so a batch of N images of C channels is laid out exactly as one image of
+ * N·C channels: a task is a run of those N·C planes, not an image. (One task per image cost more
+ * in JS than in wasm for maxPool2d's 1024 single-channel 10×10 planes.)
+ */
 function windowWalk(c: Call, shape: Shape, p: WindowParams, img: number, cols: number, toCols: boolean): void {
   const [n, ch, h, w] = shape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
-  const colBytes = ch * p.kernel[0] * p.kernel[1] * oh * ow * 4;
+  const planeCols = p.kernel[0] * p.kernel[1] * oh * ow * 4;
+  const planes = n * ch;
+  const work = planes * planeCols;
+  // A few tasks per thread so the threads stay busy when planes differ in cost (borders).
+  const chunks = Math.min(planes, work < 2e6 ? 1 : 4 * Math.max(1, getNumThreads()));
   const tasks: number[][] = [];
-  for (let b = 0; b < n; b++) {
-    tasks.push([img + b * ch * h * w * 4, cols + b * colBytes, ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0]);
+  for (let t = 0; t < chunks; t++) {
+    const [p0, p1] = [Math.floor((t * planes) / chunks), Math.floor(((t + 1) * planes) / chunks)];
+    tasks.push([img + p0 * h * w * 4, cols + p0 * planeCols, p1 - p0, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0]);
   }
-  runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), n * colBytes);
+  runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), work);
 }
 
 export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): Data {

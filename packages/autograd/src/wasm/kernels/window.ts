@@ -3,6 +3,15 @@
  */
 import { Code, ModuleBuilder, i32, i32Params as I } from "../emit.js";
 
+/** Byte lanes of i8x16.shuffle for the given 32-bit lanes (0–3 the first operand, 4–7 the second). */
+const lanes32 = (...l: number[]) => l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
+const LANES = {
+  even: lanes32(0, 2, 4, 6), // a0 a2 b0 b2
+  c0c0c1c1: lanes32(0, 0, 1, 1),
+  c2c2c3c3: lanes32(2, 2, 3, 3),
+  evenFromA: lanes32(0, 5, 2, 7), // sum's even lanes, the original's odd ones
+};
+
 /**
  * window(img, cols, oh, ow, h, w, sh, sw, yOff, dx, ox0, ox1, toCols): one (image channel, kernel
  * tap) pair of im2col (toCols ≠ 0: cols row ← image) or col2im (image += cols row). For output
@@ -37,6 +46,23 @@ export function windowKernel(c: Code): void {
         c.get(cp).i32Const(16).i32Add().set(cp);
         c.get(ip).i32Const(16).i32Add().set(ip);
       });
+      c.else();
+      // Stride 2 (2×2 pooling, strided convolutions): four columns are the even floats of eight
+      // image floats. Those eight end one float short of the next run's element, which must lie
+      // in this row, so the vector loop stops with at least one column left (ox < ox1 − 4).
+      c.get(sw).i32Const(2).i32Eq().if();
+      c.for(ox, () => c.get(ox0), () => c.get(ox1).i32Const(4).i32Sub(), 4, () => {
+        if (add) {
+          // image[2i] += cols[i]; the odd floats are stored back unchanged (same bits, same task).
+          for (const half of [0, 1]) {
+            c.get(ip).get(ip).v128Load(16 * half).get(cp).v128Load().get(cp).v128Load().i8x16Shuffle(LANES[half ? "c2c2c3c3" : "c0c0c1c1"]).f32x4Add();
+            c.get(ip).v128Load(16 * half).i8x16Shuffle(LANES.evenFromA).v128Store(16 * half);
+          }
+        } else c.get(cp).get(ip).v128Load().get(ip).v128Load(16).i8x16Shuffle(LANES.even).v128Store();
+        c.get(cp).i32Const(16).i32Add().set(cp);
+        c.get(ip).i32Const(32).i32Add().set(ip);
+      });
+      c.end();
       c.end();
       c.block();
       c.get(ox).get(ox1).i32GeS().brIf(0);
@@ -61,8 +87,9 @@ export function windowKernel(c: Code): void {
 /**
  * windowImage(img, cols, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, scratch): im2col
  * (or col2im) of one image: every (channel, kernel tap) with its valid output-column interval
- * [ox0, ox1) — x = ox·SW + dx must lie in [0, W) — then {@link windowKernel} for the rows. One
- * thread task per image (images write disjoint outputs); `scratch` is unused.
+ * [ox0, ox1) — x = ox·SW + dx must lie in [0, W) — then {@link windowKernel} for the rows. C
+ * may be N·C of a batch (a batch's columns are laid out as one image of N·C channels); tasks
+ * take disjoint runs of channels, so they write disjoint outputs; `scratch` is unused.
  */
 export function windowImage(m0: ModuleBuilder) {
   return (c: Code) => {
