@@ -39,7 +39,7 @@ export function gradients(output: Tensor, inputs: readonly Tensor[], cotangent?:
     throw new DeltagradError(`gradients: cotangent shape ${fmtShape(g.shape)} does not match output shape ${fmtShape(output.shape)}`);
   }
   const grads = sweep([output], [g], { retainGraph: opts.retainGraph ?? createGraph, createGraph, targets: [...inputs] });
-  return inputs.map((x) => grads.get(x) ?? zerosLike(x));
+  return inputs.map((x) => grads!.get(x) ?? zerosLike(x));
 }
 
 export interface GradOptions {

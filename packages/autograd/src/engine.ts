@@ -5,7 +5,7 @@ import { noGradient, RULES, type Attrs, type Forward, type Node, type Primitive,
 import { closeScope, currentScope, openScope, type Scope } from "./lifetime.js";
 import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
 import { Tensor } from "./tensor.js";
-import { add, ones, reshape, sum } from "./ops/index.js";
+import { add, reshape, sum } from "./ops/index.js";
 
 let gradEnabled = true;
 let anomaly = false;
@@ -191,17 +191,25 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
 
 const NO_INPUTS: Tensor[] = [];
 
+/**
+ * The stamp of the latest {@link topoOrder}: a tensor whose `_mark` equals a sweep's stamp is in
+ * that sweep's order at index `_topo`. Fields on the tensor rather than a Set and a Map: a scalar
+ * graph's backward is all bookkeeping. A sweep nested in a VJP (a customVjp calling grad) takes a
+ * newer stamp; the outer sweep notices and stamps its order again ({@link restamp}).
+ */
+let stamp = 0;
+
 /** Post-order (inputs before outputs) over tensors that require grad; iterative, so 100,000-op chains are fine. */
-function topoOrder(roots: Tensor[], stop: Set<Tensor> | null): Tensor[] {
+function topoOrder(roots: Tensor[], stop: Set<Tensor> | null, mark: number): Tensor[] {
   const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
   // Two parallel stacks (tensor, index of its next input) rather than a tuple per visit.
   const stack: Tensor[] = [];
   const next: number[] = [];
-  for (const r of roots) {
-    if (!r.requiresGrad || seen.has(r)) continue;
-    seen.add(r);
-    stack.push(r);
+  for (let r = 0; r < roots.length; r++) {
+    const root = roots[r]!;
+    if (!root.requiresGrad || root._mark === mark) continue;
+    root._mark = mark;
+    stack.push(root);
     next.push(0);
     while (stack.length) {
       const top = stack.length - 1;
@@ -212,19 +220,28 @@ function topoOrder(roots: Tensor[], stop: Set<Tensor> | null): Tensor[] {
       if (i < inputs.length) {
         next[top] = i + 1;
         const c = inputs[i]!;
-        if (c.requiresGrad && !seen.has(c)) {
-          seen.add(c);
+        if (c.requiresGrad && c._mark !== mark) {
+          c._mark = mark;
           stack.push(c);
           next.push(0);
         }
       } else {
         stack.pop();
         next.pop();
+        t._topo = order.length;
         order.push(t);
       }
     }
   }
   return order;
+}
+
+/** Stamps `order` again after a sweep nested in one of its VJPs took the stamps over. */
+function restamp(order: Tensor[], mark: number): void {
+  for (let k = 0; k < order.length; k++) {
+    order[k]!._mark = mark;
+    order[k]!._topo = k;
+  }
 }
 
 /** Options of {@link Tensor.backward}. */
@@ -241,7 +258,9 @@ export function backwardImpl(t: Tensor, gradOutput: Tensor | undefined, opts: Ba
   let g = gradOutput;
   if (g === undefined) {
     if (t.size !== 1) throw new DeltagradError(`backward: output of shape ${fmtShape(t.shape)} is not a scalar; pass a gradient of the same shape`);
-    g = ones(t.shape, { dtype: t.dtype });
+    // ones(t.shape) without re-validating a shape and dtype that a tensor already has.
+    const b = getBackend();
+    g = new Tensor(b.fill(t.dtype, 1, 1), t.shape, t.dtype, b);
   } else {
     if (!(g instanceof Tensor)) throw new DeltagradError(`backward: gradOutput must be a Tensor, got ${typeof g}`);
     if (!shapesEqual(g.shape, t.shape)) throw new DeltagradError(`backward: gradOutput shape ${fmtShape(g.shape)} does not match output shape ${fmtShape(t.shape)}`);
@@ -261,17 +280,23 @@ export interface SweepOptions {
 /**
  * The reverse sweep. Seeds `roots` with `cotangents`, visits nodes in reverse topological order,
  * calls each primitive's VJP (under noGrad unless `createGraph`), sums the results back to each
- * input's shape with {@link unbroadcast}, and accumulates.
+ * input's shape with {@link unbroadcast}, and accumulates. Returns the targets' gradients (null
+ * without targets).
  */
-export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions): Map<Tensor, Tensor> {
+export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions): Map<Tensor, Tensor> | null {
   const targets = opts.targets ? new Set(opts.targets) : null;
-  const order = topoOrder(roots, targets);
+  const mark = ++stamp;
+  const order = topoOrder(roots, targets, mark);
   // With targets, only nodes on a path to a target need their VJP.
-  let useful: Set<Tensor> | null = null;
+  let useful: boolean[] | null = null;
   if (targets) {
-    useful = new Set();
-    for (const t of order) {
-      if (targets.has(t) || t.node?.inputs.some((c) => useful!.has(c))) useful.add(t);
+    useful = new Array<boolean>(order.length).fill(false);
+    for (let k = 0; k < order.length; k++) {
+      const t = order[k]!;
+      let u = targets.has(t);
+      const inputs = t.node === null ? NO_INPUTS : t.node.inputs;
+      for (let i = 0; !u && i < inputs.length; i++) u = inputs[i]!._mark === mark && useful[inputs[i]!._topo]!;
+      useful[k] = u;
     }
   }
   const wasInBackward = inBackward;
@@ -283,7 +308,7 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
   // longer needs it; only the new gradients survive it. (openScope rather than scoped(): no closure.)
   const s = openScope();
   try {
-    r = sweepNodes(order, roots, cotangents, targets, useful, opts);
+    r = sweepNodes(order, mark, roots, cotangents, targets, useful, opts);
   } catch (e) {
     closeScope(s, null);
     throw e;
@@ -299,7 +324,7 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
     g._scope = null; // stored in .grad: no enclosing scope may dispose it
     r.leaves[i]!._setGrad(g);
   }
-  for (const node of r.freed) freeNode(node);
+  for (let i = 0; i < r.freed.length; i++) freeNode(r.freed[i]!);
   return r.out;
 }
 
@@ -310,52 +335,59 @@ export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions)
 export function freeNode(node: Node): void {
   if (node.freed) return;
   node.freed = true;
-  for (const input of node.inputs) input._unuse();
+  const inputs = node.inputs;
+  for (let i = 0; i < inputs.length; i++) inputs[i]!._unuse();
 }
 
 interface SweepResult {
   leaves: Tensor[];
   leafGrads: Tensor[];
   freed: Node[];
-  out: Map<Tensor, Tensor>;
+  out: Map<Tensor, Tensor> | null;
 }
 
 /**
- * The cotangents of one sweep. `held` counts the entries of `grads` holding each cotangent (one
- * tensor can be several inputs' cotangent: add's VJP returns [g, g]); a cotangent made by this
- * sweep is disposed as soon as no entry holds it, so its memory is reused by the next VJP while
- * still in cache. Methods, not closures: a scalar graph's backward is all overhead.
+ * The cotangents of one sweep, by position in its topological order. `held` counts the slots
+ * holding each cotangent (one tensor can be several inputs' cotangent: add's VJP returns [g, g]);
+ * a cotangent made by this sweep is disposed as soon as no slot holds it, so its memory is reused
+ * by the next VJP while still in cache. Methods, not closures: a scalar graph's backward is all
+ * overhead.
  */
 class Cotangents {
-  readonly grads = new Map<Tensor, Tensor>();
-  private readonly held = new Map<Tensor, number>();
+  readonly grads: (Tensor | null)[];
+  /** Made on the first cotangent the sweep may dispose: a scalar graph's (on the JS heap, never tracked) need none. */
+  private held: Map<Tensor, number> | null = null;
   /** The sweep's scope: only cotangents created inside it are disposed. */
-  constructor(private readonly scope: Scope | null) {}
+  constructor(n: number, private readonly scope: Scope | null) {
+    this.grads = new Array<Tensor | null>(n).fill(null);
+  }
 
   // Only cotangents this sweep may dispose (tracked by its scope) are counted: a tensor on the JS
   // heap (every cotangent of a scalar graph) is never tracked, and skipping it halves the sweep.
   hold(g: Tensor): void {
     if (g._scope !== this.scope || this.scope === null) return;
-    this.held.set(g, (this.held.get(g) ?? 0) + 1);
+    const held = (this.held ??= new Map());
+    held.set(g, (held.get(g) ?? 0) + 1);
   }
 
   drop(g: Tensor): void {
     if (g._scope !== this.scope || this.scope === null) return;
-    const n = this.held.get(g)! - 1;
-    if (n > 0) this.held.set(g, n);
+    const held = this.held!;
+    const n = held.get(g)! - 1;
+    if (n > 0) held.set(g, n);
     else {
-      this.held.delete(g);
-      if (g._scope === this.scope) g.dispose();
+      held.delete(g);
+      g.dispose();
     }
   }
 
-  accumulate(t: Tensor, g: Tensor): void {
+  accumulate(k: number, g: Tensor): void {
     this.hold(g);
-    const prev = this.grads.get(t);
-    if (prev === undefined) this.grads.set(t, g);
+    const prev = this.grads[k]!;
+    if (prev === null) this.grads[k] = g;
     else {
       const s = add(prev, g);
-      this.grads.set(t, s);
+      this.grads[k] = s;
       this.hold(s);
       this.drop(prev);
       this.drop(g);
@@ -375,8 +407,8 @@ function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
       gis[i] = null;
       continue;
     }
-    const r = unbroadcast(gi, input.shape);
-    if (r.dtype !== input.dtype || !shapesEqual(r.shape, input.shape)) {
+    const r = shapesEqual(gi.shape, input.shape) ? gi : unbroadcast(gi, input.shape);
+    if (r.dtype !== input.dtype || (r !== gi && !shapesEqual(r.shape, input.shape))) {
       throw new DeltagradError(
         `${node.op}: VJP for input ${i} has shape ${fmtShape(r.shape)} ${r.dtype}, expected ${fmtShape(input.shape)} ${input.dtype}`,
       );
@@ -388,19 +420,21 @@ function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
 }
 
 /** The sweep proper, inside the sweep's scope; each VJP's temporaries are released by a scope of their own. */
-function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targets: Set<Tensor> | null, useful: Set<Tensor> | null, opts: SweepOptions): SweepResult {
-  const c = new Cotangents(currentScope());
+function sweepNodes(
+  order: Tensor[], mark: number, roots: Tensor[], cotangents: Tensor[], targets: Set<Tensor> | null, useful: boolean[] | null, opts: SweepOptions,
+): SweepResult {
+  const c = new Cotangents(order.length, currentScope());
   const grads = c.grads;
-  for (let i = 0; i < roots.length; i++) if (roots[i]!.requiresGrad) c.accumulate(roots[i]!, cotangents[i]!);
+  for (let i = 0; i < roots.length; i++) if (roots[i]!.requiresGrad) c.accumulate(roots[i]!._topo, cotangents[i]!);
 
   const leaves: Tensor[] = [];
   const leafGrads: Tensor[] = [];
   const freed: Node[] = [];
   for (let k = order.length - 1; k >= 0; k--) {
+    const g = grads[k]!;
+    if (g === null) continue;
     const t = order[k]!;
-    const g = grads.get(t);
-    if (!g) continue;
-    if (!targets && (t.isLeaf || t._retainsGrad)) {
+    if (targets === null && (t.isLeaf || t._retainsGrad)) {
       const prev = t.peekGrad();
       const lg = prev ? add(prev, g) : opts.createGraph ? g : g.detach();
       if (lg === g) c.hold(g); // g itself becomes the gradient: never released here
@@ -408,7 +442,7 @@ function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targ
       leafGrads.push(lg);
     }
     const node = t.node;
-    if (!node || (targets !== null && targets.has(t)) || (useful !== null && !useful.has(t))) continue;
+    if (node === null || (targets !== null && targets.has(t)) || (useful !== null && !useful[k])) continue;
     if (node.freed) {
       throw new DeltagradError(
         `backward: the graph through ${node.op} ${fmtShape(t.shape)} was already freed by an earlier backward(); pass { retainGraph: true } to the first call to backpropagate twice`,
@@ -423,19 +457,22 @@ function sweepNodes(order: Tensor[], roots: Tensor[], cotangents: Tensor[], targ
       throw e;
     }
     closeScope(s, gis);
+    if (stamp !== mark) restamp(order, mark);
     const inputs = node.inputs;
     for (let i = 0; i < inputs.length; i++) {
       const r = gis[i];
-      if (r) c.accumulate(inputs[i]!, r);
+      // An input given a cotangent requires grad, so topoOrder visited it (unless a VJP turned requiresGrad on).
+      if (r && inputs[i]!._mark === mark) c.accumulate(inputs[i]!._topo, r);
     }
-    grads.delete(t);
+    grads[k] = null;
     c.drop(g);
     if (!opts.retainGraph) freed.push(node);
   }
-  const out = new Map<Tensor, Tensor>();
+  let out: Map<Tensor, Tensor> | null = null;
   if (targets) {
+    out = new Map();
     for (const t of targets) {
-      const g = grads.get(t);
+      const g = t._mark === mark ? grads[t._topo] : null;
       if (g) out.set(t, opts.createGraph ? g : g.detach());
     }
   }

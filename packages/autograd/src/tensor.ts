@@ -81,6 +81,10 @@ export class Tensor {
   _scope: Scope | null = null;
   /** @internal Recorded graph nodes, not yet freed by backward, that use this tensor as an input. */
   _uses = 0;
+  /** @internal The backward sweep's stamp and this tensor's index in its topological order (engine.ts). */
+  _mark = 0;
+  /** @internal See `_mark`. */
+  _topo = 0;
 
   /** @internal The brand {@link isTensor} reads (modules outside the core test tensors without importing this class). */
   get [TENSOR_BRAND](): true { return true; }
@@ -331,7 +335,8 @@ export class Tensor {
   itemSync(): number {
     if (this.size !== 1) throw new DeltagradError(`itemSync: only one-element tensors have an item, got shape ${fmtShape(this.shape)}`);
     if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "itemSync");
-    return this.dataSync()[0]!;
+    this.assertSync("itemSync");
+    return this.backend.readSync(this.handle, this.dtype, 1)[0]!; // one number: no copy of the storage
   }
 
   /** Async {@link Tensor.dataSync}; works on every backend. @example `await x.data()` */

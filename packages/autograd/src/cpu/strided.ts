@@ -104,7 +104,6 @@ export function compile<F>(params: string[], body: string, fallback: F): F {
 const BINARY_BODY = (expr: string) => `
   const n = out.length;
   if (n === 0) return;
-  const f = (x, y) => (${expr});
   if (a.length === n && b.length === n) { for (let i = 0; i < n; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; } return; }
   if (b.length === 1 && a.length === n) { const y = b[0]; for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } return; }
   if (a.length === 1 && b.length === n) { const x = a[0]; for (let i = 0; i < n; i++) { const y = b[i]; out[i] = ${expr}; } return; }

@@ -32,6 +32,12 @@ export function asTensor(op: string, x: unknown, arg = "x"): Tensor {
  * ```
  */
 export function operands(op: string, a: TensorLike, b: TensorLike, minDType: DType = "bool"): [Tensor, Tensor] {
+  // The common cases first (every op of a scalar graph): two tensors of one dtype, or a float tensor and a number.
+  if (a instanceof Tensor && promote(a.dtype, minDType) === a.dtype) {
+    if (b instanceof Tensor) {
+      if (b.dtype === a.dtype) return [a, b];
+    } else if (typeof b === "number" && isFloat(a.dtype)) return [a, scalar(b, a.dtype)];
+  }
   const dtype = promote(promote(operandType(op, a, b), operandType(op, b, a)), minDType);
   return [toOperand(a, dtype), toOperand(b, dtype)];
 }
