@@ -312,6 +312,28 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     expect(f.stats().fusedOps).toBeGreaterThanOrEqual(6);
   });
 
+  test("a run over small tensors (on the JS heap) becomes one generated loop with the cpu kernels' bits", () => {
+    setBackend("wasm");
+    // An Adam-like update of a 784-element bias (under 4 KiB: host arrays, cpu kernels), with a
+    // mask and a cast; each value's chain of float32 roundings must be the kernels'.
+    const fn = (p: Tensor, g: Tensor, m: Tensor, v: Tensor) => {
+      const m2 = m.mul(0.9).add(g.mul(0.1));
+      const v2 = v.mul(0.999).add(g.mul(g).mul(0.001));
+      const step = m2.mul(v2.sqrt().mul(1.2).add(1e-8).reciprocal()).mul(-1e-3);
+      const pos = p.greater(0);
+      return [p.add(step), m2, v2, pos, dg.where(pos, p.exp(), p.neg().log1p()).add(pos.cast("float32"))];
+    };
+    const args = (k: number) => [big(k, [784]), big(k + 1, [784]), big(k + 2, [784]), big(k + 3, [784]).abs()];
+    const f = compile(fn);
+    f(...args(1));
+    const got = f(...args(11));
+    const want = fn(...args(11));
+    got.forEach((t, i) => expect(bits(t), `output ${i}`).toEqual(bits(want[i]!)));
+    expect(f.stats().fusedKernels).toBeLessThanOrEqual(2);
+    expect(f.stats().kernels).toBeLessThan(f.stats().recordedOps / 3);
+    expect(f.describe()).toMatch(/fused#\d+ \(\d+ ops, one pass over 784\)/);
+  });
+
   test("a transposed operand takes the unfused fallback with the same bits", () => {
     setBackend("wasm");
     const fn = (x: Tensor) => x.transpose().exp().add(1).mul(x.transpose());

@@ -1,8 +1,9 @@
 /**
  * Which recorded ops fuse (wasm backend, float32): maximal runs of consecutive schedule entries
  * that are elementwise unary ops or add/mul/maximum, whose operands are either of the run's own
- * shape (no broadcasting) or one-element scalars, over at least SMALL_BYTES of data (smaller
- * tensors live on the JS heap and take the cpu kernels). Consecutive in the schedule means every
+ * shape (no broadcasting) or one-element scalars, over at least SMALL_BYTES of data: one
+ * generated SIMD kernel (wasm/fuse.ts). Runs over smaller tensors (which live on the JS heap and
+ * take the cpu kernels) become one generated JavaScript loop (small.ts). Consecutive in the schedule means every
  * operand from outside the run is ready before it starts and every value it makes for later
  * entries exists when it ends, so the run is one kernel call. A run's outputs are the values
  * read after it (or kept: results, writes, gradients); the others never touch memory.
@@ -10,6 +11,7 @@
 import { sizeOf } from "../shape.js";
 import { fusedKernel, fusible, fusibleCompare, type FusedKernel, type FusedSpec } from "../wasm/fuse.js";
 import type { RecNode, Value } from "./record.js";
+import { hostRun, type HostRun } from "./small.js";
 
 /** A fused run of nodes `[start, end)` of the schedule. */
 export interface FusedGroup {
@@ -25,8 +27,10 @@ export interface FusedGroup {
   /** Values stored for later use; `internal` are the ones that stay in registers. */
   readonly outIds: number[];
   readonly internal: number[];
-  readonly spec: FusedSpec;
-  readonly kernel: FusedKernel;
+  /** The generated SIMD kernel (wasm memory operands), or, for a run of small tensors, the generated JavaScript loop. */
+  readonly spec: FusedSpec | null;
+  readonly kernel: FusedKernel | null;
+  readonly host: HostRun | null;
 }
 
 const MIN_ELEMENTS = 1024; // wasm/placement.ts's SMALL_BYTES of float32
@@ -106,16 +110,19 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
   const info = nodes.map((n) => {
     const out = values[n.output]!;
     const f = fusedOp(n, values);
-    if (f === null || sizeOf(out.shape) < MIN_ELEMENTS) return null;
+    const size = sizeOf(out.shape);
+    if (f === null || size <= 1) return null;
+    // Small tensors (on the JS heap): a generated loop, over operands of the run's shape or scalars only.
+    const small = size < MIN_ELEMENTS;
     let m = 0;
     for (let k = 0; k < n.inputs.length; k++) {
       const x = values[n.inputs[k]!]!;
       if (x.dtype !== f.ins[k]) return null;
       const r = roleOf(x, out.shape);
-      if (r === null || ((r.role === "row" || r.role === "chan") && m !== 0 && r.m !== m)) return null;
+      if (r === null || ((r.role === "row" || r.role === "chan") && (small || (m !== 0 && r.m !== m)))) return null;
       if (r.role === "row" || r.role === "chan") m = r.m;
     }
-    return { key: out.shape.join("x"), m, f };
+    return { key: `${small ? "s" : ""}${out.shape.join("x")}`, m, f, small };
   });
   const lastUse = new Int32Array(values.length).fill(-1);
   nodes.forEach((n, i) => n.inputs.forEach((x) => (lastUse[x] = i)));
@@ -134,13 +141,16 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
       if (x === null || x === undefined || x.key !== first.key || (x.m !== 0 && m !== 0 && x.m !== m)) break;
       if (x.m !== 0) m = x.m;
     }
-    if (j - i >= 2) groups.push(build(nodes, values, kept, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op)));
+    if (j - i >= 2) {
+      const g = build(nodes, values, kept, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op), first.small);
+      if (g !== null) groups.push(g);
+    }
     i = j;
   }
   return groups;
 }
 
-function build(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>, lastUse: Int32Array, start: number, end: number, m: number, ops: string[]): FusedGroup {
+function build(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>, lastUse: Int32Array, start: number, end: number, m: number, ops: string[], small: boolean): FusedGroup | null {
   const shape = values[nodes[start]!.output]!.shape;
   const n = sizeOf(shape);
   const made = new Map<number, number>(); // value id → step index within the run
@@ -159,6 +169,14 @@ function build(nodes: readonly RecNode[], values: readonly Value[], kept: Readon
     }
     made.set(nodes[k]!.output, k - start);
   }
+  if (small) {
+    const outIds: number[] = [];
+    const internal: number[] = [];
+    for (const [id] of made) (kept.has(id) || lastUse[id]! >= end ? outIds : internal).push(id);
+    const host = hostRun(nodes.slice(start, end), values, vecIds, scalarIds, outIds);
+    if (host === null) return null;
+    return { start, end, rows: 1, m: n, vecIds, scalarIds, outIds, outBytes: outIds.map((id) => (values[id]!.dtype === "bool" ? 1 : 4)), internal, spec: null, kernel: null, host };
+  }
   const base = vecIds.length + scalarIds.length;
   const ref = (x: number) => (made.has(x) ? base + made.get(x)! : vecIds.includes(x) ? vecIds.indexOf(x) : vecIds.length + scalarIds.indexOf(x));
   const steps = nodes.slice(start, end).map((nd, k) => ({ op: ops[k]!, args: nd.inputs.map(ref) }));
@@ -168,5 +186,5 @@ function build(nodes: readonly RecNode[], values: readonly Value[], kept: Readon
   const outKinds = outIds.map((id) => (values[id]!.dtype === "bool" ? "b" : "f"));
   const spec: FusedSpec = { vectors: vecKinds, scalars: scalarIds.length, steps, outputs: outIds.map(ref), outKinds };
   const rowLen = m === 0 ? n : m;
-  return { start, end, rows: n / rowLen, m: rowLen, vecIds, scalarIds, outIds, outBytes: outKinds.map((k) => (k === "b" ? 1 : 4)), internal, spec, kernel: fusedKernel(spec) };
+  return { start, end, rows: n / rowLen, m: rowLen, vecIds, scalarIds, outIds, outBytes: outKinds.map((k) => (k === "b" ? 1 : 4)), internal, spec, kernel: fusedKernel(spec), host: null };
 }

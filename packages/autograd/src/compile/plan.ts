@@ -11,7 +11,7 @@
  * writes applied and `.grad`s set — a replay that throws leaves parameters and state untouched.
  */
 import type { Backend, BackendData } from "../backend.js";
-import type { DType } from "../dtype.js";
+import type { DType, TypedArray } from "../dtype.js";
 import { RULES, type Rule } from "../primitives.js";
 import { sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
@@ -222,12 +222,22 @@ function runNode(st: NodeStep, b: Backend, slots: BackendData[], tokens: unknown
   tokens[st.out] = managed ? b.retain!(f.data) : false;
 }
 
-/** A fused run: one generated kernel, or (an operand not a plain wasm buffer) its nodes one by one. */
+/** A fused run: one generated kernel (or loop, for small tensors), or — an operand not where it expects it — its nodes one by one. */
 function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
   const g = st.group!;
   const vecs = g.vecIds.map((id) => slots[id]);
-  if (residentBuffers(vecs)) {
-    const outs = runFused(g.kernel, vecs, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outBytes, g.rows, g.m);
+  if (g.host !== null) {
+    if (hostOperands(slots, g.vecIds) && hostOperands(slots, g.scalarIds)) {
+      const outs = g.host(vecs as unknown as TypedArray[], g.scalarIds.map((id) => slots[id] as unknown as TypedArray), g.m);
+      for (let k = 0; k < outs.length; k++) {
+        const id = g.outIds[k]!;
+        slots[id] = outs[k]!;
+        tokens[id] = managed ? b.retain!(outs[k]!) : false;
+      }
+      return;
+    }
+  } else if (residentBuffers(vecs)) {
+    const outs = runFused(g.kernel!, vecs, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outBytes, g.rows, g.m);
     g.outIds.forEach((id, k) => {
       slots[id] = outs[k]!;
       tokens[id] = b.retain!(outs[k]!);

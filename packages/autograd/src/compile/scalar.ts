@@ -40,10 +40,10 @@ const BINARY: Record<string, (x: string, y: string) => string> = {
 };
 const COMPARE: Record<string, string> = { equal: "===", notEqual: "!==", greater: ">", greaterEqual: ">=", less: "<", lessEqual: "<=" };
 const IDENTITY = new Set(["reshape", "expand", "permute", "slice"]);
-const ARRAY = { float32: "Float32Array", float64: "Float64Array", int32: "Int32Array", bool: "Uint8Array" } as const;
+export const ARRAY = { float32: "Float32Array", float64: "Float64Array", int32: "Int32Array", bool: "Uint8Array" } as const;
 
-/** The expression computing `n`'s output from its inputs' variables, or null when not supported. */
-function expr(n: NodeLike, v: (id: number) => string, values: readonly Value[]): string | null {
+/** The expression computing `n`'s output from its inputs' variables (the cpu kernel's, rounded as it stores), or null when not supported. @example `expr(node, (id) => \`v${id}\`, values); // "fr(v3 + v4)"` */
+export function expr(n: NodeLike, v: (id: number) => string, values: readonly Value[]): string | null {
   const out = values[n.output]!;
   const f32 = out.dtype === "float32";
   const [a, b, c] = n.inputs.map(v);
