@@ -1,7 +1,8 @@
 /**
- * Convolution and pooling, all composites of the windowing primitive {@link unfold} (im2col) and
- * matmul/reductions: no gradient here is written by hand. unfold's VJP is fold (col2im) and
- * fold's is unfold, so every op in this file differentiates to any order.
+ * Convolution and pooling, composites of the windowing primitive {@link unfold} (im2col) and
+ * matmul/reductions. unfold's VJP is fold (col2im) and fold's is unfold, so every op in this file
+ * differentiates to any order. One gradient is written by hand: maxPool2d's window max, a
+ * customVjp whose VJP is the one-hot mask of the plain composition, in public ops.
  */
 import type { WindowParams } from "../backend.js";
 import { isFloat } from "../dtype.js";
@@ -12,7 +13,8 @@ import { arange, ones, tensor } from "./create.js";
 import { add, asTensor, cast, div, equal, where } from "./elementwise.js";
 import { matmul } from "./linalg.js";
 import { pad, permute, reshape, transpose } from "./movement.js";
-import { argmax, sum } from "./reduce.js";
+import { argmax, max, sum } from "./reduce.js";
+import { customVjp } from "./custom-vjp.js";
 import { type Size2, unfold, windowParams } from "./window.js";
 import { scoped } from "../lifetime.js";
 
@@ -178,6 +180,19 @@ function poolParams(op: string, x: Tensor, o: MaxPool2dOptions | AvgPool2dOption
 }
 
 /**
+ * The max of each window column, `max(cols, axis 1)`, whose gradient goes to the column's first
+ * maximum `first` (argmax) alone: cotangent g becomes `where(first = a, g, 0)` at tap a.
+ */
+const windowMax = customVjp(
+  (cols: Tensor, _first: Tensor) => max(cols, { axis: 1 }),
+  (g, [cols, first]) => {
+    const kk = cols.shape[1]!;
+    const hot = equal(first, reshape(arange(kk, undefined, 1, { dtype: "int32" }), [1, kk, 1]));
+    return [where(hot, reshape(g, [g.shape[0]!, 1, g.shape[1]!]), 0), null];
+  },
+);
+
+/**
  * Max over each window of NCHW input, padding with −∞ (so padding never wins). Floor mode:
  * OH = ⌊(H + 2P − D·(F−1) − 1)/S⌋ + 1.
  *
@@ -186,7 +201,13 @@ function poolParams(op: string, x: Tensor, o: MaxPool2dOptions | AvgPool2dOption
  * (top-left first), as PyTorch and TensorFlow.js do. This is deliberate: it is not the core
  * `max` reduction's rule (which splits the gradient evenly among equal maxima); `argmax`
  * (first index wins) picks the element and a one-hot mask built from a comparison kernel
- * selects it, so the op stays a composite and no value is read on the host. NaN propagates.
+ * selects it, so no value is read on the host. NaN propagates.
+ *
+ * Composite: pad with −∞, unfold each channel into window columns, and their `max` with a
+ * custom VJP (`windowMax`) that sends the cotangent through that one-hot mask; unfold's VJP
+ * (fold) takes it back to the image. It equals the plain composition `sum(where(argmax one-hot,
+ * cols, 0))` in value and in every gradient order (conv-pool.test.ts) but skips two of its
+ * passes forward and the cotangent's expand backward.
  *
  * @example
  * ```ts
@@ -203,14 +224,11 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   if (!isFloat(x.dtype)) x = cast(x, "float32"); // −∞ padding needs a float
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
-  const kk = p.kernel[0] * p.kernel[1];
   return scoped(() => {
     const padded = pad(x, [[0, 0], [0, 0], [p.padding[0], p.padding[0]], [p.padding[1], p.padding[1]]], -Infinity);
     const cols = windows(padded, { ...p, padding: [0, 0] }); // [N·C, kk, L]
     const first = argmax(cols, { axis: 1, keepDims: true }); // int32 [N·C, 1, L], no gradient
-    const hot = equal(first, reshape(arange(kk, undefined, 1, { dtype: "int32" }), [1, kk, 1]));
-    // where, not a product with the mask: −∞ · 0 would be NaN at padded taps.
-    return reshape(sum(where(hot, cols, 0), { axis: 1 }), [n, c, oh, ow]);
+    return reshape(windowMax(cols, first), [n, c, oh, ow]);
   });
 }
 
