@@ -26,6 +26,7 @@ export function windowKernel(c: Code): void {
   const cp = c.local(i32);
   const ip = c.local(i32);
   const swb = c.local(i32);
+  const t = c.local(i32);
   c.get(sw).i32Const(2).i32Shl().set(swb);
   c.for(oy, () => c.i32Const(0), () => c.get(oh), 1, () => {
     c.get(oy).get(sh).i32Mul().get(yOff).i32Add().set(y);
@@ -48,10 +49,15 @@ export function windowKernel(c: Code): void {
       });
       c.else();
       // Stride 2 (2×2 pooling, strided convolutions): four columns are the even floats of eight
-      // image floats. Those eight end one float short of the next run's element, which must lie
-      // in this row, so the vector loop stops with at least one column left (ox < ox1 − 4).
+      // image floats, x = dx + 2·ox … dx + 2·ox + 7, and all eight must lie in this row (fold
+      // stores the odd ones back; another task may own the next row's plane): the vector loop
+      // runs while ox + 3 < ox1 and dx + 2·ox + 7 ≤ w − 1, i.e. ox < ⌊(w − 8 − dx)/2⌋ + 1.
       c.get(sw).i32Const(2).i32Eq().if();
-      c.for(ox, () => c.get(ox0), () => c.get(ox1).i32Const(4).i32Sub(), 4, () => {
+      c.for(ox, () => c.get(ox0), () => {
+        c.get(ox1).i32Const(3).i32Sub();
+        c.get(w).i32Const(8).i32Sub().get(dx).i32Sub().i32Const(1).i32ShrS().i32Const(1).i32Add().tee(t);
+        c.get(ox1).i32Const(3).i32Sub().get(t).i32LtS().select();
+      }, 4, () => {
         if (add) {
           // image[2i] += cols[i]; the odd floats are stored back unchanged (same bits, same task).
           for (const half of [0, 1]) {
