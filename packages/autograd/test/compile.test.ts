@@ -323,7 +323,7 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
       const pos = p.greater(0);
       return [p.add(step), m2, v2, pos, dg.where(pos, p.exp(), p.neg().log1p()).add(pos.cast("float32"))];
     };
-    const args = (k: number) => [big(k, [784]), big(k + 1, [784]), big(k + 2, [784]), big(k + 3, [784]).abs()];
+    const args = (k: number) => [big(k, [784]), big(k + 1, [784]), big(k + 2, [784]), big(k + 3, [784]).abs()] as const;
     const f = compile(fn);
     f(...args(1));
     const got = f(...args(11));

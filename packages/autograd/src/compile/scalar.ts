@@ -40,6 +40,7 @@ const BINARY: Record<string, (x: string, y: string) => string> = {
 };
 const COMPARE: Record<string, string> = { equal: "===", notEqual: "!==", greater: ">", greaterEqual: ">=", less: "<", lessEqual: "<=" };
 const IDENTITY = new Set(["reshape", "expand", "permute", "slice"]);
+/** The typed array holding each dtype (generated code allocates results by this name). @example `ARRAY.bool; // "Uint8Array"` */
 export const ARRAY = { float32: "Float32Array", float64: "Float64Array", int32: "Int32Array", bool: "Uint8Array" } as const;
 
 /** The expression computing `n`'s output from its inputs' variables (the cpu kernel's, rounded as it stores), or null when not supported. @example `expr(node, (id) => \`v${id}\`, values); // "fr(v3 + v4)"` */
