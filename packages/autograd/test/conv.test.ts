@@ -164,8 +164,11 @@ describe("conv2d", () => {
     // product [G, K/G, N·L] back to NCHW, one permute each.
     const y = conv2d(x, w, zeros([6], { requiresGrad: true }), { groups: 2, padding: 1 });
     expect(opsOf(y)).toEqual(["add", "matmul", "permute", "permute", ...Array(6).fill("reshape"), "unfold"]);
-    // One image needs no permute; a window covering the whole unpadded image is a reshape, not an unfold.
-    expect(opsOf(conv2d(randn([1, 4, 6, 6], { requiresGrad: true }), w, null, { groups: 2 }))).toEqual(["matmul", "reshape", "reshape", "reshape", "reshape", "unfold"]);
+    // The same ops for one image (exportOnnx's dynamic batch axis needs that); a window covering
+    // the whole unpadded image (one output position) is a reshape, not an unfold.
+    const batchOf = (n: number) => opsOf(conv2d(randn([n, 4, 6, 6], { requiresGrad: true }), w, null, { groups: 2 }));
+    expect(batchOf(1)).toEqual(["matmul", "permute", "permute", ...Array(5).fill("reshape"), "unfold"]);
+    expect(batchOf(1)).toEqual(batchOf(3));
     expect(opsOf(conv2d(x, randn([5, 4, 6, 6], { requiresGrad: true })))).toEqual(["matmul", "permute", "reshape", "reshape", "reshape"]);
     const ops = (t: Tensor) => new Set(graphNodes(t).flatMap((n) => (n.op ? [n.op] : [])));
     // maxPool2d's window max is a customVjp whose VJP is the composition's one-hot mask (conv-pool.test.ts).

@@ -135,10 +135,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
       // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous. The batch
       // moves into the GEMM's columns, [G, rows, N·L]: the forward packs W once and the weight
       // gradient is one long product dY·colsᵀ over all N·L positions, not N products and a sum.
+      // (Also for one image, where the permutes move a size-1 axis: the ops must not depend on
+      // the batch size, or exportOnnx could not make the batch axis dynamic.)
       const cols = reshape(unfold(x, p), [n, groups, rows, L]);
-      const colsT = n === 1 ? reshape(cols, [groups, rows, L]) : reshape(permute(cols, [1, 2, 0, 3]), [groups, rows, n * L]);
+      const colsT = reshape(permute(cols, [1, 2, 0, 3]), [groups, rows, n * L]);
       const yT = matmul(reshape(weight, [groups, k / groups, rows]), colsT); // [G, K/G, N·L]
-      y = reshape(n === 1 ? yT : permute(reshape(yT, [k, n, L]), [1, 0, 2]), [n, k, oh, ow]);
+      y = reshape(permute(reshape(yT, [k, n, L]), [1, 0, 2]), [n, k, oh, ow]);
     }
     return bias === undefined || bias === null ? y : add(y, reshape(bias, [1, k, 1, 1]));
   });
