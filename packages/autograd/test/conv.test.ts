@@ -126,7 +126,7 @@ describe("conv2d", () => {
   it.each([
     { name: "a batch (its images side by side in the GEMM's columns)", xs: [3, 2, 5, 4], ws: [3, 2, 3, 2], opts: { padding: 1 } },
     { name: "one image", xs: [1, 4, 5, 5], ws: [4, 2, 3, 3], opts: { groups: 2, stride: 2 } },
-    { name: "one output position, window = whole image (no unfold)", xs: [3, 2, 4, 3], ws: [5, 2, 4, 3], opts: {} },
+    { name: "one output position, window = whole image", xs: [3, 2, 4, 3], ws: [5, 2, 4, 3], opts: {} },
     { name: "one output position with padding and stride", xs: [2, 2, 3, 3], ws: [3, 2, 4, 4], opts: { padding: 1, stride: 3 } },
     { name: "one output position, two groups", xs: [2, 4, 3, 3], ws: [4, 2, 3, 3], opts: { groups: 2 } },
   ])("each layout of the product matches the loop reference, and gradcheck: $name", ({ xs, ws, opts }) => {
@@ -164,12 +164,12 @@ describe("conv2d", () => {
     // product [G, K/G, N·L] back to NCHW, one permute each.
     const y = conv2d(x, w, zeros([6], { requiresGrad: true }), { groups: 2, padding: 1 });
     expect(opsOf(y)).toEqual(["add", "matmul", "permute", "permute", ...Array(6).fill("reshape"), "unfold"]);
-    // The same ops for one image (exportOnnx's dynamic batch axis needs that); a window covering
-    // the whole unpadded image (one output position) is a reshape, not an unfold.
+    // The same ops for one image (exportOnnx's dynamic batch axis needs that); one output
+    // position per image is [N, rows]·Wᵀ, without permutes.
     const batchOf = (n: number) => opsOf(conv2d(randn([n, 4, 6, 6], { requiresGrad: true }), w, null, { groups: 2 }));
     expect(batchOf(1)).toEqual(["matmul", "permute", "permute", ...Array(5).fill("reshape"), "unfold"]);
     expect(batchOf(1)).toEqual(batchOf(3));
-    expect(opsOf(conv2d(x, randn([5, 4, 6, 6], { requiresGrad: true })))).toEqual(["matmul", "permute", "reshape", "reshape", "reshape"]);
+    expect(opsOf(conv2d(x, randn([5, 4, 6, 6], { requiresGrad: true })))).toEqual(["matmul", "permute", "reshape", "reshape", "reshape", "unfold"]);
     const ops = (t: Tensor) => new Set(graphNodes(t).flatMap((n) => (n.op ? [n.op] : [])));
     // maxPool2d's window max is a customVjp whose VJP is the composition's one-hot mask (conv-pool.test.ts).
     expect(ops(maxPool2d(x, { kernel: 2, padding: 1 }))).toEqual(new Set(["pad", "reshape", "unfold", "customVjp"]));

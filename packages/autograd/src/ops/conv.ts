@@ -90,7 +90,7 @@ function outSize(op: string, x: Tensor, p: WindowParams, shapes: string): [numbe
  * `[G, ·, N·L]` and batch over G. The batch in the GEMM's columns (rather than a batch of N
  * products sharing W) makes the weight gradient one long product `dY · colsᵀ` instead of N small
  * ones and a sum over the batch. With one output position per image (L = 1) it is simply
- * `[N, C·kh·kw] · Wᵀ`, and a window covering the whole unpadded image needs no unfold at all.
+ * `[N, C·kh·kw] · Wᵀ`.
  * The gradient comes from matmul's, permute's and unfold's VJPs (fold, i.e. col2im), so second
  * order works too.
  *
@@ -126,11 +126,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   return scoped(() => {
     let y: Tensor;
     if (L === 1 && groups === 1) {
-      // One output position per image: the convolution is [N, rows] · Wᵀ, and when the window is
-      // the whole unpadded image its columns are the image itself (no unfold).
-      const whole = x.shape[2] === kh && x.shape[3] === kw && p.padding[0] === 0 && p.padding[1] === 0;
-      const cols = whole ? reshape(x, [n, rows]) : reshape(unfold(x, p), [n, rows]);
-      y = reshape(matmul(cols, transpose(reshape(weight, [k, rows]))), [n, k, oh, ow]);
+      // One output position per image: the convolution is [N, rows] · Wᵀ (no permutes).
+      y = reshape(matmul(reshape(unfold(x, p), [n, rows]), transpose(reshape(weight, [k, rows]))), [n, k, oh, ow]);
     } else {
       // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous. The batch
       // moves into the GEMM's columns, [G, rows, N·L]: the forward packs W once and the weight

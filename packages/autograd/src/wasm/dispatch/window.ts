@@ -30,6 +30,10 @@ function windowWalk(c: Call, shape: Shape, p: WindowParams, img: number, cols: n
   runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), work);
 }
 
+/** Whether the window is the whole unpadded image: then im2col's columns are the image itself. */
+const wholeImage = (shape: Shape, p: WindowParams) =>
+  p.kernel[0] === shape[2] && p.kernel[1] === shape[3] && p.padding[0] === 0 && p.padding[1] === 0;
+
 export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): Data {
   const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
   const n = shape[0]! * shape[1]! * p.kernel[0] * p.kernel[1] * oh * ow;
@@ -37,8 +41,12 @@ export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DTy
   const c = new Call();
   const px = c.in(x, dtype, sizeOf(shape));
   const o = c.out(dtype, n);
-  c.rt.k.fill8(o.ptr, n * 4, 0);
-  if (n > 0) windowWalk(c, shape, p, px, o.ptr, true);
+  if (n > 0 && wholeImage(shape, p)) c.rt.k.copyRows(px, n * 4, o.ptr, n * 4, 1, n * 4);
+  else {
+    // Without padding every column element is written; with it, the padded taps stay zero.
+    if (p.padding[0] !== 0 || p.padding[1] !== 0) c.rt.k.fill8(o.ptr, n * 4, 0);
+    if (n > 0) windowWalk(c, shape, p, px, o.ptr, true);
+  }
   return c.finish(o, dtype, n);
 }
 
@@ -51,6 +59,8 @@ export function fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype:
   const pc = c.in(cols, dtype, nCols);
   const o = c.out(dtype, n);
   c.rt.k.fill8(o.ptr, n * 4, 0);
-  if (nCols > 0) windowWalk(c, outShape, p, o.ptr, pc, false);
+  // A whole-image window: image = 0 + columns (the add, not a copy, turns −0 into +0 as col2im does).
+  if (nCols > 0 && wholeImage(outShape, p)) c.rt.k.bin_add_vv!(pc, o.ptr, o.ptr, 1, n, 0, 0);
+  else if (nCols > 0) windowWalk(c, outShape, p, o.ptr, pc, false);
   return c.finish(o, dtype, n);
 }

@@ -1,0 +1,66 @@
+/**
+ * The wasm im2col/col2im fast cases against the cpu kernels, bit for bit (−0 and NaN included):
+ * a window that is the whole unpadded image (a copy, and col2im's 0 + column add), unpadded
+ * unfold (no zero fill first: every column element is written, even into reused dirty memory),
+ * stride 2 (four columns a step), and a batch split into runs of planes across tasks.
+ */
+import { describe, expect, it } from "vitest";
+import * as dg from "@deltagrad/autograd";
+import { cpuBackend, wasmBackend, wasmSimdSupported, type TypedArray, type WindowParams } from "@deltagrad/autograd";
+import { onWasm, rand } from "./wasm-support.js";
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const same = (a: ArrayLike<number>, b: ArrayLike<number>) => expect(Array.from(a)).toEqual(Array.from(b)); // NaN equal, −0 ≠ 0
+
+/** Values with −0, NaN and ±∞ sprinkled in. */
+function values(n: number, seed: number): Float32Array {
+  const v = rand(n, seed).map((x) => x * 3);
+  const specials = [NaN, -0, 0, Infinity, -Infinity, 1];
+  for (let i = 0; i < n; i += 7) v[i] = specials[(i / 7) % specials.length]!;
+  return v;
+}
+
+function check(shape: number[], p: WindowParams, seed: number): void {
+  const [oh, ow] = [0, 1].map((a) => Math.floor((shape[2 + a]! + 2 * p.padding[a]! - p.dilation[a]! * (p.kernel[a]! - 1) - 1) / p.stride[a]!) + 1);
+  const nCols = shape[0]! * shape[1]! * p.kernel[0] * p.kernel[1] * oh! * ow!;
+  const x = values(size(shape), seed);
+  same(onWasm("float32", nCols, wasmBackend.unfold, x, shape, p, "float32"), cpuBackend.unfold(x, shape, p, "float32") as TypedArray);
+  const cols = values(nCols, seed + 1);
+  same(onWasm("float32", size(shape), wasmBackend.fold, cols, shape, p, "float32"), cpuBackend.fold(cols, shape, p, "float32") as TypedArray);
+}
+
+const P = (kernel: [number, number], stride: [number, number] = [1, 1], padding: [number, number] = [0, 0]): WindowParams => ({ kernel, stride, padding, dilation: [1, 1] });
+
+describe.skipIf(!wasmSimdSupported())("wasm unfold/fold fast cases equal the cpu kernels bit for bit", () => {
+  it("a window that is the whole unpadded image (LeNet's C5: [64,16,5,5], 5×5)", () => {
+    check([64, 16, 5, 5], P([5, 5]), 1);
+    check([3, 2, 4, 7], P([4, 7], [2, 3]), 2);
+  });
+
+  it("unpadded unfold writes every column element, also into reused (dirty) memory", () => {
+    dg.setBackend("wasm");
+    for (let i = 0; i < 3; i++) {
+      // A large result freed just before: its block is handed out again with its old contents.
+      dg.scoped(() => void dg.randn([64, 1, 32 * 25, 28]).add(7));
+      check([64, 1, 32, 32], P([5, 5]), 3 + i);
+      check([16, 6, 14, 14], P([5, 5]), 6 + i);
+    }
+  });
+
+  it("stride 2: rows of every width around the vector loop's bound, any tap offset", () => {
+    for (const w of [2, 3, 7, 8, 9, 10, 11, 15, 16, 17, 28]) {
+      check([3, 2, 5, w], P([2, 2], [2, 2]), w);
+      check([2, 1, 6, w + 2], P([3, 3], [2, 2], [1, 1]), w + 50);
+    }
+  });
+
+  it("a batch split into runs of planes across tasks (more than 2 MB of columns)", () => {
+    const before = dg.getNumThreads();
+    for (const threads of [1, 2]) {
+      dg.setNumThreads(threads);
+      check([64, 6, 28, 28], P([2, 2], [2, 2]), 11);
+      check([64, 6, 14, 14], P([5, 5]), 12);
+    }
+    dg.setNumThreads(before);
+  });
+});
