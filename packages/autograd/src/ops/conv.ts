@@ -123,23 +123,24 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const [oh, ow] = outSize("conv2d", x, p, shapes);
   const L = oh * ow;
   const rows = cg * kh * kw;
+  const hasBias = bias !== undefined && bias !== null;
   return scoped(() => {
-    let y: Tensor;
+    // The bias is added before the result is permuted to NCHW, where each output channel is a
+    // contiguous row, so its gradient is a sum along rows rather than over axes 0, 2 and 3.
     if (L === 1 && groups === 1) {
       // One output position per image: the convolution is [N, rows] · Wᵀ (no permutes).
-      y = reshape(matmul(reshape(unfold(x, p), [n, rows]), transpose(reshape(weight, [k, rows]))), [n, k, oh, ow]);
-    } else {
-      // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous. The batch
-      // moves into the GEMM's columns, [G, rows, N·L]: the forward packs W once and the weight
-      // gradient is one long product dY·colsᵀ over all N·L positions, not N products and a sum.
-      // (Also for one image, where the permutes move a size-1 axis: the ops must not depend on
-      // the batch size, or exportOnnx could not make the batch axis dynamic.)
-      const cols = reshape(unfold(x, p), [n, groups, rows, L]);
-      const colsT = reshape(permute(cols, [1, 2, 0, 3]), [groups, rows, n * L]);
-      const yT = matmul(reshape(weight, [groups, k / groups, rows]), colsT); // [G, K/G, N·L]
-      y = reshape(permute(reshape(yT, [k, n, L]), [1, 0, 2]), [n, k, oh, ow]);
+      const y = matmul(reshape(unfold(x, p), [n, rows]), transpose(reshape(weight, [k, rows]))); // [N, K]
+      return reshape(hasBias ? add(y, bias) : y, [n, k, oh, ow]);
     }
-    return bias === undefined || bias === null ? y : add(y, reshape(bias, [1, k, 1, 1]));
+    // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous. The batch
+    // moves into the GEMM's columns, [G, rows, N·L]: the forward packs W once and the weight
+    // gradient is one long product dY·colsᵀ over all N·L positions, not N products and a sum.
+    // (Also for one image, where the permutes move a size-1 axis: the ops must not depend on
+    // the batch size, or exportOnnx could not make the batch axis dynamic.)
+    const cols = reshape(unfold(x, p), [n, groups, rows, L]);
+    const colsT = reshape(permute(cols, [1, 2, 0, 3]), [groups, rows, n * L]);
+    const yT = reshape(matmul(reshape(weight, [groups, k / groups, rows]), colsT), [k, n, L]);
+    return reshape(permute(hasBias ? add(yT, reshape(bias, [k, 1, 1])) : yT, [1, 0, 2]), [n, k, oh, ow]);
   });
 }
 
