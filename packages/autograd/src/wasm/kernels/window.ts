@@ -47,6 +47,18 @@ export function windowKernel(c: Code): void {
         c.get(cp).i32Const(16).i32Add().set(cp);
         c.get(ip).i32Const(16).i32Add().set(ip);
       });
+      // The 0–3 columns left: two at once (64-bit lanes), then one (LeNet's 10-wide rows end in two).
+      c.get(ox1).get(ox).i32Sub().i32Const(2).i32And().if();
+      if (add) c.get(ip).get(ip).v128Load64Zero().get(cp).v128Load64Zero().f32x4Add().v128Store64Lane(0);
+      else c.get(cp).get(ip).v128Load64Zero().v128Store64Lane(0);
+      c.get(cp).i32Const(8).i32Add().set(cp);
+      c.get(ip).i32Const(8).i32Add().set(ip);
+      c.end();
+      c.get(ox1).get(ox).i32Sub().i32Const(1).i32And().if();
+      if (add) c.get(ip).get(ip).f32Load().get(cp).f32Load().f32Add().f32Store();
+      else c.get(cp).get(ip).f32Load().f32Store();
+      c.end();
+      c.get(ox1).set(ox);
       c.else();
       // Stride 2 (2×2 pooling, strided convolutions): four columns are the even floats of eight
       // image floats, x = dx + 2·ox … dx + 2·ox + 7, and all eight must lie in this row (fold
