@@ -8,13 +8,6 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 export const DTYPES: readonly DType[] = ["float32", "float64", "int32", "bool"];
 
-const CTORS = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int32: Int32Array,
-  bool: Uint8Array,
-} as const;
-
 /** Allocates a zero-filled TypedArray of `size` elements for `dtype`. */
 export function allocate(dtype: DType, size: number): TypedArray {
   // A switch keeps each `new` monomorphic (a table lookup made this a megamorphic call site).
@@ -28,7 +21,12 @@ export function allocate(dtype: DType, size: number): TypedArray {
 
 /** Bytes per element of `dtype`. */
 export function bytesPerElement(dtype: DType): number {
-  return CTORS[dtype].BYTES_PER_ELEMENT;
+  // A switch, not a table lookup: a keyed load that turns megamorphic once a process has seen every dtype.
+  switch (dtype) {
+    case "float32": case "int32": return 4;
+    case "float64": return 8;
+    default: return 1;
+  }
 }
 
 /**
@@ -43,11 +41,19 @@ export function isFloat(dtype: DType): boolean {
   return dtype === "float32" || dtype === "float64";
 }
 
-const RANK: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3 };
+/** bool < int32 < float32 < float64 (a switch for the same reason as {@link bytesPerElement}). */
+function rank(d: DType): number {
+  switch (d) {
+    case "bool": return 0;
+    case "int32": return 1;
+    case "float32": return 2;
+    default: return 3;
+  }
+}
 
 /** Result dtype of a binary op (bool < int32 < float32 < float64), as NumPy/PyTorch promote. */
 export function promote(a: DType, b: DType): DType {
-  return RANK[a] >= RANK[b] ? a : b;
+  return a === b || rank(a) >= rank(b) ? a : b;
 }
 
 /** Throws a clear error unless `d` is one of the four dtypes. */

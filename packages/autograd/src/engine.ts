@@ -129,8 +129,8 @@ export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Att
   }
   const out = new Tensor(f.data, f.shape, f.dtype, backend);
   if (gradEnabled && rule.vjp !== noGradient && isFloat(f.dtype) && anyRequiresGrad(inputs)) {
-    const node: Node = { op: prim, inputs, attrs, freed: false };
-    if (anomaly) node.stack = userStack();
+    // Every field set here, in one order: one hidden class for every node.
+    const node: Node = { op: prim, inputs, attrs, freed: false, stack: anomaly ? userStack() : undefined };
     for (let i = 0; i < inputs.length; i++) inputs[i]!._uses++;
     out._setNode(node);
   }

@@ -88,7 +88,8 @@ function close(s: Scope, result: unknown): void {
   const keep = new Set<Tensor>();
   collect(result, keep, 0);
   const parent = s.parent;
-  for (const t of tracked) {
+  for (let i = 0; i < tracked.length; i++) {
+    const t = tracked[i]!;
     if (t._scope !== s) continue; // already disposed
     if (keep.has(t)) {
       t._scope = parent;

@@ -148,7 +148,8 @@ export const cpuBackend: Backend = {
   },
   fill(dtype, size, value) {
     const out = allocate(dtype, size);
-    if (value !== 0 || Object.is(value, -0)) out.fill(castValue(value, dtype)); // −0 is a value (maskedFill(x, m, -0))
+    if (size === 1) out[0] = castValue(value, dtype); // a scalar (x.add(1), backward's seed): no call into fill
+    else if (value !== 0 || Object.is(value, -0)) out.fill(castValue(value, dtype)); // −0 is a value (maskedFill(x, m, -0))
     return out;
   },
 

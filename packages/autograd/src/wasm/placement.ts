@@ -36,7 +36,8 @@ export type Data = TypedArray | WasmBuffer | TransposedView;
 // instance-type check; two megamorphic `instanceof`s cost a scalar graph ~15% of its time.
 export const isHost = (d: BackendData): d is TypedArray => ArrayBuffer.isView(d);
 export const wasmDType = (dtype: DType) => dtype !== "float64";
-export const large = (dtype: DType, n: number) => wasmDType(dtype) && n * bytesPerElement(dtype) >= SMALL_BYTES;
+// n < 512 is small in every dtype (≤ 8 bytes an element): one comparison for a scalar graph's every op.
+export const large = (dtype: DType, n: number) => n >= SMALL_BYTES / 8 && wasmDType(dtype) && n * bytesPerElement(dtype) >= SMALL_BYTES;
 
 /**
  * A tensor starts referencing `d`: counted, and for a wasm block the tensor gets a token through
