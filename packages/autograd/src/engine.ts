@@ -4,6 +4,7 @@ import { DeltagradError, fmtShape } from "./errors.js";
 import { noGradient, RULES, type Attrs, type Forward, type Node, type Primitive, type Rule } from "./primitives.js";
 import { closeScope, currentScope, openScope, type Scope } from "./lifetime.js";
 import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
+import { latestStamp, newStamp, NO_INPUTS, restamp, topoOrder } from "./topo.js";
 import { Tensor } from "./tensor.js";
 import { add, reshape, sum } from "./ops/index.js";
 
@@ -189,61 +190,6 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   return reshape(s, shape);
 }
 
-const NO_INPUTS: Tensor[] = [];
-
-/**
- * The stamp of the latest {@link topoOrder}: a tensor whose `_mark` equals a sweep's stamp is in
- * that sweep's order at index `_topo`. Fields on the tensor rather than a Set and a Map: a scalar
- * graph's backward is all bookkeeping. A sweep nested in a VJP (a customVjp calling grad) takes a
- * newer stamp; the outer sweep notices and stamps its order again ({@link restamp}).
- */
-let stamp = 0;
-
-/** Post-order (inputs before outputs) over tensors that require grad; iterative, so 100,000-op chains are fine. */
-function topoOrder(roots: Tensor[], stop: Set<Tensor> | null, mark: number): Tensor[] {
-  const order: Tensor[] = [];
-  // Two parallel stacks (tensor, index of its next input) rather than a tuple per visit.
-  const stack: Tensor[] = [];
-  const next: number[] = [];
-  for (let r = 0; r < roots.length; r++) {
-    const root = roots[r]!;
-    if (!root.requiresGrad || root._mark === mark) continue;
-    root._mark = mark;
-    stack.push(root);
-    next.push(0);
-    while (stack.length) {
-      const top = stack.length - 1;
-      const t = stack[top]!;
-      const i = next[top]!;
-      const node = t.node;
-      const inputs = node === null || (stop !== null && stop.has(t)) ? NO_INPUTS : node.inputs;
-      if (i < inputs.length) {
-        next[top] = i + 1;
-        const c = inputs[i]!;
-        if (c.requiresGrad && c._mark !== mark) {
-          c._mark = mark;
-          stack.push(c);
-          next.push(0);
-        }
-      } else {
-        stack.pop();
-        next.pop();
-        t._topo = order.length;
-        order.push(t);
-      }
-    }
-  }
-  return order;
-}
-
-/** Stamps `order` again after a sweep nested in one of its VJPs took the stamps over. */
-function restamp(order: Tensor[], mark: number): void {
-  for (let k = 0; k < order.length; k++) {
-    order[k]!._mark = mark;
-    order[k]!._topo = k;
-  }
-}
-
 /** Options of {@link Tensor.backward}. */
 export interface BackwardOptions {
   /** Keep the graph so that backward can run through it again. Default false. */
@@ -285,7 +231,7 @@ export interface SweepOptions {
  */
 export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions): Map<Tensor, Tensor> | null {
   const targets = opts.targets ? new Set(opts.targets) : null;
-  const mark = ++stamp;
+  const mark = newStamp();
   const order = topoOrder(roots, targets, mark);
   // With targets, only nodes on a path to a target need their VJP.
   let useful: boolean[] | null = null;
@@ -457,7 +403,7 @@ function sweepNodes(
       throw e;
     }
     closeScope(s, gis);
-    if (stamp !== mark) restamp(order, mark);
+    if (latestStamp() !== mark) restamp(order, mark);
     const inputs = node.inputs;
     for (let i = 0; i < inputs.length; i++) {
       const r = gis[i];

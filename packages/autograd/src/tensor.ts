@@ -10,6 +10,7 @@ import { TENSOR_BRAND } from "./is-tensor.js";
 import type { AxisOptions, ClampOptions, ReduceOptions, TriangleOptions, VarianceOptions, WindowOptions } from "./ops/index.js";
 import { track, type Scope } from "./lifetime.js";
 import { backwardImpl, freeNode, type BackwardOptions } from "./engine.js";
+import { checkGrad, disposedError } from "./tensor-checks.js";
 
 /** Anything the binary ops accept where a tensor is due. */
 export type TensorLike = Tensor | number;
@@ -81,9 +82,8 @@ export class Tensor {
   _scope: Scope | null = null;
   /** @internal Recorded graph nodes, not yet freed by backward, that use this tensor as an input. */
   _uses = 0;
-  /** @internal The backward sweep's stamp and this tensor's index in its topological order (engine.ts). */
+  /** @internal The stamp of the last backward sweep that visited this tensor, and its index in that sweep's order (topo.ts). */
   _mark = 0;
-  /** @internal See `_mark`. */
   _topo = 0;
 
   /** @internal The brand {@link isTensor} reads (modules outside the core test tensors without importing this class). */
@@ -436,19 +436,4 @@ export class Tensor {
   oneHot(depth: number, o?: { dtype?: DType }): Tensor { return ops.oneHot(this, depth, o); }
   unfold(o: WindowOptions): Tensor { return ops.unfold(this, o); }
   fold(outputSize: readonly [number, number], o: WindowOptions): Tensor { return ops.fold(this, outputSize, o); }
-}
-
-/** `g` if it can be `t`'s gradient: null, or a float Tensor of `t`'s shape (optimizers cast the other float dtype). */
-function checkGrad(t: Tensor, g: Tensor | null, op: string): Tensor | null {
-  if (g !== null && !(g instanceof Tensor)) throw new DeltagradError(`${op}: expected a Tensor or null, got ${typeof g}`);
-  if (g !== null && (!isFloat(g.dtype) || g.shape.length !== t.shape.length || g.shape.some((d, i) => d !== t.shape[i]))) {
-    throw new DeltagradError(`${op}: gradient ${fmtShape(g.shape)} ${g.dtype} does not fit the tensor's ${fmtShape(t.shape)} (same shape, a float dtype)`);
-  }
-  return g;
-}
-
-function disposedError(t: Tensor): DeltagradError {
-  return new DeltagradError(
-    `tensor ${fmtShape(t.shape)} ${t.dtype} was disposed${t.isLeaf ? "" : ` (an intermediate of ${t.gradFn}, released when backward freed its graph; pass { retainGraph: true } to keep it)`} and can no longer be used`,
-  );
 }
