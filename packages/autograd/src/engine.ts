@@ -305,7 +305,9 @@ class Cotangents {
   private held: Map<Tensor, number> | null = null;
   /** The sweep's scope: only cotangents created inside it are disposed. */
   constructor(n: number, private readonly scope: Scope | null) {
-    this.grads = new Array<Tensor | null>(n).fill(null);
+    const grads: (Tensor | null)[] = [];
+    for (let k = 0; k < n; k++) grads.push(null);
+    this.grads = grads;
   }
 
   // Only cotangents this sweep may dispose (tracked by its scope) are counted: a tensor on the JS
@@ -345,12 +347,12 @@ class Cotangents {
 function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
   const inputs = node.inputs;
   const raw = RULES[node.op].vjp(g, inputs, t, node.attrs as never);
-  const gis: (Tensor | null)[] = new Array(inputs.length);
+  const gis: (Tensor | null)[] = []; // pushed: `new Array(n)` of a variable n is a call, a literal is inline
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
     const gi = raw[i];
     if (!gi || !input.requiresGrad) {
-      gis[i] = null;
+      gis.push(null);
       continue;
     }
     const r = shapesEqual(gi.shape, input.shape) ? gi : unbroadcast(gi, input.shape);
@@ -360,7 +362,7 @@ function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
       );
     }
     if (anomaly) checkFinite(r, `${node.op}: backward gradient for input ${i}`, node);
-    gis[i] = r;
+    gis.push(r);
   }
   return gis;
 }

@@ -24,6 +24,7 @@ export interface GradStash {
 }
 
 let nextId = 0;
+const SCALAR_SHAPE: readonly number[] = Object.freeze([]);
 
 /**
  * @internal compile()'s recorder (compile/record.ts) while it traces; every field null otherwise,
@@ -93,7 +94,8 @@ export class Tensor {
   constructor(data: BackendData, shape: readonly number[], dtype: DType, backend: Backend) {
     this._data = data;
     // Shapes are frozen once and then shared: an op whose output has its input's shape passes it on.
-    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+    // Every scalar shares one (Object.isFrozen is a runtime call: ~2% of a scalar graph).
+    this.shape = shape.length === 0 ? SCALAR_SHAPE : Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
     this.dtype = dtype;
     this.backend = backend;
     this._managed = backend.retain !== undefined && backend.retain(data);
