@@ -66,3 +66,36 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("fused kernels on 1 and 2 t
     });
   });
 });
+
+describe.skipIf(!dg.listBackends().includes("wasm"))("joint matmul jobs", () => {
+  test("a backward pass's dX and dW products run as one thread job with eager's bits, on 1 and 2 threads", async () => {
+    setBackend("wasm");
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    // h = relu(x·w1)·w2: the backward's g·w2ᵀ and hᵀ·g are independent (only lazy transposes between them).
+    const fn = (x: Tensor, w1: Tensor, w2: Tensor, g: Tensor) => {
+      const y = x.matmul(w1).relu().matmul(w2);
+      y.backward(g);
+      return [y, w1.grad!, w2.grad!];
+    };
+    const args = (seed: number) => {
+      manualSeed(seed);
+      return [rand([96, 130]), rand([130, 200]).requiresGrad_(true), rand([200, 150]).requiresGrad_(true), rand([96, 150])] as const;
+    };
+    const f = compile(fn);
+    const run = (threads: number) => {
+      dg.setNumThreads(threads);
+      f(...args(1));
+      return f(...args(2)).map(bits);
+    };
+    const two = run(2);
+    expect(f.describe()).toMatch(/joint#\d+ \(2 matmuls, one thread job\)/);
+    const one = run(1);
+    dg.setNumThreads(2);
+    const eager = fn(...args(2)).map(bits);
+    two.forEach((b, i) => {
+      expect(firstDiff(b, one[i]!), `output ${i}: 2 threads vs 1`).toBe(-1);
+      expect(firstDiff(b, eager[i]!), `output ${i}: compiled vs eager`).toBe(-1);
+    });
+  });
+});

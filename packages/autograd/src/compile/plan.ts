@@ -20,6 +20,7 @@ import { currentGrad } from "./record.js";
 import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
 import { fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
 import { residentBuffers, runFused } from "../wasm/fuse.js";
+import { matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
 
 /** The fields a primitive's forward reads from its input tensors. */
 interface Operand {
@@ -109,6 +110,7 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
       steps.push({ group: null, nodes: [nodeStep(n)], inputIds: n.inputs.slice(), outIds: [n.output], names: [opName(n)] });
     }
   }
+  if (fuse) jointMatmuls(steps);
   // Liveness: the last step reading each value; kept values are never released by the schedule.
   const last = new Int32Array(values.length).fill(-1);
   steps.forEach((st, i) => st.inputIds.forEach((x) => (last[x] = i)));
@@ -189,7 +191,10 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
     const steps = p.steps;
     for (let i = 0; i < steps.length; i++) {
       const st = steps[i]!;
-      if (st.group === null) runNode(st.nodes[0]!, b, slots, tokens, managed);
+      if (st.group === null) {
+        if (st.nodes.length === 1) runNode(st.nodes[0]!, b, slots, tokens, managed);
+        else runJoint(st, values, b, slots, tokens, managed);
+      }
       else runGroup(st, b, slots, tokens, managed);
       done = i + 1;
       const free = p.freeAfter[i]!;
@@ -220,6 +225,46 @@ function runNode(st: NodeStep, b: Backend, slots: BackendData[], tokens: unknown
   slots[st.out] = f.data;
   // retain says whether the backend manages this storage (a small wasm result lives on the JS heap: false).
   tokens[st.out] = managed ? b.retain!(f.data) : false;
+}
+
+/**
+ * Independent matmuls one job apart (a backward pass's dX = G·Wᵀ and dW = Xᵀ·G, with only the
+ * lazy transposes between them) become one step: the transposes move ahead, and the products run
+ * as one thread job (wasm/dispatch/matmul.ts's `matmuls`), so the threads' idle tail at the end of
+ * a job is paid once. The same tasks run, so the values are the same.
+ */
+function jointMatmuls(steps: Step[]): void {
+  const single = (st: Step | undefined, name: string) => st !== undefined && st.group === null && st.nodes.length === 1 && st.names[0] === name;
+  for (let i = 0; i < steps.length; i++) {
+    if (!single(steps[i], "matmul")) continue;
+    const a = steps[i]!;
+    const reads = (st: Step) => st.inputIds.includes(a.outIds[0]!);
+    let j = i + 1;
+    while ((single(steps[j], "permute") || single(steps[j], "reshape")) && !reads(steps[j]!)) j++;
+    const b = steps[j];
+    if (b === undefined || !single(b, "matmul") || reads(b)) continue;
+    const joint: Step = { group: null, nodes: [a.nodes[0]!, b.nodes[0]!], inputIds: [...new Set([...a.inputIds, ...b.inputIds])], outIds: [a.outIds[0]!, b.outIds[0]!], names: ["matmul", "matmul"] };
+    steps.splice(i, j - i + 1, ...steps.slice(i + 1, j), joint);
+    i = j - 1; // the joint step's index
+  }
+}
+
+/** A joint step: its matmuls as one wasm thread job, or (another backend) one by one. */
+function runJoint(st: Step, values: readonly Value[], b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  if (b.name !== "wasm") {
+    for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
+    return;
+  }
+  const args = st.nodes.map((n): MatmulArgs => {
+    const [x, y] = n.operands;
+    return [slots[n.inputIds[0]!]!, x!.shape, slots[n.inputIds[1]!]!, y!.shape, values[n.out]!.shape, x!.dtype];
+  });
+  const outs = matmuls(args);
+  for (let k = 0; k < outs.length; k++) {
+    const id = st.nodes[k]!.out;
+    slots[id] = outs[k]!;
+    tokens[id] = managed ? b.retain!(outs[k]!) : false;
+  }
 }
 
 /** A fused run: one generated kernel (or loop, for small tensors), or — an operand not where it expects it — its nodes one by one. */

@@ -38,31 +38,62 @@ function operand(c: Call, d: BackendData, n: number): Operand {
  * All products of a call form one parallel job (see threads.ts).
  */
 export function matmul(x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
-  const nOut = sizeOf(outShape);
-  if (dtype !== "float32" || (isHost(x) && isHost(y) && !large(dtype, nOut) && sizeOf(xs) * 4 < SMALL_BYTES && sizeOf(ys) * 4 < SMALL_BYTES)) {
-    return viaCpu(dtype, cpuBackend.matmul, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
-  }
-  const r = outShape.length;
-  const m = outShape[r - 2]!;
-  const n = outShape[r - 1]!;
-  const k = xs[xs.length - 1]!;
-  const c = new Call();
-  const A = operand(c, x, sizeOf(xs));
-  const B = operand(c, y, sizeOf(ys));
-  const o = c.out(dtype, nOut);
-  if (nOut > 0) {
-    if (k === 0) c.rt.k.fill8(o.ptr, nOut * 4, 0);
-    else products(c, A, xs, B, ys, outShape, m, n, k, o.ptr);
-  }
-  return c.finish(o, dtype, nOut);
+  return matmuls([[x, xs, y, ys, outShape, dtype]])[0]!;
 }
 
-/** The products of one batched matmul as gemm tasks, run as one job, then any copies out of padded blocks. */
-function products(c: Call, A: Operand, as: Shape, B: Operand, bs: Shape, outShape: Shape, m: number, n: number, k: number, out: number): void {
+/** The arguments of one {@link matmul}. */
+export type MatmulArgs = [x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType];
+
+/**
+ * Several independent matmuls as one parallel job: their tasks share one table, so the threads'
+ * idle tail at the end of a job (the last task still running on one thread) is paid once
+ * instead of once per product — compile() runs a backward pass's dX and dW products this way.
+ * The tasks are the ones each product makes alone, so the results are {@link matmul}'s, bit for
+ * bit.
+ *
+ * @example `const [dx, dw] = matmuls([[g, [200, 784], wT, [784, 784], [200, 784], "float32"], [xT, [784, 200], g, [200, 784], [784, 784], "float32"]]);`
+ */
+export function matmuls(calls: readonly MatmulArgs[]): Data[] {
+  const out: (Data | null)[] = [];
+  const pending: { c: Call; o: ReturnType<Call["out"]>; nOut: number; i: number }[] = [];
+  const job: Job = { tasks: [], after: [], work: 0 };
+  let first: Call | null = null;
+  for (const [x, xs, y, ys, outShape, dtype] of calls) {
+    const nOut = sizeOf(outShape);
+    if (dtype !== "float32" || (isHost(x) && isHost(y) && !large(dtype, nOut) && sizeOf(xs) * 4 < SMALL_BYTES && sizeOf(ys) * 4 < SMALL_BYTES)) {
+      out.push(viaCpu(dtype, cpuBackend.matmul, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype));
+      continue;
+    }
+    const r = outShape.length;
+    const m = outShape[r - 2]!;
+    const n = outShape[r - 1]!;
+    const k = xs[xs.length - 1]!;
+    const c = new Call();
+    first ??= c;
+    const A = operand(c, x, sizeOf(xs));
+    const B = operand(c, y, sizeOf(ys));
+    const o = c.out(dtype, nOut);
+    if (nOut > 0) {
+      if (k === 0) c.rt.k.fill8(o.ptr, nOut * 4, 0);
+      else products(c, job, A, xs, B, ys, outShape, m, n, k, o.ptr);
+    }
+    pending.push({ c, o, nOut, i: out.length });
+    out.push(null);
+  }
+  if (first !== null && job.tasks.length > 0) {
+    const c = first;
+    runTasks(c.rt.k, "gemmBlock", job.tasks, GEMM_SCRATCH, (b) => c.temp(b), (b) => c.temp(b), job.work);
+  }
+  for (const f of job.after) f();
+  for (const p of pending) out[p.i] = p.c.finish(p.o, "float32", p.nOut);
+  return out as Data[];
+}
+
+/** The products of one batched matmul as gemm tasks added to `job` (and any copies out of padded blocks, run after it). */
+function products(c: Call, job: Job, A: Operand, as: Shape, B: Operand, bs: Shape, outShape: Shape, m: number, n: number, k: number, out: number): void {
   const nb = sizeOf(outShape.slice(0, -2));
   const aMats = sizeOf(as) / (m * k);
   const bMats = sizeOf(bs) / (k * n);
-  const job: Job = { tasks: [], after: [], work: 0 };
   if (nb > 1 && bMats === 1 && aMats === nb && !A.t) {
     gemm(c, job, A, k, B, m * nb, n, k, out);
   } else if (nb > 1 && aMats === 1 && bMats === nb && n < FOLD_N) {
@@ -84,8 +115,6 @@ function products(c: Call, A: Operand, as: Shape, B: Operand, bs: Shape, outShap
       gemm(c, job, { ptr: A.ptr + mats.a[t]! * m * k * 4, t: A.t }, m, { ptr: B.ptr + mats.b[t]! * k * n * 4, t: B.t }, m, n, k, out + t * m * n * 4);
     }
   }
-  runTasks(c.rt.k, "gemmBlock", job.tasks, GEMM_SCRATCH, (b) => c.temp(b), (b) => c.temp(b), job.work);
-  for (const f of job.after) f();
 }
 
 interface Job {
