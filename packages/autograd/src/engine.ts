@@ -232,17 +232,21 @@ export interface SweepOptions {
 export function sweep(roots: Tensor[], cotangents: Tensor[], opts: SweepOptions): Map<Tensor, Tensor> | null {
   const targets = opts.targets ? new Set(opts.targets) : null;
   const mark = newStamp();
-  const order = topoOrder(roots, targets, mark);
-  // With targets, only nodes on a path to a target need their VJP.
+  const order = topoOrder(roots, mark);
+  // With targets, a node needs its VJP only when one of its inputs is a target or leads to one;
+  // a target still passes its cotangent on to targets below it (torch.autograd.grad(z, [x, y])
+  // with y = f(x) gives x its full gradient). `reaches[k]`: order[k] is a target or leads to one.
   let useful: boolean[] | null = null;
   if (targets) {
     useful = new Array<boolean>(order.length).fill(false);
+    const reaches = new Array<boolean>(order.length).fill(false);
     for (let k = 0; k < order.length; k++) {
       const t = order[k]!;
-      let u = targets.has(t);
       const inputs = t.node === null ? NO_INPUTS : t.node.inputs;
-      for (let i = 0; !u && i < inputs.length; i++) u = inputs[i]!._mark === mark && useful[inputs[i]!._topo]!;
+      let u = false;
+      for (let i = 0; !u && i < inputs.length; i++) u = inputs[i]!._mark === mark && reaches[inputs[i]!._topo]!;
       useful[k] = u;
+      reaches[k] = u || targets.has(t);
     }
   }
   const wasInBackward = inBackward;
@@ -390,7 +394,7 @@ function sweepNodes(
       leafGrads.push(lg);
     }
     const node = t.node;
-    if (node === null || (targets !== null && targets.has(t)) || (useful !== null && !useful[k])) continue;
+    if (node === null || (useful !== null && !useful[k])) continue;
     if (node.freed) {
       throw new DeltagradError(
         `backward: the graph through ${node.op} ${fmtShape(t.shape)} was already freed by an earlier backward(); pass { retainGraph: true } to the first call to backpropagate twice`,
@@ -412,9 +416,10 @@ function sweepNodes(
       // An input given a cotangent requires grad, so topoOrder visited it (unless a VJP turned requiresGrad on).
       if (r && inputs[i]!._mark === mark) c.accumulate(inputs[i]!._topo, r);
     }
+    if (!opts.retainGraph) freed.push(node);
+    if (targets !== null && targets.has(t)) continue; // a target keeps its gradient for the result
     grads[k] = null;
     c.drop(g);
-    if (!opts.retainGraph) freed.push(node);
   }
   let out: Map<Tensor, Tensor> | null = null;
   if (targets) {

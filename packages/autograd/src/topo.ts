@@ -6,7 +6,7 @@
  */
 import type { Tensor } from "./tensor.js";
 
-/** @internal The inputs of a leaf (or of a tensor the sweep stops at). */
+/** @internal The inputs of a leaf. */
 export const NO_INPUTS: Tensor[] = [];
 
 /**
@@ -17,7 +17,7 @@ export const NO_INPUTS: Tensor[] = [];
  */
 let stamp = 0;
 
-/** @internal A new stamp, for one sweep. @example `const mark = newStamp(); const order = topoOrder([loss], null, mark);` */
+/** @internal A new stamp, for one sweep. @example `const mark = newStamp(); const order = topoOrder([loss], mark);` */
 export function newStamp(): number {
   return ++stamp;
 }
@@ -33,10 +33,10 @@ export function latestStamp(): number {
  *
  * @example
  * ```ts
- * const order = topoOrder([loss], null, newStamp()); // leaves first, loss last; order[k]._topo === k
+ * const order = topoOrder([loss], newStamp()); // leaves first, loss last; order[k]._topo === k
  * ```
  */
-export function topoOrder(roots: Tensor[], stop: Set<Tensor> | null, mark: number): Tensor[] {
+export function topoOrder(roots: Tensor[], mark: number): Tensor[] {
   const order: Tensor[] = [];
   // Two parallel stacks (tensor, index of its next input) rather than a tuple per visit.
   const stack: Tensor[] = [];
@@ -52,7 +52,7 @@ export function topoOrder(roots: Tensor[], stop: Set<Tensor> | null, mark: numbe
       const t = stack[top]!;
       const i = next[top]!;
       const node = t.node;
-      const inputs = node === null || (stop !== null && stop.has(t)) ? NO_INPUTS : node.inputs;
+      const inputs = node === null ? NO_INPUTS : node.inputs;
       if (i < inputs.length) {
         next[top] = i + 1;
         const c = inputs[i]!;

@@ -147,3 +147,30 @@ it("pow(a, b) differentiates twice at a = 0 without NaN from the masked branches
   const [gbb] = dg.gradients(gb!.sum(), [b]);
   expect(arr(gbb!)).toEqual([0, 0]);
 });
+
+describe("gradients() with a target that depends on another target", () => {
+  it("passes the cotangent through the upper target (torch.autograd.grad(z, [x, y]), y = f(x))", () => {
+    const x = dg.tensor([1, 2, 3], { requiresGrad: true, dtype: "float64" });
+    const y = x.mul(3); // dz/dy = 2y, dz/dx = 2y·3 = 18x
+    const z = y.mul(y).sum();
+    const [gx, gy] = dg.gradients(z, [x, y]);
+    expect(Array.from(gx!.dataSync())).toEqual([18, 36, 54]);
+    expect(Array.from(gy!.dataSync())).toEqual([6, 12, 18]);
+    // The target order does not matter, and a lone upper target still prunes the rest.
+    const w = dg.tensor([1, 2, 3], { requiresGrad: true, dtype: "float64" });
+    const y2 = x.mul(w);
+    const [gy2, gx2] = dg.gradients(y2.sum(), [y2, x]);
+    expect(Array.from(gy2!.dataSync())).toEqual([1, 1, 1]);
+    expect(Array.from(gx2!.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(dg.gradients(y2.sum(), [y2])[0]!.dataSync())).toEqual([1, 1, 1]);
+    expect(x.grad).toBeNull();
+  });
+  test.prop([seedArb])("x's gradient with [x, f(x)] as targets equals its gradient alone", (seed) => {
+    const x = t64(values([2, 3], seed), [2, 3]);
+    const f = (v: dg.Tensor) => v.exp().mul(v);
+    const alone = dg.gradients(f(x).tanh().sum(), [x])[0]!;
+    const y = f(x);
+    const both = dg.gradients(y.tanh().sum(), [x, y])[0]!;
+    expect(Array.from(both.dataSync())).toEqual(Array.from(alone.dataSync()));
+  });
+});
