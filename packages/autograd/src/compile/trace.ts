@@ -1,8 +1,10 @@
 /**
  * The forward-recording tracer: runs a function once and records every primitive it executes
  * (op name, attributes, input and output values with their shapes and dtypes) into a static
- * graph. `compile()` and ONNX export share it. Recording costs nothing when no trace is active:
- * engine.ts's `apply` checks one module variable.
+ * graph, which ONNX export reads. `compile()` listens on the same engine hook with a recorder of
+ * its own (compile/record.ts: it also captures backward, host regions and in-place updates); one
+ * recorder for both is still to do. Recording costs nothing when no trace is active: engine.ts's
+ * `apply` checks one module variable.
  *
  * Values are numbered in order of first sight. A tensor the function did not compute is a
  * graph input (one of `inputs`), a parameter (listed in `params`, or a float leaf that requires
