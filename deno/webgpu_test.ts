@@ -322,7 +322,7 @@ test("synchronous reads throw a DeltagradError naming the async alternative", ()
   const reads: [string, () => unknown, string][] = [
     ["dataSync", () => t!.dataSync(), "await t.data()"],
     ["arraySync", () => t!.arraySync(), "await t.data()"],
-    ["itemSync", () => s!.itemSync(), "await t.data()"],
+    ["itemSync", () => s!.itemSync(), "await t.item()"],
   ];
   for (const [name, read, alt] of reads) {
     let err: unknown = null;
