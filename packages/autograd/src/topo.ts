@@ -11,8 +11,7 @@ export const NO_INPUTS: Tensor[] = [];
 
 /**
  * The stamp of the latest {@link topoOrder}: a tensor whose `_mark` equals a sweep's stamp is in
- * that sweep's order at index `_topo`. Fields on the tensor rather than a Set and a Map: a scalar
- * graph's backward is all bookkeeping. A sweep nested in a VJP (a customVjp calling grad) takes a
+ * that sweep's order at index `_topo`. A sweep nested in a VJP (a customVjp calling grad) takes a
  * newer stamp; the outer sweep notices and stamps its order again ({@link restamp}).
  */
 let stamp = 0;

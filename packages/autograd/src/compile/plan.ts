@@ -221,10 +221,14 @@ function runNode(st: NodeStep, b: Backend, slots: BackendData[], tokens: unknown
   const ops = st.operands;
   const ins = st.inputIds;
   for (let k = 0; k < ops.length; k++) ops[k]!.handle = slots[ins[k]!]!;
-  const f = st.rule.forward(b, ops as unknown as Tensor[], st.attrs);
-  slots[st.out] = f.data;
+  store(st.out, st.rule.forward(b, ops as unknown as Tensor[], st.attrs).data, b, slots, tokens, managed);
+}
+
+/** A step's result into its slot, with the backend's hold on it where the backend manages storage. */
+function store(id: number, data: BackendData, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  slots[id] = data;
   // retain says whether the backend manages this storage (a small wasm result lives on the JS heap: false).
-  tokens[st.out] = managed ? b.retain!(f.data) : false;
+  tokens[id] = managed ? b.retain!(data) : false;
 }
 
 /**
@@ -260,11 +264,7 @@ function runJoint(st: Step, values: readonly Value[], b: Backend, slots: Backend
     return [slots[n.inputIds[0]!]!, x!.shape, slots[n.inputIds[1]!]!, y!.shape, values[n.out]!.shape, x!.dtype];
   });
   const outs = matmuls(args);
-  for (let k = 0; k < outs.length; k++) {
-    const id = st.nodes[k]!.out;
-    slots[id] = outs[k]!;
-    tokens[id] = managed ? b.retain!(outs[k]!) : false;
-  }
+  for (let k = 0; k < outs.length; k++) store(st.nodes[k]!.out, outs[k]!, b, slots, tokens, managed);
 }
 
 /** A fused run: one generated kernel (or loop, for small tensors), or — an operand not where it expects it — its nodes one by one. */
@@ -274,19 +274,12 @@ function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[],
   if (g.host !== null) {
     if (hostOperands(slots, g.vecIds) && hostOperands(slots, g.scalarIds)) {
       const outs = g.host(vecs as unknown as TypedArray[], g.scalarIds.map((id) => slots[id] as unknown as TypedArray), g.m);
-      for (let k = 0; k < outs.length; k++) {
-        const id = g.outIds[k]!;
-        slots[id] = outs[k]!;
-        tokens[id] = managed ? b.retain!(outs[k]!) : false;
-      }
+      for (let k = 0; k < outs.length; k++) store(g.outIds[k]!, outs[k]!, b, slots, tokens, managed);
       return;
     }
   } else if (residentBuffers(vecs)) {
     const outs = runFused(g.kernel!, vecs, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outBytes, g.rows, g.m);
-    g.outIds.forEach((id, k) => {
-      slots[id] = outs[k]!;
-      tokens[id] = b.retain!(outs[k]!);
-    });
+    for (let k = 0; k < outs.length; k++) store(g.outIds[k]!, outs[k]!, b, slots, tokens, managed);
     return;
   }
   for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
