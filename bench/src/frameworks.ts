@@ -55,7 +55,7 @@ export function on<T>(fw: DeltagradId, f: () => T): T {
 /** A deltagrad runner whose construction, steps and checks all run on `fw`'s backend and thread count. */
 export function dgRunner(fw: DeltagradId, build: () => Runner): Runner {
   const r = on(fw, build);
-  return { step: () => on(fw, () => r.step()), check: () => on(fw, () => r.check()), dispose: () => on(fw, () => r.dispose()) };
+  return { step: () => on(fw, () => r.step()), check: () => on(fw, () => r.check()), dispose: () => on(fw, () => r.dispose()), stats: r.stats };
 }
 
 /** A prepared workload: one timed iteration, and the numbers that must agree across frameworks. */
@@ -71,6 +71,8 @@ export interface Runner {
    * full step before they are reported or compared.
    */
   fraction?: number;
+  /** A compiled deltagrad step's trace and cache counters (compile-cost.ts). */
+  stats?: () => dg.CompileStats;
 }
 
 /** Thrown by a builder when a framework cannot run a workload; recorded, not fatal. */
@@ -147,7 +149,8 @@ export function dgTrainRunner(
     opt.step();
     return loss;
   };
-  const f = compiledStep ? dg.compile(train) : train;
+  const compiledTrain = compiledStep ? dg.compile(train) : null;
+  const f = compiledTrain ?? train;
   const step = () => f(x, y).itemSync();
   // Weights, gradients and data go back to wasm memory at once, as the TF.js runners dispose
   // theirs (else they stay until the memory budget evicts them, and the next workload allocates
@@ -160,7 +163,7 @@ export function dgTrainRunner(
     x.dispose();
     y.dispose();
   };
-  return { step, check: () => [step(), step()], dispose };
+  return { step, check: () => [step(), step()], dispose, ...(compiledTrain ? { stats: () => compiledTrain.stats() } : {}) };
 }
 
 /** A TF.js training step (`opt.minimize` of `lossFn`, read the loss) as a Runner that disposes `owned`. */

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { activate, DELTAGRAD, FRAMEWORKS, PEERS, initPeers, Unsupported, type DeltagradId, type FrameworkId, type PeerId, type Runner } from "./frameworks.js";
 import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner } from "./workloads.js";
 import { fmt, table } from "./format.js";
-import { freshProcessChecks, standaloneRun, type Warmup } from "./fresh.js";
+import { freshProcessChecks, standaloneRun, type CompileCost, type Warmup } from "./fresh.js";
 import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
 import { runTorch, torchMarkdown, type TorchResult } from "./torch.js";
 
@@ -78,7 +78,9 @@ export interface BenchResult {
   /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
   torch?: TorchResult;
   /** W3 and W4 of deltagrad wasm alone in a fresh process, before and after the full run, against it (full run only). */
-  standalone?: { workload: string; full: number; aloneBefore: number; aloneAfter: number; ratio: number }[];
+  standalone?: { workload: string; full: number; aloneBefore: number[]; aloneAfter: number[]; alone: number; ratio: number }[];
+  /** W2's first three steps, eager and compiled, in fresh processes (compile-cost.ts; full run only). */
+  compileCost?: CompileCost;
   wallSeconds: number;
 }
 
