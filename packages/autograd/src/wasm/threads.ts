@@ -37,9 +37,15 @@ import { DeltagradError } from "../errors.js";
 import type { KernelExports } from "./kernels.js";
 import { runtime, type Runtime } from "./runtime.js";
 
-/** Kernel functions that can run as tasks (their last parameter is the thread's scratch address). */
+/**
+ * Kernel functions that can run as tasks (their last parameter is the thread's scratch address).
+ * A pool's function table lists them first, then every elementwise kernel ({@link ELEMENTWISE}:
+ * no scratch parameter), then the kernels registered after start-up.
+ */
 export const TASK_FUNCTIONS = ["gemmBlock", "windowImage"] as const;
 export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
+/** The elementwise kernels' names (kernels.ts): `un_exp`, `bin_add_vs`, `cmp_greater_vv`, `where_vsv`, … */
+const ELEMENTWISE = /^(un|bin|cmp|cmpi|where)_/;
 
 const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8, KERNEL_COUNT = 9;
 /** int32 slots per task: the function id and up to 19 arguments (windowImage has 16). */
@@ -102,6 +108,8 @@ interface WorkerData {
   module: WebAssembly.Module;
   tid: number;
   names: readonly string[];
+  /** The first `withScratch` names (and registered kernels) take the thread's scratch address last; the elementwise ones take none. */
+  withScratch: number;
   layout: Record<string, number>;
 }
 
@@ -114,9 +122,14 @@ type WorkerKind = "worker_threads" | "web";
 class Pool {
   readonly workers: WorkerLike[] = [];
   readonly ctrl: Int32Array;
+  /** The function table: TASK_FUNCTIONS, then the elementwise kernels (sorted, so every thread agrees). */
+  readonly names: readonly string[];
+  readonly ids = new Map<string, number>();
 
   constructor(readonly rt: Runtime, readonly kind: WorkerKind, private readonly spawn: Spawn) {
     this.ctrl = new Int32Array(rt.heap.memory.buffer, 0, 16);
+    this.names = [...TASK_FUNCTIONS, ...Object.keys(rt.k).filter((n) => ELEMENTWISE.test(n)).sort()];
+    this.names.forEach((n, i) => this.ids.set(n, i));
   }
 
   ready(): number {
@@ -131,7 +144,7 @@ class Pool {
     while (this.workers.length < n) {
       const tid = this.workers.length + 1;
       const layout = { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE, KERNELS };
-      this.workers.push(this.spawn({ memory: this.rt.heap.memory, module: this.rt.module, tid, names: TASK_FUNCTIONS, layout }));
+      this.workers.push(this.spawn({ memory: this.rt.heap.memory, module: this.rt.module, tid, names: this.names, withScratch: TASK_FUNCTIONS.length, layout }));
     }
   }
 }
@@ -288,7 +301,7 @@ export function registerKernel(bytes: Uint8Array): number {
   i32[KERNELS + 2 * registered] = at;
   i32[KERNELS + 2 * registered + 1] = bytes.byteLength;
   Atomics.store(p.ctrl, KERNEL_COUNT, registered + 1);
-  return TASK_FUNCTIONS.length + registered++;
+  return p.names.length + registered++;
 }
 
 /**
@@ -302,6 +315,30 @@ export function runKernelTasks(id: number, f: (...a: number[]) => void, tasks: n
   const threads = threadsFor(tasks.length, 64);
   if (threads === 1) {
     for (const args of tasks) f(...args, 0);
+    return;
+  }
+  const heap = pool!.rt.heap;
+  let table = -1;
+  try {
+    runJob(id, f, tasks, 0, 0, threads, (b) => (table = heap.alloc(b)));
+  } finally {
+    if (table >= 0) heap.free(table, tasks.length * STRIDE * 4);
+  }
+}
+
+/**
+ * Runs an elementwise kernel (`name`, `f` its export on this thread) once per argument list in
+ * `tasks` — pieces of one op's rows or columns — on up to {@link getNumThreads} threads. Every
+ * element is computed by the same lane operations whatever the split, so the bits are the same
+ * as one call's. The caller has judged that the work pays for waking the threads.
+ *
+ * @example `runElementwiseTasks("bin_add_vv", k.bin_add_vv, [[x, y, out, 1, n / 2, 0, 0], [x + 2 * n, y + 2 * n, out + 2 * n, 1, n / 2, 0, 0]]);`
+ */
+export function runElementwiseTasks(name: string, f: (...a: number[]) => void, tasks: number[][]): void {
+  const threads = threadsFor(tasks.length, 64);
+  const id = threads > 1 ? pool!.ids.get(name) : undefined;
+  if (id === undefined) {
+    for (const args of tasks) f(...args);
     return;
   }
   const heap = pool!.rt.heap;
@@ -401,7 +438,9 @@ function workerMain(data: WorkerData): void {
       const f = fns[i32[at]!] ?? kernel(i32[at]!, i32);
       const args: number[] = [];
       for (let a = 1; a < STRIDE!; a++) args.push(i32[at + a]!);
-      f(...args.slice(0, f.length - 1), scratch);
+      const id = i32[at]!;
+      if (id >= data.withScratch && id < data.names.length) f(...args.slice(0, f.length));
+      else f(...args.slice(0, f.length - 1), scratch);
       if (Atomics.add(ctrl, DONE!, 1) + 1 === n) Atomics.notify(ctrl, DONE!);
     }
   }

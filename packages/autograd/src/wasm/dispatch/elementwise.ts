@@ -9,7 +9,48 @@ import { bytesPerElement, type DType, type TypedArray } from "../../dtype.js";
 import { broadcastStrides, sizeOf, type Shape } from "../../shape.js";
 import { UNARY_OPS, type UnaryOp } from "../kernels.js";
 import { Call, adopt, isHost, large, viaCpu, view, type Data } from "../placement.js";
+import { getNumThreads, runElementwiseTasks } from "../threads.js";
 import { walk2 } from "./walk.js";
+
+/**
+ * Elements × operands (inputs and output) from which one op is split across the threads: below
+ * it, waking them costs about what it saves (a binary op on ~170 k floats, ~0.1 ms).
+ */
+const THREAD_WORK = 1 << 19;
+/** Elements per kernel call below which a walk's calls are not handed out as tasks. */
+const MIN_TASK = 4096;
+
+/**
+ * Runs kernel `name` over its walk's calls on the threads: each call `[ptrs…, out, rows, inner,
+ * rowStrides…]` (k inputs; pointers and row strides in bytes) becomes pieces of its rows or, for
+ * one row, of its columns — whole vectors of 16 elements, so a piece's lanes are the call's
+ * lanes. `inBytes[j]` is input j's element size and `vec[j]` whether it advances along a row.
+ */
+function threaded(name: string, f: (...a: number[]) => void, calls: number[][], k: number, inBytes: number[], vec: boolean[], outBytes: number): void {
+  const want = 4 * getNumThreads();
+  const tasks: number[][] = [];
+  const per = Math.ceil(want / calls.length);
+  for (const a of calls) {
+    const rows = a[k + 1]!;
+    const inner = a[k + 2]!;
+    if (per <= 1 || (rows === 1 && inner < 32)) {
+      tasks.push(a);
+      continue;
+    }
+    const byRows = rows >= per || rows > 1;
+    const len = byRows ? rows : inner;
+    const step = byRows ? Math.ceil(len / per) : Math.ceil(len / per / 16) * 16;
+    for (let s = 0; s < len; s += step) {
+      const e = Math.min(len, s + step);
+      const t = a.slice();
+      for (let j = 0; j < k; j++) t[j]! += byRows ? s * a[k + 3 + j]! : vec[j] ? s * inBytes[j]! : 0;
+      t[k]! += (byRows ? s * inner : s) * outBytes;
+      t[byRows ? k + 1 : k + 2] = e - s;
+      tasks.push(t);
+    }
+  }
+  runElementwiseTasks(name, f, tasks);
+}
 
 export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number): Data {
   // A small host operand (a scalar graph's every op) takes the cpu kernel directly: its result is small too.
@@ -20,7 +61,10 @@ export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number):
   const c = new Call();
   const px = c.in(x, dtype, n);
   const o = c.out(dtype, n);
-  c.rt.k[`un_${op as UnaryOp}`]!(px, o.ptr, 1, n, 0);
+  const name = `un_${op as UnaryOp}`;
+  const f = c.rt.k[name as `un_${UnaryOp}`]!;
+  if (2 * n >= THREAD_WORK && getNumThreads() > 1) threaded(name, f, [[px, o.ptr, 1, n, 0]], 1, [4], [true], 4);
+  else f(px, o.ptr, 1, n, 0);
   return c.finish(o, dtype, n);
 }
 
@@ -38,21 +82,34 @@ function broadcastRun(name: string, ins: { d: BackendData; shape: Shape; bytes: 
   if (n > 0) {
     // The walk calls the kernel once per index of the dims outside the last two (1024 times for
     // maxPool2d's [1024,1,25]·[1,4,1] mask), so the kernel, its name and the argument list are
-    // set up once: the inner strides, hence the modes, are the same on every call.
+    // set up once: the inner strides, hence the modes, are the same on every call. A large op
+    // collects the calls and splits them across the threads instead.
     const k = ins.length;
     const args = new Array<number>(2 * k + 3).fill(0);
+    const calls: number[][] | null = n * (k + 1) >= THREAD_WORK && getNumThreads() > 1 ? [] : null;
     let kernel: ((...a: number[]) => void) | undefined;
+    let full = "";
+    let vec: boolean[] = [];
     walk2(outShape, strides, (offs, rows, inner, rowS, inS) => {
       if (kernel === undefined) {
-        kernel = fn[`${name}_${inS.slice(0, k).map(mode).join("")}`]!;
+        full = `${name}_${inS.slice(0, k).map(mode).join("")}`;
+        vec = inS.slice(0, k).map((s) => s !== 0);
+        kernel = fn[full]!;
         for (let j = 0; j < k; j++) args[k + 3 + j] = rowS[j]! * ins[j]!.bytes;
         args[k + 1] = rows;
         args[k + 2] = inner;
       }
       for (let j = 0; j < k; j++) args[j] = ptrs[j]! + offs[j]! * ins[j]!.bytes;
       args[k] = o.ptr + offs[k]! * ob;
-      kernel(...args);
+      if (calls) calls.push(args.slice());
+      else kernel(...args);
     });
+    if (calls && kernel) {
+      // Many small calls (a broadcast walk over 1024 tiny planes): a task per call would cost
+      // more to hand out than it computes, so those stay on this thread.
+      if (n / calls.length >= MIN_TASK) threaded(full, kernel, calls, k, ins.map((a) => a.bytes), vec, ob);
+      else for (const a of calls) kernel(...a);
+    }
   }
   return c.finish(o, outDType, n);
 }
