@@ -28,6 +28,9 @@ export interface PlainResult {
   /** TF.js wasm W5 with tidy and dataSync, ms, and its time ÷ deltagrad's plain W5 with the read (target ≥ 1.5). */
   tfjsW5: number;
   tfjsOverPlain: number;
+  /** deltagrad's compiled W5 with the read (2 threads, the bench's compiled runner) in the same conditions, ms, and TF.js wasm's time ÷ it (issue 22's target: ≥ 4). */
+  compiledW5: number;
+  tfjsOverCompiled: number;
   reps: number;
   /** Wasm memory after the section (never above the budget). */
   memory: dg.WasmMemoryStats;
@@ -83,6 +86,8 @@ export async function runPlain(quick: boolean, log: (line: string) => void): Pro
   // The peer: TF.js wasm W5 with tidy and dataSync (the bench's W5 runner).
   await activate("tfjs-wasm");
   const tf: Runner = elementwiseRunner("tfjs-wasm", n);
+  // compile()'s W5 with the read, 2 threads (the main table's compiled column, here without the forced gc()).
+  const comp: Runner = elementwiseRunner("deltagrad-compiled", n);
   type Timed = { key: string; run: () => unknown; times: number[]; iters: number };
   const timed: Timed[] = [];
   for (const p of list) {
@@ -90,6 +95,7 @@ export async function runPlain(quick: boolean, log: (line: string) => void): Pro
     timed.push({ key: `${p.name}|scoped`, run: p.scoped, times: [], iters: 1 });
   }
   timed.push({ key: "tfjs", run: () => tf.step(), times: [], iters: 1 });
+  timed.push({ key: "compiled", run: () => comp.step(), times: [], iters: 1 });
   try {
     // Warm-up and calibration: enough iterations per repetition to last minMs.
     for (const t of timed) {
@@ -110,6 +116,7 @@ export async function runPlain(quick: boolean, log: (line: string) => void): Pro
     }
   } finally {
     tf.dispose();
+    comp.dispose();
     dispose();
     dg.setNumThreads(prevThreads);
     dg.setBackend(prevBackend);
@@ -131,8 +138,9 @@ export async function runPlain(quick: boolean, log: (line: string) => void): Pro
   });
   const tfjsW5 = quantile(get("tfjs"), 0.5);
   const plainRead = rows[2]!.plain;
-  log(`  plain: TF.js wasm W5 (tidy, read) ${tfjsW5.toFixed(2)} ms = ${(tfjsW5 / plainRead).toFixed(2)}× deltagrad's plain W5 with the read`);
-  return { rows, tfjsW5, tfjsOverPlain: tfjsW5 / plainRead, reps, memory: dg.wasmMemoryStats() };
+  const compiledW5 = quantile(get("compiled"), 0.5);
+  log(`  plain: TF.js wasm W5 (tidy, read) ${tfjsW5.toFixed(2)} ms = ${(tfjsW5 / plainRead).toFixed(2)}× deltagrad's plain W5 with the read, ${(tfjsW5 / compiledW5).toFixed(2)}× its compiled W5 with the read (${compiledW5.toFixed(2)} ms)`);
+  return { rows, tfjsW5, tfjsOverPlain: tfjsW5 / plainRead, compiledW5, tfjsOverCompiled: tfjsW5 / compiledW5, reps, memory: dg.wasmMemoryStats() };
 }
 
 /** The plain-code section: plain against scoped, TF.js wasm, the fresh process's first steps, W3/W4 alone. */
@@ -150,7 +158,7 @@ export function plainMarkdown(res: BenchResult): string[] {
         p.rows.map((r) => [r.case, `${ms(r.plain)} (${range(r.plainRange)})`, `${ms(r.scoped)} (${range(r.scopedRange)})`, r.ratio.toFixed(2)]),
       ),
       "",
-      `TF.js wasm W5 with \`tidy\` and \`dataSync()\`: ${ms(p.tfjsW5)} ms, ${p.tfjsOverPlain.toFixed(2)}× deltagrad's plain W5 with the read. Wasm memory after the section: ${(p.memory.memoryBytes / 2 ** 20).toFixed(0)} MiB (budget ${(p.memory.budgetBytes / 2 ** 20).toFixed(0)} MiB); ${p.memory.reclaimed} blocks reclaimed without a copy, ${p.memory.evictions} evicted.`,
+      `TF.js wasm W5 with \`tidy\` and \`dataSync()\`: ${ms(p.tfjsW5)} ms, ${p.tfjsOverPlain.toFixed(2)}× deltagrad's plain W5 with the read; deltagrad's compiled W5 with the read (2 threads) in the same conditions ${ms(p.compiledW5)} ms, ${p.tfjsOverCompiled.toFixed(2)}× faster than TF.js wasm. Wasm memory after the section: ${(p.memory.memoryBytes / 2 ** 20).toFixed(0)} MiB (budget ${(p.memory.budgetBytes / 2 ** 20).toFixed(0)} MiB); ${p.memory.reclaimed} blocks reclaimed without a copy, ${p.memory.evictions} evicted.`,
     );
   }
   if (res.warmup) {
