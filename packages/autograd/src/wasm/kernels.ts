@@ -14,21 +14,25 @@
  * A into MR-row strips (`Ap[strip][p][i]`), and a register-tiled micro-kernel keeps an MR×NR tile
  * of C in MR·NR/4 f32x4 accumulators: per step p it loads NR/4 vectors of B, splats MR scalars of
  * A and does MR·NR/4 vector multiply-adds. Packing clamps out-of-range rows/columns to the last
- * valid one, so every tile is full and no kernel branches on edges; the caller gives C a padded
- * leading dimension and discards the padding. Either operand may be given transposed in memory
- * (packAT/packBT read it that way), so the matmul VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ never materialize a transpose.
+ * valid one; edge tiles are stored masked (a last row strip of fewer than MR rows runs a shorter
+ * micro-kernel, a tile narrower than NR is stored element by element), so C is written in place
+ * whatever m and n. Either operand may be given transposed in memory (packAT/packBT read it that
+ * way), so the matmul VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ never materialize a transpose. With few rows (m ≤
+ * SMALL_M) B is read in place instead of packed. The skinny long-k product A·Bᵀ with both operands
+ * k-contiguous (convolution weight gradients) has its own kernel, kernels/gemm-dot.ts.
  *
  * The kernels live in kernels/ by family (gemm, movement, elementwise, reduce, window); this file
  * assembles them into the one module and re-exports what the backend and compile/ use.
  */
 import { ModuleBuilder, i32Params as I } from "./emit.js";
-import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmBlock, macro, packCols, packRows } from "./kernels/gemm.js";
+import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmPanel, macro, packCols, packRows } from "./kernels/gemm.js";
+import { GEMM_PANEL, GEMM_DOT, gemmDot, gemmBlock } from "./kernels/gemm-dot.js";
 import { copyRows, fill32, fill8, strided2d, transpose } from "./kernels/movement.js";
 import { BINARY_OPS, COMPARE_OPS, MODES, UNARY_OPS, binaryKernel, castKernel, unaryKernel, whereKernel, type Mode } from "./kernels/elementwise.js";
 import { argOuter, maxOuter, rowsKernel, sumOuter } from "./kernels/reduce.js";
 import { windowImage, windowKernel } from "./kernels/window.js";
 
-export { GEMM_SCRATCH, KC, MC, MR, NC, NR };
+export { GEMM_SCRATCH, GEMM_PANEL, GEMM_DOT, KC, MC, MR, NC, NR };
 export { BINARY_OPS, COMPARE_OPS, UNARY_OPS, binaryOp, compareOp, unaryOp, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels/elementwise.js";
 
 // ---------------------------------------------------------------- the module
@@ -39,8 +43,10 @@ export interface KernelExports {
   packAT(src: number, ld: number, kc: number, mrows: number, dst: number): void;
   packB(src: number, ldb: number, kc: number, ncols: number, dst: number): void;
   packBT(src: number, ld: number, kc: number, ncols: number, dst: number): void;
-  macro(Ap: number, Bp: number, C: number, mStrips: number, nStrips: number, kc: number, ldc: number, first: number): void;
-  gemmBlock(A: number, aT: number, aRows: number, B: number, bT: number, k: number, m: number, n: number, C: number, ldc: number, jc: number, nc: number, scratch: number): void;
+  macro(Ap: number, Bp: number, bStep: number, bStrip: number, C: number, mc: number, nc: number, kc: number, ldc: number, first: number, tile: number): void;
+  gemmPanel(A: number, aT: number, aRows: number, B: number, bT: number, k: number, m: number, n: number, C: number, ldc: number, jc: number, nc: number, scratch: number): void;
+  gemmDot(A: number, B: number, k: number, m: number, n: number, C: number, p0: number, p1: number): void;
+  gemmBlock(kind: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number, a8: number, a9: number, a10: number, a11: number, scratch: number): void;
   copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, rowBytes: number): void;
   gather4(src: number, dst: number, rows: number, cols: number, srcRowStride: number, srcColStride: number): void;
   gather1(src: number, dst: number, rows: number, cols: number, srcRowStride: number, srcColStride: number): void;
@@ -56,7 +62,7 @@ export interface KernelExports {
   argmaxOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   argminOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   window(img: number, cols: number, oh: number, ow: number, h: number, w: number, sh: number, sw: number, yOff: number, dx: number, ox0: number, ox1: number, toCols: number): void;
-  windowImage(img: number, cols: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
+  windowImage(img: number, cols: number, P: number, C: number, ch0: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, NB: number, scratch: number): void;
   castF32ToBool(x: number, out: number, rows: number, n: number, xs: number): void;
   castBoolToF32(x: number, out: number, rows: number, n: number, xs: number): void;
   [elementwise: string]: (...args: number[]) => void;
@@ -69,8 +75,10 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("packAT", I(5), [], packCols(MR))
     .func("packB", I(5), [], packCols(NR))
     .func("packBT", I(5), [], packRows(NR))
-    .func("macro", I(8), [], macro)
-    .func("gemmBlock", I(13), [], gemmBlock(m))
+    .func("macro", I(11), [], macro)
+    .func("gemmPanel", I(13), [], gemmPanel(m))
+    .func("gemmDot", I(8), [], gemmDot)
+    .func("gemmBlock", I(14), [], gemmBlock(m))
     .func("copyRows", I(6), [], copyRows)
     .func("gather4", I(6), [], strided2d(4, true))
     .func("gather1", I(6), [], strided2d(1, true))
@@ -86,7 +94,7 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("argmaxOuter", I(5), [], argOuter(">"))
     .func("argminOuter", I(5), [], argOuter("<"))
     .func("window", I(13), [], windowKernel)
-    .func("windowImage", I(17), [], windowImage(m))
+    .func("windowImage", I(20), [], windowImage(m))
     .func("castF32ToBool", I(5), [], castKernel("bool"))
     .func("castBoolToF32", I(5), [], castKernel("float32"));
   for (const op of UNARY_OPS) m.func(`un_${op}`, I(5), [], unaryKernel(op));

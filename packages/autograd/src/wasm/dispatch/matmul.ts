@@ -5,7 +5,7 @@ import type { BackendData } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { batchMatrixIndices, sizeOf, type Shape } from "../../shape.js";
-import { GEMM_SCRATCH, MR, NC, NR } from "../kernels.js";
+import { GEMM_PANEL, GEMM_DOT, GEMM_SCRATCH, NC, NR } from "../kernels.js";
 import { getNumThreads, runTasks } from "../threads.js";
 import { Call, isHost, large, viaCpu, view, TransposedView, SMALL_BYTES, type Data } from "../placement.js";
 
@@ -89,7 +89,7 @@ export function matmuls(calls: readonly MatmulArgs[]): Data[] {
   return out as Data[];
 }
 
-/** The products of one batched matmul as gemm tasks added to `job` (and any copies out of padded blocks, run after it). */
+/** The products of one batched matmul as tasks added to `job` (and what runs after it: copies out of a folded product, sums of k-chunks). */
 function products(c: Call, job: Job, A: Operand, as: Shape, B: Operand, bs: Shape, outShape: Shape, m: number, n: number, k: number, out: number): void {
   const nb = sizeOf(outShape.slice(0, -2));
   const aMats = sizeOf(as) / (m * k);
@@ -123,23 +123,48 @@ interface Job {
   work: number;
 }
 
+/** C = A·Bᵀ with both operands k-contiguous takes the dot-product path below this many outputs … */
+const DOT_MAX_OUT = 4096;
+/** … from this k on. */
+const DOT_MIN_K = 1024;
+
 /**
- * Adds the tasks of one product C = A·B (m×k · k×n) into `out` (row stride n): column blocks of
- * at most NC, narrower when threads can share them. `aRows` is A's row count as stored when
- * transposed (its leading dimension). Tiles go straight into `out` when m and n are whole tiles,
- * else into a padded block copied out after the job.
+ * k-steps per chunk of the dot-product path: about k/8 (so two threads get a balanced share),
+ * a multiple of 4 within [256, 1024] so each chunk's rows stay in cache. A function of k alone:
+ * the chunks, and so the order of the partial sums, never depend on the thread count.
+ */
+export function dotChunk(k: number): number {
+  return Math.min(1024, Math.max(256, roundUp(Math.ceil(k / 8), 4)));
+}
+
+/**
+ * Adds the tasks of one product C = A·B (m×k · k×n) into `out` (row stride n). `aRows` is A's
+ * row count as stored when transposed (its leading dimension).
+ *
+ * The skinny long-k product A·Bᵀ with both operands k-contiguous (a convolution's weight
+ * gradient dY·colsᵀ: m·n ≤ DOT_MAX_OUT, k ≥ DOT_MIN_K) runs as dot-product tiles over chunks of
+ * k ({@link dotChunk}), one task per chunk writing its own partial C, summed in chunk order after
+ * the job (in float64, rounded once). Everything else: column blocks of at most NC, narrower when
+ * threads can share them, each a gemmPanel task (through gemmBlock) writing its columns of `out` in place.
  */
 function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: number, n: number, k: number, out: number): void {
-  const direct = m % MR === 0 && n % NR === 0;
-  const ldc = direct ? n : roundUp(n, NR);
-  const C = direct ? out : c.temp(roundUp(m, MR) * ldc * 4);
+  job.work += m * n * k;
+  if (!A.t && B.t && m * n <= DOT_MAX_OUT && k >= DOT_MIN_K) {
+    const ks = dotChunk(k);
+    const chunks = Math.ceil(k / ks);
+    const P = c.temp(chunks * m * n * 4);
+    for (let q = 0; q < chunks; q++) {
+      job.tasks.push([GEMM_DOT, A.ptr, B.ptr, k, m, n, P + q * m * n * 4, q * ks, Math.min(k, (q + 1) * ks), 0, 0, 0, 0]);
+    }
+    const acc = c.temp(m * n * 8);
+    job.after.push(() => c.rt.k.sumOuter(P, out, 1, chunks, m * n, acc));
+    return;
+  }
   // Two column blocks per thread when threads share the product, so a thread slowed by others
   // on its core does not hold the whole job up (tasks are claimed dynamically).
   const threads = getNumThreads();
   const width = Math.min(NC, roundUp(Math.ceil(n / (threads > 1 ? 2 * threads : 1)), NR));
   for (let jc = 0; jc < n; jc += width) {
-    job.tasks.push([A.ptr, A.t ? 1 : 0, aRows, B.ptr, B.t ? 1 : 0, k, m, n, C, ldc, jc, Math.min(width, n - jc)]);
+    job.tasks.push([GEMM_PANEL, A.ptr, A.t ? 1 : 0, aRows, B.ptr, B.t ? 1 : 0, k, m, n, out, n, jc, Math.min(width, n - jc)]);
   }
-  job.work += m * n * k;
-  if (!direct) job.after.push(() => c.rt.k.copyRows(C, ldc * 4, out, n * 4, m, n * 4));
 }

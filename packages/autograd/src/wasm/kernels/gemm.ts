@@ -1,8 +1,8 @@
 /**
  * sgemm kernels (see ../kernels.ts for the GotoBLAS/BLIS structure): packing of A and B into
- * register-tile strips, the MR×NR micro-kernel loop (`macro`) and one cache block (`gemmBlock`).
+ * register-tile strips, the MR×NR micro-kernel loop (`macro`) and one panel of C (`gemmPanel`).
  */
-import { Code, ModuleBuilder, i32, v128, i32Params as I } from "../emit.js";
+import { Code, ModuleBuilder, f32, i32, v128, i32Params as I } from "../emit.js";
 
 /** Register tile: MR rows × NR columns of C (NR a multiple of 4). 4×8 = 8 accumulators. */
 export const MR = 4;
@@ -89,76 +89,124 @@ export function packRows(R: number) {
   };
 }
 
-/**
- * macro(Ap, Bp, C, mStrips, nStrips, kc, ldcBytes, first): C[mStrips·MR, nStrips·NR] (+)= Ap·Bp —
- * stores when `first` is nonzero (the first k-block: no zero-fill of C needed), adds otherwise.
- * Column strips outside, row strips inside, so one kc×NR strip of B (8 KiB at kc = 256) stays in
- * L1 while the packed A block streams from L2.
- */
-export function macro(c: Code): void {
-  const [Ap, Bp, C, mStrips, nStrips, kc, ldc, first] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const t = c.local(i32);
-  const s = c.local(i32);
-  const pa = c.local(i32);
-  const pb = c.local(i32);
-  const pbEnd = c.local(i32);
-  const bStrip = c.local(i32);
-  const cRow = c.local(i32);
-  const acc = Array.from({ length: MR * (NR / 4) }, () => c.local(v128));
-  const bv = Array.from({ length: NR / 4 }, () => c.local(v128));
-  const av = c.local(v128);
-  c.for(t, () => c.i32Const(0), () => c.get(nStrips), 1, () => {
-    c.get(Bp).get(t).get(kc).i32Mul().i32Const(NR * 4).i32Mul().i32Add().set(bStrip);
-    c.for(s, () => c.i32Const(0), () => c.get(mStrips), 1, () => {
-      for (const a of acc) c.v128Zero().set(a);
-      c.get(Ap).get(s).get(kc).i32Mul().i32Const(MR * 4).i32Mul().i32Add().set(pa);
-      c.get(bStrip).tee(pb).get(kc).i32Const(NR * 4).i32Mul().i32Add().set(pbEnd);
-      // The micro-kernel: kc ≥ 1, so a do-while loop.
-      c.loop();
-      for (let j = 0; j < NR / 4; j++) c.get(pb).v128Load(j * 16).set(bv[j]!);
-      for (let i = 0; i < MR; i++) {
-        c.get(pa).v128Load32Splat(i * 4).set(av);
-        for (let j = 0; j < NR / 4; j++) {
-          const k = i * (NR / 4) + j;
-          c.get(acc[k]!).get(av).get(bv[j]!).f32x4Mul().f32x4Add().set(acc[k]!);
-        }
-      }
-      c.get(pa).i32Const(MR * 4).i32Add().set(pa);
-      c.get(pb).i32Const(NR * 4).i32Add().tee(pb).get(pbEnd).i32LtS().brIf(0);
-      c.end();
-      // C tile (+)= accumulators.
-      c.get(C).get(s).i32Const(MR).i32Mul().get(ldc).i32Mul().i32Add().get(t).i32Const(NR * 4).i32Mul().i32Add().set(cRow);
-      c.get(first).if();
-      for (let i = 0; i < MR; i++) {
-        for (let j = 0; j < NR / 4; j++) c.get(cRow).get(acc[i * (NR / 4) + j]!).v128Store(j * 16);
-        if (i < MR - 1) c.get(cRow).get(ldc).i32Add().set(cRow);
-      }
-      c.else();
-      for (let i = 0; i < MR; i++) {
-        for (let j = 0; j < NR / 4; j++) {
-          c.get(cRow).get(cRow).v128Load(j * 16).get(acc[i * (NR / 4) + j]!).f32x4Add().v128Store(j * 16);
-        }
-        if (i < MR - 1) c.get(cRow).get(ldc).i32Add().set(cRow);
-      }
-      c.end();
-    });
-  });
-}
+
 
 /** Cache blocking: a KC×NC panel of packed B sits in L2/L3, an MC×KC block of packed A (128 KiB) in L2. */
 export const KC = 256;
 export const MC = MR * 32;
 export const NC = NR * 256;
-/** Bytes of packing scratch one gemmBlock task needs (packed A block, then packed B panel). */
-export const GEMM_SCRATCH = KC * MC * 4 + KC * NC * 4;
+/**
+ * B is read in place (not packed) for m up to this: each of its strips then serves at most four
+ * row strips, so packing it costs about as much as it saves.
+ */
+export const SMALL_M = 16;
+/** Bytes of scratch one matmul task (gemmBlock) needs: packed A block, packed B panel, one MR×NR edge tile. */
+export const GEMM_SCRATCH = KC * MC * 4 + KC * NC * 4 + MR * NR * 4;
 
 /**
- * gemmBlock(A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc, scratch): columns [jc, jc + nc) (nc ≤ NC)
- * of C = A·B for C of leading dimension ldc (bytes = ldc·4), the whole k loop, every row block.
- * aT/bT ≠ 0: the operand is stored transposed (A as [k, aRows], B as [n, k]). One call is one
- * thread task: it packs into its own `scratch` (GEMM_SCRATCH bytes).
+ * macro(Ap, Bp, bStep, bStrip, C, mc, nc, kc, ldc, first, tile): C[0:mc, 0:nc] (+)= Ap·Bp — stores
+ * when `first` is nonzero (the first k-block: no zero-fill of C needed), adds otherwise. B's
+ * strip t starts at Bp + t·bStrip and advances bStep bytes per k-step (packed: kc·NR·4 and NR·4;
+ * read in place: NR·4 and ldb). Column strips outside, row strips inside, so one kc×NR strip of B
+ * stays in L1 while the packed A block streams from L2. Edges go straight into C: the last row
+ * strip runs a micro-kernel of its mc % MR rows only, and a tile narrower than NR is written
+ * through `tile` (MR·NR floats) element by element with the same additions — so every element's
+ * value is the same whether its tile is whole or partial.
  */
-export function gemmBlock(m0: ModuleBuilder) {
+export function macro(c: Code): void {
+  const [Ap, Bp, bStep, bStrip, C, mc, nc, kc, ldc, first, tile] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const t = c.local(i32);
+  const s = c.local(i32);
+  const pa = c.local(i32);
+  const pb = c.local(i32);
+  const pbEnd = c.local(i32);
+  const bS = c.local(i32);
+  const cRow = c.local(i32);
+  const mr = c.local(i32);
+  const i = c.local(i32);
+  const j = c.local(i32);
+  const q = c.local(i32);
+  const x = c.local(f32);
+  const acc = Array.from({ length: MR * (NR / 4) }, () => c.local(v128));
+  const bv = Array.from({ length: NR / 4 }, () => c.local(v128));
+  const av = c.local(v128);
+  const V = NR / 4;
+  /** The micro-kernel and the tile's store for R rows (R < MR: the last, partial row strip). */
+  const tileOf = (R: number) => {
+    for (let a = 0; a < R * V; a++) c.v128Zero().set(acc[a]!);
+    c.get(bS).tee(pb).get(kc).get(bStep).i32Mul().i32Add().set(pbEnd);
+    c.loop();
+    for (let jj = 0; jj < V; jj++) c.get(pb).v128Load(jj * 16).set(bv[jj]!);
+    for (let ii = 0; ii < R; ii++) {
+      c.get(pa).v128Load32Splat(ii * 4).set(av);
+      for (let jj = 0; jj < V; jj++) {
+        const a = acc[ii * V + jj]!;
+        c.get(a).get(av).get(bv[jj]!).f32x4Mul().f32x4Add().set(a);
+      }
+    }
+    c.get(pa).i32Const(MR * 4).i32Add().set(pa);
+    c.get(pb).get(bStep).i32Add().tee(pb).get(pbEnd).i32LtS().brIf(0);
+    c.end();
+    c.get(nc).get(t).i32Sub().i32Const(NR).i32GeS().if();
+    {
+      c.get(first).if();
+      for (let ii = 0; ii < R; ii++) {
+        for (let jj = 0; jj < V; jj++) c.get(cRow).get(acc[ii * V + jj]!).v128Store(jj * 16);
+        if (ii < R - 1) c.get(cRow).get(ldc).i32Add().set(cRow);
+      }
+      c.else();
+      for (let ii = 0; ii < R; ii++) {
+        for (let jj = 0; jj < V; jj++) c.get(cRow).get(cRow).v128Load(jj * 16).get(acc[ii * V + jj]!).f32x4Add().v128Store(jj * 16);
+        if (ii < R - 1) c.get(cRow).get(ldc).i32Add().set(cRow);
+      }
+      c.end();
+    }
+    c.else();
+    {
+      // Narrower than NR: through `tile`, then element by element with the same additions.
+      for (let ii = 0; ii < R; ii++) for (let jj = 0; jj < V; jj++) c.get(tile).get(acc[ii * V + jj]!).v128Store((ii * NR + jj * 4) * 4);
+      c.for(i, () => c.i32Const(0), () => c.i32Const(R), 1, () => {
+        c.for(j, () => c.i32Const(0), () => c.get(nc).get(t).i32Sub(), 1, () => {
+          c.get(cRow).get(j).i32Const(2).i32Shl().i32Add().set(q);
+          c.get(tile).get(i).i32Const(NR).i32Mul().get(j).i32Add().i32Const(2).i32Shl().i32Add().f32Load().set(x);
+          c.get(first).i32Eqz().if();
+          c.get(q).f32Load().get(x).f32Add().set(x);
+          c.end();
+          c.get(q).get(x).f32Store();
+        });
+        c.get(cRow).get(ldc).i32Add().set(cRow);
+      });
+    }
+    c.end();
+  };
+  c.get(Bp).set(bS);
+  c.for(t, () => c.i32Const(0), () => c.get(nc), NR, () => {
+    c.for(s, () => c.i32Const(0), () => c.get(mc), MR, () => {
+      c.get(Ap).get(s).get(kc).i32Mul().i32Const(4).i32Mul().i32Add().set(pa);
+      c.get(C).get(s).get(ldc).i32Mul().i32Add().get(t).i32Const(2).i32Shl().i32Add().set(cRow);
+      c.get(mc).get(s).i32Sub().set(mr);
+      // if mr ≥ MR: tileOf(MR) else if mr == MR − 1: … else tileOf(1)
+      for (let R = MR; R > 1; R--) {
+        c.get(mr).i32Const(R).i32GeS().if();
+        tileOf(R);
+        c.else();
+      }
+      tileOf(1);
+      for (let R = MR; R > 1; R--) c.end();
+    });
+    c.get(bS).get(bStrip).i32Add().set(bS);
+  });
+}
+
+/**
+ * gemmPanel(A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc, scratch): a panel — columns [jc, jc + nc) (nc ≤ NC)
+ * of C = A·B straight into C (row stride ldc; any m, n), every row block, the k loop in blocks of
+ * KC. aT/bT ≠ 0: the operand is stored transposed (A as [k, aRows], B as [n, k]). With B
+ * row-major, m ≤ SMALL_M and a row stride that is not a multiple of 4 KiB (such rows alias in L1),
+ * B's whole strips are read in place and only a last, partial strip is packed. One call is one
+ * thread task (see gemmBlock in gemm-dot.ts): it packs into its own `scratch` (GEMM_SCRATCH bytes).
+ */
+export function gemmPanel(m0: ModuleBuilder) {
   return (c: Code) => {
     const [A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc, scratch] = I(13).map((_, i) => i);
     const p0 = c.local(i32);
@@ -166,23 +214,37 @@ export function gemmBlock(m0: ModuleBuilder) {
     const ic = c.local(i32);
     const mc = c.local(i32);
     const pBp = c.local(i32);
-    const min = (a: () => void, b: () => void) => {
-      a(); b(); a(); b(); c.i32LtS().select();
-    };
-    c.get(scratch).i32Const(KC * MC * 4).i32Add().set(pBp);
-    c.for(p0, () => c.i32Const(0), () => c.get(k), KC, () => {
-      min(() => c.i32Const(KC), () => c.get(k).get(p0).i32Sub());
-      c.set(kc);
+    const tile = c.local(i32);
+    const inPlace = c.local(i32);
+    const nFull = c.local(i32);
+    const cBlk = c.local(i32);
+    const macro = m0.indexOf("macro");
+    c.get(scratch).i32Const(KC * MC * 4).i32Add().tee(pBp).i32Const(KC * NC * 4).i32Add().set(tile);
+    c.get(bT).i32Eqz().get(m).i32Const(SMALL_M).i32LeS().i32And().get(n).i32Const(1023).i32And().i32Const(0).i32Ne().i32And().set(inPlace);
+    c.get(nc).i32Const(-NR).i32And().set(nFull);
+    c.i32Const(0).set(p0);
+    c.loop();
+    {
+      // kc = min(KC, k − p0)
+      c.i32Const(KC).get(k).get(p0).i32Sub().i32Const(KC).get(k).get(p0).i32Sub().i32LtS().select().set(kc);
       c.get(bT).if();
       c.get(B).get(jc).get(k).i32Mul().get(p0).i32Add().i32Const(2).i32Shl().i32Add();
       c.get(k).i32Const(2).i32Shl().get(kc).get(nc).get(pBp).call(m0.indexOf("packBT"));
       c.else();
+      c.get(inPlace).if();
+      // Only a last, partial strip is packed.
+      c.get(nc).get(nFull).i32Ne().if();
+      c.get(B).get(p0).get(n).i32Mul().get(jc).i32Add().get(nFull).i32Add().i32Const(2).i32Shl().i32Add();
+      c.get(n).i32Const(2).i32Shl().get(kc).get(nc).get(nFull).i32Sub().get(pBp).call(m0.indexOf("packB"));
+      c.end();
+      c.else();
       c.get(B).get(p0).get(n).i32Mul().get(jc).i32Add().i32Const(2).i32Shl().i32Add();
       c.get(n).i32Const(2).i32Shl().get(kc).get(nc).get(pBp).call(m0.indexOf("packB"));
       c.end();
+      c.end();
       c.for(ic, () => c.i32Const(0), () => c.get(m), MC, () => {
-        min(() => c.i32Const(MC), () => c.get(m).get(ic).i32Sub());
-        c.set(mc);
+        c.get(m).get(ic).i32Sub().set(mc);
+        c.i32Const(MC).get(mc).get(mc).i32Const(MC).i32GtS().select().set(mc);
         c.get(aT).if();
         c.get(A).get(p0).get(aRows).i32Mul().get(ic).i32Add().i32Const(2).i32Shl().i32Add();
         c.get(aRows).i32Const(2).i32Shl().get(kc).get(mc).get(scratch).call(m0.indexOf("packAT"));
@@ -190,13 +252,28 @@ export function gemmBlock(m0: ModuleBuilder) {
         c.get(A).get(ic).get(k).i32Mul().get(p0).i32Add().i32Const(2).i32Shl().i32Add();
         c.get(k).i32Const(2).i32Shl().get(kc).get(mc).get(scratch).call(m0.indexOf("packA"));
         c.end();
-        // macro(Ap, Bp, C + (ic·ldc + jc)·4, ⌈mc/MR⌉, ⌈nc/NR⌉, kc, ldc·4, p0 == 0)
-        c.get(scratch).get(pBp);
-        c.get(C).get(ic).get(ldc).i32Mul().get(jc).i32Add().i32Const(2).i32Shl().i32Add();
-        c.get(mc).i32Const(MR - 1).i32Add().i32Const(MR).i32Div();
-        c.get(nc).i32Const(NR - 1).i32Add().i32Const(NR).i32Div();
-        c.get(kc).get(ldc).i32Const(2).i32Shl().get(p0).i32Eqz().call(m0.indexOf("macro"));
+        c.get(C).get(ic).get(ldc).i32Mul().get(jc).i32Add().i32Const(2).i32Shl().i32Add().set(cBlk);
+        c.get(inPlace).if();
+        {
+          c.get(nFull).if();
+          c.get(scratch).get(B).get(p0).get(n).i32Mul().get(jc).i32Add().i32Const(2).i32Shl().i32Add();
+          c.get(n).i32Const(2).i32Shl().i32Const(NR * 4).get(cBlk).get(mc).get(nFull).get(kc).get(ldc).i32Const(2).i32Shl();
+          c.get(p0).i32Eqz().get(tile).call(macro);
+          c.end();
+          c.get(nc).get(nFull).i32Ne().if();
+          c.get(scratch).get(pBp).i32Const(NR * 4).get(kc).i32Const(NR * 4).i32Mul();
+          c.get(cBlk).get(nFull).i32Const(2).i32Shl().i32Add().get(mc).get(nc).get(nFull).i32Sub().get(kc).get(ldc).i32Const(2).i32Shl();
+          c.get(p0).i32Eqz().get(tile).call(macro);
+          c.end();
+        }
+        c.else();
+        c.get(scratch).get(pBp).i32Const(NR * 4).get(kc).i32Const(NR * 4).i32Mul();
+        c.get(cBlk).get(mc).get(nc).get(kc).get(ldc).i32Const(2).i32Shl();
+        c.get(p0).i32Eqz().get(tile).call(macro);
+        c.end();
       });
-    });
+      c.get(p0).get(kc).i32Add().tee(p0).get(k).i32LtS().brIf(0);
+    }
+    c.end();
   };
 }

@@ -1,0 +1,97 @@
+/**
+ * The skinny long-k product C = A·Bᵀ with both operands k-contiguous (A as [m, k], B as [n, k]):
+ * convolution weight gradients, dY·colsᵀ with m·n small and k = N·L large. No packing: a DM×DN
+ * tile of dot products keeps DM·DN f32x4 accumulators over 4 k-steps per vector, then each is
+ * summed across its lanes as (l0 + l1) + (l2 + l3), and the k % 4 tail is added one product at a
+ * time. One call covers k-steps [p0, p1) of every (i, j); the caller splits k into chunks fixed
+ * by the shape and sums the chunks' partial C in chunk order, so the bits never depend on threads.
+ */
+import { Code, ModuleBuilder, f32, i32, v128 } from "../emit.js";
+
+/** Dot-product tile: DM rows of A × DN rows of B. */
+export const DM = 2;
+export const DN = 4;
+
+/**
+ * gemmDot(A, B, k, m, n, C, p0, p1): C[i][j] = Σ_{p ∈ [p0, p1)} A[i][p]·B[j][p] for every i < m,
+ * j < n (row stride n). p0 is a multiple of 4. Tiles clamp rows to the last one and store only
+ * valid (i, j). Column groups outside, so a DN-row slice of B stays in L1 while A's rows stream.
+ */
+export function gemmDot(c: Code): void {
+  const [A, B, k, m, n, C, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const i0 = c.local(i32);
+  const j0 = c.local(i32);
+  const o = c.local(i32);
+  const oEnd = c.local(i32);
+  const oTail = c.local(i32);
+  const ld = c.local(i32);
+  const ar = Array.from({ length: DM }, () => c.local(i32));
+  const br = Array.from({ length: DN }, () => c.local(i32));
+  const acc = Array.from({ length: DM * DN }, () => c.local(v128));
+  const av = Array.from({ length: DM }, () => c.local(v128));
+  const bv = c.local(v128);
+  const h = c.local(f32);
+  const q = c.local(i32);
+  c.get(k).i32Const(2).i32Shl().set(ld);
+  // Byte offsets of the chunk within a row: [p0·4, p1·4), vector part up to oTail.
+  c.get(p1).get(p0).i32Sub().i32Const(-4).i32And().get(p0).i32Add().i32Const(2).i32Shl().set(oTail);
+  c.get(p1).i32Const(2).i32Shl().set(oEnd);
+  const rowPtr = (base: number, idx: () => void, count: number, dst: number) => {
+    // dst = base + min(idx, count − 1)·ld
+    idx();
+    c.tee(dst).get(count).i32Const(1).i32Sub().tee(q).get(dst).get(q).i32LtS().select().get(ld).i32Mul().get(base).i32Add().set(dst);
+  };
+  c.for(j0, () => c.i32Const(0), () => c.get(n), DN, () => {
+    for (let jj = 0; jj < DN; jj++) rowPtr(B, () => c.get(j0).i32Const(jj).i32Add(), n, br[jj]!);
+    c.for(i0, () => c.i32Const(0), () => c.get(m), DM, () => {
+      for (let ii = 0; ii < DM; ii++) rowPtr(A, () => c.get(i0).i32Const(ii).i32Add(), m, ar[ii]!);
+      for (const a of acc) c.v128Zero().set(a);
+      c.for(o, () => c.get(p0).i32Const(2).i32Shl(), () => c.get(oTail), 16, () => {
+        for (let ii = 0; ii < DM; ii++) c.get(ar[ii]!).get(o).i32Add().v128Load().set(av[ii]!);
+        for (let jj = 0; jj < DN; jj++) {
+          c.get(br[jj]!).get(o).i32Add().v128Load().set(bv);
+          for (let ii = 0; ii < DM; ii++) {
+            const a = acc[ii * DN + jj]!;
+            c.get(a).get(av[ii]!).get(bv).f32x4Mul().f32x4Add().set(a);
+          }
+        }
+      });
+      for (let ii = 0; ii < DM; ii++) {
+        for (let jj = 0; jj < DN; jj++) {
+          const a = acc[ii * DN + jj]!;
+          c.get(a).f32x4ExtractLane(0).get(a).f32x4ExtractLane(1).f32Add();
+          c.get(a).f32x4ExtractLane(2).get(a).f32x4ExtractLane(3).f32Add().f32Add().set(h);
+          c.for(o, () => c.get(oTail), () => c.get(oEnd), 4, () => {
+            c.get(h).get(ar[ii]!).get(o).i32Add().f32Load().get(br[jj]!).get(o).i32Add().f32Load().f32Mul().f32Add().set(h);
+          });
+          // Store if i0 + ii < m and j0 + jj < n.
+          c.get(i0).i32Const(ii).i32Add().get(m).i32LtS().get(j0).i32Const(jj).i32Add().get(n).i32LtS().i32And().if();
+          c.get(C).get(i0).i32Const(ii).i32Add().get(n).i32Mul().get(j0).i32Add().i32Const(jj).i32Add().i32Const(2).i32Shl().i32Add();
+          c.get(h).f32Store();
+          c.end();
+        }
+      }
+    });
+  });
+}
+
+/** Task kinds of {@link gemmBlock}. */
+export const GEMM_PANEL = 0;
+export const GEMM_DOT = 1;
+
+/**
+ * gemmBlock(kind, a0 … a11, scratch): one matmul thread task (threads.ts's TASK_FUNCTIONS) —
+ * kind GEMM_PANEL runs gemmPanel(a0 … a11, scratch), GEMM_DOT runs gemmDot(a0 … a7) — so one
+ * job (threads.ts runs one function per job) can hold both kinds of product.
+ */
+export function gemmBlock(m0: ModuleBuilder) {
+  return (c: Code) => {
+    c.get(0).if();
+    for (let a = 1; a <= 8; a++) c.get(a);
+    c.call(m0.indexOf("gemmDot"));
+    c.else();
+    for (let a = 1; a <= 13; a++) c.get(a);
+    c.call(m0.indexOf("gemmPanel"));
+    c.end();
+  };
+}
