@@ -5,7 +5,7 @@
  * the loss trajectory; the replay runs the very kernels eager code runs, in the same order (no
  * fusion reorders a sum), so the trajectories are asserted equal bit for bit — stronger.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, test } from "vitest";
 import * as dg from "@deltagrad/autograd";
 import { compile, getBackend, manualSeed, randint, randn, setBackend, tensor, type Tensor } from "@deltagrad/autograd";
 import { Dropout, LeNet5, ReLU, Linear, MLP, Sequential, Sigmoid, crossEntropy, fit, mseLoss, type Module } from "@deltagrad/nn";
@@ -88,6 +88,30 @@ describe.each(BACKENDS)("compiled training steps on %s", (backend) => {
       expect(eager.losses[steps - 1]!).toBeLessThan(eager.losses[0]!);
     });
   }
+});
+
+test("a first step that creates the optimizer's state is traced but not planned; the second is", () => {
+  setBackend("cpu");
+  manualSeed(3);
+  const model = new MLP([4, 8, 2]);
+  const opt = new Adam(model.parameters(), { lr: 0.01 });
+  const x = randn([6, 4]);
+  const y = tensor([0, 1, 1, 0, 1, 0], { dtype: "int32" });
+  const step = compile(() => {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.call(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+  step();
+  // Its plan could never replay (the next call finds the state made inside the trace), so none is made.
+  expect(step.stats()).toMatchObject({ traces: 1, kernels: 0, cacheSize: 0 });
+  expect(step.describe()).toMatch(/^\(not planned yet/);
+  step();
+  step();
+  expect(step.stats()).toMatchObject({ traces: 2, hits: 1, cacheSize: 1 });
+  expect(step.stats().kernels).toBeGreaterThan(0);
 });
 
 describe("float64 on the cpu backend", () => {

@@ -195,6 +195,10 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const shape = shapeOf(result);
     const recording = rec.finish();
     const backend = getBackend();
+    // A trace whose host regions made state (an optimizer's first step creates its moments)
+    // cannot replay: the next call fails the same check and traces again. So it is not planned
+    // or cached — planning it was most of a first compiled training step's extra cost.
+    const stale = recording.hosts.some((h) => captureHost(h) === null);
     const foreign = recording.values.some((v) => (v.kind === "live" || v.kind === "input") && (v.tensor ?? tensors[v.index]!).backend !== backend);
     const grads = [...recording.grads.entries()];
     const entry: Entry = {
@@ -213,7 +217,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       result: shape,
       scalarVals: new Map(),
     };
-    if (!entry.eager) {
+    if (!entry.eager && !stale) {
       entry.plan = plan(recording, outs, backend);
       for (const h of recording.hosts) for (const id of h.scalars) entry.scalarVals.set(id, recording.values[id]!.data![0]!);
       lastPlan = entry.plan;
@@ -223,8 +227,10 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
       stats.fusedOps = entry.plan.steps.reduce((a, st) => a + (st.group !== null ? st.nodes.length : 0), 0);
       stats.singleFunction = entry.plan.scalar !== null;
     }
-    if (cache.size >= maxCache) drop(cache.keys().next().value!);
-    cache.set(key, entry);
+    if (!stale) {
+      if (cache.size >= maxCache) drop(cache.keys().next().value!);
+      cache.set(key, entry);
+    }
     stats.traces++;
     stats.cacheSize = cache.size;
     stats.compileMs += now() - t0;
@@ -349,7 +355,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   };
   return Object.assign(compiled, {
     stats: (): CompileStats => ({ ...stats, cacheSize: cache.size }),
-    describe: (): string => (lastPlan === null ? "(not traced yet)" : describePlan(lastPlan)),
+    describe: (): string => (lastPlan === null ? (stats.traces === 0 ? "(not traced yet)" : "(not planned yet: the traces so far made state, such as an optimizer's moments, so the next call traces again)") : describePlan(lastPlan)),
     clear: (): void => {
       for (const k of [...cache.keys()]) drop(k);
       stats.cacheSize = 0;
