@@ -98,9 +98,9 @@ export interface Backend {
   gather(x: BackendData, shape: Shape, indices: BackendData, nIndices: number, axis: number, dtype: DType): BackendData;
   /** Adjoint of gather: sums slices of `g` into a zero tensor of `outShape` at `indices` along `axis`. */
   scatterAdd(g: BackendData, indices: BackendData, nIndices: number, outShape: Shape, axis: number, dtype: DType): BackendData;
-  /** im2col: NCHW `x` → `[N, C·kh·kw, L]`, zero padding. */
+  /** im2col: NCHW `x` → `[N, C·kh·kw, L]` (`[C·kh·kw, N, L]` with `p.batchInColumns`), zero padding. */
   unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): BackendData;
-  /** col2im: `[N, C·kh·kw, L]` → NCHW `outShape`, summing overlaps (the adjoint of unfold). */
+  /** col2im: `[N, C·kh·kw, L]` (or `[C·kh·kw, N, L]`, `p.batchInColumns`) → NCHW `outShape`, summing overlaps (the adjoint of unfold). */
   fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype: DType): BackendData;
 }
 

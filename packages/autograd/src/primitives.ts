@@ -10,10 +10,11 @@ import type { DType } from "./dtype.js";
 import { broadcastPair, broadcastShapes, sizeOf, windowOutSize, type Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 import {
-  add, cast, concat, cos, div, equal, erf, exp, expand, fold, gather, matmul, maximum, mul, neg, pad,
-  permute, reciprocal, reshape, scatterAdd, sin, slice, sqrt, square, sum, transpose, unfold, where, zerosLike,
+  add, cast, concat, cos, div, equal, erf, exp, expand, gather, matmul, maximum, mul, neg, pad,
+  permute, reciprocal, reshape, scatterAdd, sin, slice, sqrt, square, sum, transpose, where, zerosLike,
   greater, zeros,
 } from "./ops/index.js";
+import { foldWith, unfoldWith } from "./ops/window-layout.js";
 import type { CustomVjpAttrs } from "./ops/custom-vjp.js";
 
 /** The elementwise unary and binary primitives (backend.ts's UNARY_KERNELS, BINARY_KERNELS) take no attributes. */
@@ -240,21 +241,23 @@ export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
     }),
     vjp: (g, [, idx], _, { axis }) => [gather(g, idx!, axis), null],
   },
-  // im2col and col2im are each other's adjoints, so convolutions differentiate to any order.
+  // im2col and col2im are each other's adjoints, so convolutions differentiate to any order; the
+  // VJPs keep the columns' layout ([N, C·kk, L], or [C·kk, N, L] with batchInColumns).
   unfold: {
     forward: (b, [x], p) => {
       const [oh, ow] = windowOutSize(x!.shape[2]!, x!.shape[3]!, p);
+      const [n, rows] = [x!.shape[0]!, x!.shape[1]! * p.kernel[0] * p.kernel[1]];
       return {
         data: b.unfold(x!.handle, x!.shape, p, x!.dtype),
-        shape: [x!.shape[0]!, x!.shape[1]! * p.kernel[0] * p.kernel[1], oh * ow],
+        shape: p.batchInColumns ? [rows, n, oh * ow] : [n, rows, oh * ow],
         dtype: x!.dtype,
       };
     },
-    vjp: (g, [x], _, p) => [fold(g, x!.shape.slice(2) as [number, number], p)],
+    vjp: (g, [x], _, p) => [foldWith(g, x!.shape.slice(2) as [number, number], p)],
   },
   fold: {
     forward: (b, [cols], p) => ({ data: b.fold(cols!.handle, p.outputShape, p, cols!.dtype), shape: p.outputShape.slice(), dtype: cols!.dtype }),
-    vjp: (g, _, __, p) => [unfold(g, p)],
+    vjp: (g, _, __, p) => [unfoldWith(g, p)],
   },
   // The user's closures (custom-vjp.ts): fn computed the output unrecorded, vjp is checked there.
   customVjp: { forward: (b, xs, a) => a.forward(b, xs), vjp: (g, xs, y, a) => a.vjp(g, xs, y) },

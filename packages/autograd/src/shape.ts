@@ -189,12 +189,26 @@ export function batchMatrixIndices(aShape: Shape, bShape: Shape, outShape: Shape
   return { a, b };
 }
 
-/** Geometry of an unfold (im2col) / fold (col2im) window over NCHW data. */
+/**
+ * Geometry of an unfold (im2col) / fold (col2im) window over NCHW data, and the columns' layout.
+ *
+ * @example
+ * ```ts
+ * const p: WindowParams = { kernel: [5, 5], stride: [1, 1], padding: [0, 0], dilation: [1, 1] };
+ * ```
+ */
 export interface WindowParams {
   kernel: [number, number];
   stride: [number, number];
   padding: [number, number];
   dilation: [number, number];
+  /**
+   * Columns laid out `[C·kh·kw, N, L]` (row (c, tap), then image n, then output position l)
+   * instead of `[N, C·kh·kw, L]`. conv2d sets it so that one matmul takes the whole batch as
+   * columns without a permute; the public unfold/fold never do. A backend's `unfold` writes and
+   * its `fold` reads this layout when it is true; absent means false. With N = 1 both coincide.
+   */
+  batchInColumns?: boolean;
 }
 
 /** Output spatial size ⌊(N + 2P − D·(F−1) − 1)/S⌋ + 1 per axis. */

@@ -156,18 +156,21 @@ describe("conv2d", () => {
     expect(gradgradcheck((x, w, b) => conv2d(x, w, b, opts), [x, w, b])).toBe(true);
   });
 
-  it("is a composite: unfold, reshapes, permutes, one matmul and the bias add — every VJP comes from those primitives", () => {
+  it("is a composite: unfold, reshapes, a permute, one matmul and the bias add — every VJP comes from those primitives", () => {
     const x = randn([2, 4, 6, 6], { requiresGrad: true });
     const w = randn([6, 2, 3, 3], { requiresGrad: true });
     const opsOf = (y: Tensor) => graphNodes(y).flatMap((n) => (n.op ? [n.op] : [])).sort();
-    // The batch moves into the GEMM's columns: columns [N, G, rows, L] → [G, rows, N·L] and the
-    // product [G, K/G, N·L] back to NCHW, one permute each.
+    // The batch is in the GEMM's columns: unfold writes them [C·kk, N, L] itself (a reshape makes
+    // [G, rows, N·L]) and the product [G, K/G, N·L] goes back to NCHW with one permute.
     const y = conv2d(x, w, zeros([6], { requiresGrad: true }), { groups: 2, padding: 1 });
-    expect(opsOf(y)).toEqual(["add", "matmul", "permute", "permute", ...Array(6).fill("reshape"), "unfold"]);
+    expect(opsOf(y)).toEqual(["add", "matmul", "permute", ...Array(5).fill("reshape"), "unfold"]);
+    const cols = graphNodes(y).find((n) => n.op === "unfold")!.tensor;
+    expect(cols.node!.attrs).toEqual({ kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], batchInColumns: true });
+    expect(cols.shape).toEqual([4 * 9, 2, 36]);
     // The same ops for one image (exportOnnx's dynamic batch axis needs that); one output
     // position per image is [N, rows]·Wᵀ, without permutes.
     const batchOf = (n: number) => opsOf(conv2d(randn([n, 4, 6, 6], { requiresGrad: true }), w, null, { groups: 2 }));
-    expect(batchOf(1)).toEqual(["matmul", "permute", "permute", ...Array(5).fill("reshape"), "unfold"]);
+    expect(batchOf(1)).toEqual(["matmul", "permute", ...Array(4).fill("reshape"), "unfold"]);
     expect(batchOf(1)).toEqual(batchOf(3));
     expect(opsOf(conv2d(x, randn([5, 4, 6, 6], { requiresGrad: true })))).toEqual(["matmul", "permute", "reshape", "reshape", "reshape", "unfold"]);
     const ops = (t: Tensor) => new Set(graphNodes(t).flatMap((n) => (n.op ? [n.op] : [])));

@@ -4,9 +4,10 @@ import { windowOutSize, type Shape } from "../shape.js";
 
 /**
  * im2col and col2im share one walk over every (column row, output position) pair of NCHW
- * `shape`; positions in the padding are skipped (their columns stay zero). For each (row, oy)
- * the valid ox form one interval, computed once, so the inner loop is a plain strided copy with
- * no bounds tests and no per-element callback (the callback version cost ~28% of a LeNet step).
+ * `shape` (columns `[N, C·kh·kw, L]`, or `[C·kh·kw, N, L]` with `p.batchInColumns`); positions
+ * in the padding are skipped (their columns stay zero). For each (row, oy) the valid ox form one
+ * interval, computed once, so the inner loop is a plain strided copy with no bounds tests and no
+ * per-element callback (the callback version cost ~28% of a LeNet step).
  */
 function walk(shape: Shape, p: WindowParams, cols: TypedArray, img: TypedArray, toCols: boolean): void {
   const [n, c, h, w] = shape as [number, number, number, number];
@@ -17,12 +18,14 @@ function walk(shape: Shape, p: WindowParams, cols: TypedArray, img: TypedArray, 
   const [oh, ow] = windowOutSize(h, w, p);
   const L = oh * ow;
   const rows = c * kh * kw;
+  // Column row r of image b starts at b·imgStride + r·rowStride: [N, rows, L], or [rows, N, L].
+  const [imgStride, rowStride] = p.batchInColumns ? [L, n * L] : [rows * L, L];
   for (let b = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
       const imgBase = (b * c + ch) * h * w;
       for (let ki = 0; ki < kh; ki++) {
         for (let kj = 0; kj < kw; kj++) {
-          const colBase = (b * rows + (ch * kh + ki) * kw + kj) * L;
+          const colBase = b * imgStride + ((ch * kh + ki) * kw + kj) * rowStride;
           // x = ox·sw + dx must lie in [0, w): ox ∈ [ox0, ox1).
           const dx = kj * dw - pw;
           const ox0 = dx >= 0 ? 0 : Math.min(ow, Math.ceil(-dx / sw));

@@ -16,6 +16,7 @@ import { pad, permute, reshape, transpose } from "./movement.js";
 import { argmax, max, sum } from "./reduce.js";
 import { customVjp } from "./custom-vjp.js";
 import { type Size2, unfold, windowParams } from "./window.js";
+import { unfoldWith } from "./window-layout.js";
 import { scoped } from "../lifetime.js";
 
 /** Geometry of {@link conv2d}; sizes are one number for both axes or `[h, w]`. */
@@ -84,12 +85,12 @@ function outSize(op: string, x: Tensor, p: WindowParams, shapes: string): [numbe
  * 2-D cross-correlation over NCHW input (PyTorch's `conv2d`): `weight` is `[K, C/groups, kh, kw]`,
  * `bias` (optional) is `[K]`; output `[N, K, OH, OW]` with OH = ⌊(H + 2P − D·(F−1) − 1)/S⌋ + 1.
  *
- * Composite: `unfold` (im2col) turns x into columns `[N, C·kh·kw, L]`, permuted to
- * `[C·kh·kw, N·L]` so that one matmul `W[K, C·kh·kw] · cols` covers the whole batch; its
- * `[K, N·L]` result is permuted back to NCHW. Groups split both into `[G, K/G, ·]` and
- * `[G, ·, N·L]` and batch over G. The batch in the GEMM's columns (rather than a batch of N
- * products sharing W) makes the weight gradient one long product `dY · colsᵀ` instead of N small
- * ones and a sum over the batch. With one output position per image (L = 1) it is simply
+ * Composite: `unfold` (im2col) turns x into columns laid out `[C·kh·kw, N·L]` (the batch in
+ * the columns; the public {@link unfold} makes `[N, C·kh·kw, L]`) so that one matmul
+ * `W[K, C·kh·kw] · cols` covers the whole batch; its `[K, N·L]` result is permuted back to NCHW.
+ * Groups split both into `[G, K/G, ·]` and `[G, ·, N·L]` and batch over G. The batch in the
+ * GEMM's columns (rather than a batch of N products sharing W) makes the weight gradient one long
+ * product `dY · colsᵀ` instead of N small ones and a sum over the batch. With one output position per image (L = 1) it is simply
  * `[N, C·kh·kw] · Wᵀ`.
  * The gradient comes from matmul's, permute's and unfold's VJPs (fold, i.e. col2im), so second
  * order works too.
@@ -132,14 +133,14 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
       const y = matmul(reshape(unfold(x, p), [n, rows]), transpose(reshape(weight, [k, rows]))); // [N, K]
       return reshape(hasBias ? add(y, bias) : y, [n, k, oh, ow]);
     }
-    // Rows of unfold run over (channel, ki, kj), so each group's rows are contiguous. The batch
-    // moves into the GEMM's columns, [G, rows, N·L]: the forward packs W once and the weight
-    // gradient is one long product dY·colsᵀ over all N·L positions, not N products and a sum.
-    // (Also for one image, where the permutes move a size-1 axis: the ops must not depend on
-    // the batch size, or exportOnnx could not make the batch axis dynamic.)
-    const cols = reshape(unfold(x, p), [n, groups, rows, L]);
-    const colsT = reshape(permute(cols, [1, 2, 0, 3]), [groups, rows, n * L]);
-    const yT = reshape(matmul(reshape(weight, [groups, k / groups, rows]), colsT), [k, n, L]);
+    // The batch is in the GEMM's columns, [G, rows, N·L]: the forward packs W once and the
+    // weight gradient is one long product dY·colsᵀ over all N·L positions, not N products and a
+    // sum. unfold writes that layout itself, [C·kh·kw, N, L] (no permute of the columns, nor of
+    // their gradient, which fold reads in the same layout); rows run over (channel, ki, kj), so
+    // each group's rows are contiguous and [G, rows, N·L] is a reshape. (The same ops for one
+    // image: they must not depend on the batch size, or exportOnnx could not make it dynamic.)
+    const cols = reshape(unfoldWith(x, { ...p, batchInColumns: true }), [groups, rows, n * L]);
+    const yT = reshape(matmul(reshape(weight, [groups, k / groups, rows]), cols), [k, n, L]);
     return reshape(permute(hasBias ? add(yT, reshape(bias, [k, 1, 1])) : yT, [1, 0, 2]), [n, k, oh, ow]);
   });
 }

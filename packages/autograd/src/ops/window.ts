@@ -1,9 +1,9 @@
 import type { WindowParams } from "../backend.js";
-import { apply } from "../engine.js";
-import { DeltagradError, fmtShape } from "../errors.js";
-import { describe, windowOutSize } from "../shape.js";
+import { DeltagradError } from "../errors.js";
+import { describe } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { asTensor } from "./elementwise.js";
+import { foldWith, unfoldWith } from "./window-layout.js";
 
 /** A size per spatial axis: one number for both, or `[h, w]`. */
 export type Size2 = number | readonly [number, number];
@@ -41,15 +41,6 @@ export function windowParams(op: string, o: WindowOptions): WindowParams {
   };
 }
 
-function checkFits(op: string, h: number, w: number, p: WindowParams): void {
-  const [oh, ow] = windowOutSize(h, w, p);
-  if (oh < 1 || ow < 1) {
-    throw new DeltagradError(
-      `${op}: input ${h}×${w} is too small for kernel ${p.kernel.join("×")} (padding ${p.padding.join(",")}, dilation ${p.dilation.join(",")})`,
-    );
-  }
-}
-
 /**
  * im2col: NCHW `x` → `[N, C·kh·kw, L]` where L counts output positions (PyTorch's `unfold`).
  * A primitive whose adjoint is {@link fold}; convolution and pooling are built on it.
@@ -61,10 +52,7 @@ function checkFits(op: string, h: number, w: number, p: WindowParams): void {
  */
 export function unfold(x: Tensor, opts: WindowOptions): Tensor {
   asTensor("unfold", x);
-  if (x.rank !== 4) throw new DeltagradError(`unfold: expected NCHW input of rank 4, got shape ${fmtShape(x.shape)}`);
-  const p = windowParams("unfold", opts);
-  checkFits("unfold", x.shape[2]!, x.shape[3]!, p);
-  return apply("unfold", [x], p);
+  return unfoldWith(x, windowParams("unfold", opts));
 }
 
 /**
@@ -80,12 +68,5 @@ export function fold(cols: Tensor, outputSize: readonly [number, number], opts: 
   asTensor("fold", cols);
   const p = windowParams("fold", opts);
   // Size 0 is allowed when padding makes room for windows: unfold's VJP folds back to it.
-  const [h, w] = pair("fold", "outputSize", outputSize, 1, 0);
-  checkFits("fold", h, w, p);
-  const [oh, ow] = windowOutSize(h, w, p);
-  const kk = p.kernel[0] * p.kernel[1];
-  if (cols.rank !== 3 || cols.shape[1]! % kk !== 0 || cols.shape[2] !== oh * ow) {
-    throw new DeltagradError(`fold: columns of shape ${fmtShape(cols.shape)} do not fit output ${h}×${w} with kernel ${p.kernel.join("×")} (expected [N, C·${kk}, ${oh * ow}])`);
-  }
-  return apply("fold", [cols], { ...p, outputShape: [cols.shape[0]!, cols.shape[1]! / kk, h, w] });
+  return foldWith(cols, pair("fold", "outputSize", outputSize, 1, 0), p);
 }

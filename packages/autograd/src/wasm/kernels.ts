@@ -62,7 +62,7 @@ export interface KernelExports {
   argmaxOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   argminOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   window(img: number, cols: number, oh: number, ow: number, h: number, w: number, sh: number, sw: number, yOff: number, dx: number, ox0: number, ox1: number, toCols: number): void;
-  windowImage(img: number, cols: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
+  windowImage(img: number, cols: number, P: number, C: number, ch0: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, NB: number, scratch: number): void;
   castF32ToBool(x: number, out: number, rows: number, n: number, xs: number): void;
   castBoolToF32(x: number, out: number, rows: number, n: number, xs: number): void;
   [elementwise: string]: (...args: number[]) => void;
@@ -94,7 +94,7 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("argmaxOuter", I(5), [], argOuter(">"))
     .func("argminOuter", I(5), [], argOuter("<"))
     .func("window", I(13), [], windowKernel)
-    .func("windowImage", I(17), [], windowImage(m))
+    .func("windowImage", I(20), [], windowImage(m))
     .func("castF32ToBool", I(5), [], castKernel("bool"))
     .func("castBoolToF32", I(5), [], castKernel("float32"));
   for (const op of UNARY_OPS) m.func(`un_${op}`, I(5), [], unaryKernel(op));

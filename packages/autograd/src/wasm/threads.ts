@@ -48,7 +48,7 @@ export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
 const ELEMENTWISE = /^(un|bin|cmp|cmpi|where)_/;
 
 const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8, KERNEL_COUNT = 9;
-/** int32 slots per task: the function id and up to 19 arguments (windowImage has 16). */
+/** int32 slots per task: the function id and up to 19 arguments (windowImage has 19). */
 const STRIDE = 20;
 
 let requested = defaultThreads();

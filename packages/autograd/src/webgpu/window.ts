@@ -12,19 +12,23 @@ import { sizeOf, windowOutSize } from "../shape.js";
 import type { GpuData, GpuRuntime } from "./device.js";
 import { entry1d, PRELUDE, WG, wgslType } from "./wgsl.js";
 
-/** Parameters shared by both: total, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow. */
+/**
+ * Parameters shared by both: total, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, and NB, the
+ * images sharing a column row: 1 for columns `[N, C·kh·kw, L]`, N for `[C·kh·kw, N, L]`
+ * (`p.batchInColumns`).
+ */
 function params(total: number, shape: readonly number[], p: WindowParams): number[] {
   const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
-  return [total, shape[1]!, shape[2]!, shape[3]!, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow];
+  return [total, shape[1]!, shape[2]!, shape[3]!, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, p.batchInColumns ? shape[0]! : 1];
 }
 
 const NAMES = `
   let C = P[1]; let H = i32(P[2]); let W = i32(P[3]);
   let kh = P[4]; let kw = P[5]; let sh = i32(P[6]); let sw = i32(P[7]);
   let ph = i32(P[8]); let pw = i32(P[9]); let dh = i32(P[10]); let dw = i32(P[11]);
-  let oh = P[12]; let ow = P[13];`;
+  let oh = P[12]; let ow = P[13]; let NB = P[14];`;
 
-/** im2col: NCHW `x` → `[N, C·kh·kw, oh·ow]`, zero padding. */
+/** im2col: NCHW `x` → `[N, C·kh·kw, oh·ow]` (or `[C·kh·kw, N, oh·ow]`), zero padding. */
 export function unfold(rt: GpuRuntime, x: GpuData, shape: readonly number[], p: WindowParams, dtype: DType): GpuData {
   const t = wgslType(dtype);
   const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
@@ -39,8 +43,10 @@ ${entry1d()}
   if (i >= P[0]) { return; }${NAMES}
   let L = oh * ow;
   let l = i % L;
-  let row = (i / L) % (C * kh * kw);
-  let n = i / (L * C * kh * kw);
+  // i = ((n₁·R + row)·NB + n₀)·L + l, where one of n₁ (NB = 1) and n₀ (NB = N) is the image.
+  let rest = i / (L * NB);
+  let row = rest % (C * kh * kw);
+  let n = rest / (C * kh * kw) + (i / L) % NB;
   let kj = row % kw;
   let ki = (row / kw) % kh;
   let c = row / (kw * kh);
@@ -57,7 +63,7 @@ ${entry1d()}
   return out;
 }
 
-/** col2im: `[N, C·kh·kw, oh·ow]` → NCHW `outShape`, summing overlaps. */
+/** col2im: `[N, C·kh·kw, oh·ow]` (or `[C·kh·kw, N, oh·ow]`) → NCHW `outShape`, summing overlaps. */
 export function fold(rt: GpuRuntime, cols: GpuData, outShape: readonly number[], p: WindowParams, dtype: DType): GpuData {
   const t = wgslType(dtype);
   const total = sizeOf(outShape);
@@ -73,6 +79,11 @@ ${entry1d()}
   let y = i32((i / u32(W)) % u32(H));
   let nc = i / (u32(W) * u32(H));
   let L = oh * ow;
+  // Column row r of image n starts at n·imgStride + r·rowStride.
+  let rowStride = NB * L;
+  let imgStride = select(L, C * kh * kw * L, NB == 1u);
+  let n = nc / C;
+  let c = nc % C;
   var acc = ${t}(0);
   for (var ki = 0u; ki < kh; ki++) {
     let ty = y + ph - i32(ki) * dh;
@@ -84,8 +95,7 @@ ${entry1d()}
       if (tx < 0 || tx % sw != 0) { continue; }
       let ox = u32(tx / sw);
       if (ox >= ow) { continue; }
-      // Column row (c·kh + ki)·kw + kj of image n: nc·kh·kw + ki·kw + kj.
-      acc += X[((nc * kh + ki) * kw + kj) * L + oy * ow + ox];
+      acc += X[n * imgStride + ((c * kh + ki) * kw + kj) * rowStride + oy * ow + ox];
     }
   }
   Y[i] = acc;

@@ -9,30 +9,38 @@ import { getNumThreads, runTasks } from "../threads.js";
 import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
 
 /**
- * Runs im2col (toCols) or col2im over NCHW `shape`, split across threads. Column rows run over
- * (image, channel, tap), so a batch of N images of C channels is laid out exactly as one image of
- * N·C channels: a task is a run of those N·C planes, not an image. (One task per image cost more
- * in JS than in wasm for maxPool2d's 1024 single-channel 10×10 planes.)
+ * Runs im2col (toCols) or col2im over NCHW `shape`, split across threads. A task is a run of the
+ * batch's N·C image planes, not an image (one task per image cost more in JS than in wasm for
+ * maxPool2d's 1024 single-channel 10×10 planes). Columns `[N, C·kk, L]` (NB = 1) or, with
+ * `p.batchInColumns`, `[C·kk, N, L]` (NB = N): plane (b, ch)'s tap rows start at
+ * b·imgStride + ch·kk·rowStride.
  */
 function windowWalk(c: Call, shape: Shape, p: WindowParams, img: number, cols: number, toCols: boolean): void {
   const [n, ch, h, w] = shape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
-  const planeCols = p.kernel[0] * p.kernel[1] * oh * ow * 4;
+  const kk = p.kernel[0] * p.kernel[1];
+  const nb = p.batchInColumns ? n : 1;
+  const [rowStride, imgStride] = [nb * oh * ow * 4, nb === 1 ? ch * kk * oh * ow * 4 : oh * ow * 4];
   const planes = n * ch;
-  const work = planes * planeCols;
+  const work = planes * kk * oh * ow * 4;
   // A few tasks per thread so the threads stay busy when planes differ in cost (borders).
   const chunks = Math.min(planes, work < 2e6 ? 1 : 4 * Math.max(1, getNumThreads()));
   const tasks: number[][] = [];
   for (let t = 0; t < chunks; t++) {
     const [p0, p1] = [Math.floor((t * planes) / chunks), Math.floor(((t + 1) * planes) / chunks)];
-    tasks.push([img + p0 * h * w * 4, cols + p0 * planeCols, p1 - p0, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0]);
+    const [b0, c0] = [Math.floor(p0 / ch), p0 % ch];
+    const colsAt = cols + b0 * imgStride + c0 * kk * rowStride;
+    tasks.push([img + p0 * h * w * 4, colsAt, p1 - p0, ch, c0, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0, nb]);
   }
   runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), work);
 }
 
-/** Whether the window is the whole unpadded image: then im2col's columns are the image itself. */
+/**
+ * Whether the window is the whole unpadded image: then im2col's columns are the image itself
+ * (not with the batch in the columns, where they are its transpose `[C·H·W, N]`).
+ */
 const wholeImage = (shape: Shape, p: WindowParams) =>
-  p.kernel[0] === shape[2] && p.kernel[1] === shape[3] && p.padding[0] === 0 && p.padding[1] === 0;
+  p.kernel[0] === shape[2] && p.kernel[1] === shape[3] && p.padding[0] === 0 && p.padding[1] === 0 && (!p.batchInColumns || shape[0] === 1);
 
 export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): Data {
   const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);

@@ -103,15 +103,20 @@ export function windowKernel(c: Code): void {
 }
 
 /**
- * windowImage(img, cols, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, scratch): im2col
- * (or col2im) of one image: every (channel, kernel tap) with its valid output-column interval
- * [ox0, ox1) — x = ox·SW + dx must lie in [0, W) — then {@link windowKernel} for the rows. C
- * may be N·C of a batch (a batch's columns are laid out as one image of N·C channels); tasks
- * take disjoint runs of channels, so they write disjoint outputs; `scratch` is unused.
+ * windowImage(img, cols, P, C, ch0, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, NB,
+ * scratch): im2col (or col2im) of a run of P consecutive image planes (planes of a batch are
+ * consecutive, N·C of them; the first is channel ch0 of its image, whose columns start at
+ * `cols`): every (plane, kernel tap) with its valid output-column interval [ox0, ox1) — x =
+ * ox·SW + dx must lie in [0, W) — then {@link windowKernel} for the tap's row of L = OH·OW.
+ * NB images share each column row: NB = 1 is `[N, C·KH·KW, L]` (rows L apart, images C·KH·KW·L
+ * apart: a batch is one image of N·C channels), NB = N is `[C·KH·KW, N, L]` (rows N·L apart,
+ * images L). Tasks take disjoint runs of planes, so they write disjoint outputs; `scratch` is
+ * unused.
  */
 export function windowImage(m0: ModuleBuilder) {
   return (c: Code) => {
-    const [img, cols, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols] = I(16).map((_, i) => i);
+    const [img, cols, P, C, ch0, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, NB] = I(19).map((_, i) => i);
+    const pl = c.local(i32);
     const ch = c.local(i32);
     const ki = c.local(i32);
     const kj = c.local(i32);
@@ -121,11 +126,20 @@ export function windowImage(m0: ModuleBuilder) {
     const t = c.local(i32);
     const imgBase = c.local(i32);
     const colBase = c.local(i32);
-    const L4 = c.local(i32);
-    c.get(OH).get(OW).i32Mul().i32Const(2).i32Shl().set(L4);
+    const tapBase = c.local(i32);
+    const rowStride = c.local(i32);
+    const nextImage = c.local(i32);
+    // rowStride = NB·L·4 bytes; after an image's last channel the columns move on by
+    // nextImage = (NB = 1 ? 0 : L·4 − C·KH·KW·rowStride) (NB = 1: images follow their rows).
+    c.get(OH).get(OW).i32Mul().get(NB).i32Mul().i32Const(2).i32Shl().set(rowStride);
+    c.i32Const(0);
+    c.get(OH).get(OW).i32Mul().i32Const(2).i32Shl().get(C).get(KH).i32Mul().get(KW).i32Mul().get(rowStride).i32Mul().i32Sub();
+    c.get(NB).i32Const(1).i32Eq().select().set(nextImage);
+    c.get(img).set(imgBase);
     c.get(cols).set(colBase);
-    c.for(ch, () => c.i32Const(0), () => c.get(C), 1, () => {
-      c.get(img).get(ch).get(H).i32Mul().get(W).i32Mul().i32Const(2).i32Shl().i32Add().set(imgBase);
+    c.get(ch0).set(ch);
+    c.for(pl, () => c.i32Const(0), () => c.get(P), 1, () => {
+      c.get(colBase).set(tapBase);
       c.for(ki, () => c.i32Const(0), () => c.get(KH), 1, () => {
         c.for(kj, () => c.i32Const(0), () => c.get(KW), 1, () => {
           c.get(kj).get(DW).i32Mul().get(PW).i32Sub().set(dx);
@@ -143,12 +157,19 @@ export function windowImage(m0: ModuleBuilder) {
           c.get(ox0).get(t).get(ox0).i32GtS().select().set(ox1);
           c.end();
           c.get(ox1).get(ox0).i32GtS().if();
-          c.get(imgBase).get(colBase).get(OH).get(OW).get(H).get(W).get(SH).get(SW);
+          c.get(imgBase).get(tapBase).get(OH).get(OW).get(H).get(W).get(SH).get(SW);
           c.get(ki).get(DH).i32Mul().get(PH).i32Sub().get(dx).get(ox0).get(ox1).get(toCols).call(m0.indexOf("window"));
           c.end();
-          c.get(colBase).get(L4).i32Add().set(colBase);
+          c.get(tapBase).get(rowStride).i32Add().set(tapBase);
         });
       });
+      // Next plane: the image's next channel (its rows follow this one's), or the next image.
+      c.get(imgBase).get(H).get(W).i32Mul().i32Const(2).i32Shl().i32Add().set(imgBase);
+      c.get(tapBase).set(colBase);
+      c.get(ch).i32Const(1).i32Add().tee(ch).get(C).i32Eq().if();
+      c.i32Const(0).set(ch);
+      c.get(colBase).get(nextImage).i32Add().set(colBase);
+      c.end();
     });
   };
 }
