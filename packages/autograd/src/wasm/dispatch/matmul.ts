@@ -28,11 +28,14 @@ function operand(c: Call, d: BackendData, n: number): Operand {
 /**
  * Batched float32 matmul: `out[b] = a[b] · y[b]` over broadcast batch dims. Accumulates in
  * float32 (the cpu kernel in float64), so results differ by at most the summation-order bound
- * (k + 2)·2⁻²⁴·Σₚ|aᵢₚ·bₚⱼ| from the exactly rounded product. Either operand may be a
- * {@link TransposedView} (packed straight from its base).
+ * (k + 2)·2⁻²⁴·Σₚ|aᵢₚ·bₚⱼ| from the exactly rounded product — whatever the order, so it covers
+ * both paths: the packed one (k in blocks of KC, each summed in order) and the dot-product one
+ * for skinny long-k A·Bᵀ (float32 sums over k-chunks of at most 1024, added in float64 and
+ * rounded once). Which path an element takes depends on the product's shape only, never on the
+ * thread count. Either operand may be a {@link TransposedView} (packed straight from its base).
  *
- * A batch that shares B is folded into one product of stacked rows `[nb·m, k]·[k, n]` (each
- * element's sum runs over p in the same order either way, so folding changes no value); a batch
+ * A batch that shares B is folded into one product of stacked rows `[nb·m, k]·[k, n]` (on the
+ * packed path each element's sum runs over p in the same order either way); a batch
  * sharing A with narrow B (n < 2·NR) puts the B matrices side by side, `[m, k]·[k, nb·n]`, which
  * packs A once instead of nb times and keeps n = 1 products from padding every tile to NR columns.
  * All products of a call form one parallel job (see threads.ts).
