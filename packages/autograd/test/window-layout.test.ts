@@ -4,9 +4,9 @@
  * the first two axes swapped, and its col2im the col2im of the swapped columns, bit for bit (both
  * layouts walk in the same order, so fold's sums are the same), over random geometries (padding,
  * stride, dilation, N = 1 and N > 1, odd L, many channels): the cpu kernels against a swap written
- * here; wasm against cpu at the kernel level, with runs of planes that start mid-image, on 1 and
- * 2 threads; the ops on each backend; gradients through the VJPs (which keep the layout) by
- * finite differences, second order too; compiled conv2d equals eager.
+ * here; wasm against cpu at the kernel level, split into tasks on 1 and 2 threads; the ops on
+ * each backend; gradients through the VJPs (which keep the layout) by finite differences, second
+ * order too; compiled conv2d equals eager.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import * as dg from "@deltagrad/autograd";
@@ -113,12 +113,13 @@ describe.skipIf(!wasmSimdSupported())("wasm kernels with the batch in the column
     check([8, 16, 5, 5], P([5, 5]), 6);
   });
 
-  it("runs of planes that start mid-image, on 1 and 2 threads (more than 2 MB of columns)", () => {
+  it("tasks on 1 and 2 threads (more than 2 MB of columns): runs of planes from mid-image, runs of a channel's images", () => {
     const before = dg.getNumThreads();
     try {
       for (const threads of [1, 2]) {
         dg.setNumThreads(threads);
-        // 35 planes in 4 or 8 runs: run starts 8, 17, … are mid-image; both layouts.
+        // [N, C·kk, L]: 35 planes in 4 or 8 runs, starting mid-image (8, 17, …); [C·kk, N, L]:
+        // each channel's 5 images in 1 or 2 runs (uneven), taps outside.
         for (const p of [P([3, 3]), inColumns(P([3, 3]))]) check([5, 7, 44, 44], p, 7, p);
         check([3, 13, 40, 30], P([3, 3], [1, 2], [1, 1], [2, 1]), 8);
         check([64, 6, 14, 14], P([5, 5]), 9);

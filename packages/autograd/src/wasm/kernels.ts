@@ -62,7 +62,7 @@ export interface KernelExports {
   argmaxOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   argminOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   window(img: number, cols: number, oh: number, ow: number, h: number, w: number, sh: number, sw: number, yOff: number, dx: number, ox0: number, ox1: number, toCols: number): void;
-  windowImage(img: number, cols: number, P: number, C: number, ch0: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, NB: number, scratch: number): void;
+  windowImage(img: number, cols: number, P: number, IPS: number, CPS: number, TS: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
   castF32ToBool(x: number, out: number, rows: number, n: number, xs: number): void;
   castBoolToF32(x: number, out: number, rows: number, n: number, xs: number): void;
   [elementwise: string]: (...args: number[]) => void;

@@ -9,28 +9,33 @@ import { getNumThreads, runTasks } from "../threads.js";
 import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
 
 /**
- * Runs im2col (toCols) or col2im over NCHW `shape`, split across threads. A task is a run of the
- * batch's N·C image planes, not an image (one task per image cost more in JS than in wasm for
- * maxPool2d's 1024 single-channel 10×10 planes). Columns `[N, C·kk, L]` (NB = 1) or, with
- * `p.batchInColumns`, `[C·kk, N, L]` (NB = N): plane (b, ch)'s tap rows start at
- * b·imgStride + ch·kk·rowStride.
+ * Runs im2col (toCols) or col2im over NCHW `shape`, split across threads. Columns
+ * `[N, C·kk, L]`: a task is a run of the batch's N·C image planes, whose columns follow each
+ * other (one task per image cost more in JS than in wasm for maxPool2d's 1024 single-channel
+ * 10×10 planes). Columns `[C·kk, N, L]` (`p.batchInColumns`): a task is a run of one channel's
+ * images, whose rows for each tap are adjacent; the kernel then loops over taps outside.
  */
 function windowWalk(c: Call, shape: Shape, p: WindowParams, img: number, cols: number, toCols: boolean): void {
   const [n, ch, h, w] = shape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
   const kk = p.kernel[0] * p.kernel[1];
-  const nb = p.batchInColumns ? n : 1;
-  const [rowStride, imgStride] = [nb * oh * ow * 4, nb === 1 ? ch * kk * oh * ow * 4 : oh * ow * 4];
-  const planes = n * ch;
-  const work = planes * kk * oh * ow * 4;
+  const [plane, L4] = [h * w * 4, oh * ow * 4];
+  const work = n * ch * kk * L4;
   // A few tasks per thread so the threads stay busy when planes differ in cost (borders).
-  const chunks = Math.min(planes, work < 2e6 ? 1 : 4 * Math.max(1, getNumThreads()));
+  const want = work < 2e6 ? 1 : 4 * Math.max(1, getNumThreads());
+  const geometry = [h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0];
   const tasks: number[][] = [];
-  for (let t = 0; t < chunks; t++) {
-    const [p0, p1] = [Math.floor((t * planes) / chunks), Math.floor(((t + 1) * planes) / chunks)];
-    const [b0, c0] = [Math.floor(p0 / ch), p0 % ch];
-    const colsAt = cols + b0 * imgStride + c0 * kk * rowStride;
-    tasks.push([img + p0 * h * w * 4, colsAt, p1 - p0, ch, c0, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0, nb]);
+  // Planes [p0, p1) of `count`, split into `chunks` runs.
+  const split = (count: number, chunks: number, task: (p0: number, p1: number) => void) => {
+    for (let t = 0; t < chunks; t++) task(Math.floor((t * count) / chunks), Math.floor(((t + 1) * count) / chunks));
+  };
+  if (!p.batchInColumns || n === 1) { // one image: both layouts are the same
+    split(n * ch, Math.min(n * ch, want), (p0, p1) => tasks.push([img + p0 * plane, cols + p0 * kk * L4, p1 - p0, plane, kk * L4, L4, ...geometry]));
+  } else {
+    for (let c0 = 0; c0 < ch; c0++) {
+      split(n, Math.min(n, Math.ceil(want / ch)), (b0, b1) =>
+        tasks.push([img + (b0 * ch + c0) * plane, cols + (c0 * kk * n + b0) * L4, b1 - b0, ch * plane, L4, n * L4, ...geometry]));
+    }
   }
   runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), work);
 }

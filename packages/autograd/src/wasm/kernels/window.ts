@@ -103,73 +103,85 @@ export function windowKernel(c: Code): void {
 }
 
 /**
- * windowImage(img, cols, P, C, ch0, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, NB,
- * scratch): im2col (or col2im) of a run of P consecutive image planes (planes of a batch are
- * consecutive, N·C of them; the first is channel ch0 of its image, whose columns start at
- * `cols`): every (plane, kernel tap) with its valid output-column interval [ox0, ox1) — x =
- * ox·SW + dx must lie in [0, W) — then {@link windowKernel} for the tap's row of L = OH·OW.
- * NB images share each column row: NB = 1 is `[N, C·KH·KW, L]` (rows L apart, images C·KH·KW·L
- * apart: a batch is one image of N·C channels), NB = N is `[C·KH·KW, N, L]` (rows N·L apart,
- * images L). Tasks take disjoint runs of planes, so they write disjoint outputs; `scratch` is
- * unused.
+ * windowImage(img, cols, P, IPS, CPS, TS, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols,
+ * scratch): im2col (or col2im) of P image planes: plane j is `img + j·IPS` and its tap t's
+ * column row of L = OH·OW floats `cols + j·CPS + t·TS` (bytes). For every kernel tap the valid
+ * output-column interval [ox0, ox1) — x = ox·SW + dx must lie in [0, W) — is computed once,
+ * then {@link windowKernel} runs the rows. The loop over the smaller column stride is the inner
+ * one, so the columns are written (or read) in address order: planes outside, taps inside for
+ * `[N, C·KH·KW, L]` (a run of a batch's planes: CPS = KH·KW·L·4, TS = L·4); taps outside, planes
+ * inside for `[C·KH·KW, N, L]` (a run of one channel's images: CPS = L·4, TS = N·L·4). Each
+ * plane still takes its taps in order, so col2im's sums are the same either way. Tasks take
+ * disjoint planes, so they write disjoint outputs; `scratch` is unused.
  */
 export function windowImage(m0: ModuleBuilder) {
   return (c: Code) => {
-    const [img, cols, P, C, ch0, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols, NB] = I(19).map((_, i) => i);
-    const pl = c.local(i32);
-    const ch = c.local(i32);
+    const [img, cols, P, IPS, CPS, TS, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, toCols] = I(19).map((_, i) => i);
+    const j = c.local(i32);
     const ki = c.local(i32);
     const kj = c.local(i32);
     const dx = c.local(i32);
     const ox0 = c.local(i32);
     const ox1 = c.local(i32);
     const t = c.local(i32);
-    const imgBase = c.local(i32);
-    const colBase = c.local(i32);
-    const tapBase = c.local(i32);
-    const rowStride = c.local(i32);
-    const nextImage = c.local(i32);
-    // rowStride = NB·L·4 bytes; after an image's last channel the columns move on by
-    // nextImage = (NB = 1 ? 0 : L·4 − C·KH·KW·rowStride) (NB = 1: images follow their rows).
-    c.get(OH).get(OW).i32Mul().get(NB).i32Mul().i32Const(2).i32Shl().set(rowStride);
-    c.i32Const(0);
-    c.get(OH).get(OW).i32Mul().i32Const(2).i32Shl().get(C).get(KH).i32Mul().get(KW).i32Mul().get(rowStride).i32Mul().i32Sub();
-    c.get(NB).i32Const(1).i32Eq().select().set(nextImage);
-    c.get(img).set(imgBase);
-    c.get(cols).set(colBase);
-    c.get(ch0).set(ch);
-    c.for(pl, () => c.i32Const(0), () => c.get(P), 1, () => {
-      c.get(colBase).set(tapBase);
-      c.for(ki, () => c.i32Const(0), () => c.get(KH), 1, () => {
-        c.for(kj, () => c.i32Const(0), () => c.get(KW), 1, () => {
-          c.get(kj).get(DW).i32Mul().get(PW).i32Sub().set(dx);
-          // ox0 = dx ≥ 0 ? 0 : min(OW, ⌈−dx / SW⌉)
-          c.i32Const(0);
-          c.i32Const(0).get(dx).i32Sub().get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
-          c.get(OW).get(t).get(OW).i32LtS().select();
-          c.get(dx).i32Const(0).i32GeS().select().set(ox0);
-          // ox1 = W − 1 − dx < 0 ? ox0 : max(ox0, min(OW, ⌊(W − 1 − dx) / SW⌋ + 1))
-          c.get(W).i32Const(1).i32Sub().get(dx).i32Sub().tee(t).i32Const(0).i32LtS().if();
-          c.get(ox0).set(ox1);
-          c.else();
-          c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
-          c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
-          c.get(ox0).get(t).get(ox0).i32GtS().select().set(ox1);
-          c.end();
-          c.get(ox1).get(ox0).i32GtS().if();
-          c.get(imgBase).get(tapBase).get(OH).get(OW).get(H).get(W).get(SH).get(SW);
-          c.get(ki).get(DH).i32Mul().get(PH).i32Sub().get(dx).get(ox0).get(ox1).get(toCols).call(m0.indexOf("window"));
-          c.end();
-          c.get(tapBase).get(rowStride).i32Add().set(tapBase);
-        });
+    const ip = c.local(i32);
+    const cp = c.local(i32);
+    const base = c.local(i32);
+    /** dx, ox0, ox1 of tap (ki, kj); leaves `ox1 > ox0` on the stack. */
+    const tap = () => {
+      c.get(kj).get(DW).i32Mul().get(PW).i32Sub().set(dx);
+      // ox0 = dx ≥ 0 ? 0 : min(OW, ⌈−dx / SW⌉)
+      c.i32Const(0);
+      c.i32Const(0).get(dx).i32Sub().get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
+      c.get(OW).get(t).get(OW).i32LtS().select();
+      c.get(dx).i32Const(0).i32GeS().select().set(ox0);
+      // ox1 = W − 1 − dx < 0 ? ox0 : max(ox0, min(OW, ⌊(W − 1 − dx) / SW⌋ + 1))
+      c.get(W).i32Const(1).i32Sub().get(dx).i32Sub().tee(t).i32Const(0).i32LtS().if();
+      c.get(ox0).set(ox1);
+      c.else();
+      c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
+      c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
+      c.get(ox0).get(t).get(ox0).i32GtS().select().set(ox1);
+      c.end();
+      c.get(ox1).get(ox0).i32GtS();
+    };
+    /** window() for plane at ip, column row at cp. */
+    const run = () => {
+      c.get(ip).get(cp).get(OH).get(OW).get(H).get(W).get(SH).get(SW);
+      c.get(ki).get(DH).i32Mul().get(PH).i32Sub().get(dx).get(ox0).get(ox1).get(toCols).call(m0.indexOf("window"));
+    };
+    const taps = (body: () => void) =>
+      c.for(ki, () => c.i32Const(0), () => c.get(KH), 1, () => c.for(kj, () => c.i32Const(0), () => c.get(KW), 1, body));
+    c.get(CPS).get(TS).i32LtU().if();
+    // Taps outside: each tap's rows of all P planes are adjacent.
+    taps(() => {
+      tap();
+      c.if();
+      c.get(img).set(ip);
+      c.get(cols).get(ki).get(KW).i32Mul().get(kj).i32Add().get(TS).i32Mul().i32Add().set(cp);
+      c.for(j, () => c.i32Const(0), () => c.get(P), 1, () => {
+        run();
+        c.get(ip).get(IPS).i32Add().set(ip);
+        c.get(cp).get(CPS).i32Add().set(cp);
       });
-      // Next plane: the image's next channel (its rows follow this one's), or the next image.
-      c.get(imgBase).get(H).get(W).i32Mul().i32Const(2).i32Shl().i32Add().set(imgBase);
-      c.get(tapBase).set(colBase);
-      c.get(ch).i32Const(1).i32Add().tee(ch).get(C).i32Eq().if();
-      c.i32Const(0).set(ch);
-      c.get(colBase).get(nextImage).i32Add().set(colBase);
       c.end();
     });
+    c.else();
+    // Planes outside: a plane's tap rows are adjacent.
+    c.get(img).set(ip);
+    c.get(cols).set(base);
+    c.for(j, () => c.i32Const(0), () => c.get(P), 1, () => {
+      c.get(base).set(cp);
+      taps(() => {
+        tap();
+        c.if();
+        run();
+        c.end();
+        c.get(cp).get(TS).i32Add().set(cp);
+      });
+      c.get(ip).get(IPS).i32Add().set(ip);
+      c.get(base).get(CPS).i32Add().set(base);
+    });
+    c.end();
   };
 }
