@@ -136,7 +136,7 @@ const DOT_MIN_K = 1024;
  * a multiple of 4 within [256, 1024] so each chunk's rows stay in cache. A function of k alone:
  * the chunks, and so the order of the partial sums, never depend on the thread count.
  */
-export function dotChunk(k: number): number {
+function dotChunk(k: number): number {
   return Math.min(1024, Math.max(256, roundUp(Math.ceil(k / 8), 4)));
 }
 
