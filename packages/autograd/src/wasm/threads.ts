@@ -4,7 +4,8 @@
  * the module and its integer arguments — written into wasm memory. The calling thread publishes
  * the table, wakes the workers, takes tasks itself, and waits until all are done; tasks are
  * claimed one at a time through an atomic counter. Each task writes its own part of the output
- * (matmul: whole column blocks), and which thread runs it changes nothing, so results are
+ * (matmul: whole column blocks, or one k-chunk's partial product; an elementwise op: a piece of
+ * its rows or columns), and which thread runs it changes nothing, so results are
  * identical bit for bit whatever the thread count.
  *
  * Node and Deno get `node:worker_threads` (unref'd, so a finished program exits); where that
@@ -71,7 +72,7 @@ function builtin<T>(id: string): T | undefined {
 }
 
 /**
- * Sets how many threads the wasm backend's matmul and convolution kernels use (1 = the calling
+ * Sets how many threads the wasm backend's matmul, convolution and large elementwise kernels use (1 = the calling
  * thread only); the default is the number of available cores. Results are bit-for-bit identical
  * whatever the count. Where worker threads are unavailable (no shared memory, or no
  * `node:worker_threads`), kernels run on the calling thread whatever the setting.
