@@ -1,5 +1,6 @@
 /**
- * Eager elementwise ops on the worker threads (wasm/dispatch/elementwise.ts): a large op's kernel
+ * Eager elementwise ops on the worker threads (wasm/dispatch/elementwise.ts; sizes above its
+ * thresholds: 2²⁰ elements for a binary op, compare or where, 2¹⁷ for exp): a large op's kernel
  * calls are split into pieces of rows, or of whole 16-element column blocks of one long row, so
  * every element is computed by the same lane operations — the bits equal one thread's. Cases
  * cover each split: one long row with a scalar tail (unary, vector·scalar, scalar·vector), many
@@ -31,13 +32,13 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("elementwise ops on 1 and 2
 
   test.each([
     { name: "exp over one row of 300,001 (column pieces, scalar tail)", shapes: [[300_001]], fn: (x: Tensor) => x.exp() },
-    { name: "vector · scalar over one long row", shapes: [[262_147]], fn: (x: Tensor) => x.maximum(0.25) },
-    { name: "scalar − vector over one long row", shapes: [[262_147]], fn: (x: Tensor) => tensor(1).sub(x) },
-    { name: "many rows with a row operand", shapes: [[4096, 77], [77]], fn: (x: Tensor, b: Tensor) => x.add(b) },
-    { name: "few rows with a per-channel operand", shapes: [[1, 3, 317, 319], [3, 1, 1]], fn: (x: Tensor, c: Tensor) => x.mul(c) },
+    { name: "vector · scalar over one long row", shapes: [[1_048_583]], fn: (x: Tensor) => x.maximum(0.25) },
+    { name: "scalar − vector over one long row", shapes: [[1_048_583]], fn: (x: Tensor) => tensor(1).sub(x) },
+    { name: "many rows with a row operand", shapes: [[16384, 77], [77]], fn: (x: Tensor, b: Tensor) => x.add(b) },
+    { name: "few rows with a per-channel operand", shapes: [[1, 3, 600, 601], [3, 1, 1]], fn: (x: Tensor, c: Tensor) => x.mul(c) },
     { name: "broadcast compare, bool output, many walk calls", shapes: [[64, 1, 8192], [1, 4, 1]], fn: (x: Tensor, y: Tensor) => x.greater(y) },
-    { name: "where with a bool condition and a scalar", shapes: [[64, 6, 28, 28]], fn: (x: Tensor) => dg.where(x.greater(0), x, 0) },
-    { name: "where over a broadcast mask", shapes: [[16, 1, 4096], [16, 4, 4096]], fn: (x: Tensor, g: Tensor) => dg.where(x.less(0.5), g, x) },
+    { name: "where with a bool condition and a scalar", shapes: [[256, 6, 28, 28]], fn: (x: Tensor) => dg.where(x.greater(0), x, 0) },
+    { name: "where over a broadcast mask", shapes: [[64, 1, 4096], [64, 4, 4096]], fn: (x: Tensor, g: Tensor) => dg.where(x.less(0.5), g, x) },
   ])("$name: the same bits as one thread", async ({ shapes, fn }) => {
     setBackend("wasm");
     dg.setNumThreads(2);

@@ -13,10 +13,14 @@ import { getNumThreads, runElementwiseTasks } from "../threads.js";
 import { walk2 } from "./walk.js";
 
 /**
- * Elements × operands (inputs and output) from which one op is split across the threads: below
- * it, waking them costs about what it saves (a binary op on ~170 k floats, ~0.1 ms).
+ * Work from which one op is split across the threads — elements weighted by the op's cost per
+ * element (1 for a binary op, a compare or where; {@link UNARY_COST} for the unary ops). Handing
+ * out a job costs ~50 µs on a 2-core VM (waking a worker), so only an op that takes well over
+ * that alone gains: a product of 1 M floats (0.20 → 0.18 ms), `exp` of 400 k (0.87 → 0.52 ms).
  */
-const THREAD_WORK = 1 << 19;
+const THREAD_WORK = 1 << 20;
+/** Relative cost per element of the unary kernels (a binary op on float32 is 1). */
+const UNARY_COST: Partial<Record<UnaryOp, number>> = { exp: 8, log: 8, erf: 8, expm1: 8, log1p: 8, sqrt: 2, reciprocal: 2 };
 /** Elements per kernel call below which a walk's calls are not handed out as tasks. */
 const MIN_TASK = 4096;
 
@@ -63,7 +67,7 @@ export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number):
   const o = c.out(dtype, n);
   const name = `un_${op as UnaryOp}`;
   const f = c.rt.k[name as `un_${UnaryOp}`]!;
-  if (2 * n >= THREAD_WORK && getNumThreads() > 1) threaded(name, f, [[px, o.ptr, 1, n, 0]], 1, [4], [true], 4);
+  if (n * (UNARY_COST[op as UnaryOp] ?? 1) >= THREAD_WORK && getNumThreads() > 1) threaded(name, f, [[px, o.ptr, 1, n, 0]], 1, [4], [true], 4);
   else f(px, o.ptr, 1, n, 0);
   return c.finish(o, dtype, n);
 }
@@ -86,7 +90,7 @@ function broadcastRun(name: string, ins: { d: BackendData; shape: Shape; bytes: 
     // collects the calls and splits them across the threads instead.
     const k = ins.length;
     const args = new Array<number>(2 * k + 3).fill(0);
-    const calls: number[][] | null = n * (k + 1) >= THREAD_WORK && getNumThreads() > 1 ? [] : null;
+    const calls: number[][] | null = n >= THREAD_WORK && getNumThreads() > 1 ? [] : null;
     let kernel: ((...a: number[]) => void) | undefined;
     let full = "";
     let vec: boolean[] = [];
