@@ -5,6 +5,7 @@
  * scalar tail of every column block), row and per-channel operands, bool masks stored as bytes.
  */
 import { afterEach, describe, expect, test } from "vitest";
+import { bits, firstDiff } from "./wasm-support.js";
 import * as dg from "@deltagrad/autograd";
 import { compile, getBackend, manualSeed, rand, setBackend, type Tensor } from "@deltagrad/autograd";
 
@@ -14,14 +15,6 @@ afterEach(() => {
   setBackend(initial);
   dg.setNumThreads(initialThreads);
 });
-
-/** The bytes of a tensor's values (float bits, NaN payloads and −0 included). */
-const bits = (t: Tensor) => {
-  const v = t.dataSync();
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-};
-/** Where two byte strings first differ (−1: equal), so a failure names an element instead of printing megabytes. */
-const firstDiff = (a: Buffer, b: Buffer) => (a.equals(b) ? -1 : a.findIndex((x, i) => x !== b[i]));
 
 describe.skipIf(!dg.listBackends().includes("wasm"))("fused kernels on 1 and 2 threads", () => {
   const big = (seed: number, shape: number[]) => {

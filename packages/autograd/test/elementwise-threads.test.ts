@@ -8,6 +8,7 @@
  * 4,096 elements each (broadcast compare with a bool output, where over a broadcast mask).
  */
 import { afterEach, describe, expect, test } from "vitest";
+import { bits, firstDiff } from "./wasm-support.js";
 import * as dg from "@deltagrad/autograd";
 import { getBackend, manualSeed, rand, setBackend, tensor, type Tensor } from "@deltagrad/autograd";
 
@@ -17,12 +18,6 @@ afterEach(() => {
   setBackend(initial);
   dg.setNumThreads(initialThreads);
 });
-
-const bits = (t: Tensor) => {
-  const v = t.dataSync();
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-};
-const firstDiff = (a: Buffer, b: Buffer) => (a.equals(b) ? -1 : a.findIndex((x, i) => x !== b[i]));
 
 describe.skipIf(!dg.listBackends().includes("wasm"))("elementwise ops on 1 and 2 threads", () => {
   const big = (seed: number, shape: number[]) => {

@@ -2,7 +2,16 @@
  * Test support for the wasm backend: run a kernel the way the core does (operands uploaded,
  * result read back, handles released) and deterministic inputs.
  */
-import { wasmBackend, type BackendData, type DType, type TypedArray } from "@deltagrad/autograd";
+import { wasmBackend, type BackendData, type DType, type Tensor, type TypedArray } from "@deltagrad/autograd";
+
+/** The bytes of a tensor's values (float bits, NaN payloads and −0 included), for bit-for-bit comparisons. */
+export const bits = (t: Tensor): Buffer => {
+  const v = t.dataSync();
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+};
+
+/** Where two byte strings first differ (−1: equal), so a failure names an element instead of printing megabytes. */
+export const firstDiff = (a: Buffer, b: Buffer): number => (a.equals(b) ? -1 : a.findIndex((x, i) => x !== b[i]));
 
 /** Deterministic floats in [−1, 1) (a 32-bit LCG). */
 export function rand(n: number, seed: number): Float32Array {

@@ -314,10 +314,12 @@ export function registerKernel(bytes: Uint8Array): number {
  */
 export function runKernelTasks(id: number, f: (...a: number[]) => void, tasks: number[][]): void {
   const threads = threadsFor(tasks.length, 64);
-  if (threads === 1) {
-    for (const args of tasks) f(...args, 0);
-    return;
-  }
+  if (threads === 1) for (const args of tasks) f(...args, 0);
+  else runOnPool(id, f, tasks, threads);
+}
+
+/** Runs a job of no scratch on the pool's `threads` threads, its task table held only while it runs. */
+function runOnPool(id: number, f: (...a: number[]) => void, tasks: number[][], threads: number): void {
   const heap = pool!.rt.heap;
   let table = -1;
   try {
@@ -338,17 +340,8 @@ export function runKernelTasks(id: number, f: (...a: number[]) => void, tasks: n
 export function runElementwiseTasks(name: string, f: (...a: number[]) => void, tasks: number[][]): void {
   const threads = threadsFor(tasks.length, 64);
   const id = threads > 1 ? pool!.ids.get(name) : undefined;
-  if (id === undefined) {
-    for (const args of tasks) f(...args);
-    return;
-  }
-  const heap = pool!.rt.heap;
-  let table = -1;
-  try {
-    runJob(id, f, tasks, 0, 0, threads, (b) => (table = heap.alloc(b)));
-  } finally {
-    if (table >= 0) heap.free(table, tasks.length * STRIDE * 4);
-  }
+  if (id === undefined) for (const args of tasks) f(...args);
+  else runOnPool(id, f, tasks, threads);
 }
 
 /** Claims the next task of job `gen`, or −1 when none is left (or the job is over). */
