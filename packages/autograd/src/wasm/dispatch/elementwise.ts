@@ -41,7 +41,7 @@ function threaded(name: string, f: (...a: number[]) => void, calls: number[][], 
       tasks.push(a);
       continue;
     }
-    const byRows = rows >= per || rows > 1;
+    const byRows = rows > 1;
     const len = byRows ? rows : inner;
     const step = byRows ? Math.ceil(len / per) : Math.ceil(len / per / 16) * 16;
     for (let s = 0; s < len; s += step) {
