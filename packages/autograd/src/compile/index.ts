@@ -155,6 +155,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   const cache = new Map<string, Entry>();
   const stats: CompileStats = { calls: 0, traces: 0, hits: 0, eagerCalls: 0, compileMs: 0, planMs: 0, cacheSize: 0, recordedOps: 0, kernels: 0, fusedKernels: 0, fusedOps: 0, singleFunction: false };
   let lastPlan: Plan | null = null;
+  /** What describe() says instead of a plan: before any trace, or when the last one made state (not planned). */
+  let unplanned = "(not traced yet)";
 
   const drop = (key: string) => {
     const e = cache.get(key);
@@ -195,11 +197,13 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
     const shape = shapeOf(result);
     const recording = rec.finish();
     const backend = getBackend();
+    const foreign = recording.values.some((v) => (v.kind === "live" || v.kind === "input") && (v.tensor ?? tensors[v.index]!).backend !== backend);
+    const eager = needsGraph || foreign;
     // A trace whose host regions made state (an optimizer's first step creates its moments)
     // cannot replay: the next call fails the same check and traces again. So it is not planned
-    // or cached — planning it was most of a first compiled training step's extra cost.
-    const stale = recording.hosts.some((h) => captureHost(h) === null);
-    const foreign = recording.values.some((v) => (v.kind === "live" || v.kind === "input") && (v.tensor ?? tensors[v.index]!).backend !== backend);
+    // or cached — planning it was most of a first compiled training step's extra cost. (An
+    // eager entry is cached as before: its next call runs fn, whatever its regions did.)
+    const stale = !eager && recording.hosts.some((h) => captureHost(h) === null);
     const grads = [...recording.grads.entries()];
     const entry: Entry = {
       sig: signatureOf(args, backend),
@@ -210,17 +214,19 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
         entryNull: grads.map(([, g]) => g.entryNull),
         live: recording.values.filter((v) => v.kind === "live").map((v) => v.tensor!),
       },
-      eager: needsGraph || foreign,
+      eager,
       remat: needsGraph && !foreign && pureInArgs(args, shape, recording),
       rec: recording,
       plan: null,
       result: shape,
       scalarVals: new Map(),
     };
-    if (!entry.eager && !stale) {
+    if (stale) unplanned = "(not planned yet: the last trace made state, such as an optimizer's moments, so the next call traces again)";
+    else if (!eager) {
       entry.plan = plan(recording, outs, backend);
       for (const h of recording.hosts) for (const id of h.scalars) entry.scalarVals.set(id, recording.values[id]!.data![0]!);
       lastPlan = entry.plan;
+      unplanned = "";
       stats.recordedOps = entry.plan.recorded;
       stats.kernels = entry.plan.steps.length;
       stats.fusedKernels = entry.plan.steps.filter((st) => st.group !== null).length;
@@ -355,7 +361,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, options: 
   };
   return Object.assign(compiled, {
     stats: (): CompileStats => ({ ...stats, cacheSize: cache.size }),
-    describe: (): string => (lastPlan === null ? (stats.traces === 0 ? "(not traced yet)" : "(not planned yet: the traces so far made state, such as an optimizer's moments, so the next call traces again)") : describePlan(lastPlan)),
+    describe: (): string => (lastPlan === null || unplanned !== "" ? unplanned : describePlan(lastPlan)),
     clear: (): void => {
       for (const k of [...cache.keys()]) drop(k);
       stats.cacheSize = 0;

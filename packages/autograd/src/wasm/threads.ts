@@ -31,7 +31,8 @@
  * A task is STRIDE int32s: function id, then its arguments; the runner appends the thread's
  * scratch address. KERNEL_COUNT (slot 9) counts the kernels generated after start-up
  * ({@link registerKernel}: compile()'s fused kernels), listed as (pointer, length) of their
- * module bytes from int32 slot KERNELS on; their function ids follow TASK_FUNCTIONS'. NEXT carries the generation so that a worker waking late from an earlier job
+ * module bytes from int32 slot KERNELS on; their function ids follow the pool's function table
+ * (TASK_FUNCTIONS, then the elementwise kernels). NEXT carries the generation so that a worker waking late from an earlier job
  * can never claim a task of the next one before its table is complete.
  */
 import { DeltagradError } from "../errors.js";
@@ -429,10 +430,10 @@ function workerMain(data: WorkerData): void {
       // The table may lie beyond the memory size this thread last saw: view the current buffer.
       const i32 = new Int32Array(data.memory.buffer);
       const at = (table >> 2) + j * STRIDE!;
-      const f = fns[i32[at]!] ?? kernel(i32[at]!, i32);
+      const id = i32[at]!;
+      const f = fns[id] ?? kernel(id, i32);
       const args: number[] = [];
       for (let a = 1; a < STRIDE!; a++) args.push(i32[at + a]!);
-      const id = i32[at]!;
       if (id >= data.withScratch && id < data.names.length) f(...args.slice(0, f.length));
       else f(...args.slice(0, f.length - 1), scratch);
       if (Atomics.add(ctrl, DONE!, 1) + 1 === n) Atomics.notify(ctrl, DONE!);
