@@ -51,14 +51,16 @@ const ms = (f: () => void) => {
   return performance.now() - t;
 };
 
-/** Products and conv gradients on `threads` threads, for the bit-for-bit comparison. */
+/** Products, conv gradients and large elementwise ops (split across threads too) on `threads` threads, for the bit-for-bit comparison. */
 function sameBitsRun(threads: number): number[] {
   setNumThreads(threads);
   manualSeed(4);
   const x = randn([16, 3, 16, 16], { requiresGrad: true });
   const w = randn([8, 3, 5, 5], { requiresGrad: true });
   conv2d(x, w, null, { padding: 2 }).square().sum().backward();
-  return [matmul(randn([256, 300]), randn([300, 400])).dataSync(), x.grad!.dataSync(), w.grad!.dataSync()].flatMap((v) => Array.from(v));
+  const e = randn([300_001]).exp(); // one long row: column pieces, a scalar tail
+  const rows = randn([1024, 1100]).add(randn([1100])); // many rows with a row operand
+  return [matmul(randn([256, 300]), randn([300, 400])).dataSync(), x.grad!.dataSync(), w.grad!.dataSync(), e.dataSync(), rows.dataSync()].flatMap((v) => Array.from(v));
 }
 
 async function probe(threads: number): Promise<ThreadProbe> {
