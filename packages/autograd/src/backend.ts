@@ -102,6 +102,13 @@ export interface Backend {
   unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): BackendData;
   /** col2im: `[N, C·kh·kw, L]` (or `[C·kh·kw, N, L]`, `p.batchInColumns`) → NCHW `outShape`, summing overlaps (the adjoint of unfold). */
   fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype: DType): BackendData;
+  /**
+   * Max pooling's choice without its values: int32 `[N, C, oh, ow]`, each the flat index into
+   * NCHW `x` of its window's first largest element in row-major window order, taps in the padding
+   * skipped. NaN beats every number (the first NaN wins); a window whose taps are all −∞ gives its
+   * first tap inside the image (PyTorch's rule).
+   */
+  windowArgmax(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): BackendData;
 }
 
 const registry = new Map<string, Backend>();

@@ -40,6 +40,7 @@ export interface Attrs extends UnaryAttrs, BinaryAttrs, ReduceAttrs {
   scatterAdd: { axis: number; shape: number[] };
   unfold: WindowParams;
   fold: WindowParams & { outputShape: number[] };
+  windowArgmax: WindowParams;
   /** A node whose VJP is the user's closure ({@link customVjp}); its forward ran before recording. */
   customVjp: CustomVjpAttrs;
 }
@@ -258,6 +259,15 @@ export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
   fold: {
     forward: (b, [cols], p) => ({ data: b.fold(cols!.handle, p.outputShape, p, cols!.dtype), shape: p.outputShape.slice(), dtype: cols!.dtype }),
     vjp: (g, _, __, p) => [unfoldWith(g, p)],
+  },
+  // Max pooling's choice of element per window (int32 flat indices into x): maxPool2d gathers
+  // its values, so the gradient flows through gather's adjoint and this node needs none.
+  windowArgmax: {
+    forward: (b, [x], p) => {
+      const [oh, ow] = windowOutSize(x!.shape[2]!, x!.shape[3]!, p);
+      return { data: b.windowArgmax(x!.handle, x!.shape, p, x!.dtype), shape: [x!.shape[0]!, x!.shape[1]!, oh, ow], dtype: "int32" };
+    },
+    vjp: noGradient,
   },
   // The user's closures (custom-vjp.ts): fn computed the output unrecorded, vjp is checked there.
   customVjp: { forward: (b, xs, a) => a.forward(b, xs), vjp: (g, xs, y, a) => a.vjp(g, xs, y) },

@@ -326,3 +326,34 @@ describe.skipIf(!SIMD)("wasm memory", () => {
     expect(y.sum().itemSync()).toBe(2 * (2047 * 2048) / 2);
   });
 });
+
+describe.skipIf(!SIMD)("gather and scatterAdd (wasm kernels) equal the cpu kernels bit for bit", () => {
+  // Shapes around one axis, from one element a row (maxPool2d's flat gather) to rows of 1–9
+  // floats (the vector and single-float parts of scatterAdd's rows), sized past the 4 KiB line.
+  const arb = fc.record({
+    outer: fc.integer({ min: 1, max: 3 }),
+    n: fc.integer({ min: 1, max: 40 }),
+    inner: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 9 })),
+    k: fc.integer({ min: 1, max: 3000 }),
+    seed: fc.nat(),
+  });
+  test.prop([arb], { numRuns: 40 })("repeated indices, float32 and int32, rows of any length", ({ outer, n, inner, k, seed }) => {
+    const shape = [outer, n, inner];
+    const idx = Int32Array.from(rand(k, seed), (u) => Math.floor(((u + 1) / 2) * n) % n);
+    const x = values(size(shape), seed);
+    same(onWasm("float32", outer * k * inner, wasmBackend.gather, x, shape, idx, k, 1, "float32"), cpu(cpuBackend.gather, x, shape, idx, k, 1, "float32"));
+    const xi = Int32Array.from(x, (v, i) => (Number.isFinite(v) ? Math.round(v * 1000) : i));
+    same(onWasm("int32", outer * k * inner, wasmBackend.gather, xi, shape, idx, k, 1, "int32"), cpu(cpuBackend.gather, xi, shape, idx, k, 1, "int32"));
+    const g = values(outer * k * inner, seed + 1);
+    same(onWasm("float32", size(shape), wasmBackend.scatterAdd, g, idx, k, shape, 1, "float32"), cpu(cpuBackend.scatterAdd, g, idx, k, shape, 1, "float32"));
+  });
+
+  it("an index out of range throws before anything is written, naming the op, the index and the axis", () => {
+    const x = values(4096, 1);
+    for (const bad of [-1, 64, 2 ** 31 - 1]) {
+      const idx = Int32Array.from({ length: 2000 }, (_, i) => (i === 1500 ? bad : i % 64));
+      expect(() => onWasm("float32", 2000 * 64, wasmBackend.gather, x, [64, 64], idx, 2000, 0, "float32")).toThrow(`gather: index ${bad} is out of range for axis 0 of size 64`);
+      expect(() => onWasm("float32", 4096, wasmBackend.scatterAdd, values(2000 * 64, 2), idx, 2000, [64, 64], 0, "float32")).toThrow(`scatterAdd: index ${bad} is out of range for axis 0 of size 64`);
+    }
+  });
+});

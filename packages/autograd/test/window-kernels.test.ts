@@ -64,3 +64,46 @@ describe.skipIf(!wasmSimdSupported())("wasm unfold/fold fast cases equal the cpu
     dg.setNumThreads(before);
   });
 });
+
+describe.skipIf(!wasmSimdSupported())("wasm windowArgmax (max pooling's choice) equals the cpu kernel", () => {
+  /** Values from a few levels (many ties), with NaN and ±∞ when `special`. */
+  function levels(n: number, seed: number, special: boolean): Float32Array {
+    const l = special ? [0, 0, 1, 2, -1, NaN, Infinity, -Infinity, -Infinity] : [0, 0, 0, 1, 2, -1];
+    return rand(n, seed).map((u) => l[Math.floor(((u + 1) / 2) * l.length) % l.length]!);
+  }
+  const argmaxCheck = (shape: number[], p: WindowParams, x: Float32Array) => {
+    const [oh, ow] = [0, 1].map((a) => Math.floor((shape[2 + a]! + 2 * p.padding[a]! - p.dilation[a]! * (p.kernel[a]! - 1) - 1) / p.stride[a]!) + 1);
+    const n = shape[0]! * shape[1]! * oh! * ow!;
+    const cpu = cpuBackend.windowArgmax(x, shape, p, "float32") as Int32Array;
+    expect(cpu.every((i) => i >= 0 && i < x.length)).toBe(true);
+    same(onWasm("int32", n, wasmBackend.windowArgmax, x, shape, p, "float32"), cpu);
+  };
+
+  it("every geometry: kernels, strides (the four-window lane loads), padding, dilation, widths around the vector loop", () => {
+    let seed = 1;
+    for (const kernel of [[1, 1], [2, 2], [3, 2], [3, 3]] as [number, number][]) {
+      for (const stride of [[1, 1], [2, 2], [1, 3]] as [number, number][]) {
+        for (const padding of [[0, 0], [1, 0], [0, 1], [1, 1]] as [number, number][]) {
+          if (padding[0] > kernel[0] >> 1 || padding[1] > kernel[1] >> 1) continue;
+          for (const dilation of [[1, 1], [2, 1]] as [number, number][]) {
+            for (const w of [3, 6, 9, 14]) {
+              const h = 5 + (seed % 3);
+              const shape = [Math.ceil(1100 / (h * w)), 2, h, w];
+              const p = { kernel, stride, padding, dilation };
+              if ((h + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) < 0 || (w + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) < 0) continue;
+              argmaxCheck(shape, p, levels(size(shape), seed, seed % 2 === 0));
+              argmaxCheck(shape, p, values(size(shape), seed++));
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it("LeNet's pools ([64,6,28,28] and [64,16,10,10], 2×2 stride 2), after a ReLU (ties of 0)", () => {
+    for (const shape of [[64, 6, 28, 28], [64, 16, 10, 10]]) {
+      const x = rand(size(shape), 3).map((v) => Math.max(0, v));
+      argmaxCheck(shape, P([2, 2], [2, 2]), x);
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { erf } from "./erf.js";
 import { exp32 } from "./exp32.js";
 import { matmulKernel } from "./matmul.js";
 import { compile, gatherStrided, makeBinaryLoop, makeReduceLoop, makeUnaryLoop, scatterStrided, transposeLast2, transposeLast2Body } from "./strided.js";
-import { foldKernel, unfoldKernel } from "./window.js";
+import { foldKernel, unfoldKernel, windowArgmaxKernel } from "./window.js";
 
 /**
  * One compiled loop per (kernel, dtype) (see `compile` in strided.ts): a loop shared by
@@ -324,6 +324,12 @@ export const cpuBackend: Backend = {
   fold(cols, outShape, p, dtype) {
     const out = allocate(dtype, sizeOf(outShape));
     foldKernel(a(cols), outShape, p, out);
+    return out;
+  },
+  windowArgmax(x, shape, p, _dtype) {
+    const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
+    const out = new Int32Array(shape[0]! * shape[1]! * oh * ow);
+    windowArgmaxKernel(a(x), shape, p, out);
     return out;
   },
 };

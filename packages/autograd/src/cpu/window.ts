@@ -54,3 +54,41 @@ export function unfoldKernel(x: TypedArray, shape: Shape, p: WindowParams, out: 
 export function foldKernel(cols: TypedArray, outShape: Shape, p: WindowParams, out: TypedArray): void {
   walk(outShape, p, cols, out, false);
 }
+
+/**
+ * Max pooling's argmax (Backend.windowArgmax): for each window of NCHW `x`, the flat index of its
+ * first largest element, taps in the padding skipped; NaN wins, the first one.
+ */
+export function windowArgmaxKernel(x: TypedArray, shape: Shape, p: WindowParams, out: Int32Array): void {
+  const [n, c, h, w] = shape as [number, number, number, number];
+  const [kh, kw] = p.kernel;
+  const [sh, sw] = p.stride;
+  const [ph, pw] = p.padding;
+  const [dh, dw] = p.dilation;
+  const [oh, ow] = windowOutSize(h, w, p);
+  let o = 0;
+  for (let plane = 0; plane < n * c; plane++) {
+    const base = plane * h * w;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        let at = -1;
+        let best = 0;
+        for (let ki = 0; ki < kh; ki++) {
+          const y = oy * sh - ph + ki * dh;
+          if (y < 0 || y >= h) continue;
+          for (let kj = 0; kj < kw; kj++) {
+            const xx = ox * sw - pw + kj * dw;
+            if (xx < 0 || xx >= w) continue;
+            const i = base + y * w + xx;
+            const v = x[i]!;
+            if (at < 0 || v > best || (v !== v && best === best)) {
+              at = i;
+              best = v;
+            }
+          }
+        }
+        out[o++] = at;
+      }
+    }
+  }
+}

@@ -1,22 +1,21 @@
 /**
  * Convolution and pooling, composites of the windowing primitive {@link unfold} (im2col) and
  * matmul/reductions. unfold's VJP is fold (col2im) and fold's is unfold, so every op in this file
- * differentiates to any order. One gradient is written by hand: maxPool2d's window max, a
- * customVjp whose VJP is the one-hot mask of the plain composition, in public ops.
+ * differentiates to any order. maxPool2d is a window argmax and a gather, whose adjoint
+ * (scatterAdd) carries the gradient.
  */
 import type { WindowParams } from "../backend.js";
 import { isFloat } from "../dtype.js";
 import { DeltagradError, fmtShape } from "../errors.js";
 import { describe, windowOutSize } from "../shape.js";
 import type { Tensor } from "../tensor.js";
-import { arange, ones, tensor } from "./create.js";
-import { add, asTensor, cast, div, equal, where } from "./elementwise.js";
+import { ones, tensor } from "./create.js";
+import { add, asTensor, cast, div } from "./elementwise.js";
 import { matmul } from "./linalg.js";
-import { pad, permute, reshape, transpose } from "./movement.js";
-import { argmax, max, sum } from "./reduce.js";
-import { customVjp } from "./custom-vjp.js";
+import { gather, permute, reshape, transpose } from "./movement.js";
+import { sum } from "./reduce.js";
 import { type Size2, unfold, windowParams } from "./window.js";
-import { unfoldWith } from "./window-layout.js";
+import { unfoldWith, windowArgmax } from "./window-layout.js";
 import { scoped } from "../lifetime.js";
 
 /** Geometry of {@link conv2d}; sizes are one number for both axes or `[h, w]`. */
@@ -181,34 +180,22 @@ function poolParams(op: string, x: Tensor, o: MaxPool2dOptions | AvgPool2dOption
 }
 
 /**
- * The max of each window column, `max(cols, axis 1)`, whose gradient goes to the column's first
- * maximum `first` (argmax) alone: cotangent g becomes `where(first = a, g, 0)` at tap a.
- */
-const windowMax = customVjp(
-  (cols: Tensor, _first: Tensor) => max(cols, { axis: 1 }),
-  (g, [cols, first]) => {
-    const kk = cols.shape[1]!;
-    const hot = equal(first, reshape(arange(kk, undefined, 1, { dtype: "int32" }), [1, kk, 1]));
-    return [where(hot, reshape(g, [g.shape[0]!, 1, g.shape[1]!]), 0), null];
-  },
-);
-
-/**
- * Max over each window of NCHW input, padding with −∞ (so padding never wins). Floor mode:
+ * Max over each window of NCHW input, padding never chosen. Floor mode:
  * OH = ⌊(H + 2P − D·(F−1) − 1)/S⌋ + 1.
  *
  * **Ties** (several window elements equal to the maximum — common after a ReLU, where whole
  * windows are 0) send the whole gradient to the **first** of them in row-major window order
  * (top-left first), as PyTorch and TensorFlow.js do. This is deliberate: it is not the core
- * `max` reduction's rule (which splits the gradient evenly among equal maxima); `argmax`
- * (first index wins) picks the element and a one-hot mask built from a comparison kernel
- * selects it, so no value is read on the host. NaN propagates.
+ * `max` reduction's rule (which splits the gradient evenly among equal maxima). NaN propagates
+ * (the first NaN is chosen); a window whose taps are all −∞ chooses its first tap inside the
+ * image, as PyTorch does.
  *
- * Composite: pad with −∞, unfold each channel into window columns, and their `max` with a
- * custom VJP (`windowMax`) that sends the cotangent through that one-hot mask; unfold's VJP
- * (fold) takes it back to the image. It equals the plain composition `sum(where(argmax one-hot,
- * cols, 0))` in value and in every gradient order (conv-pool.test.ts) but skips two of its
- * passes forward and the cotangent's expand backward.
+ * Composite of two primitives: `windowArgmax` picks each window's element (an int32 flat index
+ * into x, one pass over the image, no window columns), and {@link gather} reads the values. The
+ * gradient is gather's adjoint, a {@link scatterAdd} of the cotangent to the chosen elements,
+ * whose own adjoint is gather again, so every order of gradient works. It equals the plain
+ * composition `sum(where(argmax one-hot, unfold(pad(x, −∞)), 0))` in value and in every gradient
+ * order (conv-pool.test.ts).
  *
  * @example
  * ```ts
@@ -222,15 +209,8 @@ const windowMax = customVjp(
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   asTensor("maxPool2d", x);
   const p = poolParams("maxPool2d", x, opts);
-  if (!isFloat(x.dtype)) x = cast(x, "float32"); // −∞ padding needs a float
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [oh, ow] = windowOutSize(h, w, p);
-  return scoped(() => {
-    const padded = pad(x, [[0, 0], [0, 0], [p.padding[0], p.padding[0]], [p.padding[1], p.padding[1]]], -Infinity);
-    const cols = windows(padded, { ...p, padding: [0, 0] }); // [N·C, kk, L]
-    const first = argmax(cols, { axis: 1, keepDims: true }); // int32 [N·C, 1, L], no gradient
-    return reshape(windowMax(cols, first), [n, c, oh, ow]);
-  });
+  if (!isFloat(x.dtype)) x = cast(x, "float32"); // as before: pooled integers come back as float32
+  return scoped(() => gather(reshape(x, [x.size]), windowArgmax(x, p)));
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * @internal The unfold (im2col) and fold (col2im) primitives applied with validated
+ * @internal The unfold (im2col), fold (col2im) and windowArgmax primitives applied with validated
  * {@link WindowParams}, the columns' layout included (`batchInColumns`). ops/index.ts does not
  * re-export this module: the public {@link unfold}/{@link fold} (window.ts) always make
  * `[N, C·kh·kw, L]`; conv2d asks for `[C·kh·kw, N, L]` here, and the primitives' VJPs come
@@ -67,4 +67,20 @@ export function foldWith(cols: Tensor, [h, w]: readonly [number, number], p: Win
     throw new DeltagradError(`fold: columns of shape ${fmtShape(cols.shape)} do not fit output ${h}×${w} with kernel ${p.kernel.join("×")} (expected ${expected})`);
   }
   return apply("fold", [cols], { ...geometry(p), outputShape: [cols.shape[batchAxis]!, cols.shape[rowsAxis]! / kk, h, w] });
+}
+
+/**
+ * For each window of NCHW `x` (the validated `p`, zero or more padding), the flat index into `x`
+ * of its first largest element: int32 `[N, C, oh, ow]`, no gradient (Backend.windowArgmax).
+ *
+ * @example
+ * ```ts
+ * windowArgmax(tensor([[[[1, 4], [3, 2]]]]), windowParams("maxPool2d", { kernel: 2 })).arraySync(); // [[[[1]]]]
+ * ```
+ */
+export function windowArgmax(x: Tensor, p: WindowParams): Tensor {
+  if (x.rank !== 4) throw new DeltagradError(`maxPool2d: expected NCHW input of rank 4, got shape ${fmtShape(x.shape)}`);
+  if (x.size > 2 ** 31 - 1) throw new DeltagradError(`maxPool2d: input ${fmtShape(x.shape)} has more than 2³¹ − 1 elements (its window indices are int32)`);
+  checkFits("maxPool2d", x.shape[2]!, x.shape[3]!, p);
+  return apply("windowArgmax", [x], geometry({ ...p, batchInColumns: false }));
 }

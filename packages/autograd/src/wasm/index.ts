@@ -79,6 +79,7 @@ export const wasmBackend: Backend = {
   scatterAdd: (g, idx, n, outShape, axis, dtype) => ops.scatterAdd(g, idx, n, outShape, axis, dtype),
   unfold: (x, shape, p, dtype) => ops.unfold(x, shape, p, dtype),
   fold: (cols, outShape, p, dtype) => ops.fold(cols, outShape, p, dtype),
+  windowArgmax: (x, shape, p, dtype) => ops.windowArgmax(x, shape, p, dtype),
 };
 
 /**

@@ -24,13 +24,13 @@
  * The kernels live in kernels/ by family (gemm, movement, elementwise, reduce, window); this file
  * assembles them into the one module and re-exports what the backend and compile/ use.
  */
-import { ModuleBuilder, i32Params as I } from "./emit.js";
+import { ModuleBuilder, i32, i32Params as I } from "./emit.js";
 import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmPanel, macro, packCols, packRows } from "./kernels/gemm.js";
 import { GEMM_PANEL, GEMM_DOT, gemmDot, gemmBlock } from "./kernels/gemm-dot.js";
-import { copyRows, fill32, fill8, strided2d, transpose } from "./kernels/movement.js";
+import { copyRows, fill32, fill8, gatherIdx, indexCheck, scatterAddIdx, strided2d, transpose } from "./kernels/movement.js";
 import { BINARY_OPS, COMPARE_OPS, MODES, UNARY_OPS, binaryKernel, castKernel, unaryKernel, whereKernel, type Mode } from "./kernels/elementwise.js";
 import { argOuter, maxOuter, rowsKernel, sumOuter } from "./kernels/reduce.js";
-import { windowImage, windowKernel } from "./kernels/window.js";
+import { windowArgmax, windowImage, windowKernel } from "./kernels/window.js";
 
 export { GEMM_SCRATCH, GEMM_PANEL, GEMM_DOT, KC, MC, MR, NC, NR };
 export { BINARY_OPS, COMPARE_OPS, UNARY_OPS, binaryOp, compareOp, unaryOp, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels/elementwise.js";
@@ -53,6 +53,9 @@ export interface KernelExports {
   scatter4(src: number, dst: number, rows: number, cols: number, dstRowStride: number, dstColStride: number): void;
   scatter1(src: number, dst: number, rows: number, cols: number, dstRowStride: number, dstColStride: number): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
+  indexCheck(idx: number, k: number, n: number): number;
+  gatherIdx(src: number, idx: number, dst: number, outer: number, k: number, n: number, innerBytes: number): void;
+  scatterAddIdx(g: number, idx: number, dst: number, outer: number, k: number, n: number, inner: number): void;
   fill8(dst: number, bytes: number, value: number): void;
   fill32(dst: number, n: number, bits: number): void;
   sumOuter(x: number, out: number, outer: number, n: number, inner: number, acc: number): void;
@@ -63,6 +66,8 @@ export interface KernelExports {
   argminOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   window(img: number, cols: number, oh: number, ow: number, h: number, w: number, sh: number, sw: number, yOff: number, dx: number, ox0: number, ox1: number, toCols: number): void;
   windowImage(img: number, cols: number, P: number, IPS: number, CPS: number, TS: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
+  windowArgmax(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number): void;
+  windowArgmax2(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number): void;
   castF32ToBool(x: number, out: number, rows: number, n: number, xs: number): void;
   castBoolToF32(x: number, out: number, rows: number, n: number, xs: number): void;
   [elementwise: string]: (...args: number[]) => void;
@@ -85,6 +90,9 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("scatter4", I(6), [], strided2d(4, false))
     .func("scatter1", I(6), [], strided2d(1, false))
     .func("transpose", I(4), [], transpose)
+    .func("indexCheck", I(3), [i32], indexCheck)
+    .func("gatherIdx", I(7), [], gatherIdx)
+    .func("scatterAddIdx", I(7), [], scatterAddIdx)
     .func("fill8", I(3), [], fill8)
     .func("fill32", I(3), [], fill32)
     .func("sumOuter", I(6), [], sumOuter)
@@ -95,6 +103,8 @@ export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
     .func("argminOuter", I(5), [], argOuter("<"))
     .func("window", I(13), [], windowKernel)
     .func("windowImage", I(20), [], windowImage(m))
+    .func("windowArgmax", I(16), [], windowArgmax(false))
+    .func("windowArgmax2", I(16), [], windowArgmax(true))
     .func("castF32ToBool", I(5), [], castKernel("bool"))
     .func("castBoolToF32", I(5), [], castKernel("float32"));
   for (const op of UNARY_OPS) m.func(`un_${op}`, I(5), [], unaryKernel(op));

@@ -15,7 +15,7 @@ import * as ew from "./elementwise.js";
 import * as mv from "./movement.js";
 import { argReduce, reduce } from "./reduce.js";
 import { matmul } from "./matmul.js";
-import { fold, unfold } from "./window.js";
+import { fold, unfold, windowArgmax } from "./window.js";
 import { navigatorGpu, type GpuAdapter, type GpuDevice } from "./types.js";
 
 let rt: GpuRuntime | null = null;
@@ -139,6 +139,7 @@ export const webgpuBackend: Backend = {
   scatterAdd: (gr, idx, n, os, axis, dt) => route("scatterAdd", [gr], () => cpuBackend.scatterAdd(gr, idx, n, os, axis, dt), (r) => mv.scatterAdd(r, g("scatterAdd", gr), g("scatterAdd", idx), n, os, axis, dt)),
   unfold: (x, s, p, dt) => route("unfold", [x], () => cpuBackend.unfold(x, s, p, dt), (r) => unfold(r, g("unfold", x), s, p, dt)),
   fold: (c, os, p, dt) => route("fold", [c], () => cpuBackend.fold(c, os, p, dt), (r) => fold(r, g("fold", c), os, p, dt)),
+  windowArgmax: (x, s, p, dt) => route("windowArgmax", [x], () => cpuBackend.windowArgmax(x, s, p, dt), (r) => windowArgmax(r, g("windowArgmax", x), s, p, dt)),
 };
 
 /**

@@ -106,3 +106,47 @@ ${entry1d()}
   );
   return out;
 }
+
+/**
+ * Max pooling's argmax: one invocation per window of NCHW `x`, the flat index of its first
+ * largest element (taps in the padding skipped; the first NaN wins).
+ */
+export function windowArgmax(rt: GpuRuntime, x: GpuData, shape: readonly number[], p: WindowParams, dtype: DType): GpuData {
+  const t = wgslType(dtype);
+  const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
+  const total = shape[0]! * shape[1]! * oh * ow;
+  const out = rt.alloc(total * 4);
+  if (total === 0) return out;
+  const nan = t === "f32" ? "is_nan" : "no_nan";
+  rt.dispatch(
+    `windowArgmax:${t}`,
+    () => `${PRELUDE}
+fn no_nan(x: ${t}) -> bool { return false; }
+@group(0) @binding(1) var<storage, read> X: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> Y: array<i32>;
+${entry1d()}
+  if (i >= P[0]) { return; }${NAMES}
+  let ox = i32(i % ow);
+  let oy = i32((i / ow) % oh);
+  let base = (i / (oh * ow)) * u32(H) * u32(W);
+  var at = -1;
+  var b = ${t}(0);
+  for (var ki = 0u; ki < kh; ki++) {
+    let y = oy * sh - ph + i32(ki) * dh;
+    if (y < 0 || y >= H) { continue; }
+    for (var kj = 0u; kj < kw; kj++) {
+      let x = ox * sw - pw + i32(kj) * dw;
+      if (x < 0 || x >= W) { continue; }
+      let j = base + u32(y) * u32(W) + u32(x);
+      let v = X[j];
+      if (at < 0 || (!${nan}(b) && (${nan}(v) || v > b))) { b = v; at = i32(j); }
+    }
+  }
+  Y[i] = at;
+}`,
+    params(total, shape, p),
+    [x.buffer, out.buffer],
+    Math.ceil(total / WG),
+  );
+  return out;
+}

@@ -129,6 +129,7 @@ const TABLE: Record<string, Mapping> = {
   },
   unfold: refuse("(im2col) is exported only inside a recognised convolution or pooling module (Conv2d, MaxPool2d, AvgPool2d); a functional conv2d/maxPool2d/unfold call has no ONNX form — use the module"),
   fold: refuse("(col2im) is exported only inside a recognised convolution module; a functional fold call has no ONNX form"),
+  windowArgmax: refuse("(max pooling's window choice) is exported only inside a recognised MaxPool2d module; a functional maxPool2d call has no ONNX form — use the module"),
   customVjp: refuse("is a user closure (customVjp) and has no ONNX form"),
 };
 

@@ -8,6 +8,7 @@ import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { broadcastStrides, sizeOf, stridesOf, type Shape } from "../../shape.js";
 import { WasmBuffer } from "../memory.js";
+import { DeltagradError } from "../../errors.js";
 import { Call, isHost, large, viaCpu, view, wasmDType, TransposedView, type Data } from "../placement.js";
 import { walk2 } from "./walk.js";
 
@@ -123,11 +124,46 @@ export function concat(xs: readonly BackendData[], shapes: readonly Shape[], axi
   return c.finish(o, dtype, n);
 }
 
+/** The first of `k` int32 indices (at `idx`) outside [0, n) throws, as on cpu, before anything is written. */
+function checkIndices(c: Call, op: string, idx: number, k: number, n: number, axis: number): void {
+  const bad = c.rt.k.indexCheck(idx, k, n);
+  if (bad >= 0) {
+    c.done();
+    throw new DeltagradError(`${op}: index ${c.rt.heap.i32[(idx >> 2) + bad]} is out of range for axis ${axis} of size ${n}`);
+  }
+}
+
+/** [outer, n, inner] around `axis`. */
+const around = (shape: Shape, axis: number) => [sizeOf(shape.slice(0, axis)), shape[axis]!, sizeOf(shape.slice(axis + 1))] as const;
+
 export function gather(x: BackendData, shape: Shape, indices: BackendData, nIndices: number, axis: number, dtype: DType): Data {
-  return viaCpu(dtype, cpuBackend.gather, view(x, dtype, sizeOf(shape)), shape, view(indices, "int32", nIndices), nIndices, axis, dtype);
+  const [outer, n, inner] = around(shape, axis);
+  const nOut = outer * nIndices * inner;
+  if (elemBytes(dtype) !== 4 || !(large(dtype, nOut) || !isHost(x))) {
+    return viaCpu(dtype, cpuBackend.gather, view(x, dtype, sizeOf(shape)), shape, view(indices, "int32", nIndices), nIndices, axis, dtype);
+  }
+  const c = new Call();
+  const px = c.in(x, dtype, sizeOf(shape));
+  const pi = c.in(indices, "int32", nIndices);
+  checkIndices(c, "gather", pi, nIndices, n, axis);
+  const o = c.out(dtype, nOut);
+  if (nOut > 0) c.rt.k.gatherIdx(px, pi, o.ptr, outer, nIndices, n, inner * 4);
+  return c.finish(o, dtype, nOut);
 }
 
 export function scatterAdd(g: BackendData, indices: BackendData, nIndices: number, outShape: Shape, axis: number, dtype: DType): Data {
   const gShape = outShape.map((d, i) => (i === axis ? nIndices : d));
-  return viaCpu(dtype, cpuBackend.scatterAdd, view(g, dtype, sizeOf(gShape)), view(indices, "int32", nIndices), nIndices, outShape, axis, dtype);
+  const [outer, n, inner] = around(outShape, axis);
+  const nOut = sizeOf(outShape);
+  if (dtype !== "float32" || !(large(dtype, nOut) || !isHost(g))) {
+    return viaCpu(dtype, cpuBackend.scatterAdd, view(g, dtype, sizeOf(gShape)), view(indices, "int32", nIndices), nIndices, outShape, axis, dtype);
+  }
+  const c = new Call();
+  const pg = c.in(g, dtype, sizeOf(gShape));
+  const pi = c.in(indices, "int32", nIndices);
+  checkIndices(c, "scatterAdd", pi, nIndices, n, axis);
+  const o = c.out(dtype, nOut);
+  c.rt.k.fill8(o.ptr, nOut * 4, 0);
+  if (nOut > 0 && nIndices > 0) c.rt.k.scatterAddIdx(pg, pi, o.ptr, outer, nIndices, n, inner);
+  return c.finish(o, dtype, nOut);
 }

@@ -77,3 +77,18 @@ export function fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype:
   else if (nCols > 0) windowWalk(c, outShape, p, o.ptr, pc, false);
   return c.finish(o, dtype, n);
 }
+
+/** Max pooling's choice (Backend.windowArgmax): one kernel call over every plane; float64 on cpu. */
+export function windowArgmax(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): Data {
+  const [n, ch, h, w] = shape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
+  const nOut = n * ch * oh * ow;
+  if (dtype !== "float32" || !(large(dtype, sizeOf(shape)) || !isHost(x))) return viaCpu("int32", cpuBackend.windowArgmax, view(x, dtype, sizeOf(shape)), shape, p, dtype);
+  const c = new Call();
+  const px = c.in(x, dtype, sizeOf(shape));
+  const o = c.out("int32", nOut);
+  // 2×2 windows at stride 2 without dilation have their own kernel (taps unrolled).
+  const pool2 = [...p.kernel, ...p.stride].every((v) => v === 2) && p.dilation[0] === 1 && p.dilation[1] === 1;
+  if (nOut > 0) c.rt.k[pool2 ? "windowArgmax2" : "windowArgmax"](px, o.ptr, n * ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, 0);
+  return c.finish(o, "int32", nOut);
+}

@@ -133,3 +133,80 @@ export function fill32(c: Code): void {
   c.for(i, () => c.i32Const(0), () => c.get(n4), 16, () => c.get(dst).get(i).i32Add().get(v).v128Store());
   c.for(i, () => c.get(n4), () => c.get(n), 4, () => c.get(dst).get(i).i32Add().get(bits).i32Store());
 }
+
+/** indexCheck(idx, k, n) → the first t with idx[t] outside [0, n) (int32 indices), or −1. */
+export function indexCheck(c: Code): void {
+  const [idx, k, n] = [0, 1, 2];
+  const t = c.local(i32);
+  c.for(t, () => c.i32Const(0), () => c.get(k), 1, () => {
+    c.get(idx).get(t).i32Const(2).i32Shl().i32Add().i32Load().get(n).i32GeU().if();
+    c.get(t).return();
+    c.end();
+  });
+  c.i32Const(-1);
+}
+
+/**
+ * gatherIdx(src, idx, dst, outer, k, n, innerBytes): TensorFlow's gather along one axis, x
+ * `[outer, n, inner]` → `[outer, k, inner]`, row t of each outer block copied from row idx[t]
+ * (checked by the caller). One element a row (4 bytes) is a load and a store; longer rows are
+ * one memory.copy each.
+ */
+export function gatherIdx(c: Code): void {
+  const [src, idx, dst, outer, k, n, nb] = [0, 1, 2, 3, 4, 5, 6];
+  const [o, t, ip, end] = [c.local(i32), c.local(i32), c.local(i32), c.local(i32)];
+  c.for(o, () => c.i32Const(0), () => c.get(outer), 1, () => {
+    c.get(idx).set(ip);
+    c.get(idx).get(k).i32Const(2).i32Shl().i32Add().set(end);
+    c.get(nb).i32Const(4).i32Eq().if();
+    c.for(ip, () => c.get(ip), () => c.get(end), 4, () => {
+      c.get(dst).get(src).get(ip).i32Load().i32Const(2).i32Shl().i32Add().i32Load().i32Store();
+      c.get(dst).i32Const(4).i32Add().set(dst);
+    });
+    c.else();
+    c.for(t, () => c.i32Const(0), () => c.get(k), 1, () => {
+      c.get(dst).get(src).get(idx).get(t).i32Const(2).i32Shl().i32Add().i32Load().get(nb).i32Mul().i32Add().get(nb).memoryCopy();
+      c.get(dst).get(nb).i32Add().set(dst);
+    });
+    c.end();
+    c.get(src).get(n).get(nb).i32Mul().i32Add().set(src);
+  });
+}
+
+/**
+ * scatterAddIdx(g, idx, dst, outer, k, n, inner): the adjoint of gatherIdx for float32, into dst
+ * `[outer, n, inner]` (zeroed by the caller): row idx[t] += row t of g, in t order (the cpu
+ * kernel's order, so the sums are the same bits), four floats a step, then single ones.
+ */
+export function scatterAddIdx(c: Code): void {
+  const [g, idx, dst, outer, k, n, inner] = [0, 1, 2, 3, 4, 5, 6];
+  const [o, t, to, i, rowBytes, ip, end] = [c.local(i32), c.local(i32), c.local(i32), c.local(i32), c.local(i32), c.local(i32), c.local(i32)];
+  c.get(inner).i32Const(2).i32Shl().set(rowBytes);
+  c.for(o, () => c.i32Const(0), () => c.get(outer), 1, () => {
+    c.get(inner).i32Const(1).i32Eq().if();
+    // One float a row: dst[idx[t]] += g[t].
+    c.get(idx).set(ip);
+    c.get(idx).get(k).i32Const(2).i32Shl().i32Add().set(end);
+    c.for(ip, () => c.get(ip), () => c.get(end), 4, () => {
+      c.get(dst).get(ip).i32Load().i32Const(2).i32Shl().i32Add().tee(to).get(to).f32Load().get(g).f32Load().f32Add().f32Store();
+      c.get(g).i32Const(4).i32Add().set(g);
+    });
+    c.else();
+    c.for(t, () => c.i32Const(0), () => c.get(k), 1, () => {
+      c.get(dst).get(idx).get(t).i32Const(2).i32Shl().i32Add().i32Load().get(rowBytes).i32Mul().i32Add().set(to);
+      c.i32Const(0).set(i);
+      c.for(i, () => c.i32Const(0), () => c.get(inner).i32Const(3).i32Sub(), 4, () => {
+        c.get(to).get(to).v128Load().get(g).v128Load().f32x4Add().v128Store();
+        c.get(to).i32Const(16).i32Add().set(to);
+        c.get(g).i32Const(16).i32Add().set(g);
+      });
+      c.for(i, () => c.get(i), () => c.get(inner), 1, () => {
+        c.get(to).get(to).f32Load().get(g).f32Load().f32Add().f32Store();
+        c.get(to).i32Const(4).i32Add().set(to);
+        c.get(g).i32Const(4).i32Add().set(g);
+      });
+    });
+    c.end();
+    c.get(dst).get(n).get(rowBytes).i32Mul().i32Add().set(dst);
+  });
+}

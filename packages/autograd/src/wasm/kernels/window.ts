@@ -1,7 +1,7 @@
 /**
  * im2col / col2im: the window kernel for one kernel tap, and whole images at once.
  */
-import { Code, ModuleBuilder, i32, i32Params as I } from "../emit.js";
+import { Code, ModuleBuilder, f32, i32, i32Params as I, v128 } from "../emit.js";
 
 /** Byte lanes of i8x16.shuffle for the given 32-bit lanes (0–3 the first operand, 4–7 the second). */
 const lanes32 = (...l: number[]) => l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
@@ -185,3 +185,148 @@ export function windowImage(m0: ModuleBuilder) {
     c.end();
   };
 }
+
+/**
+ * windowArgmax(img, out, P, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, base): max pooling's
+ * choice over P float32 image planes from `img` (bytes): `out` (int32, OH·OW per plane) gets, for
+ * each window, the element index `base + plane·H·W + y·W + x` of its first largest tap in
+ * row-major window order, taps in the padding skipped; NaN wins, the first one (a tap wins when
+ * `v > best`, or v is NaN and best is not). Windows whose taps all lie in the image go four at a
+ * time (ox … ox + 3) in f32x4/i32x4 lanes: each tap loads its four values (one v128.load at
+ * stride 1, two and a shuffle at stride 2, lane loads otherwise) and bitselects keep value and
+ * index where it wins, from tap 0 on; the border windows run a scalar loop with bounds tests.
+ * Both take the same comparisons in the same order, so the choice does not depend on which path
+ * a window took. `pool2` builds the variant for 2×2 windows at stride 2 without dilation
+ * (LeNet's, VGG's, most CNNs' pooling; the driver picks it): its four taps are unrolled, each
+ * window row two loads and two shuffles (even and odd floats).
+ */
+export const windowArgmax = (pool2: boolean) => (c: Code): void => {
+  const [img, out, P, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, base] = I(16).map((_, k) => k);
+  const [j, oy, ox, ki, kj, y0, y, x, at, t, pl, pb, op, oxA, oxB, tapIdx] = I(16).map(() => c.local(i32));
+  const best = c.local(f32);
+  const v = c.local(f32);
+  const [bv, av, vv, iv, win, lanes, i0, a, b] = Array.from({ length: 9 }, () => c.local(v128));
+  /** Where (vv, iv) wins over (bv, av): v > best, or v NaN and best not. */
+  const keep = () => {
+    c.get(vv).get(bv).f32x4Gt();
+    c.get(vv).get(vv).f32x4Ne().get(bv).get(bv).f32x4Eq().v128And().v128Or().set(win);
+    c.get(vv).get(bv).get(win).v128Bitselect().set(bv);
+    c.get(iv).get(av).get(win).v128Bitselect().set(av);
+  };
+  /** Four 2×2 stride-2 windows from tap (0, 0) of lane 0 at element tapIdx (t its byte address). */
+  const unrolled = () => {
+    c.get(pb).get(tapIdx).i32Add().i32x4Splat().get(lanes).i32x4Add().set(i0);
+    for (const row of [0, 1]) {
+      c.get(t).v128Load().set(a);
+      c.get(t).v128Load(16).set(b);
+      for (const col of [0, 1]) {
+        c.get(a).get(b).i8x16Shuffle(col ? lanes32(1, 3, 5, 7) : LANES.even).set(vv);
+        if (row === 0 && col === 0) {
+          c.get(vv).set(bv);
+          c.get(i0).set(av);
+          continue;
+        }
+        c.get(i0);
+        if (row) c.get(W).i32Const(col).i32Add().i32x4Splat().i32x4Add();
+        else c.i32x4Const(1).i32x4Add();
+        c.set(iv);
+        keep();
+      }
+      c.get(t).get(W).i32Const(2).i32Shl().i32Add().set(t);
+    }
+  };
+  // Interior windows [oxA, oxB): ox·SW − PW ≥ 0 and ox·SW − PW + (KW − 1)·DW ≤ W − 1.
+  c.get(PW).get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
+  c.get(OW).get(t).get(OW).i32LtS().select().set(oxA);
+  c.get(W).i32Const(1).i32Sub().get(PW).i32Add().get(KW).i32Const(1).i32Sub().get(DW).i32Mul().i32Sub().tee(t);
+  c.i32Const(0).i32LtS().if();
+  c.get(oxA).set(oxB);
+  c.else();
+  c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
+  c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
+  c.get(oxA).get(t).get(oxA).i32GtS().select().set(oxB);
+  c.end();
+  // Four neighbouring windows' taps are SW elements apart.
+  c.i32x4Const(0, 1, 2, 3).get(SW).i32x4Splat().i32x4Mul().set(lanes);
+  /** Scalar windows ox … end − 1 of the row at y0 (taps bounds-tested). */
+  const scalarWindows = (end: () => void) =>
+    c.for(ox, () => c.get(ox), end, 1, () => {
+      c.i32Const(-1).set(at);
+      c.for(ki, () => c.i32Const(0), () => c.get(KH), 1, () => {
+        c.get(y0).get(ki).get(DH).i32Mul().i32Add().tee(y).i32Const(0).i32GeS().get(y).get(H).i32LtS().i32And().if();
+        c.for(kj, () => c.i32Const(0), () => c.get(KW), 1, () => {
+          c.get(ox).get(SW).i32Mul().get(PW).i32Sub().get(kj).get(DW).i32Mul().i32Add().tee(x).i32Const(0).i32GeS().get(x).get(W).i32LtS().i32And().if();
+          c.get(y).get(W).i32Mul().get(x).i32Add().tee(t).i32Const(2).i32Shl().get(pl).i32Add().f32Load().set(v);
+          c.get(at).i32Const(0).i32LtS().get(v).get(best).f32Gt().i32Or();
+          c.get(v).get(v).f32Ne().get(best).get(best).f32Eq().i32And().i32Or().if();
+          c.get(pb).get(t).i32Add().set(at);
+          c.get(v).set(best);
+          c.end();
+          c.end();
+        });
+        c.end();
+      });
+      c.get(op).get(ox).i32Const(2).i32Shl().i32Add().get(at).i32Store();
+    });
+  /** Four interior windows ox … ox + 3 of the row at y0, stored. */
+  const group = () => {
+    if (pool2) {
+      c.get(y0).get(W).i32Mul().get(ox).i32Const(1).i32Shl().i32Add().get(PW).i32Sub().tee(tapIdx);
+      c.i32Const(2).i32Shl().get(pl).i32Add().set(t);
+      unrolled();
+    } else {
+      c.for(ki, () => c.i32Const(0), () => c.get(KH), 1, () => {
+        c.for(kj, () => c.i32Const(0), () => c.get(KW), 1, () => {
+          // The tap's element in lane 0: (y0 + ki·DH)·W + ox·SW − PW + kj·DW; t its byte address.
+          c.get(y0).get(ki).get(DH).i32Mul().i32Add().get(W).i32Mul().get(ox).get(SW).i32Mul().i32Add().get(PW).i32Sub().get(kj).get(DW).i32Mul().i32Add().tee(tapIdx);
+          c.i32Const(2).i32Shl().get(pl).i32Add().set(t);
+          c.get(SW).i32Const(1).i32Eq().if();
+          c.get(t).v128Load().set(vv);
+          c.else();
+          // Stride 2: x, x + 2 from x … x + 3 and x + 4, x + 6 from x + 3 … x + 6, so nothing
+          // past the last tap is read; other strides: one lane at a time.
+          c.get(SW).i32Const(2).i32Eq().if();
+          c.get(t).v128Load().get(t).v128Load(12).i8x16Shuffle(lanes32(0, 2, 5, 7)).set(vv);
+          c.else();
+          c.get(t).v128Load32Zero().set(vv);
+          for (const l of [1, 2, 3]) c.get(t).get(SW).i32Const(4 * l).i32Mul().i32Add().get(vv).v128Load32Lane(l).set(vv);
+          c.end();
+          c.end();
+          c.get(pb).get(tapIdx).i32Add().i32x4Splat().get(lanes).i32x4Add().set(iv);
+          c.get(ki).get(kj).i32Or().i32Eqz().if();
+          c.get(vv).set(bv);
+          c.get(iv).set(av);
+          c.else();
+          keep();
+          c.end();
+        });
+      });
+    }
+    c.get(op).get(ox).i32Const(2).i32Shl().i32Add().get(av).v128Store();
+  };
+  c.get(img).set(pl);
+  c.get(base).set(pb);
+  c.get(out).set(op);
+  c.for(j, () => c.i32Const(0), () => c.get(P), 1, () => {
+    c.for(oy, () => c.i32Const(0), () => c.get(OH), 1, () => {
+      c.get(oy).get(SH).i32Mul().get(PH).i32Sub().set(y0);
+      c.i32Const(0).set(ox);
+      // Four windows at a time only where every tap row lies in the image.
+      c.get(y0).i32Const(0).i32GeS().get(y0).get(KH).i32Const(1).i32Sub().get(DH).i32Mul().i32Add().get(H).i32LtS().i32And().if();
+      scalarWindows(() => c.get(oxA));
+      c.for(ox, () => c.get(ox), () => c.get(oxB).i32Const(3).i32Sub(), 4, group);
+      // The last 1–3 interior windows: the four ending at oxB again (the overlap is rewritten with
+      // the same choice), not the scalar loop, when the interior holds four.
+      c.get(ox).get(oxB).i32LtS().get(oxB).get(oxA).i32Sub().i32Const(4).i32GeS().i32And().if();
+      c.get(oxB).i32Const(4).i32Sub().set(ox);
+      group();
+      c.get(oxB).set(ox);
+      c.end();
+      c.end();
+      scalarWindows(() => c.get(OW));
+      c.get(op).get(OW).i32Const(2).i32Shl().i32Add().set(op);
+    });
+    c.get(pl).get(H).get(W).i32Mul().i32Const(2).i32Shl().i32Add().set(pl);
+    c.get(pb).get(H).get(W).i32Mul().i32Add().set(pb);
+  });
+};
