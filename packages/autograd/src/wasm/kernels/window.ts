@@ -27,6 +27,49 @@ export function windowKernel(c: Code): void {
   const ip = c.local(i32);
   const swb = c.local(i32);
   const t = c.local(i32);
+  const [nb, n16, e, iStep] = [0, 1, 2, 3].map(() => c.local(i32));
+  // Stride 1 (every convolution of LeNet, VGG, ResNet's 3×3s): each row is the same contiguous
+  // run of nb = (ox1 − ox0)·4 bytes on both sides, so the run's split (16-byte steps, then 8, then
+  // 4) is computed once and the row pointers advance by constants; the loop is chosen once per
+  // call by direction. The same copies and additions as the general path below, row by row.
+  c.get(sw).i32Const(1).i32Eq().if();
+  {
+    c.get(ox1).get(ox0).i32Sub().i32Const(2).i32Shl().tee(nb).i32Const(-16).i32And().set(n16);
+    c.get(cols).get(ox0).i32Const(2).i32Shl().i32Add().set(cp);
+    c.get(img).get(yOff).get(w).i32Mul().get(dx).i32Add().get(ox0).i32Add().i32Const(2).i32Shl().i32Add().set(ip);
+    c.get(sh).get(w).i32Mul().i32Const(2).i32Shl().set(iStep);
+    c.get(yOff).set(y);
+    const rows = (add: boolean) =>
+      c.for(oy, () => c.i32Const(0), () => c.get(oh), 1, () => {
+        c.get(y).get(h).i32LtU().if(); // 0 ≤ y < h
+        c.for(e, () => c.i32Const(0), () => c.get(n16), 16, () => {
+          c.get(cp).get(e).i32Add().set(t);
+          if (add) c.get(ip).get(e).i32Add().tee(swb).get(swb).v128Load().get(t).v128Load().f32x4Add().v128Store();
+          else c.get(t).get(ip).get(e).i32Add().v128Load().v128Store();
+        });
+        c.get(nb).i32Const(8).i32And().if();
+        c.get(cp).get(n16).i32Add().set(t);
+        if (add) c.get(ip).get(n16).i32Add().tee(swb).get(swb).v128Load64Zero().get(t).v128Load64Zero().f32x4Add().v128Store64Lane(0);
+        else c.get(t).get(ip).get(n16).i32Add().v128Load64Zero().v128Store64Lane(0);
+        c.end();
+        c.get(nb).i32Const(4).i32And().if();
+        c.get(cp).get(nb).i32Add().i32Const(4).i32Sub().set(t);
+        if (add) c.get(ip).get(nb).i32Add().i32Const(4).i32Sub().tee(swb).get(swb).f32Load().get(t).f32Load().f32Add().f32Store();
+        else c.get(t).get(ip).get(nb).i32Add().i32Const(4).i32Sub().f32Load().f32Store();
+        c.end();
+        c.end();
+        c.get(cp).get(ow).i32Const(2).i32Shl().i32Add().set(cp);
+        c.get(ip).get(iStep).i32Add().set(ip);
+        c.get(y).get(sh).i32Add().set(y);
+      });
+    c.get(toCols).if();
+    rows(false);
+    c.else();
+    rows(true);
+    c.end();
+    c.return();
+  }
+  c.end();
   c.get(sw).i32Const(2).i32Shl().set(swb);
   c.for(oy, () => c.i32Const(0), () => c.get(oh), 1, () => {
     c.get(oy).get(sh).i32Mul().get(yOff).i32Add().set(y);
