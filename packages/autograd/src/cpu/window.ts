@@ -2,6 +2,13 @@ import type { WindowParams } from "../backend.js";
 import type { TypedArray } from "../dtype.js";
 import { windowOutSize, type Shape } from "../shape.js";
 
+/** NCHW `shape` and window `p` unpacked, with the output size. */
+function dims(shape: Shape, p: WindowParams) {
+  const [n, c, h, w] = shape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
+  return { n, c, h, w, kh: p.kernel[0], kw: p.kernel[1], sh: p.stride[0], sw: p.stride[1], ph: p.padding[0], pw: p.padding[1], dh: p.dilation[0], dw: p.dilation[1], oh, ow };
+}
+
 /**
  * im2col and col2im share one walk over every (column row, output position) pair of NCHW
  * `shape` (columns `[N, C·kh·kw, L]`, or `[C·kh·kw, N, L]` with `p.batchInColumns`); positions
@@ -10,12 +17,7 @@ import { windowOutSize, type Shape } from "../shape.js";
  * per-element callback (the callback version cost ~28% of a LeNet step).
  */
 function walk(shape: Shape, p: WindowParams, cols: TypedArray, img: TypedArray, toCols: boolean): void {
-  const [n, c, h, w] = shape as [number, number, number, number];
-  const [kh, kw] = p.kernel;
-  const [sh, sw] = p.stride;
-  const [ph, pw] = p.padding;
-  const [dh, dw] = p.dilation;
-  const [oh, ow] = windowOutSize(h, w, p);
+  const { n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = dims(shape, p);
   const L = oh * ow;
   const rows = c * kh * kw;
   // Column row r of image b starts at b·imgStride + r·rowStride: [N, rows, L], or [rows, N, L].
@@ -60,12 +62,7 @@ export function foldKernel(cols: TypedArray, outShape: Shape, p: WindowParams, o
  * first largest element, taps in the padding skipped; NaN wins, the first one.
  */
 export function windowArgmaxKernel(x: TypedArray, shape: Shape, p: WindowParams, out: Int32Array): void {
-  const [n, c, h, w] = shape as [number, number, number, number];
-  const [kh, kw] = p.kernel;
-  const [sh, sw] = p.stride;
-  const [ph, pw] = p.padding;
-  const [dh, dw] = p.dilation;
-  const [oh, ow] = windowOutSize(h, w, p);
+  const { n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = dims(shape, p);
   let o = 0;
   for (let plane = 0; plane < n * c; plane++) {
     const base = plane * h * w;
