@@ -185,12 +185,14 @@ describe("exportOnnx refuses clearly, before producing any bytes", () => {
     expect(errorOf(() => exportOnnx(new MLP([2, 2]), ag.zeros([1, 2])))).toMatch(/training mode.*model\.eval\(\)/);
   });
 
-  it("unfold outside a recognised layer (functional conv2d), and customVjp, naming the op", () => {
+  it("unfold and windowArgmax outside a recognised layer (functional conv2d, maxPool2d), and customVjp, naming the op", () => {
     class Functional extends Module {
       readonly w = ag.randn([2, 1, 3, 3], { requiresGrad: true });
       forward(x: Tensor) { return ag.conv2d(x, this.w); }
     }
     expect(errorOf(() => exportOnnx(new Functional().eval(), ag.zeros([1, 1, 5, 5])))).toMatch(/primitive unfold.*Conv2d/);
+    class FunctionalPool extends Module { forward(x: Tensor) { return ag.maxPool2d(x, { kernel: 2 }); } }
+    expect(errorOf(() => exportOnnx(new FunctionalPool().eval(), ag.zeros([1, 1, 4, 4])))).toMatch(/primitive windowArgmax.*MaxPool2d/);
     const f = customVjp((x: Tensor) => x.mul(2), (g) => [g.mul(2)]);
     class Custom extends Module { forward(x: Tensor) { return f(x); } }
     expect(errorOf(() => exportOnnx(new Custom().eval(), ag.zeros([1, 2])))).toMatch(/customVjp/);
