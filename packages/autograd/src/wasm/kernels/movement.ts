@@ -194,7 +194,6 @@ export function scatterAddIdx(c: Code): void {
     c.else();
     c.for(t, () => c.i32Const(0), () => c.get(k), 1, () => {
       c.get(dst).get(idx).get(t).i32Const(2).i32Shl().i32Add().i32Load().get(rowBytes).i32Mul().i32Add().set(to);
-      c.i32Const(0).set(i);
       c.for(i, () => c.i32Const(0), () => c.get(inner).i32Const(3).i32Sub(), 4, () => {
         c.get(to).get(to).v128Load().get(g).v128Load().f32x4Add().v128Store();
         c.get(to).i32Const(16).i32Add().set(to);

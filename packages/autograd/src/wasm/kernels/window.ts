@@ -13,6 +13,31 @@ const LANES = {
 };
 
 /**
+ * Sets locals lo, hi to the output columns [lo, hi) ⊆ [0, OW) whose image columns ox·SW + dx lie
+ * in [0, W) for every dx from dxLo to dxHi (emitted values; the same one for a single tap), hi ≥
+ * lo; `t` is scratch. lo = dxLo ≥ 0 ? 0 : min(OW, ⌈−dxLo / SW⌉); hi = W − 1 − dxHi < 0 ? lo :
+ * max(lo, min(OW, ⌊(W − 1 − dxHi) / SW⌋ + 1)).
+ */
+function validColumns(c: Code, dxLo: () => void, dxHi: () => void, W: number, SW: number, OW: number, t: number, lo: number, hi: number): void {
+  c.i32Const(0);
+  c.i32Const(0);
+  dxLo();
+  c.i32Sub().get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
+  c.get(OW).get(t).get(OW).i32LtS().select();
+  dxLo();
+  c.i32Const(0).i32GeS().select().set(lo);
+  c.get(W).i32Const(1).i32Sub();
+  dxHi();
+  c.i32Sub().tee(t).i32Const(0).i32LtS().if();
+  c.get(lo).set(hi);
+  c.else();
+  c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
+  c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
+  c.get(lo).get(t).get(lo).i32GtS().select().set(hi);
+  c.end();
+}
+
+/**
  * window(img, cols, oh, ow, h, w, sh, sw, yOff, dx, ox0, ox1, toCols): one (image channel, kernel
  * tap) pair of im2col (toCols ≠ 0: cols row ← image) or col2im (image += cols row). For output
  * row oy the image row is y = oy·sh + yOff (skipped outside [0, h)); output columns [ox0, ox1)
@@ -173,19 +198,7 @@ export function windowImage(m0: ModuleBuilder) {
     /** dx, ox0, ox1 of tap (ki, kj); leaves `ox1 > ox0` on the stack. */
     const tap = () => {
       c.get(kj).get(DW).i32Mul().get(PW).i32Sub().set(dx);
-      // ox0 = dx ≥ 0 ? 0 : min(OW, ⌈−dx / SW⌉)
-      c.i32Const(0);
-      c.i32Const(0).get(dx).i32Sub().get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
-      c.get(OW).get(t).get(OW).i32LtS().select();
-      c.get(dx).i32Const(0).i32GeS().select().set(ox0);
-      // ox1 = W − 1 − dx < 0 ? ox0 : max(ox0, min(OW, ⌊(W − 1 − dx) / SW⌋ + 1))
-      c.get(W).i32Const(1).i32Sub().get(dx).i32Sub().tee(t).i32Const(0).i32LtS().if();
-      c.get(ox0).set(ox1);
-      c.else();
-      c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
-      c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
-      c.get(ox0).get(t).get(ox0).i32GtS().select().set(ox1);
-      c.end();
+      validColumns(c, () => c.get(dx), () => c.get(dx), W, SW, OW, t, ox0, ox1);
       c.get(ox1).get(ox0).i32GtS();
     };
     /** window() for plane at ip, column row at cp. */
@@ -278,17 +291,8 @@ export const windowArgmax = (pool2: boolean) => (c: Code): void => {
       c.get(t).get(W).i32Const(2).i32Shl().i32Add().set(t);
     }
   };
-  // Interior windows [oxA, oxB): ox·SW − PW ≥ 0 and ox·SW − PW + (KW − 1)·DW ≤ W − 1.
-  c.get(PW).get(SW).i32Add().i32Const(1).i32Sub().get(SW).i32Div().tee(t);
-  c.get(OW).get(t).get(OW).i32LtS().select().set(oxA);
-  c.get(W).i32Const(1).i32Sub().get(PW).i32Add().get(KW).i32Const(1).i32Sub().get(DW).i32Mul().i32Sub().tee(t);
-  c.i32Const(0).i32LtS().if();
-  c.get(oxA).set(oxB);
-  c.else();
-  c.get(t).get(SW).i32Div().i32Const(1).i32Add().tee(t);
-  c.get(OW).get(t).get(OW).i32LtS().select().tee(t);
-  c.get(oxA).get(t).get(oxA).i32GtS().select().set(oxB);
-  c.end();
+  // Interior windows [oxA, oxB): every tap column ox·SW − PW + kj·DW (kj = 0 … KW − 1) in the image.
+  validColumns(c, () => c.i32Const(0).get(PW).i32Sub(), () => c.get(KW).i32Const(1).i32Sub().get(DW).i32Mul().get(PW).i32Sub(), W, SW, OW, t, oxA, oxB);
   // Four neighbouring windows' taps are SW elements apart.
   c.i32x4Const(0, 1, 2, 3).get(SW).i32x4Splat().i32x4Mul().set(lanes);
   /** Scalar windows ox … end − 1 of the row at y0 (taps bounds-tested). */
