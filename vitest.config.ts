@@ -4,15 +4,37 @@ import { defineConfig } from "vitest/config";
 // TEST_DIST=1 runs them against the built dist/ instead.
 const conditions = process.env.TEST_DIST ? ["node", "import", "default"] : ["source", "node", "import", "default"];
 
+/**
+ * The wasm sgemm accumulates with relaxed SIMD's fused multiply-add where the engine validates it
+ * (Node ≥ 22, Deno, Chrome), and with a multiply then an add elsewhere (Node 20). The "fma"
+ * project runs the kernel tests once more with relaxed SIMD switched on, so both builds of the
+ * kernels are tested whichever Node runs the suite.
+ */
+const FMA_TESTS = [
+  "packages/autograd/test/gemm-shapes.test.ts",
+  "packages/autograd/test/conv-pool.test.ts",
+  "packages/autograd/test/compile.test.ts",
+  "packages/nn/test/conv.test.ts",
+  "packages/nn/test/reference.test.ts",
+  "packages/nn/test/layers.test.ts",
+  "packages/nn/test/compile-train.test.ts",
+];
+
 export default defineConfig({
   ssr: { resolve: { conditions } },
   resolve: { conditions },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts", "bench/**/*.test.ts", "docs/**/*.test.ts"],
     testTimeout: 120_000,
     // DELTAGRAD_BACKEND=wasm runs every test on that backend (packages/autograd/test/setup-backend.ts).
     setupFiles: ["packages/autograd/test/setup-backend.ts"],
     // The JSON report feeds the plain "N passed, N failed" line that .ci/run prints.
     reporters: ["default", ["json", { outputFile: process.env.VITEST_JSON ?? ".vitest-report.json" }]],
+    projects: [
+      {
+        extends: true,
+        test: { name: "main", include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts", "bench/**/*.test.ts", "docs/**/*.test.ts"] },
+      },
+      { extends: true, test: { name: "fma", include: FMA_TESTS, execArgv: ["--experimental-wasm-relaxed-simd"] } },
+    ],
   },
 });

@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, arch, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as dg from "@deltagrad/autograd";
 import { activate, DELTAGRAD, FRAMEWORKS, PEERS, initPeers, Unsupported, type DeltagradId, type FrameworkId, type PeerId, type Runner } from "./frameworks.js";
 import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner } from "./workloads.js";
 import { fmt, table } from "./format.js";
@@ -65,7 +66,7 @@ export interface Check {
 export interface BenchResult {
   date: string;
   quick: boolean;
-  machine: { cpu: string; cores: number; node: string; platform: string; memoryGiB: number; loadavgStart: number[]; loadavgEnd: number[] };
+  machine: { cpu: string; cores: number; node: string; platform: string; memoryGiB: number; loadavgStart: number[]; loadavgEnd: number[]; wasmFma?: boolean };
   /** The versions of the peers (bench/package.json). */
   peers: Record<string, string>;
   note: string;
@@ -299,6 +300,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       loadavgStart,
       loadavgEnd: loadavg(),
+      wasmFma: dg.wasmFma(),
     },
     peers: peerVersions(),
     note: "ratio[d][p] = speed of deltagrad column d / speed of peer p (p's time ÷ d's time): > 1 means deltagrad is faster. Medians of interleaved repetitions; every timed region ends with a host read.",
@@ -359,7 +361,7 @@ export function toMarkdown(res: BenchResult): string {
   const ratioCell = (r: Row, p: PeerId) => (r.unsupported[p] ? `n/a${mark(r.unsupported[p])}` : DELTAGRAD.map((d) => fmtRatio(r.ratio[d]?.[p])).join(" · "));
   const versions = Object.entries(res.peers ?? {}).map(([p, v]) => `${p} ${v}`).join(", ");
   const lines = [
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end. ${versions ? `${versions}. ` : ""}${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}${m.wasmFma === undefined ? "" : m.wasmFma ? ", wasm sgemm with fused multiply-add (relaxed SIMD)" : ", wasm sgemm without fused multiply-add (no relaxed SIMD in this engine)"}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end. ${versions ? `${versions}. ` : ""}${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
     "",
     "Figures (W1 higher is better, W2–W5 lower is better):",
     "",

@@ -46,7 +46,7 @@ export { Generator, manualSeed, defaultGenerator } from "./random.js";
 export { registerBackend, setBackend, getBackend, listBackends, type Backend, type BackendData, type WindowParams } from "./backend.js";
 export { cpuBackend } from "./cpu/index.js";
 export { webgpuBackend, initWebGPU, webgpuSync, webgpuStats, webgpuTimestamp, webgpuTimestamps, type WebGPUOptions, type WebGPUInit, type WebGPUStats } from "./webgpu/index.js";
-export { wasmBackend, wasmSimdSupported, wasmArenaBytes, wasmMemoryStats, setWasmMemoryBudget, setNumThreads, getNumThreads, activeThreads, threadsReady, workerKind, type WasmMemoryStats } from "./wasm/index.js";
+export { wasmBackend, wasmSimdSupported, relaxedSimdSupported, setWasmFma, wasmFma, wasmArenaBytes, wasmMemoryStats, setWasmMemoryBudget, setNumThreads, getNumThreads, activeThreads, threadsReady, workerKind, type WasmMemoryStats } from "./wasm/index.js";
 export { RULES, type Primitive, type Attrs, type Rule } from "./primitives.js";
 export { broadcastShapes, type Shape } from "./shape.js";
 export { formatTensor } from "./format.js";

@@ -275,6 +275,12 @@ export class Code {
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  /**
+   * Relaxed SIMD's `f32x4.relaxed_madd` (a·b + c, operands pushed a, b, c): fused (one rounding)
+   * where the hardware has FMA, a multiply then an add otherwise — the engine decides, so only
+   * modules built for an engine that validates it (see runtime.ts's `relaxedSimdSupported`) use it.
+   */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Min(): this { return this.simd(0xe8); }
   f32x4Max(): this { return this.simd(0xe9); }

@@ -4,7 +4,7 @@ import * as ops from "./dispatch/index.js";
 import { WasmBuffer, type WasmMemoryStats } from "./memory.js";
 import { runtime, runtimeStarted, wasmSimdSupported } from "./runtime.js";
 
-export { wasmSimdSupported } from "./runtime.js";
+export { wasmSimdSupported, relaxedSimdSupported, setWasmFma, wasmFma } from "./runtime.js";
 export { setNumThreads, getNumThreads, activeThreads, threadsReady, workerKind } from "./threads.js";
 export type { WasmMemoryStats } from "./memory.js";
 

@@ -73,16 +73,20 @@ export interface KernelExports {
   [elementwise: string]: (...args: number[]) => void;
 }
 
-/** The kernel module's binary; `sharedMaxPages` makes it import a shared memory (worker threads). */
-export function kernelModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
+/**
+ * The kernel module's binary; `sharedMaxPages` makes it import a shared memory (worker threads),
+ * `fma` makes the sgemm micro-kernels accumulate with relaxed SIMD's multiply-add (only for an
+ * engine that validates it).
+ */
+export function kernelModule(sharedMaxPages?: number, fma = false): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder(sharedMaxPages === undefined ? {} : { sharedMaxPages });
   m.func("packA", I(5), [], packRows(MR))
     .func("packAT", I(5), [], packCols(MR))
     .func("packB", I(5), [], packCols(NR))
     .func("packBT", I(5), [], packRows(NR))
-    .func("macro", I(11), [], macro)
+    .func("macro", I(11), [], macro(fma))
     .func("gemmPanel", I(13), [], gemmPanel(m))
-    .func("gemmDot", I(8), [], gemmDot)
+    .func("gemmDot", I(8), [], gemmDot(fma))
     .func("gemmBlock", I(14), [], gemmBlock(m))
     .func("copyRows", I(6), [], copyRows)
     .func("gather4", I(6), [], strided2d(4, true))

@@ -16,8 +16,13 @@ export const DN = 4;
  * gemmDot(A, B, k, m, n, C, p0, p1): C[i][j] = Σ_{p ∈ [p0, p1)} A[i][p]·B[j][p] for every i < m,
  * j < n (row stride n). p0 is a multiple of 4. Tiles clamp rows to the last one and store only
  * valid (i, j). Column groups outside, so a DN-row slice of B stays in L1 while A's rows stream.
+ * With `fma` the vector steps are relaxed SIMD multiply-adds (the k % 4 tail stays scalar).
  */
-export function gemmDot(c: Code): void {
+export function gemmDot(fma: boolean) {
+  return (c: Code): void => gemmDotBody(c, fma);
+}
+
+function gemmDotBody(c: Code, fma: boolean): void {
   const [A, B, k, m, n, C, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7];
   const i0 = c.local(i32);
   const j0 = c.local(i32);
@@ -52,7 +57,8 @@ export function gemmDot(c: Code): void {
           c.get(br[jj]!).get(o).i32Add().v128Load().set(bv);
           for (let ii = 0; ii < DM; ii++) {
             const a = acc[ii * DN + jj]!;
-            c.get(a).get(av[ii]!).get(bv).f32x4Mul().f32x4Add().set(a);
+            if (fma) c.get(av[ii]!).get(bv).get(a).f32x4RelaxedMadd().set(a);
+            else c.get(a).get(av[ii]!).get(bv).f32x4Mul().f32x4Add().set(a);
           }
         }
       });

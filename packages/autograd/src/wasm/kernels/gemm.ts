@@ -111,9 +111,14 @@ export const GEMM_SCRATCH = KC * MC * 4 + KC * NC * 4 + MR * NR * 4;
  * stays in L1 while the packed A block streams from L2. Edges go straight into C: the last row
  * strip runs a micro-kernel of its mc % MR rows only, and a tile narrower than NR is written
  * through `tile` (MR·NR floats) element by element with the same additions — so every element's
- * value is the same whether its tile is whole or partial.
+ * value is the same whether its tile is whole or partial. With `fma` each step is one relaxed SIMD
+ * multiply-add per accumulator (fused where the hardware has FMA) instead of a multiply and an add.
  */
-export function macro(c: Code): void {
+export function macro(fma: boolean) {
+  return (c: Code): void => macroBody(c, fma);
+}
+
+function macroBody(c: Code, fma: boolean): void {
   const [Ap, Bp, bStep, bStrip, C, mc, nc, kc, ldc, first, tile] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const t = c.local(i32);
   const s = c.local(i32);
@@ -141,7 +146,8 @@ export function macro(c: Code): void {
       c.get(pa).v128Load32Splat(ii * 4).set(av);
       for (let jj = 0; jj < V; jj++) {
         const a = acc[ii * V + jj]!;
-        c.get(a).get(av).get(bv[jj]!).f32x4Mul().f32x4Add().set(a);
+        if (fma) c.get(av).get(bv[jj]!).get(a).f32x4RelaxedMadd().set(a);
+        else c.get(a).get(av).get(bv[jj]!).f32x4Mul().f32x4Add().set(a);
       }
     }
     c.get(pa).i32Const(MR * 4).i32Add().set(pa);
