@@ -40,25 +40,21 @@ interface FirstSteps {
   traces: number | null;
 }
 
-/**
- * W3 and W4 of deltagrad wasm alone, each time in a fresh process (full sizes, as in the full
- * run), `times` times: workload → one figure per process. (One process alone differed from the
- * next by up to 1.37× on this 2-core machine, so the check takes the median of several.)
- */
-export function standaloneRun(here: string, log: (line: string) => void, times = 3): Map<string, number[]> {
-  log(`fresh processes: W3 and W4 of deltagrad wasm alone, ${times}× …`);
-  const out = new Map<string, number[]>();
-  for (let i = 0; i < times; i++) {
-    const dir = mkdtempSync(join(tmpdir(), "deltagrad-standalone-"));
-    freshNode([join(here, "run.ts"), "--only", "W3,W4", "--frameworks", "deltagrad-wasm", "--out", dir], true);
-    const alone = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as BenchResult;
-    for (const r of alone.rows) {
-      const v = r.value["deltagrad-wasm"];
-      if (typeof v === "number") (out.get(r.workload) ?? out.set(r.workload, []).get(r.workload)!).push(v);
-    }
+/** W3 and W4 of deltagrad wasm in a fresh process, alone (full sizes, as in the full run): workload → figure. */
+function standaloneOnce(here: string): Map<string, number> {
+  const dir = mkdtempSync(join(tmpdir(), "deltagrad-standalone-"));
+  freshNode([join(here, "run.ts"), "--only", "W3,W4", "--frameworks", "deltagrad-wasm", "--out", dir], true);
+  const alone = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as BenchResult;
+  const out = new Map<string, number>();
+  for (const r of alone.rows) {
+    const v = r.value["deltagrad-wasm"];
+    if (typeof v === "number") out.set(r.workload, v);
   }
   return out;
 }
+
+/** One workload's figure measured again in the bench's own process (after every other workload ran). */
+export type InProcess = (workload: string) => Promise<number>;
 
 /** compile() against eager for W2's first steps, each in its own fresh process (compile-cost.ts). */
 function compileCost(here: string, log: (line: string) => void): CompileCost {
@@ -76,24 +72,34 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1
 /**
  * The checks that need a fresh process (full run only): plain W5's first 40 steps against the
  * later ones (warmup.ts, no gc, never yielding), W2's first steps eager and compiled, and W3/W4 of
- * deltagrad wasm alone — run in fresh processes before the full run (`before`) and after it, so
- * that a drift of the machine's load shows up — against their times in this full run.
+ * deltagrad wasm alone in a fresh process against the same workloads in this process, after every
+ * other workload ran. The two alternate round by round — this process, then a fresh one — and each
+ * round gives a ratio: this 2-core VM's speed drifts by up to 2× over minutes, which a comparison
+ * of figures taken minutes apart (the full table's against processes run before and after it)
+ * cannot tell from a real slowdown, while a ratio of neighbours cancels it.
  */
-export function freshProcessChecks(res: BenchResult, here: string, log: (line: string) => void, before: Map<string, number[]>): void {
+export async function freshProcessChecks(res: BenchResult, here: string, log: (line: string) => void, inProcess: InProcess, rounds = 5): Promise<void> {
   log("fresh process: plain W5 from the first step (warmup.ts) …");
   res.warmup = JSON.parse(freshNode([join(here, "warmup.ts"), "160"], false)) as Warmup;
   log(`  first 40 steps ${res.warmup.first40.toFixed(2)} ms, steps 41–160 ${res.warmup.later.toFixed(2)} ms (ratio ${res.warmup.ratio.toFixed(2)}); scoped ${res.warmup.scopedLater.toFixed(2)} ms`);
   res.compileCost = compileCost(here, log);
-  const after = standaloneRun(here, log);
+  log(`W3 and W4 of deltagrad wasm: this process against a fresh one, alternating, ${rounds} rounds …`);
+  const here_ = new Map<string, number[]>();
+  const alone = new Map<string, number[]>();
+  const push = (m: Map<string, number[]>, w: string, v: number) => (m.get(w) ?? m.set(w, []).get(w)!).push(v);
+  for (let i = 0; i < rounds; i++) {
+    for (const w of ["W3", "W4"]) push(here_, w, await inProcess(w));
+    for (const [w, v] of standaloneOnce(here)) push(alone, w, v);
+  }
   res.standalone = [];
   for (const w of ["W3", "W4"]) {
     const full = res.rows.find((r) => r.workload === w)?.value["deltagrad-wasm"];
-    const b = before.get(w);
-    const a = after.get(w);
-    if (typeof full !== "number" || b === undefined || a === undefined) continue;
-    // W3 and W4 are times: a ratio above 1 means slower in the full run than alone.
-    const alone = median([...b, ...a]);
-    res.standalone.push({ workload: w, full, aloneBefore: b, aloneAfter: a, alone, ratio: full / alone });
-    log(`  ${w}: full run ${fmt(full)}, alone ${b.map(fmt).join(" · ")} before and ${a.map(fmt).join(" · ")} after (ratio to their median ${(full / alone).toFixed(2)})`);
+    const h = here_.get(w);
+    const a = alone.get(w);
+    if (typeof full !== "number" || h === undefined || a === undefined || h.length !== a.length) continue;
+    // Times: a ratio above 1 means slower here, after the other workloads, than alone.
+    const ratios = h.map((v, i) => v / a[i]!);
+    res.standalone.push({ workload: w, full, here: h, alone: a, ratios, ratio: median(ratios) });
+    log(`  ${w}: here ${h.map(fmt).join(" · ")}, alone ${a.map(fmt).join(" · ")}; round ratios ${ratios.map((r) => r.toFixed(2)).join(" · ")} (median ${median(ratios).toFixed(2)}); the full table's figure ${fmt(full)}`);
   }
 }

@@ -166,7 +166,7 @@ export function plainMarkdown(res: BenchResult): string[] {
     lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy).`);
   }
   if (res.standalone && res.standalone.length > 0) {
-    lines.push("", `deltagrad wasm alone, each time in a fresh process (before | after this full run), against the full run: ${res.standalone.map((s) => `${s.workload} ${s.aloneBefore.map(fmt).join(" · ")} | ${s.aloneAfter.map(fmt).join(" · ")} alone, ${fmt(s.full)} here (${s.ratio.toFixed(2)}× their median ${fmt(s.alone)})`).join("; ")}.`);
+    lines.push("", `deltagrad wasm W3/W4 in this process after the full run against the same alone in a fresh process, alternating round by round (this VM's speed drifts over minutes; a ratio of neighbours cancels it): ${res.standalone.map((s) => `${s.workload} here ${s.here.map(fmt).join(" · ")}, alone ${s.alone.map(fmt).join(" · ")}, round ratios ${s.ratios.map((r) => r.toFixed(2)).join(" · ")} (median ${s.ratio.toFixed(2)}; the main table's figure ${fmt(s.full)})`).join("; ")}.`);
   }
   return lines;
 }

@@ -17,7 +17,7 @@ import * as dg from "@deltagrad/autograd";
 import { activate, DELTAGRAD, FRAMEWORKS, PEERS, initPeers, Unsupported, type DeltagradId, type FrameworkId, type PeerId, type Runner } from "./frameworks.js";
 import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner } from "./workloads.js";
 import { fmt, table } from "./format.js";
-import { freshProcessChecks, standaloneRun, type CompileCost, type Warmup } from "./fresh.js";
+import { freshProcessChecks, type CompileCost, type Warmup } from "./fresh.js";
 import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
 import { runTorch, torchMarkdown, type TorchResult } from "./torch.js";
 
@@ -78,8 +78,12 @@ export interface BenchResult {
   warmup?: Warmup;
   /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
   torch?: TorchResult;
-  /** W3 and W4 of deltagrad wasm alone in a fresh process, before and after the full run, against it (full run only). */
-  standalone?: { workload: string; full: number; aloneBefore: number[]; aloneAfter: number[]; alone: number; ratio: number }[];
+  /**
+   * W3 and W4 of deltagrad wasm in this process after the full run (`here`) and alone in a fresh
+   * process (`alone`), alternating round by round; `ratios` are here ÷ alone per round, `ratio`
+   * their median (full run only). `full` is the main table's figure.
+   */
+  standalone?: { workload: string; full: number; here: number[]; alone: number[]; ratios: number[]; ratio: number }[];
   /** W2's first three steps, eager and compiled, in fresh processes (compile-cost.ts; full run only). */
   compileCost?: CompileCost;
   wallSeconds: number;
@@ -165,6 +169,47 @@ function relErr(a: number[], b: number[], rtol: number, atol: number): { err: nu
   return { err, ok };
 }
 
+/** Warm-up (JIT, caches, TF.js kernel setup) and calibration: returns the steps per repetition. */
+function warmUp(r: Runner, warmUpMs: number, minMs: number): number {
+  // At least two steps and warmUpMs, so the JIT has optimized the hot loops before timing.
+  const w0 = performance.now();
+  for (let i = 0; i < 2 || performance.now() - w0 < warmUpMs; i++) r.step();
+  const s = performance.now();
+  r.step();
+  const one = Math.max(performance.now() - s, 1e-3);
+  return Math.max(1, Math.ceil(minMs / one));
+}
+
+/** One timed repetition of k steps: ms per step. */
+function timedRep(r: Runner, k: number): number {
+  // The previous repetition's garbage (another framework's, mostly) is collected outside the
+  // timed region, and one untimed step follows: the first step after a forced full collection
+  // runs slower than the next ones (W3 of deltagrad wasm: 22–117 ms against 18–60 for the
+  // following steps, medians over repetitions on a loaded machine; no collection ran inside
+  // that step), a cost of the forced gc() itself that users, who never call it, do not pay.
+  (globalThis as { gc?: () => void }).gc?.();
+  r.step();
+  const s = performance.now();
+  for (let i = 0; i < k; i++) r.step();
+  return (performance.now() - s) / k / (r.fraction ?? 1);
+}
+
+/**
+ * One workload's deltagrad wasm figure measured again in this process, as the main table measures
+ * it (warm-up, calibration, 7 repetitions, median) — the fresh-process check's "here" side.
+ */
+async function timeAgain(workload: string): Promise<number> {
+  const c = cases(false).find((x) => x.workload === workload)!;
+  await activate("deltagrad-wasm");
+  const r = c.build("deltagrad-wasm");
+  try {
+    const k = warmUp(r, 300, 250);
+    return c.figure(median(Array.from({ length: 7 }, () => timedRep(r, k))));
+  } finally {
+    r.dispose();
+  }
+}
+
 /** Runs the benchmark; returns the results (the caller writes them). */
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const log = opts.log ?? (() => {});
@@ -211,30 +256,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     const iters = new Map<FrameworkId, number>();
     for (const [fw, r] of runners) {
       await activate(fw);
-      // At least two steps and warmUpMs, so the JIT has optimized the hot loops before timing.
-      const w0 = performance.now();
-      for (let i = 0; i < 2 || performance.now() - w0 < warmUpMs; i++) r.step();
-      const s = performance.now();
-      r.step();
-      const one = Math.max(performance.now() - s, 1e-3);
-      iters.set(fw, Math.max(1, Math.ceil(minMs / one)));
+      iters.set(fw, warmUp(r, warmUpMs, minMs));
     }
     const times = new Map<FrameworkId, number[]>();
     for (let rep = 0; rep < reps; rep++) {
       for (const [fw, r] of runners) {
         await activate(fw);
-        const k = iters.get(fw)!;
-        // The previous repetition's garbage (another framework's, mostly) is collected outside the
-        // timed region, and one untimed step follows: the first step after a forced full collection
-        // runs slower than the next ones (W3 of deltagrad wasm: 22–117 ms against 18–60 for the
-        // following steps, medians over repetitions on a loaded machine; no collection ran inside
-        // that step), a cost of the forced gc() itself that users, who never call it, do not pay.
-        (globalThis as { gc?: () => void }).gc?.();
-        r.step();
-        const s = performance.now();
-        for (let i = 0; i < k; i++) r.step();
-        const ms = (performance.now() - s) / k / (r.fraction ?? 1);
-        (times.get(fw) ?? times.set(fw, []).get(fw)!).push(ms);
+        (times.get(fw) ?? times.set(fw, []).get(fw)!).push(timedRep(r, iters.get(fw)!));
       }
     }
     for (const [fw, r] of runners) {
@@ -406,9 +434,8 @@ async function main(): Promise<void> {
   const frameworks = fwAt >= 0 ? (args[fwAt + 1]!.split(",") as FrameworkId[]) : undefined;
   const full = !quick && !only && !frameworks;
   const log = (l: string) => console.log(l);
-  const before = full ? standaloneRun(here, log) : null;
   const res = await runBench({ quick, only, frameworks, log });
-  if (before) freshProcessChecks(res, here, log, before);
+  if (full) await freshProcessChecks(res, here, log, timeAgain);
   const md = toMarkdown(res);
   console.log("\n" + md);
   for (const c of res.checks) {
