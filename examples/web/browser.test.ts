@@ -39,7 +39,7 @@ interface TestResults {
   roundTrip: string[];
   saveError: string;
   loadError: string;
-  main: { backend: string; ready: number; active: number; product: number };
+  main: { backend: string; ready: number; active: number; product: number; fma: boolean };
   probe: ThreadProbe;
   timings: Timings;
 }
@@ -118,8 +118,8 @@ describe.skipIf(!hasChromium)("in Chromium (playwright-core, /usr/bin/chromium)"
       expect(r.results.loadError).toMatch(/^DeltagradError: load: .*deserialize\(bytes\)/);
     });
 
-    test("the main thread runs one thread and says why, once", () => {
-      expect(r.results.main).toEqual({ backend: "wasm", ready: 1, active: 1, product: 256 * 400 });
+    test("the main thread runs one thread and says why, once; the sgemm uses relaxed SIMD's multiply-add (Chrome ≥ 114)", () => {
+      expect(r.results.main).toEqual({ backend: "wasm", ready: 1, active: 1, product: 256 * 400, fma: true });
       expect(r.notes).toEqual([expect.stringMatching(/may not block in Atomics\.wait \(a browser's main thread\): run deltagrad inside a Web Worker on a cross-origin isolated page/)]);
     });
 

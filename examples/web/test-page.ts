@@ -4,7 +4,7 @@
  * and in fresh module workers (the thread pool's start, bit-identical results, timings). The
  * results land in `window.testResults` for the test to read.
  */
-import { activeThreads, getBackend, manualSeed, matmul, randn, setNumThreads, tensor, threadsReady } from "@deltagrad/autograd";
+import { activeThreads, getBackend, manualSeed, matmul, randn, setNumThreads, tensor, threadsReady, wasmFma } from "@deltagrad/autograd";
 import { MLP, crossEntropy, fit, load, save, serialize, deserialize } from "@deltagrad/nn";
 import { SGD } from "@deltagrad/optim";
 import type { Reply, Request, ThreadProbe, Timings } from "./protocol.js";
@@ -50,7 +50,7 @@ async function run() {
   const mainReady = await threadsReady();
   const product = matmul(randn([256, 300]), randn([300, 400])).dataSync().length;
   matmul(randn([256, 300]), randn([300, 400])).dataSync();
-  const main = { backend: getBackend().name, ready: mainReady, active: activeThreads(), product };
+  const main = { backend: getBackend().name, ready: mainReady, active: activeThreads(), product, fma: wasmFma() };
   const probe: ThreadProbe = (await ask({ type: "probe", threads: 2 }, "probe")).threads;
   const timings: Timings = (await ask({ type: "timings", hidden: 784, batchSize: 200, steps: 9 }, "timings")).timings;
   return { isolated: globalThis.crossOriginIsolated === true, sigmoid, edited, fitLoss: history.loss, roundTrip, saveError, loadError, main, probe, timings };
