@@ -8,7 +8,7 @@
 import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "./assert.ts";
 import { crossEntropy, Linear, MLP, mseLoss } from "@deltagrad/nn";
 import { SGD } from "@deltagrad/optim";
-import { graphDisplay, manualSeed, randn, tensor, type Tensor } from "@deltagrad/autograd";
+import { graphDisplay, manualSeed, matmul, randn, relaxedSimdSupported, tensor, wasmFma, type Tensor } from "@deltagrad/autograd";
 
 const JUPYTER = Symbol.for("Jupyter.display");
 type Displayable = { [JUPYTER]: () => Record<string, string> };
@@ -72,4 +72,15 @@ Deno.test("Jupyter display hooks: Tensor gives text/plain + text/html, graphDisp
   assertEquals(svg.match(/class="node op"/g)?.length, 6);
   assertStringIncludes(svg, "h6 = reciprocal");
   assertStringIncludes(svg, "grad 0.2500");
+});
+
+Deno.test("the wasm sgemm accumulates with relaxed SIMD's fused multiply-add in Deno", () => {
+  assert(relaxedSimdSupported(), "Deno's V8 validates f32x4.relaxed_madd");
+  assert(wasmFma(), "the kernels were compiled with it");
+  // Rows [−1, a]·columns [1, a] with a = 1 + 2⁻¹²: fused, a·a − 1 keeps its 2⁻²⁴ (a multiply then an add rounds it away).
+  const a = 1 + 2 ** -12;
+  const A = tensor(Float32Array.from({ length: 128 }, (_, i) => (i % 2 === 0 ? -1 : a))).reshape([64, 2]);
+  const B = tensor(Float32Array.from({ length: 128 }, (_, i) => (i < 64 ? 1 : a))).reshape([2, 64]);
+  const c = matmul(A, B).dataSync();
+  assert(c.every((v) => v === 2 ** -11 + 2 ** -24), `every element a·a − 1 = 2⁻¹¹ + 2⁻²⁴, got ${c[0]}`);
 });
