@@ -14,6 +14,7 @@ const FMA_TESTS = [
   "packages/autograd/test/gemm-shapes.test.ts",
   "packages/autograd/test/conv-pool.test.ts",
   "packages/autograd/test/compile.test.ts",
+  "packages/autograd/test/robustness.test.ts",
   "packages/nn/test/conv.test.ts",
   "packages/nn/test/reference.test.ts",
   "packages/nn/test/layers.test.ts",

@@ -279,6 +279,10 @@ const OPS: Record<string, { args: fc.Arbitrary<unknown[]>; call?: (...a: any[]) 
   activeThreads: { args: fc.constant([]), result: (r) => expect(Number.isInteger(r)).toBe(true) },
   workerKind: { args: fc.constant([]), result: (r) => expect([null, "worker_threads", "web"]).toContain(r) },
   setWasmMemoryBudget: { args: fc.tuple(fc.oneof(fc.constant(2 ** 30), junkArb)), result: () => {}, call: restoring(() => ag.wasmMemoryStats().budgetBytes || 2 ** 30, ag.setWasmMemoryBudget, ag.setWasmMemoryBudget) },
+  // The sgemm's fused multiply-add: true/false or junk; a value that disagrees with the compiled kernels throws (they are compiled once).
+  setWasmFma: { args: fc.tuple(fc.oneof(fc.boolean(), junkArb)), result: () => {}, call: restoring(() => ag.wasmFma(), ag.setWasmFma, ag.setWasmFma) },
+  wasmFma: { args: fc.constant([]), result: (r) => expect(typeof r).toBe("boolean") },
+  relaxedSimdSupported: { args: fc.constant([]), result: (r) => expect(typeof r).toBe("boolean") },
   wasmMemoryStats: { args: fc.constant([]), result: (r) => expect(typeof (r as ag.WasmMemoryStats).inUseBytes).toBe("number") },
   setAnomalyMode: { args: fc.tuple(fc.oneof(fc.constant(false), junkArb)), result: () => {} },
   isFloat: { args: fc.tuple(dtypeOrJunk), result: (r) => expect(typeof r).toBe("boolean") },
