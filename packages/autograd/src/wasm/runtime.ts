@@ -3,7 +3,7 @@
  * is shared (so worker threads can run kernels on it) wherever the engine allows a shared
  * WebAssembly.Memory — Node, Deno, cross-origin-isolated pages — and plain otherwise.
  */
-import { ModuleBuilder, v128 } from "./emit.js";
+import { type Code, ModuleBuilder, v128 } from "./emit.js";
 import { type KernelExports, kernelModule } from "./kernels.js";
 import { Heap } from "./memory.js";
 import { DeltagradError } from "../errors.js";
@@ -25,10 +25,14 @@ export const DEFAULT_BUDGET = 1 << 30;
  * ```
  */
 export function wasmSimdSupported(): boolean {
+  return validates((c) => c.v128Zero());
+}
+
+/** Whether this engine validates a one-function module returning a v128 made by `body`. */
+function validates(body: (c: Code) => void): boolean {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return false;
   try {
-    const probe = new ModuleBuilder().func("probe", [], [v128], (c) => c.v128Zero()).encode();
-    return WebAssembly.validate(probe);
+    return WebAssembly.validate(new ModuleBuilder().func("probe", [], [v128], body).encode());
   } catch {
     return false;
   }
@@ -45,15 +49,7 @@ export function wasmSimdSupported(): boolean {
  * ```
  */
 export function relaxedSimdSupported(): boolean {
-  if (relaxed !== undefined) return relaxed;
-  relaxed = false;
-  if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return relaxed;
-  try {
-    const probe = new ModuleBuilder().func("probe", [], [v128], (c) => c.v128Zero().v128Zero().v128Zero().f32x4RelaxedMadd()).encode();
-    relaxed = WebAssembly.validate(probe);
-  } catch {
-    relaxed = false;
-  }
+  relaxed ??= validates((c) => c.v128Zero().v128Zero().v128Zero().f32x4RelaxedMadd());
   return relaxed;
 }
 
