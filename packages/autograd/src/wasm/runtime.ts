@@ -61,10 +61,9 @@ let fmaWanted = true;
  * Whether the wasm sgemm (matmul, convolutions) may accumulate with relaxed SIMD's fused
  * multiply-add where the engine supports it (the default: on Node ≥ 22, Deno and Chrome a compiled
  * training step ran 1.10–1.15× faster with it, and on hardware with FMA each product is rounded
- * once instead of twice). Turn it
- * off for results that are bit-identical across machines and engines (a relaxed multiply-add is
- * fused on hardware with FMA and not elsewhere); on one machine results are the same either way
- * on 1 and 2 threads. The kernels are compiled once, so call it before the first wasm operation.
+ * once instead of twice). Turn it off for results that are bit-identical across machines and
+ * engines (a relaxed multiply-add is fused on hardware with FMA and not elsewhere); on one machine
+ * results are the same either way on 1 and 2 threads. The kernels are compiled once, so call it before the first wasm operation.
  *
  * @example
  * ```ts
