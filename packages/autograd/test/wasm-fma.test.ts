@@ -1,0 +1,49 @@
+/**
+ * setWasmFma in a fresh process with relaxed SIMD available (Node 20 gets it from a V8 flag, newer
+ * Nodes have it on by default): off before the first wasm op compiles the plain multiply-then-add
+ * sgemm, on (the default) the fused one, and a later call that disagrees throws and changes
+ * nothing. The rows [−1, a]·[1, a] with a = 1 + 2⁻¹² tell the two apart: fused, a·a − 1 keeps its
+ * 2⁻²⁴; a multiply then an add rounds a·a to a tie that drops it.
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+import * as dg from "@deltagrad/autograd";
+
+interface ChildResult {
+  relaxed: boolean;
+  fma: boolean;
+  values: number[];
+  lateError: string;
+}
+
+// V8 shipped relaxed SIMD in 11.4; before that (Node 20's 11.3) it sits behind this flag, which
+// later V8s reject as an unknown option.
+const v8Major = Number(process.versions.v8.split(".")[0]);
+const flags = v8Major < 12 ? ["--experimental-wasm-relaxed-simd"] : [];
+
+function child(mode: "on" | "off"): ChildResult {
+  const script = fileURLToPath(new URL("./fma-child.ts", import.meta.url));
+  const tsx = fileURLToPath(new URL("../../../node_modules/tsx/dist/esm/index.mjs", import.meta.url));
+  const r = spawnSync(process.execPath, [...flags, "--conditions=source", "--import", tsx, script, mode], { encoding: "utf8", timeout: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as ChildResult;
+}
+
+describe.skipIf(!dg.wasmSimdSupported())("setWasmFma in a fresh process", () => {
+  test("setWasmFma(false) first: plain multiply-then-add kernels; a late setWasmFma(true) throws", () => {
+    const r = child("off");
+    expect(r.relaxed).toBe(true);
+    expect(r.fma).toBe(false);
+    expect(r.values).toEqual([2 ** -11]);
+    expect(r.lateError).toBe("DeltagradError: setWasmFma(true): the wasm kernels were already compiled without fused multiply-add; call it before the first wasm operation");
+  });
+
+  test("the default: fused kernels; a late setWasmFma(false) throws", () => {
+    const r = child("on");
+    expect(r.relaxed).toBe(true);
+    expect(r.fma).toBe(true);
+    expect(r.values).toEqual([2 ** -11 + 2 ** -24]);
+    expect(r.lateError).toBe("DeltagradError: setWasmFma(false): the wasm kernels were already compiled with fused multiply-add; call it before the first wasm operation");
+  });
+});
