@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { ModuleBuilder, v128 } from "./packages/autograd/src/wasm/emit.ts";
+import { relaxedSimdSupported } from "./packages/autograd/src/wasm/runtime.ts";
 
 // Tests run the TypeScript sources through the "source" export condition (TOOLCHAIN.md);
 // TEST_DIST=1 runs them against the built dist/ instead.
@@ -12,13 +12,7 @@ const conditions = process.env.TEST_DIST ? ["node", "import", "default"] : ["sou
  * switches relaxed SIMD on (a V8 flag that newer Nodes reject as a bad option), on newer Nodes the
  * "no-fma" project compiles the kernels with `setWasmFma(false)` (test/setup-backend.ts).
  */
-const relaxedByDefault = (() => {
-  try {
-    return WebAssembly.validate(new ModuleBuilder().func("probe", [], [v128], (c) => c.v128Zero().v128Zero().v128Zero().f32x4RelaxedMadd()).encode());
-  } catch {
-    return false;
-  }
-})();
+const relaxedByDefault = relaxedSimdSupported();
 const KERNEL_TESTS = [
   "packages/autograd/test/gemm-shapes.test.ts",
   "packages/autograd/test/conv-pool.test.ts",

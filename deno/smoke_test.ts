@@ -9,6 +9,7 @@ import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "
 import { crossEntropy, Linear, MLP, mseLoss } from "@deltagrad/nn";
 import { SGD } from "@deltagrad/optim";
 import { graphDisplay, manualSeed, matmul, randn, relaxedSimdSupported, tensor, wasmFma, type Tensor } from "@deltagrad/autograd";
+import { FUSED, probeColumns, probeRows } from "../packages/autograd/test/fma-support.ts";
 
 const JUPYTER = Symbol.for("Jupyter.display");
 type Displayable = { [JUPYTER]: () => Record<string, string> };
@@ -77,10 +78,7 @@ Deno.test("Jupyter display hooks: Tensor gives text/plain + text/html, graphDisp
 Deno.test("the wasm sgemm accumulates with relaxed SIMD's fused multiply-add in Deno", () => {
   assert(relaxedSimdSupported(), "Deno's V8 validates f32x4.relaxed_madd");
   assert(wasmFma(), "the kernels were compiled with it");
-  // Rows [−1, a]·columns [1, a] with a = 1 + 2⁻¹²: fused, a·a − 1 keeps its 2⁻²⁴ (a multiply then an add rounds it away).
-  const a = 1 + 2 ** -12;
-  const A = tensor(Float32Array.from({ length: 128 }, (_, i) => (i % 2 === 0 ? -1 : a))).reshape([64, 2]);
-  const B = tensor(Float32Array.from({ length: 128 }, (_, i) => (i < 64 ? 1 : a))).reshape([2, 64]);
-  const c = matmul(A, B).dataSync();
-  assert(c.every((v) => v === 2 ** -11 + 2 ** -24), `every element a·a − 1 = 2⁻¹¹ + 2⁻²⁴, got ${c[0]}`);
+  // The vitest suite's probe (packages/autograd/test/fma-support.ts): fused, a·a − 1 keeps its 2⁻²⁴.
+  const c = matmul(probeRows(64), probeColumns(64)).dataSync();
+  assert(c.every((v) => v === FUSED), `every element a·a − 1 = 2⁻¹¹ + 2⁻²⁴, got ${c[0]}`);
 });

@@ -15,6 +15,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import * as dg from "@deltagrad/autograd";
 import { compile, cpuBackend, manualSeed, rand, type Tensor } from "@deltagrad/autograd";
+import { FUSED, UNFUSED, probeColumns, probeLongRows, probeRows } from "./fma-support.js";
 
 const initial = dg.getBackend().name;
 const initialThreads = dg.getNumThreads();
@@ -165,9 +166,7 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("wasm gemm paths by shape",
     compiled.forEach((v, i) => expect(v, `output ${i}: 2 threads vs 1`).toEqual(one[i]));
   });
 
-  // a·b − 1 with a = b = 1 + 2⁻¹²: exactly 2⁻¹¹ + 2⁻²⁴, but a·b rounded to float32 first is a tie
-  // that drops the 2⁻²⁴ (ties to even), leaving 2⁻¹¹. Each output's sum runs −1·1 first (into the
-  // accumulator), then a·b: a fused multiply-add keeps 2⁻²⁴, a multiply then an add cannot.
+  // fma-support.ts's product a·a − 1 (a = 1 + 2⁻¹²) on every sgemm path: 2⁻¹¹ + 2⁻²⁴ fused, 2⁻¹¹ not.
   test(`the sgemm's accumulation: ${dg.wasmFma() ? "one fused multiply-add per step (relaxed SIMD)" : "a multiply then an add (this engine has no relaxed SIMD, or setWasmFma(false))"} on every path`, () => {
     dg.setBackend("wasm");
     // vitest.config.ts's second-kernels project: "fma" switches relaxed SIMD on (Node 20), "no-fma"
@@ -175,21 +174,15 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("wasm gemm paths by shape",
     if (process.execArgv.includes("--experimental-wasm-relaxed-simd")) expect(dg.wasmFma()).toBe(true);
     const optOut = process.env.DELTAGRAD_WASM_FMA === "0";
     expect(dg.wasmFma()).toBe(dg.relaxedSimdSupported() && !optOut);
-    const a = 1 + 2 ** -12;
-    const want = dg.wasmFma() ? 2 ** -11 + 2 ** -24 : 2 ** -11;
+    const want = dg.wasmFma() ? FUSED : UNFUSED;
     const expectAll = (t: Tensor, what: string) => {
       const v = t.dataSync();
       const off = v.findIndex((x) => x !== want);
       expect(off, `${what}: element ${off} is ${v[off]} (want ${want})`).toBe(-1);
     };
-    // Rows of A are [−1, a] (k = 2); columns of B are [1, a].
-    const pairA = (m: number) => dg.tensor(Float32Array.from({ length: m * 2 }, (_, i) => (i % 2 === 0 ? -1 : a))).reshape([m, 2]);
-    const pairB = (n: number) => dg.tensor(Float32Array.from({ length: 2 * n }, (_, i) => (i < n ? 1 : a))).reshape([2, n]);
-    expectAll(dg.matmul(pairA(64), pairB(64)), "packed path (m = 64)");
-    expectAll(dg.matmul(pairA(4), pairB(1040)), "B read in place (m = 4)");
-    // The dot path: rows of k = 1024, lane 0 of each vector accumulates p = 0 (−1·1) then p = 4 (a·a).
-    const k = 1024;
-    const rows = (m: number, first: number, fifth: number) => dg.tensor(Float32Array.from({ length: m * k }, (_, i) => (i % k === 0 ? first : i % k === 4 ? fifth : 0))).reshape([m, k]);
-    expectAll(dg.matmul(rows(8, -1, a), rows(130, 1, a).transpose(0, 1)), "dot-product path (A·Bᵀ, k = 1024)");
+    expectAll(dg.matmul(probeRows(64), probeColumns(64)), "packed path (m = 64)");
+    expectAll(dg.matmul(probeRows(4), probeColumns(1040)), "B read in place (m = 4)");
+    // The dot path (A·Bᵀ, k = 1024): lane 0 of each vector accumulates p = 0 (−1·1), then p = 4 (a·a).
+    expectAll(dg.matmul(probeLongRows(8, -1), probeLongRows(130, 1).transpose(0, 1)), "dot-product path (A·Bᵀ, k = 1024)");
   });
 });

@@ -2,13 +2,13 @@
  * setWasmFma in a fresh process with relaxed SIMD available (Node 20 gets it from a V8 flag, newer
  * Nodes have it on by default): off before the first wasm op compiles the plain multiply-then-add
  * sgemm, on (the default) the fused one, and a later call that disagrees throws and changes
- * nothing. The rows [−1, a]·[1, a] with a = 1 + 2⁻¹² tell the two apart: fused, a·a − 1 keeps its
- * 2⁻²⁴; a multiply then an add rounds a·a to a tie that drops it.
+ * nothing. fma-support.ts's product a·a − 1 tells the two apart.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import * as dg from "@deltagrad/autograd";
+import { FUSED, UNFUSED } from "./fma-support.js";
 
 interface ChildResult {
   relaxed: boolean;
@@ -35,7 +35,7 @@ describe.skipIf(!dg.wasmSimdSupported())("setWasmFma in a fresh process", () => 
     const r = child("off");
     expect(r.relaxed).toBe(true);
     expect(r.fma).toBe(false);
-    expect(r.values).toEqual([2 ** -11]);
+    expect(r.values).toEqual([UNFUSED]);
     expect(r.lateError).toBe("DeltagradError: setWasmFma(true): the wasm kernels were already compiled without fused multiply-add; call it before the first wasm operation");
   });
 
@@ -43,7 +43,7 @@ describe.skipIf(!dg.wasmSimdSupported())("setWasmFma in a fresh process", () => 
     const r = child("on");
     expect(r.relaxed).toBe(true);
     expect(r.fma).toBe(true);
-    expect(r.values).toEqual([2 ** -11 + 2 ** -24]);
+    expect(r.values).toEqual([FUSED]);
     expect(r.lateError).toBe("DeltagradError: setWasmFma(false): the wasm kernels were already compiled with fused multiply-add; call it before the first wasm operation");
   });
 });
