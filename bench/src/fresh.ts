@@ -84,17 +84,17 @@ export async function freshProcessChecks(res: BenchResult, here: string, log: (l
   log(`  first 40 steps ${res.warmup.first40.toFixed(2)} ms, steps 41–160 ${res.warmup.later.toFixed(2)} ms (ratio ${res.warmup.ratio.toFixed(2)}); scoped ${res.warmup.scopedLater.toFixed(2)} ms`);
   res.compileCost = compileCost(here, log);
   log(`W3 and W4 of deltagrad wasm: this process against a fresh one, alternating, ${rounds} rounds …`);
-  const here_ = new Map<string, number[]>();
+  const inThis = new Map<string, number[]>();
   const alone = new Map<string, number[]>();
   const push = (m: Map<string, number[]>, w: string, v: number) => (m.get(w) ?? m.set(w, []).get(w)!).push(v);
   for (let i = 0; i < rounds; i++) {
-    for (const w of ["W3", "W4"]) push(here_, w, await inProcess(w));
+    for (const w of ["W3", "W4"]) push(inThis, w, await inProcess(w));
     for (const [w, v] of standaloneOnce(here)) push(alone, w, v);
   }
   res.standalone = [];
   for (const w of ["W3", "W4"]) {
     const full = res.rows.find((r) => r.workload === w)?.value["deltagrad-wasm"];
-    const h = here_.get(w);
+    const h = inThis.get(w);
     const a = alone.get(w);
     if (typeof full !== "number" || h === undefined || a === undefined || h.length !== a.length) continue;
     // Times: a ratio above 1 means slower here, after the other workloads, than alone.
