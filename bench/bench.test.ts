@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DELTAGRAD } from "./src/frameworks.js";
 import type { BenchResult } from "./src/run.js";
+import { torchMarkdown } from "./src/torch.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -47,4 +48,24 @@ describe("pnpm bench --quick", () => {
     for (const c of res.checks) expect(c, `${c.workload} ${c.against} vs ${c.framework}: ${c.what}`).toMatchObject({ ok: true });
     expect(readFileSync(join(out, "latest.md"), "utf8")).toMatch(/\| W4 scalar sigmoid graph/);
   }, 300_000);
+});
+
+// The targets against PyTorch read the paired rounds' median where they ran (torch.ts's
+// pairedTorch), not the main table's ratio of figures taken minutes apart.
+describe("torchMarkdown", () => {
+  const rows = [{ workload: "W3", case: "LeNet-5 batch 64, SGD", value: { "deltagrad-wasm-2t": 30, "deltagrad-compiled": 20 } }];
+  const torch = { version: "1.13", openblasPthread: true, threads: { "1": { W3: 10 }, "2": { W3: 12 } } };
+
+  it("reads W3's target from the paired median and shows the table's ratio beside it", () => {
+    const paired = [{ workload: "W3", deltagrad: [9, 11, 30], torch: [10, 10, 10], ratios: [0.9, 1.1, 3], ratio: 1.1 }];
+    const md = torchMarkdown({ rows, torch, torchPaired: paired }).join("\n");
+    expect(md).toContain("W3 compiled ≤ 1.0× PyTorch 1t: 1.10× (paired rounds; the table's 2.00×) not met");
+    expect(md).toContain("ratios 0.90 · 1.10 · 3.00 (median 1.10)");
+    const met = torchMarkdown({ rows, torch, torchPaired: [{ ...paired[0]!, ratio: 0.95 }] }).join("\n");
+    expect(met).toContain("0.95× (paired rounds; the table's 2.00×) met");
+  });
+
+  it("falls back to the table's ratio without paired rounds", () => {
+    expect(torchMarkdown({ rows, torch }).join("\n")).toContain("W3 compiled ≤ 1.0× PyTorch 1t: 2.00× not met");
+  });
 });

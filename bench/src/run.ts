@@ -19,7 +19,7 @@ import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRun
 import { fmt, table } from "./format.js";
 import { freshProcessChecks, type CompileCost, type Warmup } from "./fresh.js";
 import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
-import { runTorch, torchMarkdown, type TorchResult } from "./torch.js";
+import { pairedTorch, runTorch, torchMarkdown, type TorchPaired, type TorchResult } from "./torch.js";
 
 export interface BenchOptions {
   quick: boolean;
@@ -78,6 +78,8 @@ export interface BenchResult {
   warmup?: Warmup;
   /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
   torch?: TorchResult;
+  /** compiled ÷ PyTorch 1t of W2/W3 in alternating rounds (torch.ts's pairedTorch), when both ran (not --quick). */
+  torchPaired?: TorchPaired[];
   /**
    * W3 and W4 of deltagrad wasm in this process after the full run (`here`) and alone in a fresh
    * process (`alone`), alternating round by round; `ratios` are here ÷ alone per round, `ratio`
@@ -195,13 +197,14 @@ function timedRep(r: Runner, k: number): number {
 }
 
 /**
- * One workload's deltagrad wasm figure measured again in this process, as the main table measures
- * it (warm-up, calibration, 7 repetitions, median) — the fresh-process check's "here" side.
+ * One workload's figure for a deltagrad column (default deltagrad wasm) measured again in this
+ * process, as the main table measures it (warm-up, calibration, 7 repetitions, median) — the
+ * fresh-process check's "here" side, and the deltagrad side of the paired PyTorch rounds.
  */
-async function timeAgain(workload: string): Promise<number> {
+async function timeAgain(workload: string, fw: DeltagradId = "deltagrad-wasm"): Promise<number> {
   const c = cases(false).find((x) => x.workload === workload)!;
-  await activate("deltagrad-wasm");
-  const r = c.build("deltagrad-wasm");
+  await activate(fw);
+  const r = c.build(fw);
   try {
     const k = warmUp(r, 300, 250);
     return c.figure(median(Array.from({ length: 7 }, () => timedRep(r, k))));
@@ -316,6 +319,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   }
   // PyTorch as a peer, as a subprocess of this same process (torch.ts), after the in-process columns.
   const torch = runs("deltagrad-compiled") ? runTorch({ quick: opts.quick, only: opts.only, log }) : null;
+  const pairs = ["W2", "W3"].filter((w) => !opts.only || opts.only.includes(w));
+  const torchPaired = torch && !opts.quick && pairs.length ? await pairedTorch(pairs, (w) => timeAgain(w, "deltagrad-compiled"), log) : null;
   const cpu = cpus();
   return {
     date: new Date().toISOString(),
@@ -336,6 +341,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     checks,
     ...(plain ? { plain } : {}),
     ...(torch ? { torch } : {}),
+    ...(torchPaired ? { torchPaired } : {}),
     wallSeconds: (performance.now() - t0) / 1000,
   };
 }
