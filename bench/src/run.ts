@@ -66,7 +66,7 @@ export interface Check {
 export interface BenchResult {
   date: string;
   quick: boolean;
-  machine: { cpu: string; cores: number; node: string; platform: string; memoryGiB: number; loadavgStart: number[]; loadavgEnd: number[]; wasmFma?: boolean };
+  machine: { cpu: string; cores: number; node: string; platform: string; memoryGiB: number; loadavgStart: number[]; loadavgEnd: number[]; wasmFma?: boolean; stealPercent?: number };
   /** The versions of the peers (bench/package.json). */
   peers: Record<string, string>;
   note: string;
@@ -213,11 +213,34 @@ async function timeAgain(workload: string, fw: DeltagradId = "deltagrad-wasm"): 
   }
 }
 
+/**
+ * The machine's CPU ticks from /proc/stat (Linux): all, and stolen — time the hypervisor gave
+ * other guests while this VM's vCPUs wanted to run. On a shared VM a fork-join step waits for
+ * whichever vCPU is stolen: at 25% steal the compiled LeNet-5 step took 46–53 ms on 2 threads
+ * against 26–35 ms on one, while a one-thread PyTorch subprocess kept its speed. Null elsewhere.
+ */
+function cpuTicks(): { total: number; steal: number } | null {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** The share of CPU time stolen since `start` (percent), as machine.stealPercent; {} where unknown. */
+function stealSince(start: { total: number; steal: number } | null): { stealPercent?: number } {
+  const end = cpuTicks();
+  if (start === null || end === null || end.total <= start.total) return {};
+  return { stealPercent: (100 * (end.steal - start.steal)) / (end.total - start.total) };
+}
+
 /** Runs the benchmark; returns the results (the caller writes them). */
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const log = opts.log ?? (() => {});
   const t0 = performance.now();
   const loadavgStart = loadavg();
+  const cpuStart = cpuTicks();
   await initPeers();
   const reps = opts.quick ? 5 : 7;
   // Each repetition runs enough iterations to last this long: a single step, timed right after
@@ -333,6 +356,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       loadavgStart,
       loadavgEnd: loadavg(),
+      ...stealSince(cpuStart),
       wasmFma: dg.wasmFma(),
     },
     peers: peerVersions(),
@@ -395,7 +419,7 @@ export function toMarkdown(res: BenchResult): string {
   const ratioCell = (r: Row, p: PeerId) => (r.unsupported[p] ? `n/a${mark(r.unsupported[p])}` : DELTAGRAD.map((d) => fmtRatio(r.ratio[d]?.[p])).join(" · "));
   const versions = Object.entries(res.peers ?? {}).map(([p, v]) => `${p} ${v}`).join(", ");
   const lines = [
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}${m.wasmFma === undefined ? "" : m.wasmFma ? ", wasm sgemm with fused multiply-add (relaxed SIMD)" : ", wasm sgemm without fused multiply-add (no relaxed SIMD in this engine)"}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end. ${versions ? `${versions}. ` : ""}${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}${m.wasmFma === undefined ? "" : m.wasmFma ? ", wasm sgemm with fused multiply-add (relaxed SIMD)" : ", wasm sgemm without fused multiply-add (no relaxed SIMD in this engine)"}; load average ${m.loadavgStart.map((x) => x.toFixed(1)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(1)).join(" ")} at end${m.stealPercent === undefined ? "" : `; CPU steal ${m.stealPercent.toFixed(0)}% of the vCPUs' time during the run (the hypervisor ran other guests)`}. ${versions ? `${versions}. ` : ""}${res.quick ? "Quick mode (reduced sizes). " : ""}${res.date}`,
     "",
     "Figures (W1 higher is better, W2–W5 lower is better):",
     "",
