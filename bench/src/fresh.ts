@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fmt } from "./format.js";
+import { fmt, median } from "./format.js";
 import type { BenchResult } from "./run.js";
 
 /** What warmup.ts prints. */
@@ -67,7 +67,6 @@ function compileCost(here: string, log: (line: string) => void): CompileCost {
   return { workload: "W2", eager, compiled };
 }
 
-const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
 
 /**
  * The checks that need a fresh process (full run only): plain W5's first 40 steps against the

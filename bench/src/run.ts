@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import * as dg from "@deltagrad/autograd";
 import { activate, DELTAGRAD, FRAMEWORKS, PEERS, initPeers, Unsupported, type DeltagradId, type FrameworkId, type PeerId, type Runner } from "./frameworks.js";
 import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner } from "./workloads.js";
-import { fmt, table } from "./format.js";
+import { fmt, median, table } from "./format.js";
 import { freshProcessChecks, type CompileCost, type Warmup } from "./fresh.js";
 import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
 import { pairedTorch, runTorch, torchMarkdown, type TorchPaired, type TorchResult } from "./torch.js";
@@ -153,12 +153,6 @@ function cases(quick: boolean): Case[] {
   });
   return list;
 }
-
-const median = (xs: number[]) => {
-  const s = xs.slice().sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 function relErr(a: number[], b: number[], rtol: number, atol: number): { err: number; ok: boolean } {
   let err = 0;

@@ -7,6 +7,7 @@
  * The two thread counts alternate rep by rep; figures are medians.
  */
 import { spawnSync } from "node:child_process";
+import { median } from "./format.js";
 import type { CompileCost } from "./fresh.js";
 
 export interface TorchResult {
@@ -171,12 +172,6 @@ export interface TorchPaired {
   ratio: number;
 }
 
-const medianOf = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /**
  * compiled ÷ PyTorch 1t by alternation. The main table's ratio divides figures taken minutes apart,
  * and on a shared VM the two sides drift apart in that time: the same commit's W3 compiled ÷
@@ -199,7 +194,7 @@ export async function pairedTorch(workloads: string[], again: (workload: string)
   return workloads.map((w) => {
     const [d, p] = [dg.get(w)!, pt.get(w)!];
     const ratios = d.map((v, i) => v / p[i]!);
-    const r = { workload: w, deltagrad: d, torch: p, ratios, ratio: medianOf(ratios) };
+    const r = { workload: w, deltagrad: d, torch: p, ratios, ratio: median(ratios) };
     log(`  ${w}: deltagrad ${d.map(f2).join(" · ")}, PyTorch 1t ${p.map(f2).join(" · ")}; ratios ${ratios.map(f2).join(" · ")} (median ${f2(r.ratio)})`);
     return r;
   });

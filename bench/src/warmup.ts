@@ -7,6 +7,7 @@
  * wasm memory at the end.
  */
 import * as dg from "@deltagrad/autograd";
+import { median } from "./format.js";
 import { uniform } from "./frameworks.js";
 
 const total = Number(process.argv[2] ?? 160);
@@ -14,7 +15,6 @@ const n = Number(process.argv[3] ?? 1_000_000);
 dg.setBackend("wasm");
 dg.setNumThreads(1);
 const x = dg.tensor(uniform(n, 51, -1, 1));
-const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
 
 function time(step: () => unknown, count: number): number[] {
   const out: number[] = [];
