@@ -67,7 +67,6 @@ function compileCost(here: string, log: (line: string) => void): CompileCost {
   return { workload: "W2", eager, compiled };
 }
 
-
 /**
  * The checks that need a fresh process (full run only): plain W5's first 40 steps against the
  * later ones (warmup.ts, no gc, never yielding), W2's first steps eager and compiled, and W3/W4 of

@@ -195,10 +195,14 @@ export async function pairedTorch(workloads: string[], again: (workload: string)
     const [d, p] = [dg.get(w)!, pt.get(w)!];
     const ratios = d.map((v, i) => v / p[i]!);
     const r = { workload: w, deltagrad: d, torch: p, ratios, ratio: median(ratios) };
-    log(`  ${w}: deltagrad ${d.map(f2).join(" · ")}, PyTorch 1t ${p.map(f2).join(" · ")}; ratios ${ratios.map(f2).join(" · ")} (median ${f2(r.ratio)})`);
+    log(`  ${roundsText(r)}`);
     return r;
   });
 }
+
+/** One workload's rounds, as the log and the report print them. */
+const roundsText = (p: TorchPaired) =>
+  `${p.workload} deltagrad ${p.deltagrad.map(f2).join(" · ")}, PyTorch 1t ${p.torch.map(f2).join(" · ")}, ratios ${p.ratios.map(f2).join(" · ")} (median ${f2(p.ratio)})`;
 
 /** The rows torchMarkdown reads (run.ts's Row, structurally). */
 interface RowLike {
@@ -248,7 +252,7 @@ export function torchMarkdown(res: { rows: RowLike[]; torch?: TorchResult; torch
     if (w === "W4") targets.push(`W4 compiled ≤ 2 µs per graph: ${f2(comp)} µs ${comp <= 2 ? "met" : "not met"}`);
   }
   if (res.torchPaired?.length) {
-    lines.push("", `compiled ÷ PyTorch 1t in alternating rounds (deltagrad compiled 2t in this process, then PyTorch 1t in a fresh subprocess; this VM's speed drifts over minutes, a ratio of neighbours cancels it): ${res.torchPaired.map((p) => `${p.workload} deltagrad ${p.deltagrad.map(f2).join(" · ")}, PyTorch ${p.torch.map(f2).join(" · ")}, ratios ${p.ratios.map(f2).join(" · ")} (median ${f2(p.ratio)})`).join("; ")}.`);
+    lines.push("", `compiled ÷ PyTorch 1t in alternating rounds (deltagrad compiled 2t in this process, then PyTorch 1t in a fresh subprocess; this VM's speed drifts over minutes, a ratio of neighbours cancels it): ${res.torchPaired.map(roundsText).join("; ")}.`);
   }
   const cc = res.compileCost;
   if (cc) {
