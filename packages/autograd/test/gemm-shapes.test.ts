@@ -5,8 +5,9 @@
  * - edge tiles stored in place: a last row strip of 1–3 rows (its own micro-kernel), tiles
  *   narrower than NR (stored element by element), with k past KC so the later k-blocks add into
  *   partial tiles, and m past MC (several row blocks);
- * - few rows (m ≤ 16): B read in place, only a last partial strip packed; n·4 a multiple of 4 KiB
- *   takes the packed path;
+ * - short k blocks (kc ≤ 32): row strips outside, the later k-blocks adding into C;
+ * - few rows (m ≤ 16) and k ≤ 64: B read in place, only a last partial strip packed; n·4 a
+ *   multiple of 4 KiB, or a longer k, takes the packed path (whole strips packed in k-blocks);
  * - the skinny long-k A·Bᵀ (both operands k-contiguous): dot-product tiles over fixed k-chunks,
  *   a k % 4 tail, partial C's summed in chunk order;
  * - transposed operands, k = 1, batches (shared B folded, narrow B side by side, broadcast);
@@ -79,19 +80,22 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("wasm gemm paths by shape",
     let seed = 1;
     for (const m of [1, 2, 3, 5, 7, 17, 131]) {
       for (const n of [1, 7, 9, 30]) {
-        for (const k of [1, 3, 300]) {
+        for (const k of [1, 3, 20, 276, 300]) { // 20, 276: short k blocks (the second of 276 adds into C)
           for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) check([m, k], [k, n], ta, tb, seed++);
         }
       }
     }
   });
 
-  test("few rows: B read in place (n % 8 ≠ 0 packs the last strip only), and n·4 a multiple of 4 KiB packed", () => {
+  test("few rows: B read in place (n % 8 ≠ 0 packs the last strip only); n·4 a multiple of 4 KiB, or k > 64, packed", () => {
     let seed = 100;
     for (const m of [1, 4, 6, 13, 16, 17]) {
       for (const n of [8, 29, 1024, 1031, 2048]) check([m, 25], [25, n], false, false, seed++);
+      for (const k of [64, 65]) check([m, k], [k, 1031], false, false, seed++); // the in-place bound
     }
-    check([6, 600], [600, 1037], false, false, seed++); // k > KC: in-place strips over three k-blocks
+    check([6, 600], [600, 1037], false, false, seed++); // k > KC: packed strips over three k-blocks
+    check([16, 150], [150, 6400], false, false, seed++); // LeNet's conv2 forward
+    check([150, 16], [16, 6400], true, false, seed++); // its input gradient (k = 16: row strips outside)
   });
 
   test("skinny long-k A·Bᵀ: dot-product chunks, k % 4 tails, edge rows and columns", () => {

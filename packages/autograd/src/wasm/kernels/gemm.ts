@@ -14,7 +14,10 @@ export const NR = 8;
  * contiguous, so they move as W/4 vectors; only the last, partial strip reads lane by lane. It is
  * both packB(src, ldbBytes, kc, ncols, dst) — B[0:kc, 0:ncols] → NR-column strips — and
  * packAT(src, ldBytes, kc, mrows, dst) — MR-row strips of A read from A stored transposed
- * (`At[p][i]`).
+ * (`At[p][i]`). Whole strips are copied PACK_STEPS k-steps at a time across all strips, not one
+ * strip over all kc steps: a row of a wide B (a convolution's columns, 6,400 floats) is a page
+ * apart from the next, and one strip's kc rows touched kc pages — more than the L1 TLB holds —
+ * once per strip.
  */
 export function packCols(W: number) {
   return (c: Code): void => {
@@ -25,16 +28,26 @@ export function packCols(W: number) {
     const s = c.local(i32);
     const last = c.local(i32);
     const offs = Array.from({ length: W }, () => c.local(i32));
+    const p0 = c.local(i32);
+    const pe = c.local(i32);
+    const d = c.local(i32);
     // full = count / W strips copied with vector moves.
     c.get(count).i32Const(W).i32Div().set(full);
-    c.for(t, () => c.i32Const(0), () => c.get(full), 1, () => {
-      c.get(src).get(t).i32Const(W * 4).i32Mul().i32Add().set(s);
-      c.for(p, () => c.i32Const(0), () => c.get(kc), 1, () => {
-        for (let j = 0; j < W / 4; j++) c.get(dst).get(s).v128Load(j * 16).v128Store(j * 16);
-        c.get(dst).i32Const(W * 4).i32Add().set(dst);
-        c.get(s).get(ld).i32Add().set(s);
+    // Whole strips in blocks of PACK_STEPS k-steps: each block reads its rows across all strips,
+    // so a few rows (pages) are live at a time rather than kc rows per strip.
+    c.for(p0, () => c.i32Const(0), () => c.get(kc), PACK_STEPS, () => {
+      c.get(p0).i32Const(PACK_STEPS).i32Add().tee(pe).get(kc).get(pe).get(kc).i32LtS().select().set(pe);
+      c.for(t, () => c.i32Const(0), () => c.get(full), 1, () => {
+        c.get(src).get(t).i32Const(W * 4).i32Mul().i32Add().get(p0).get(ld).i32Mul().i32Add().set(s);
+        c.get(dst).get(t).get(kc).i32Mul().get(p0).i32Add().i32Const(W * 4).i32Mul().i32Add().set(d);
+        c.for(p, () => c.get(p0), () => c.get(pe), 1, () => {
+          for (let j = 0; j < W / 4; j++) c.get(d).get(s).v128Load(j * 16).v128Store(j * 16);
+          c.get(d).i32Const(W * 4).i32Add().set(d);
+          c.get(s).get(ld).i32Add().set(s);
+        });
       });
     });
+    c.get(dst).get(full).get(kc).i32Mul().i32Const(W * 4).i32Mul().i32Add().set(dst);
     // A last, partial strip: lane j reads column min(full·W + j, count − 1).
     c.get(count).get(full).i32Const(W).i32Mul().i32Sub().if();
     {
@@ -96,10 +109,21 @@ export const KC = 256;
 export const MC = MR * 32;
 export const NC = NR * 256;
 /**
- * B is read in place (not packed) for m up to this: each of its strips then serves at most four
- * row strips, so packing it costs about as much as it saves.
+ * B is read in place (not packed) for m up to SMALL_M and k up to IN_PLACE_K: each of its strips
+ * then serves at most four row strips, so packing it costs about as much as it saves. Over a
+ * longer k, a strip read in place walks more rows (pages) than the L1 TLB and the prefetchers
+ * follow, and packing wins: LeNet's conv2 forward, [16, 150]·[150, 6400], took 0.68–0.73× the time
+ * packed (B in blocks, see packCols); [16, 64]·[64, 4900] and [6, 25]·[25, 4900] stay faster in place.
  */
 export const SMALL_M = 16;
+export const IN_PLACE_K = 64;
+/** k-steps per block when whole strips are packed (packCols). */
+const PACK_STEPS = 16;
+/**
+ * macro walks row strips outside for k blocks up to this long (see macro); the packed B panel is
+ * then at most ROWS_OUTER_KC·NC floats (256 KiB), which the L2 holds while every row strip reads it.
+ */
+const ROWS_OUTER_KC = 32;
 /** Bytes of scratch one matmul task (gemmBlock) needs: packed A block, packed B panel, one MR×NR edge tile. */
 export const GEMM_SCRATCH = KC * MC * 4 + KC * NC * 4 + MR * NR * 4;
 
@@ -108,7 +132,12 @@ export const GEMM_SCRATCH = KC * MC * 4 + KC * NC * 4 + MR * NR * 4;
  * when `first` is nonzero (the first k-block: no zero-fill of C needed), adds otherwise. B's
  * strip t starts at Bp + t·bStrip and advances bStep bytes per k-step (packed: kc·NR·4 and NR·4;
  * read in place: NR·4 and ldb). Column strips outside, row strips inside, so one kc×NR strip of B
- * stays in L1 while the packed A block streams from L2. Edges go straight into C: the last row
+ * stays in L1 while the packed A block streams from L2 — except for a short k block (kc ≤
+ * ROWS_OUTER_KC), where writing C is most of the work: then row strips go outside, so C is written
+ * tile after tile along its rows instead of NR columns of every row of the block at a time — rows
+ * a wide C's stride apart, which share a few L1 sets (a 6,400-float row is 6.25 pages: 4 sets), so
+ * each line was evicted before its second half was written. LeNet's conv2 input gradient
+ * [150, 16]·[16, 6400] takes 0.56–0.65× the time. The order of tiles changes no element's sum. Edges go straight into C: the last row
  * strip runs a micro-kernel of its mc % MR rows only, and a tile narrower than NR is written
  * through `tile` (MR·NR floats) element by element with the same additions — so every element's
  * value is the same whether its tile is whole or partial. With `fma` each step is one relaxed SIMD
@@ -185,31 +214,44 @@ function macroBody(c: Code, fma: boolean): void {
     }
     c.end();
   };
+  const tileAt = () => {
+    c.get(Ap).get(s).get(kc).i32Mul().i32Const(4).i32Mul().i32Add().set(pa);
+    c.get(C).get(s).get(ldc).i32Mul().i32Add().get(t).i32Const(2).i32Shl().i32Add().set(cRow);
+    c.get(mc).get(s).i32Sub().set(mr);
+    // if mr ≥ MR: tileOf(MR) else if mr == MR − 1: … else tileOf(1)
+    for (let R = MR; R > 1; R--) {
+      c.get(mr).i32Const(R).i32GeS().if();
+      tileOf(R);
+      c.else();
+    }
+    tileOf(1);
+    for (let R = MR; R > 1; R--) c.end();
+  };
+  c.get(kc).i32Const(ROWS_OUTER_KC).i32LeS().if();
+  c.for(s, () => c.i32Const(0), () => c.get(mc), MR, () => {
+    c.get(Bp).set(bS);
+    c.for(t, () => c.i32Const(0), () => c.get(nc), NR, () => {
+      tileAt();
+      c.get(bS).get(bStrip).i32Add().set(bS);
+    });
+  });
+  c.else();
   c.get(Bp).set(bS);
   c.for(t, () => c.i32Const(0), () => c.get(nc), NR, () => {
     c.for(s, () => c.i32Const(0), () => c.get(mc), MR, () => {
-      c.get(Ap).get(s).get(kc).i32Mul().i32Const(4).i32Mul().i32Add().set(pa);
-      c.get(C).get(s).get(ldc).i32Mul().i32Add().get(t).i32Const(2).i32Shl().i32Add().set(cRow);
-      c.get(mc).get(s).i32Sub().set(mr);
-      // if mr ≥ MR: tileOf(MR) else if mr == MR − 1: … else tileOf(1)
-      for (let R = MR; R > 1; R--) {
-        c.get(mr).i32Const(R).i32GeS().if();
-        tileOf(R);
-        c.else();
-      }
-      tileOf(1);
-      for (let R = MR; R > 1; R--) c.end();
+      tileAt();
     });
     c.get(bS).get(bStrip).i32Add().set(bS);
   });
+  c.end();
 }
 
 /**
  * gemmPanel(A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc, scratch): a panel — columns [jc, jc + nc) (nc ≤ NC)
  * of C = A·B straight into C (row stride ldc; any m, n), every row block, the k loop in blocks of
  * KC. aT/bT ≠ 0: the operand is stored transposed (A as [k, aRows], B as [n, k]). With B
- * row-major, m ≤ SMALL_M and a row stride that is not a multiple of 4 KiB (such rows alias in L1),
- * B's whole strips are read in place and only a last, partial strip is packed. One call is one
+ * row-major, m ≤ SMALL_M, k ≤ IN_PLACE_K and a row stride that is not a multiple of 4 KiB (such
+ * rows alias in L1), B's whole strips are read in place and only a last, partial strip is packed. One call is one
  * thread task (see gemmBlock in gemm-dot.ts): it packs into its own `scratch` (GEMM_SCRATCH bytes).
  */
 export function gemmPanel(m0: ModuleBuilder) {
@@ -226,7 +268,7 @@ export function gemmPanel(m0: ModuleBuilder) {
     const cBlk = c.local(i32);
     const macro = m0.indexOf("macro");
     c.get(scratch).i32Const(KC * MC * 4).i32Add().tee(pBp).i32Const(KC * NC * 4).i32Add().set(tile);
-    c.get(bT).i32Eqz().get(m).i32Const(SMALL_M).i32LeS().i32And().get(n).i32Const(1023).i32And().i32Const(0).i32Ne().i32And().set(inPlace);
+    c.get(bT).i32Eqz().get(m).i32Const(SMALL_M).i32LeS().i32And().get(n).i32Const(1023).i32And().i32Const(0).i32Ne().i32And().get(k).i32Const(IN_PLACE_K).i32LeS().i32And().set(inPlace);
     c.get(nc).i32Const(-NR).i32And().set(nFull);
     c.i32Const(0).set(p0);
     c.loop();
