@@ -6,8 +6,8 @@
  *   narrower than NR (stored element by element), with k past KC so the later k-blocks add into
  *   partial tiles, and m past MC (several row blocks);
  * - short k blocks (kc ≤ 32): row strips outside, the later k-blocks adding into C;
- * - few rows (m ≤ 16) and k ≤ 64: B read in place, only a last partial strip packed; n·4 a
- *   multiple of 4 KiB, or a longer k, takes the packed path (whole strips packed in k-blocks);
+ * - few rows (m ≤ 16) and k ≤ 64: B read in place (row strides a multiple of 4 KiB too), only a
+ *   last partial strip packed; a longer k takes the packed path (whole strips packed in k-blocks);
  * - the skinny long-k A·Bᵀ (both operands k-contiguous): dot-product tiles over fixed k-chunks,
  *   a k % 4 tail, partial C's summed in chunk order;
  * - transposed operands, k = 1, batches (shared B folded, narrow B side by side, broadcast);
@@ -87,7 +87,7 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("wasm gemm paths by shape",
     }
   });
 
-  test("few rows: B read in place (n % 8 ≠ 0 packs the last strip only); n·4 a multiple of 4 KiB, or k > 64, packed", () => {
+  test("few rows: B read in place (n % 8 ≠ 0 packs the last strip only; n·4 a multiple of 4 KiB too); k > 64 packed", () => {
     let seed = 100;
     for (const m of [1, 4, 6, 13, 16, 17]) {
       for (const n of [8, 29, 1024, 1031, 2048]) check([m, 25], [25, n], false, false, seed++);
