@@ -334,6 +334,41 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     expect(f.describe()).toMatch(/fused#\d+ \(\d+ ops, one pass over 784\)/);
   });
 
+  test("a convolution's bias + relu and the permutes around them: one pass forward, one backward, eager's bits on 1 and 2 threads", async () => {
+    setBackend("wasm");
+    // [64, 6, 28, 28] outputs: big enough (2²⁰ element-ops) for the fused kernels to split over the threads.
+    const step = (x: Tensor, w: Tensor, b: Tensor) => {
+      w.grad = null;
+      b.grad = null;
+      const y = dg.conv2d(x, w, b, { padding: 2 }).relu();
+      y.mul(y).sum().backward();
+      return [y, w.grad!, b.grad!];
+    };
+    const args = (seed: number) => {
+      manualSeed(seed);
+      return [rand([64, 1, 28, 28]).sub(0.5), rand([6, 1, 5, 5]).sub(0.5).requiresGrad_(true), rand([6]).sub(0.5).requiresGrad_(true)] as const;
+    };
+    const f = compile(step);
+    f(...args(1));
+    // Forward: the [K, N, L] product read through the permute, the bias added per channel after it,
+    // relu and its mask in the same kernel; backward: relu's mask applied and the result stored permuted.
+    const plan = f.describe();
+    expect(plan).toMatch(/fused#\d+ \(5 ops, one pass over 64×6×28×28\)[^\n]*\n\s+v\d+ = permute\(v\d+\) \[64×6×784\]\n\s+v\d+ = reshape\(v\d+\) \[64×6×28×28\]\n\s+v\d+ = add\(v\d+, v\d+\) \[64×6×28×28\]\n\s+v\d+ = greater/);
+    expect(plan).toMatch(/v\d+ = where\(v\d+, v\d+, const\d+\) \[64×6×28×28\]\n\s+v\d+ = reshape\(v\d+\) \[64×6×784\]\n\s+v\d+ = permute\(v\d+\) \[6×64×784\]/);
+    expect(plan).not.toMatch(/^  v\d+ = permute\(v\d+\) \[(64×6|6×64)×784\]/m); // no permute left as its own pass
+    const eager = step(...args(2)).map(bits);
+    const threads = dg.getNumThreads();
+    try {
+      for (const n of [1, 2]) {
+        dg.setNumThreads(n);
+        await dg.threadsReady();
+        f(...args(2)).forEach((t, i) => expect(bits(t), `output ${i} on ${n} thread(s)`).toEqual(eager[i]));
+      }
+    } finally {
+      dg.setNumThreads(threads);
+    }
+  });
+
   test("a transposed operand (a lazy view) is materialized once and read by the fused kernel, with the same bits", () => {
     setBackend("wasm");
     const fn = (x: Tensor) => {

@@ -6,7 +6,10 @@
  * take the cpu kernels) become one generated JavaScript loop (small.ts). Consecutive in the schedule means every
  * operand from outside the run is ready before it starts and every value it makes for later
  * entries exists when it ends, so the run is one kernel call. A run's outputs are the values
- * read after it (or kept: results, writes, gradients); the others never touch memory.
+ * read after it (or kept: results, writes, gradients); the others never touch memory. A run (even
+ * of one op) also takes over a permute of two leading axes that only feeds it, or that only its
+ * result feeds, with the reshapes between: the kernel reads or stores those rows in the permuted
+ * order (a convolution's NCHW permutes, see {@link channelAddLater}).
  */
 import { sizeOf } from "../shape.js";
 import { fusedKernel, fusible, fusibleCompare, type FusedKernel, type FusedSpec } from "../wasm/fuse.js";
@@ -27,6 +30,12 @@ export interface FusedGroup {
   /** Values stored for later use; `internal` are the ones that stay in registers. */
   readonly outIds: number[];
   readonly internal: number[];
+  /**
+   * Schedule entries outside [start, end) that the kernel does itself: a permute of two leading
+   * axes (and the reshapes around it) read or written in place — see {@link fusionGroups}.
+   */
+  readonly before: number[];
+  readonly after: number[];
   /** The generated SIMD kernel (wasm memory operands), or, for a run of small tensors, the generated JavaScript loop. */
   readonly spec: FusedSpec | null;
   readonly kernel: FusedKernel | null;
@@ -61,6 +70,70 @@ export function hoistScalars(nodes: readonly RecNode[], values: readonly Value[]
     out.splice(at, 0, n);
   }
   return out;
+}
+
+/**
+ * A per-channel add followed by a permute of the two leading axes, `permute(add(x, c), [1, 0, 2])`
+ * with c of shape [K, 1, 1] (a convolution's bias on its [K, N, L] product, ops/conv.ts), becomes
+ * `add(permute(x), c)` after the reshape to [N, K, H, W] that follows: then the add joins the
+ * run after it (the relu) and the permute is read in place by that run's kernel, one pass where
+ * there were three. The same float32 additions of the same pairs: the same values. Returns the
+ * rewritten schedule and the values with the moved add's new output appended.
+ *
+ * @example `({ nodes, values } = channelAddLater(nodes, values, kept)); // before fusionGroups`
+ */
+export function channelAddLater(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>): { nodes: RecNode[]; values: Value[] } {
+  let out = nodes.slice();
+  const vals = values.slice();
+  const uses = useCounts(out, vals.length);
+  for (let i = 0; i < out.length; i++) {
+    const a = out[i]!;
+    if (a.op !== "add" || kept.has(a.output) || uses[a.output] !== 1) continue;
+    const as = vals[a.output]!.shape;
+    if (as.length !== 3 || vals[a.output]!.dtype !== "float32") continue;
+    const ci = a.inputs.findIndex((x) => roleOf(vals[x]!, as)?.role === "chan");
+    const xi = 1 - ci;
+    if (ci < 0 || roleOf(vals[a.inputs[xi]!]!, as)?.role !== "full") continue;
+    // The permute reading it, then the reshapes of its result (each read once, not kept).
+    const chain: number[] = [];
+    let v = a.output;
+    for (let j = i + 1; j < out.length; j++) {
+      const n = out[j]!;
+      if (!n.inputs.includes(v)) continue;
+      if (chain.length === 0 ? !(n.op === "permute" && leadingSwap(n)) : n.op !== "reshape" || kept.has(v) || uses[v] !== 1) break;
+      chain.push(j);
+      v = n.output;
+    }
+    if (chain.length === 0 || kept.has(v)) continue;
+    const q = vals[v]!;
+    const c = a.inputs[ci]!;
+    if (roleOf(vals[c]!, q.shape)?.role !== "chan") continue;
+    const moved: Value = { ...q, id: vals.length, kind: "op" };
+    vals.push(moved);
+    const last = chain[chain.length - 1]!;
+    const p = out[chain[0]!]!;
+    const add: RecNode = { op: "add", attrs: a.attrs, inputs: ci === 1 ? [v, c] : [c, v], output: moved.id };
+    out = out.map((n, j) => (j === chain[0] ? { ...p, inputs: [a.inputs[xi]!] } : j > last && n.inputs.includes(v) ? { ...n, inputs: n.inputs.map((x) => (x === v ? moved.id : x)) } : n));
+    out.splice(last + 1, 0, add);
+    out.splice(i, 1);
+    uses[moved.id] = uses[v]!;
+    uses[v] = 1;
+    i--;
+  }
+  return { nodes: out, values: vals };
+}
+
+/** How many nodes read each value. */
+function useCounts(nodes: readonly RecNode[], n: number): number[] {
+  const uses = new Array<number>(n + nodes.length).fill(0);
+  for (const nd of nodes) for (const x of nd.inputs) uses[x]!++;
+  return uses;
+}
+
+/** A permute of a 3-d tensor that swaps its two leading axes (rows reordered, each row kept whole). */
+function leadingSwap(n: RecNode): boolean {
+  const perm = (n.attrs as { perm: number[] }).perm;
+  return perm.length === 3 && perm[0] === 1 && perm[1] === 0 && perm[2] === 2;
 }
 
 /** How a node's operand enters a fused run: full (the run's shape), a trailing-axes row broadcast, or a scalar. */
@@ -126,6 +199,7 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
   });
   const lastUse = new Int32Array(values.length).fill(-1);
   nodes.forEach((n, i) => n.inputs.forEach((x) => (lastUse[x] = i)));
+  const links: Links = { producer: new Map(nodes.map((n, i) => [n.output, i])), uses: useCounts(nodes, values.length), kept };
   const groups: FusedGroup[] = [];
   let i = 0;
   while (i < nodes.length) {
@@ -141,16 +215,76 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
       if (x === null || x === undefined || x.key !== first.key || (x.m !== 0 && m !== 0 && x.m !== m)) break;
       if (x.m !== 0) m = x.m;
     }
-    if (j - i >= 2) {
-      const g = build(nodes, values, kept, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op), first.small);
-      if (g !== null) groups.push(g);
+    // One op alone is a kernel already, unless it also does a permute's work.
+    if (j - i >= 2 || !first.small) {
+      const g = build(nodes, values, links, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op), first.small);
+      if (g !== null && (j - i >= 2 || g.before.length + g.after.length > 0)) groups.push(g);
     }
     i = j;
   }
   return groups;
 }
 
-function build(nodes: readonly RecNode[], values: readonly Value[], kept: ReadonlySet<number>, lastUse: Int32Array, start: number, end: number, m: number, ops: string[], small: boolean): FusedGroup | null {
+/** Who makes each value, how many nodes read it, which values must survive the schedule. */
+interface Links {
+  producer: Map<number, number>;
+  uses: number[];
+  kept: ReadonlySet<number>;
+}
+
+/**
+ * Operand `x` of the run [start, end) as rows of a permute's input: x = reshape…(permute(s, [1, 0, 2]))
+ * with s = [A, B, L], each value on the way read only there (x only by the run). Row r of the
+ * run is then row (r mod A)·B + ⌊r / A⌋ of s. Null when x is not such a value.
+ */
+function permutedSource(x: number, nodes: readonly RecNode[], values: readonly Value[], links: Links, start: number, end: number): { id: number; kind: string; L: number; chain: number[] } | null {
+  let readers = 0;
+  for (let k = start; k < end; k++) for (const y of nodes[k]!.inputs) if (y === x) readers++;
+  if (links.kept.has(x) || links.uses[x] !== readers) return null;
+  const chain: number[] = [];
+  for (let v = x; ; ) {
+    const at = links.producer.get(v);
+    if (at === undefined) return null;
+    const n = nodes[at]!;
+    chain.unshift(at);
+    if (n.op === "permute") {
+      const src = values[n.inputs[0]!]!;
+      if (!leadingSwap(n) || src.dtype !== "float32") return null;
+      const [A, B, L] = src.shape as [number, number, number];
+      return { id: src.id, kind: `ft:${A}:${B}`, L, chain };
+    }
+    if (n.op !== "reshape") return null;
+    v = n.inputs[0]!;
+    if (links.kept.has(v) || links.uses[v] !== 1) return null;
+  }
+}
+
+/**
+ * Output `w` of a run ending at `end` as rows of a permute's result: w is read only by
+ * reshape…→ permute(·, [1, 0, 2]) of a [B, A, L] value, every value on the way read only there.
+ * Row r of the run is then row (r mod A)·B + ⌊r / A⌋ of the permute's result. Null otherwise.
+ */
+function permutedSink(w: number, nodes: readonly RecNode[], values: readonly Value[], links: Links, end: number): { id: number; kind: string; L: number; chain: number[] } | null {
+  const chain: number[] = [];
+  for (let v = w; ; ) {
+    if (links.kept.has(v) || links.uses[v] !== 1 || values[v]!.dtype !== "float32") return null;
+    let at = -1;
+    for (let k = end; k < nodes.length && at < 0; k++) if (nodes[k]!.inputs.includes(v)) at = k;
+    if (at < 0) return null;
+    const n = nodes[at]!;
+    chain.push(at);
+    if (n.op === "permute") {
+      if (!leadingSwap(n)) return null;
+      const [B, A, L] = values[v]!.shape as [number, number, number];
+      return { id: n.output, kind: `ft:${A}:${B}`, L, chain };
+    }
+    if (n.op !== "reshape") return null;
+    v = n.output;
+  }
+}
+
+function build(nodes: readonly RecNode[], values: readonly Value[], links: Links, lastUse: Int32Array, start: number, end: number, m: number, ops: string[], small: boolean): FusedGroup | null {
+  const kept = links.kept;
   const shape = values[nodes[start]!.output]!.shape;
   const n = sizeOf(shape);
   const made = new Map<number, number>(); // value id → step index within the run
@@ -175,7 +309,7 @@ function build(nodes: readonly RecNode[], values: readonly Value[], kept: Readon
     for (const [id] of made) (kept.has(id) || lastUse[id]! >= end ? outIds : internal).push(id);
     const host = hostRun(nodes.slice(start, end), values, vecIds, scalarIds, outIds);
     if (host === null) return null;
-    return { start, end, rows: 1, m: n, vecIds, scalarIds, outIds, outBytes: outIds.map((id) => (values[id]!.dtype === "bool" ? 1 : 4)), internal, spec: null, kernel: null, host };
+    return { start, end, rows: 1, m: n, vecIds, scalarIds, outIds, outBytes: outIds.map((id) => (values[id]!.dtype === "bool" ? 1 : 4)), internal, before: [], after: [], spec: null, kernel: null, host };
   }
   const base = vecIds.length + scalarIds.length;
   const ref = (x: number) => (made.has(x) ? base + made.get(x)! : vecIds.includes(x) ? vecIds.indexOf(x) : vecIds.length + scalarIds.indexOf(x));
@@ -183,8 +317,32 @@ function build(nodes: readonly RecNode[], values: readonly Value[], kept: Readon
   const outIds: number[] = [];
   const internal: number[] = [];
   for (const [id] of made) (kept.has(id) || lastUse[id]! >= end ? outIds : internal).push(id);
-  const outKinds = outIds.map((id) => (values[id]!.dtype === "bool" ? "b" : "f"));
-  const spec: FusedSpec = { vectors: vecKinds, scalars: scalarIds.length, steps, outputs: outIds.map(ref), outKinds };
-  const rowLen = m === 0 ? n : m;
-  return { start, end, rows: n / rowLen, m: rowLen, vecIds, scalarIds, outIds, outBytes: outKinds.map((k) => (k === "b" ? 1 : 4)), internal, spec, kernel: fusedKernel(spec), host: null };
+  const outKinds: string[] = outIds.map((id) => (values[id]!.dtype === "bool" ? "b" : "f"));
+  const outputs = outIds.map(ref);
+  // Permutes of two leading axes around the run, done by the kernel's row order (rows of L floats).
+  const before: number[] = [];
+  const after: number[] = [];
+  let rowLen = m;
+  vecIds.forEach((x, k) => {
+    const src = vecKinds[k] === "f" ? permutedSource(x, nodes, values, links, start, end) : null;
+    if (src === null || (rowLen !== 0 && rowLen !== src.L)) return;
+    rowLen = src.L;
+    vecIds[k] = src.id;
+    vecKinds[k] = src.kind;
+    before.push(...src.chain);
+    for (const at of src.chain) internal.push(nodes[at]!.output);
+  });
+  outIds.forEach((w, o) => {
+    const sink = outKinds[o] === "f" ? permutedSink(w, nodes, values, links, end) : null;
+    if (sink === null || (rowLen !== 0 && rowLen !== sink.L)) return;
+    rowLen = sink.L;
+    outIds[o] = sink.id;
+    outKinds[o] = sink.kind;
+    after.push(...sink.chain);
+    internal.push(w, ...sink.chain.slice(0, -1).map((at) => nodes[at]!.output));
+  });
+  before.sort((a, b) => a - b);
+  const spec: FusedSpec = { vectors: vecKinds, scalars: scalarIds.length, steps, outputs, outKinds };
+  if (rowLen === 0) rowLen = n;
+  return { start, end, rows: n / rowLen, m: rowLen, vecIds, scalarIds, outIds, outBytes: outKinds.map((k) => (k === "b" ? 1 : 4)), internal, before, after, spec, kernel: fusedKernel(spec), host: null };
 }

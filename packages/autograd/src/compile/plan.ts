@@ -18,7 +18,7 @@ import { Tensor } from "../tensor.js";
 import type { RecNode, Recording, Value } from "./record.js";
 import { currentGrad } from "./record.js";
 import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
-import { fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
+import { channelAddLater, fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
 import { residentBuffers, runFused } from "../wasm/fuse.js";
 import { matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
 import { solid, TransposedView } from "../wasm/placement.js";
@@ -77,7 +77,7 @@ export interface Plan {
 
 /** Builds the schedule of `rec` whose results are `outputs` (value ids). @example `const p = plan(rec.finish(), [outId], getBackend()); run(p, [x], null);` */
 export function plan(rec: Recording, outputs: readonly number[], backend: Backend): Plan {
-  const values = rec.values;
+  let values = rec.values;
   const needed = new Uint8Array(values.length);
   for (const o of outputs) needed[o] = 1;
   for (const v of rec.writes.values()) needed[v] = 1;
@@ -94,8 +94,10 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
   const scalar = scalarProgram(live, values, kept);
   // Fusion (wasm, float32 elementwise runs) unless the whole graph is one scalar program.
   const fuse = scalar === null && backend.name === "wasm";
-  const nodes = fuse ? hoistScalars(live, values) : live;
+  let nodes = fuse ? hoistScalars(live, values) : live;
+  if (fuse) ({ nodes, values } = channelAddLater(nodes, values, new Set(kept)));
   const groups = fuse ? fusionGroups(nodes, values, new Set(kept)) : [];
+  const absorbed = new Set(groups.flatMap((g) => [...g.before, ...g.after]));
   const operand = (v: Value): Operand => ({ handle: null as unknown as BackendData, shape: Object.freeze(v.shape.slice()), dtype: v.dtype, size: sizeOf(v.shape), rank: v.shape.length });
   const nodeStep = (n: RecNode): NodeStep => ({ rule: RULES[n.op] as Rule<unknown>, attrs: n.attrs, operands: n.inputs.map((x) => operand(values[x]!)), inputIds: n.inputs.slice(), out: n.output });
   // The schedule: single nodes and fused runs, in recording order.
@@ -103,9 +105,13 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
   for (let i = 0, g = 0; i < nodes.length; ) {
     const grp = groups[g];
     if (grp !== undefined && grp.start === i) {
-      steps.push({ group: grp, nodes: nodes.slice(grp.start, grp.end).map(nodeStep), inputIds: [...grp.vecIds, ...grp.scalarIds], outIds: grp.outIds, names: nodes.slice(grp.start, grp.end).map(opName) });
+      // The permutes (and reshapes) the kernel does itself are listed with it, in order: its fallback runs them.
+      const all = [...grp.before, ...Array.from({ length: grp.end - grp.start }, (_, k) => grp.start + k), ...grp.after].map((k) => nodes[k]!);
+      steps.push({ group: grp, nodes: all.map(nodeStep), inputIds: [...grp.vecIds, ...grp.scalarIds], outIds: grp.outIds, names: all.map(opName) });
       i = grp.end;
       g++;
+    } else if (absorbed.has(i)) {
+      i++;
     } else {
       const n = nodes[i++]!;
       steps.push({ group: null, nodes: [nodeStep(n)], inputIds: n.inputs.slice(), outIds: [n.output], names: [opName(n)] });

@@ -29,12 +29,18 @@ export interface FusedStep {
 export interface FusedSpec {
   /**
    * Per vector operand: "f" float32 or "b" bool bytes, "r" appended for a row broadcast along the
-   * leading axes; or "c:K", one float32 per channel, row r taking value r mod K.
+   * leading axes; "c:K", one float32 per channel, row r taking value r mod K; or "ft:A:B", float32
+   * rows read in another order — row r of the run is row (r mod A)·B + ⌊r / A⌋ of the operand (a
+   * permute that swaps two leading axes, read in place instead of copied first).
    */
   vectors: string[];
   scalars: number;
   steps: FusedStep[];
-  /** Operand indices stored to outputs, in order, and their kinds ("f" float32, "b" bool bytes). */
+  /**
+   * Operand indices stored to outputs, in order, and their kinds ("f" float32, "b" bool bytes, or
+   * "ft:A:B": float32 with row r of the run stored as row (r mod A)·B + ⌊r / A⌋, a following
+   * permute written in place).
+   */
   outputs: number[];
   outKinds: string[];
 }
@@ -98,6 +104,9 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
     const j4 = c.local(i32); // j0 + the multiple of 4 below j1 − j0: where the vector loop stops
     const res = c.local(v128);
     const vals = Array.from({ length: nVec + spec.scalars + spec.steps.length }, () => c.local(v128));
+    // Rows read or written in another order ("ft:A:B" operands and outputs): the row's address, set per row.
+    const kinds = [...spec.vectors, ...spec.outKinds];
+    const rowAt = kinds.map((kind) => (kind.startsWith("ft:") ? c.local(i32) : -1));
     for (let k = 0; k < spec.scalars; k++) c.get(args).v128Load32Splat(4 * (nPtrs + k)).set(vals[nVec + k]!);
     c.get(j1).get(j0).i32Sub().i32Const(-4).i32And().get(j0).i32Add().set(j4);
     const body = (lane: boolean) => {
@@ -106,7 +115,8 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
         if (kind.startsWith("c:")) return; // splatted once per row
         const idx = kind.includes("r") ? j : e;
         if (kind.startsWith("f")) {
-          c.get(ptr[k]!).get(idx).i32Const(2).i32Shl().i32Add();
+          if (rowAt[k]! >= 0) c.get(rowAt[k]!).get(j).i32Const(2).i32Shl().i32Add();
+          else c.get(ptr[k]!).get(idx).i32Const(2).i32Shl().i32Add();
           if (lane) c.v128Load32Zero();
           else c.v128Load();
         } else {
@@ -128,8 +138,9 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
         c.set(vals[nVec + spec.scalars + q]!);
       });
       spec.outputs.forEach((ref, o) => {
-        if (spec.outKinds[o] === "f") {
-          c.get(ptr[nVec + o]!).get(e).i32Const(2).i32Shl().i32Add().get(vals[ref]!);
+        if (spec.outKinds[o] !== "b") {
+          if (rowAt[nVec + o]! >= 0) c.get(rowAt[nVec + o]!).get(j).i32Const(2).i32Shl().i32Add().get(vals[ref]!);
+          else c.get(ptr[nVec + o]!).get(e).i32Const(2).i32Shl().i32Add().get(vals[ref]!);
           if (lane) c.v128Store32Lane(0);
           else c.v128Store();
         } else {
@@ -149,6 +160,13 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
       spec.vectors.forEach((kind, k) => {
         if (!kind.startsWith("c:")) return;
         c.get(ptr[k]!).get(r).i32Const(Number(kind.slice(2))).i32RemU().i32Const(2).i32Shl().i32Add().v128Load32Splat().set(vals[k]!);
+      });
+      kinds.forEach((kind, k) => {
+        if (rowAt[k]! < 0) return;
+        // row (r mod A)·B + ⌊r / A⌋, m floats each
+        const [A, B] = kind.slice(3).split(":").map(Number) as [number, number];
+        c.get(ptr[k]!).get(r).i32Const(A).i32RemU().i32Const(B).i32Mul().get(r).i32Const(A).i32DivU().i32Add();
+        c.get(m).i32Mul().i32Const(2).i32Shl().i32Add().set(rowAt[k]!);
       });
       c.for(j, () => c.get(j0), () => c.get(j4), 4, () => body(false));
       c.for(j, () => c.get(j4), () => c.get(j1), 1, () => body(true));
