@@ -369,6 +369,27 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     }
   });
 
+  test("a per-channel add before a permute moves after it only where the channel axis stays aligned", () => {
+    setBackend("wasm");
+    // [K, N, L] with K = N: after the permute, a [K, 1, 1] operand would broadcast along N instead.
+    const fn = (x: Tensor, b: Tensor) => x.add(b).permute([1, 0, 2]).exp().mul(2);
+    const f = compile(fn);
+    const b = big(14, [8, 1, 1]);
+    f(big(15, [8, 8, 200]), b);
+    expect(bits(f(big(16, [8, 8, 200]), b))).toEqual(bits(fn(big(16, [8, 8, 200]), b)));
+  });
+
+  test("a permute between two fused runs is done by one of them (stored in place by the first, read as stored by the second)", () => {
+    setBackend("wasm");
+    const fn = (x: Tensor) => x.exp().mul(2).permute([1, 0, 2]).exp().mul(3);
+    const f = compile(fn);
+    f(big(12, [32, 16, 64]));
+    const plan = f.describe();
+    expect(plan).toMatch(/fused#\d+ \(3 ops[^\n]*\n\s+v\d+ = exp\(input0\) \[32×16×64\]\n\s+v\d+ = mul\(v\d+, const\d+\) \[32×16×64\]\n\s+v\d+ = permute/);
+    expect(plan).toMatch(/fused#\d+ \(2 ops, one pass over 16×32×64\)/);
+    expect(bits(f(big(13, [32, 16, 64])))).toEqual(bits(fn(big(13, [32, 16, 64]))));
+  });
+
   test("a transposed operand (a lazy view) is materialized once and read by the fused kernel, with the same bits", () => {
     setBackend("wasm");
     const fn = (x: Tensor) => {

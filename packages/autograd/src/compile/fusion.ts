@@ -104,10 +104,10 @@ export function channelAddLater(nodes: readonly RecNode[], values: readonly Valu
       chain.push(j);
       v = n.output;
     }
-    if (chain.length === 0 || kept.has(v)) continue;
+    // q must be the [N, K, H, W] view of the permuted [N, K, L]: there c broadcasts along K again.
     const q = vals[v]!;
+    if (chain.length === 0 || kept.has(v) || q.shape.length !== 4 || q.shape[0] !== as[1] || q.shape[1] !== as[0]) continue;
     const c = a.inputs[ci]!;
-    if (roleOf(vals[c]!, q.shape)?.role !== "chan") continue;
     const moved: Value = { ...q, id: vals.length, kind: "op" };
     vals.push(moved);
     const last = chain[chain.length - 1]!;
@@ -199,7 +199,7 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
   });
   const lastUse = new Int32Array(values.length).fill(-1);
   nodes.forEach((n, i) => n.inputs.forEach((x) => (lastUse[x] = i)));
-  const links: Links = { producer: new Map(nodes.map((n, i) => [n.output, i])), uses: useCounts(nodes, values.length), kept };
+  const links: Links = { producer: new Map(nodes.map((n, i) => [n.output, i])), uses: useCounts(nodes, values.length), kept, claimed: new Set() };
   const groups: FusedGroup[] = [];
   let i = 0;
   while (i < nodes.length) {
@@ -218,18 +218,26 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
     // One op alone is a kernel already, unless it also does a permute's work.
     if (j - i >= 2 || !first.small) {
       const g = build(nodes, values, links, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op), first.small);
-      if (g !== null && (j - i >= 2 || g.before.length + g.after.length > 0)) groups.push(g);
+      if (g !== null && (j - i >= 2 || g.before.length + g.after.length > 0)) {
+        groups.push(g);
+        for (const k of [...g.before, ...g.after]) links.claimed.add(k);
+      }
     }
     i = j;
   }
   return groups;
 }
 
-/** Who makes each value, how many nodes read it, which values must survive the schedule. */
+/**
+ * Who makes each value, how many nodes read it, which values must survive the schedule, and the
+ * nodes an earlier run took over (a permute one run stores in place cannot also be read in place
+ * by the next: its input never exists).
+ */
 interface Links {
   producer: Map<number, number>;
   uses: number[];
   kept: ReadonlySet<number>;
+  claimed: Set<number>;
 }
 
 /**
@@ -244,7 +252,7 @@ function permutedSource(x: number, nodes: readonly RecNode[], values: readonly V
   const chain: number[] = [];
   for (let v = x; ; ) {
     const at = links.producer.get(v);
-    if (at === undefined) return null;
+    if (at === undefined || links.claimed.has(at)) return null;
     const n = nodes[at]!;
     chain.unshift(at);
     if (n.op === "permute") {
