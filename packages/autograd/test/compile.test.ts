@@ -369,6 +369,32 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     }
   });
 
+  test("a convolution's bias moved after its permute is freed at every replay like any intermediate (no relu after it to fuse with)", () => {
+    setBackend("wasm");
+    const step = (x: Tensor, w: Tensor, b: Tensor) => {
+      w.grad = null;
+      b.grad = null;
+      const y = dg.maxPool2d(dg.conv2d(x, w, b), { kernel: 2 });
+      y.sum().backward();
+      return [y, w.grad!, b.grad!];
+    };
+    const args = (seed: number) => {
+      manualSeed(seed);
+      return [rand([16, 1, 12, 12]), rand([4, 1, 3, 3]).requiresGrad_(true), rand([4]).requiresGrad_(true)] as const;
+    };
+    const f = compile(step);
+    const inUse = () => dg.wasmMemoryStats().inUseBytes;
+    const a = args(1);
+    f(...a);
+    expect(f.describe()).toMatch(/fused#\d+ \(3 ops[^\n]*\n\s+v\d+ = permute/); // permute, reshape, add
+    const replay = () => f(...a)[0]!.dispose(); // the pooled result; the grads replace the last ones
+    for (let i = 0; i < 3; i++) replay();
+    const before = inUse();
+    for (let i = 0; i < 20; i++) replay();
+    expect(inUse()).toBe(before);
+    expect(f(...args(2)).map(bits)).toEqual(step(...args(2)).map(bits));
+  });
+
   test("a per-channel add before a permute moves after it only where the channel axis stays aligned", () => {
     setBackend("wasm");
     // [K, N, L] with K = N: after the permute, a [K, 1, 1] operand would broadcast along N instead.

@@ -127,7 +127,8 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
   const owned = (id: number) => values[id]!.kind === "op" || values[id]!.kind === "random";
   const freeAfter: number[][] = steps.map(() => []);
   for (let id = 0; id < values.length; id++) {
-    if (!owned(id) || isKept[id] === 1 || needed[id] !== 1 || internal.has(id)) continue;
+    // (Values the planner made after dead-code elimination — channelAddLater's — are all needed.)
+    if (!owned(id) || isKept[id] === 1 || (id < needed.length && needed[id] !== 1) || internal.has(id)) continue;
     // A value no kept step reads (a random draw that only feeds dead code) is freed at once.
     const at = last[id]! >= 0 ? last[id]! : 0;
     if (steps.length > 0) freeAfter[at]!.push(id);
