@@ -395,6 +395,45 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     expect(f(...args(2)).map(bits)).toEqual(step(...args(2)).map(bits));
   });
 
+  test("max pooling's window choice and values are one kernel pass, its gradient one pass writing every element, with eager's bits (NaN, −0, padding, strides, small tensors)", () => {
+    setBackend("wasm");
+    const cases: { shape: number[]; pool: dg.MaxPool2dOptions; joint: boolean }[] = [
+      { shape: [16, 6, 28, 28], pool: { kernel: 2 }, joint: true }, // LeNet's (the unrolled 2×2 kernel)
+      { shape: [8, 3, 17, 13], pool: { kernel: 3, stride: 2, padding: 1 }, joint: true }, // border windows on the scalar path
+      { shape: [4, 2, 12, 12], pool: { kernel: [2, 3], stride: [1, 2], dilation: 2 }, joint: true },
+      { shape: [1, 1, 6, 6], pool: { kernel: 2 }, joint: true }, // a small input: the ops run one by one, on the host
+      { shape: [6, 4, 10, 14], pool: { kernel: 2 }, joint: true }, // 5 and 7 windows a row: the four-window step and the one-window tail
+      { shape: [6, 4, 11, 9], pool: { kernel: 2 }, joint: true }, // odd sides: the last row and column in no window, so scatterAdd
+    ];
+    for (const { shape, pool, joint } of cases) {
+      const step = (x: Tensor) => {
+        x.grad = null;
+        const y = dg.maxPool2d(x, pool);
+        y.mul(y).sum().backward();
+        return [y, x.grad!];
+      };
+      const args = (seed: number) => {
+        manualSeed(seed);
+        const v = rand(shape).sub(0.5).dataSync();
+        // Ties (whole windows of zeros, as after a relu), a NaN and −∞ taps.
+        for (let i = 0; i < v.length; i += 7) v[i] = 0;
+        for (let i = 3; i < v.length; i += 11) v[i] = -0; // a window of −0 and negatives pools to −0, its gradient 2·(−0)
+        v[5] = NaN;
+        v[11] = -Infinity;
+        return tensor(Array.from(v)).reshape(shape).requiresGrad_(true);
+      };
+      const f = compile(step);
+      f(args(1));
+      const plan = f.describe();
+      expect(plan, JSON.stringify(pool)).toMatch(joint ? /joint#\d+ \(max pooling: indices and values in one pass\):\n\s+v\d+ = windowArgmax\(input0\)[^\n]*\n\s+v\d+ = gather\(v\d+, v\d+\)/ : /./);
+      expect(plan).not.toMatch(/^  v\d+ = (windowArgmax|gather)\(/m); // neither left as a step of its own
+      // The gradient: one pass writing every element where the 2×2 windows tile the input; else scatterAdd.
+      const tiles = pool.kernel === 2 && shape[2]! % 2 === 0 && shape[3]! % 2 === 0;
+      expect(plan).toMatch(tiles ? /^  v\d+ = maxUnpool\(v\d+, v\d+\) \[\d+\]$/m : /^  v\d+ = scatterAdd\(/m);
+      expect(f(args(2)).map(bits), JSON.stringify({ shape, pool })).toEqual(step(args(2)).map(bits));
+    }
+  });
+
   test("a per-channel add before a permute moves after it only where the channel axis stays aligned", () => {
     setBackend("wasm");
     // [K, N, L] with K = N: after the permute, a [K, 1, 1] operand would broadcast along N instead.

@@ -10,7 +10,7 @@
  * Nothing user-visible changes until every kernel has run: then results are wrapped, in-place
  * writes applied and `.grad`s set — a replay that throws leaves parameters and state untouched.
  */
-import type { Backend, BackendData } from "../backend.js";
+import type { Backend, BackendData, WindowParams } from "../backend.js";
 import type { DType, TypedArray } from "../dtype.js";
 import { RULES, type Rule } from "../primitives.js";
 import { sizeOf } from "../shape.js";
@@ -22,6 +22,14 @@ import { channelAddLater, fusionGroups, hoistScalars, type FusedGroup } from "./
 import { residentBuffers, runFused } from "../wasm/fuse.js";
 import { matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
 import { solid, TransposedView } from "../wasm/placement.js";
+import { maxUnpool2, tilesPool2, windowMax } from "../wasm/dispatch/window.js";
+
+/**
+ * Nodes one wasm call runs: independent matmuls as one thread job ({@link jointMatmuls}), a max
+ * pooling's choice and gather ({@link pooledMax}), its gradient's scatter ({@link unpooledMax},
+ * `shape` the pooled input's).
+ */
+type Joint = { readonly kind: "matmuls" } | { readonly kind: "maxPool" } | { readonly kind: "maxUnpool"; readonly shape: readonly number[]; readonly p: WindowParams };
 
 /** The fields a primitive's forward reads from its input tensors. */
 interface Operand {
@@ -41,9 +49,13 @@ interface NodeStep {
   readonly out: number;
 }
 
-/** A schedule entry: one node, or a fused run (its nodes kept for the fallback when an operand is not a wasm buffer). */
+/**
+ * A schedule entry: one node, or a fused run (its nodes kept for the fallback when an operand is
+ * not a wasm buffer), or nodes run together by one wasm call (`joint`; the nodes are again the fallback).
+ */
 export interface Step {
   readonly group: FusedGroup | null;
+  readonly joint: Joint | null;
   readonly nodes: NodeStep[];
   /** Values read from outside the step, and values it makes for later steps. */
   readonly inputIds: number[];
@@ -107,17 +119,21 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
     if (grp !== undefined && grp.start === i) {
       // The permutes (and reshapes) the kernel does itself are listed with it, in order: its fallback runs them.
       const all = [...grp.before, ...Array.from({ length: grp.end - grp.start }, (_, k) => grp.start + k), ...grp.after].map((k) => nodes[k]!);
-      steps.push({ group: grp, nodes: all.map(nodeStep), inputIds: [...grp.vecIds, ...grp.scalarIds], outIds: grp.outIds, names: all.map(opName) });
+      steps.push({ group: grp, joint: null, nodes: all.map(nodeStep), inputIds: [...grp.vecIds, ...grp.scalarIds], outIds: grp.outIds, names: all.map(opName) });
       i = grp.end;
       g++;
     } else if (absorbed.has(i)) {
       i++;
     } else {
       const n = nodes[i++]!;
-      steps.push({ group: null, nodes: [nodeStep(n)], inputIds: n.inputs.slice(), outIds: [n.output], names: [opName(n)] });
+      steps.push({ group: null, joint: null, nodes: [nodeStep(n)], inputIds: n.inputs.slice(), outIds: [n.output], names: [opName(n)] });
     }
   }
-  if (fuse) jointMatmuls(steps);
+  if (fuse) {
+    jointMatmuls(steps);
+    pooledMax(steps);
+    unpooledMax(steps);
+  }
   // Liveness: the last step reading each value; kept values are never released by the schedule.
   const last = new Int32Array(values.length).fill(-1);
   steps.forEach((st, i) => st.inputIds.forEach((x) => (last[x] = i)));
@@ -199,11 +215,9 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
     const steps = p.steps;
     for (let i = 0; i < steps.length; i++) {
       const st = steps[i]!;
-      if (st.group === null) {
-        if (st.nodes.length === 1) runNode(st.nodes[0]!, b, slots, tokens, managed);
-        else runJoint(st, values, b, slots, tokens, managed);
-      }
-      else runGroup(st, b, slots, tokens, managed);
+      if (st.group !== null) runGroup(st, b, slots, tokens, managed);
+      else if (st.joint === null) runNode(st.nodes[0]!, b, slots, tokens, managed);
+      else runJoint(st, values, b, slots, tokens, managed);
       done = i + 1;
       const free = p.freeAfter[i]!;
       for (let k = 0; k < free.length; k++) {
@@ -246,7 +260,6 @@ function store(id: number, data: BackendData, b: Backend, slots: BackendData[], 
  * a job is paid once. The same tasks run, so the values are the same.
  */
 function jointMatmuls(steps: Step[]): void {
-  const single = (st: Step | undefined, name: string) => st !== undefined && st.group === null && st.nodes.length === 1 && st.names[0] === name;
   for (let i = 0; i < steps.length; i++) {
     if (!single(steps[i], "matmul")) continue;
     const a = steps[i]!;
@@ -255,14 +268,82 @@ function jointMatmuls(steps: Step[]): void {
     while ((single(steps[j], "permute") || single(steps[j], "reshape")) && !reads(steps[j]!)) j++;
     const b = steps[j];
     if (b === undefined || !single(b, "matmul") || reads(b)) continue;
-    const joint: Step = { group: null, nodes: [a.nodes[0]!, b.nodes[0]!], inputIds: [...new Set([...a.inputIds, ...b.inputIds])], outIds: [a.outIds[0]!, b.outIds[0]!], names: ["matmul", "matmul"] };
+    const joint: Step = { group: null, joint: { kind: "matmuls" }, nodes: [a.nodes[0]!, b.nodes[0]!], inputIds: [...new Set([...a.inputIds, ...b.inputIds])], outIds: [a.outIds[0]!, b.outIds[0]!], names: ["matmul", "matmul"] };
     steps.splice(i, j - i + 1, ...steps.slice(i + 1, j), joint);
     i = j - 1; // the joint step's index
   }
 }
 
-/** A joint step: its matmuls as one wasm thread job, or (another backend) one by one. */
+/** Whether `st` is one unfused node of primitive `name`. */
+const single = (st: Step | undefined, name: string) => st !== undefined && st.group === null && st.joint === null && st.names[0] === name;
+
+/**
+ * A max pooling's window choice and the gather of its input at that choice (maxPool2d's two
+ * primitives) become one step: one kernel pass writes both the indices, which the backward's
+ * scatter reads, and the pooled values (wasm/dispatch/window.ts's `windowMax`), where the gather
+ * was a second pass reading the input at random. The values are the input's own bits, as the
+ * gather's. The step sits where the gather was; nothing between reads the indices.
+ */
+function pooledMax(steps: Step[]): void {
+  for (let i = 0; i < steps.length; i++) {
+    const a = steps[i]!;
+    if (!single(a, "windowArgmax")) continue;
+    const [x, idx] = [a.inputIds[0]!, a.outIds[0]!];
+    let j = i + 1;
+    while (j < steps.length && !steps[j]!.inputIds.includes(idx)) j++;
+    const g = steps[j];
+    if (g === undefined || !single(g, "gather") || g.inputIds[1] !== idx || (g.nodes[0]!.attrs as { axis: number }).axis !== 0) continue;
+    // The gather reads x flattened (maxPool2d's reshape): x itself, in the kernel's order.
+    const xf = g.inputIds[0]!;
+    if (!steps.some((st) => single(st, "reshape") && st.outIds[0] === xf && st.inputIds[0] === x)) continue;
+    steps[j] = { group: null, joint: { kind: "maxPool" }, nodes: [a.nodes[0]!, g.nodes[0]!], inputIds: [x, xf], outIds: [idx, g.outIds[0]!], names: ["windowArgmax", "gather"] };
+    steps.splice(i--, 1);
+  }
+}
+
+/**
+ * The scatter of a max pooling's gradient to the elements its windows chose, where 2×2 windows at
+ * stride 2 tile the input exactly (LeNet's, most CNNs' pooling): one pass writes every element,
+ * the chosen ones 0 + g and the others zero (wasm/dispatch/window.ts's `maxUnpool2`), where
+ * scatterAdd zeroed the whole input's gradient first, checked every index and then added. Each
+ * element lies in exactly one window, so the bits are scatterAdd's.
+ */
+function unpooledMax(steps: Step[]): void {
+  const pools = new Map<number, NodeStep>(); // index value → its windowArgmax node
+  for (const st of steps) if (st.joint?.kind === "maxPool") pools.set(st.outIds[0]!, st.nodes[0]!);
+  steps.forEach((st, i) => {
+    const a = single(st, "scatterAdd") ? pools.get(st.inputIds[1]!) : undefined;
+    if (a === undefined || a.operands[0]!.dtype !== "float32" || (st.nodes[0]!.attrs as { axis: number }).axis !== 0) return;
+    const [shape, p] = [a.operands[0]!.shape, a.attrs as WindowParams];
+    if (tilesPool2(shape, p)) steps[i] = { ...st, joint: { kind: "maxUnpool", shape, p }, names: ["maxUnpool"] };
+  });
+}
+
+/** Max pooling's joint step (see {@link pooledMax}): one kernel pass, or (not a float32 wasm buffer) its two nodes. */
+function runPool(st: Step, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  const [a, g] = st.nodes as [NodeStep, NodeStep];
+  const x = a.operands[0]!;
+  const r = b.name === "wasm" && x.dtype === "float32" ? windowMax(slots[a.inputIds[0]!]!, x.shape, a.attrs as WindowParams) : null;
+  if (r === null) {
+    runNode(a, b, slots, tokens, managed);
+    runNode(g, b, slots, tokens, managed);
+    return;
+  }
+  store(a.out, r[0], b, slots, tokens, managed);
+  store(g.out, r[1], b, slots, tokens, managed);
+}
+
+/** A joint step: its matmuls as one wasm thread job, or a max pooling's kernel; (another backend, or operands off wasm memory) its nodes one by one. */
 function runJoint(st: Step, values: readonly Value[], b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  const j = st.joint!;
+  if (j.kind === "maxPool") return runPool(st, b, slots, tokens, managed);
+  if (j.kind === "maxUnpool") {
+    const n = st.nodes[0]!;
+    const r = b.name === "wasm" ? maxUnpool2(slots[n.inputIds[0]!]!, slots[n.inputIds[1]!]!, j.shape, j.p) : null;
+    if (r === null) runNode(n, b, slots, tokens, managed);
+    else store(n.out, r, b, slots, tokens, managed);
+    return;
+  }
   if (b.name !== "wasm") {
     for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
     return;

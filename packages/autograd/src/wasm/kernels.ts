@@ -30,7 +30,7 @@ import { GEMM_PANEL, GEMM_DOT, gemmDot, gemmBlock } from "./kernels/gemm-dot.js"
 import { copyRows, fill32, fill8, gatherIdx, indexCheck, scatterAddIdx, strided2d, transpose } from "./kernels/movement.js";
 import { BINARY_OPS, COMPARE_OPS, MODES, UNARY_OPS, binaryKernel, castKernel, unaryKernel, whereKernel, type Mode } from "./kernels/elementwise.js";
 import { argOuter, maxOuter, rowsKernel, sumOuter } from "./kernels/reduce.js";
-import { windowArgmax, windowImage, windowKernel } from "./kernels/window.js";
+import { maxUnpool2, windowArgmax, windowImage, windowKernel } from "./kernels/window.js";
 
 export { GEMM_SCRATCH, GEMM_PANEL, GEMM_DOT, KC, MC, MR, NC, NR };
 export { BINARY_OPS, COMPARE_OPS, UNARY_OPS, binaryOp, compareOp, unaryOp, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels/elementwise.js";
@@ -66,8 +66,9 @@ export interface KernelExports {
   argminOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   window(img: number, cols: number, oh: number, ow: number, h: number, w: number, sh: number, sw: number, yOff: number, dx: number, ox0: number, ox1: number, toCols: number): void;
   windowImage(img: number, cols: number, P: number, IPS: number, CPS: number, TS: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
-  windowArgmax(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number): void;
-  windowArgmax2(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number): void;
+  windowArgmax(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number, vals: number): void;
+  windowArgmax2(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number, vals: number): void;
+  maxUnpool2(g: number, idx: number, dst: number, P: number, OH: number, OW: number): void;
   castF32ToBool(x: number, out: number, rows: number, n: number, xs: number): void;
   castBoolToF32(x: number, out: number, rows: number, n: number, xs: number): void;
   [elementwise: string]: (...args: number[]) => void;
@@ -107,8 +108,9 @@ export function kernelModule(sharedMaxPages?: number, fma = false): Uint8Array<A
     .func("argminOuter", I(5), [], argOuter("<"))
     .func("window", I(13), [], windowKernel)
     .func("windowImage", I(20), [], windowImage(m))
-    .func("windowArgmax", I(16), [], windowArgmax(false))
-    .func("windowArgmax2", I(16), [], windowArgmax(true))
+    .func("windowArgmax", I(17), [], windowArgmax(false))
+    .func("windowArgmax2", I(17), [], windowArgmax(true))
+    .func("maxUnpool2", I(6), [], maxUnpool2)
     .func("castF32ToBool", I(5), [], castKernel("bool"))
     .func("castBoolToF32", I(5), [], castKernel("float32"));
   for (const op of UNARY_OPS) m.func(`un_${op}`, I(5), [], unaryKernel(op));

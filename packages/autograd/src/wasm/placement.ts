@@ -136,15 +136,17 @@ export class Call {
 
   /** The output's handle (copying a small one to the host) and the end of the call. */
   finish(o: { ptr: number; buf: WasmBuffer | null }, dtype: DType, n: number): Data {
-    let result: Data;
-    if (o.buf) result = o.buf;
-    else {
-      const host = allocate(dtype, n);
-      if (n > 0) new Uint8Array(host.buffer, host.byteOffset, host.byteLength).set(this.rt.heap.u8.subarray(o.ptr, o.ptr + host.byteLength));
-      result = host;
-    }
+    const r = this.result(o, dtype, n);
     this.done();
-    return result;
+    return r;
+  }
+
+  /** An output's handle (a small one copied to the host), the call still open (a kernel with several outputs). */
+  result(o: { ptr: number; buf: WasmBuffer | null }, dtype: DType, n: number): Data {
+    if (o.buf) return o.buf;
+    const host = allocate(dtype, n);
+    if (n > 0) new Uint8Array(host.buffer, host.byteOffset, host.byteLength).set(this.rt.heap.u8.subarray(o.ptr, o.ptr + host.byteLength));
+    return host;
   }
 
   done(): void {

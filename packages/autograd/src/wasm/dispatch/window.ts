@@ -80,15 +80,65 @@ export function fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype:
 
 /** Max pooling's choice (Backend.windowArgmax): one kernel call over every plane; float64 on cpu. */
 export function windowArgmax(x: BackendData, shape: Shape, p: WindowParams, dtype: DType): Data {
-  const [n, ch, h, w] = shape as [number, number, number, number];
-  const [oh, ow] = windowOutSize(h, w, p);
-  const nOut = n * ch * oh * ow;
   if (dtype !== "float32" || !(large(dtype, sizeOf(shape)) || !isHost(x))) return viaCpu("int32", cpuBackend.windowArgmax, view(x, dtype, sizeOf(shape)), shape, p, dtype);
   const c = new Call();
-  const px = c.in(x, dtype, sizeOf(shape));
+  const px = c.in(x, dtype, sizeOf(shape)); // pinned before the output is made
+  const nOut = outputs(shape, p);
   const o = c.out("int32", nOut);
+  argmaxKernel(c, px, shape, p, o.ptr, 0);
+  return c.finish(o, "int32", nOut);
+}
+
+/**
+ * Max pooling in one pass: the window choice (as {@link windowArgmax}) and the pooled values,
+ * the same bits as gathering `x` at the choice (compile's plan runs a maxPool2d's windowArgmax
+ * and gather this way). `[indices, values]`, or null for float32 `x` not in wasm memory (the
+ * caller then runs the two ops).
+ */
+export function windowMax(x: BackendData, shape: Shape, p: WindowParams): [Data, Data] | null {
+  if (isHost(x)) return null;
+  const c = new Call();
+  const px = c.in(x, "float32", sizeOf(shape));
+  const nOut = outputs(shape, p);
+  const o = c.out("int32", nOut);
+  const v = c.out("float32", nOut);
+  argmaxKernel(c, px, shape, p, o.ptr, v.ptr);
+  const idx = c.result(o, "int32", nOut);
+  return [idx, c.finish(v, "float32", nOut)];
+}
+
+/**
+ * The gradient of a 2×2 stride-2 max pooling that tiles NCHW `shape` exactly (even H and W, no
+ * padding): `g` scattered to the elements `idx` chose (windowArgmax's), zeros elsewhere, in one
+ * pass (kernels/window.ts's maxUnpool2) — scatterAdd's bits. Null where it does not apply (other
+ * windows, or `g`/`idx` not in wasm memory): the caller runs scatterAdd.
+ */
+export function maxUnpool2(g: BackendData, idx: BackendData, shape: Shape, p: WindowParams): Data | null {
+  const [n, ch, h, w] = shape as [number, number, number, number];
+  if (!tilesPool2(shape, p) || isHost(g) || isHost(idx)) return null;
+  const c = new Call();
+  const nIn = (h >> 1) * (w >> 1) * n * ch;
+  const pg = c.in(g, "float32", nIn);
+  const pi = c.in(idx, "int32", nIn);
+  const o = c.out("float32", n * ch * h * w);
+  if (nIn > 0) c.rt.k.maxUnpool2(pg, pi, o.ptr, n * ch, h >> 1, w >> 1);
+  return c.finish(o, "float32", n * ch * h * w);
+}
+
+/** 2×2 windows at stride 2, no padding or dilation, over an even H and W: every element in exactly one window. */
+export const tilesPool2 = (shape: Shape, p: WindowParams) =>
+  [...p.kernel, ...p.stride].every((v) => v === 2) && p.dilation[0] === 1 && p.dilation[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0 && shape[2]! % 2 === 0 && shape[3]! % 2 === 0;
+
+const outputs = (shape: Shape, p: WindowParams) => {
+  const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
+  return shape[0]! * shape[1]! * oh * ow;
+};
+
+/** The argmax kernel over every plane of NCHW `shape` at `px`: indices to `out`, values to `vals` (0: none). */
+function argmaxKernel(c: Call, px: number, shape: Shape, p: WindowParams, out: number, vals: number): void {
+  const [n, ch, h, w] = shape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
   // 2×2 windows at stride 2 without dilation have their own kernel (taps unrolled).
   const pool2 = [...p.kernel, ...p.stride].every((v) => v === 2) && p.dilation[0] === 1 && p.dilation[1] === 1;
-  if (nOut > 0) c.rt.k[pool2 ? "windowArgmax2" : "windowArgmax"](px, o.ptr, n * ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, 0);
-  return c.finish(o, "int32", nOut);
+  if (n * ch * oh * ow > 0) c.rt.k[pool2 ? "windowArgmax2" : "windowArgmax"](px, out, n * ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, 0, vals);
 }

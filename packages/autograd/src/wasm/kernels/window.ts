@@ -243,10 +243,11 @@ export function windowImage(m0: ModuleBuilder) {
 }
 
 /**
- * windowArgmax(img, out, P, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, base): max pooling's
- * choice over P float32 image planes from `img` (bytes): `out` (int32, OH·OW per plane) gets, for
- * each window, the element index `base + plane·H·W + y·W + x` of its first largest tap in
- * row-major window order, taps in the padding skipped; NaN wins, the first one (a tap wins when
+ * windowArgmax(img, out, P, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, base, vals): max
+ * pooling's choice over P float32 image planes from `img` (bytes): `out` (int32, OH·OW per plane)
+ * gets, for each window, the element index `base + plane·H·W + y·W + x` of its first largest tap
+ * in row-major window order, taps in the padding skipped, and `vals` (float32, same layout; 0 for
+ * none) that tap's value — the pooled output itself, the same bits a gather of the index reads; NaN wins, the first one (a tap wins when
  * `v > best`, or v is NaN and best is not). Windows whose taps all lie in the image go four at a
  * time (ox … ox + 3) in f32x4/i32x4 lanes: each tap loads its four values (one v128.load at
  * stride 1, two and a shuffle at stride 2, lane loads otherwise) and bitselects keep value and
@@ -257,8 +258,8 @@ export function windowImage(m0: ModuleBuilder) {
  * window row two loads and two shuffles (even and odd floats).
  */
 export const windowArgmax = (pool2: boolean) => (c: Code): void => {
-  const [img, out, P, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, base] = I(16).map((_, k) => k);
-  const [j, oy, ox, ki, kj, y0, y, x, at, t, pl, pb, op, oxA, oxB, tapIdx] = I(16).map(() => c.local(i32));
+  const [img, out, P, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, base, vals] = I(17).map((_, k) => k);
+  const [j, oy, ox, ki, kj, y0, y, x, at, t, pl, pb, op, oxA, oxB, tapIdx, vp] = I(17).map(() => c.local(i32));
   const best = c.local(f32);
   const v = c.local(f32);
   const [bv, av, vv, iv, win, lanes, i0, a, b] = Array.from({ length: 9 }, () => c.local(v128));
@@ -314,6 +315,9 @@ export const windowArgmax = (pool2: boolean) => (c: Code): void => {
         c.end();
       });
       c.get(op).get(ox).i32Const(2).i32Shl().i32Add().get(at).i32Store();
+      c.get(vals).if();
+      c.get(vp).get(ox).i32Const(2).i32Shl().i32Add().get(best).f32Store();
+      c.end();
     });
   /** Four interior windows ox … ox + 3 of the row at y0, stored. */
   const group = () => {
@@ -350,10 +354,14 @@ export const windowArgmax = (pool2: boolean) => (c: Code): void => {
       });
     }
     c.get(op).get(ox).i32Const(2).i32Shl().i32Add().get(av).v128Store();
+    c.get(vals).if();
+    c.get(vp).get(ox).i32Const(2).i32Shl().i32Add().get(bv).v128Store();
+    c.end();
   };
   c.get(img).set(pl);
   c.get(base).set(pb);
   c.get(out).set(op);
+  c.get(vals).set(vp);
   c.for(j, () => c.i32Const(0), () => c.get(P), 1, () => {
     c.for(oy, () => c.i32Const(0), () => c.get(OH), 1, () => {
       c.get(oy).get(SH).i32Mul().get(PH).i32Sub().set(y0);
@@ -372,8 +380,74 @@ export const windowArgmax = (pool2: boolean) => (c: Code): void => {
       c.end();
       scalarWindows(() => c.get(OW));
       c.get(op).get(OW).i32Const(2).i32Shl().i32Add().set(op);
+      c.get(vp).get(OW).i32Const(2).i32Shl().i32Add().set(vp);
     });
     c.get(pl).get(H).get(W).i32Mul().i32Const(2).i32Shl().i32Add().set(pl);
     c.get(pb).get(H).get(W).i32Mul().i32Add().set(pb);
   });
 };
+
+/**
+ * maxUnpool2(g, idx, dst, P, OH, OW): the gradient of 2×2 stride-2 max pooling that tiles its
+ * input exactly (H = 2·OH, W = 2·OW, no padding): each of the P planes of `dst` (float32, H·W)
+ * gets `0 + g[w]` at the element its window w chose (`idx`, int32 element indices from
+ * windowArgmax with base 0) and +0 everywhere else. Each input element lies in exactly one window,
+ * so this is scatterAdd's result — the same additions to zero, the same bits — written in one
+ * pass, two output rows at a time, without zeroing the output first. Four windows a step: their
+ * choices, relative to each window's top-left element (0, 1, W or W + 1), mask 0 + g into the
+ * four taps, interleaved back into the rows' order; the last 0–3 windows of a row one at a time
+ * (its four taps as four lanes).
+ */
+export function maxUnpool2(c: Code): void {
+  const [g, idx, dst, P, OH, OW] = [0, 1, 2, 3, 4, 5];
+  const [j, oy, ox, W, at, r0, r1, bytes] = Array.from({ length: 8 }, () => c.local(i32));
+  const [gz, rv, tl, tr, bl, br, taps] = Array.from({ length: 7 }, () => c.local(v128));
+  /** out = gz where rv equals the splat `k` pushes, +0 elsewhere. */
+  const masked = (k: () => void, out: number) => {
+    c.get(gz).get(rv);
+    k();
+    c.i32x4Eq().v128And().set(out);
+  };
+  c.get(OW).i32Const(1).i32Shl().set(W);
+  c.get(W).i32Const(2).i32Shl().set(bytes);
+  // A window's taps relative to its top-left element: 0, 1, W, W + 1.
+  c.i32x4Const(0, 1, 0, 1).get(W).i32x4Splat().i32x4Const(0, 0, -1, -1).v128And().i32x4Add().set(taps);
+  c.get(dst).set(r0);
+  c.i32Const(0).set(at); // the element index of the current window row's first tap
+  c.for(j, () => c.i32Const(0), () => c.get(P), 1, () => {
+    c.for(oy, () => c.i32Const(0), () => c.get(OH), 1, () => {
+      c.get(r0).get(bytes).i32Add().set(r1);
+      c.for(ox, () => c.i32Const(0), () => c.get(OW).i32Const(3).i32Sub(), 4, () => {
+        c.i32x4Const(0).get(g).v128Load().f32x4Add().set(gz); // 0 + g, as scatterAdd adds g to the zeroed output
+        // Each lane's choice relative to its window's top-left element at + 2·ox + 2·lane.
+        c.get(idx).v128Load().get(at).get(ox).i32Const(1).i32Shl().i32Add().i32x4Splat().i32x4Const(0, 2, 4, 6).i32x4Add().i32x4Sub().set(rv);
+        masked(() => c.i32x4Const(0), tl);
+        masked(() => c.i32x4Const(1), tr);
+        masked(() => c.get(W).i32x4Splat(), bl);
+        masked(() => c.get(W).i32Const(1).i32Add().i32x4Splat(), br);
+        for (const [row, a, b] of [[r0, tl, tr], [r1, bl, br]] as const) {
+          c.get(row).get(a).get(b).i8x16Shuffle(lanes32(0, 4, 1, 5)).v128Store();
+          c.get(row).get(a).get(b).i8x16Shuffle(lanes32(2, 6, 3, 7)).v128Store(16);
+          c.get(row).i32Const(32).i32Add().set(row);
+        }
+        c.get(g).i32Const(16).i32Add().set(g);
+        c.get(idx).i32Const(16).i32Add().set(idx);
+      });
+      c.for(ox, () => c.get(ox), () => c.get(OW), 1, () => {
+        // One window: its taps (0, 1, W, W + 1) as four lanes, masked without a branch (which
+        // tap won is random, a branch on it mispredicts), the top pair stored at r0, the bottom at r1.
+        c.i32x4Const(0).get(g).v128Load32Splat().f32x4Add();
+        c.get(idx).i32Load().get(at).get(ox).i32Const(1).i32Shl().i32Add().i32Sub().i32x4Splat().get(taps).i32x4Eq().v128And().set(tl);
+        c.get(r0).get(tl).v128Store64Lane(0);
+        c.get(r1).get(tl).v128Store64Lane(1);
+        c.get(r0).i32Const(8).i32Add().set(r0);
+        c.get(r1).i32Const(8).i32Add().set(r1);
+        c.get(g).i32Const(4).i32Add().set(g);
+        c.get(idx).i32Const(4).i32Add().set(idx);
+      });
+      // r0 ends where row 2·oy + 1 starts, which r1 covered: the next window row starts after it.
+      c.get(r1).set(r0);
+      c.get(at).get(W).i32Const(1).i32Shl().i32Add().set(at);
+    });
+  });
+}
