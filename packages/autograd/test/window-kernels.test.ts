@@ -1,7 +1,8 @@
 /**
  * The wasm im2col/col2im fast cases against the cpu kernels, bit for bit (−0 and NaN included):
- * a window that is the whole unpadded image (a copy, and col2im's 0 + column add), unpadded
- * unfold (no zero fill first: every column element is written, even into reused dirty memory),
+ * a window that is the whole unpadded image (a copy, and col2im's 0 + column add), unfold with
+ * and without padding (no zero fill first: every column element is written, the padding taps as
+ * +0, even into reused dirty memory),
  * stride 2 (four columns a step), and a batch split into runs of planes across tasks.
  */
 import { describe, expect, it } from "vitest";
@@ -10,7 +11,13 @@ import { cpuBackend, wasmBackend, wasmSimdSupported, type TypedArray, type Windo
 import { onWasm, rand } from "./wasm-support.js";
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const same = (a: ArrayLike<number>, b: ArrayLike<number>) => expect(Array.from(a)).toEqual(Array.from(b)); // NaN equal, −0 ≠ 0
+/** Bit-for-bit equal (NaN equal, −0 ≠ 0); a mismatch reports its first index, not a diff of a million floats. */
+const same = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let i = 0;
+  while (i < a.length && Object.is(a[i], b[i])) i++;
+  expect(i === a.length ? "equal" : `first difference at ${i}: ${a[i]} vs ${b[i]}`).toBe("equal");
+};
 
 /** Values with −0, NaN and ±∞ sprinkled in. */
 function values(n: number, seed: number): Float32Array {
@@ -37,13 +44,34 @@ describe.skipIf(!wasmSimdSupported())("wasm unfold/fold fast cases equal the cpu
     check([3, 2, 4, 7], P([4, 7], [2, 3]), 2);
   });
 
-  it("unpadded unfold writes every column element, also into reused (dirty) memory", () => {
+  it("unfold writes every column element, padding taps as +0, also into reused (dirty) memory, in both column layouts", () => {
     dg.setBackend("wasm");
+    /** A large result freed just before: its block is handed out again with its old contents. */
+    const dirty = (n: number) => dg.scoped(() => void dg.full([n], NaN).add(7));
     for (let i = 0; i < 3; i++) {
-      // A large result freed just before: its block is handed out again with its old contents.
-      dg.scoped(() => void dg.randn([64, 1, 32 * 25, 28]).add(7));
+      dirty(64 * 32 * 25 * 28);
       check([64, 1, 32, 32], P([5, 5]), 3 + i);
       check([16, 6, 14, 14], P([5, 5]), 6 + i);
+    }
+    // Padding: rows above and below the image, columns left and right of it, a tap wholly in the
+    // padding (a 1-wide image under a 3-wide window), stride 2 and dilation (the general path).
+    const geometries: [number[], WindowParams][] = [
+      [[64, 1, 28, 28], P([5, 5], [1, 1], [2, 2])], // LeNet's first convolution, padded in the convolution
+      [[8, 3, 9, 13], P([3, 3], [1, 1], [1, 1])],
+      [[4096, 2, 1, 1], P([3, 3], [1, 1], [1, 1])],
+      [[4, 2, 11, 10], P([3, 3], [2, 2], [1, 1])],
+      [[3, 2, 9, 9], { kernel: [3, 3], stride: [1, 2], padding: [2, 1], dilation: [2, 2] }],
+      [[5, 4, 7, 6], P([2, 3], [1, 1], [1, 0])],
+    ];
+    for (const [shape, p] of geometries) {
+      for (const batchInColumns of [false, true]) {
+        const q = { ...p, batchInColumns };
+        const [oh, ow] = [0, 1].map((a) => Math.floor((shape[2 + a]! + 2 * p.padding[a]! - p.dilation[a]! * (p.kernel[a]! - 1) - 1) / p.stride[a]!) + 1);
+        const nCols = size(shape) / shape[2]! / shape[3]! * p.kernel[0] * p.kernel[1] * oh! * ow!;
+        const x = values(size(shape), nCols);
+        dirty(nCols);
+        same(onWasm("float32", nCols, wasmBackend.unfold, x, shape, q, "float32"), cpuBackend.unfold(x, shape, q, "float32") as TypedArray);
+      }
     }
   });
 

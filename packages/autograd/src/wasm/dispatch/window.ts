@@ -54,12 +54,9 @@ export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DTy
   const c = new Call();
   const px = c.in(x, dtype, sizeOf(shape));
   const o = c.out(dtype, n);
+  // Every column element is written, the padding taps as +0 (no zero fill first).
   if (n > 0 && wholeImage(shape, p)) c.rt.k.copyRows(px, n * 4, o.ptr, n * 4, 1, n * 4);
-  else {
-    // Without padding every column element is written; with it, the padded taps stay zero.
-    if (p.padding[0] !== 0 || p.padding[1] !== 0) c.rt.k.fill8(o.ptr, n * 4, 0);
-    if (n > 0) windowWalk(c, shape, p, px, o.ptr, true);
-  }
+  else if (n > 0) windowWalk(c, shape, p, px, o.ptr, true);
   return c.finish(o, dtype, n);
 }
 

@@ -41,7 +41,10 @@ function validColumns(c: Code, dxLo: () => void, dxHi: () => void, W: number, SW
  * window(img, cols, oh, ow, h, w, sh, sw, yOff, dx, ox0, ox1, toCols): one (image channel, kernel
  * tap) pair of im2col (toCols ≠ 0: cols row ← image) or col2im (image += cols row). For output
  * row oy the image row is y = oy·sh + yOff (skipped outside [0, h)); output columns [ox0, ox1)
- * read image column ox·sw + dx (the driver computes the valid interval once per tap).
+ * read image column ox·sw + dx (the driver computes the valid interval once per tap). im2col
+ * writes every element of its oh·ow columns: the taps in the padding (columns outside [ox0, ox1),
+ * rows outside the image) get +0 as the run goes, so the output needs no zero fill first — a
+ * second pass over the largest buffer of a padded convolution.
  */
 export function windowKernel(c: Code): void {
   const [img, cols, oh, ow, h, w, sh, sw, yOff, dx, ox0, ox1, toCols] = I(13).map((_, k) => k);
@@ -53,6 +56,24 @@ export function windowKernel(c: Code): void {
   const swb = c.local(i32);
   const t = c.local(i32);
   const [nb, n16, e, iStep] = [0, 1, 2, 3].map(() => c.local(i32));
+  const z = c.local(i32);
+  const zEnd = c.local(i32);
+  /** +0 into the floats [row + from·4, row + to·4) of a column row (im2col's padding taps). */
+  const zeros = (row: () => void, from: () => void, to: () => void) => {
+    row();
+    from();
+    c.i32Const(2).i32Shl().i32Add().set(z);
+    row();
+    to();
+    c.i32Const(2).i32Shl().i32Add().set(zEnd);
+    c.for(z, () => c.get(z), () => c.get(zEnd), 4, () => c.get(z).f32Const(0).f32Store());
+  };
+  /** The padding taps of the column row starting at `row`: the row's columns outside [ox0, ox1), or all of it when `inImage` is false. */
+  const padRow = (row: () => void, inImage: boolean) => {
+    if (!inImage) return zeros(row, () => c.i32Const(0), () => c.get(ow));
+    zeros(row, () => c.i32Const(0), () => c.get(ox0));
+    zeros(row, () => c.get(ox1), () => c.get(ow));
+  };
   // Stride 1 (every convolution of LeNet, VGG, ResNet's 3×3s): each row is the same contiguous
   // run of nb = (ox1 − ox0)·4 bytes on both sides, so the run's split (16-byte steps, then 8, then
   // 4) is computed once and the row pointers advance by constants; the loop is chosen once per
@@ -66,7 +87,10 @@ export function windowKernel(c: Code): void {
     c.get(yOff).set(y);
     const rows = (add: boolean) =>
       c.for(oy, () => c.i32Const(0), () => c.get(oh), 1, () => {
+        // cp − ox0·4: the column row's start.
+        const rowStart = () => c.get(cp).get(ox0).i32Const(2).i32Shl().i32Sub();
         c.get(y).get(h).i32LtU().if(); // 0 ≤ y < h
+        if (!add) padRow(rowStart, true);
         c.for(e, () => c.i32Const(0), () => c.get(n16), 16, () => {
           c.get(cp).get(e).i32Add().set(t);
           if (add) c.get(ip).get(e).i32Add().tee(swb).get(swb).v128Load().get(t).v128Load().f32x4Add().v128Store();
@@ -82,6 +106,10 @@ export function windowKernel(c: Code): void {
         if (add) c.get(ip).get(nb).i32Add().i32Const(4).i32Sub().tee(swb).get(swb).f32Load().get(t).f32Load().f32Add().f32Store();
         else c.get(t).get(ip).get(nb).i32Add().i32Const(4).i32Sub().f32Load().f32Store();
         c.end();
+        if (!add) {
+          c.else();
+          padRow(rowStart, false);
+        }
         c.end();
         c.get(cp).get(ow).i32Const(2).i32Shl().i32Add().set(cp);
         c.get(ip).get(iStep).i32Add().set(ip);
@@ -98,6 +126,14 @@ export function windowKernel(c: Code): void {
   c.get(sw).i32Const(2).i32Shl().set(swb);
   c.for(oy, () => c.i32Const(0), () => c.get(oh), 1, () => {
     c.get(oy).get(sh).i32Mul().get(yOff).i32Add().set(y);
+    const rowStart = () => c.get(cols).get(oy).get(ow).i32Mul().i32Const(2).i32Shl().i32Add();
+    c.get(toCols).if();
+    c.get(y).i32Const(0).i32GeS().get(y).get(h).i32LtS().i32And().if();
+    padRow(rowStart, true);
+    c.else();
+    padRow(rowStart, false);
+    c.end();
+    c.end();
     c.get(y).i32Const(0).i32GeS().get(y).get(h).i32LtS().i32And().if();
     // cp = cols + (oy·ow + ox0)·4; ip = img + (y·w + dx + ox0·sw)·4
     c.get(cols).get(oy).get(ow).i32Mul().get(ox0).i32Add().i32Const(2).i32Shl().i32Add().set(cp);
@@ -195,11 +231,14 @@ export function windowImage(m0: ModuleBuilder) {
     const ip = c.local(i32);
     const cp = c.local(i32);
     const base = c.local(i32);
-    /** dx, ox0, ox1 of tap (ki, kj); leaves `ox1 > ox0` on the stack. */
+    /**
+     * dx, ox0, ox1 of tap (ki, kj); leaves on the stack whether to run it: when some column reads
+     * the image, and always for im2col (a tap wholly in the padding writes its zeros).
+     */
     const tap = () => {
       c.get(kj).get(DW).i32Mul().get(PW).i32Sub().set(dx);
       validColumns(c, () => c.get(dx), () => c.get(dx), W, SW, OW, t, ox0, ox1);
-      c.get(ox1).get(ox0).i32GtS();
+      c.get(ox1).get(ox0).i32GtS().get(toCols).i32Or();
     };
     /** window() for plane at ip, column row at cp. */
     const run = () => {
