@@ -286,11 +286,12 @@ export function windowImage(m0: ModuleBuilder) {
  * pooling's choice over P float32 image planes from `img` (bytes): `out` (int32, OH·OW per plane)
  * gets, for each window, the element index `base + plane·H·W + y·W + x` of its first largest tap
  * in row-major window order, taps in the padding skipped, and `vals` (float32, same layout; 0 for
- * none) that tap's value — the pooled output itself, the same bits a gather of the index reads; NaN wins, the first one (a tap wins when
- * `v > best`, or v is NaN and best is not). Windows whose taps all lie in the image go four at a
- * time (ox … ox + 3) in f32x4/i32x4 lanes: each tap loads its four values (one v128.load at
- * stride 1, two and a shuffle at stride 2, lane loads otherwise) and bitselects keep value and
- * index where it wins, from tap 0 on; the border windows run a scalar loop with bounds tests.
+ * none) that tap's value — the pooled output itself, the same bits a gather of the index reads.
+ * NaN wins, the first one (a tap wins when `v > best`, or v is NaN and best is not). Windows
+ * whose taps all lie in the image go four at a time (ox … ox + 3) in f32x4/i32x4 lanes: each tap
+ * loads its four values (one v128.load at stride 1, two and a shuffle at stride 2, lane loads
+ * otherwise) and bitselects keep value and index where it wins, from tap 0 on; the border
+ * windows run a scalar loop with bounds tests.
  * Both take the same comparisons in the same order, so the choice does not depend on which path
  * a window took. `pool2` builds the variant for 2×2 windows at stride 2 without dilation
  * (LeNet's, VGG's, most CNNs' pooling; the driver picks it): its four taps are unrolled, each
