@@ -122,9 +122,12 @@ export function maxUnpool2(g: BackendData, idx: BackendData, shape: Shape, p: Wi
   return c.finish(o, "float32", n * ch * h * w);
 }
 
+/** 2×2 windows at stride 2 without dilation: they have their own argmax kernel (taps unrolled). */
+const pool2 = (p: WindowParams) => [...p.kernel, ...p.stride].every((v) => v === 2) && p.dilation[0] === 1 && p.dilation[1] === 1;
+
 /** 2×2 windows at stride 2, no padding or dilation, over an even H and W: every element in exactly one window. */
 export const tilesPool2 = (shape: Shape, p: WindowParams) =>
-  [...p.kernel, ...p.stride].every((v) => v === 2) && p.dilation[0] === 1 && p.dilation[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0 && shape[2]! % 2 === 0 && shape[3]! % 2 === 0;
+  pool2(p) && p.padding[0] === 0 && p.padding[1] === 0 && shape[2]! % 2 === 0 && shape[3]! % 2 === 0;
 
 const outputs = (shape: Shape, p: WindowParams) => {
   const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
@@ -135,7 +138,5 @@ const outputs = (shape: Shape, p: WindowParams) => {
 function argmaxKernel(c: Call, px: number, shape: Shape, p: WindowParams, out: number, vals: number): void {
   const [n, ch, h, w] = shape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
-  // 2×2 windows at stride 2 without dilation have their own kernel (taps unrolled).
-  const pool2 = [...p.kernel, ...p.stride].every((v) => v === 2) && p.dilation[0] === 1 && p.dilation[1] === 1;
-  if (n * ch * oh * ow > 0) c.rt.k[pool2 ? "windowArgmax2" : "windowArgmax"](px, out, n * ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, 0, vals);
+  if (n * ch * oh * ow > 0) c.rt.k[pool2(p) ? "windowArgmax2" : "windowArgmax"](px, out, n * ch, h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, 0, vals);
 }
