@@ -131,7 +131,7 @@ export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Att
   const out = new Tensor(f.data, f.shape, f.dtype, backend);
   if (gradEnabled && rule.vjp !== noGradient && isFloat(f.dtype) && anyRequiresGrad(inputs)) {
     // Every field set here, in one order: one hidden class for every node.
-    const node: Node = { op: prim, inputs, attrs, freed: false, stack: anomaly ? userStack() : undefined };
+    const node: Node = { op: prim, inputs, attrs, freed: false, stack: anomaly ? userStack() : undefined, rule: rule as Rule<unknown> };
     for (let i = 0; i < inputs.length; i++) inputs[i]!._uses++;
     out._setNode(node);
   }
@@ -350,7 +350,7 @@ class Cotangents {
 /** One node's VJP, each input's cotangent summed back to its shape (null where it needs none), checked. */
 function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
   const inputs = node.inputs;
-  const raw = RULES[node.op].vjp(g, inputs, t, node.attrs as never);
+  const raw = node.rule.vjp(g, inputs, t, node.attrs);
   const gis: (Tensor | null)[] = []; // pushed: `new Array(n)` of a variable n is a call, a literal is inline
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;

@@ -56,6 +56,8 @@ export interface Node {
   freed: boolean;
   /** Where the op was recorded (anomaly mode only). */
   stack?: string | undefined;
+  /** @internal The op's rule (`RULES[op]`), kept so the backward sweep need not look it up. */
+  readonly rule: Rule<unknown>;
 }
 
 export interface Forward {
