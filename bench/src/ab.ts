@@ -1,0 +1,159 @@
+/**
+ * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W1]
+ * [--rounds N] [--ms M]`. On this VM one workload's speed drifts 2–3× over minutes (the same
+ * commit's eager W4 read 2.56 µs in one full run and 7.75 in another), so two figures taken
+ * apart say little about a change; two taken alternately in one process do. Both trees'
+ * `@deltagrad/autograd` sources are bundled with esbuild beside the same probe — plain user code,
+ * nothing disposed or scoped, one thread on the default backend — and imported into this
+ * process. The rounds alternate which side runs first, and the event loop turns between them.
+ * Prints each side's median and the median of the round ratios (working tree ÷ revision: below 1
+ * is faster). Only the autograd core is bundled, so any revision whose `tensor`, `mul`, `matmul`
+ * and `backward` match today's can be measured (`ebf690b^`, before the lifetime machinery, works).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** A probe: `check()` for agreement, `bench(ms)` for the time of one unit of the workload. */
+export const PROBES: Record<string, { unit: string; source: string }> = {
+  W4: {
+    unit: "µs per graph",
+    source: `
+      const x = dg.tensor(1);
+      const w = dg.tensor(0, { requiresGrad: true });
+      const b = dg.tensor(0, { requiresGrad: true });
+      const once = () => {
+        w.grad = null;
+        b.grad = null;
+        w.mul(x).add(b).neg().exp().add(1).reciprocal().backward();
+        return [w.grad.itemSync(), b.grad.itemSync()];
+      };
+      export const check = once;
+      export function bench(ms) {
+        const t0 = performance.now();
+        let n = 0;
+        while (performance.now() - t0 < ms) for (let i = 0; i < 200; i++, n++) once();
+        return ((performance.now() - t0) / n) * 1000;
+      }`,
+  },
+  W5: {
+    unit: "ms",
+    source: `
+      const x = dg.tensor(Float32Array.from({ length: 1_000_000 }, (_, i) => ((i * 7919) % 1000) / 1000));
+      const once = () => x.exp().mul(x).add(1).dataSync();
+      export const check = () => Array.from(once().subarray(0, 8));
+      export function bench(ms) {
+        const t0 = performance.now();
+        let n = 0;
+        while (performance.now() - t0 < ms) (once(), n++);
+        return (performance.now() - t0) / n;
+      }`,
+  },
+  W1: {
+    unit: "ms",
+    source: `
+      const v = (s) => Float32Array.from({ length: 512 * 512 }, (_, i) => (((i + s) * 7919) % 1000) / 500 - 1);
+      const a = dg.tensor(v(1)).reshape([512, 512]);
+      const b = dg.tensor(v(2)).reshape([512, 512]);
+      const once = () => dg.matmul(a, b).dataSync();
+      export const check = () => Array.from(once().subarray(0, 8));
+      export function bench(ms) {
+        const t0 = performance.now();
+        let n = 0;
+        while (performance.now() - t0 < ms) (once(), n++);
+        return (performance.now() - t0) / n;
+      }`,
+  },
+};
+
+interface Side {
+  check(): number[];
+  bench(ms: number): number;
+}
+
+/** The probe for `workload` bundled against the autograd sources in `src` (a tree's packages/autograd/src), as an ES module file. */
+async function bundle(workload: string, src: string, out: string): Promise<string> {
+  const entry = join(out, `probe-${workload}.mjs`);
+  writeFileSync(entry, `import * as dg from "@deltagrad/autograd";\nif (dg.setNumThreads) dg.setNumThreads(1);\n${PROBES[workload]!.source}\n`);
+  const file = join(out, `bundle-${workload}.mjs`);
+  // ignoreAnnotations: older revisions declare `sideEffects: false` yet register their backends
+  // at import; the bundle must keep that.
+  await build({ entryPoints: [entry], bundle: true, platform: "node", format: "esm", outfile: file, alias: { "@deltagrad/autograd": join(src, "index.ts") }, ignoreAnnotations: true, logLevel: "warning" });
+  return file;
+}
+
+/** The revision's packages/autograd/src, extracted with `git archive` into `dir`. */
+function extract(rev: string, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const tar = execFileSync("git", ["archive", "--format=tar", rev, "packages/autograd/src"], { cwd: root, maxBuffer: 1 << 28 });
+  execFileSync("tar", ["-x", "-C", dir], { input: tar });
+  return join(dir, "packages", "autograd", "src");
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+
+/** Lets the event loop turn (as between a notebook's cells): what the garbage collector freed is reclaimed then. */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** Alternating rounds of `a` and `b`, `ms` each, the event loop turning between them: [a's times, b's times, b ÷ a per round]. */
+export async function alternate(a: Side, b: Side, rounds: number, ms: number): Promise<[number[], number[], number[]]> {
+  for (let i = 0; i < 3; i++) (a.bench(ms / 2), await turn(), b.bench(ms / 2), await turn()); // JIT warm-up on both sides
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    // Which side goes first alternates, so a drift within a round favours neither.
+    const [first, second, tFirst, tSecond] = r % 2 === 0 ? [a, b, ta, tb] : [b, a, tb, ta];
+    tFirst.push(first.bench(ms));
+    await turn();
+    tSecond.push(second.bench(ms));
+    await turn();
+  }
+  return [ta, tb, tb.map((t, i) => t / ta[i]!)];
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const flag = (name: string, dflt: number) => {
+    const i = args.indexOf(name);
+    return i < 0 ? dflt : Number(args.splice(i, 2)[1]);
+  };
+  const rounds = flag("--rounds", 30);
+  const ms = flag("--ms", 150);
+  const [rev, workload = "W4"] = args;
+  if (!rev || !(workload in PROBES) || !(rounds > 0) || !(ms > 0)) {
+    console.error(`usage: pnpm bench:ab <git revision> [${Object.keys(PROBES).join("|")}] [--rounds N] [--ms M]`);
+    process.exit(2);
+  }
+  const found = spawnSync("git", ["rev-parse", "--short", "--verify", "--quiet", `${rev}^{commit}`], { cwd: root, encoding: "utf8" });
+  if (found.status !== 0) {
+    console.error(`bench:ab: ${rev} is not a commit of this repository`);
+    process.exit(1);
+  }
+  const sha = found.stdout.trim();
+  const tmp = mkdtempSync(join(tmpdir(), "deltagrad-ab-"));
+  try {
+    const theirs = await bundle(workload, extract(sha, join(tmp, "rev")), join(tmp, "rev"));
+    const ours = await bundle(workload, join(root, "packages", "autograd", "src"), tmp);
+    const a = (await import(pathToFileURL(theirs).href)) as Side;
+    const b = (await import(pathToFileURL(ours).href)) as Side;
+    const [ca, cb] = [a.check(), b.check()];
+    const diff = Math.max(...ca.map((v, i) => Math.abs(v - cb[i]!)));
+    const [ta, tb, ratios] = await alternate(a, b, rounds, ms);
+    const q = [...ratios].sort((x, y) => x - y);
+    const unit = PROBES[workload]!.unit;
+    console.log(`${workload}, plain code, 1 thread, ${rounds} alternating rounds of ${ms} ms (results differ by at most ${diff}):`);
+    console.log(`  ${sha.padEnd(12)} ${median(ta).toPrecision(3)} ${unit}`);
+    console.log(`  working tree ${median(tb).toPrecision(3)} ${unit}`);
+    console.log(`  working tree ÷ ${sha}: median ${median(ratios).toFixed(3)} (quartiles ${q[q.length >> 2]!.toFixed(3)}–${q[(3 * q.length) >> 2]!.toFixed(3)})`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  process.exit(0); // the wasm runtimes' workers would keep the process alive
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();
