@@ -21,7 +21,7 @@ import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
 import { channelAddLater, fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
 import { residentBuffers, runFused } from "../wasm/fuse.js";
 import { matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
-import { solid, TransposedView } from "../wasm/placement.js";
+import { isView, solid } from "../wasm/placement.js";
 import { maxUnpool2, tilesPool2, windowMax } from "../wasm/dispatch/window.js";
 
 /**
@@ -359,9 +359,10 @@ function runJoint(st: Step, values: readonly Value[], b: Backend, slots: Backend
 /** A fused run: one generated kernel (or loop, for small tensors), or — an operand not where it expects it — its nodes one by one. */
 function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
   const g = st.group!;
-  // A lazy transpose (a weight gradient through transpose's VJP) is materialized once, as any
-  // kernel but matmul does (the view keeps it); the fused kernel then reads it like a buffer.
-  const vecs = g.vecIds.map((id) => { const h = slots[id]; return h instanceof TransposedView ? solid(h) : h; });
+  // A lazy transpose (a weight gradient through transpose's VJP) or convolution columns are
+  // materialized once, as any kernel but matmul does (the view keeps them); the fused kernel then
+  // reads them like a buffer.
+  const vecs = g.vecIds.map((id) => { const h = slots[id]!; return isView(h) ? solid(h) : h; });
   if (g.host !== null) {
     if (hostOperands(slots, g.vecIds) && hostOperands(slots, g.scalarIds)) {
       const outs = g.host(vecs as unknown as TypedArray[], g.scalarIds.map((id) => slots[id] as unknown as TypedArray), g.m);

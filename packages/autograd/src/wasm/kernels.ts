@@ -25,14 +25,14 @@
  * assembles them into the one module and re-exports what the backend and compile/ use.
  */
 import { ModuleBuilder, i32, i32Params as I } from "./emit.js";
-import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmPanel, macro, packCols, packRows } from "./kernels/gemm.js";
-import { GEMM_PANEL, GEMM_DOT, gemmDot, gemmBlock } from "./kernels/gemm-dot.js";
+import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmPanel, macro, packBCols, packCols, packRows } from "./kernels/gemm.js";
+import { GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, gemmDot, gemmDotCols, gemmBlock } from "./kernels/gemm-dot.js";
 import { copyRows, fill32, fill8, gatherIdx, indexCheck, scatterAddIdx, strided2d, transpose } from "./kernels/movement.js";
 import { BINARY_OPS, COMPARE_OPS, MODES, UNARY_OPS, binaryKernel, castKernel, unaryKernel, whereKernel, type Mode } from "./kernels/elementwise.js";
 import { argOuter, maxOuter, rowsKernel, sumOuter } from "./kernels/reduce.js";
 import { maxUnpool2, windowArgmax, windowImage, windowKernel } from "./kernels/window.js";
 
-export { GEMM_SCRATCH, GEMM_PANEL, GEMM_DOT, KC, MC, MR, NC, NR };
+export { GEMM_SCRATCH, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, KC, MC, MR, NC, NR };
 export { BINARY_OPS, COMPARE_OPS, UNARY_OPS, binaryOp, compareOp, unaryOp, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels/elementwise.js";
 
 // ---------------------------------------------------------------- the module
@@ -43,9 +43,11 @@ export interface KernelExports {
   packAT(src: number, ld: number, kc: number, mrows: number, dst: number): void;
   packB(src: number, ldb: number, kc: number, ncols: number, dst: number): void;
   packBT(src: number, ld: number, kc: number, ncols: number, dst: number): void;
+  packBCols(desc: number, p0: number, kc: number, q0: number, count: number, dst: number): void;
   macro(Ap: number, Bp: number, bStep: number, bStrip: number, C: number, mc: number, nc: number, kc: number, ldc: number, first: number, tile: number): void;
   gemmPanel(A: number, aT: number, aRows: number, B: number, bT: number, k: number, m: number, n: number, C: number, ldc: number, jc: number, nc: number, scratch: number): void;
   gemmDot(A: number, B: number, k: number, m: number, n: number, C: number, p0: number, p1: number): void;
+  gemmDotCols(A: number, X: number, k: number, m: number, n: number, C: number, p0: number, p1: number, rowTab: number, groupTab: number): void;
   gemmBlock(kind: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number, a8: number, a9: number, a10: number, a11: number, scratch: number): void;
   copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, rowBytes: number): void;
   gather4(src: number, dst: number, rows: number, cols: number, srcRowStride: number, srcColStride: number): void;
@@ -85,9 +87,11 @@ export function kernelModule(sharedMaxPages?: number, fma = false): Uint8Array<A
     .func("packAT", I(5), [], packCols(MR))
     .func("packB", I(5), [], packCols(NR))
     .func("packBT", I(5), [], packRows(NR))
+    .func("packBCols", I(6), [], packBCols)
     .func("macro", I(11), [], macro(fma))
     .func("gemmPanel", I(13), [], gemmPanel(m))
     .func("gemmDot", I(8), [], gemmDot(fma))
+    .func("gemmDotCols", I(10), [], gemmDotCols(fma))
     .func("gemmBlock", I(14), [], gemmBlock(m))
     .func("copyRows", I(6), [], copyRows)
     .func("gather4", I(6), [], strided2d(4, true))

@@ -10,7 +10,8 @@
  *
  * A permute that swaps the last two axes of a float32 matrix returns a {@link TransposedView}
  * without moving data: matmul packs straight from it (the VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ); any other kernel
- * materializes it once.
+ * materializes it once. A convolution's unfold returns {@link ColumnsView}, its columns as offsets
+ * into the image, in the same way.
  */
 import type { BackendData } from "../backend.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
@@ -25,14 +26,49 @@ export class TransposedView {
   refs = 0;
   /** The materialized transpose, made on first use by a kernel other than matmul. */
   solid: WasmBuffer | null = null;
-  constructor(readonly base: WasmBuffer, readonly batch: number, readonly rows: number, readonly cols: number) {
+  constructor(readonly base: WasmBuffer | ColumnsView, readonly batch: number, readonly rows: number, readonly cols: number) {
     base.refs++;
   }
 }
 
-export type Data = TypedArray | WasmBuffer | TransposedView;
+/**
+ * A convolution's im2col columns `[C·kh·kw, N·OH·OW]` (unfold with the batch in the columns),
+ * not written out: element (p, q) is `image[rowOffset(p) + columnOffset(q)]`, the offsets in
+ * bytes — `((c·H + ki·dh)·W + kj·dw)·4` for row p = (c, ki, kj), `((n·C·H + oy)·W + ox)·4` for
+ * column q = (n, oy, ox) — which holds for stride 1 without padding. matmul reads it in place (the
+ * forward's B, the weight gradient's Bᵀ; dispatch/matmul.ts), so the columns — 25× the image for
+ * a 5×5 kernel — never pass through memory; any other kernel materializes them once, as unfold
+ * would have written them. Columns go by groups of four, one SIMD vector each: OW is a multiple
+ * of 4, so a group lies in one output row and its columns are adjacent in the image;
+ * `columnGroups[g]` is the offset of column 4g.
+ */
+export class ColumnsView {
+  refs = 0;
+  /** The materialized columns, made on first use by a kernel other than matmul. */
+  solid: WasmBuffer | null = null;
+  constructor(
+    readonly base: WasmBuffer,
+    /** Row offsets (K) and column-group offsets (N·OH·OW / 4), in bytes. */
+    readonly rowOffsets: Int32Array,
+    readonly columnGroups: Int32Array,
+    /** Writes the columns out (the unfold kernel), for {@link solid}. */
+    readonly write: (image: number, out: number) => void,
+  ) {
+    base.refs++;
+  }
 
-// Storage is a TypedArray (host), a WasmBuffer or a TransposedView. `ArrayBuffer.isView` is one
+  get rows(): number {
+    return this.rowOffsets.length;
+  }
+
+  get cols(): number {
+    return this.columnGroups.length * 4;
+  }
+}
+
+export type Data = TypedArray | WasmBuffer | TransposedView | ColumnsView;
+
+// Storage is a TypedArray (host), a WasmBuffer or a View. `ArrayBuffer.isView` is one
 // instance-type check; two megamorphic `instanceof`s cost a scalar graph ~15% of its time.
 export const isHost = (d: BackendData): d is TypedArray => ArrayBuffer.isView(d);
 export const wasmDType = (dtype: DType) => dtype !== "float64";
@@ -45,7 +81,7 @@ export const large = (dtype: DType, n: number) => n >= SMALL_BYTES / 8 && wasmDT
  */
 export function retain(d: BackendData): boolean | Token {
   if (isHost(d)) return false;
-  const b = d as WasmBuffer | TransposedView;
+  const b = d as WasmBuffer | View;
   b.refs++;
   return b instanceof WasmBuffer ? runtime().heap.tokens.hold(b) : true;
 }
@@ -57,23 +93,37 @@ export function release(d: BackendData, token?: unknown): void {
 }
 
 function drop(d: BackendData): void {
-  const b = d as WasmBuffer | TransposedView;
+  const b = d as WasmBuffer | View;
   if (--b.refs > 0) return;
   const heap = runtime().heap;
-  if (b instanceof TransposedView) {
+  if (b instanceof WasmBuffer) heap.drop(b);
+  else {
     if (b.solid) heap.drop(b.solid);
     drop(b.base);
-  } else heap.drop(b);
+  }
 }
 
-/** The materialized storage of a view (transposing once), or the buffer itself. */
-export function solid(d: WasmBuffer | TransposedView): WasmBuffer {
+/** Storage that is not written out (yet): a lazy transpose, or convolution columns. */
+export type View = TransposedView | ColumnsView;
+
+/** Whether `d` is a {@link View} (kernels other than matmul read it through {@link solid}). */
+export const isView = (d: BackendData): d is View => d instanceof TransposedView || d instanceof ColumnsView;
+
+/** The materialized storage of a view (transposing or unfolding once), or the buffer itself. */
+export function solid(d: WasmBuffer | View): WasmBuffer {
   if (d instanceof WasmBuffer) return d;
   if (d.solid && !d.solid.dead) return d.solid;
   const { heap, k } = runtime();
   heap.nextEpoch();
-  const out = heap.buffer(d.base.bytes);
-  const src = heap.pinResident(d.base);
+  if (d instanceof ColumnsView) {
+    const out = heap.buffer(d.rows * d.cols * 4);
+    d.write(heap.pinResident(d.base), out.ptr);
+    d.solid = out;
+    return out;
+  }
+  const base = solid(d.base);
+  const out = heap.buffer(base.bytes);
+  const src = heap.pinResident(base);
   const mat = d.rows * d.cols * 4;
   for (let t = 0; t < d.batch; t++) k.transpose(src + t * mat, out.ptr + t * mat, d.rows, d.cols);
   d.solid = out;
@@ -83,7 +133,7 @@ export function solid(d: WasmBuffer | TransposedView): WasmBuffer {
 /** A host TypedArray holding `d`'s values (a view of wasm memory: valid until the next allocation). */
 export function hostView(d: BackendData, dtype: DType, n: number): TypedArray {
   if (isHost(d)) return d;
-  const b = solid(d as WasmBuffer | TransposedView);
+  const b = solid(d as WasmBuffer | View);
   const Ctor = ctorOf(dtype);
   if (b.ptr < 0) {
     if (b.dead) throw new Error("wasm backend: read of freed storage");
@@ -111,7 +161,7 @@ export class Call {
   /** A pointer from which the kernel reads `n` elements of `d`. */
   in(d: BackendData, dtype: DType, n: number): number {
     const heap = this.rt.heap;
-    if (!isHost(d)) return heap.pinResident(solid(d as WasmBuffer | TransposedView));
+    if (!isHost(d)) return heap.pinResident(solid(d as WasmBuffer | View));
     const bytes = n * bytesPerElement(dtype);
     const p = this.temp(bytes);
     heap.u8.set(new Uint8Array(d.buffer, d.byteOffset, bytes), p);

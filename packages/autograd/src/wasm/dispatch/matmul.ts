@@ -5,24 +5,59 @@ import type { BackendData } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { batchMatrixIndices, sizeOf, type Shape } from "../../shape.js";
-import { GEMM_PANEL, GEMM_DOT, GEMM_SCRATCH, NC, NR } from "../kernels.js";
+import { GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, NC, NR } from "../kernels.js";
 import { getNumThreads, runTasks } from "../threads.js";
-import { Call, isHost, large, viaCpu, view, TransposedView, SMALL_BYTES, type Data } from "../placement.js";
+import { Call, ColumnsView, isHost, large, solid, viaCpu, view, TransposedView, SMALL_BYTES, type Data } from "../placement.js";
 
 /** Products sharing A are folded into one only below this many columns per batch (see matmul). */
 const FOLD_N = 2 * NR;
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
-/** A matmul operand in wasm memory: its pointer, and whether it is stored transposed. */
+/**
+ * A matmul operand in wasm memory: its pointer, and whether it is stored transposed; or
+ * convolution columns never written out (`cols`; `ptr` unused).
+ */
 interface Operand {
   ptr: number;
   t: boolean;
+  cols: ColumnsView | null;
 }
 
 function operand(c: Call, d: BackendData, n: number): Operand {
-  if (d instanceof TransposedView) return { ptr: c.rt.heap.pinResident(d.base), t: true };
-  return { ptr: c.in(d, "float32", n), t: false };
+  if (d instanceof TransposedView) {
+    if (d.base instanceof ColumnsView) return { ptr: 0, t: true, cols: d.base };
+    return { ptr: c.rt.heap.pinResident(d.base), t: true, cols: null };
+  }
+  if (d instanceof ColumnsView) return { ptr: 0, t: false, cols: d };
+  return { ptr: c.in(d, "float32", n), t: false, cols: null };
+}
+
+/** @internal Products that read convolution columns in place, by path (tests check that they ran). */
+export const columnProducts = { packed: 0, dot: 0 };
+
+/**
+ * Columns read in place (see placement.ts's ColumnsView) by the two products a convolution
+ * makes of them: its forward W·cols, packed straight from the image (packBCols), and its weight
+ * gradient Ḡ·colsᵀ on the dot-product path (gemmDotCols). Anything else writes them out first.
+ */
+function readsColumns(A: Operand, B: Operand, nb: number, m: number, n: number, k: number): boolean {
+  if (A.cols !== null || B.cols === null || nb !== 1) return false;
+  const v = B.cols;
+  // B is the [rows, cols] matrix the view describes (forward), or its transpose (weight gradient).
+  return B.t ? k === v.cols && n === v.rows && dotPath(A, B, m, n, k) : k === v.rows && n === v.cols;
+}
+
+/** The image's pointer and the view's offset tables, copied in for this call. */
+function columnTables(c: Call, v: ColumnsView): { X: number; rowTab: number; groupTab: number } {
+  const heap = c.rt.heap;
+  const X = heap.pinResident(v.base);
+  const copy = (t: Int32Array) => {
+    const p = c.temp(t.byteLength);
+    heap.u8.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), p);
+    return p;
+  };
+  return { X, rowTab: copy(v.rowOffsets), groupTab: copy(v.columnGroups) };
 }
 
 /**
@@ -75,6 +110,12 @@ export function matmuls(calls: readonly MatmulArgs[]): Data[] {
     first ??= c;
     const A = operand(c, x, sizeOf(xs));
     const B = operand(c, y, sizeOf(ys));
+    for (const op of [A, B]) {
+      if (op.cols !== null && (op === A || !readsColumns(A, B, sizeOf(outShape.slice(0, -2)), m, n, k))) {
+        op.ptr = c.rt.heap.pinResident(solid(op.cols));
+        op.cols = null;
+      }
+    }
     const o = c.out(dtype, nOut);
     if (nOut > 0) {
       if (k === 0) c.rt.k.fill8(o.ptr, nOut * 4, 0);
@@ -95,6 +136,7 @@ export function matmuls(calls: readonly MatmulArgs[]): Data[] {
 /** The products of one batched matmul as tasks added to `job` (and what runs after it: copies out of a folded product, sums of k-chunks). */
 function products(c: Call, job: Job, A: Operand, as: Shape, B: Operand, bs: Shape, outShape: Shape, m: number, n: number, k: number, out: number): void {
   const nb = sizeOf(outShape.slice(0, -2));
+  if (B.cols !== null) return gemm(c, job, A, m, B, m, n, k, out); // one product (readsColumns)
   const aMats = sizeOf(as) / (m * k);
   const bMats = sizeOf(bs) / (k * n);
   if (nb > 1 && bMats === 1 && aMats === nb && !A.t) {
@@ -108,14 +150,14 @@ function products(c: Call, job: Job, A: Operand, as: Shape, B: Operand, bs: Shap
       else c.rt.k.copyRows(B.ptr + t * k * n * 4, n * 4, bc + t * n * 4, w * 4, k, n * 4);
     }
     const C = c.temp(m * w * 4);
-    gemm(c, job, A, m, { ptr: bc, t: false }, m, w, k, C);
+    gemm(c, job, A, m, { ptr: bc, t: false, cols: null }, m, w, k, C);
     job.after.push(() => {
       for (let t = 0; t < nb; t++) c.rt.k.copyRows(C + t * n * 4, w * 4, out + t * m * n * 4, n * 4, m, n * 4);
     });
   } else {
     const mats = batchMatrixIndices(as, bs, outShape);
     for (let t = 0; t < nb; t++) {
-      gemm(c, job, { ptr: A.ptr + mats.a[t]! * m * k * 4, t: A.t }, m, { ptr: B.ptr + mats.b[t]! * k * n * 4, t: B.t }, m, n, k, out + t * m * n * 4);
+      gemm(c, job, { ptr: A.ptr + mats.a[t]! * m * k * 4, t: A.t, cols: null }, m, { ptr: B.ptr + mats.b[t]! * k * n * 4, t: B.t, cols: null }, m, n, k, out + t * m * n * 4);
     }
   }
 }
@@ -152,12 +194,15 @@ function dotChunk(k: number): number {
  */
 function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: number, n: number, k: number, out: number): void {
   job.work += m * n * k;
-  if (!A.t && B.t && m * n <= DOT_MAX_OUT && k >= DOT_MIN_K) {
+  if (dotPath(A, B, m, n, k)) {
     const ks = dotChunk(k);
     const chunks = Math.ceil(k / ks);
     const P = c.temp(chunks * m * n * 4);
+    const cols = B.cols === null ? null : columnTables(c, B.cols);
+    if (cols !== null) columnProducts.dot++;
     for (let q = 0; q < chunks; q++) {
-      job.tasks.push([GEMM_DOT, A.ptr, B.ptr, k, m, n, P + q * m * n * 4, q * ks, Math.min(k, (q + 1) * ks), 0, 0, 0, 0]);
+      const [p0, p1, Pq] = [q * ks, Math.min(k, (q + 1) * ks), P + q * m * n * 4];
+      job.tasks.push(cols === null ? [GEMM_DOT, A.ptr, B.ptr, k, m, n, Pq, p0, p1, 0, 0, 0, 0] : [GEMM_DOT_COLS, A.ptr, cols.X, k, m, n, Pq, p0, p1, cols.rowTab, cols.groupTab, 0, 0]);
     }
     const acc = c.temp(m * n * 8);
     job.after.push(() => c.rt.k.sumOuter(P, out, 1, chunks, m * n, acc));
@@ -167,7 +212,21 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
   // on its core does not hold the whole job up (tasks are claimed dynamically).
   const threads = getNumThreads();
   const width = Math.min(NC, roundUp(Math.ceil(n / (threads > 1 ? 2 * threads : 1)), NR));
-  for (let jc = 0; jc < n; jc += width) {
-    job.tasks.push([GEMM_PANEL, A.ptr, A.t ? 1 : 0, aRows, B.ptr, B.t ? 1 : 0, k, m, n, out, n, jc, Math.min(width, n - jc)]);
+  let [b, bT] = [B.ptr, B.t ? 1 : 0];
+  if (B.cols !== null) {
+    // Columns packed straight from the image (packBCols reads this description).
+    const { X, rowTab, groupTab } = columnTables(c, B.cols);
+    b = c.temp(12);
+    new Int32Array(c.rt.heap.memory.buffer as ArrayBuffer, b, 3).set([X, rowTab, groupTab]);
+    bT = 2;
+    columnProducts.packed++;
   }
+  for (let jc = 0; jc < n; jc += width) {
+    job.tasks.push([GEMM_PANEL, A.ptr, A.t ? 1 : 0, aRows, b, bT, k, m, n, out, n, jc, Math.min(width, n - jc)]);
+  }
+}
+
+/** Whether C = A·Bᵀ takes the dot-product path (skinny, long k, both operands k-contiguous). */
+function dotPath(A: Operand, B: Operand, m: number, n: number, k: number): boolean {
+  return !A.t && B.t && m * n <= DOT_MAX_OUT && k >= DOT_MIN_K;
 }

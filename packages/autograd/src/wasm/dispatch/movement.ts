@@ -9,7 +9,7 @@ import { type DType } from "../../dtype.js";
 import { broadcastStrides, sizeOf, stridesOf, type Shape } from "../../shape.js";
 import { WasmBuffer } from "../memory.js";
 import { DeltagradError } from "../../errors.js";
-import { Call, isHost, large, viaCpu, view, wasmDType, TransposedView, type Data } from "../placement.js";
+import { Call, ColumnsView, isHost, large, viaCpu, view, wasmDType, TransposedView, type Data } from "../placement.js";
 import { walk2 } from "./walk.js";
 
 /** out (contiguous, shape `outShape`) ← src walked with element `strides` from element `offset`. */
@@ -50,7 +50,9 @@ export function permute(x: BackendData, shape: Shape, perm: readonly number[], d
       // The transpose of a transpose: the base itself.
       return x.base;
     }
-    if (x instanceof WasmBuffer && rows > 1 && cols > 1) return new TransposedView(x, batch, rows, cols);
+    // Columns not written out: transposed as the [rows, cols] matrix they are (not another reshape of them).
+    const asColumns = x instanceof ColumnsView && batch === 1 && x.rows === rows && x.cols === cols;
+    if ((x instanceof WasmBuffer || asColumns) && rows > 1 && cols > 1) return new TransposedView(x, batch, rows, cols);
   }
   const c = new Call();
   const px = c.in(x, dtype, n);

@@ -6,7 +6,8 @@ import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { sizeOf, windowOutSize, type Shape } from "../../shape.js";
 import { getNumThreads, runTasks } from "../threads.js";
-import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
+import { Call, ColumnsView, isHost, large, viaCpu, view, type Data } from "../placement.js";
+import { WasmBuffer } from "../memory.js";
 
 /**
  * Runs im2col (toCols) or col2im over NCHW `shape`, split across threads. Columns
@@ -51,6 +52,14 @@ export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DTy
   const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
   const n = shape[0]! * shape[1]! * p.kernel[0] * p.kernel[1] * oh * ow;
   if (dtype !== "float32" || !(large(dtype, n) || !isHost(x))) return viaCpu(dtype, cpuBackend.unfold, view(x, dtype, sizeOf(shape)), shape, p, dtype);
+  if (columnViews && x instanceof WasmBuffer && readInPlace(shape, p, ow) && large(dtype, n)) {
+    const t = columnTables(shape, p, oh, ow);
+    return new ColumnsView(x, t.rows, t.groups, (img, out) => {
+      const c = new Call();
+      windowWalk(c, shape, p, img, out, true);
+      c.done();
+    });
+  }
   const c = new Call();
   const px = c.in(x, dtype, sizeOf(shape));
   const o = c.out(dtype, n);
@@ -58,6 +67,59 @@ export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DTy
   if (n > 0 && wholeImage(shape, p)) c.rt.k.copyRows(px, n * 4, o.ptr, n * 4, 1, n * 4);
   else if (n > 0) windowWalk(c, shape, p, px, o.ptr, true);
   return c.finish(o, dtype, n);
+}
+
+let columnViews = true;
+
+/**
+ * @internal Whether a convolution's unfold returns its columns as a {@link ColumnsView} (read in
+ * place by matmul) rather than writing them out; returns the previous setting. For tests, which
+ * compare both ways bit for bit.
+ */
+export function setColumnViews(on: boolean): boolean {
+  const prev = columnViews;
+  columnViews = on;
+  return prev;
+}
+
+/**
+ * Columns matmul can read in place (ColumnsView): a convolution's layout (the batch in the
+ * columns), stride 1 and no padding — each column's taps are then its output position's offset
+ * plus the tap's, with no bounds to check — and output rows a multiple of 4 wide, so every group
+ * of four columns lies in one row and is one vector load. (Groups split across rows, LeNet's
+ * conv2 with 10-wide rows, took a lane-by-lane path that made its step 1.13× slower than writing
+ * the columns out.)
+ */
+const readInPlace = (shape: Shape, p: WindowParams, ow: number) =>
+  p.batchInColumns === true && p.stride[0] === 1 && p.stride[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0 && ow % 4 === 0 && sizeOf(shape) > 0;
+
+type ColumnTables = { rows: Int32Array; groups: Int32Array };
+
+/** Offset tables of a ColumnsView, by geometry (a training loop unfolds the same shapes every step). */
+const tables = new Map<string, ColumnTables>();
+
+function columnTables(shape: Shape, p: WindowParams, oh: number, ow: number): ColumnTables {
+  const [n, ch, h, w] = shape as [number, number, number, number];
+  const [kh, kw] = p.kernel;
+  const [dh, dw] = p.dilation;
+  const key = `${shape.join(",")}/${kh},${kw}/${dh},${dw}`;
+  let t = tables.get(key);
+  if (t !== undefined) return t;
+  const rows = new Int32Array(ch * kh * kw);
+  for (let c = 0, r = 0; c < ch; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) rows[r++] = ((c * h + i * dh) * w + j * dw) * 4;
+  // Column q = (b, oy, ox) at ((b·C·H + oy)·W + ox)·4; the first of each group of four.
+  const L = oh * ow;
+  const groups = new Int32Array((n * L) / 4);
+  for (let g = 0; g < groups.length; g++) {
+    const q = 4 * g;
+    const b = Math.floor(q / L);
+    const oy = Math.floor((q - b * L) / ow);
+    groups[g] = ((b * ch * h + oy) * w + (q - b * L - oy * ow)) * 4;
+  }
+  if (tables.size >= 32) tables.clear();
+  t = { rows, groups };
+  tables.set(key, t);
+  return t;
 }
 
 export function fold(cols: BackendData, outShape: Shape, p: WindowParams, dtype: DType): Data {

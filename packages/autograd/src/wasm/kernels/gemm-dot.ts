@@ -19,11 +19,22 @@ export const DN = 4;
  * With `fma` the vector steps are relaxed SIMD multiply-adds (the k % 4 tail stays scalar).
  */
 export function gemmDot(fma: boolean) {
-  return (c: Code): void => gemmDotBody(c, fma);
+  return (c: Code): void => gemmDotBody(c, fma, false);
 }
 
-function gemmDotBody(c: Code, fma: boolean): void {
-  const [A, B, k, m, n, C, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7];
+/**
+ * gemmDotCols(A, X, k, m, n, C, p0, p1, rowTab, groupTab): {@link gemmDot} with B the columns of
+ * a convolution over image X, never written out (placement.ts's ColumnsView): B[j][p] is the f32
+ * at X + rowTab[j] + groupTab[p >> 2] + (p & 3)·4 (byte offsets; each group of four columns is
+ * adjacent in the image). The same products in the same order as gemmDot over the written
+ * columns, so the same bits.
+ */
+export function gemmDotCols(fma: boolean) {
+  return (c: Code): void => gemmDotBody(c, fma, true);
+}
+
+function gemmDotBody(c: Code, fma: boolean, cols: boolean): void {
+  const [A, B, k, m, n, C, p0, p1, rowTab, groupTab] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const i0 = c.local(i32);
   const j0 = c.local(i32);
   const o = c.local(i32);
@@ -37,6 +48,7 @@ function gemmDotBody(c: Code, fma: boolean): void {
   const bv = c.local(v128);
   const h = c.local(f32);
   const q = c.local(i32);
+  const xo = c.local(i32);
   c.get(k).i32Const(2).i32Shl().set(ld);
   // Byte offsets of the chunk within a row: [p0·4, p1·4), vector part up to oTail.
   c.get(p1).get(p0).i32Sub().i32Const(-4).i32And().get(p0).i32Add().i32Const(2).i32Shl().set(oTail);
@@ -46,15 +58,27 @@ function gemmDotBody(c: Code, fma: boolean): void {
     idx();
     c.tee(dst).get(count).i32Const(1).i32Sub().tee(q).get(dst).get(q).i32LtS().select().get(ld).i32Mul().get(base).i32Add().set(dst);
   };
+  // B's row j: its own row of B, or (cols) X + rowTab[j], j clamped to n − 1.
+  const bRow = (jj: number) => {
+    if (!cols) return rowPtr(B, () => c.get(j0).i32Const(jj).i32Add(), n, br[jj]!);
+    c.get(j0).i32Const(jj).i32Add().tee(q).get(n).i32Const(1).i32Sub().get(q).get(n).i32LtS().select();
+    c.i32Const(2).i32Shl().get(rowTab).i32Add().i32Load().get(B).i32Add().set(br[jj]!);
+  };
+  // The byte offset of element p = o/4 within B's row: o, or (cols) groupTab[p >> 2] + (p & 3)·4.
+  const bOffset = () => {
+    if (!cols) return c.get(o);
+    c.get(o).i32Const(4).i32ShrU().i32Const(2).i32Shl().get(groupTab).i32Add().i32Load().get(o).i32Const(12).i32And().i32Add();
+  };
   c.for(j0, () => c.i32Const(0), () => c.get(n), DN, () => {
-    for (let jj = 0; jj < DN; jj++) rowPtr(B, () => c.get(j0).i32Const(jj).i32Add(), n, br[jj]!);
+    for (let jj = 0; jj < DN; jj++) bRow(jj);
     c.for(i0, () => c.i32Const(0), () => c.get(m), DM, () => {
       for (let ii = 0; ii < DM; ii++) rowPtr(A, () => c.get(i0).i32Const(ii).i32Add(), m, ar[ii]!);
       for (const a of acc) c.v128Zero().set(a);
       c.for(o, () => c.get(p0).i32Const(2).i32Shl(), () => c.get(oTail), 16, () => {
         for (let ii = 0; ii < DM; ii++) c.get(ar[ii]!).get(o).i32Add().v128Load().set(av[ii]!);
+        if (cols) (bOffset(), c.set(xo)); // one lookup for the DN rows (a group of 4 is one vector)
         for (let jj = 0; jj < DN; jj++) {
-          c.get(br[jj]!).get(o).i32Add().v128Load().set(bv);
+          c.get(br[jj]!).get(cols ? xo : o).i32Add().v128Load().set(bv);
           for (let ii = 0; ii < DM; ii++) {
             const a = acc[ii * DN + jj]!;
             if (fma) c.get(av[ii]!).get(bv).get(a).f32x4RelaxedMadd().set(a);
@@ -68,7 +92,9 @@ function gemmDotBody(c: Code, fma: boolean): void {
           c.get(a).f32x4ExtractLane(0).get(a).f32x4ExtractLane(1).f32Add();
           c.get(a).f32x4ExtractLane(2).get(a).f32x4ExtractLane(3).f32Add().f32Add().set(h);
           c.for(o, () => c.get(oTail), () => c.get(oEnd), 4, () => {
-            c.get(h).get(ar[ii]!).get(o).i32Add().f32Load().get(br[jj]!).get(o).i32Add().f32Load().f32Mul().f32Add().set(h);
+            c.get(h).get(ar[ii]!).get(o).i32Add().f32Load();
+            bOffset();
+            c.get(br[jj]!).i32Add().f32Load().f32Mul().f32Add().set(h);
           });
           // Store if i0 + ii < m and j0 + jj < n.
           c.get(i0).i32Const(ii).i32Add().get(m).i32LtS().get(j0).i32Const(jj).i32Add().get(n).i32LtS().i32And().if();
@@ -84,20 +110,27 @@ function gemmDotBody(c: Code, fma: boolean): void {
 /** Task kinds of {@link gemmBlock}. */
 export const GEMM_PANEL = 0;
 export const GEMM_DOT = 1;
+export const GEMM_DOT_COLS = 2;
 
 /**
  * gemmBlock(kind, a0 … a11, scratch): one matmul thread task (threads.ts's TASK_FUNCTIONS) —
- * kind GEMM_PANEL runs gemmPanel(a0 … a11, scratch), GEMM_DOT runs gemmDot(a0 … a7) — so one
- * job (threads.ts runs one function per job) can hold both kinds of product.
+ * kind GEMM_PANEL runs gemmPanel(a0 … a11, scratch), GEMM_DOT runs gemmDot(a0 … a7),
+ * GEMM_DOT_COLS gemmDotCols(a0 … a9) — so one job (threads.ts runs one function per job) can hold
+ * every kind of product.
  */
 export function gemmBlock(m0: ModuleBuilder) {
   return (c: Code) => {
-    c.get(0).if();
+    c.get(0).i32Eqz().if();
+    for (let a = 1; a <= 13; a++) c.get(a);
+    c.call(m0.indexOf("gemmPanel"));
+    c.else();
+    c.get(0).i32Const(GEMM_DOT).i32Eq().if();
     for (let a = 1; a <= 8; a++) c.get(a);
     c.call(m0.indexOf("gemmDot"));
     c.else();
-    for (let a = 1; a <= 13; a++) c.get(a);
-    c.call(m0.indexOf("gemmPanel"));
+    for (let a = 1; a <= 10; a++) c.get(a);
+    c.call(m0.indexOf("gemmDotCols"));
+    c.end();
     c.end();
   };
 }

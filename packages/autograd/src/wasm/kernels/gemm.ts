@@ -104,6 +104,50 @@ export function packRows(R: number) {
 
 
 
+/**
+ * packBCols(desc, p0, kc, q0, count, dst): packB of rows [p0, p0 + kc) and columns [q0, q0 + count)
+ * of a convolution's columns that are not written out (placement.ts's ColumnsView): `desc` holds
+ * the image X, the row-offset table and the column-group table (byte offsets; element (p, q) is
+ * at X + rowTab[p] + groupTab[q >> 2] + (q & 3)·4). q0 and count are multiples of 4, and every
+ * group of four is adjacent in the image: one vector load. A last strip of 4 columns repeats its
+ * group in the other four lanes (the macro-kernel never stores a partial tile's extra lanes). The
+ * strips hold the values packB would copy from the written columns.
+ */
+export function packBCols(c: Code): void {
+  const [desc, p0, kc, q0, count, dst] = [0, 1, 2, 3, 4, 5];
+  const X = c.local(i32);
+  const rowTab = c.local(i32);
+  const groupTab = c.local(i32);
+  const t = c.local(i32);
+  const g = c.local(i32);
+  const gLast = c.local(i32);
+  const a0 = c.local(i32);
+  const a1 = c.local(i32);
+  const r = c.local(i32);
+  const rEnd = c.local(i32);
+  const off = c.local(i32);
+  c.get(desc).i32Load(0).set(X);
+  c.get(desc).i32Load(4).get(p0).i32Const(2).i32Shl().i32Add().set(rowTab);
+  c.get(desc).i32Load(8).set(groupTab);
+  c.get(rowTab).get(kc).i32Const(2).i32Shl().i32Add().set(rEnd);
+  // Groups [q0/4, (q0 + count)/4): the last one's index.
+  c.get(q0).get(count).i32Add().i32Const(2).i32ShrU().i32Const(1).i32Sub().set(gLast);
+  c.for(t, () => c.get(q0).i32Const(2).i32ShrU(), () => c.get(gLast).i32Const(1).i32Add(), NR / 4, () => {
+    // This strip's two groups: t and min(t + 1, gLast).
+    c.get(t).i32Const(2).i32Shl().get(groupTab).i32Add().i32Load().get(X).i32Add().set(a0);
+    c.get(t).i32Const(1).i32Add().tee(g).get(gLast).get(g).get(gLast).i32LeS().select();
+    c.i32Const(2).i32Shl().get(groupTab).i32Add().i32Load().get(X).i32Add().set(a1);
+    c.get(rowTab).set(r);
+    c.loop();
+    c.get(r).i32Load().set(off);
+    c.get(dst).get(a0).get(off).i32Add().v128Load().v128Store(0);
+    c.get(dst).get(a1).get(off).i32Add().v128Load().v128Store(16);
+    c.get(dst).i32Const(NR * 4).i32Add().set(dst);
+    c.get(r).i32Const(4).i32Add().tee(r).get(rEnd).i32LtU().brIf(0);
+    c.end();
+  });
+}
+
 /** Cache blocking: a KC×NC panel of packed B sits in L2/L3, an MC×KC block of packed A (128 KiB) in L2. */
 export const KC = 256;
 export const MC = MR * 32;
@@ -251,7 +295,8 @@ function macroBody(c: Code, fma: boolean): void {
 /**
  * gemmPanel(A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc, scratch): a panel — columns [jc, jc + nc) (nc ≤ NC)
  * of C = A·B straight into C (row stride ldc; any m, n), every row block, the k loop in blocks of
- * KC. aT/bT ≠ 0: the operand is stored transposed (A as [k, aRows], B as [n, k]). With B
+ * KC. aT/bT = 1: the operand is stored transposed (A as [k, aRows], B as [n, k]); bT = 2: B is
+ * a convolution's columns never written out, `B` their description (see packBCols). With B
  * row-major, m ≤ SMALL_M and k ≤ IN_PLACE_K, B's whole strips are read in place and only a last, partial strip is packed. One call is one
  * thread task (see gemmBlock in gemm-dot.ts): it packs into its own `scratch` (GEMM_SCRATCH bytes).
  */
@@ -276,6 +321,10 @@ export function gemmPanel(m0: ModuleBuilder) {
     {
       // kc = min(KC, k − p0)
       c.i32Const(KC).get(k).get(p0).i32Sub().i32Const(KC).get(k).get(p0).i32Sub().i32LtS().select().set(kc);
+      c.get(bT).i32Const(2).i32Eq().if();
+      // B is a convolution's columns never written out: B points at their description.
+      c.get(B).get(p0).get(kc).get(jc).get(nc).get(pBp).call(m0.indexOf("packBCols"));
+      c.else();
       c.get(bT).if();
       c.get(B).get(jc).get(k).i32Mul().get(p0).i32Add().i32Const(2).i32Shl().i32Add();
       c.get(k).i32Const(2).i32Shl().get(kc).get(nc).get(pBp).call(m0.indexOf("packBT"));
@@ -289,6 +338,7 @@ export function gemmPanel(m0: ModuleBuilder) {
       c.else();
       c.get(B).get(p0).get(n).i32Mul().get(jc).i32Add().i32Const(2).i32Shl().i32Add();
       c.get(n).i32Const(2).i32Shl().get(kc).get(nc).get(pBp).call(m0.indexOf("packB"));
+      c.end();
       c.end();
       c.end();
       c.for(ic, () => c.i32Const(0), () => c.get(m), MC, () => {
