@@ -38,9 +38,12 @@ export class TransposedView {
  * column q = (n, oy, ox) — which holds for stride 1 without padding. matmul reads it in place (the
  * forward's B, the weight gradient's Bᵀ; dispatch/matmul.ts), so the columns — 25× the image for
  * a 5×5 kernel — never pass through memory; any other kernel materializes them once, as unfold
- * would have written them. Columns go by groups of four, one SIMD vector each: OW is a multiple
- * of 4, so a group lies in one output row and its columns are adjacent in the image;
- * `columnGroups[g]` is the offset of column 4g.
+ * would have written them.
+ *
+ * Columns go by groups of four (one SIMD vector): `columnGroups[g]` is the offset of column 4g
+ * when the group lies in one output row (its four columns are adjacent in the image), else
+ * −1 − s, and `laneOffsets[4s … 4s + 3]` are its four columns' offsets (a group across the end of
+ * a row, where OW is not a multiple of 4; only the forward's packing reads those).
  */
 export class ColumnsView {
   refs = 0;
@@ -48,9 +51,10 @@ export class ColumnsView {
   solid: WasmBuffer | null = null;
   constructor(
     readonly base: WasmBuffer,
-    /** Row offsets (K) and column-group offsets (N·OH·OW / 4), in bytes. */
+    /** Row offsets (K), column-group offsets (N·OH·OW / 4) and the split groups' lane offsets, in bytes. */
     readonly rowOffsets: Int32Array,
     readonly columnGroups: Int32Array,
+    readonly laneOffsets: Int32Array,
     /** Writes the columns out (the unfold kernel), for {@link solid}. */
     readonly write: (image: number, out: number) => void,
   ) {

@@ -44,20 +44,21 @@ export const columnProducts = { packed: 0, dot: 0 };
 function readsColumns(A: Operand, B: Operand, nb: number, m: number, n: number, k: number): boolean {
   if (A.cols !== null || B.cols === null || nb !== 1) return false;
   const v = B.cols;
-  // B is the [rows, cols] matrix the view describes (forward), or its transpose (weight gradient).
-  return B.t ? k === v.cols && n === v.rows && dotPath(A, B, m, n, k) : k === v.rows && n === v.cols;
+  // B is the [rows, cols] matrix the view describes (forward), or its transpose (weight gradient:
+  // the dot path reads whole groups only).
+  return B.t ? k === v.cols && n === v.rows && v.laneOffsets.length === 0 && dotPath(A, B, m, n, k) : k === v.rows && n === v.cols;
 }
 
 /** The image's pointer and the view's offset tables, copied in for this call. */
-function columnTables(c: Call, v: ColumnsView): { X: number; rowTab: number; groupTab: number } {
+function columnTables(c: Call, v: ColumnsView): { X: number; rowTab: number; groupTab: number; laneTab: number } {
   const heap = c.rt.heap;
   const X = heap.pinResident(v.base);
   const copy = (t: Int32Array) => {
-    const p = c.temp(t.byteLength);
+    const p = c.temp(Math.max(4, t.byteLength));
     heap.u8.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), p);
     return p;
   };
-  return { X, rowTab: copy(v.rowOffsets), groupTab: copy(v.columnGroups) };
+  return { X, rowTab: copy(v.rowOffsets), groupTab: copy(v.columnGroups), laneTab: copy(v.laneOffsets) };
 }
 
 /**
@@ -215,9 +216,9 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
   let [b, bT] = [B.ptr, B.t ? 1 : 0];
   if (B.cols !== null) {
     // Columns packed straight from the image (packBCols reads this description).
-    const { X, rowTab, groupTab } = columnTables(c, B.cols);
-    b = c.temp(12);
-    new Int32Array(c.rt.heap.memory.buffer as ArrayBuffer, b, 3).set([X, rowTab, groupTab]);
+    const { X, rowTab, groupTab, laneTab } = columnTables(c, B.cols);
+    b = c.temp(16);
+    new Int32Array(c.rt.heap.memory.buffer as ArrayBuffer, b, 4).set([X, rowTab, groupTab, laneTab]);
     bT = 2;
     columnProducts.packed++;
   }

@@ -52,9 +52,9 @@ export function unfold(x: BackendData, shape: Shape, p: WindowParams, dtype: DTy
   const [oh, ow] = windowOutSize(shape[2]!, shape[3]!, p);
   const n = shape[0]! * shape[1]! * p.kernel[0] * p.kernel[1] * oh * ow;
   if (dtype !== "float32" || !(large(dtype, n) || !isHost(x))) return viaCpu(dtype, cpuBackend.unfold, view(x, dtype, sizeOf(shape)), shape, p, dtype);
-  if (columnViews && x instanceof WasmBuffer && readInPlace(shape, p, ow) && large(dtype, n)) {
+  if (columnViews && x instanceof WasmBuffer && readInPlace(shape, p, oh, ow) && large(dtype, n)) {
     const t = columnTables(shape, p, oh, ow);
-    return new ColumnsView(x, t.rows, t.groups, (img, out) => {
+    return new ColumnsView(x, t.rows, t.groups, t.lanes, (img, out) => {
       const c = new Call();
       windowWalk(c, shape, p, img, out, true);
       c.done();
@@ -85,15 +85,12 @@ export function setColumnViews(on: boolean): boolean {
 /**
  * Columns matmul can read in place (ColumnsView): a convolution's layout (the batch in the
  * columns), stride 1 and no padding — each column's taps are then its output position's offset
- * plus the tap's, with no bounds to check — and output rows a multiple of 4 wide, so every group
- * of four columns lies in one row and is one vector load. (Groups split across rows, LeNet's
- * conv2 with 10-wide rows, took a lane-by-lane path that made its step 1.13× slower than writing
- * the columns out.)
+ * plus the tap's, with no bounds to check — and a multiple of 4 columns (whole SIMD groups).
  */
-const readInPlace = (shape: Shape, p: WindowParams, ow: number) =>
-  p.batchInColumns === true && p.stride[0] === 1 && p.stride[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0 && ow % 4 === 0 && sizeOf(shape) > 0;
+const readInPlace = (shape: Shape, p: WindowParams, oh: number, ow: number) =>
+  p.batchInColumns === true && p.stride[0] === 1 && p.stride[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0 && (shape[0]! * oh * ow) % 4 === 0 && sizeOf(shape) > 0;
 
-type ColumnTables = { rows: Int32Array; groups: Int32Array };
+type ColumnTables = { rows: Int32Array; groups: Int32Array; lanes: Int32Array };
 
 /** Offset tables of a ColumnsView, by geometry (a training loop unfolds the same shapes every step). */
 const tables = new Map<string, ColumnTables>();
@@ -107,17 +104,25 @@ function columnTables(shape: Shape, p: WindowParams, oh: number, ow: number): Co
   if (t !== undefined) return t;
   const rows = new Int32Array(ch * kh * kw);
   for (let c = 0, r = 0; c < ch; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) rows[r++] = ((c * h + i * dh) * w + j * dw) * 4;
-  // Column q = (b, oy, ox) at ((b·C·H + oy)·W + ox)·4; the first of each group of four.
+  // Column q = (b, oy, ox) at ((b·C·H + oy)·W + ox)·4.
   const L = oh * ow;
-  const groups = new Int32Array((n * L) / 4);
-  for (let g = 0; g < groups.length; g++) {
-    const q = 4 * g;
+  const column = (q: number) => {
     const b = Math.floor(q / L);
     const oy = Math.floor((q - b * L) / ow);
-    groups[g] = ((b * ch * h + oy) * w + (q - b * L - oy * ow)) * 4;
+    return ((b * ch * h + oy) * w + (q - b * L - oy * ow)) * 4;
+  };
+  const groups = new Int32Array((n * L) / 4);
+  const lanes: number[] = [];
+  for (let g = 0; g < groups.length; g++) {
+    const first = column(4 * g);
+    if (column(4 * g + 3) === first + 12) groups[g] = first; // one output row: adjacent in the image
+    else {
+      groups[g] = -1 - lanes.length / 4;
+      for (let l = 0; l < 4; l++) lanes.push(column(4 * g + l));
+    }
   }
   if (tables.size >= 32) tables.clear();
-  t = { rows, groups };
+  t = { rows, groups, lanes: Int32Array.from(lanes) };
   tables.set(key, t);
   return t;
 }

@@ -107,43 +107,66 @@ export function packRows(R: number) {
 /**
  * packBCols(desc, p0, kc, q0, count, dst): packB of rows [p0, p0 + kc) and columns [q0, q0 + count)
  * of a convolution's columns that are not written out (placement.ts's ColumnsView): `desc` holds
- * the image X, the row-offset table and the column-group table (byte offsets; element (p, q) is
- * at X + rowTab[p] + groupTab[q >> 2] + (q & 3)·4). q0 and count are multiples of 4, and every
- * group of four is adjacent in the image: one vector load. A last strip of 4 columns repeats its
- * group in the other four lanes (the macro-kernel never stores a partial tile's extra lanes). The
- * strips hold the values packB would copy from the written columns.
+ * the image X and the row, column-group and lane offset tables (byte offsets; element (p, q) is
+ * at X + rowTab[p] + groupTab[q >> 2] + (q & 3)·4, or for a group split across two output rows
+ * (groupTab[g] = −1 − s) at X + rowTab[p] + laneTab[4s + (q & 3)]). q0 and count are multiples
+ * of 4. A strip of two whole groups moves as two vectors a step, one with a split group lane by
+ * lane; a last strip of 4 columns repeats its group in the other four lanes (the macro-kernel
+ * never stores a partial tile's extra lanes). The strips hold the values packB would copy from
+ * the written columns.
  */
 export function packBCols(c: Code): void {
   const [desc, p0, kc, q0, count, dst] = [0, 1, 2, 3, 4, 5];
   const X = c.local(i32);
   const rowTab = c.local(i32);
   const groupTab = c.local(i32);
+  const laneTab = c.local(i32);
   const t = c.local(i32);
   const g = c.local(i32);
   const gLast = c.local(i32);
-  const a0 = c.local(i32);
-  const a1 = c.local(i32);
+  const split = c.local(i32);
   const r = c.local(i32);
   const rEnd = c.local(i32);
   const off = c.local(i32);
+  const go = c.local(i32);
+  // The strip's eight lanes: X + each column's offset (a whole group: its first column's + 4·lane).
+  const la = Array.from({ length: NR }, () => c.local(i32));
   c.get(desc).i32Load(0).set(X);
   c.get(desc).i32Load(4).get(p0).i32Const(2).i32Shl().i32Add().set(rowTab);
   c.get(desc).i32Load(8).set(groupTab);
+  c.get(desc).i32Load(12).set(laneTab);
   c.get(rowTab).get(kc).i32Const(2).i32Shl().i32Add().set(rEnd);
   // Groups [q0/4, (q0 + count)/4): the last one's index.
   c.get(q0).get(count).i32Add().i32Const(2).i32ShrU().i32Const(1).i32Sub().set(gLast);
   c.for(t, () => c.get(q0).i32Const(2).i32ShrU(), () => c.get(gLast).i32Const(1).i32Add(), NR / 4, () => {
-    // This strip's two groups: t and min(t + 1, gLast).
-    c.get(t).i32Const(2).i32Shl().get(groupTab).i32Add().i32Load().get(X).i32Add().set(a0);
-    c.get(t).i32Const(1).i32Add().tee(g).get(gLast).get(g).get(gLast).i32LeS().select();
-    c.i32Const(2).i32Shl().get(groupTab).i32Add().i32Load().get(X).i32Add().set(a1);
+    c.i32Const(0).set(split);
+    for (let h = 0; h < 2; h++) {
+      // This strip's groups: t and min(t + 1, gLast).
+      if (h === 0) c.get(t).set(g);
+      else c.get(t).i32Const(1).i32Add().tee(g).get(gLast).get(g).get(gLast).i32LeS().select().set(g);
+      c.get(g).i32Const(2).i32Shl().get(groupTab).i32Add().i32Load().tee(go).i32Const(0).i32GeS().if();
+      for (let l = 0; l < 4; l++) c.get(X).get(go).i32Add().i32Const(4 * l).i32Add().set(la[4 * h + l]!);
+      c.else();
+      c.i32Const(1).set(split);
+      for (let l = 0; l < 4; l++) c.i32Const(-1).get(go).i32Sub().i32Const(4).i32Shl().get(laneTab).i32Add().i32Load(4 * l).get(X).i32Add().set(la[4 * h + l]!);
+      c.end();
+    }
     c.get(rowTab).set(r);
+    c.get(split).i32Eqz().if();
     c.loop();
     c.get(r).i32Load().set(off);
-    c.get(dst).get(a0).get(off).i32Add().v128Load().v128Store(0);
-    c.get(dst).get(a1).get(off).i32Add().v128Load().v128Store(16);
+    c.get(dst).get(la[0]!).get(off).i32Add().v128Load().v128Store(0);
+    c.get(dst).get(la[4]!).get(off).i32Add().v128Load().v128Store(16);
     c.get(dst).i32Const(NR * 4).i32Add().set(dst);
     c.get(r).i32Const(4).i32Add().tee(r).get(rEnd).i32LtU().brIf(0);
+    c.end();
+    c.else();
+    c.loop();
+    c.get(r).i32Load().set(off);
+    for (let l = 0; l < NR; l++) c.get(dst).get(la[l]!).get(off).i32Add().f32Load().f32Store(4 * l);
+    c.get(dst).i32Const(NR * 4).i32Add().set(dst);
+    c.get(r).i32Const(4).i32Add().tee(r).get(rEnd).i32LtU().brIf(0);
+    c.end();
     c.end();
   });
 }
