@@ -7,12 +7,16 @@
  *   around two live tensors used every iteration, under a 32 MiB budget; the event loop turns
  *   every 100 iterations (as in a notebook or an async loop), so dropped tensors can be reclaimed.
  * MODE "plain-sync": the same without ever yielding (a synchronous script's first job).
+ * MODE "views": N convolution-column views (wasm/placement.ts's ColumnsView, what conv2d's unfold
+ *   returns) over images that are dropped, each view held only by a dropped tensor, under an 8 MiB
+ *   budget, collecting garbage and turning the event loop every 20 iterations.
  * MODE "stress": N rounds of random ops on random sizes (both sides of the 4 KiB line), keeping a
  *   random subset of the results (and dropping some kept ones later), with `using`, dispose(),
  *   garbage collections and event-loop turns at random points, under an 8 MiB budget. Each kept
  *   tensor's values are copied when it is made and compared bit for bit at the end.
  */
 import * as dg from "@deltagrad/autograd";
+import { wasmBackend } from "@deltagrad/autograd";
 
 const mode = process.argv[2] ?? "plain";
 const n = Number(process.argv[3] ?? 2000);
@@ -21,7 +25,8 @@ const turn = () => new Promise((r) => setTimeout(r, 0));
 
 dg.setBackend("wasm");
 dg.setNumThreads(1);
-dg.setWasmMemoryBudget((mode === "stress" ? 8 : 32) * 2 ** 20);
+dg.setWasmMemoryBudget((mode === "stress" || mode === "views" ? 8 : 32) * 2 ** 20);
+
 let maxMemory = 0;
 let maxInUse = 0;
 const watch = () => {
@@ -56,6 +61,28 @@ if (mode === "plain" || mode === "plain-sync") {
   }
   const same = (a: dg.Tensor, v: ArrayLike<number>) => a.dataSync().every((u, i) => Object.is(u, v[i]));
   console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact: same(x, xv) && same(w, wv), reads: Number.isFinite(reads) }));
+} else if (mode === "views") {
+  const shape = [16, 1, 32, 32];
+  const x = dg.tensor(values(16 * 32 * 32, 1)).reshape(shape); // 64 KiB
+  const xv = x.dataSync();
+  const p = { kernel: [5, 5] as [number, number], stride: [1, 1] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], batchInColumns: true };
+  await turn();
+  let reads = 0;
+  let views = 0;
+  for (let i = 1; i <= n; i++) {
+    const image = x.mul(1 + i / n); // dropped
+    const cols = wasmBackend.unfold(image.handle, shape, p, "float32");
+    if (cols.constructor.name === "ColumnsView") views++;
+    const t = new dg.Tensor(cols, [25, 16 * 28 * 28], "float32", wasmBackend); // dropped: never disposed
+    if (i % 100 === 0) reads += t.sum().itemSync();
+    watch();
+    if (i % 20 === 0) {
+      gc?.();
+      await turn();
+    }
+  }
+  const liveIntact = x.dataSync().every((u, i) => Object.is(u, xv[i]));
+  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact, reads: Number.isFinite(reads), views }));
 } else {
   let seed = 12345;
   const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);

@@ -49,6 +49,11 @@ export class ColumnsView {
   refs = 0;
   /** The materialized columns, made on first use by a kernel other than matmul. */
   solid: WasmBuffer | null = null;
+  /**
+   * The view's hold on its image, as a tensor's (memory.ts): a view dropped with the graph that
+   * held it, never released, lets the collector's verdict free the image without a copy.
+   */
+  readonly token: Token | true;
   constructor(
     readonly base: WasmBuffer,
     /** Row offsets (K), column-group offsets (N·OH·OW / 4) and the split groups' lane offsets, in bytes. */
@@ -59,6 +64,7 @@ export class ColumnsView {
     readonly write: (image: number, out: number) => void,
   ) {
     base.refs++;
+    this.token = runtime().heap.tokens.hold(base);
   }
 
   get rows(): number {
@@ -103,6 +109,7 @@ function drop(d: BackendData): void {
   if (b instanceof WasmBuffer) heap.drop(b);
   else {
     if (b.solid) heap.drop(b.solid);
+    if (b instanceof ColumnsView && b.token instanceof Token) heap.tokens.unhold(b.token);
     drop(b.base);
   }
 }
