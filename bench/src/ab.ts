@@ -19,10 +19,16 @@ import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** A probe: `check()` for agreement, `bench(ms)` for the time of one unit of the workload. */
-export const PROBES: Record<string, { unit: string; source: string }> = {
+/**
+ * A probe: plain user code defining `once()` (one unit of the workload) and `check()` (values
+ * to compare); the bundle adds `bench(ms)`, the time of one unit in `unit`, over batches of
+ * `batch` units (a scalar graph is too short to time alone).
+ */
+export const PROBES: Record<string, { unit: string; perMs: number; batch: number; source: string }> = {
   W4: {
     unit: "µs per graph",
+    perMs: 1000,
+    batch: 200,
     source: `
       const x = dg.tensor(1);
       const w = dg.tensor(0, { requiresGrad: true });
@@ -33,41 +39,27 @@ export const PROBES: Record<string, { unit: string; source: string }> = {
         w.mul(x).add(b).neg().exp().add(1).reciprocal().backward();
         return [w.grad.itemSync(), b.grad.itemSync()];
       };
-      export const check = once;
-      export function bench(ms) {
-        const t0 = performance.now();
-        let n = 0;
-        while (performance.now() - t0 < ms) for (let i = 0; i < 200; i++, n++) once();
-        return ((performance.now() - t0) / n) * 1000;
-      }`,
+      export const check = once;`,
   },
   W5: {
     unit: "ms",
+    perMs: 1,
+    batch: 1,
     source: `
       const x = dg.tensor(Float32Array.from({ length: 1_000_000 }, (_, i) => ((i * 7919) % 1000) / 1000));
       const once = () => x.exp().mul(x).add(1).dataSync();
-      export const check = () => Array.from(once().subarray(0, 8));
-      export function bench(ms) {
-        const t0 = performance.now();
-        let n = 0;
-        while (performance.now() - t0 < ms) (once(), n++);
-        return (performance.now() - t0) / n;
-      }`,
+      export const check = () => Array.from(once().subarray(0, 8));`,
   },
   W1: {
     unit: "ms",
+    perMs: 1,
+    batch: 1,
     source: `
       const v = (s) => Float32Array.from({ length: 512 * 512 }, (_, i) => (((i + s) * 7919) % 1000) / 500 - 1);
       const a = dg.tensor(v(1)).reshape([512, 512]);
       const b = dg.tensor(v(2)).reshape([512, 512]);
       const once = () => dg.matmul(a, b).dataSync();
-      export const check = () => Array.from(once().subarray(0, 8));
-      export function bench(ms) {
-        const t0 = performance.now();
-        let n = 0;
-        while (performance.now() - t0 < ms) (once(), n++);
-        return (performance.now() - t0) / n;
-      }`,
+      export const check = () => Array.from(once().subarray(0, 8));`,
   },
 };
 
@@ -79,7 +71,15 @@ interface Side {
 /** The probe for `workload` bundled against the autograd sources in `src` (a tree's packages/autograd/src), as an ES module file. */
 async function bundle(workload: string, src: string, out: string): Promise<string> {
   const entry = join(out, `probe-${workload}.mjs`);
-  writeFileSync(entry, `import * as dg from "@deltagrad/autograd";\nif (dg.setNumThreads) dg.setNumThreads(1);\n${PROBES[workload]!.source}\n`);
+  const { source, batch, perMs } = PROBES[workload]!;
+  const bench = `
+    export function bench(ms) {
+      const t0 = performance.now();
+      let n = 0;
+      while (performance.now() - t0 < ms) for (let i = 0; i < ${batch}; i++, n++) once();
+      return ((performance.now() - t0) / n) * ${perMs};
+    }`;
+  writeFileSync(entry, `import * as dg from "@deltagrad/autograd";\nif (dg.setNumThreads) dg.setNumThreads(1);\n${source}\n${bench}\n`);
   const file = join(out, `bundle-${workload}.mjs`);
   // ignoreAnnotations: older revisions declare `sideEffects: false` yet register their backends
   // at import; the bundle must keep that.
