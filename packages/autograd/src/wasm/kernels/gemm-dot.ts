@@ -53,15 +53,21 @@ function gemmDotBody(c: Code, fma: boolean, cols: boolean): void {
   // Byte offsets of the chunk within a row: [p0·4, p1·4), vector part up to oTail.
   c.get(p1).get(p0).i32Sub().i32Const(-4).i32And().get(p0).i32Add().i32Const(2).i32Shl().set(oTail);
   c.get(p1).i32Const(2).i32Shl().set(oEnd);
-  const rowPtr = (base: number, idx: () => void, count: number, dst: number) => {
-    // dst = base + min(idx, count − 1)·ld
+  // Leaves min(idx, count − 1) on the stack (a tile's rows past the last one clamp to it); dst is scratch.
+  const clamped = (idx: () => void, count: number, dst: number) => {
     idx();
-    c.tee(dst).get(count).i32Const(1).i32Sub().tee(q).get(dst).get(q).i32LtS().select().get(ld).i32Mul().get(base).i32Add().set(dst);
+    c.tee(dst).get(count).i32Const(1).i32Sub().tee(q).get(dst).get(q).i32LtS().select();
+  };
+  // dst = base + min(idx, count − 1)·ld
+  const rowPtr = (base: number, idx: () => void, count: number, dst: number) => {
+    clamped(idx, count, dst);
+    c.get(ld).i32Mul().get(base).i32Add().set(dst);
   };
   // B's row j: its own row of B, or (cols) X + rowTab[j], j clamped to n − 1.
   const bRow = (jj: number) => {
-    if (!cols) return rowPtr(B, () => c.get(j0).i32Const(jj).i32Add(), n, br[jj]!);
-    c.get(j0).i32Const(jj).i32Add().tee(q).get(n).i32Const(1).i32Sub().get(q).get(n).i32LtS().select();
+    const j = () => c.get(j0).i32Const(jj).i32Add();
+    if (!cols) return rowPtr(B, j, n, br[jj]!);
+    clamped(j, n, br[jj]!);
     c.i32Const(2).i32Shl().get(rowTab).i32Add().i32Load().get(B).i32Add().set(br[jj]!);
   };
   // The byte offset of element p = o/4 within B's row: o, or (cols) groupTab[p >> 2] + (p & 3)·4.
