@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { median } from "./format.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -94,8 +95,6 @@ function extract(rev: string, dir: string): string {
   execFileSync("tar", ["-x", "-C", dir], { input: tar });
   return join(dir, "packages", "autograd", "src");
 }
-
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 
 /** Lets the event loop turn (as between a notebook's cells): what the garbage collector freed is reclaimed then. */
 const turn = () => new Promise<void>((r) => setImmediate(r));
