@@ -10,6 +10,9 @@
  * MODE "views": N convolution-column views (wasm/placement.ts's ColumnsView, what conv2d's unfold
  *   returns) over images that are dropped, each view held only by a dropped tensor, under an 8 MiB
  *   budget, collecting garbage and turning the event loop every 20 iterations.
+ * MODE "transposes": N lazy transposes (wasm/placement.ts's TransposedView, what `transpose()` of a
+ *   wasm matrix returns) of matrices that are dropped, each transpose itself dropped unreleased,
+ *   under the same budget and collections.
  * MODE "stress": N rounds of random ops on random sizes (both sides of the 4 KiB line), keeping a
  *   random subset of the results (and dropping some kept ones later), with `using`, dispose(),
  *   garbage collections and event-loop turns at random points, under an 8 MiB budget. Each kept
@@ -25,7 +28,7 @@ const turn = () => new Promise((r) => setTimeout(r, 0));
 
 dg.setBackend("wasm");
 dg.setNumThreads(1);
-dg.setWasmMemoryBudget((mode === "stress" || mode === "views" ? 8 : 32) * 2 ** 20);
+dg.setWasmMemoryBudget((mode === "stress" || mode === "views" || mode === "transposes" ? 8 : 32) * 2 ** 20);
 
 let maxMemory = 0;
 let maxInUse = 0;
@@ -74,6 +77,25 @@ if (mode === "plain" || mode === "plain-sync") {
     const cols = wasmBackend.unfold(image.handle, shape, p, "float32");
     if (cols.constructor.name === "ColumnsView") views++;
     const t = new dg.Tensor(cols, [25, 16 * 28 * 28], "float32", wasmBackend); // dropped: never disposed
+    if (i % 100 === 0) reads += t.sum().itemSync();
+    watch();
+    if (i % 20 === 0) {
+      gc?.();
+      await turn();
+    }
+  }
+  const liveIntact = x.dataSync().every((u, i) => Object.is(u, xv[i]));
+  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact, reads: Number.isFinite(reads), views }));
+} else if (mode === "transposes") {
+  const x = dg.tensor(values(128 * 128, 1)).reshape([128, 128]); // 64 KiB
+  const xv = x.dataSync();
+  await turn();
+  let reads = 0;
+  let views = 0;
+  for (let i = 1; i <= n; i++) {
+    const m = x.mul(1 + i / n); // dropped
+    const t = m.transpose(); // dropped: never disposed
+    if (t.handle.constructor.name === "TransposedView") views++;
     if (i % 100 === 0) reads += t.sum().itemSync();
     watch();
     if (i % 20 === 0) {

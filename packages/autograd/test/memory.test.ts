@@ -137,6 +137,19 @@ describe.skipIf(!SIMD)("plain code on the wasm backend (fresh process)", () => {
     expect(r.stats.evictions).toBeLessThan(100);
   }, 180_000);
 
+  it("lazy transposes dropped unreleased: their matrices are freed by the collector's verdict, not copied", () => {
+    const r = child("transposes", 1000);
+    expect(r.views).toBe(1000);
+    expect(r.maxMemory).toBeLessThanOrEqual(r.stats.budgetBytes);
+    expect(r.stats.refaults).toBe(0);
+    expect(r.liveIntact).toBe(true);
+    expect(r.reads).toBe(true);
+    // 1,000 dropped 64 KiB matrices through an 8 MiB budget, each held only by its dropped
+    // transpose: the transpose holds its base through a token, as a column view holds its image.
+    expect(r.stats.reclaimed).toBeGreaterThan(800);
+    expect(r.stats.evictions).toBeLessThan(100);
+  }, 180_000);
+
   it("the same loop never yielding (a synchronous script's first job) stays within the budget by evicting", () => {
     const r = child("plain-sync", 2000);
     expect(r.maxMemory).toBeLessThanOrEqual(r.stats.budgetBytes);

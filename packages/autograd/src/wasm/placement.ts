@@ -26,8 +26,15 @@ export class TransposedView {
   refs = 0;
   /** The materialized transpose, made on first use by a kernel other than matmul. */
   solid: WasmBuffer | null = null;
+  /**
+   * The view's hold on a wasm block, as a tensor's (memory.ts): a transpose dropped unreleased
+   * lets the collector's verdict free its base without a copy. A base that is itself a view needs
+   * none: it goes unreachable with this one, and its own hold lets go.
+   */
+  readonly token: Token | true;
   constructor(readonly base: WasmBuffer | ColumnsView, readonly batch: number, readonly rows: number, readonly cols: number) {
     base.refs++;
+    this.token = base instanceof WasmBuffer ? runtime().heap.tokens.hold(base) : true;
   }
 }
 
@@ -109,7 +116,7 @@ function drop(d: BackendData): void {
   if (b instanceof WasmBuffer) heap.drop(b);
   else {
     if (b.solid) heap.drop(b.solid);
-    if (b instanceof ColumnsView && b.token instanceof Token) heap.tokens.unhold(b.token);
+    if (b.token instanceof Token) heap.tokens.unhold(b.token);
     drop(b.base);
   }
 }
