@@ -3,11 +3,14 @@
  * a window that is the whole unpadded image (a copy, and col2im's 0 + column add), unfold with
  * and without padding (no zero fill first: every column element is written, the padding taps as
  * +0, even into reused dirty memory),
- * stride 2 (four columns a step), and a batch split into runs of planes across tasks.
+ * stride 2 (four columns a step), and a batch split into runs of planes across tasks. Max
+ * pooling's choice against the cpu kernel, and its kernels (the choice with its values,
+ * maxUnpool2) and the row reductions split across two threads against one.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import * as dg from "@deltagrad/autograd";
 import { cpuBackend, wasmBackend, wasmSimdSupported, type TypedArray, type WindowParams } from "@deltagrad/autograd";
+import { windowMax, maxUnpool2 } from "../src/wasm/dispatch/window.js";
 import { onWasm, rand } from "./wasm-support.js";
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -132,6 +135,70 @@ describe.skipIf(!wasmSimdSupported())("wasm windowArgmax (max pooling's choice) 
     for (const shape of [[64, 6, 28, 28], [64, 16, 10, 10]]) {
       const x = rand(size(shape), 3).map((v) => Math.max(0, v));
       argmaxCheck(shape, P([2, 2], [2, 2]), x);
+    }
+  });
+});
+
+describe.skipIf(!wasmSimdSupported())("max pooling's kernels and row reductions on 1 and 2 threads", () => {
+  const initialThreads = dg.getNumThreads();
+  afterAll(() => dg.setNumThreads(initialThreads));
+  /** `f` on one thread, then on two (the pool up): both results, for a bit-for-bit comparison. */
+  const onThreads = async <T>(f: () => T): Promise<[T, T]> => {
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    const two = f();
+    dg.setNumThreads(1);
+    return [f(), two];
+  };
+  // Above the split's threshold (2¹⁷ input elements): runs of planes, each run's indices from its first plane's.
+  const shapes = [[64, 6, 28, 28], [50, 7, 20, 22]];
+
+  it("windowArgmax: the same indices, and the cpu kernel's, over runs of planes (2×2 stride 2, and 3×3 stride 2 padded)", async () => {
+    for (const shape of shapes) {
+      for (const p of [P([2, 2], [2, 2]), P([3, 3], [2, 2], [1, 1])]) {
+        const x = values(size(shape), 11);
+        const [oh, ow] = [0, 1].map((a) => Math.floor((shape[2 + a]! + 2 * p.padding[a]! - (p.kernel[a]! - 1) - 1) / p.stride[a]!) + 1);
+        const n = shape[0]! * shape[1]! * oh! * ow!;
+        const [one, two] = await onThreads(() => onWasm("int32", n, wasmBackend.windowArgmax, x, shape, p, "float32"));
+        same(two, one);
+        same(one, cpuBackend.windowArgmax(x, shape, p, "float32") as TypedArray);
+      }
+    }
+  });
+
+  it("the choice with its values (windowMax), then maxUnpool2 scattering a gradient back: the same bits, and scatterAdd's", async () => {
+    for (const shape of shapes) {
+      const p = P([2, 2], [2, 2]);
+      const x = values(size(shape), 5);
+      const nOut = size(shape) / 4;
+      const g = values(nOut, 6);
+      const [one, two] = await onThreads(() => {
+        const xh = wasmBackend.upload(x, "float32");
+        const gh = wasmBackend.upload(g, "float32");
+        const [idx, vals] = windowMax(xh, shape, p)!;
+        const dx = maxUnpool2(gh, idx, shape, p)!;
+        const read = (h: unknown, d: "int32" | "float32", n: number) => wasmBackend.readSync(h as never, d, n).slice();
+        const r = { idx: read(idx, "int32", nOut), vals: read(vals, "float32", nOut), dx: read(dx, "float32", size(shape)) };
+        for (const h of [xh, gh, idx, vals, dx]) if (wasmBackend.retain!(h as never)) wasmBackend.release!(h as never);
+        return r;
+      });
+      same(two.idx, one.idx);
+      same(two.vals, one.vals);
+      same(two.dx, one.dx);
+      same(one.idx, cpuBackend.windowArgmax(x, shape, p, "float32") as TypedArray);
+      same(one.vals, Float32Array.from(one.idx as Int32Array, (i) => x[i]!));
+      same(one.dx, cpuBackend.scatterAdd(g, one.idx, nOut, [size(shape)], 0, "float32") as TypedArray);
+    }
+  });
+
+  it("sum and max over the last axes (sumRows, maxRows) over runs of rows", async () => {
+    for (const [shape, axes] of [[[6, 64, 784], [1, 2]], [[5, 70_001], [1]], [[3, 2, 50_000], [2]]] as [number[], number[]][]) {
+      const x = values(size(shape), 9);
+      const m = size(shape) / axes.reduce((a, i) => a * shape[i]!, 1);
+      for (const op of ["sum", "max"] as const) {
+        const [one, two] = await onThreads(() => onWasm("float32", m, wasmBackend.reduce, op, x, shape, axes, "float32"));
+        same(two, one);
+      }
     }
   });
 });

@@ -70,7 +70,7 @@ export interface KernelExports {
   windowImage(img: number, cols: number, P: number, IPS: number, CPS: number, TS: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
   windowArgmax(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number, vals: number): void;
   windowArgmax2(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number, vals: number): void;
-  maxUnpool2(g: number, idx: number, dst: number, P: number, OH: number, OW: number): void;
+  maxUnpool2(g: number, idx: number, dst: number, P: number, OH: number, OW: number, base: number): void;
   castF32ToBool(x: number, out: number, rows: number, n: number, xs: number): void;
   castBoolToF32(x: number, out: number, rows: number, n: number, xs: number): void;
   [elementwise: string]: (...args: number[]) => void;
@@ -114,7 +114,7 @@ export function kernelModule(sharedMaxPages?: number, fma = false): Uint8Array<A
     .func("windowImage", I(20), [], windowImage(m))
     .func("windowArgmax", I(17), [], windowArgmax(false))
     .func("windowArgmax2", I(17), [], windowArgmax(true))
-    .func("maxUnpool2", I(6), [], maxUnpool2)
+    .func("maxUnpool2", I(7), [], maxUnpool2)
     .func("castF32ToBool", I(5), [], castKernel("bool"))
     .func("castBoolToF32", I(5), [], castKernel("float32"));
   for (const op of UNARY_OPS) m.func(`un_${op}`, I(5), [], unaryKernel(op));

@@ -32,7 +32,7 @@
  * scratch address. KERNEL_COUNT (slot 9) counts the kernels generated after start-up
  * ({@link registerKernel}: compile()'s fused kernels), listed as (pointer, length) of their
  * module bytes from int32 slot KERNELS on; their function ids follow the pool's function table
- * (TASK_FUNCTIONS, then the elementwise kernels). NEXT carries the generation so that a worker waking late from an earlier job
+ * (TASK_FUNCTIONS, then the PLAIN kernels). NEXT carries the generation so that a worker waking late from an earlier job
  * can never claim a task of the next one before its table is complete.
  */
 import { DeltagradError } from "../errors.js";
@@ -41,13 +41,17 @@ import { runtime, type Runtime } from "./runtime.js";
 
 /**
  * Kernel functions that can run as tasks (their last parameter is the thread's scratch address).
- * A pool's function table lists them first, then every elementwise kernel ({@link ELEMENTWISE}:
- * no scratch parameter), then the kernels registered after start-up.
+ * A pool's function table lists them first, then the kernels that need no scratch ({@link PLAIN}),
+ * then the kernels registered after start-up.
  */
 export const TASK_FUNCTIONS = ["gemmBlock", "windowImage"] as const;
 export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
-/** The elementwise kernels' names (kernels.ts): `un_exp`, `bin_add_vs`, `cmp_greater_vv`, `where_vsv`, … */
-const ELEMENTWISE = /^(un|bin|cmp|cmpi|where)_/;
+/**
+ * Kernels that run as tasks without scratch (kernels.ts): the elementwise ones (`un_exp`,
+ * `bin_add_vs`, `cmp_greater_vv`, `where_vsv`, …), max pooling's choice and its gradient (tasks
+ * over image planes), and the row reductions (tasks over rows).
+ */
+const PLAIN = /^(un|bin|cmp|cmpi|where)_|^(windowArgmax2?|maxUnpool2|sumRows|maxRows)$/;
 
 const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8, KERNEL_COUNT = 9;
 /** int32 slots per task: the function id and up to 19 arguments (windowImage has 19). */
@@ -73,7 +77,7 @@ function builtin<T>(id: string): T | undefined {
 }
 
 /**
- * Sets how many threads the wasm backend's matmul, convolution and large elementwise kernels use (1 = the calling
+ * Sets how many threads the wasm backend's matmul, convolution, pooling and large elementwise and reduction kernels use (1 = the calling
  * thread only); the default is the number of available cores. Results are bit-for-bit identical
  * whatever the count. Where worker threads are unavailable (no shared memory, or no
  * `node:worker_threads`), kernels run on the calling thread whatever the setting.
@@ -110,7 +114,7 @@ interface WorkerData {
   module: WebAssembly.Module;
   tid: number;
   names: readonly string[];
-  /** The first `withScratch` names (and registered kernels) take the thread's scratch address last; the elementwise ones take none. */
+  /** The first `withScratch` names (and registered kernels) take the thread's scratch address last; the PLAIN ones take none. */
   withScratch: number;
   layout: Record<string, number>;
 }
@@ -124,13 +128,13 @@ type WorkerKind = "worker_threads" | "web";
 class Pool {
   readonly workers: WorkerLike[] = [];
   readonly ctrl: Int32Array;
-  /** The function table: TASK_FUNCTIONS, then the elementwise kernels (sorted, so every thread agrees). */
+  /** The function table: TASK_FUNCTIONS, then the PLAIN kernels (sorted, so every thread agrees). */
   readonly names: readonly string[];
   readonly ids = new Map<string, number>();
 
   constructor(readonly rt: Runtime, readonly kind: WorkerKind, private readonly spawn: Spawn) {
     this.ctrl = new Int32Array(rt.heap.memory.buffer, 0, 16);
-    this.names = [...TASK_FUNCTIONS, ...Object.keys(rt.k).filter((n) => ELEMENTWISE.test(n)).sort()];
+    this.names = [...TASK_FUNCTIONS, ...Object.keys(rt.k).filter((n) => PLAIN.test(n)).sort()];
     this.names.forEach((n, i) => this.ids.set(n, i));
   }
 
@@ -331,14 +335,15 @@ function runOnPool(id: number, f: (...a: number[]) => void, tasks: number[][], t
 }
 
 /**
- * Runs an elementwise kernel (`name`, `f` its export on this thread) once per argument list in
- * `tasks` — pieces of one op's rows or columns — on up to {@link getNumThreads} threads. Every
- * element is computed by the same lane operations whatever the split, so the bits are the same
- * as one call's. The caller has judged that the work pays for waking the threads.
+ * Runs a kernel that needs no scratch (`name`, one of {@link PLAIN}; `f` its export on this
+ * thread) once per argument list in `tasks` — pieces of one op's rows, columns or image planes —
+ * on up to {@link getNumThreads} threads. Each task computes its elements with the same operations
+ * as one call over everything would, so the bits are the same whatever the split. The caller has
+ * judged that the work pays for waking the threads.
  *
- * @example `runElementwiseTasks("bin_add_vv", k.bin_add_vv, [[x, y, out, 1, n / 2, 0, 0], [x + 2 * n, y + 2 * n, out + 2 * n, 1, n / 2, 0, 0]]);`
+ * @example `runPlainTasks("bin_add_vv", k.bin_add_vv, [[x, y, out, 1, n / 2, 0, 0], [x + 2 * n, y + 2 * n, out + 2 * n, 1, n / 2, 0, 0]]);`
  */
-export function runElementwiseTasks(name: string, f: (...a: number[]) => void, tasks: number[][]): void {
+export function runPlainTasks(name: string, f: (...a: number[]) => void, tasks: number[][]): void {
   const threads = threadsFor(tasks.length, 64);
   const id = threads > 1 ? pool!.ids.get(name) : undefined;
   if (id === undefined) for (const args of tasks) f(...args);

@@ -9,7 +9,7 @@ import { bytesPerElement, type DType, type TypedArray } from "../../dtype.js";
 import { broadcastStrides, sizeOf, type Shape } from "../../shape.js";
 import { UNARY_OPS, type UnaryOp } from "../kernels.js";
 import { Call, adopt, isHost, large, viaCpu, view, type Data } from "../placement.js";
-import { getNumThreads, runElementwiseTasks } from "../threads.js";
+import { getNumThreads, runPlainTasks } from "../threads.js";
 import { walk2 } from "./walk.js";
 
 /**
@@ -53,7 +53,7 @@ function threaded(name: string, f: (...a: number[]) => void, calls: number[][], 
       tasks.push(t);
     }
   }
-  runElementwiseTasks(name, f, tasks);
+  runPlainTasks(name, f, tasks);
 }
 
 export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number): Data {

@@ -428,10 +428,10 @@ export const windowArgmax = (pool2: boolean) => (c: Code): void => {
 };
 
 /**
- * maxUnpool2(g, idx, dst, P, OH, OW): the gradient of 2×2 stride-2 max pooling that tiles its
- * input exactly (H = 2·OH, W = 2·OW, no padding): each of the P planes of `dst` (float32, H·W)
+ * maxUnpool2(g, idx, dst, P, OH, OW, base): the gradient of 2×2 stride-2 max pooling that tiles
+ * its input exactly (H = 2·OH, W = 2·OW, no padding): each of the P planes of `dst` (float32, H·W)
  * gets `0 + g[w]` at the element its window w chose (`idx`, int32 element indices from
- * windowArgmax with base 0) and +0 everywhere else. Each input element lies in exactly one window,
+ * windowArgmax with the same `base`: the index of dst's first element) and +0 everywhere else. Each input element lies in exactly one window,
  * so this is scatterAdd's result — the same additions to zero, the same bits — written in one
  * pass, two output rows at a time, without zeroing the output first. Four windows a step: their
  * choices, relative to each window's top-left element (0, 1, W or W + 1), mask 0 + g into the
@@ -439,7 +439,7 @@ export const windowArgmax = (pool2: boolean) => (c: Code): void => {
  * (its four taps as four lanes).
  */
 export function maxUnpool2(c: Code): void {
-  const [g, idx, dst, P, OH, OW] = [0, 1, 2, 3, 4, 5];
+  const [g, idx, dst, P, OH, OW, base] = [0, 1, 2, 3, 4, 5, 6];
   const [j, oy, ox, W, at, r0, r1, bytes] = Array.from({ length: 8 }, () => c.local(i32));
   const [gz, rv, tl, tr, bl, br, taps] = Array.from({ length: 7 }, () => c.local(v128));
   /** out = gz where rv equals the splat `k` pushes, +0 elsewhere. */
@@ -453,7 +453,7 @@ export function maxUnpool2(c: Code): void {
   // A window's taps relative to its top-left element: 0, 1, W, W + 1.
   c.i32x4Const(0, 1, 0, 1).get(W).i32x4Splat().i32x4Const(0, 0, -1, -1).v128And().i32x4Add().set(taps);
   c.get(dst).set(r0);
-  c.i32Const(0).set(at); // the element index of the current window row's first tap
+  c.get(base).set(at); // the element index of the current window row's first tap
   c.for(j, () => c.i32Const(0), () => c.get(P), 1, () => {
     c.for(oy, () => c.i32Const(0), () => c.get(OH), 1, () => {
       c.get(r0).get(bytes).i32Add().set(r1);
