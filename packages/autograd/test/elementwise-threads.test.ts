@@ -47,4 +47,21 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("elementwise ops on 1 and 2
     expect(two.length).toBe(one.length);
     expect(firstDiff(two, one)).toBe(-1);
   });
+
+  test("jobs handed out while the workers poll for the next one and after they have gone to sleep: the same bits", async () => {
+    setBackend("wasm");
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    const x = big(3, [1_048_583]);
+    const once = () => bits(x.mul(1.5).add(x));
+    const first = once();
+    for (let i = 0; i < 50; i++) expect(firstDiff(once(), first)).toBe(-1); // back to back: the workers are polling
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 20)); // well past the 100 µs poll: asleep in Atomics.wait
+      expect(firstDiff(once(), first)).toBe(-1);
+    }
+    dg.setNumThreads(1);
+    expect(firstDiff(once(), first)).toBe(-1);
+  });
 });
+

@@ -28,6 +28,7 @@
  *   DONE  tasks finished in this job               COUNT tasks in this job
  *   TABLE byte address of the task table           SCRATCH, PER  per-thread scratch base and size
  *   LIMIT highest thread id taking part            READY workers started
+ *   SPIN  microseconds a thread polls before it sleeps (SPIN_US)
  * A task is STRIDE int32s: function id, then its arguments; the runner appends the thread's
  * scratch address. KERNEL_COUNT (slot 9) counts the kernels generated after start-up
  * ({@link registerKernel}: compile()'s fused kernels), listed as (pointer, length) of their
@@ -53,9 +54,17 @@ export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
  */
 const PLAIN = /^(un|bin|cmp|cmpi|where)_|^(windowArgmax2?|maxUnpool2|sumRows|maxRows)$/;
 
-const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8, KERNEL_COUNT = 9;
+const GEN = 0, NEXT = 1, DONE = 2, COUNT = 3, TABLE = 4, SCRATCH = 5, PER = 6, LIMIT = 7, READY = 8, KERNEL_COUNT = 9, SPIN = 10;
 /** int32 slots per task: the function id and up to 19 arguments (windowImage has 19). */
 const STRIDE = 20;
+/**
+ * Microseconds a thread polls for the next job (a worker) or for the job's last task (the
+ * caller) before it sleeps in `Atomics.wait`, as OpenMP's runtimes spin before they block: a
+ * training step hands out dozens of jobs a few microseconds apart, and a futex wake costs
+ * 5–20 µs each way on a 2-core VM. Compiled W3 took 0.96× the time (30 alternating rounds); a
+ * spin of milliseconds made it slower (it takes the core from V8's GC and compiler threads).
+ */
+const SPIN_US = 100;
 
 let requested = defaultThreads();
 let pool: Pool | null = null;
@@ -134,6 +143,7 @@ class Pool {
 
   constructor(readonly rt: Runtime, readonly kind: WorkerKind, private readonly spawn: Spawn) {
     this.ctrl = new Int32Array(rt.heap.memory.buffer, 0, 16);
+    Atomics.store(this.ctrl, SPIN, SPIN_US);
     this.names = [...TASK_FUNCTIONS, ...Object.keys(rt.k).filter((n) => PLAIN.test(n)).sort()];
     this.names.forEach((n, i) => this.ids.set(n, i));
   }
@@ -149,7 +159,7 @@ class Pool {
   grow(n: number): void {
     while (this.workers.length < n) {
       const tid = this.workers.length + 1;
-      const layout = { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE, KERNELS };
+      const layout = { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE, KERNELS, SPIN };
       this.workers.push(this.spawn({ memory: this.rt.heap.memory, module: this.rt.module, tid, names: this.names, withScratch: TASK_FUNCTIONS.length, layout }));
     }
   }
@@ -279,6 +289,9 @@ function runJob(id: number, f: (...a: number[]) => void, tasks: number[][], per:
     f(...tasks[j]!, base);
     Atomics.add(ctrl, DONE, 1);
   }
+  // Poll a while before sleeping: the last task is often a few microseconds from done (SPIN_US).
+  const until = performance.now() + Atomics.load(ctrl, SPIN) / 1000;
+  while (Atomics.load(ctrl, DONE) < n && performance.now() < until);
   let d: number;
   while ((d = Atomics.load(ctrl, DONE)) < n) Atomics.wait(ctrl, DONE, d, 1000);
 }
@@ -403,7 +416,7 @@ function spawner(): { kind: WorkerKind; spawn: Spawn } | null {
  * forever. Self-contained (it is turned into source text), mirroring {@link claim}.
  */
 function workerMain(data: WorkerData): void {
-  const { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE, KERNELS } = data.layout as Record<string, number>;
+  const { GEN, NEXT, DONE, COUNT, TABLE, SCRATCH, PER, LIMIT, READY, STRIDE, KERNELS, SPIN } = data.layout as Record<string, number>;
   const inst = new WebAssembly.Instance(data.module, { env: { mem: data.memory } });
   const fns = data.names.map((n) => inst.exports[n] as (...a: number[]) => void);
   // A kernel registered after start-up: instantiated from its bytes in wasm memory on first use.
@@ -419,6 +432,9 @@ function workerMain(data: WorkerData): void {
   Atomics.notify(ctrl, READY!);
   let seen = Atomics.load(ctrl, GEN!);
   for (;;) {
+    // Poll for the next job a while (SPIN microseconds) before sleeping until it comes.
+    const until = performance.now() + Atomics.load(ctrl, SPIN!) / 1000;
+    while (Atomics.load(ctrl, GEN!) === seen && performance.now() < until);
     Atomics.wait(ctrl, GEN!, seen);
     const gen = Atomics.load(ctrl, GEN!);
     if (gen === seen) continue;
