@@ -73,6 +73,15 @@ export interface Rule<A> {
   vjp(g: Tensor, inputs: Tensor[], out: Tensor, attrs: A): (Tensor | null)[];
 }
 
+/** Whether `t` was recorded as a permute that swaps its last two axes (a `transpose()`). */
+function swapsLastTwo(t: Tensor): boolean {
+  const n = t.node;
+  if (n === null || n.op !== "permute") return false;
+  const perm = (n.attrs as Attrs["permute"]).perm;
+  const r = perm.length;
+  return r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.every((p, i) => i >= r - 2 || p === i);
+}
+
 /** The VJP of a non-differentiable primitive (sign, comparisons, arg-reductions): outputs are constants. */
 export const noGradient = (_g: Tensor, inputs: Tensor[]): null[] => inputs.map(() => null);
 
@@ -221,7 +230,16 @@ export const RULES: { [P in Primitive]: Rule<Attrs[P]> } = {
       const shape = [...batch, x!.shape[x!.rank - 2]!, y!.shape[y!.rank - 1]!];
       return { data: b.matmul(x!.handle, x!.shape, y!.handle, y!.shape, shape, x!.dtype), shape, dtype: x!.dtype };
     },
-    vjp: (g, [a, b]) => [a!.requiresGrad ? matmul(g, transpose(b!, -1, -2)) : null, b!.requiresGrad ? matmul(transpose(a!, -1, -2), g) : null],
+    // B̄ = Aᵀ·Ḡ. When B is itself a transpose (x·Wᵀ, q·kᵀ), B̄ is taken as (Ḡᵀ·A)ᵀ: the same
+    // products summed in the same order, and the transpose's own VJP then undoes the outer
+    // transpose, so W̄ comes out as the matrix Ḡᵀ·A rather than a transposed view of Aᵀ·Ḡ that
+    // its first elementwise reader (an optimizer step) would have to write out (on wasm, where a
+    // transpose is a view; where it is a copy, cpu and webgpu, this costs one more k·n copy
+    // beside the m·k·n product).
+    vjp: (g, [a, b]) => [
+      a!.requiresGrad ? matmul(g, transpose(b!, -1, -2)) : null,
+      b!.requiresGrad ? (swapsLastTwo(b!) ? transpose(matmul(transpose(g, -1, -2), a!), -1, -2) : matmul(transpose(a!, -1, -2), g)) : null,
+    ],
   },
   cast: {
     forward: (b, [x], { dtype }) => ({ data: b.cast(x!.handle, x!.dtype, dtype, x!.size), shape: x!.shape.slice(), dtype }),

@@ -156,6 +156,32 @@ describe("matmul", () => {
     expectClose(y.dataSync(), r.values, 1e-12, "matmul");
     expect(gradcheck(dg.matmul, [a, b])).toBe(true);
   });
+  test.prop([fc.constantFrom<[Shape, Shape]>([[2, 3], [4, 3]], [[5, 2, 3], [5, 4, 3]], [[5, 2, 3], [4, 3]], [[2, 1, 2, 3], [5, 2, 3]]), seedArb], { numRuns: 12 })(
+    "a transposed right operand (x·wᵀ, q·kᵀ): gradients, and the second order",
+    ([sa, sw], seed) => {
+      const a = t64(values(sa, seed), sa);
+      const w = t64(values(sw, seed + 1), sw);
+      const f = (x: Tensor, v: Tensor) => dg.matmul(x, v.transpose(-1, -2));
+      expect(gradcheck(f, [a, w])).toBe(true);
+      expect(gradgradcheck((x, v) => f(x, v).tanh(), [a, w])).toBe(true);
+    },
+  );
+  test.skipIf(!dg.listBackends().includes("wasm"))("x·wᵀ on wasm: w's gradient is Ḡᵀ·x written as a matrix (no transposed view left for the optimizer), the bits of (xᵀ·Ḡ)ᵀ", () => {
+    const before = dg.getBackend().name;
+    dg.setBackend("wasm");
+    try {
+      const x = dg.tensor(Float32Array.from(values([64, 400], 3))).reshape([64, 400]);
+      const w = dg.tensor(Float32Array.from(values([120, 400], 4))).reshape([120, 400]).requiresGrad_();
+      const g = dg.tensor(Float32Array.from(values([64, 120], 5))).reshape([64, 120]);
+      dg.matmul(x, w.transpose()).backward(g);
+      expect(w.grad!.handle.constructor.name).toBe("WasmBuffer");
+      const old = dg.matmul(x.transpose(), g).transpose().dataSync();
+      const got = w.grad!.dataSync();
+      expect(got.every((v, i) => Object.is(v, old[i]))).toBe(true);
+    } finally {
+      dg.setBackend(before);
+    }
+  });
   test("second order through matmul", () => {
     const a = t64(values([2, 3], 1), [2, 3]);
     const b = t64(values([3, 2], 2), [3, 2]);
