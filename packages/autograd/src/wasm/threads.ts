@@ -86,10 +86,11 @@ function builtin<T>(id: string): T | undefined {
 }
 
 /**
- * Sets how many threads the wasm backend's matmul, convolution, pooling and large elementwise and reduction kernels use (1 = the calling
- * thread only); the default is the number of available cores. Results are bit-for-bit identical
- * whatever the count. Where worker threads are unavailable (no shared memory, or no
- * `node:worker_threads`), kernels run on the calling thread whatever the setting.
+ * Sets how many threads the wasm backend's matmul, convolution, pooling and large elementwise and
+ * reduction kernels use (1 = the calling thread only); the default is the number of available
+ * cores. Results are bit-for-bit identical whatever the count. Where worker threads are
+ * unavailable (no shared memory, or no `node:worker_threads`), kernels run on the calling thread
+ * whatever the setting.
  *
  * @example
  * ```ts

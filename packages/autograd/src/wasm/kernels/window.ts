@@ -431,12 +431,12 @@ export const windowArgmax = (pool2: boolean) => (c: Code): void => {
  * maxUnpool2(g, idx, dst, P, OH, OW, base): the gradient of 2×2 stride-2 max pooling that tiles
  * its input exactly (H = 2·OH, W = 2·OW, no padding): each of the P planes of `dst` (float32, H·W)
  * gets `0 + g[w]` at the element its window w chose (`idx`, int32 element indices from
- * windowArgmax with the same `base`: the index of dst's first element) and +0 everywhere else. Each input element lies in exactly one window,
- * so this is scatterAdd's result — the same additions to zero, the same bits — written in one
- * pass, two output rows at a time, without zeroing the output first. Four windows a step: their
- * choices, relative to each window's top-left element (0, 1, W or W + 1), mask 0 + g into the
- * four taps, interleaved back into the rows' order; the last 0–3 windows of a row one at a time
- * (its four taps as four lanes).
+ * windowArgmax with the same `base`, the index of dst's first element) and +0 everywhere else.
+ * Each input element lies in exactly one window, so this is scatterAdd's result — the same
+ * additions to zero, the same bits — written in one pass, two output rows at a time, without
+ * zeroing the output first. Four windows a step: their choices, relative to each window's
+ * top-left element (0, 1, W or W + 1), mask 0 + g into the four taps, interleaved back into the
+ * rows' order; the last 0–3 windows of a row one at a time (its four taps as four lanes).
  */
 export function maxUnpool2(c: Code): void {
   const [g, idx, dst, P, OH, OW, base] = [0, 1, 2, 3, 4, 5, 6];
