@@ -64,38 +64,25 @@ if (mode === "plain" || mode === "plain-sync") {
   }
   const same = (a: dg.Tensor, v: ArrayLike<number>) => a.dataSync().every((u, i) => Object.is(u, v[i]));
   console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact: same(x, xv) && same(w, wv), reads: Number.isFinite(reads) }));
-} else if (mode === "views") {
-  const shape = [16, 1, 32, 32];
-  const x = dg.tensor(values(16 * 32 * 32, 1)).reshape(shape); // 64 KiB
-  const xv = x.dataSync();
-  const p = { kernel: [5, 5] as [number, number], stride: [1, 1] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], batchInColumns: true };
-  await turn();
-  let reads = 0;
-  let views = 0;
-  for (let i = 1; i <= n; i++) {
-    const image = x.mul(1 + i / n); // dropped
-    const cols = wasmBackend.unfold(image.handle, shape, p, "float32");
-    if (cols.constructor.name === "ColumnsView") views++;
-    const t = new dg.Tensor(cols, [25, 16 * 28 * 28], "float32", wasmBackend); // dropped: never disposed
-    if (i % 100 === 0) reads += t.sum().itemSync();
-    watch();
-    if (i % 20 === 0) {
-      gc?.();
-      await turn();
-    }
-  }
-  const liveIntact = x.dataSync().every((u, i) => Object.is(u, xv[i]));
-  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact, reads: Number.isFinite(reads), views }));
-} else if (mode === "transposes") {
-  const x = dg.tensor(values(128 * 128, 1)).reshape([128, 128]); // 64 KiB
+} else if (mode === "views" || mode === "transposes") {
+  // Each iteration drops a fresh 64 KiB tensor and a view of it (never disposed), reading every 100th.
+  const [x, view] =
+    mode === "views"
+      ? (() => {
+          const shape = [16, 1, 32, 32];
+          const p = { kernel: [5, 5] as [number, number], stride: [1, 1] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], batchInColumns: true };
+          const view = (image: dg.Tensor) => new dg.Tensor(wasmBackend.unfold(image.handle, shape, p, "float32"), [25, 16 * 28 * 28], "float32", wasmBackend);
+          return [dg.tensor(values(16 * 32 * 32, 1)).reshape(shape), view] as const;
+        })()
+      : ([dg.tensor(values(128 * 128, 1)).reshape([128, 128]), (m: dg.Tensor) => m.transpose()] as const);
+  const kind = mode === "views" ? "ColumnsView" : "TransposedView";
   const xv = x.dataSync();
   await turn();
   let reads = 0;
   let views = 0;
   for (let i = 1; i <= n; i++) {
-    const m = x.mul(1 + i / n); // dropped
-    const t = m.transpose(); // dropped: never disposed
-    if (t.handle.constructor.name === "TransposedView") views++;
+    const t = view(x.mul(1 + i / n)); // both dropped
+    if (t.handle.constructor.name === kind) views++;
     if (i % 100 === 0) reads += t.sum().itemSync();
     watch();
     if (i % 20 === 0) {
