@@ -247,6 +247,16 @@ export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], 
   runJob(TASK_FUNCTIONS.indexOf(fn), k[fn] as (...a: number[]) => void, tasks, per, base, threads, table);
 }
 
+/**
+ * [0, count) cut into `runs` contiguous runs as even as whole units allow (runs ≤ count), each
+ * [start, end): how a kernel's planes or rows become tasks.
+ *
+ * @example `evenRuns(10, 3) // [[0, 3], [3, 6], [6, 10]]`
+ */
+export function evenRuns(count: number, runs: number): [number, number][] {
+  return Array.from({ length: runs }, (_, t) => [Math.floor((t * count) / runs), Math.floor(((t + 1) * count) / runs)]);
+}
+
 /** How many threads a job of `n` tasks takes (at most `cap`): the pool's ready workers and the caller. */
 function threadsFor(n: number, cap: number): number {
   const want = Math.min(requested, n, cap);

@@ -6,7 +6,7 @@ import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { sizeOf, type Shape } from "../../shape.js";
 import { Call, isHost, large, viaCpu, view, type Data } from "../placement.js";
-import { getNumThreads, runPlainTasks } from "../threads.js";
+import { evenRuns, getNumThreads, runPlainTasks } from "../threads.js";
 
 /**
  * Elements from which a reduction over rows (the last axes) splits its rows across the threads:
@@ -17,12 +17,8 @@ const ROWS_WORK = 1 << 18;
 /** sumRows / maxRows over `rows` rows of `len` floats: runs of rows on the threads when large (each row's value is the same either way). */
 function rowsReduce(c: Call, op: ReduceKernel, src: number, out: number, rows: number, len: number): void {
   const name = op === "sum" ? "sumRows" : "maxRows";
-  const runs = rows * len < ROWS_WORK ? 1 : Math.min(rows, 4 * getNumThreads());
-  const tasks = Array.from({ length: runs }, (_, t) => {
-    const [r0, r1] = [Math.floor((t * rows) / runs), Math.floor(((t + 1) * rows) / runs)];
-    return [src + r0 * len * 4, out + r0 * 4, r1 - r0, len];
-  });
-  runPlainTasks(name, c.rt.k[name], tasks);
+  const runs = evenRuns(rows, rows * len < ROWS_WORK ? 1 : Math.min(rows, 4 * getNumThreads()));
+  runPlainTasks(name, c.rt.k[name], runs.map(([r0, r1]) => [src + r0 * len * 4, out + r0 * 4, r1 - r0, len]));
 }
 
 export function reduce(op: ReduceKernel, x: BackendData, shape: Shape, axes: readonly number[], dtype: DType): Data {

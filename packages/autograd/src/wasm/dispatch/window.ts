@@ -5,7 +5,7 @@ import type { BackendData, WindowParams } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { sizeOf, windowOutSize, type Shape } from "../../shape.js";
-import { getNumThreads, runPlainTasks, runTasks } from "../threads.js";
+import { evenRuns, getNumThreads, runPlainTasks, runTasks } from "../threads.js";
 import { Call, ColumnsView, isHost, large, viaCpu, view, type Data } from "../placement.js";
 import { WasmBuffer } from "../memory.js";
 
@@ -26,16 +26,13 @@ function windowWalk(c: Call, shape: Shape, p: WindowParams, img: number, cols: n
   const want = work < 2e6 ? 1 : 4 * Math.max(1, getNumThreads());
   const geometry = [h, w, ...p.kernel, ...p.stride, ...p.padding, ...p.dilation, oh, ow, toCols ? 1 : 0];
   const tasks: number[][] = [];
-  // Planes [p0, p1) of `count`, split into `chunks` runs.
-  const split = (count: number, chunks: number, task: (p0: number, p1: number) => void) => {
-    for (let t = 0; t < chunks; t++) task(Math.floor((t * count) / chunks), Math.floor(((t + 1) * count) / chunks));
-  };
   if (!p.batchInColumns || n === 1) { // one image: both layouts are the same
-    split(n * ch, Math.min(n * ch, want), (p0, p1) => tasks.push([img + p0 * plane, cols + p0 * kk * L4, p1 - p0, plane, kk * L4, L4, ...geometry]));
+    for (const [p0, p1] of evenRuns(n * ch, Math.min(n * ch, want))) tasks.push([img + p0 * plane, cols + p0 * kk * L4, p1 - p0, plane, kk * L4, L4, ...geometry]);
   } else {
     for (let c0 = 0; c0 < ch; c0++) {
-      split(n, Math.min(n, Math.ceil(want / ch)), (b0, b1) =>
-        tasks.push([img + (b0 * ch + c0) * plane, cols + (c0 * kk * n + b0) * L4, b1 - b0, ch * plane, L4, n * L4, ...geometry]));
+      for (const [b0, b1] of evenRuns(n, Math.min(n, Math.ceil(want / ch)))) {
+        tasks.push([img + (b0 * ch + c0) * plane, cols + (c0 * kk * n + b0) * L4, b1 - b0, ch * plane, L4, n * L4, ...geometry]);
+      }
     }
   }
   runTasks(c.rt.k, "windowImage", tasks, 0, (b) => c.temp(b), (b) => c.temp(b), work);
@@ -214,8 +211,7 @@ const POOL_WORK = 1 << 17;
 
 /** Plane runs [p0, p1) of `planes` for the threads: one run below POOL_WORK input elements, else a few per thread. */
 function planeRuns(planes: number, work: number): [number, number][] {
-  const runs = work < POOL_WORK ? 1 : Math.min(planes, 4 * getNumThreads());
-  return Array.from({ length: runs }, (_, t) => [Math.floor((t * planes) / runs), Math.floor(((t + 1) * planes) / runs)]);
+  return evenRuns(planes, work < POOL_WORK ? 1 : Math.min(planes, 4 * getNumThreads()));
 }
 
 /** The argmax kernel over every plane of NCHW `shape` at `px`: indices to `out`, values to `vals` (0: none). */
