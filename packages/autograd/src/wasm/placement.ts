@@ -21,6 +21,12 @@ import { runtime, type Runtime } from "./runtime.js";
 /** Tensors of at least this many bytes live in wasm memory. */
 export const SMALL_BYTES = 4096;
 
+/** A view starts referencing its base: counted, and a wasm block held through a token as a tensor holds one ({@link retain}); released by `drop`. */
+function holdBase(base: WasmBuffer | ColumnsView): Token | true {
+  base.refs++;
+  return base instanceof WasmBuffer ? runtime().heap.tokens.hold(base) : true;
+}
+
 /** A float32 batch of matrices stored transposed: the view is `[…, cols, rows]` of a `[…, rows, cols]` base. */
 export class TransposedView {
   refs = 0;
@@ -33,8 +39,7 @@ export class TransposedView {
    */
   readonly token: Token | true;
   constructor(readonly base: WasmBuffer | ColumnsView, readonly batch: number, readonly rows: number, readonly cols: number) {
-    base.refs++;
-    this.token = base instanceof WasmBuffer ? runtime().heap.tokens.hold(base) : true;
+    this.token = holdBase(base);
   }
 }
 
@@ -70,8 +75,7 @@ export class ColumnsView {
     /** Writes the columns out (the unfold kernel), for {@link solid}. */
     readonly write: (image: number, out: number) => void,
   ) {
-    base.refs++;
-    this.token = runtime().heap.tokens.hold(base);
+    this.token = holdBase(base);
   }
 
   get rows(): number {
