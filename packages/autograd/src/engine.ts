@@ -130,14 +130,30 @@ export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Att
   }
   const out = new Tensor(f.data, f.shape, f.dtype, backend);
   if (gradEnabled && rule.vjp !== noGradient && isFloat(f.dtype) && anyRequiresGrad(inputs)) {
-    // Every field set here, in one order: one hidden class for every node.
-    const node: Node = { op: prim, inputs, attrs, freed: false, stack: anomaly ? userStack() : undefined, rule: rule as Rule<unknown> };
+    // A class instance holding a copy of `inputs`, never an object or array literal: see GraphNode.
+    const node: Node = new GraphNode(prim, inputs.slice(), attrs, anomaly ? userStack() : undefined, rule as Rule<unknown>);
     for (let i = 0; i < inputs.length; i++) inputs[i]!._uses++;
     out._setNode(node);
   }
   if (anomaly && !inBackward) checkFinite(out, `${prim}: forward output`, out.node);
   if (traceHook !== null) traceHook(prim, inputs, attrs, out);
   return out;
+}
+
+/**
+ * A recorded node. V8 learns per allocation site (each object or array literal) whether the
+ * objects it makes outlive young-generation collections, and once they have (a long training
+ * step's graph does: a LeNet step on the cpu backend spans many scavenges) it allocates that
+ * site's objects straight into the old generation for good. A node or inputs array made there
+ * then keeps every young tensor it points to alive through each scavenge until the next full
+ * collection, so every later graph is promoted wholesale: the scalar graph ran 2× slower, its
+ * scavenges 20× longer (tape-gc-child.ts). So the graph's long-lived objects come from sites V8
+ * does not track: a class constructor (no allocation site), and the inputs copied by `slice()` (a
+ * builtin), while the caller's literal array dies young.
+ */
+class GraphNode implements Node {
+  freed = false;
+  constructor(readonly op: Primitive, readonly inputs: Tensor[], readonly attrs: unknown, public stack: string | undefined, readonly rule: Rule<unknown>) {}
 }
 
 function sameBackend(inputs: Tensor[], b: Backend): boolean {
