@@ -244,9 +244,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const rows: Row[] = [];
   const checks: Check[] = [];
   // The small-object workloads run first: the training workloads keep large graphs alive across
-  // minor GCs, after which V8 may pretenure the tape's allocation sites for the rest of the
-  // process, and W4 (which allocates nothing but small short-lived objects) then ran up to 2×
-  // slower for every framework. The table keeps the W1…W5 order.
+  // minor GCs, after which V8 may pretenure a tape's allocation sites for the rest of the process,
+  // and W4 (nothing but small short-lived objects) then ran up to 2× slower. deltagrad's tape no
+  // longer makes its graph from sites V8 tracks (engine.ts, GraphNode; the in-process W4 rounds of
+  // freshProcessChecks run after everything and show it); the order stays for the peers' tapes.
+  // The table keeps the W1…W5 order.
   const order = ["W4", "W5", "W1", "W2", "W3"];
   const all = cases(opts.quick).sort((a, b) => order.indexOf(a.workload) - order.indexOf(b.workload));
   for (const c of all) {
