@@ -367,6 +367,7 @@ class Cotangents {
 function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
   const inputs = node.inputs;
   const raw = node.rule.vjp(g, inputs, t, node.attrs);
+  if (!anomaly && usable(raw, inputs)) return raw;
   const gis: (Tensor | null)[] = []; // pushed: `new Array(n)` of a variable n is a call, a literal is inline
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
@@ -385,6 +386,22 @@ function nodeVjp(node: Node, g: Tensor, t: Tensor): (Tensor | null)[] {
     gis.push(r);
   }
   return gis;
+}
+
+/**
+ * Whether a VJP's result is already what the sweep needs — each cotangent null where its input
+ * needs no gradient, else of the input's shape and dtype — so nodeVjp can pass it on instead of
+ * building a copy (most VJPs' results are: one array less per node of a scalar graph).
+ */
+function usable(raw: (Tensor | null)[], inputs: Tensor[]): boolean {
+  if (raw.length !== inputs.length) return false;
+  for (let i = 0; i < inputs.length; i++) {
+    const gi = raw[i];
+    const input = inputs[i]!;
+    if (gi === null) continue;
+    if (gi === undefined || !input.requiresGrad || gi.dtype !== input.dtype || !shapesEqual(gi.shape, input.shape)) return false;
+  }
+  return true;
 }
 
 /** The sweep proper, inside the sweep's scope; each VJP's temporaries are released by a scope of their own. */
