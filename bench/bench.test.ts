@@ -68,4 +68,19 @@ describe("torchMarkdown", () => {
   it("falls back to the table's ratio without paired rounds", () => {
     expect(torchMarkdown({ rows, torch }).join("\n")).toContain("W3 compiled ≤ 1.0× PyTorch 1t: 2.00× not met");
   });
+
+  // The 15:03 run of 2026-12-03 (7% steal) printed "-115.16 ms in a fresh process met": its eager
+  // process ran slower than its tracing one, and a negative cost judged nothing.
+  it("judges compile()'s start-up cost only when the difference is one", () => {
+    const first = (steps: number[]) => ({ steps, compileMs: null, planMs: null, traces: 2 });
+    const cost = (eager: number[], compiled: number[]) => ({
+      workload: "W2",
+      eager: { cold: first(eager), warm: first([80, 80, 80]) },
+      compiled: { cold: first(compiled), warm: first([120, 100, 60]) },
+    });
+    const md = (eager: number[], compiled: number[]) => torchMarkdown({ rows, torch, compileCost: cost(eager, compiled) }).join("\n");
+    expect(md([100, 90, 90], [200, 100, 60])).toContain("110 ms in a fresh process met, 60.0 ms for a second model met");
+    expect(md([100, 90, 90], [250, 100, 60])).toContain("160 ms in a fresh process not met");
+    expect(md([388, 272, 223], [295, 250, 135])).toContain("-115.00 ms in a fresh process not measured (the eager process ran slower than the tracing one), 60.0 ms for a second model met");
+  });
 });

@@ -264,7 +264,11 @@ export function torchMarkdown(res: { rows: RowLike[]; torch?: TorchResult; torch
       "",
       `compile() at the start, W2 on 2 threads, first three steps (fresh process | a second model in it): eager ${steps(cc.eager.cold.steps)} | ${steps(cc.eager.warm.steps)} ms; compiled ${steps(cc.compiled.cold.steps)} | ${steps(cc.compiled.warm.steps)} ms (${cc.compiled.cold.traces} traces; stats().compileMs ${f2(cc.compiled.cold.compileMs)} | ${f2(cc.compiled.warm.compileMs)}, which includes running the step eagerly while tracing; planning ${f2(cc.compiled.cold.planMs)} | ${f2(cc.compiled.warm.planMs)}). The two tracing calls cost ${f2(extra("cold"))} | ${f2(extra("warm"))} ms more than two eager steps.`,
     );
-    targets.push(`trace + compile of W2 ≤ 150 ms (the two tracing calls over two eager steps): ${f2(extra("cold"))} ms in a fresh process ${extra("cold") <= 150 ? "met" : "not met"}, ${f2(extra("warm"))} ms for a second model ${extra("warm") <= 150 ? "met" : "not met"}`);
+    // The eager and the compiled steps run in two processes; when the machine's speed changed
+    // between them by more than tracing costs, the difference comes out negative and says nothing.
+    const judged = (v: number, where: string) =>
+      `${f2(v)} ms ${where} ${v < 0 ? "not measured (the eager process ran slower than the tracing one)" : v <= 150 ? "met" : "not met"}`;
+    targets.push(`trace + compile of W2 ≤ 150 ms (the two tracing calls over two eager steps): ${judged(extra("cold"), "in a fresh process")}, ${judged(extra("warm"), "for a second model")}`);
   }
   if (targets.length) lines.push("", `Targets (compiled, 2 threads): ${targets.join("; ")}.`);
   return lines;
