@@ -21,8 +21,8 @@ import { runtime, type Runtime } from "./runtime.js";
 /** Tensors of at least this many bytes live in wasm memory. */
 export const SMALL_BYTES = 4096;
 
-/** A view starts referencing its base: counted, and a wasm block held through a token as a tensor holds one ({@link retain}); released by `drop`. */
-function holdBase(base: WasmBuffer | ColumnsView): Token | true {
+/** A tensor or view starts referencing `base`: counted, and a wasm block held through a token ({@link retain}); released by `drop`. */
+function holdBase(base: WasmBuffer | View): Token | true {
   base.refs++;
   return base instanceof WasmBuffer ? runtime().heap.tokens.hold(base) : true;
 }
@@ -101,10 +101,7 @@ export const large = (dtype: DType, n: number) => n >= SMALL_BYTES / 8 && wasmDT
  * which the heap learns that it was garbage-collected (memory.ts). Host storage is the GC's.
  */
 export function retain(d: BackendData): boolean | Token {
-  if (isHost(d)) return false;
-  const b = d as WasmBuffer | View;
-  b.refs++;
-  return b instanceof WasmBuffer ? runtime().heap.tokens.hold(b) : true;
+  return isHost(d) ? false : holdBase(d as WasmBuffer | View);
 }
 
 /** A tensor stops referencing `d` (given the token {@link retain} returned); the last one frees it. */
