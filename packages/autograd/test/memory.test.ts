@@ -7,11 +7,10 @@
  * The budget tests run in a fresh child process (memory-child.ts): WebAssembly memory never
  * shrinks, so only a fresh process can show that it never grew past the budget.
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import * as dg from "@deltagrad/autograd";
 import { wasmBackend, wasmSimdSupported, type WasmMemoryStats } from "@deltagrad/autograd";
+import { runChild } from "./child-support.js";
 
 const SIMD = wasmSimdSupported();
 if (!SIMD) console.log("skipped: memory.test.ts needs WebAssembly SIMD for the wasm backend");
@@ -31,11 +30,7 @@ interface ChildResult {
 }
 
 function child(mode: string, n: number): ChildResult {
-  const script = fileURLToPath(new URL("./memory-child.ts", import.meta.url));
-  const tsx = fileURLToPath(new URL("../../../node_modules/tsx/dist/esm/index.mjs", import.meta.url));
-  const r = spawnSync(process.execPath, ["--expose-gc", "--conditions=source", "--import", tsx, script, mode, String(n)], { encoding: "utf8", timeout: 170_000 });
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as ChildResult;
+  return runChild<ChildResult>("memory-child.ts", [mode, String(n)], { flags: ["--expose-gc"], timeoutMs: 170_000 });
 }
 
 describe.skipIf(!SIMD)("using and dispose on the wasm backend", () => {

@@ -24,7 +24,7 @@ for (let round = 0; round < 12; round++) {
     h = h.mul(1.0001).add(0.001);
     keep.push(h);
     // ~40 KB of short-lived objects per op: young collections run while the chain is alive.
-    for (let j = 0; j < 400; j++) slot = { j, next: slot === null ? null : { j } };
+    for (let j = 0; j < 400; j++) slot = { j, next: { j } };
   }
   h.sum().backward();
 }

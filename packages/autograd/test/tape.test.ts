@@ -6,11 +6,10 @@
  * without a copy). Runs on the active backend (DELTAGRAD_BACKEND=cpu|wasm). And, in a fresh process,
  * that graphs keep no young object alive through V8's pretenuring (tape-gc-child.ts).
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, test as it } from "vitest";
 import * as dg from "@deltagrad/autograd";
 import { customVjp, gradients, type Tensor } from "@deltagrad/autograd";
+import { runChild } from "./child-support.js";
 
 /** x² with a VJP that also runs a whole backward sweep of its own over the caller's graph. */
 function nestingSquare(probe: () => Tensor) {
@@ -90,11 +89,7 @@ if (!SIMD) console.log("skipped: tape.test.ts's pretenuring check on the wasm ba
 describe("the tape and V8's allocation-site pretenuring", () => {
   /** tape-gc-child.ts in a fresh process on `backend`: the old generation's growth over 20,000 scalar graphs. */
   function growth(backend: string): number {
-    const script = fileURLToPath(new URL("./tape-gc-child.ts", import.meta.url));
-    const tsx = fileURLToPath(new URL("../../../node_modules/tsx/dist/esm/index.mjs", import.meta.url));
-    const r = spawnSync(process.execPath, ["--conditions=source", "--import", tsx, script, backend], { encoding: "utf8", timeout: 120_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { oldSpaceGrowthBytes: number; sink: boolean };
+    const out = runChild<{ oldSpaceGrowthBytes: number; sink: boolean }>("tape-gc-child.ts", [backend]);
     expect(out.sink).toBe(true);
     return out.oldSpaceGrowthBytes;
   }

@@ -4,10 +4,9 @@
  * sgemm, on (the default) the fused one, and a later call that disagrees throws and changes
  * nothing. fma-support.ts's product a·a − 1 tells the two apart.
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import * as dg from "@deltagrad/autograd";
+import { runChild } from "./child-support.js";
 import { FUSED, UNFUSED } from "./fma-support.js";
 
 interface ChildResult {
@@ -23,11 +22,7 @@ const v8Major = Number(process.versions.v8.split(".")[0]);
 const flags = v8Major < 12 ? ["--experimental-wasm-relaxed-simd"] : [];
 
 function child(mode: "on" | "off"): ChildResult {
-  const script = fileURLToPath(new URL("./fma-child.ts", import.meta.url));
-  const tsx = fileURLToPath(new URL("../../../node_modules/tsx/dist/esm/index.mjs", import.meta.url));
-  const r = spawnSync(process.execPath, [...flags, "--conditions=source", "--import", tsx, script, mode], { encoding: "utf8", timeout: 120_000 });
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as ChildResult;
+  return runChild<ChildResult>("fma-child.ts", [mode], { flags });
 }
 
 describe.skipIf(!dg.wasmSimdSupported())("setWasmFma in a fresh process", () => {
