@@ -1,7 +1,7 @@
 import { getBackend, type Backend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
-import { noGradient, RULES, type Attrs, type Forward, type Node, type Primitive, type Rule } from "./primitives.js";
+import { noGradient, type Attrs, type NamedRule, type Forward, type Node, type Primitive, type Rule } from "./primitives.js";
 import { closeScope, currentScope, openScope, type Scope } from "./lifetime.js";
 import { broadcastShapes, checkShape, describe, shapesEqual } from "./shape.js";
 import { latestStamp, newStamp, NO_INPUTS, restamp, topoOrder } from "./topo.js";
@@ -115,13 +115,13 @@ function checkFinite(t: Tensor, what: string, node: Node | null): void {
 }
 
 /**
- * Runs primitive `prim` on `inputs` and records it on the graph when gradients are enabled and
+ * Runs primitive `rule.op` on `inputs` and records it on the graph when gradients are enabled and
  * some input requires them. The only place where graph nodes are created.
  */
-export function apply<P extends Primitive>(prim: P, inputs: Tensor[], attrs: Attrs[P]): Tensor {
-  // The hot path of every op (and all of a scalar graph's cost): no closures, no array copies.
+export function apply<P extends Primitive>(rule: NamedRule<P>, inputs: Tensor[], attrs: Attrs[P]): Tensor {
+  // The hot path of every op (and all of a scalar graph's cost): no closures, no array copies, no lookup by name.
   let backend = inputs.length > 0 ? inputs[0]!.backend : getBackend();
-  const rule = RULES[prim];
+  const prim = rule.op;
   let f: Forward;
   if (sameBackend(inputs, backend)) f = rule.forward(backend, inputs, attrs);
   else {

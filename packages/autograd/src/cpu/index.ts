@@ -13,8 +13,24 @@ import { foldKernel, unfoldKernel, windowArgmaxKernel } from "./window.js";
  * Float32Array and Float64Array inputs sees several element kinds and V8 then takes its slow,
  * polymorphic path for every element.
  */
-function perDType<F>(make: (dtype: DType) => F): Record<DType, F> {
-  return { float32: make("float32"), float64: make("float64"), int32: make("int32"), bool: make("bool") };
+function perDType<F>(make: (dtype: DType) => F): ByDType<F> {
+  return new ByDType(make("float32"), make("float64"), make("int32"), make("bool"));
+}
+
+/**
+ * A kernel per dtype, picked by a switch: `table[dtype]` with a dtype that varies is a megamorphic
+ * keyed load (a stub-cache lookup on every op; with the rule lookup it was ~10% of a scalar graph).
+ */
+class ByDType<F> {
+  constructor(readonly float32: F, readonly float64: F, readonly int32: F, readonly bool: F) {}
+  of(dtype: DType): F {
+    switch (dtype) {
+      case "float32": return this.float32;
+      case "float64": return this.float64;
+      case "int32": return this.int32;
+      default: return this.bool;
+    }
+  }
 }
 
 function binary(expr: string, f: (x: number, y: number) => number) {
@@ -48,6 +64,41 @@ const BINARY = {
   // NaN propagates from either side, as in PyTorch's maximum.
   maximum: binary("x !== x || y !== y ? NaN : x > y ? x : y", (x, y) => (x !== x || y !== y ? NaN : x > y ? x : y)),
 } satisfies Record<BinaryKernel, unknown>;
+
+/**
+ * `UNARY[op]` and `BINARY[op]` by a switch, for the reason of {@link ByDType} (every op of a
+ * scalar graph goes through one). Exhaustive: a kernel added to the list without its case here
+ * is a type error (`op` is not `never` in the default branch).
+ */
+function unaryOf(op: UnaryKernel): ByDType<(src: TypedArray, out: TypedArray) => void> {
+  switch (op) {
+    case "neg": return UNARY.neg;
+    case "reciprocal": return UNARY.reciprocal;
+    case "exp": return UNARY.exp;
+    case "log": return UNARY.log;
+    case "sqrt": return UNARY.sqrt;
+    case "erf": return UNARY.erf;
+    case "sign": return UNARY.sign;
+    case "sin": return UNARY.sin;
+    case "cos": return UNARY.cos;
+    case "log1p": return UNARY.log1p;
+    case "expm1": return UNARY.expm1;
+    default: return unknownKernel("unary", op);
+  }
+}
+
+function binaryOf(op: BinaryKernel): (typeof BINARY)["add"] {
+  switch (op) {
+    case "add": return BINARY.add;
+    case "mul": return BINARY.mul;
+    case "maximum": return BINARY.maximum;
+    default: return unknownKernel("binary", op);
+  }
+}
+
+function unknownKernel(family: string, op: never): never {
+  throw new DeltagradError(`cpu ${family}: unknown kernel ${String(op)}`);
+}
 
 const COMPARE = {
   equal: binary("x === y ? 1 : 0", (x, y) => (x === y ? 1 : 0)),
@@ -155,17 +206,17 @@ export const cpuBackend: Backend = {
 
   unary(op, x, dtype, size) {
     const out = allocate(dtype, size);
-    UNARY[op][dtype](a(x), out);
+    unaryOf(op).of(dtype)(a(x), out);
     return out;
   },
   binary(op, x, xs, y, ys, outShape, dtype) {
     const out = allocate(dtype, sizeOf(outShape));
-    BINARY[op][dtype](a(x), xs, a(y), ys, out, outShape);
+    binaryOf(op).of(dtype)(a(x), xs, a(y), ys, out, outShape);
     return out;
   },
   compare(op, x, xs, y, ys, outShape, dtype) {
     const out = allocate("bool", sizeOf(outShape));
-    COMPARE[op][dtype](a(x), xs, a(y), ys, out, outShape);
+    COMPARE[op].of(dtype)(a(x), xs, a(y), ys, out, outShape);
     return out;
   },
   where(cond, cs, x, xs, y, ys, outShape, dtype) {
@@ -215,7 +266,7 @@ export const cpuBackend: Backend = {
   reduce(op, x, shape, axes, dtype) {
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const out = allocate(dtype, sizeOf(outShape));
-    REDUCE[op][dtype](a(x), shape, axes, out);
+    REDUCE[op].of(dtype)(a(x), shape, axes, out);
     return out;
   },
   argReduce(op: ArgReduceKernel, x, shape, axis, dtype) {
@@ -223,7 +274,7 @@ export const cpuBackend: Backend = {
     const n = shape[axis]!;
     const inner = sizeOf(shape.slice(axis + 1));
     const out = allocate("int32", outer * inner) as Int32Array;
-    ARG_REDUCE[op][dtype](a(x), outer, n, inner, out);
+    ARG_REDUCE[op].of(dtype)(a(x), outer, n, inner, out);
     return out;
   },
 
@@ -243,7 +294,7 @@ export const cpuBackend: Backend = {
       const rows = shape[r - 2]!;
       const cols = shape[r - 1]!;
       if (rows > 1 && cols > 1) {
-        TRANSPOSE[dtype](a(x), out, out.length / (rows * cols) || 0, rows, cols);
+        TRANSPOSE.of(dtype)(a(x), out, out.length / (rows * cols) || 0, rows, cols);
         return out;
       }
     }

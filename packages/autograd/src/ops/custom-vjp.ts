@@ -9,7 +9,7 @@ import type { Backend } from "../backend.js";
 import { apply, noGrad } from "../engine.js";
 import { DeltagradError, fmtShape } from "../errors.js";
 import { closeScope, openScope } from "../lifetime.js";
-import type { Forward } from "../primitives.js";
+import { RULES, type Forward } from "../primitives.js";
 import { describe, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
 
@@ -79,7 +79,7 @@ export function customVjp<A extends Tensor[]>(fn: (...inputs: A) => Tensor, vjp:
     const s = openScope();
     let out: Tensor;
     try {
-      out = apply("customVjp", inputs.slice(), attrs);
+      out = apply(RULES.customVjp, inputs.slice(), attrs);
     } catch (e) {
       closeScope(s, null);
       throw e;

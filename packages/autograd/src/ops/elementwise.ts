@@ -1,5 +1,6 @@
 import type { CompareKernel } from "../backend.js";
 import { isFloat, promote, checkDType, type DType } from "../dtype.js";
+import { RULES } from "../primitives.js";
 import { apply, unbroadcast } from "../engine.js";
 import { customVjp } from "./custom-vjp.js";
 import { DeltagradError, optionsOf } from "../errors.js";
@@ -70,52 +71,52 @@ function numericInput(op: string, x: Tensor): Tensor {
 
 /** Elementwise a + b with NumPy broadcasting. @example `add(tensor([1, 2]), 10) // [11, 12]` */
 export function add(a: TensorLike, b: TensorLike): Tensor {
-  return apply("add", operands("add", a, b, "int32"), null);
+  return apply(RULES.add, operands("add", a, b, "int32"), null);
 }
 
 /** Elementwise a · b with broadcasting. @example `mul(tensor([1, 2]), tensor([[3], [4]])) // [[3,6],[4,8]]` */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return apply("mul", operands("mul", a, b, "int32"), null);
+  return apply(RULES.mul, operands("mul", a, b, "int32"), null);
 }
 
 /** −x. @example `neg(tensor([1, -2])) // [-1, 2]` */
 export function neg(x: Tensor): Tensor {
-  return apply("neg", [numericInput("neg", x)], null);
+  return apply(RULES.neg, [numericInput("neg", x)], null);
 }
 
 /** 1/x. @example `reciprocal(tensor([2, 4])) // [0.5, 0.25]` */
 export function reciprocal(x: Tensor): Tensor {
-  return apply("reciprocal", [floatInput("reciprocal", x)], null);
+  return apply(RULES.reciprocal, [floatInput("reciprocal", x)], null);
 }
 
 /** eˣ. @example `exp(tensor([0])) // [1]` */
 export function exp(x: Tensor): Tensor {
-  return apply("exp", [floatInput("exp", x)], null);
+  return apply(RULES.exp, [floatInput("exp", x)], null);
 }
 
 /** Natural log; log(0) = −∞, log of a negative is NaN. @example `log(tensor([1])) // [0]` */
 export function log(x: Tensor): Tensor {
-  return apply("log", [floatInput("log", x)], null);
+  return apply(RULES.log, [floatInput("log", x)], null);
 }
 
 /** √x. @example `sqrt(tensor([4])) // [2]` */
 export function sqrt(x: Tensor): Tensor {
-  return apply("sqrt", [floatInput("sqrt", x)], null);
+  return apply(RULES.sqrt, [floatInput("sqrt", x)], null);
 }
 
 /** The error function (a primitive; GELU needs it). @example `erf(tensor([0])) // [0]` */
 export function erf(x: Tensor): Tensor {
-  return apply("erf", [floatInput("erf", x)], null);
+  return apply(RULES.erf, [floatInput("erf", x)], null);
 }
 
 /** sin x (radians). @example `sin(tensor([0, Math.PI / 2])) // [0, 1]` */
 export function sin(x: Tensor): Tensor {
-  return apply("sin", [floatInput("sin", x)], null);
+  return apply(RULES.sin, [floatInput("sin", x)], null);
 }
 
 /** cos x (radians). @example `cos(tensor([0, Math.PI])) // [1, -1]` */
 export function cos(x: Tensor): Tensor {
-  return apply("cos", [floatInput("cos", x)], null);
+  return apply(RULES.cos, [floatInput("cos", x)], null);
 }
 
 /**
@@ -128,7 +129,7 @@ export function cos(x: Tensor): Tensor {
  * ```
  */
 export function log1p(x: Tensor): Tensor {
-  return apply("log1p", [floatInput("log1p", x)], null);
+  return apply(RULES.log1p, [floatInput("log1p", x)], null);
 }
 
 /**
@@ -140,12 +141,12 @@ export function log1p(x: Tensor): Tensor {
  * ```
  */
 export function expm1(x: Tensor): Tensor {
-  return apply("expm1", [floatInput("expm1", x)], null);
+  return apply(RULES.expm1, [floatInput("expm1", x)], null);
 }
 
 /** −1, 0 or 1 (NaN for NaN); no gradient flows through it. @example `sign(tensor([-3, 0, 2])) // [-1, 0, 1]` */
 export function sign(x: Tensor): Tensor {
-  return apply("sign", [numericInput("sign", x)], null);
+  return apply(RULES.sign, [numericInput("sign", x)], null);
 }
 
 /** a − b = a + (−b). @example `sub(tensor([3]), 1) // [2]` */
@@ -265,7 +266,7 @@ function signedPow(a: Tensor, b: Tensor): Tensor {
 
 /** Elementwise maximum; equal values split the gradient evenly. @example `maximum(tensor([1, 5]), 3) // [3, 5]` */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
-  return apply("maximum", operands("maximum", a, b, "int32"), null);
+  return apply(RULES.maximum, operands("maximum", a, b, "int32"), null);
 }
 
 /** Elementwise minimum = −maximum(−a, −b). @example `minimum(tensor([1, 5]), 3) // [1, 3]` */
@@ -287,7 +288,7 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   asTensor("where", cond, "cond");
   if (cond.dtype !== "bool") throw new DeltagradError(`where: cond must be a bool tensor, got ${cond.dtype}`);
-  return apply("where", [cond, ...operands("where", a, b)], null);
+  return apply(RULES.where, [cond, ...operands("where", a, b)], null);
 }
 
 export interface ClampOptions {
@@ -324,11 +325,11 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   asTensor("cast", x);
   checkDType("cast", dtype);
   if (x.dtype === dtype) return x;
-  return apply("cast", [x], { dtype });
+  return apply(RULES.cast, [x], { dtype });
 }
 
 function compare(op: CompareKernel, a: TensorLike, b: TensorLike): Tensor {
-  return apply("compare", operands(op, a, b), { op });
+  return apply(RULES.compare, operands(op, a, b), { op });
 }
 
 /** a == b as a bool tensor (no gradient). @example `equal(tensor([1, 2]), 2) // [false, true]` */

@@ -1,3 +1,4 @@
+import { RULES } from "../primitives.js";
 import { apply } from "../engine.js";
 import { DeltagradError, fmtShape } from "../errors.js";
 import type { Tensor } from "../tensor.js";
@@ -27,7 +28,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (x2.shape[x2.rank - 1] !== y2.shape[y2.rank - 2]) {
     throw new DeltagradError(`matmul: inner dimensions differ: ${fmtShape(a.shape)} · ${fmtShape(b.shape)}`);
   }
-  const out = apply("matmul", [x2, y2], null);
+  const out = apply(RULES.matmul, [x2, y2], null);
   if (x.rank > 1 && y.rank > 1) return out;
   const s = out.shape.slice();
   if (y.rank === 1) s.splice(s.length - 1, 1);

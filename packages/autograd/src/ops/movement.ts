@@ -1,3 +1,4 @@
+import { RULES } from "../primitives.js";
 import { apply } from "../engine.js";
 import { DeltagradError, fmtShape, optionsOf, within } from "../errors.js";
 import { checkShape, describe, normalizeAxis, shapesEqual, sizeOf } from "../shape.js";
@@ -35,7 +36,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   if (sizeOf(s) !== x.size) throw new DeltagradError(`reshape: cannot reshape ${fmtShape(x.shape)} (size ${x.size}) into ${fmtShape(shape)}`);
   if (shapesEqual(s, x.shape)) return x;
-  return apply("reshape", [x], { shape: s });
+  return apply(RULES.reshape, [x], { shape: s });
 }
 
 /**
@@ -70,7 +71,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const norm = p.map((a) => normalizeAxis("permute", a, x.rank));
   if (new Set(norm).size !== norm.length) throw new DeltagradError(`permute: perm ${fmtShape(p)} repeats an axis`);
   if (norm.every((a, i) => a === i)) return x;
-  return apply("permute", [x], { perm: norm });
+  return apply(RULES.permute, [x], { perm: norm });
 }
 
 /**
@@ -113,7 +114,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     else if (d < 0 || (from !== 1 && from !== d)) throw new DeltagradError(`expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   });
   if (shapesEqual(s, x.shape)) return x;
-  return apply("expand", [x], { shape: s });
+  return apply(RULES.expand, [x], { shape: s });
 }
 
 /** Alias of {@link expand} (TF.js's name). @example `broadcastTo(tensor([1, 2]), [3, 2])` */
@@ -168,7 +169,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
     }
   });
   if (shapesEqual(fullSize, x.shape)) return x;
-  return apply("slice", [x], { begin: fullBegin, size: fullSize });
+  return apply(RULES.slice, [x], { begin: fullBegin, size: fullSize });
 }
 
 /**
@@ -186,7 +187,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   }
   if (typeof value !== "number") throw new DeltagradError(`pad: value must be a number, got ${describe(value)}`);
   if (pads.every((p) => p[0] === 0 && p[1] === 0)) return x;
-  return apply("pad", [x], { pads: pads.map((p) => [p[0], p[1]] as [number, number]), value });
+  return apply(RULES.pad, [x], { pads: pads.map((p) => [p[0], p[1]] as [number, number]), value });
 }
 
 /**
@@ -211,7 +212,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const dtype = xs.map((x) => x.dtype).reduce((p, d) => (rankOf(d) > rankOf(p) ? d : p));
   const same = xs.map((x) => cast(x, dtype));
   if (same.length === 1) return same[0]!;
-  return apply("concat", same, { axis: a });
+  return apply(RULES.concat, same, { axis: a });
 }
 
 function rankOf(d: DType): number {
@@ -255,7 +256,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   checkIndices("gather", indices);
   if (x.rank === 0) throw new DeltagradError("gather: cannot gather from a scalar");
   const a = normalizeAxis("gather", axis, x.rank);
-  return apply("gather", [x, indices], { axis: a });
+  return apply(RULES.gather, [x, indices], { axis: a });
 }
 
 /**
@@ -275,7 +276,7 @@ export function scatterAdd(g: Tensor, indices: Tensor, shape: readonly number[],
   if (!shapesEqual(expected, g.shape)) {
     throw new DeltagradError(`scatterAdd: values of shape ${fmtShape(g.shape)} do not match indices ${fmtShape(indices.shape)} into ${fmtShape(s)} along axis ${a}`);
   }
-  return apply("scatterAdd", [g, indices], { axis: a, shape: s });
+  return apply(RULES.scatterAdd, [g, indices], { axis: a, shape: s });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ArgReduceKernel } from "../backend.js";
 import { isFloat } from "../dtype.js";
+import { RULES } from "../primitives.js";
 import { apply, noGrad } from "../engine.js";
 import { DeltagradError, optionsOf, within } from "../errors.js";
 import { describe, normalizeAxes, normalizeAxis, sizeOf } from "../shape.js";
@@ -45,7 +46,7 @@ export function sum(x: Tensor, opts?: ReduceOptions): Tensor {
   const { axis, keepDims } = optionsOf("sum", opts);
   const axes = normalizeAxes("sum", axis, x.rank);
   const xin = x.dtype === "bool" ? cast(x, "int32") : x;
-  return dropAxes(apply("sum", [xin], { axes }), axes, keepDims);
+  return dropAxes(apply(RULES.sum, [xin], { axes }), axes, keepDims);
 }
 
 /** Mean over axes (float result). @example `mean(tensor([1, 2, 3, 4])) // 2.5` */
@@ -71,7 +72,7 @@ export function max(x: Tensor, opts?: ReduceOptions): Tensor {
   const axes = normalizeAxes("max", axis, x.rank);
   if (axes.some((a) => x.shape[a] === 0)) throw new DeltagradError(`max: cannot reduce an empty axis of shape [${x.shape.join(",")}]`);
   const xin = x.dtype === "bool" ? cast(x, "int32") : x;
-  return dropAxes(apply("max", [xin], { axes }), axes, keepDims);
+  return dropAxes(apply(RULES.max, [xin], { axes }), axes, keepDims);
 }
 
 /** Minimum over axes = −max(−x). @example `min(tensor([3, 1, 2])) // 1` */
@@ -91,7 +92,7 @@ function argReduce(op: ArgReduceKernel, x: Tensor, opts: AxisOptions | undefined
   const a = normalizeAxis(op, axis, x.rank);
   if (x.rank === 0) return reshape(argReduce(op, reshape(x, [1]), { axis: 0 }), []);
   if (x.shape[a] === 0) throw new DeltagradError(`${op}: cannot reduce an empty axis ${a} of shape [${x.shape.join(",")}]`);
-  return dropAxes(apply("argReduce", [x], { op, axis: a }), [a], keepDims);
+  return dropAxes(apply(RULES.argReduce, [x], { op, axis: a }), [a], keepDims);
 }
 
 /** Index (int32) of the largest value; ties go to the first index. @example `argmax(tensor([1, 3, 3])) // 1` */

@@ -6,6 +6,7 @@
  * through here too, so a layout survives every order of differentiation.
  */
 import type { WindowParams } from "../backend.js";
+import { RULES } from "../primitives.js";
 import { apply } from "../engine.js";
 import { DeltagradError, fmtShape } from "../errors.js";
 import { windowOutSize } from "../shape.js";
@@ -46,7 +47,7 @@ export function checkFits(op: string, h: number, w: number, p: WindowParams): vo
 export function unfoldWith(x: Tensor, p: WindowParams): Tensor {
   if (x.rank !== 4) throw new DeltagradError(`unfold: expected NCHW input of rank 4, got shape ${fmtShape(x.shape)}`);
   checkFits("unfold", x.shape[2]!, x.shape[3]!, p);
-  return apply("unfold", [x], geometry(p));
+  return apply(RULES.unfold, [x], geometry(p));
 }
 
 /**
@@ -66,7 +67,7 @@ export function foldWith(cols: Tensor, [h, w]: readonly [number, number], p: Win
     const expected = p.batchInColumns ? `[C·${kk}, N, ${oh * ow}]` : `[N, C·${kk}, ${oh * ow}]`;
     throw new DeltagradError(`fold: columns of shape ${fmtShape(cols.shape)} do not fit output ${h}×${w} with kernel ${p.kernel.join("×")} (expected ${expected})`);
   }
-  return apply("fold", [cols], { ...geometry(p), outputShape: [cols.shape[batchAxis]!, cols.shape[rowsAxis]! / kk, h, w] });
+  return apply(RULES.fold, [cols], { ...geometry(p), outputShape: [cols.shape[batchAxis]!, cols.shape[rowsAxis]! / kk, h, w] });
 }
 
 /**
@@ -82,5 +83,5 @@ export function windowArgmax(x: Tensor, p: WindowParams): Tensor {
   if (x.rank !== 4) throw new DeltagradError(`maxPool2d: expected NCHW input of rank 4, got shape ${fmtShape(x.shape)}`);
   if (x.size > 2 ** 31 - 1) throw new DeltagradError(`maxPool2d: input ${fmtShape(x.shape)} has more than 2³¹ − 1 elements (its window indices are int32)`);
   checkFits("maxPool2d", x.shape[2]!, x.shape[3]!, p);
-  return apply("windowArgmax", [x], geometry({ ...p, batchInColumns: false }));
+  return apply(RULES.windowArgmax, [x], geometry({ ...p, batchInColumns: false }));
 }
