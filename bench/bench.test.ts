@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DELTAGRAD } from "./src/frameworks.js";
 import type { BenchResult } from "./src/run.js";
+import { plainMarkdown } from "./src/plain.js";
 import { torchMarkdown } from "./src/torch.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -82,5 +83,17 @@ describe("torchMarkdown", () => {
     expect(md([100, 90, 90], [200, 100, 60])).toContain("110 ms in a fresh process met, 60.0 ms for a second model met");
     expect(md([100, 90, 90], [250, 100, 60])).toContain("160 ms in a fresh process not met");
     expect(md([388, 272, 223], [295, 250, 135])).toContain("-115.00 ms in a fresh process not measured (the eager process ran slower than the tracing one), 60.0 ms for a second model met");
+  });
+});
+
+describe("plainMarkdown", () => {
+  // Fresh processes of the same W4 code ran 3.6–4.2 or 5.6–7.1 µs a graph on this VM (the
+  // process's memory placement): the line shows how far the fresh processes lie apart, so one
+  // process's "here" figure is read against that spread.
+  it("shows the spread of the fresh processes beside the round ratios", () => {
+    const standalone = [{ workload: "W4", full: 6.2, here: [6.1, 6.3], alone: [4, 6.4], ratios: [1.525, 0.984], ratio: 1.25 }];
+    const md = plainMarkdown({ rows: [], standalone } as unknown as BenchResult).join("\n");
+    expect(md).toContain("alone 4.00 · 6.40 (slowest ÷ fastest fresh process 1.60), round ratios 1.52 · 0.98 (median 1.25");
+    expect(md).toContain("\"Here\" is a single process");
   });
 });

@@ -166,7 +166,11 @@ export function plainMarkdown(res: BenchResult): string[] {
     lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy).`);
   }
   if (res.standalone && res.standalone.length > 0) {
-    lines.push("", `deltagrad wasm W3/W4 in this process after the full run against the same alone in a fresh process, alternating round by round (this VM's speed drifts over minutes; a ratio of neighbours cancels it): ${res.standalone.map((s) => `${s.workload} here ${s.here.map(fmt).join(" · ")}, alone ${s.alone.map(fmt).join(" · ")}, round ratios ${s.ratios.map((r) => r.toFixed(2)).join(" · ")} (median ${s.ratio.toFixed(2)}; the main table's figure ${fmt(s.full)})`).join("; ")}.`);
+    // Fresh processes of the same code differ among themselves (up to 1.6× on this VM, a process's
+    // memory placement: docs/performance.md), and "here" is one process: its spread says how far
+    // one draw can be from another.
+    const spread = (v: number[]) => (Math.max(...v) / Math.min(...v)).toFixed(2);
+    lines.push("", `deltagrad wasm W3/W4 in this process after the full run against the same alone in a fresh process, alternating round by round (this VM's speed drifts over minutes; a ratio of neighbours cancels it): ${res.standalone.map((s) => `${s.workload} here ${s.here.map(fmt).join(" · ")}, alone ${s.alone.map(fmt).join(" · ")} (slowest ÷ fastest fresh process ${spread(s.alone)}), round ratios ${s.ratios.map((r) => r.toFixed(2)).join(" · ")} (median ${s.ratio.toFixed(2)}; the main table's figure ${fmt(s.full)})`).join("; ")}. "Here" is a single process: one draw from a spread like the fresh ones'.`);
   }
   return lines;
 }
