@@ -120,7 +120,8 @@ const SQRT_PI_OVER_2 = 0.886226925452758; // √π / 2
  * ```
  */
 export const RULES: { readonly [P in Primitive]: NamedRule<P> } = named({
-  add: { forward: binaryForward("add"), vjp: (g) => [g, g] }, // d(a+b) = da + db
+  // Null for an input that needs no gradient (x.add(1)'s constant), as mul does: the sweep then passes the result on as it is.
+  add: { forward: binaryForward("add"), vjp: (g, [a, b]) => [a!.requiresGrad ? g : null, b!.requiresGrad ? g : null] }, // d(a+b) = da + db
   // Inputs that need no gradient get none (the sweep would drop it): x·w with a constant x costs one product.
   mul: { forward: binaryForward("mul"), vjp: (g, [a, b]) => [a!.requiresGrad ? mul(g, b!) : null, b!.requiresGrad ? mul(g, a!) : null] }, // d(ab) = b·da + a·db
   neg: { forward: unaryForward("neg"), vjp: (g) => [neg(g)] },
