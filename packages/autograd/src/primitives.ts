@@ -102,7 +102,7 @@ function binaryForward(op: BinaryKernel) {
   };
 }
 
-/** A rule with its primitive's name: ops pass `RULES.add` to {@link apply}, whose lookup by a string (`RULES[prim]`, a megamorphic keyed load) cost ~10% of a scalar graph. */
+/** A rule with its primitive's name: ops pass `RULES.add` to `apply`, whose lookup by a string (`RULES[prim]`, a megamorphic keyed load) cost ~10% of a scalar graph. */
 export type NamedRule<P extends Primitive> = Rule<Attrs[P]> & { readonly op: P };
 
 /** Stamps each row of the table with its key. */
