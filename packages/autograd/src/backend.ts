@@ -2,8 +2,50 @@ import type { DType, TypedArray } from "./dtype.js";
 import { DeltagradError } from "./errors.js";
 import type { Shape, WindowParams } from "./shape.js";
 
-/** An opaque handle to a tensor's storage on some backend (a TypedArray on cpu, a GPU buffer on webgpu). */
+/** An opaque handle to a tensor's storage on some backend (a TypedArray or a {@link HostScalar} on cpu, a GPU buffer on webgpu). */
 export type BackendData = object;
+
+/**
+ * A one-element float32 result kept as a number rather than a `Float32Array(1)`: making one of
+ * those costs ~45 ns and three heap objects (the typed array, its ArrayBuffer and the backing
+ * store), and the scalar graph of the lectures made fourteen a graph (with these: 10.0 → 7.9 KB
+ * allocated a graph, 0.88× the time). Made only by the cpu kernels' `unary`,
+ * `binary` and `fill` (which the wasm backend uses for small tensors), and read as it is only by
+ * them, through `Tensor._raw`; every other reader — `Tensor.handle`, hence every other kernel,
+ * `readSync`, an optimizer's in-place `write` — gets {@link HostScalar.array}, made once and from
+ * then on the value's only home, so a write through it is what the next scalar read sees.
+ *
+ * @example
+ * ```ts
+ * const s = new HostScalar(0.5);
+ * s.array()[0] = 2; // the array is now the storage
+ * s.value();        // 2
+ * ```
+ */
+export class HostScalar {
+  private arr: Float32Array | null = null;
+  /** `v` must already be a float32 value (`Math.fround`). */
+  constructor(private readonly v: number) {}
+
+  /** The value (from the array once one was made). */
+  value(): number {
+    return this.arr === null ? this.v : this.arr[0]!;
+  }
+
+  /** The value as a one-element Float32Array, the same one on every call. */
+  array(): Float32Array {
+    if (this.arr === null) {
+      this.arr = new Float32Array(1);
+      this.arr[0] = this.v;
+    }
+    return this.arr;
+  }
+}
+
+/** `d` as a backend's storage other than a {@link HostScalar} (which becomes its array). @example `hostArrayOf(new HostScalar(1)) // Float32Array [1]` */
+export function hostArrayOf(d: BackendData): BackendData {
+  return d instanceof HostScalar ? d.array() : d;
+}
 
 /**
  * The elementwise unary kernels, declared once: the {@link UnaryKernel} union, the primitives'

@@ -89,7 +89,8 @@ export const noGradient = (_g: Tensor, inputs: Tensor[]): null[] => inputs.map((
 function unaryForward(op: UnaryKernel) {
   return (b: Backend, xs: Tensor[]): Forward => {
     const x = xs[0]!;
-    return { data: b.unary(op, x.handle, x.dtype, x.size), shape: x.shape, dtype: x.dtype };
+    // _raw: a HostScalar as it is (the elementwise kernels read it as a number).
+    return { data: b.unary(op, x._raw, x.dtype, x.size), shape: x.shape, dtype: x.dtype };
   };
 }
 
@@ -98,7 +99,7 @@ function binaryForward(op: BinaryKernel) {
     const x = xs[0]!;
     const y = xs[1]!;
     const shape = broadcastPair(op, x.shape, y.shape);
-    return { data: b.binary(op, x.handle, x.shape, y.handle, y.shape, shape, x.dtype), shape, dtype: x.dtype };
+    return { data: b.binary(op, x._raw, x.shape, y._raw, y.shape, shape, x.dtype), shape, dtype: x.dtype };
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Backend, BackendData } from "./backend.js";
+import { HostScalar, type Backend, type BackendData } from "./backend.js";
 import { isFloat, type DType, type TypedArray } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 import { formatTensor } from "./format.js";
@@ -104,6 +104,16 @@ export class Tensor {
 
   /** @internal The backend storage handle. */
   get handle(): BackendData {
+    if (this._released) throw disposedError(this);
+    const d = this._data;
+    return d instanceof HostScalar ? d.array() : d;
+  }
+
+  /**
+   * @internal The storage as the backend made it: a one-element float32 result may be a
+   * {@link HostScalar}, which only the elementwise kernels take as it is (`handle` gives its array).
+   */
+  get _raw(): BackendData {
     if (this._released) throw disposedError(this);
     return this._data;
   }
@@ -271,7 +281,7 @@ export class Tensor {
   }
 
   /** A new leaf sharing this tensor's values, cut from the graph. @example `const c = y.detach();` */
-  detach(): Tensor { return new Tensor(this.handle, this.shape, this.dtype, this.backend); }
+  detach(): Tensor { return new Tensor(this._raw, this.shape, this.dtype, this.backend); }
 
   /** A copy with its own storage, recorded on the graph like an identity op. @example `const c = x.clone();` */
   clone(): Tensor { return ops.add(this, ops.zeros([], { dtype: this.dtype })); }
@@ -338,7 +348,9 @@ export class Tensor {
     if (this.size !== 1) throw new DeltagradError(`itemSync: only one-element tensors have an item, got shape ${fmtShape(this.shape)}`);
     if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "itemSync");
     this.assertSync("itemSync");
-    return this.backend.readSync(this.handle, this.dtype, 1)[0]!; // one number: no copy of the storage
+    const d = this._raw;
+    if (d instanceof HostScalar) return d.value();
+    return this.backend.readSync(d, this.dtype, 1)[0]!; // one number: no copy of the storage
   }
 
   /** Async {@link Tensor.dataSync}; works on every backend. @example `await x.data()` */

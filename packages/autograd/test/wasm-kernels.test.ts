@@ -16,12 +16,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { test } from "@fast-check/vitest";
 import fc from "fast-check";
 import * as dg from "@deltagrad/autograd";
-import { cpuBackend, wasmBackend, wasmSimdSupported, type DType, type TypedArray } from "@deltagrad/autograd";
+import { cpuBackend, wasmBackend, wasmSimdSupported, type BackendData, type DType, type TypedArray } from "@deltagrad/autograd";
 import { onWasm, rand } from "./wasm-support.js";
 
 const SIMD = wasmSimdSupported();
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const cpu = <T extends unknown[]>(k: (...a: T) => unknown, ...a: T) => k(...a) as TypedArray;
+// Read through readSync, as the core does: a one-element float32 result is a HostScalar, not an array (cpu's readSync needs no dtype or size).
+const cpu = <T extends unknown[]>(k: (...a: T) => unknown, ...a: T) => cpuBackend.readSync(k(...a) as BackendData, "float32", 0);
 
 /** Values with the specials every kernel must carry through: NaN, ±0, ±∞, huge, tiny. */
 function values(n: number, seed: number, scale = 3): Float32Array {

@@ -10,7 +10,7 @@
  * Nothing user-visible changes until every kernel has run: then results are wrapped, in-place
  * writes applied and `.grad`s set — a replay that throws leaves parameters and state untouched.
  */
-import type { Backend, BackendData, WindowParams } from "../backend.js";
+import { hostArrayOf, type Backend, type BackendData, type WindowParams } from "../backend.js";
 import type { DType, TypedArray } from "../dtype.js";
 import { RULES, type Rule } from "../primitives.js";
 import { sizeOf } from "../shape.js";
@@ -34,6 +34,8 @@ type Joint = { readonly kind: "matmuls" } | { readonly kind: "maxPool" } | { rea
 /** The fields a primitive's forward reads from its input tensors. */
 interface Operand {
   handle: BackendData;
+  /** The same as `handle` (what Tensor._raw is to the elementwise rules; slots never hold a HostScalar). */
+  _raw: BackendData;
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly size: number;
@@ -110,7 +112,7 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
   if (fuse) ({ nodes, values } = channelAddLater(nodes, values, new Set(kept)));
   const groups = fuse ? fusionGroups(nodes, values, new Set(kept)) : [];
   const absorbed = new Set(groups.flatMap((g) => [...g.before, ...g.after]));
-  const operand = (v: Value): Operand => ({ handle: null as unknown as BackendData, shape: Object.freeze(v.shape.slice()), dtype: v.dtype, size: sizeOf(v.shape), rank: v.shape.length });
+  const operand = (v: Value): Operand => ({ handle: null as unknown as BackendData, _raw: null as unknown as BackendData, shape: Object.freeze(v.shape.slice()), dtype: v.dtype, size: sizeOf(v.shape), rank: v.shape.length });
   const nodeStep = (n: RecNode): NodeStep => ({ rule: RULES[n.op] as Rule<unknown>, attrs: n.attrs, operands: n.inputs.map((x) => operand(values[x]!)), inputIds: n.inputs.slice(), out: n.output });
   // The schedule: single nodes and fused runs, in recording order.
   const steps: Step[] = [];
@@ -242,12 +244,15 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
 function runNode(st: NodeStep, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
   const ops = st.operands;
   const ins = st.inputIds;
-  for (let k = 0; k < ops.length; k++) ops[k]!.handle = slots[ins[k]!]!;
+  for (let k = 0; k < ops.length; k++) ops[k]!.handle = ops[k]!._raw = slots[ins[k]!]!;
   store(st.out, st.rule.forward(b, ops as unknown as Tensor[], st.attrs).data, b, slots, tokens, managed);
 }
 
 /** A step's result into its slot, with the backend's hold on it where the backend manages storage. */
 function store(id: number, data: BackendData, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  // A HostScalar (a kernel's one-element float32 result) is kept as its array: the fused and
+  // scalar programs read their slots as typed arrays.
+  data = hostArrayOf(data);
   slots[id] = data;
   // retain says whether the backend manages this storage (a small wasm result lives on the JS heap: false).
   tokens[id] = managed ? b.retain!(data) : false;

@@ -1,4 +1,4 @@
-import type { ArgReduceKernel, Backend, BackendData, BinaryKernel, CompareKernel, ReduceKernel, UnaryKernel, WindowParams } from "../backend.js";
+import { HostScalar, type ArgReduceKernel, type Backend, type BackendData, type BinaryKernel, type CompareKernel, type ReduceKernel, type UnaryKernel, type WindowParams } from "../backend.js";
 import { allocate, type DType, type TypedArray } from "../dtype.js";
 import { DeltagradError } from "../errors.js";
 import { type Shape, broadcastStrides, sizeOf, stridesOf, windowOutSize } from "../shape.js";
@@ -13,16 +13,17 @@ import { foldKernel, unfoldKernel, windowArgmaxKernel } from "./window.js";
  * Float32Array and Float64Array inputs sees several element kinds and V8 then takes its slow,
  * polymorphic path for every element.
  */
-function perDType<F>(make: (dtype: DType) => F): ByDType<F> {
-  return new ByDType(make("float32"), make("float64"), make("int32"), make("bool"));
+function perDType<F, S = undefined>(make: (dtype: DType) => F, scalar32?: S): ByDType<F, S> {
+  return new ByDType(make("float32"), make("float64"), make("int32"), make("bool"), scalar32 as S);
 }
 
 /**
  * A kernel per dtype, picked by a switch: `table[dtype]` with a dtype that varies is a megamorphic
  * keyed load (a stub-cache lookup on every op; with the rule lookup it was ~10% of a scalar graph).
  */
-class ByDType<F> {
-  constructor(readonly float32: F, readonly float64: F, readonly int32: F, readonly bool: F) {}
+class ByDType<F, S = undefined> {
+  /** `scalar32`: the elementwise kernels' function of one element, for a {@link HostScalar} result (the same function the float32 loop computes, then rounded to float32 as its store does). */
+  constructor(readonly float32: F, readonly float64: F, readonly int32: F, readonly bool: F, readonly scalar32: S) {}
   of(dtype: DType): F {
     switch (dtype) {
       case "float32": return this.float32;
@@ -34,18 +35,18 @@ class ByDType<F> {
 }
 
 function binary(expr: string, f: (x: number, y: number) => number) {
-  return perDType(() => makeBinaryLoop(expr, f));
+  return perDType(() => makeBinaryLoop(expr, f), f);
 }
 
 function unary(expr: string, f: (x: number) => number, helpers: Record<string, unknown> = {}) {
-  return perDType(() => makeUnaryLoop(expr, f, helpers));
+  return perDType(() => makeUnaryLoop(expr, f, helpers), f);
 }
 
 const UNARY = {
   neg: unary("-x", (x) => -x),
   reciprocal: unary("1 / x", (x) => 1 / x),
   // float32 results take exp32 (inlined tables and a polynomial; same float32 values as Math.exp).
-  exp: perDType((dtype) => (dtype === "float32" ? makeUnaryLoop("exp32(x)", exp32, { exp32 }) : makeUnaryLoop("Math.exp(x)", Math.exp))),
+  exp: perDType((dtype) => (dtype === "float32" ? makeUnaryLoop("exp32(x)", exp32, { exp32 }) : makeUnaryLoop("Math.exp(x)", Math.exp)), exp32),
   log: unary("Math.log(x)", Math.log),
   sqrt: unary("Math.sqrt(x)", Math.sqrt),
   erf: unary("erf(x)", erf, { erf }),
@@ -70,7 +71,7 @@ const BINARY = {
  * scalar graph goes through one). Exhaustive: a kernel added to the list without its case here
  * is a type error (`op` is not `never` in the default branch).
  */
-function unaryOf(op: UnaryKernel): ByDType<(src: TypedArray, out: TypedArray) => void> {
+function unaryOf(op: UnaryKernel): ByDType<(src: TypedArray, out: TypedArray) => void, (x: number) => number> {
   switch (op) {
     case "neg": return UNARY.neg;
     case "reciprocal": return UNARY.reciprocal;
@@ -171,7 +172,11 @@ function argReduceLoop(cmp: ">" | "<") {
 
 const ARG_REDUCE = { argmax: argReduceLoop(">"), argmin: argReduceLoop("<") } satisfies Record<ArgReduceKernel, unknown>;
 
-const a = (d: BackendData) => d as TypedArray;
+/** Storage as an array (a {@link HostScalar} becomes its array). */
+const a = (d: BackendData) => (d instanceof HostScalar ? d.array() : (d as TypedArray));
+
+/** The one value of one-element float32 storage. */
+const only = (d: BackendData) => (d instanceof HostScalar ? d.value() : (d as TypedArray)[0]!);
 
 function castValue(v: number, to: DType): number {
   if (to === "bool") return v !== 0 && !Number.isNaN(v) ? 1 : 0;
@@ -198,6 +203,7 @@ export const cpuBackend: Backend = {
     a(dst).set(a(src));
   },
   fill(dtype, size, value) {
+    if (size === 1 && dtype === "float32") return new HostScalar(Math.fround(value));
     const out = allocate(dtype, size);
     if (size === 1) out[0] = castValue(value, dtype); // a scalar (x.add(1), backward's seed): no call into fill
     else if (value !== 0 || Object.is(value, -0)) out.fill(castValue(value, dtype)); // −0 is a value (maskedFill(x, m, -0))
@@ -205,11 +211,15 @@ export const cpuBackend: Backend = {
   },
 
   unary(op, x, dtype, size) {
+    // One float32 element: a number, not a typed array (HostScalar).
+    if (size === 1 && dtype === "float32") return new HostScalar(Math.fround(unaryOf(op).scalar32(only(x))));
     const out = allocate(dtype, size);
     unaryOf(op).of(dtype)(a(x), out);
     return out;
   },
   binary(op, x, xs, y, ys, outShape, dtype) {
+    // One float32 element out means one element in each operand.
+    if (dtype === "float32" && (outShape.length === 0 || sizeOf(outShape) === 1)) return new HostScalar(Math.fround(binaryOf(op).scalar32(only(x), only(y))));
     const out = allocate(dtype, sizeOf(outShape));
     binaryOf(op).of(dtype)(a(x), xs, a(y), ys, out, outShape);
     return out;

@@ -13,7 +13,7 @@
  * materializes it once. A convolution's unfold returns {@link ColumnsView}, its columns as offsets
  * into the image, in the same way.
  */
-import type { BackendData } from "../backend.js";
+import { HostScalar, type BackendData } from "../backend.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
 import { Token, WasmBuffer } from "./memory.js";
 import { runtime, type Runtime } from "./runtime.js";
@@ -101,7 +101,7 @@ export const large = (dtype: DType, n: number) => n >= SMALL_BYTES / 8 && wasmDT
  * which the heap learns that it was garbage-collected (memory.ts). Host storage is the GC's.
  */
 export function retain(d: BackendData): boolean | Token {
-  return isHost(d) ? false : holdBase(d as WasmBuffer | View);
+  return isHost(d) || d instanceof HostScalar ? false : holdBase(d as WasmBuffer | View);
 }
 
 /** A tensor stops referencing `d` (given the token {@link retain} returned); the last one frees it. */
@@ -152,6 +152,7 @@ export function solid(d: WasmBuffer | View): WasmBuffer {
 /** A host TypedArray holding `d`'s values (a view of wasm memory: valid until the next allocation). */
 export function hostView(d: BackendData, dtype: DType, n: number): TypedArray {
   if (isHost(d)) return d;
+  if (d instanceof HostScalar) return d.array();
   const b = solid(d as WasmBuffer | View);
   const Ctor = ctorOf(dtype);
   if (b.ptr < 0) {

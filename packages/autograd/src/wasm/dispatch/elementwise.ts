@@ -2,7 +2,7 @@
  * Elementwise drivers (unary, binary, compare, where, cast, fill, upload): the wasm kernel per
  * row, or the cpu kernel on host views when the data is small or of a dtype wasm has no kernel for.
  */
-import type { BackendData, BinaryKernel, CompareKernel, UnaryKernel } from "../../backend.js";
+import { HostScalar, hostArrayOf, type BackendData, type BinaryKernel, type CompareKernel, type UnaryKernel } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 
 import { bytesPerElement, type DType, type TypedArray } from "../../dtype.js";
@@ -57,8 +57,8 @@ function threaded(name: string, f: (...a: number[]) => void, calls: number[][], 
 }
 
 export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number): Data {
-  // A small host operand (a scalar graph's every op) takes the cpu kernel directly: its result is small too.
-  if (isHost(x) && !large(dtype, n)) return cpuBackend.unary(op, x, dtype, n) as TypedArray;
+  // A small host operand (a scalar graph's every op, a HostScalar) takes the cpu kernel directly: its result is small too.
+  if (x instanceof HostScalar || (isHost(x) && !large(dtype, n))) return cpuBackend.unary(op, x, dtype, n) as TypedArray;
   if (dtype !== "float32" || !(UNARY_OPS as readonly string[]).includes(op)) {
     return viaCpu(dtype, cpuBackend.unary, op, view(x, dtype, n), dtype, n);
   }
@@ -124,8 +124,13 @@ function wasmEligible(dtype: DType, outShape: Shape, x: BackendData, y: BackendD
 }
 
 export function binary(op: BinaryKernel, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
-  // Small host operands and a small result: the cpu kernel directly (no views, no adopt).
-  if (isHost(x) && isHost(y) && !large(dtype, sizeOf(outShape))) return cpuBackend.binary(op, x, xs, y, ys, outShape, dtype) as TypedArray;
+  // Small host operands (HostScalars among them) and a small result: the cpu kernel directly (no views, no adopt).
+  if ((isHost(x) || x instanceof HostScalar) && (isHost(y) || y instanceof HostScalar) && !large(dtype, sizeOf(outShape))) {
+    return cpuBackend.binary(op, x, xs, y, ys, outShape, dtype) as TypedArray;
+  }
+  // A scalar against a large tensor: its array, like any small host operand.
+  x = hostArrayOf(x);
+  y = hostArrayOf(y);
   if (!wasmEligible(dtype, outShape, x, y)) {
     return viaCpu(dtype, cpuBackend.binary, op, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
   }
