@@ -1,4 +1,4 @@
-import { HostScalar, type Backend, type BackendData } from "./backend.js";
+import { HostScalar, hostArrayOf, type Backend, type BackendData } from "./backend.js";
 import { isFloat, type DType, type TypedArray } from "./dtype.js";
 import { DeltagradError, fmtShape } from "./errors.js";
 import { formatTensor } from "./format.js";
@@ -105,8 +105,7 @@ export class Tensor {
   /** @internal The backend storage handle. */
   get handle(): BackendData {
     if (this._released) throw disposedError(this);
-    const d = this._data;
-    return d instanceof HostScalar ? d.array() : d;
+    return hostArrayOf(this._data);
   }
 
   /**

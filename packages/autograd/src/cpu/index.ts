@@ -1,4 +1,4 @@
-import { HostScalar, type ArgReduceKernel, type Backend, type BackendData, type BinaryKernel, type CompareKernel, type ReduceKernel, type UnaryKernel, type WindowParams } from "../backend.js";
+import { HostScalar, hostArrayOf, type ArgReduceKernel, type Backend, type BackendData, type BinaryKernel, type CompareKernel, type ReduceKernel, type UnaryKernel, type WindowParams } from "../backend.js";
 import { allocate, type DType, type TypedArray } from "../dtype.js";
 import { DeltagradError } from "../errors.js";
 import { type Shape, broadcastStrides, sizeOf, stridesOf, windowOutSize } from "../shape.js";
@@ -173,7 +173,7 @@ function argReduceLoop(cmp: ">" | "<") {
 const ARG_REDUCE = { argmax: argReduceLoop(">"), argmin: argReduceLoop("<") } satisfies Record<ArgReduceKernel, unknown>;
 
 /** Storage as an array (a {@link HostScalar} becomes its array). */
-const a = (d: BackendData) => (d instanceof HostScalar ? d.array() : (d as TypedArray));
+const a = (d: BackendData) => hostArrayOf(d) as TypedArray;
 
 /** The one value of one-element float32 storage. */
 const only = (d: BackendData) => (d instanceof HostScalar ? d.value() : (d as TypedArray)[0]!);

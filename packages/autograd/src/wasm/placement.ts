@@ -13,7 +13,7 @@
  * materializes it once. A convolution's unfold returns {@link ColumnsView}, its columns as offsets
  * into the image, in the same way.
  */
-import { HostScalar, type BackendData } from "../backend.js";
+import { HostScalar, hostArrayOf, type BackendData } from "../backend.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
 import { Token, WasmBuffer } from "./memory.js";
 import { runtime, type Runtime } from "./runtime.js";
@@ -151,8 +151,8 @@ export function solid(d: WasmBuffer | View): WasmBuffer {
 
 /** A host TypedArray holding `d`'s values (a view of wasm memory: valid until the next allocation). */
 export function hostView(d: BackendData, dtype: DType, n: number): TypedArray {
+  d = hostArrayOf(d);
   if (isHost(d)) return d;
-  if (d instanceof HostScalar) return d.array();
   const b = solid(d as WasmBuffer | View);
   const Ctor = ctorOf(dtype);
   if (b.ptr < 0) {
