@@ -2,7 +2,7 @@ import type { DType, TypedArray } from "./dtype.js";
 import { DeltagradError } from "./errors.js";
 import type { Shape, WindowParams } from "./shape.js";
 
-/** An opaque handle to a tensor's storage on some backend (a TypedArray or a {@link HostScalar} on cpu, a GPU buffer on webgpu). */
+/** An opaque handle to a tensor's storage on some backend (a TypedArray or a `HostScalar` on cpu, a GPU buffer on webgpu). */
 export type BackendData = object;
 
 /**
