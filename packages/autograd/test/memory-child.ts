@@ -56,14 +56,18 @@ if (mode === "plain" || mode === "plain-sync") {
   const wv = w.dataSync();
   if (mode === "plain") await turn();
   let reads = 0;
+  // The JavaScript heap's array buffers (evicted copies among them), at most: bounded only if an
+  // evicted copy is freed with its tensors.
+  let maxHost = 0;
   for (let i = 1; i <= n; i++) {
     const y = x.exp().mul(w).add(1); // three results dropped
     if (i % 10 === 0) reads += y.sum().itemSync();
     watch();
+    if (i % 50 === 0) maxHost = Math.max(maxHost, process.memoryUsage().arrayBuffers);
     if (mode === "plain" && i % 100 === 0) await turn();
   }
   const same = (a: dg.Tensor, v: ArrayLike<number>) => a.dataSync().every((u, i) => Object.is(u, v[i]));
-  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact: same(x, xv) && same(w, wv), reads: Number.isFinite(reads) }));
+  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact: same(x, xv) && same(w, wv), reads: Number.isFinite(reads), maxHost }));
 } else if (mode === "views" || mode === "transposes") {
   // Each iteration drops a fresh 64 KiB tensor and a view of it (never disposed), reading every 100th.
   const [x, view] =
