@@ -7,6 +7,8 @@
  *   around two live tensors used every iteration, under a 32 MiB budget; the event loop turns
  *   every 100 iterations (as in a notebook or an async loop), so dropped tensors can be reclaimed.
  * MODE "plain-sync": the same without ever yielding (a synchronous script's first job).
+ * MODE "first-job": N steps of plain W5 on 1 M floats under the default budget before the event
+ *   loop has ever turned, then one turn: the resident target before, during and after.
  * MODE "views": N convolution-column views (wasm/placement.ts's ColumnsView, what conv2d's unfold
  *   returns) over images that are dropped, each view held only by a dropped tensor, under an 8 MiB
  *   budget, collecting garbage and turning the event loop every 20 iterations.
@@ -28,7 +30,7 @@ const turn = () => new Promise((r) => setTimeout(r, 0));
 
 dg.setBackend("wasm");
 dg.setNumThreads(1);
-dg.setWasmMemoryBudget((mode === "stress" || mode === "views" || mode === "transposes" ? 8 : 32) * 2 ** 20);
+if (mode !== "first-job") dg.setWasmMemoryBudget((mode === "stress" || mode === "views" || mode === "transposes" ? 8 : 32) * 2 ** 20);
 
 let maxMemory = 0;
 let maxInUse = 0;
@@ -49,7 +51,22 @@ function values(len: number, seed: number): Float32Array {
   return out;
 }
 
-if (mode === "plain" || mode === "plain-sync") {
+if (mode === "first-job") {
+  // The default budget; N steps of plain W5 on 1 M floats (three 4 MB results dropped a step)
+  // before the event loop has ever turned, then one turn.
+  const x = dg.tensor(values(1_000_000, 1));
+  const xv = x.dataSync();
+  const before = dg.wasmMemoryStats().targetBytes;
+  for (let i = 0; i < n; i++) {
+    x.exp().mul(x).add(1);
+    watch();
+  }
+  const during = dg.wasmMemoryStats();
+  await turn();
+  const after = dg.wasmMemoryStats().targetBytes;
+  const liveIntact = x.dataSync().every((u, i) => Object.is(u, xv[i]));
+  console.log(JSON.stringify({ mode, stats: during, maxMemory, maxInUse, liveIntact, targets: [before, during.targetBytes, after] }));
+} else if (mode === "plain" || mode === "plain-sync") {
   const x = dg.tensor(values(65536, 1)); // 256 KiB each: wasm memory
   const w = dg.tensor(values(65536, 2));
   const xv = x.dataSync();

@@ -150,15 +150,24 @@ export class TokenPool {
     this.pool.unshift(...batch);
   }
 
-  /** Resets the per-turn count when the event loop next turns (an unref'd timer: it keeps no process alive). */
+  /** Resets the per-turn count when the event loop next turns. */
   private awaitTurn(): void {
-    if (this.turnAwaited || typeof setTimeout !== "function") return;
-    this.turnAwaited = true;
-    const t: unknown = setTimeout(() => {
+    if (this.turnAwaited) return;
+    this.turnAwaited = afterTurn(() => {
       this.turnAwaited = false;
       this.madeThisTurn = 0;
-    }, 0);
-    if (typeof (t as { unref?: unknown }).unref === "function") (t as { unref(): void }).unref();
-    else (globalThis as { Deno?: { unrefTimer?(id: unknown): void } }).Deno?.unrefTimer?.(t);
+    });
   }
+}
+
+/**
+ * Runs `fn` once the event loop next turns (an unref'd timer: it keeps no process alive);
+ * false where there are no timers.
+ */
+export function afterTurn(fn: () => void): boolean {
+  if (typeof setTimeout !== "function") return false;
+  const t: unknown = setTimeout(fn, 0);
+  if (typeof (t as { unref?: unknown }).unref === "function") (t as { unref(): void }).unref();
+  else (globalThis as { Deno?: { unrefTimer?(id: unknown): void } }).Deno?.unrefTimer?.(t);
+  return true;
 }
