@@ -53,8 +53,8 @@ export const RESIDENT_TARGET = 256 * 2 ** 20;
  * Where it starts until the event loop first turns after the heap is made. No token can clear
  * before then (a WeakRef made in the running job keeps its target), so every cold block the sweep
  * meets is copied out, wherever the sweep starts: a higher start only faults in more fresh memory
- * first (plain W5 in a fresh process that never yields: its first 40 steps 52 → ~25 ms with the
- * same later steps).
+ * first (plain W5 in a fresh process that never yields: its first 40 steps 52 → 19 ms in the
+ * bench, 9–35 ms in three runs alone, with the same later steps; wasm memory ~290 → ~77 MB).
  */
 export const FIRST_JOB_TARGET = 32 * 2 ** 20;
 /** Kernel calls since its last use before a block may be evicted. */
