@@ -88,6 +88,8 @@ export class Heap {
   private inUse = 0;
   private budgetBytes: number;
   private target: number;
+  /** The lowest resident target: {@link FIRST_JOB_TARGET} until the event loop first turns, then {@link RESIDENT_TARGET}. */
+  private floor = FIRST_JOB_TARGET;
   /** Resident buffers in allocation order: the CLOCK ring (dead/evicted entries are dropped lazily). */
   private ring: WasmBuffer[] = [];
   private hand = 0;
@@ -125,16 +127,18 @@ export class Heap {
   }
   set budget(bytes: number) {
     this.budgetBytes = bytes;
-    this.target = Math.min(Math.max(this.target, this.floor), this.ceiling);
+    this.liftTarget();
   }
-
-  /** The lowest resident target: {@link FIRST_JOB_TARGET} until the event loop first turns. */
-  private floor = FIRST_JOB_TARGET;
 
   /** The event loop has turned: tokens can clear from now on, so sweeping may start later. */
   private turned(): void {
     this.floor = RESIDENT_TARGET;
-    this.target = Math.min(Math.max(this.target, RESIDENT_TARGET), this.ceiling);
+    this.liftTarget();
+  }
+
+  /** The target at least the floor, at most the ceiling (after either moved). */
+  private liftTarget(): void {
+    this.target = Math.min(Math.max(this.target, this.floor), this.ceiling);
   }
 
   /**
