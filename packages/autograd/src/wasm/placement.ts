@@ -92,6 +92,8 @@ export type Data = TypedArray | WasmBuffer | TransposedView | ColumnsView;
 // Storage is a TypedArray (host), a WasmBuffer or a View. `ArrayBuffer.isView` is one
 // instance-type check; two megamorphic `instanceof`s cost a scalar graph ~15% of its time.
 export const isHost = (d: BackendData): d is TypedArray => ArrayBuffer.isView(d);
+/** Storage on the JavaScript heap: a TypedArray, or a {@link HostScalar} (the cpu kernels' one-element float32 result). */
+export const onHost = (d: BackendData): d is TypedArray | HostScalar => isHost(d) || d instanceof HostScalar;
 export const wasmDType = (dtype: DType) => dtype !== "float64";
 // n < 512 is small in every dtype (≤ 8 bytes an element): one comparison for a scalar graph's every op.
 export const large = (dtype: DType, n: number) => n >= SMALL_BYTES / 8 && wasmDType(dtype) && n * bytesPerElement(dtype) >= SMALL_BYTES;
@@ -101,7 +103,7 @@ export const large = (dtype: DType, n: number) => n >= SMALL_BYTES / 8 && wasmDT
  * which the heap learns that it was garbage-collected (memory.ts). Host storage is the GC's.
  */
 export function retain(d: BackendData): boolean | Token {
-  return isHost(d) || d instanceof HostScalar ? false : holdBase(d as WasmBuffer | View);
+  return onHost(d) ? false : holdBase(d as WasmBuffer | View);
 }
 
 /** A tensor stops referencing `d` (given the token {@link retain} returned); the last one frees it. */

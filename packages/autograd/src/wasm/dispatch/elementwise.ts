@@ -2,13 +2,13 @@
  * Elementwise drivers (unary, binary, compare, where, cast, fill, upload): the wasm kernel per
  * row, or the cpu kernel on host views when the data is small or of a dtype wasm has no kernel for.
  */
-import { HostScalar, hostArrayOf, type BackendData, type BinaryKernel, type CompareKernel, type UnaryKernel } from "../../backend.js";
+import { hostArrayOf, type BackendData, type BinaryKernel, type CompareKernel, type UnaryKernel } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 
 import { bytesPerElement, type DType, type TypedArray } from "../../dtype.js";
 import { broadcastStrides, sizeOf, type Shape } from "../../shape.js";
 import { UNARY_OPS, type UnaryOp } from "../kernels.js";
-import { Call, adopt, isHost, large, viaCpu, view, type Data } from "../placement.js";
+import { Call, adopt, isHost, large, onHost, viaCpu, view, type Data } from "../placement.js";
 import { getNumThreads, runPlainTasks } from "../threads.js";
 import { walk2 } from "./walk.js";
 
@@ -58,7 +58,7 @@ function threaded(name: string, f: (...a: number[]) => void, calls: number[][], 
 
 export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number): Data {
   // A small host operand (a scalar graph's every op, a HostScalar) takes the cpu kernel directly: its result is small too.
-  if (x instanceof HostScalar || (isHost(x) && !large(dtype, n))) return cpuBackend.unary(op, x, dtype, n) as TypedArray;
+  if (onHost(x) && !large(dtype, n)) return cpuBackend.unary(op, x, dtype, n) as TypedArray;
   if (dtype !== "float32" || !(UNARY_OPS as readonly string[]).includes(op)) {
     return viaCpu(dtype, cpuBackend.unary, op, view(x, dtype, n), dtype, n);
   }
@@ -125,7 +125,7 @@ function wasmEligible(dtype: DType, outShape: Shape, x: BackendData, y: BackendD
 
 export function binary(op: BinaryKernel, x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
   // Small host operands (HostScalars among them) and a small result: the cpu kernel directly (no views, no adopt).
-  if ((isHost(x) || x instanceof HostScalar) && (isHost(y) || y instanceof HostScalar) && !large(dtype, sizeOf(outShape))) {
+  if (onHost(x) && onHost(y) && !large(dtype, sizeOf(outShape))) {
     return cpuBackend.binary(op, x, xs, y, ys, outShape, dtype) as TypedArray;
   }
   // A scalar against a large tensor: its array, like any small host operand.
