@@ -25,8 +25,9 @@
  * Allocator. Block sizes are rounded to 64 bytes (SIMD and cache-line alignment). Freed blocks
  * go to exact-size bins, reused last-in first-out (the block freed most recently is the one
  * still in cache); a miss bumps the top of the heap; when the top would pass the end of memory,
- * free blocks are coalesced and searched best-fit before the memory grows, and it grows only up
- * to the budget (beyond it only when the blocks one kernel call needs at once do not fit).
+ * the best-fitting free block is split, and only when none is large enough are the free blocks
+ * coalesced and searched again before the memory grows; it grows only up to the budget (beyond
+ * it only when the blocks one kernel call needs at once do not fit).
  *
  * Resident target. Sweeping starts at 256 MiB (or ¾ of the budget, if less), not at the budget
  * (and at 32 MiB until the event loop first turns: {@link FIRST_JOB_TARGET}):
@@ -327,12 +328,25 @@ export class Heap {
   }
 
   /**
-   * Coalesces every free block (sorted by address, adjacent ones merged; a run ending at the top
-   * lowers the top) and takes the best fit, splitting off the rest. Rare: only when a size has no
-   * bin entry and the top has no room.
+   * A free block for `size` bytes when its bin is empty and the top has no room: the best fit
+   * among the free blocks as they are, its rest binned — so the blocks of a step that repeats
+   * (a training loop, a compiled replay) settle into their bins after the first pass and are then
+   * reused exactly; only when no single free block is large enough, every free block is coalesced
+   * (sorted by address, adjacent ones merged; a run ending at the top lowers the top) and searched
+   * again. Coalescing on every miss instead merged each step's freed blocks back together, so the
+   * next step missed its bins again (LeNet-5 compiled: 50 coalesces a step, each allocating and
+   * sorting the whole free list).
    */
   private fromFreeBlocks(size: number): number {
     if (this.freeBytes === 0) return this.bump(size);
+    let fit = 0;
+    for (const [s, ptrs] of this.bins) if (s > size && ptrs.length > 0 && (fit === 0 || s < fit)) fit = s;
+    if (fit > 0) {
+      const at = this.bins.get(fit)!.pop()!;
+      this.freeBytes -= fit;
+      this.addFree(at + size, fit - size);
+      return at;
+    }
     this.counters.coalesces++;
     const blocks: [number, number][] = [];
     for (const [s, ptrs] of this.bins) for (const p of ptrs) blocks.push([p, s]);
