@@ -25,7 +25,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
  * to compare); the bundle adds `bench(ms)`, the time of one unit in `unit`, over batches of
  * `batch` units (a scalar graph is too short to time alone).
  */
-export const PROBES: Record<string, { unit: string; perMs: number; batch: number; source: string }> = {
+export const PROBES: Record<string, { unit: string; perMs: number; batch: number; threads?: number; source: string }> = {
   W4: {
     unit: "µs per graph",
     perMs: 1000,
@@ -62,6 +62,29 @@ export const PROBES: Record<string, { unit: string; perMs: number; batch: number
       const once = () => dg.matmul(a, b).dataSync();
       export const check = () => Array.from(once().subarray(0, 8));`,
   },
+  // LeNet-5's forward and backward (W3 without the SGD update), compiled, on two threads.
+  W3c: {
+    unit: "ms",
+    perMs: 1,
+    batch: 1,
+    threads: 2,
+    source: `
+      const v = (n, s, scale) => Float32Array.from({ length: n }, (_, i) => ((((i + s) * 7919) % 1000) / 500 - 1) * scale);
+      const x = dg.tensor(v(64 * 784, 1, 1)).reshape([64, 1, 28, 28]);
+      const y = dg.tensor(Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10));
+      const shapes = [[6, 1, 5, 5], [6], [16, 6, 5, 5], [16], [120, 16, 5, 5], [120], [120, 84], [84], [84, 10], [10]];
+      const params = shapes.map((s, i) => dg.tensor(v(s.reduce((a, b) => a * b, 1), i + 2, 0.1)).reshape(s));
+      const loss = (w1, b1, w2, b2, w3, b3, w6, b6, wo, bo) => {
+        let h = dg.maxPool2d(dg.conv2d(x, w1, b1, { padding: 2 }).relu(), { kernel: 2 });
+        h = dg.maxPool2d(dg.conv2d(h, w2, b2).relu(), { kernel: 2 });
+        h = dg.conv2d(h, w3, b3).relu().reshape([64, 120]);
+        h = dg.matmul(h, w6).add(b6).relu();
+        return dg.logSoftmax(dg.matmul(h, wo).add(bo), { axis: 1 }).mul(dg.oneHot(y, 10)).sum().neg().div(64);
+      };
+      const step = dg.compile((...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps));
+      const once = () => step(...params).map((g) => g.dataSync()[0]);
+      export const check = once;`,
+  },
 };
 
 interface Side {
@@ -72,7 +95,7 @@ interface Side {
 /** The probe for `workload` bundled against the autograd sources in `src` (a tree's packages/autograd/src), as an ES module file. */
 async function bundle(workload: string, src: string, out: string): Promise<string> {
   const entry = join(out, `probe-${workload}.mjs`);
-  const { source, batch, perMs } = PROBES[workload]!;
+  const { source, batch, perMs, threads = 1 } = PROBES[workload]!;
   const bench = `
     export function bench(ms) {
       const t0 = performance.now();
@@ -80,7 +103,7 @@ async function bundle(workload: string, src: string, out: string): Promise<strin
       while (performance.now() - t0 < ms) for (let i = 0; i < ${batch}; i++, n++) once();
       return ((performance.now() - t0) / n) * ${perMs};
     }`;
-  writeFileSync(entry, `import * as dg from "@deltagrad/autograd";\nif (dg.setNumThreads) dg.setNumThreads(1);\n${source}\n${bench}\n`);
+  writeFileSync(entry, `import * as dg from "@deltagrad/autograd";\nif (dg.setNumThreads) dg.setNumThreads(${threads});\n${source}\n${bench}\n`);
   const file = join(out, `bundle-${workload}.mjs`);
   // ignoreAnnotations: older revisions declare `sideEffects: false` yet register their backends
   // at import; the bundle must keep that.
@@ -145,7 +168,8 @@ async function main(): Promise<void> {
     const [ta, tb, ratios] = await alternate(a, b, rounds, ms);
     const q = [...ratios].sort((x, y) => x - y);
     const unit = PROBES[workload]!.unit;
-    console.log(`${workload}, plain code, 1 thread, ${rounds} alternating rounds of ${ms} ms (results differ by at most ${diff}):`);
+    const threads = PROBES[workload]!.threads ?? 1;
+    console.log(`${workload}, plain code, ${threads} thread${threads > 1 ? "s" : ""}, ${rounds} alternating rounds of ${ms} ms (results differ by at most ${diff}):`);
     console.log(`  ${sha.padEnd(12)} ${median(ta).toPrecision(3)} ${unit}`);
     console.log(`  working tree ${median(tb).toPrecision(3)} ${unit}`);
     console.log(`  working tree ÷ ${sha}: median ${median(ratios).toFixed(3)} (quartiles ${q[q.length >> 2]!.toFixed(3)}–${q[(3 * q.length) >> 2]!.toFixed(3)})`);

@@ -72,7 +72,8 @@ describe.skipIf(!wasmSimdSupported())("convolution columns read in place", () =>
     ["dilation 2, N·L = 512: the forward in place, the weight gradient off the dot path (written out)", { x: [8, 3, 12, 12], w: [4, 3, 3, 3], o: { dilation: 2 }, xGrad: true }, { packed: true, dot: false }],
     ["m·n = 4,480 > 4,096: the weight gradient packed from written-out columns", { x: [4, 1, 39, 39], w: [70, 1, 8, 8], o: {}, xGrad: false }, { packed: true, dot: false }],
     // Not read in place: padding, stride 2, an image small enough to stay on the JS heap.
-    ["LeNet's C3: 10-wide rows, groups split across rows (the weight gradient from written-out columns)", { x: [64, 6, 14, 14], w: [16, 6, 5, 5], o: {}, xGrad: true }, { packed: true, dot: false }],
+    ["LeNet's C3: 10-wide rows, groups split across rows (the weight gradient gathers their lanes)", { x: [64, 6, 14, 14], w: [16, 6, 5, 5], o: {}, xGrad: true }, { packed: true, dot: true }],
+    ["9-wide rows, N·L = 1,296: split groups on the dot path", { x: [16, 2, 11, 11], w: [5, 2, 3, 3], o: {}, xGrad: false }, { packed: true, dot: true }],
     ["7-wide rows, a last strip of one group", { x: [12, 2, 9, 9], w: [9, 2, 3, 3], o: {}, xGrad: true }, { packed: true, dot: false }],
     ["N·OH·OW not a multiple of 4 (written out)", { x: [3, 2, 11, 11], w: [4, 2, 3, 3], o: {}, xGrad: true }, { packed: false, dot: false }],
     ["padding 1", { x: [8, 4, 16, 16], w: [8, 4, 3, 3], o: { padding: 1 }, xGrad: true }, { packed: false, dot: false }],

@@ -47,7 +47,7 @@ export interface KernelExports {
   macro(Ap: number, Bp: number, bStep: number, bStrip: number, C: number, mc: number, nc: number, kc: number, ldc: number, first: number, tile: number): void;
   gemmPanel(A: number, aT: number, aRows: number, B: number, bT: number, k: number, m: number, n: number, C: number, ldc: number, jc: number, nc: number, scratch: number): void;
   gemmDot(A: number, B: number, k: number, m: number, n: number, C: number, p0: number, p1: number): void;
-  gemmDotCols(A: number, X: number, k: number, m: number, n: number, C: number, p0: number, p1: number, rowTab: number, groupTab: number): void;
+  gemmDotCols(A: number, X: number, k: number, m: number, n: number, C: number, p0: number, p1: number, rowTab: number, groupTab: number, laneTab: number, scratch: number): void;
   gemmBlock(kind: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number, a8: number, a9: number, a10: number, a11: number, scratch: number): void;
   copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, rowBytes: number): void;
   gather4(src: number, dst: number, rows: number, cols: number, srcRowStride: number, srcColStride: number): void;
@@ -91,7 +91,7 @@ export function kernelModule(sharedMaxPages?: number, fma = false): Uint8Array<A
     .func("macro", I(11), [], macro(fma))
     .func("gemmPanel", I(13), [], gemmPanel(m))
     .func("gemmDot", I(8), [], gemmDot(fma))
-    .func("gemmDotCols", I(10), [], gemmDotCols(fma))
+    .func("gemmDotCols", I(12), [], gemmDotCols(fma))
     .func("gemmBlock", I(14), [], gemmBlock(m))
     .func("copyRows", I(6), [], copyRows)
     .func("gather4", I(6), [], strided2d(4, true))

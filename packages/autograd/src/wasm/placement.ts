@@ -55,7 +55,7 @@ export class TransposedView {
  * Columns go by groups of four (one SIMD vector): `columnGroups[g]` is the offset of column 4g
  * when the group lies in one output row (its four columns are adjacent in the image), else
  * −1 − s, and `laneOffsets[4s … 4s + 3]` are its four columns' offsets (a group across the end of
- * a row, where OW is not a multiple of 4; only the forward's packing reads those).
+ * a row, where OW is not a multiple of 4).
  */
 export class ColumnsView {
   refs = 0;

@@ -44,9 +44,9 @@ export const columnProducts = { packed: 0, dot: 0 };
 function readsColumns(A: Operand, B: Operand, nb: number, m: number, n: number, k: number): boolean {
   if (A.cols !== null || B.cols === null || nb !== 1) return false;
   const v = B.cols;
-  // B is the [rows, cols] matrix the view describes (forward), or its transpose (weight gradient:
-  // the dot path reads whole groups only).
-  return B.t ? k === v.cols && n === v.rows && v.laneOffsets.length === 0 && dotPath(A, B, m, n, k) : k === v.rows && n === v.cols;
+  // B is the [rows, cols] matrix the view describes (forward), or its transpose (weight gradient,
+  // on the dot path).
+  return B.t ? k === v.cols && n === v.rows && dotPath(A, B, m, n, k) : k === v.rows && n === v.cols;
 }
 
 /** The image's pointer and the view's offset tables, copied in for this call. */
@@ -203,7 +203,7 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
     if (cols !== null) columnProducts.dot++;
     for (let q = 0; q < chunks; q++) {
       const [p0, p1, Pq] = [q * ks, Math.min(k, (q + 1) * ks), P + q * m * n * 4];
-      job.tasks.push(cols === null ? [GEMM_DOT, A.ptr, B.ptr, k, m, n, Pq, p0, p1, 0, 0, 0, 0] : [GEMM_DOT_COLS, A.ptr, cols.X, k, m, n, Pq, p0, p1, cols.rowTab, cols.groupTab, 0, 0]);
+      job.tasks.push(cols === null ? [GEMM_DOT, A.ptr, B.ptr, k, m, n, Pq, p0, p1, 0, 0, 0, 0] : [GEMM_DOT_COLS, A.ptr, cols.X, k, m, n, Pq, p0, p1, cols.rowTab, cols.groupTab, cols.laneTab, 0]);
     }
     const acc = c.temp(m * n * 8);
     job.after.push(() => c.rt.k.sumOuter(P, out, 1, chunks, m * n, acc));
