@@ -92,3 +92,40 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("joint matmul jobs", () => 
     });
   });
 });
+
+describe.skipIf(!dg.listBackends().includes("wasm"))("a product folded into images", () => {
+  // A convolution's input gradient col2im(Wᵀ·Ḡ): one thread job folding each run of images'
+  // columns. (A product under 4 KiB is not fused: it goes to the JS heap and eager runs it and
+  // its fold on the cpu; the last case is just above that.)
+  const geometries: { name: string; x: number[]; w: number[]; o: dg.Conv2dOptions; fused: boolean }[] = [
+    { name: "LeNet's C3", x: [64, 6, 14, 14], w: [16, 6, 5, 5], o: {}, fused: true },
+    { name: "stride 2, padding 1", x: [9, 3, 13, 11], w: [5, 3, 3, 3], o: { stride: 2, padding: 1 }, fused: true },
+    { name: "dilation 2, one image", x: [1, 2, 12, 17], w: [3, 2, 3, 2], o: { dilation: 2 }, fused: true },
+    { name: "a 1×1 kernel, odd sizes", x: [7, 5, 9, 23], w: [4, 5, 1, 1], o: {}, fused: true },
+    { name: "a product under 4 KiB (not fused)", x: [7, 5, 9, 3], w: [4, 5, 1, 1], o: {}, fused: false },
+  ];
+  test.each(geometries)("$name: the input gradient has eager's bits, on 1 and 2 threads", async ({ x, w, o, fused }) => {
+    setBackend("wasm");
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    const fn = (x: Tensor, w: Tensor, g: Tensor) => [dg.vjp((x: Tensor) => dg.conv2d(x, w, null, o), x)[1](g)].flat()[0]!;
+    const args = (seed: number) => {
+      manualSeed(seed);
+      const xs = rand(x);
+      const ws = rand(w);
+      return [xs, ws, rand(dg.conv2d(xs, ws, null, o).shape)] as const;
+    };
+    const f = compile(fn);
+    const run = (threads: number) => {
+      dg.setNumThreads(threads);
+      f(...args(1));
+      return bits(f(...args(2)));
+    };
+    const two = run(2);
+    expect(/joint#\d+ \(a product folded into images, one thread job\)/.test(f.describe())).toBe(fused);
+    const one = run(1);
+    const eager = bits(fn(...args(2)));
+    expect(firstDiff(two, one), "2 threads vs 1").toBe(-1);
+    expect(firstDiff(two, eager), "compiled vs eager").toBe(-1);
+  });
+});

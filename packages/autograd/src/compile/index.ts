@@ -409,7 +409,8 @@ export function describePlan(p: Plan): string {
   const head = `${p.steps.length} kernels (${p.recorded} ops recorded, ${p.kernels} after dead-code elimination; ${fused.length} fused kernels doing ${fused.reduce((a, st) => a + st.nodes.length, 0)} ops):`;
   const lines = p.steps.map((st, k) => {
     if (st.joint !== null && st.joint.kind !== "maxUnpool") {
-      const what = st.joint.kind === "maxPool" ? "max pooling: indices and values in one pass" : `${st.nodes.length} matmuls, one thread job`;
+      const kind = st.joint.kind;
+      const what = kind === "maxPool" ? "max pooling: indices and values in one pass" : kind === "matmulFold" ? "a product folded into images, one thread job" : `${st.nodes.length} matmuls, one thread job`;
       return [`  joint#${k} (${what}):`, ...st.nodes.map((n, j) => `      ${line(st.names[j]!, n.inputIds, n.out)}`)].join("\n");
     }
     if (st.group === null) return "  " + line(st.names[0]!, st.inputIds, st.outIds[0]!);

@@ -20,16 +20,17 @@ import { currentGrad } from "./record.js";
 import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
 import { channelAddLater, fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
 import { residentBuffers, runFused } from "../wasm/fuse.js";
-import { matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
+import { foldsProduct, matmulFold, matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
 import { isView, solid } from "../wasm/placement.js";
 import { maxUnpool2, tilesPool2, windowMax } from "../wasm/dispatch/window.js";
 
 /**
  * Nodes one wasm call runs: independent matmuls as one thread job ({@link jointMatmuls}), a max
  * pooling's choice and gather ({@link pooledMax}), its gradient's scatter ({@link unpooledMax},
- * `shape` the pooled input's).
+ * `shape` the pooled input's), a product folded into images ({@link foldedProducts}; `internal`
+ * the values between, never made).
  */
-type Joint = { readonly kind: "matmuls" } | { readonly kind: "maxPool" } | { readonly kind: "maxUnpool"; readonly shape: readonly number[]; readonly p: WindowParams };
+type Joint = { readonly kind: "matmuls" } | { readonly kind: "maxPool" } | { readonly kind: "maxUnpool"; readonly shape: readonly number[]; readonly p: WindowParams } | { readonly kind: "matmulFold"; readonly internal: readonly number[] };
 
 /** The fields a primitive's forward reads from its input tensors. */
 interface Operand {
@@ -132,6 +133,7 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
     }
   }
   if (fuse) {
+    foldedProducts(steps, kept);
     jointMatmuls(steps);
     pooledMax(steps);
     unpooledMax(steps);
@@ -141,7 +143,7 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
   steps.forEach((st, i) => st.inputIds.forEach((x) => (last[x] = i)));
   const isKept = new Uint8Array(values.length);
   for (const k of kept) isKept[k] = 1;
-  const internal = new Set(groups.flatMap((g) => g.internal));
+  const internal = new Set([...groups.flatMap((g) => g.internal), ...steps.flatMap((st) => (st.joint?.kind === "matmulFold" ? st.joint.internal : []))]);
   const owned = (id: number) => values[id]!.kind === "op" || values[id]!.kind === "random";
   const freeAfter: number[][] = steps.map(() => []);
   for (let id = 0; id < values.length; id++) {
@@ -279,6 +281,33 @@ function jointMatmuls(steps: Step[]): void {
   }
 }
 
+/**
+ * A matmul whose only reader is a fold (through a reshape): a convolution's input gradient
+ * col2im(Wᵀ·Ḡ). The three become one step, run as one thread job that folds each run of images'
+ * columns while they are in cache (wasm/dispatch/matmul.ts's `matmulFold`), where the product's
+ * columns — 25× the image for a 5×5 kernel — went through memory and back. The same sums, so
+ * the same bits. The step sits where the fold was.
+ */
+function foldedProducts(steps: Step[], kept: readonly number[]): void {
+  const readers = (id: number) => steps.filter((st) => st.inputIds.includes(id));
+  for (let i = 0; i < steps.length; i++) {
+    if (!single(steps[i], "matmul")) continue;
+    const a = steps[i]!;
+    const out = a.outIds[0]!;
+    const [r] = readers(out);
+    if (r === undefined || readers(out).length !== 1 || !single(r, "reshape") || kept.includes(out)) continue;
+    const [f] = readers(r.outIds[0]!);
+    if (f === undefined || readers(r.outIds[0]!).length !== 1 || !single(f, "fold") || kept.includes(r.outIds[0]!)) continue;
+    const [x, y] = a.nodes[0]!.operands as [Operand, Operand];
+    const p = f.nodes[0]!.attrs as WindowParams & { outputShape: number[] };
+    if (x.dtype !== "float32" || !foldsProduct(x.shape, y.shape, p.outputShape, p)) continue;
+    const j = steps.indexOf(f);
+    steps[j] = { group: null, joint: { kind: "matmulFold", internal: [out, r.outIds[0]!] }, nodes: [a.nodes[0]!, r.nodes[0]!, f.nodes[0]!], inputIds: a.inputIds.slice(), outIds: f.outIds.slice(), names: ["matmul", "reshape", "fold"] };
+    steps.splice(steps.indexOf(r), 1);
+    steps.splice(i--, 1);
+  }
+}
+
 /** Whether `st` is one unfused node of primitive `name`. */
 const single = (st: Step | undefined, name: string) => st !== undefined && st.group === null && st.joint === null && st.names[0] === name;
 
@@ -342,6 +371,7 @@ function runPool(st: Step, b: Backend, slots: BackendData[], tokens: unknown[], 
 function runJoint(st: Step, values: readonly Value[], b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
   const j = st.joint!;
   if (j.kind === "maxPool") return runPool(st, b, slots, tokens, managed);
+  if (j.kind === "matmulFold") return runMatmulFold(st, j.internal, b, slots, tokens, managed);
   if (j.kind === "maxUnpool") {
     const n = st.nodes[0]!;
     const r = b.name === "wasm" ? maxUnpool2(slots[n.inputIds[0]!]!, slots[n.inputIds[1]!]!, j.shape, j.p) : null;
@@ -359,6 +389,20 @@ function runJoint(st: Step, values: readonly Value[], b: Backend, slots: Backend
   });
   const outs = matmuls(args);
   for (let k = 0; k < outs.length; k++) store(st.nodes[k]!.out, outs[k]!, b, slots, tokens, managed);
+}
+
+/** A product folded into images (see {@link foldedProducts}): one wasm thread job, or (another backend, other operands) its three nodes. */
+function runMatmulFold(st: Step, internal: readonly number[], b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  const [mm, , f] = st.nodes as [NodeStep, NodeStep, NodeStep];
+  const [x, y] = mm.operands as [Operand, Operand];
+  const p = f.attrs as WindowParams & { outputShape: number[] };
+  const r = b.name === "wasm" && x.dtype === "float32" ? matmulFold(slots[mm.inputIds[0]!]!, x.shape, slots[mm.inputIds[1]!]!, y.shape, p.outputShape, p) : null;
+  if (r !== null) return store(f.out, r, b, slots, tokens, managed);
+  for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
+  for (const id of internal) {
+    if (tokens[id]) b.release!(slots[id]!, tokens[id]);
+    slots[id] = null as unknown as BackendData;
+  }
 }
 
 /** A fused run: one generated kernel (or loop, for small tensors), or — an operand not where it expects it — its nodes one by one. */

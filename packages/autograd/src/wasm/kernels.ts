@@ -26,13 +26,13 @@
  */
 import { ModuleBuilder, i32, i32Params as I } from "./emit.js";
 import { GEMM_SCRATCH, KC, MC, MR, NC, NR, gemmPanel, macro, packBCols, packCols, packRows } from "./kernels/gemm.js";
-import { GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, gemmDot, gemmDotCols, gemmBlock } from "./kernels/gemm-dot.js";
+import { GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, FOLD_PARAMS, gemmDot, gemmDotCols, gemmBlock, gemmFold } from "./kernels/gemm-dot.js";
 import { copyRows, fill32, fill8, gatherIdx, indexCheck, scatterAddIdx, strided2d, transpose } from "./kernels/movement.js";
 import { BINARY_OPS, COMPARE_OPS, MODES, UNARY_OPS, binaryKernel, castKernel, unaryKernel, whereKernel, type Mode } from "./kernels/elementwise.js";
 import { argOuter, maxOuter, rowsKernel, sumOuter } from "./kernels/reduce.js";
 import { maxUnpool2, windowArgmax, windowImage, windowKernel } from "./kernels/window.js";
 
-export { GEMM_SCRATCH, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, KC, MC, MR, NC, NR };
+export { GEMM_SCRATCH, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, FOLD_PARAMS, KC, MC, MR, NC, NR };
 export { BINARY_OPS, COMPARE_OPS, UNARY_OPS, binaryOp, compareOp, unaryOp, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels/elementwise.js";
 
 // ---------------------------------------------------------------- the module
@@ -68,6 +68,7 @@ export interface KernelExports {
   argminOuter(x: number, out: number, outer: number, n: number, inner: number): void;
   window(img: number, cols: number, oh: number, ow: number, h: number, w: number, sh: number, sw: number, yOff: number, dx: number, ox0: number, ox1: number, toCols: number): void;
   windowImage(img: number, cols: number, P: number, IPS: number, CPS: number, TS: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, toCols: number, scratch: number): void;
+  gemmFold(params: number, b0: number, b1: number, scratch: number): void;
   windowArgmax(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number, vals: number): void;
   windowArgmax2(img: number, out: number, P: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, DH: number, DW: number, OH: number, OW: number, base: number, vals: number): void;
   maxUnpool2(g: number, idx: number, dst: number, P: number, OH: number, OW: number, base: number): void;
@@ -112,6 +113,7 @@ export function kernelModule(sharedMaxPages?: number, fma = false): Uint8Array<A
     .func("argminOuter", I(5), [], argOuter("<"))
     .func("window", I(13), [], windowKernel)
     .func("windowImage", I(20), [], windowImage(m))
+    .func("gemmFold", I(4), [], gemmFold(m))
     .func("windowArgmax", I(17), [], windowArgmax(false))
     .func("windowArgmax2", I(17), [], windowArgmax(true))
     .func("maxUnpool2", I(7), [], maxUnpool2)

@@ -45,7 +45,7 @@ import { runtime, type Runtime } from "./runtime.js";
  * A pool's function table lists them first, then the kernels that need no scratch ({@link PLAIN}),
  * then the kernels registered after start-up.
  */
-export const TASK_FUNCTIONS = ["gemmBlock", "windowImage"] as const;
+export const TASK_FUNCTIONS = ["gemmBlock", "windowImage", "gemmFold"] as const;
 export type TaskFunction = (typeof TASK_FUNCTIONS)[number];
 /**
  * Kernels that run as tasks without scratch (kernels.ts): the elementwise ones (`un_exp`,

@@ -1,12 +1,12 @@
 /**
  * matmul: batched GEMM through the packed sgemm kernels, split into jobs for the worker threads.
  */
-import type { BackendData } from "../../backend.js";
+import type { BackendData, WindowParams } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
-import { batchMatrixIndices, sizeOf, type Shape } from "../../shape.js";
-import { GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, NC, NR } from "../kernels.js";
-import { getNumThreads, runTasks } from "../threads.js";
+import { batchMatrixIndices, sizeOf, windowOutSize, type Shape } from "../../shape.js";
+import { FOLD_PARAMS, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, NC, NR } from "../kernels.js";
+import { evenRuns, getNumThreads, runTasks } from "../threads.js";
 import { Call, ColumnsView, isHost, large, solid, viaCpu, view, TransposedView, SMALL_BYTES, type Data } from "../placement.js";
 
 /** Products sharing A are folded into one only below this many columns per batch (see matmul). */
@@ -230,4 +230,65 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
 /** Whether C = A·Bᵀ takes the dot-product path (skinny, long k, both operands k-contiguous). */
 function dotPath(A: Operand, B: Operand, m: number, n: number, k: number): boolean {
   return !A.t && B.t && m * n <= DOT_MAX_OUT && k >= DOT_MIN_K;
+}
+
+/**
+ * Whether {@link matmulFold} takes fold(x·y) of these shapes: one product (no batch), columns
+ * `[C·KH·KW, N·L]` with the batch inside, nonempty, one image's columns within a task's block,
+ * and the product large enough to land in wasm memory — a smaller one goes to the JS heap, and
+ * the two kernels then run on the cpu, which sums in float64 (other bits).
+ *
+ * @example `foldsProduct([150, 16], [16, 6400], [64, 6, 14, 14], p) // true for LeNet's C3`
+ */
+export function foldsProduct(xs: Shape, ys: Shape, outShape: Shape, p: WindowParams): boolean {
+  if (p.batchInColumns !== true || xs.length < 2 || ys.length < 2 || outShape.length !== 4) return false;
+  const [N, ch, h, w] = outShape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
+  const [m, k, n] = [xs[xs.length - 2]!, xs[xs.length - 1]!, ys[ys.length - 1]!];
+  return N > 0 && k > 0 && oh * ow > 0 && sizeOf(xs) === m * k && sizeOf(ys) === k * n && m === ch * p.kernel[0] * p.kernel[1] && n === N * oh * ow && m * oh * ow * 4 <= FOLD_BLOCK_BYTES && large("float32", m * n);
+}
+
+/** The product block each task of {@link matmulFold} keeps in its scratch, at most (bytes). */
+const FOLD_BLOCK_BYTES = 256 * 1024;
+
+/**
+ * fold(x·y) (col2im of a product; `outShape` and `p` fold's) as one thread job: a convolution's
+ * input gradient Wᵀ·Ḡ, whose columns `[C·KH·KW, N·L]` — 25× the image for a 5×5 kernel — were
+ * written out and read back by fold. Each task takes a run of images: its columns of the
+ * product into its scratch (at most {@link FOLD_BLOCK_BYTES}, so they stay in cache), then their
+ * fold into those images (wasm gemmFold). compile() runs a matmul whose only reader is a fold
+ * this way. The same products and the same sums as matmul then fold, so the same bits, on any
+ * thread count. Null (the caller runs the two ops) unless both operands are float32 matrices
+ * in wasm memory or on the host (not convolution columns) and the columns have the batch
+ * inside (`p.batchInColumns`).
+ *
+ * @example `const dx = matmulFold(wT, [150, 16], g, [16, 6400], [64, 6, 14, 14], p);`
+ */
+export function matmulFold(x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, p: WindowParams): Data | null {
+  const cols = (d: BackendData) => d instanceof ColumnsView || (d instanceof TransposedView && d.base instanceof ColumnsView);
+  if (!foldsProduct(xs, ys, outShape, p) || cols(x) || cols(y)) return null;
+  const [N, ch, h, w] = outShape as [number, number, number, number];
+  const [oh, ow] = windowOutSize(h, w, p);
+  const [L, taps] = [oh * ow, p.kernel[0] * p.kernel[1]];
+  const [m, k, n] = [xs[xs.length - 2]!, xs[xs.length - 1]!, ys[ys.length - 1]!];
+  const perImage = m * L * 4;
+  const c = new Call();
+  const A = operand(c, x, m * k);
+  const B = operand(c, y, k * n);
+  const nOut = sizeOf(outShape);
+  const o = c.out("float32", nOut);
+  // Runs of images: each block within FOLD_BLOCK_BYTES and NC columns, and a few tasks per thread.
+  const most = Math.max(1, Math.min(Math.floor(FOLD_BLOCK_BYTES / perImage), Math.floor(NC / L)));
+  const runs = evenRuns(N, Math.min(N, Math.max(Math.ceil(N / most), 4 * getNumThreads())));
+  const block = Math.max(...runs.map(([b0, b1]) => (b1 - b0) * perImage));
+  const values: Record<(typeof FOLD_PARAMS)[number], number> = {
+    A: A.ptr, aT: A.t ? 1 : 0, aRows: m, B: B.ptr, bT: B.t ? 1 : 0, k, m, n,
+    image: o.ptr, channels: ch, plane: h * w * 4, L, taps,
+    H: h, W: w, KH: p.kernel[0], KW: p.kernel[1], SH: p.stride[0], SW: p.stride[1], PH: p.padding[0], PW: p.padding[1], DH: p.dilation[0], DW: p.dilation[1], OH: oh, OW: ow,
+    cAt: GEMM_SCRATCH,
+  };
+  const params = c.temp(FOLD_PARAMS.length * 4);
+  c.rt.heap.i32.set(FOLD_PARAMS.map((name) => values[name]), params >> 2);
+  runTasks(c.rt.k, "gemmFold", runs.map(([b0, b1]) => [params, b0, b1]), GEMM_SCRATCH + block, (b) => c.temp(b), (b) => c.temp(b), m * n * k);
+  return c.finish(o, "float32", nOut);
 }

@@ -176,3 +176,73 @@ export function gemmBlock(m0: ModuleBuilder) {
     c.end();
   };
 }
+
+/** Int32 slots of {@link gemmFold}'s parameter block, in order. */
+export const FOLD_PARAMS = ["A", "aT", "aRows", "B", "bT", "k", "m", "n", "image", "channels", "plane", "L", "taps", "H", "W", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW", "OH", "OW", "cAt"] as const;
+
+/**
+ * gemmFold(P, b0, b1, scratch): images [b0, b1) of fold(A·B) — a convolution's input gradient
+ * col2im(Wᵀ·Ḡ), columns `[C·KH·KW, N·L]` with the batch in the columns — as one thread task:
+ * gemmPanel writes the images' columns [b0·L, b1·L) of A·B into `scratch + cAt` (row stride
+ * (b1 − b0)·L, so the block stays in this core's cache), then windowImage adds them into the
+ * images, zeroed first, one channel at a time. P holds {@link FOLD_PARAMS} (bytes for `image`,
+ * `plane`, `cAt`). Each column is gemmPanel's and each image's taps are summed in windowImage's
+ * order, so the bits are fold's of the written-out product, whatever the tasks.
+ */
+export function gemmFold(m0: ModuleBuilder) {
+  return (c: Code): void => {
+    const [P, b0, b1, scratch] = [0, 1, 2, 3];
+    const at = (name: (typeof FOLD_PARAMS)[number]) => c.get(P).i32Load(4 * FOLD_PARAMS.indexOf(name));
+    const nb = c.local(i32);
+    const width = c.local(i32);
+    const cs = c.local(i32);
+    const ch = c.local(i32);
+    c.get(b1).get(b0).i32Sub().set(nb);
+    at("L");
+    c.get(nb).i32Mul().set(width);
+    c.get(scratch);
+    at("cAt");
+    c.i32Add().set(cs);
+    // The images' planes, contiguous: image + b0·C·plane, (b1 − b0)·C·plane bytes.
+    at("image");
+    c.get(b0);
+    at("channels");
+    c.i32Mul();
+    at("plane");
+    c.i32Mul().i32Add();
+    c.get(nb);
+    at("channels");
+    c.i32Mul();
+    at("plane");
+    c.i32Mul().i32Const(0).call(m0.indexOf("fill8"));
+    // gemmPanel(A, aT, aRows, B, bT, k, m, n, C = cs − jc·4, ldc = width, jc = b0·L, nc = width, scratch)
+    for (const name of ["A", "aT", "aRows", "B", "bT", "k", "m", "n"] as const) at(name);
+    c.get(cs).get(b0);
+    at("L");
+    c.i32Mul().i32Const(2).i32Shl().i32Sub();
+    c.get(width).get(b0);
+    at("L");
+    c.i32Mul().get(width).get(scratch).call(m0.indexOf("gemmPanel"));
+    // windowImage per channel: planes image + (b0·C + ch)·plane (stride C·plane), tap rows of the block.
+    c.for(ch, () => c.i32Const(0), () => at("channels"), 1, () => {
+      at("image");
+      c.get(b0);
+      at("channels");
+      c.i32Mul().get(ch).i32Add();
+      at("plane");
+      c.i32Mul().i32Add();
+      c.get(cs).get(ch);
+      at("taps");
+      c.i32Mul().get(width).i32Mul().i32Const(2).i32Shl().i32Add();
+      c.get(nb);
+      at("channels");
+      at("plane");
+      c.i32Mul();
+      at("L");
+      c.i32Const(2).i32Shl();
+      c.get(width).i32Const(2).i32Shl();
+      for (const name of ["H", "W", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW", "OH", "OW"] as const) at(name);
+      c.i32Const(0).get(scratch).call(m0.indexOf("windowImage"));
+    });
+  };
+}
