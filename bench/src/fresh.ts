@@ -18,6 +18,8 @@ export interface Warmup {
   ratio: number;
   scopedLater: number;
   plainOverScoped: number;
+  /** The scoped loop alone in another fresh process, from its first step: the floor. */
+  scopedFresh?: { first40: number; later: number; ratio: number };
 }
 
 /** Runs `args` in a fresh node with the bench's flags (`gc` only where asked); returns its last stdout line. */
@@ -79,6 +81,7 @@ function compileCost(here: string, log: (line: string) => void): CompileCost {
 export async function freshProcessChecks(res: BenchResult, here: string, log: (line: string) => void, inProcess: InProcess, rounds = 5): Promise<void> {
   log("fresh process: plain W5 from the first step (warmup.ts) …");
   res.warmup = JSON.parse(freshNode([join(here, "warmup.ts"), "160"], false)) as Warmup;
+  res.warmup.scopedFresh = JSON.parse(freshNode([join(here, "warmup.ts"), "160", "1000000", "scoped"], false)) as Warmup["scopedFresh"];
   log(`  first 40 steps ${res.warmup.first40.toFixed(2)} ms, steps 41–160 ${res.warmup.later.toFixed(2)} ms (ratio ${res.warmup.ratio.toFixed(2)}); scoped ${res.warmup.scopedLater.toFixed(2)} ms`);
   res.compileCost = compileCost(here, log);
   log(`W3 and W4 of deltagrad wasm: this process against a fresh one, alternating, ${rounds} rounds …`);

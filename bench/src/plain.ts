@@ -163,7 +163,7 @@ export function plainMarkdown(res: BenchResult): string[] {
   }
   if (res.warmup) {
     const w = res.warmup;
-    lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy).`);
+    lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy)${w.scopedFresh ? `; the scoped loop alone in another fresh process: steps 1–40 ${ms(w.scopedFresh.first40)} ms, steps 41–${w.steps} ${ms(w.scopedFresh.later)} ms (ratio ${w.scopedFresh.ratio.toFixed(2)}: a fresh process's own first steps cost no more, so the plain loop's gap is its copies landing on fresh memory)` : ""}.`);
   }
   if (res.standalone && res.standalone.length > 0) {
     // Fresh processes of the same code differ among themselves (up to 1.6× on this VM, a process's
