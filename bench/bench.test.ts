@@ -96,4 +96,13 @@ describe("plainMarkdown", () => {
     expect(md).toContain("alone 4.00 · 6.40 (slowest ÷ fastest fresh process 1.60), round ratios 1.52 · 0.98 (median 1.25");
     expect(md).toContain("\"Here\" is a single process");
   });
+
+  // The never-yielding plain loop's first steps against the scoped loop's own from another fresh
+  // process: the floor any memory policy meets.
+  it("prints the scoped loop's fresh-process ratio beside the plain loop's warm-up", () => {
+    const warmup = { steps: 160, first40: 28.6, later: 3.78, ratio: 7.566, scopedLater: 1.64, plainOverScoped: 2.305, scopedFresh: { first40: 1.73, later: 1.66, ratio: 1.042 } };
+    const md = plainMarkdown({ rows: [], warmup } as unknown as BenchResult).join("\n");
+    expect(md).toContain("steps 1–40 28.6 ms, steps 41–160 3.78 ms (ratio 7.57)");
+    expect(md).toContain("the scoped loop alone in another fresh process: steps 1–40 1.73 ms, steps 41–160 1.66 ms (ratio 1.04");
+  });
 });
