@@ -340,11 +340,11 @@ export class Heap {
   private fromFreeBlocks(size: number): number {
     if (this.freeBytes === 0) return this.bump(size);
     let fit = 0;
-    for (const [s, ptrs] of this.bins) if (s > size && ptrs.length > 0 && (fit === 0 || s < fit)) fit = s;
+    for (const [s, ptrs] of this.bins) if (s >= size && ptrs.length > 0 && (fit === 0 || s < fit)) fit = s;
     if (fit > 0) {
       const at = this.bins.get(fit)!.pop()!;
       this.freeBytes -= fit;
-      this.addFree(at + size, fit - size);
+      if (fit > size) this.addFree(at + size, fit - size);
       return at;
     }
     this.counters.coalesces++;
