@@ -40,6 +40,12 @@ const SETUPS: Record<string, () => Setup> = {
     const model = new MLP([12, 24, 4], { activation: "sigmoid" });
     return { model, opt: new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true }), x: randn([16, 12]), y: randint(0, 4, [16]), loss: crossEntropy };
   },
+  // Plain SGD: no host state, so a replay reuses the last host capture until StepLR changes lr.
+  "MLP (tanh, plain SGD, StepLR every 7 steps)": () => {
+    const model = new MLP([12, 24, 4], { activation: "tanh" });
+    const opt = new SGD(model.parameters(), { lr: 0.2 });
+    return { model, opt, x: randn([16, 12]), y: randint(0, 4, [16]), loss: crossEntropy, sched: new StepLR(opt, { stepSize: 7, gamma: 0.5 }) };
+  },
   "LeNet-5": () => {
     const model = new LeNet5();
     return { model, opt: new Adam(model.parameters(), { lr: 1e-3 }), x: randn([4, 1, 32, 32]), y: randint(0, 10, [4]), loss: crossEntropy };
@@ -88,6 +94,40 @@ describe.each(BACKENDS)("compiled training steps on %s", (backend) => {
       expect(eager.losses[steps - 1]!).toBeLessThan(eager.losses[0]!);
     });
   }
+});
+
+test("a replay reuses the optimizer's last host capture while its hyperparameters and step counts are unchanged", () => {
+  setBackend("cpu");
+  manualSeed(4);
+  let updates = 0;
+  class CountingSGD extends SGD {
+    protected override update(...args: Parameters<SGD["update"]>): ReturnType<SGD["update"]> {
+      updates++;
+      return super.update(...args);
+    }
+  }
+  const model = new MLP([4, 8, 2]);
+  const opt = new CountingSGD(model.parameters(), { lr: 0.1 });
+  const x = randn([6, 4]);
+  const y = tensor([0, 1, 1, 0, 1, 0], { dtype: "int32" });
+  const step = compile(() => {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.call(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+  for (let i = 0; i < 3; i++) step();
+  const params = model.parameters().length;
+  const before = updates;
+  for (let i = 0; i < 5; i++) step();
+  expect(updates, "no host logic rerun while nothing it reads changed").toBe(before);
+  opt.paramGroups[0]!.lr = 0.05;
+  step();
+  expect(updates, "rerun once per parameter after lr changed").toBe(before + params);
+  step();
+  expect(updates).toBe(before + params);
+  expect(step.stats().traces).toBe(2);
 });
 
 test("a first step that creates the optimizer's state is traced but not planned; the second is", () => {

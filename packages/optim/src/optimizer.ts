@@ -213,6 +213,7 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
                 return this.update(p.detach(), grad, prev, hp);
               },
               (placeholder) => this.replayHost(p, gi, prev, snapshot, placeholder),
+              () => this.hostKey(p, gi, prev, snapshot),
             );
             out.push([p, param, state]);
           }
@@ -257,18 +258,38 @@ export abstract class Optimizer<H extends Hyperparameters = Hyperparameters, S e
   private replayHost(p: Tensor, gi: number, traced: S | undefined, snapshot: S | undefined, placeholder: (like: Tensor) => Tensor): (() => void) | null {
     const now = this.state.get(p);
     const group = this.paramGroups[gi];
-    if (group === undefined || !group.params.includes(p)) return null;
-    // A trace that created the state is never replayed (the next call traces with it); later ones need the same state object.
-    if (traced === undefined || now !== traced) return null;
-    // …holding the same tensors (a state entry replaced, e.g. an alias split, needs a new trace).
-    for (const [k, v] of Object.entries(snapshot ?? {})) if (v instanceof Tensor && (now as ParamState)[k] !== v) return null;
-    const hp = this.hyper(group);
+    if (!this.replayable(p, gi, traced, snapshot)) return null;
+    const hp = this.hyper(group!);
     this.validate(hp);
-    const ph = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v instanceof Tensor ? placeholder(v) : v])) as S;
+    const ph = Object.fromEntries(Object.entries(now!).map(([k, v]) => [k, v instanceof Tensor ? placeholder(v) : v])) as S;
     const { state } = this.update(placeholder(p), placeholder(p), ph, hp);
     return () => {
       for (const [k, v] of Object.entries(state)) if (!(v instanceof Tensor)) (now as ParamState)[k] = v;
     };
+  }
+
+  /** Whether the traced update still fits `p`: in its group, the same state object holding the same tensors. */
+  private replayable(p: Tensor, gi: number, traced: S | undefined, snapshot: S | undefined): boolean {
+    const now = this.state.get(p);
+    const group = this.paramGroups[gi];
+    if (group === undefined || !group.params.includes(p)) return false;
+    // A trace that created the state is never replayed (the next call traces with it); later ones need the same state object.
+    if (traced === undefined || now !== traced) return false;
+    // …holding the same tensors (a state entry replaced, e.g. an alias split, needs a new trace).
+    for (const [k, v] of Object.entries(snapshot ?? {})) if (v instanceof Tensor && (now as ParamState)[k] !== v) return false;
+    return true;
+  }
+
+  /**
+   * What replayHost's host numbers are a function of — the group's hyperparameters and the state's
+   * plain numbers (step counts) — as a string, or null when the update no longer fits (then
+   * replayHost runs and says so): compile() reuses the last capture while it is unchanged.
+   */
+  private hostKey(p: Tensor, gi: number, traced: S | undefined, snapshot: S | undefined): string | null {
+    if (!this.replayable(p, gi, traced, snapshot)) return null;
+    const numbers = Object.entries(this.state.get(p)!).filter(([, v]) => !(v instanceof Tensor));
+    // Numbers as String() writes them (JSON would write NaN and ±Infinity all as null), −0 kept apart.
+    return JSON.stringify([this.hyper(this.paramGroups[gi]!), numbers], (_, v: unknown) => (typeof v === "number" ? (Object.is(v, -0) ? "-0" : String(v)) : v));
   }
 
   /**

@@ -74,6 +74,14 @@ export interface GradEffect {
 export interface HostRegion {
   readonly recompute: HostRecompute;
   readonly scalars: number[];
+  /**
+   * What the region's host numbers are a function of (its hyperparameters and host state), or
+   * null when that cannot be said now: while it returns the same string, the last capture holds
+   * (see host.ts's captureHost).
+   */
+  readonly key: (() => string | null) | null;
+  /** The last capture and its key. */
+  last: { key: string; step: HostStep } | null;
 }
 
 export interface Recording {
@@ -246,10 +254,10 @@ export class Recorder {
     return n === undefined ? "an op" : n.op;
   }
 
-  /** Runs `body` as a host region: the scalars it makes are recomputed by `recompute` before each replay. */
-  hostRegion<T>(body: () => T, recompute: HostRecompute): T {
+  /** Runs `body` as a host region: the scalars it makes are recomputed by `recompute` before each replay (unless `key` says nothing changed). */
+  hostRegion<T>(body: () => T, recompute: HostRecompute, key: (() => string | null) | null = null): T {
     if (this.host !== null) return body();
-    this.hosts.push({ recompute, scalars: [] });
+    this.hosts.push({ recompute, scalars: [], key, last: null });
     this.host = this.hosts[this.hosts.length - 1]!;
     try {
       return body();
