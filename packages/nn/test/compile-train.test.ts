@@ -96,6 +96,22 @@ describe.each(BACKENDS)("compiled training steps on %s", (backend) => {
   }
 });
 
+/** A compiled training step of a small MLP (6 samples, 4 features, 2 classes) with the optimizer `make` builds. */
+function compiledMlpStep<O extends Optimizer>(make: (params: Tensor[]) => O) {
+  const model = new MLP([4, 8, 2]);
+  const opt = make(model.parameters());
+  const x = randn([6, 4]);
+  const y = tensor([0, 1, 1, 0, 1, 0], { dtype: "int32" });
+  const step = compile(() => {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.call(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+  return { model, opt, step };
+}
+
 test("a replay reuses the optimizer's last host capture while its hyperparameters and step counts are unchanged", () => {
   setBackend("cpu");
   manualSeed(4);
@@ -106,17 +122,7 @@ test("a replay reuses the optimizer's last host capture while its hyperparameter
       return super.update(...args);
     }
   }
-  const model = new MLP([4, 8, 2]);
-  const opt = new CountingSGD(model.parameters(), { lr: 0.1 });
-  const x = randn([6, 4]);
-  const y = tensor([0, 1, 1, 0, 1, 0], { dtype: "int32" });
-  const step = compile(() => {
-    opt.zeroGrad();
-    const loss = crossEntropy(model.call(x), y);
-    loss.backward();
-    opt.step();
-    return loss;
-  });
+  const { model, opt, step } = compiledMlpStep((params) => new CountingSGD(params, { lr: 0.1 }));
   for (let i = 0; i < 3; i++) step();
   const params = model.parameters().length;
   const before = updates;
@@ -133,17 +139,7 @@ test("a replay reuses the optimizer's last host capture while its hyperparameter
 test("a first step that creates the optimizer's state is traced but not planned; the second is", () => {
   setBackend("cpu");
   manualSeed(3);
-  const model = new MLP([4, 8, 2]);
-  const opt = new Adam(model.parameters(), { lr: 0.01 });
-  const x = randn([6, 4]);
-  const y = tensor([0, 1, 1, 0, 1, 0], { dtype: "int32" });
-  const step = compile(() => {
-    opt.zeroGrad();
-    const loss = crossEntropy(model.call(x), y);
-    loss.backward();
-    opt.step();
-    return loss;
-  });
+  const { step } = compiledMlpStep((params) => new Adam(params, { lr: 0.01 }));
   step();
   // Its plan could never replay (the next call finds the state made inside the trace), so none is made.
   expect(step.stats()).toMatchObject({ traces: 1, kernels: 0, cacheSize: 0 });
