@@ -294,10 +294,12 @@ function foldedProducts(steps: Step[], kept: readonly number[]): void {
     if (!single(steps[i], "matmul")) continue;
     const a = steps[i]!;
     const out = a.outIds[0]!;
-    const [r] = readers(out);
-    if (r === undefined || readers(out).length !== 1 || !single(r, "reshape") || kept.includes(out)) continue;
-    const [f] = readers(r.outIds[0]!);
-    if (f === undefined || readers(r.outIds[0]!).length !== 1 || !single(f, "fold") || kept.includes(r.outIds[0]!)) continue;
+    const rs = readers(out);
+    const r = rs[0];
+    if (rs.length !== 1 || !single(r, "reshape") || kept.includes(out)) continue;
+    const fs = readers(r.outIds[0]!);
+    const f = fs[0];
+    if (fs.length !== 1 || !single(f, "fold") || kept.includes(r.outIds[0]!)) continue;
     const [x, y] = a.nodes[0]!.operands as [Operand, Operand];
     const p = f.nodes[0]!.attrs as WindowParams & { outputShape: number[] };
     if (x.dtype !== "float32" || !foldsProduct(x.shape, y.shape, p.outputShape, p)) continue;
@@ -309,7 +311,7 @@ function foldedProducts(steps: Step[], kept: readonly number[]): void {
 }
 
 /** Whether `st` is one unfused node of primitive `name`. */
-const single = (st: Step | undefined, name: string) => st !== undefined && st.group === null && st.joint === null && st.names[0] === name;
+const single = (st: Step | undefined, name: string): st is Step => st !== undefined && st.group === null && st.joint === null && st.names[0] === name;
 
 /**
  * A max pooling's window choice and the gather of its input at that choice (maxPool2d's two
@@ -399,10 +401,7 @@ function runMatmulFold(st: Step, internal: readonly number[], b: Backend, slots:
   const r = b.name === "wasm" && x.dtype === "float32" ? matmulFold(slots[mm.inputIds[0]!]!, x.shape, slots[mm.inputIds[1]!]!, y.shape, p.outputShape, p) : null;
   if (r !== null) return store(f.out, r, b, slots, tokens, managed);
   for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
-  for (const id of internal) {
-    if (tokens[id]) b.release!(slots[id]!, tokens[id]);
-    slots[id] = null as unknown as BackendData;
-  }
+  releaseSlots(internal, b, slots, tokens);
 }
 
 /** A fused run: one generated kernel (or loop, for small tensors), or — an operand not where it expects it — its nodes one by one. */
@@ -424,7 +423,12 @@ function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[],
     return;
   }
   for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
-  for (const id of g.internal) {
+  releaseSlots(g.internal, b, slots, tokens);
+}
+
+/** The fallback's values between a joint or fused step's nodes (never made by its one kernel): released again. */
+function releaseSlots(ids: readonly number[], b: Backend, slots: BackendData[], tokens: unknown[]): void {
+  for (const id of ids) {
     if (tokens[id]) b.release!(slots[id]!, tokens[id]);
     slots[id] = null as unknown as BackendData;
   }

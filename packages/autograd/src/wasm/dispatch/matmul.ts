@@ -241,11 +241,17 @@ function dotPath(A: Operand, B: Operand, m: number, n: number, k: number): boole
  * @example `foldsProduct([150, 16], [16, 6400], [64, 6, 14, 14], p) // true for LeNet's C3`
  */
 export function foldsProduct(xs: Shape, ys: Shape, outShape: Shape, p: WindowParams): boolean {
-  if (p.batchInColumns !== true || xs.length < 2 || ys.length < 2 || outShape.length !== 4) return false;
+  return foldGeometry(xs, ys, outShape, p) !== null;
+}
+
+/** The product's and the fold's sizes where {@link foldsProduct} holds; null elsewhere. */
+function foldGeometry(xs: Shape, ys: Shape, outShape: Shape, p: WindowParams) {
+  if (p.batchInColumns !== true || xs.length < 2 || ys.length < 2 || outShape.length !== 4) return null;
   const [N, ch, h, w] = outShape as [number, number, number, number];
   const [oh, ow] = windowOutSize(h, w, p);
   const [m, k, n] = [xs[xs.length - 2]!, xs[xs.length - 1]!, ys[ys.length - 1]!];
-  return N > 0 && k > 0 && oh * ow > 0 && sizeOf(xs) === m * k && sizeOf(ys) === k * n && m === ch * p.kernel[0] * p.kernel[1] && n === N * oh * ow && m * oh * ow * 4 <= FOLD_BLOCK_BYTES && large("float32", m * n);
+  const ok = N > 0 && k > 0 && oh * ow > 0 && sizeOf(xs) === m * k && sizeOf(ys) === k * n && m === ch * p.kernel[0] * p.kernel[1] && n === N * oh * ow && m * oh * ow * 4 <= FOLD_BLOCK_BYTES && large("float32", m * n);
+  return ok ? { N, ch, h, w, oh, ow, m, k, n } : null;
 }
 
 /** The product block each task of {@link matmulFold} keeps in its scratch, at most (bytes). */
@@ -266,11 +272,10 @@ const FOLD_BLOCK_BYTES = 256 * 1024;
  */
 export function matmulFold(x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, p: WindowParams): Data | null {
   const cols = (d: BackendData) => d instanceof ColumnsView || (d instanceof TransposedView && d.base instanceof ColumnsView);
-  if (!foldsProduct(xs, ys, outShape, p) || cols(x) || cols(y)) return null;
-  const [N, ch, h, w] = outShape as [number, number, number, number];
-  const [oh, ow] = windowOutSize(h, w, p);
+  const g = foldGeometry(xs, ys, outShape, p);
+  if (g === null || cols(x) || cols(y)) return null;
+  const { N, ch, h, w, oh, ow, m, k, n } = g;
   const [L, taps] = [oh * ow, p.kernel[0] * p.kernel[1]];
-  const [m, k, n] = [xs[xs.length - 2]!, xs[xs.length - 1]!, ys[ys.length - 1]!];
   const perImage = m * L * 4;
   const c = new Call();
   const A = operand(c, x, m * k);
