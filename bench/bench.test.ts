@@ -105,4 +105,13 @@ describe("plainMarkdown", () => {
     expect(md).toContain("steps 1–40 28.6 ms, steps 41–160 3.78 ms (ratio 7.57)");
     expect(md).toContain("the scoped loop alone in another fresh process: steps 1–40 1.73 ms, steps 41–160 1.66 ms (ratio 1.04");
   });
+
+  // The pairs each alone in a fresh process: the user's one loop, which the interleaved section
+  // above (other loops' garbage driving the collector) can flatter.
+  it("prints each plain/scoped pair's figures alone in a fresh process", () => {
+    const alone = [{ case: "W5 exp(x)·x + 1, n=1,000,000", plain: 1.61, scoped: 1.36, ratio: 1.184 }];
+    const md = plainMarkdown({ rows: [], warmup: { steps: 160, first40: 1, later: 1, ratio: 1, scopedLater: 1, plainOverScoped: 1, alone } } as unknown as BenchResult).join("\n");
+    expect(md).toContain("each the only loop of a fresh process");
+    expect(md).toContain("W5 exp(x)·x + 1, n=1,000,000: plain 1.61 ms, scoped 1.36 ms (1.18)");
+  });
 });

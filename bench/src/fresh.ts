@@ -20,6 +20,8 @@ export interface Warmup {
   plainOverScoped: number;
   /** The scoped loop alone in another fresh process, from its first step: the floor. */
   scopedFresh?: { first40: number; later: number; ratio: number };
+  /** The plain section's pairs, each the only loop of a fresh process (after its first turn): median ms per step. */
+  alone?: { case: string; plain: number; scoped: number; ratio: number }[];
 }
 
 /** Runs `args` in a fresh node with the bench's flags (`gc` only where asked); returns its last stdout line. */
@@ -71,7 +73,8 @@ function compileCost(here: string, log: (line: string) => void): CompileCost {
 
 /**
  * The checks that need a fresh process (full run only): plain W5's first 40 steps against the
- * later ones (warmup.ts, no gc, never yielding), W2's first steps eager and compiled, and W3/W4 of
+ * later ones (warmup.ts, no gc, never yielding), the plain section's pairs each alone in a
+ * process, W2's first steps eager and compiled, and W3/W4 of
  * deltagrad wasm alone in a fresh process against the same workloads in this process, after every
  * other workload ran. The two alternate round by round — this process, then a fresh one — and each
  * round gives a ratio: this 2-core VM's speed drifts by up to 2× over minutes, which a comparison
@@ -83,6 +86,9 @@ export async function freshProcessChecks(res: BenchResult, here: string, log: (l
   res.warmup = JSON.parse(freshNode([join(here, "warmup.ts"), "160"], false)) as Warmup;
   res.warmup.scopedFresh = JSON.parse(freshNode([join(here, "warmup.ts"), "160", "1000000", "scoped"], false)) as Warmup["scopedFresh"];
   log(`  first 40 steps ${res.warmup.first40.toFixed(2)} ms, steps 41–160 ${res.warmup.later.toFixed(2)} ms (ratio ${res.warmup.ratio.toFixed(2)}); scoped ${res.warmup.scopedLater.toFixed(2)} ms`);
+  log("fresh process: the plain section's pairs, each alone (warmup.ts alone) …");
+  res.warmup.alone = JSON.parse(freshNode([join(here, "warmup.ts"), "0", "1000000", "alone"], false)) as Warmup["alone"];
+  for (const r of res.warmup.alone!) log(`  ${r.case}: plain ${r.plain.toFixed(2)} ms, scoped ${r.scoped.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}`);
   res.compileCost = compileCost(here, log);
   log(`W3 and W4 of deltagrad wasm: this process against a fresh one, alternating, ${rounds} rounds …`);
   const inThis = new Map<string, number[]>();

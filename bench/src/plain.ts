@@ -42,14 +42,14 @@ interface Pair {
   scoped: () => unknown;
 }
 
-const quantile = (xs: number[], q: number) => {
+export const quantile = (xs: number[], q: number) => {
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
 };
 const turn = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /** The pairs: W1 N=512 (product read, then dropped), W5 without and with the host read. */
-function pairs(quick: boolean): { list: Pair[]; dispose: () => void; n: number } {
+export function pairs(quick: boolean): { list: Pair[]; dispose: () => void; n: number } {
   const n = quick ? 100_000 : 1_000_000;
   const m = quick ? 128 : 512;
   const x = dg.tensor(uniform(n, 51, -1, 1));
@@ -73,6 +73,38 @@ function pairs(quick: boolean): { list: Pair[]; dispose: () => void; n: number }
   return { list, n, dispose: () => [x, a, b].forEach((t) => t.dispose()) };
 }
 
+/** A loop timed by {@link interleave}: `times` gets each repetition's ms per iteration. */
+export interface Timed {
+  key: string;
+  run: () => unknown;
+  times: number[];
+  iters: number;
+}
+
+/**
+ * Times `timed` in turn, `reps` rounds, the event loop turning before each repetition (never inside
+ * one), after a warm-up and a calibration to `minMs` a repetition. `before` runs first each time
+ * (TF.js's backend switch).
+ */
+export async function interleave(timed: Timed[], reps: number, minMs: number, before?: (t: Timed) => Promise<void> | undefined): Promise<void> {
+  for (const t of timed) {
+    await before?.(t);
+    for (let i = 0; i < 3; i++) t.run();
+    const s = performance.now();
+    t.run();
+    t.iters = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - s, 1e-3)));
+  }
+  for (let rep = 0; rep < reps; rep++) {
+    for (const t of timed) {
+      await before?.(t);
+      await turn();
+      const s = performance.now();
+      for (let i = 0; i < t.iters; i++) t.run();
+      t.times.push((performance.now() - s) / t.iters);
+    }
+  }
+}
+
 /** Runs the section; `log` gets one line per row. */
 export async function runPlain(quick: boolean, log: (line: string) => void): Promise<PlainResult> {
   const prevBackend = dg.getBackend().name;
@@ -88,7 +120,6 @@ export async function runPlain(quick: boolean, log: (line: string) => void): Pro
   const tf: Runner = elementwiseRunner("tfjs-wasm", n);
   // compile()'s W5 with the read, 2 threads (the main table's compiled column, here without the forced gc()).
   const comp: Runner = elementwiseRunner("deltagrad-compiled", n);
-  type Timed = { key: string; run: () => unknown; times: number[]; iters: number };
   const timed: Timed[] = [];
   for (const p of list) {
     timed.push({ key: `${p.name}|plain`, run: p.plain, times: [], iters: 1 });
@@ -97,23 +128,7 @@ export async function runPlain(quick: boolean, log: (line: string) => void): Pro
   timed.push({ key: "tfjs", run: () => tf.step(), times: [], iters: 1 });
   timed.push({ key: "compiled", run: () => comp.step(), times: [], iters: 1 });
   try {
-    // Warm-up and calibration: enough iterations per repetition to last minMs.
-    for (const t of timed) {
-      if (t.key === "tfjs") await activate("tfjs-wasm");
-      for (let i = 0; i < 3; i++) t.run();
-      const s = performance.now();
-      t.run();
-      t.iters = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - s, 1e-3)));
-    }
-    for (let rep = 0; rep < reps; rep++) {
-      for (const t of timed) {
-        if (t.key === "tfjs") await activate("tfjs-wasm");
-        await turn();
-        const s = performance.now();
-        for (let i = 0; i < t.iters; i++) t.run();
-        t.times.push((performance.now() - s) / t.iters);
-      }
-    }
+    await interleave(timed, reps, minMs, (t) => (t.key === "tfjs" ? activate("tfjs-wasm") : undefined));
   } finally {
     tf.dispose();
     comp.dispose();
@@ -164,6 +179,9 @@ export function plainMarkdown(res: BenchResult): string[] {
   if (res.warmup) {
     const w = res.warmup;
     lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy)${w.scopedFresh ? `; the scoped loop alone in another fresh process: steps 1–40 ${ms(w.scopedFresh.first40)} ms, steps 41–${w.steps} ${ms(w.scopedFresh.later)} ms (ratio ${w.scopedFresh.ratio.toFixed(2)}: a fresh process's own first steps cost no more, so the plain loop's gap is its copies landing on fresh memory)` : ""}.`);
+  }
+  if (res.warmup?.alone) {
+    lines.push("", `The same pairs, each the only loop of a fresh process (warmup.ts alone; after its first turn of the event loop, which still turns between repetitions): ${res.warmup.alone.map((r) => `${r.case}: plain ${ms(r.plain)} ms, scoped ${ms(r.scoped)} ms (${r.ratio.toFixed(2)})`).join("; ")}. Above, the other loops' garbage makes the collector run often; alone, it runs when this loop's own host arrays (reads, evicted copies) press it, and those land on fresh memory more often (this VM faults a fresh page in at ~10 µs).`);
   }
   if (res.standalone && res.standalone.length > 0) {
     // Fresh processes of the same code differ among themselves (up to 1.6× on this VM, a process's

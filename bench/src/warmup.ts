@@ -5,11 +5,15 @@
  * never yielding to the event loop. Prints one JSON line: the median of steps 1–40, of steps
  * 41–N, their ratio (the target is ≤ 1.25), then the same loop in `scoped` for reference, and the
  * wasm memory at the end. With `scoped` as a third argument, the scoped loop alone from the first
- * step (`… warmup.ts 160 1000000 scoped`): the same medians and ratio.
+ * step (`… warmup.ts 160 1000000 scoped`): the same medians and ratio. With `alone`, each of the
+ * plain section's pairs (plain.ts) by itself, after the first turn of the event loop: a user's one
+ * loop with nothing else running in the process (`… warmup.ts 0 1000000 alone`): one JSON row per
+ * pair.
  */
 import * as dg from "@deltagrad/autograd";
 import { median } from "./format.js";
 import { uniform } from "./frameworks.js";
+import { interleave, pairs, quantile, type Timed } from "./plain.js";
 
 const total = Number(process.argv[2] ?? 160);
 const n = Number(process.argv[3] ?? 1_000_000);
@@ -27,6 +31,26 @@ function time(step: () => unknown, count: number): number[] {
   return out;
 }
 
+if (process.argv[4] === "alone") {
+  // The plain section's pairs, each alone: in the bench process the other loops' garbage (host
+  // arrays of the reads, TF.js's) makes the collector run often, and a plain loop's dropped
+  // tensors are reclaimed sooner than in a process that runs that loop only.
+  await new Promise<void>((r) => setTimeout(r, 0));
+  const { list, dispose } = pairs(n < 1_000_000);
+  const rows = [];
+  for (const p of list) {
+    const timed: Timed[] = [
+      { key: "plain", run: p.plain, times: [], iters: 1 },
+      { key: "scoped", run: p.scoped, times: [], iters: 1 },
+    ];
+    await interleave(timed, 21, 80);
+    const [pl, sc] = [quantile(timed[0]!.times, 0.5), quantile(timed[1]!.times, 0.5)];
+    rows.push({ case: p.name, plain: pl, scoped: sc, ratio: pl / sc });
+  }
+  dispose();
+  console.log(JSON.stringify(rows));
+  process.exit(0);
+}
 if (process.argv[4] === "scoped") {
   // The same loop in `scoped` from the first step: the floor any memory policy meets, a fresh
   // process's own first touches of memory (its wasm memory, V8's heap, the JIT).
