@@ -66,6 +66,20 @@ describe("torchMarkdown", () => {
     expect(met).toContain("0.95× (paired rounds; the table's 2.00×) met");
   });
 
+  // W2's speed-up over eager: eager 2t timed in the same rounds as compiled, so the target reads
+  // neighbours in time too (the table's compiled W2 read 19.4 ms while its rounds read 15.5–18.0).
+  it("reads W2's speed-up over eager from the paired rounds where eager ran in them", () => {
+    const w2 = [{ workload: "W2", case: "MLP", value: { "deltagrad-wasm-2t": 24, "deltagrad-compiled": 20 } }];
+    const t2 = { version: "1.13", openblasPthread: true, threads: { "1": { W2: 40 }, "2": { W2: 30 } } };
+    const paired = [{ workload: "W2", deltagrad: [16, 17, 20], torch: [40, 40, 40], ratios: [0.4, 0.425, 0.5], ratio: 0.425, eager: [24, 22, 22], speedups: [1.5, 22 / 17, 1.1], speedup: 22 / 17 }];
+    const md = torchMarkdown({ rows: w2, torch: t2, torchPaired: paired }).join("\n");
+    expect(md).toContain("≥ 1.3× faster than eager: 1.29× (paired rounds; the table's 1.20×) not met");
+    expect(md).toContain("eager 2t in the same rounds 24.0 · 22.0 · 22.0, eager ÷ compiled 1.50 · 1.29 · 1.10 (median 1.29)");
+    const met = torchMarkdown({ rows: w2, torch: t2, torchPaired: [{ ...paired[0]!, speedup: 1.4 }] }).join("\n");
+    expect(met).toContain("1.40× (paired rounds; the table's 1.20×) met");
+    expect(torchMarkdown({ rows: w2, torch: t2 }).join("\n")).toContain("≥ 1.3× faster than eager: 1.20× not met");
+  });
+
   it("falls back to the table's ratio without paired rounds", () => {
     expect(torchMarkdown({ rows, torch }).join("\n")).toContain("W3 compiled ≤ 1.0× PyTorch 1t: 2.00× not met");
   });

@@ -339,7 +339,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   // PyTorch as a peer, as a subprocess of this same process (torch.ts), after the in-process columns.
   const torch = runs("deltagrad-compiled") ? runTorch({ quick: opts.quick, only: opts.only, log }) : null;
   const pairs = ["W2", "W3"].filter((w) => !opts.only || opts.only.includes(w));
-  const torchPaired = torch && !opts.quick && pairs.length ? await pairedTorch(pairs, (w) => timeAgain(w, "deltagrad-compiled"), log) : null;
+  const torchPaired = torch && !opts.quick && pairs.length ? await pairedTorch(pairs, (w, eager) => timeAgain(w, eager ? "deltagrad-wasm-2t" : "deltagrad-compiled"), log, 5, ["W2"]) : null;
   const cpu = cpus();
   return {
     date: new Date().toISOString(),
