@@ -78,6 +78,9 @@ describe("torchMarkdown", () => {
     const met = torchMarkdown({ rows: w2, torch: t2, torchPaired: [{ ...paired[0]!, speedup: 1.4 }] }).join("\n");
     expect(met).toContain("1.40× (paired rounds; the table's 1.20×) met");
     expect(torchMarkdown({ rows: w2, torch: t2 }).join("\n")).toContain("≥ 1.3× faster than eager: 1.20× not met");
+    // A median just under the bound prints four decimals, never a "1.30× … not met".
+    const under = torchMarkdown({ rows: w2, torch: t2, torchPaired: [{ ...paired[0]!, speedup: 1.2996 }] }).join("\n");
+    expect(under).toContain("1.2996× (paired rounds; the table's 1.20×) not met");
   });
 
   it("falls back to the table's ratio without paired rounds", () => {
