@@ -83,6 +83,16 @@ describe("torchMarkdown", () => {
     expect(under).toContain("1.2996× (paired rounds; the table's 1.20×) not met");
   });
 
+  // W5's target beside the same runners in a process of their own, with the usual allocator and
+  // with glibc keeping freed memory: how much of the figure is host pages (fresh.ts's w5Host).
+  it("shows W5 alone under both allocator settings beside the table's ratio", () => {
+    const w5 = [{ workload: "W5", case: "exp", value: { "deltagrad-wasm-2t": 6, "deltagrad-compiled": 4, "tfjs-wasm": 12 } }];
+    const t5 = { version: "1.13", openblasPthread: true, threads: { "1": { W5: 3 }, "2": { W5: 3 } } };
+    const w5Host = { usual: { compiled: 11.4, tfjs: 18.1 }, noTrim: { compiled: 1.71, tfjs: 7.61 } };
+    const md = torchMarkdown({ rows: w5, torch: t5, w5Host }).join("\n");
+    expect(md).toContain("≥ 4× TF.js wasm: 3.00× not met; in a process running W5 alone 1.59× not met (compiled 11.4 ms, TF.js 18.1), and with glibc not trimming its heap (a diagnostic) 4.45× (1.71 and 7.61)");
+  });
+
   it("falls back to the table's ratio without paired rounds", () => {
     expect(torchMarkdown({ rows, torch }).join("\n")).toContain("W3 compiled ≤ 1.0× PyTorch 1t: 2.00× not met");
   });

@@ -25,10 +25,23 @@ export interface Warmup {
 }
 
 /** Runs `args` in a fresh node with the bench's flags (`gc` only where asked); returns its last stdout line. */
-function freshNode(args: string[], exposeGc: boolean): string {
+function freshNode(args: string[], exposeGc: boolean, env: Record<string, string> = {}): string {
   const flags = [...(exposeGc ? ["--expose-gc"] : []), "--conditions=source", "--import", "tsx"];
-  const out = execFileSync(process.execPath, [...flags, ...args], { encoding: "utf8", timeout: 900_000, stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync(process.execPath, [...flags, ...args], { encoding: "utf8", timeout: 900_000, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
   return out.trim().split("\n").pop()!;
+}
+
+/**
+ * glibc's malloc told to keep freed memory (a diagnostic run of w5-host.ts, not a setting the
+ * library makes): arrays of 4 MB come from its heap and are reused instead of the heap's top being
+ * given back to the kernel after each collection and faulted in again.
+ */
+const NO_TRIM = { MALLOC_MMAP_THRESHOLD_: "67108864", MALLOC_TRIM_THRESHOLD_: "1073741824" };
+
+/** What w5-host.ts prints, run with the usual allocator and with {@link NO_TRIM}: ms per step. */
+export interface W5Host {
+  usual: { compiled: number; tfjs: number };
+  noTrim: { compiled: number; tfjs: number };
 }
 
 /** What compile-cost.ts prints: the first three steps from a fresh process (cold) and of a second model in it (warm). */
@@ -74,7 +87,7 @@ function compileCost(here: string, log: (line: string) => void): CompileCost {
 /**
  * The checks that need a fresh process (full run only): plain W5's first 40 steps against the
  * later ones (warmup.ts, no gc, never yielding), the plain section's pairs each alone in a
- * process, W2's first steps eager and compiled, and W3/W4 of
+ * process, W5 with the read alone under two allocator settings (w5-host.ts), W2's first steps eager and compiled, and W3/W4 of
  * deltagrad wasm alone in a fresh process against the same workloads in this process, after every
  * other workload ran. The two alternate round by round — this process, then a fresh one — and each
  * round gives a ratio: this 2-core VM's speed drifts by up to 2× over minutes, which a comparison
@@ -89,6 +102,10 @@ export async function freshProcessChecks(res: BenchResult, here: string, log: (l
   log("fresh process: the plain section's pairs, each alone (warmup.ts alone) …");
   res.warmup.alone = JSON.parse(freshNode([join(here, "warmup.ts"), "0", "1000000", "alone"], false)) as Warmup["alone"];
   for (const r of res.warmup.alone!) log(`  ${r.case}: plain ${r.plain.toFixed(2)} ms, scoped ${r.scoped.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}`);
+  log("fresh process: W5 with the read alone, the usual allocator and glibc not trimming (w5-host.ts) …");
+  const w5 = (env: Record<string, string>) => JSON.parse(freshNode([join(here, "w5-host.ts")], true, env)) as W5Host["usual"];
+  res.w5Host = { usual: w5({}), noTrim: w5(NO_TRIM) };
+  log(`  compiled ${res.w5Host.usual.compiled.toFixed(2)} ms, TF.js wasm ${res.w5Host.usual.tfjs.toFixed(2)}; not trimming ${res.w5Host.noTrim.compiled.toFixed(2)} and ${res.w5Host.noTrim.tfjs.toFixed(2)}`);
   res.compileCost = compileCost(here, log);
   log(`W3 and W4 of deltagrad wasm: this process against a fresh one, alternating, ${rounds} rounds …`);
   const inThis = new Map<string, number[]>();

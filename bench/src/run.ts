@@ -6,8 +6,9 @@
  * so a burst of load on the machine hits every framework alike and the ratios stay fair.
  *
  * Then plain code against scoped code (plain.ts: no forced gc), and — full run only — a fresh
- * process's first steps of plain code (warmup.ts) and W3/W4 of deltagrad wasm run alone in a
- * fresh process, against their times in the full run.
+ * process's first steps of plain code and the plain pairs each alone (warmup.ts), W5 with the read
+ * alone with the usual allocator and with glibc not trimming (w5-host.ts), and W3/W4 of deltagrad
+ * wasm run alone in a fresh process, against their times in the full run.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, arch, totalmem } from "node:os";
@@ -17,7 +18,7 @@ import * as dg from "@deltagrad/autograd";
 import { activate, DELTAGRAD, FRAMEWORKS, PEERS, initPeers, Unsupported, type DeltagradId, type FrameworkId, type PeerId, type Runner } from "./frameworks.js";
 import { elementwiseRunner, lenetRunner, matmulRunner, mlpRunner, scalarGraphRunner } from "./workloads.js";
 import { fmt, median, table } from "./format.js";
-import { freshProcessChecks, type CompileCost, type Warmup } from "./fresh.js";
+import { freshProcessChecks, type CompileCost, type W5Host, type Warmup } from "./fresh.js";
 import { plainMarkdown, runPlain, type PlainResult } from "./plain.js";
 import { pairedTorch, runTorch, torchMarkdown, type TorchPaired, type TorchResult } from "./torch.js";
 
@@ -76,6 +77,8 @@ export interface BenchResult {
   plain?: PlainResult;
   /** A fresh process's first plain steps against its later ones (warmup.ts; full run only). */
   warmup?: Warmup;
+  /** W5 with the read in a process running it alone, the usual allocator and glibc not trimming (w5-host.ts; full run only). */
+  w5Host?: W5Host;
   /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
   torch?: TorchResult;
   /** compiled ÷ PyTorch 1t of W2/W3 in alternating rounds (torch.ts's pairedTorch), when both ran (not --quick). */
@@ -166,7 +169,7 @@ function relErr(a: number[], b: number[], rtol: number, atol: number): { err: nu
 }
 
 /** Warm-up (JIT, caches, TF.js kernel setup) and calibration: returns the steps per repetition. */
-function warmUp(r: Runner, warmUpMs: number, minMs: number): number {
+export function warmUp(r: Runner, warmUpMs: number, minMs: number): number {
   // At least two steps and warmUpMs, so the JIT has optimized the hot loops before timing.
   const w0 = performance.now();
   for (let i = 0; i < 2 || performance.now() - w0 < warmUpMs; i++) r.step();
@@ -177,7 +180,7 @@ function warmUp(r: Runner, warmUpMs: number, minMs: number): number {
 }
 
 /** One timed repetition of k steps: ms per step. */
-function timedRep(r: Runner, k: number): number {
+export function timedRep(r: Runner, k: number): number {
   // The previous repetition's garbage (another framework's, mostly) is collected outside the
   // timed region, and one untimed step follows: the first step after a forced full collection
   // runs slower than the next ones (W3 of deltagrad wasm: 22–117 ms against 18–60 for the
