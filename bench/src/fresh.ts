@@ -40,8 +40,9 @@ const NO_TRIM = { MALLOC_MMAP_THRESHOLD_: "67108864", MALLOC_TRIM_THRESHOLD_: "1
 
 /** What w5-host.ts prints, run with the usual allocator and with {@link NO_TRIM}: ms per step. */
 export interface W5Host {
-  usual: { compiled: number; tfjs: number };
-  noTrim: { compiled: number; tfjs: number };
+  /** `compiledInto`: the compiled step reading into one reused array (`dataSync(out)`). */
+  usual: { compiled: number; tfjs: number; compiledInto?: number };
+  noTrim: { compiled: number; tfjs: number; compiledInto?: number };
 }
 
 /** What compile-cost.ts prints: the first three steps from a fresh process (cold) and of a second model in it (warm). */

@@ -4,9 +4,11 @@
  * the main table times them (warm-up, calibration, a forced `gc()` before each of 7 repetitions,
  * median). Prints one JSON line. fresh.ts runs it twice: with the process's usual allocator, and
  * with glibc told not to give freed memory back to the kernel — a diagnostic of how much of each
- * figure is its `dataSync()` result landing on fresh pages (on this VM ~10 µs a page).
+ * figure is its `dataSync()` result landing on fresh pages (on this VM ~10 µs a page). Also the
+ * compiled step reading into one array it reuses (`dataSync(out)`), which allocates nothing.
  */
-import { activate, type Runner } from "./frameworks.js";
+import * as dg from "@deltagrad/autograd";
+import { activate, uniform, type Runner } from "./frameworks.js";
 import { median } from "./format.js";
 import { timedRep, warmUp } from "./run.js";
 import { elementwiseRunner } from "./workloads.js";
@@ -20,5 +22,22 @@ for (const fw of ["deltagrad-compiled", "tfjs-wasm"] as const) {
   out[fw] = median(Array.from({ length: 7 }, () => timedRep(r, k)));
   r.dispose();
 }
-console.log(JSON.stringify({ compiled: out["deltagrad-compiled"], tfjs: out["tfjs-wasm"] }));
+// The same compiled step, its result read into one array reused every step.
+await activate("deltagrad-compiled");
+const x = dg.tensor(uniform(n, 51, -1, 1));
+const f = dg.compile((x: dg.Tensor) => x.exp().mul(x).add(1));
+const buf = new Float32Array(n);
+const into: Runner = {
+  step: () => {
+    const y = f(x);
+    y.dataSync(buf);
+    y.dispose();
+    return buf[0]!;
+  },
+  check: () => [],
+  dispose: () => x.dispose(),
+};
+const k = warmUp(into, 300, 250);
+const compiledInto = median(Array.from({ length: 7 }, () => timedRep(into, k)));
+console.log(JSON.stringify({ compiled: out["deltagrad-compiled"], tfjs: out["tfjs-wasm"], compiledInto }));
 process.exit(0);

@@ -10,7 +10,7 @@ import { TENSOR_BRAND } from "./is-tensor.js";
 import type { AxisOptions, ClampOptions, ReduceOptions, TriangleOptions, VarianceOptions, WindowOptions } from "./ops/index.js";
 import { track, type Scope } from "./lifetime.js";
 import { backwardImpl, freeNode, type BackwardOptions } from "./engine.js";
-import { checkGrad, disposedError } from "./tensor-checks.js";
+import { checkGrad, checkOut, disposedError } from "./tensor-checks.js";
 
 /** Anything the binary ops accept where a tensor is due. */
 export type TensorLike = Tensor | number;
@@ -329,11 +329,28 @@ export class Tensor {
 
   // ----- reads -----
 
-  /** The values as a flat TypedArray copy (synchronous backends). @example `tensor([1, 2]).dataSync() // Float32Array [1, 2]` */
-  dataSync(): TypedArray {
+  /**
+   * The values as a flat TypedArray copy (synchronous backends); given `out` — an array of the
+   * tensor's dtype (Float32Array for float32, Float64Array, Int32Array, Uint8Array for bool) and
+   * exactly its size — the values are written into it and `out` is returned, so a loop that
+   * reads a large tensor every step allocates nothing (each new array is fresh memory the
+   * allocator may have to fault in: docs/memory.md).
+   *
+   * @example
+   * ```ts
+   * tensor([1, 2]).dataSync(); // Float32Array [1, 2]
+   * const buf = new Float32Array(2);
+   * tensor([3, 4]).dataSync(buf); // buf, now [3, 4]
+   * ```
+   */
+  dataSync(out?: TypedArray): TypedArray {
+    if (out !== undefined) checkOut(this, out, "dataSync");
     this.assertSync("dataSync");
     if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "dataSync");
-    return this.backend.readSync(this.handle, this.dtype, this.size).slice();
+    const values = this.backend.readSync(this.handle, this.dtype, this.size);
+    if (out === undefined) return values.slice();
+    out.set(values);
+    return out;
   }
 
   /** The values as nested arrays (synchronous backends). @example `tensor([[1, 2]]).arraySync() // [[1, 2]]` */
@@ -352,10 +369,14 @@ export class Tensor {
     return this.backend.readSync(d, this.dtype, 1)[0]!; // one number: no copy of the storage
   }
 
-  /** Async {@link Tensor.dataSync}; works on every backend. @example `await x.data()` */
-  async data(): Promise<TypedArray> {
+  /** Async {@link Tensor.dataSync} (also with `out`); works on every backend. @example `await x.data()` */
+  async data(out?: TypedArray): Promise<TypedArray> {
+    if (out !== undefined) checkOut(this, out, "data");
     if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "data");
-    return (await this.backend.read(this.handle, this.dtype, this.size)).slice();
+    const values = await this.backend.read(this.handle, this.dtype, this.size);
+    if (out === undefined) return values.slice();
+    out.set(values);
+    return out;
   }
 
   /** Async {@link Tensor.arraySync}. @example `await x.array()` */

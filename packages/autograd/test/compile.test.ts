@@ -78,6 +78,12 @@ describe.each(BACKENDS)("compile on %s", (backend) => {
       expect(() => f(T([1, 2]))).toThrow(DeltagradError);
       expect(() => f(T([1, 2]))).toThrow(new RegExp(`${read}\\(\\) reads the result of \\w+ .*Return the tensor`));
     }
+    // A read into a caller's array is a host read too.
+    const into = compile((x: Tensor) => {
+      const s = x.sum();
+      return s.dataSync(s.dtype === "float64" ? new Float64Array(1) : new Float32Array(1))[0]! > 0 ? x : x.neg();
+    });
+    expect(() => into(T([1, 2]))).toThrow(/dataSync\(\) reads the result of \w+ .*Return the tensor/);
     // Hooks are gone after a failed trace: eager reads work.
     expect(T([1, 2]).sum().itemSync()).toBe(3);
     // A parameter's value changes between calls: reading it throws too.

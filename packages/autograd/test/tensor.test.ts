@@ -1,6 +1,8 @@
 import { describe, expect, test } from "vitest";
 import * as dg from "@deltagrad/autograd";
+import fc from "fast-check";
 import { DeltagradError, manualSeed, rand, randint, randn, tensor } from "@deltagrad/autograd";
+import { shapeArb } from "./helpers.js";
 
 describe("constructors", () => {
   test("tensor from numbers, nested arrays, booleans and typed arrays", () => {
@@ -87,6 +89,49 @@ describe("reads", () => {
     expect(await tensor(5).item()).toBe(5);
     expect(tensor([[7]]).itemSync()).toBe(7);
     expect(() => x.itemSync()).toThrow("itemSync: only one-element tensors have an item, got shape [2,2]");
+  });
+
+  // dataSync(out) / data(out): a caller's array of the tensor's dtype and size, filled and
+  // returned — a loop reading a large tensor every step then allocates nothing.
+  test("reads into a caller's array: every dtype, random shapes, the same array reused", async () => {
+    const arrays = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array } as const;
+    fc.assert(
+      fc.property(shapeArb, fc.constantFrom("float32", "float64", "int32", "bool" as const), fc.integer(), (shape, dtype, seed) => {
+        manualSeed(seed);
+        const x = dtype === "bool" ? rand(shape).greater(0.5) : dtype === "int32" ? randint(-9, 9, shape) : randn(shape, { dtype });
+        const out = new arrays[dtype](x.size);
+        expect(x.dataSync(out)).toBe(out);
+        expect(Array.from(out)).toEqual(Array.from(x.dataSync()));
+        // Reused: the next tensor's values replace the last ones entirely.
+        const y = dtype === "bool" ? rand(shape).less(0.3) : x.neg();
+        y.dataSync(out);
+        expect(Array.from(out)).toEqual(Array.from(y.dataSync()));
+      }),
+      { numRuns: 40 },
+    );
+    const z = dg.zeros([0, 3]);
+    expect(z.dataSync(new Float32Array(0)).length).toBe(0);
+    // Large enough for wasm memory (8 KB), and a lazy view of it (a transpose the wasm backend
+    // reads in place).
+    const x = randn([40, 50]);
+    const buf = new Float32Array(2000);
+    expect(await x.data(buf)).toBe(buf);
+    expect(Array.from(buf)).toEqual(Array.from(x.dataSync()));
+    expect(Array.from(x.transpose().dataSync(buf))).toEqual(Array.from(x.transpose().dataSync()));
+  });
+
+  test("a read into the wrong array names the op, the array and the tensor, and writes nothing", async () => {
+    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const wrongLength = new Float32Array(5).fill(7);
+    expect(() => x.dataSync(wrongLength)).toThrow(DeltagradError);
+    expect(() => x.dataSync(wrongLength)).toThrow("dataSync: out must be a Float32Array of 6 elements (the tensor's [2,3] float32), got Float32Array of 5");
+    expect(Array.from(wrongLength)).toEqual([7, 7, 7, 7, 7]);
+    expect(() => x.dataSync(new Float64Array(6))).toThrow("dataSync: out must be a Float32Array of 6 elements (the tensor's [2,3] float32), got Float64Array of 6");
+    expect(() => x.dataSync([1, 2, 3, 4, 5, 6] as never)).toThrow("dataSync: out must be a Float32Array of 6 elements (the tensor's [2,3] float32), got Array");
+    expect(() => tensor([1, 2], { dtype: "int32" }).dataSync(new Float32Array(2))).toThrow("dataSync: out must be a Int32Array of 2 elements");
+    expect(() => tensor([true]).dataSync(new Int32Array(1))).toThrow("dataSync: out must be a Uint8Array of 1 elements (the tensor's [1] bool), got Int32Array of 1");
+    await expect(x.data(new Float32Array(2))).rejects.toThrow("data: out must be a Float32Array of 6 elements");
+    expect(() => x.dataSync(null as never)).toThrow("dataSync: out must be a Float32Array of 6 elements (the tensor's [2,3] float32), got null");
   });
 
   test("toString prints like PyTorch, summarizing large tensors", () => {
