@@ -106,7 +106,8 @@ export async function freshProcessChecks(res: BenchResult, here: string, log: (l
   log("fresh process: W5 with the read alone, the usual allocator and glibc not trimming (w5-host.ts) …");
   const w5 = (env: Record<string, string>) => JSON.parse(freshNode([join(here, "w5-host.ts")], true, env)) as W5Host["usual"];
   res.w5Host = { usual: w5({}), noTrim: w5(NO_TRIM) };
-  log(`  compiled ${res.w5Host.usual.compiled.toFixed(2)} ms, TF.js wasm ${res.w5Host.usual.tfjs.toFixed(2)}; not trimming ${res.w5Host.noTrim.compiled.toFixed(2)} and ${res.w5Host.noTrim.tfjs.toFixed(2)}`);
+  const { usual, noTrim } = res.w5Host;
+  log(`  compiled ${usual.compiled.toFixed(2)} ms, TF.js wasm ${usual.tfjs.toFixed(2)}, compiled into one reused array ${usual.compiledInto?.toFixed(2)}; not trimming ${noTrim.compiled.toFixed(2)} and ${noTrim.tfjs.toFixed(2)}`);
   res.compileCost = compileCost(here, log);
   log(`W3 and W4 of deltagrad wasm: this process against a fresh one, alternating, ${rounds} rounds …`);
   const inThis = new Map<string, number[]>();
