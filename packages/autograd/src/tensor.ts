@@ -343,6 +343,8 @@ export class Tensor {
    * tensor([3, 4]).dataSync(buf); // buf, now [3, 4]
    * ```
    */
+  dataSync(): TypedArray;
+  dataSync<T extends TypedArray>(out: T): T;
   dataSync(out?: TypedArray): TypedArray {
     if (out !== undefined) checkOut(this, out, "dataSync");
     this.assertSync("dataSync");
@@ -370,6 +372,8 @@ export class Tensor {
   }
 
   /** Async {@link Tensor.dataSync} (also with `out`); works on every backend. @example `await x.data()` */
+  data(): Promise<TypedArray>;
+  data<T extends TypedArray>(out: T): Promise<T>;
   async data(out?: TypedArray): Promise<TypedArray> {
     if (out !== undefined) checkOut(this, out, "data");
     if (compileHooks.hostRead !== null) compileHooks.hostRead(this, "data");

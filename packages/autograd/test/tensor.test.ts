@@ -115,7 +115,8 @@ describe("reads", () => {
     // reads in place).
     const x = randn([40, 50]);
     const buf = new Float32Array(2000);
-    expect(await x.data(buf)).toBe(buf);
+    const typed: Float32Array = await x.data(buf); // the caller's own array type comes back
+    expect(typed).toBe(buf);
     expect(Array.from(buf)).toEqual(Array.from(x.dataSync()));
     expect(Array.from(x.transpose().dataSync(buf))).toEqual(Array.from(x.transpose().dataSync()));
   });
