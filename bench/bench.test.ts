@@ -136,9 +136,23 @@ describe("plainMarkdown", () => {
   // The pairs each alone in a fresh process: the user's one loop, which the interleaved section
   // above (other loops' garbage driving the collector) can flatter.
   it("prints each plain/scoped pair's figures alone in a fresh process", () => {
-    const alone = [{ case: "W5 exp(x)·x + 1, n=1,000,000", plain: 1.61, scoped: 1.36, ratio: 1.184 }];
+    const alone = [
+      { case: "W1 matmul N=512, read", plain: 8.25, scoped: 5.88, ratio: 1.403, memoryMB: 177.1, swept: 0, later: { plain: 8.07, scoped: 8.44, ratio: 0.957 } },
+      { case: "W5 exp(x)·x + 1, n=1,000,000", plain: 1.61, scoped: 1.36, ratio: 1.184 },
+    ];
     const md = plainMarkdown({ rows: [], warmup: { steps: 160, first40: 1, later: 1, ratio: 1, scopedLater: 1, plainOverScoped: 1, alone } } as unknown as BenchResult).join("\n");
     expect(md).toContain("each the only loop of a fresh process");
-    expect(md).toContain("W5 exp(x)·x + 1, n=1,000,000: plain 1.61 ms, scoped 1.36 ms (1.18)");
+    expect(md).toContain("repetitions of at least 20 steps");
+    // The steady state beside the first repetitions: W1's gap is its fill of wasm memory.
+    expect(md).toContain("W1 matmul N=512, read: plain 8.25 ms, scoped 5.88 ms (1.40), then 8.07 and 8.44 (0.96) over the last 21 of 42 more (wasm memory 177 MB after the first 21, 0 blocks reclaimed or evicted by then)");
+    // A row from an older run (no later figures) prints as before.
+    expect(md).toContain("W5 exp(x)·x + 1, n=1,000,000: plain 1.61 ms, scoped 1.36 ms (1.18).");
+  });
+
+  // A never-yielding loop's later steps as means too: the median passes over the steps that evict.
+  it("prints the never-yielding loop's means beside its medians", () => {
+    const warmup = { steps: 160, first40: 28.6, later: 3.78, ratio: 7.566, scopedLater: 1.64, plainOverScoped: 2.305, meanLater: 5.02, scopedMeanLater: 1.4 };
+    const md = plainMarkdown({ rows: [], warmup } as unknown as BenchResult).join("\n");
+    expect(md).toContain("means of steps 41–160 plain 5.02 ms, scoped 1.40 (3.59: a median of single steps passes over the steps that evict)");
   });
 });

@@ -18,10 +18,17 @@ export interface Warmup {
   ratio: number;
   scopedLater: number;
   plainOverScoped: number;
+  /** Means of the same later steps, plain and scoped (medians of single steps pass over the steps that evict). */
+  meanLater?: number;
+  scopedMeanLater?: number;
   /** The scoped loop alone in another fresh process, from its first step: the floor. */
   scopedFresh?: { first40: number; later: number; ratio: number };
-  /** The plain section's pairs, each the only loop of a fresh process (after its first turn): median ms per step. */
-  alone?: { case: string; plain: number; scoped: number; ratio: number }[];
+  /**
+   * The plain section's pairs, each the only loop of a fresh process (after its first turn): median
+   * ms per step over the first 21 repetitions, wasm memory (MB) and the blocks reclaimed or evicted
+   * by then, and `later`: the last 21 of 42 more repetitions.
+   */
+  alone?: { case: string; plain: number; scoped: number; ratio: number; memoryMB?: number; swept?: number; later?: { plain: number; scoped: number; ratio: number } }[];
 }
 
 /** Runs `args` in a fresh node with the bench's flags (`gc` only where asked); returns its last stdout line. */
@@ -102,7 +109,7 @@ export async function freshProcessChecks(res: BenchResult, here: string, log: (l
   log(`  first 40 steps ${res.warmup.first40.toFixed(2)} ms, steps 41–160 ${res.warmup.later.toFixed(2)} ms (ratio ${res.warmup.ratio.toFixed(2)}); scoped ${res.warmup.scopedLater.toFixed(2)} ms`);
   log("fresh process: the plain section's pairs, each alone (warmup.ts alone) …");
   res.warmup.alone = JSON.parse(freshNode([join(here, "warmup.ts"), "0", "1000000", "alone"], false)) as Warmup["alone"];
-  for (const r of res.warmup.alone!) log(`  ${r.case}: plain ${r.plain.toFixed(2)} ms, scoped ${r.scoped.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}`);
+  for (const r of res.warmup.alone!) log(`  ${r.case}: plain ${r.plain.toFixed(2)} ms, scoped ${r.scoped.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}; later ${r.later!.plain.toFixed(2)} / ${r.later!.scoped.toFixed(2)} ms, ratio ${r.later!.ratio.toFixed(2)}`);
   log("fresh process: W5 with the read alone, the usual allocator and glibc not trimming (w5-host.ts) …");
   const w5 = (env: Record<string, string>) => JSON.parse(freshNode([join(here, "w5-host.ts")], true, env)) as W5Host["usual"];
   res.w5Host = { usual: w5({}), noTrim: w5(NO_TRIM) };

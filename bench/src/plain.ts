@@ -10,6 +10,7 @@ import * as dg from "@deltagrad/autograd";
 import { activate, uniform, type Runner } from "./frameworks.js";
 import { elementwiseRunner } from "./workloads.js";
 import { fmt, table } from "./format.js";
+import type { Warmup } from "./fresh.js";
 import type { BenchResult } from "./run.js";
 
 export interface PlainRow {
@@ -83,16 +84,16 @@ export interface Timed {
 
 /**
  * Times `timed` in turn, `reps` rounds, the event loop turning before each repetition (never inside
- * one), after a warm-up and a calibration to `minMs` a repetition. `before` runs first each time
- * (TF.js's backend switch).
+ * one), after a warm-up and a calibration to `minMs` a repetition, and at least `minIters` steps a
+ * repetition. `before` runs first each time (TF.js's backend switch).
  */
-export async function interleave(timed: Timed[], reps: number, minMs: number, before?: (t: Timed) => Promise<void> | undefined): Promise<void> {
+export async function interleave(timed: Timed[], reps: number, minMs: number, before?: (t: Timed) => Promise<void> | undefined, minIters = 1): Promise<void> {
   for (const t of timed) {
     await before?.(t);
     for (let i = 0; i < 3; i++) t.run();
     const s = performance.now();
     t.run();
-    t.iters = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - s, 1e-3)));
+    t.iters = Math.max(minIters, Math.ceil(minMs / Math.max(performance.now() - s, 1e-3)));
   }
   for (let rep = 0; rep < reps; rep++) {
     for (const t of timed) {
@@ -178,10 +179,12 @@ export function plainMarkdown(res: BenchResult): string[] {
   }
   if (res.warmup) {
     const w = res.warmup;
-    lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy)${w.scopedFresh ? `; the scoped loop alone in another fresh process: steps 1–40 ${ms(w.scopedFresh.first40)} ms, steps 41–${w.steps} ${ms(w.scopedFresh.later)} ms (ratio ${w.scopedFresh.ratio.toFixed(2)}: a fresh process's own first steps cost no more, so the plain loop's gap is its copies landing on fresh memory)` : ""}.`);
+    lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy)${w.meanLater !== undefined && w.scopedMeanLater !== undefined ? `; means of steps 41–${w.steps} plain ${ms(w.meanLater)} ms, scoped ${ms(w.scopedMeanLater)} (${(w.meanLater / w.scopedMeanLater).toFixed(2)}: a median of single steps passes over the steps that evict)` : ""}${w.scopedFresh ? `; the scoped loop alone in another fresh process: steps 1–40 ${ms(w.scopedFresh.first40)} ms, steps 41–${w.steps} ${ms(w.scopedFresh.later)} ms (ratio ${w.scopedFresh.ratio.toFixed(2)}: a fresh process's own first steps cost no more, so the plain loop's gap is its copies landing on fresh memory)` : ""}.`);
   }
   if (res.warmup?.alone) {
-    lines.push("", `The same pairs, each the only loop of a fresh process (warmup.ts alone; after its first turn of the event loop, which still turns between repetitions): ${res.warmup.alone.map((r) => `${r.case}: plain ${ms(r.plain)} ms, scoped ${ms(r.scoped)} ms (${r.ratio.toFixed(2)})`).join("; ")}. Above, the other loops' garbage makes the collector run often; alone, it runs when this loop's own host arrays (reads, evicted copies) press it, and those land on fresh memory more often (this VM faults a fresh page in at ~10 µs).`);
+    const later = (r: NonNullable<Warmup["alone"]>[number]) =>
+      r.later ? `, then ${ms(r.later.plain)} and ${ms(r.later.scoped)} (${r.later.ratio.toFixed(2)}) over the last 21 of 42 more (wasm memory ${Math.round(r.memoryMB!)} MB after the first 21, ${r.swept} blocks reclaimed or evicted by then)` : "";
+    lines.push("", `The same pairs, each the only loop of a fresh process (warmup.ts alone; after its first turn of the event loop, which still turns between repetitions of at least 20 steps), over 21 repetitions: ${res.warmup.alone.map((r) => `${r.case}: plain ${ms(r.plain)} ms, scoped ${ms(r.scoped)} ms (${r.ratio.toFixed(2)})${later(r)}`).join("; ")}. Above, the other loops' garbage makes the collector run often; alone, it runs when this loop's own host arrays (reads, evicted copies) press it, so more dropped results are evicted by copy, and the copies land on fresh memory more often (this VM faults a fresh page in at ~10 µs). A plain loop's first repetitions also fill wasm memory with dropped results up to the resident target (256 MiB; fresh pages) before the sweep recycles them.`);
   }
   if (res.standalone && res.standalone.length > 0) {
     // Fresh processes of the same code differ among themselves (up to 1.6× on this VM, a process's
