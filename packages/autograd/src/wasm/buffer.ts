@@ -21,6 +21,8 @@ export class WasmBuffer {
   pin = 0;
   /** Set once the storage has been freed for good. */
   dead = false;
+  /** Holders at which the next hold first drops those whose tensors were collected ({@link TokenPool.hold}). */
+  pruneAt = 64;
 
   constructor(ptr: number, readonly bytes: number, cap: number) {
     this.ptr = ptr;
@@ -113,6 +115,9 @@ export class TokenPool {
     if (this.pool.length < POOL_BATCH / 4) this.refill();
     const t = this.pool.pop();
     if (t === undefined) return true; // no token left this turn: freed by release or evicted
+    // A block used by every step (a model's input, held by each deferred op over it and by each
+    // view of it) is never swept, so its holders are pruned here instead, at doubling lengths.
+    if (b.holders.length >= b.pruneAt) prune(b);
     t.holder.buf = b;
     b.holders.push(t.holder);
     return t;
@@ -158,6 +163,28 @@ export class TokenPool {
       this.madeThisTurn = 0;
     });
   }
+}
+
+/**
+ * Drops the holders of `b` whose tokens the collector has cleared (their tensors, views or
+ * deferred ops are gone), one reference each. Reads the WeakRefs, which keeps the live ones until
+ * the job ends: the heap calls it on a block about to be evicted otherwise (memory.ts's `reap`).
+ */
+export function dropCollected(b: WasmBuffer): void {
+  const hs = b.holders;
+  for (let i = hs.length - 1; i >= 0; i--) {
+    if (hs[i]!.ref.deref() !== undefined) continue;
+    hs[i]!.buf = null;
+    hs[i] = hs[hs.length - 1]!;
+    hs.pop();
+    b.refs--;
+  }
+}
+
+/** {@link dropCollected} on a block whose holders have grown long, at lengths that double. */
+function prune(b: WasmBuffer): void {
+  dropCollected(b);
+  b.pruneAt = Math.max(64, 2 * b.holders.length);
 }
 
 /**

@@ -40,7 +40,7 @@
  * evicted.
  */
 import { DeltagradError } from "../errors.js";
-import { afterTurn, TokenPool, WasmBuffer, type HeapCounters, type WasmMemoryStats } from "./buffer.js";
+import { afterTurn, dropCollected, TokenPool, WasmBuffer, type HeapCounters, type WasmMemoryStats } from "./buffer.js";
 
 export { Holder, Token, TokenPool, WasmBuffer, type HeapCounters, type WasmMemoryStats } from "./buffer.js";
 
@@ -264,14 +264,7 @@ export class Heap {
    * alive until the current job ends: called only on blocks about to be evicted otherwise.
    */
   private reap(b: WasmBuffer): boolean {
-    const hs = b.holders;
-    for (let i = hs.length - 1; i >= 0; i--) {
-      if (hs[i]!.ref.deref() !== undefined) continue;
-      hs[i]!.buf = null;
-      hs[i] = hs[hs.length - 1]!;
-      hs.pop();
-      b.refs--;
-    }
+    dropCollected(b);
     if (b.refs > 0) return false;
     this.reclaimed++;
     this.reclaimedBytes += b.cap;

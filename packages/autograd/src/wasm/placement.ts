@@ -11,17 +11,21 @@
  * A permute that swaps the last two axes of a float32 matrix returns a {@link TransposedView}
  * without moving data: matmul packs straight from it (the VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ); any other kernel
  * materializes it once. A convolution's unfold returns {@link ColumnsView}, its columns as offsets
- * into the image, in the same way.
+ * into the image, in the same way. A large elementwise op returns a {@link LazyView} (lazy.ts),
+ * run with the rest of its chain the first time a kernel or a read needs it.
  */
 import { HostScalar, hostArrayOf, type BackendData } from "../backend.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
 import { Token, WasmBuffer } from "./memory.js";
 import { runtime, type Runtime } from "./runtime.js";
+import { LazyView, force, releaseLazy } from "./lazy.js";
+
+export { LazyView } from "./lazy.js";
 
 /** Tensors of at least this many bytes live in wasm memory. */
 export const SMALL_BYTES = 4096;
 
-/** A tensor or view starts referencing `base`: counted, and a wasm block held through a token ({@link retain}); released by `drop`. */
+/** A tensor or view starts referencing `base`: counted, and a wasm block held through a token ({@link retain}); released by {@link dropData}. */
 function holdBase(base: WasmBuffer | View): Token | true {
   base.refs++;
   return base instanceof WasmBuffer ? runtime().heap.tokens.hold(base) : true;
@@ -87,7 +91,7 @@ export class ColumnsView {
   }
 }
 
-export type Data = TypedArray | WasmBuffer | TransposedView | ColumnsView;
+export type Data = TypedArray | WasmBuffer | TransposedView | ColumnsView | LazyView;
 
 // Storage is a TypedArray (host), a WasmBuffer or a View. `ArrayBuffer.isView` is one
 // instance-type check; two megamorphic `instanceof`s cost a scalar graph ~15% of its time.
@@ -109,30 +113,33 @@ export function retain(d: BackendData): boolean | Token {
 /** A tensor stops referencing `d` (given the token {@link retain} returned); the last one frees it. */
 export function release(d: BackendData, token?: unknown): void {
   if (token instanceof Token) runtime().heap.tokens.unhold(token);
-  drop(d);
+  dropData(d);
 }
 
-function drop(d: BackendData): void {
+/** One reference to `d` less (a tensor's or a view's); the last one frees it. */
+function dropData(d: BackendData): void {
   const b = d as WasmBuffer | View;
   if (--b.refs > 0) return;
   const heap = runtime().heap;
   if (b instanceof WasmBuffer) heap.drop(b);
+  else if (b instanceof LazyView) releaseLazy(b);
   else {
     if (b.solid) heap.drop(b.solid);
     if (b.token instanceof Token) heap.tokens.unhold(b.token);
-    drop(b.base);
+    dropData(b.base);
   }
 }
 
-/** Storage that is not written out (yet): a lazy transpose, or convolution columns. */
-export type View = TransposedView | ColumnsView;
+/** Storage that is not written out (yet): a lazy transpose, convolution columns, or a deferred elementwise chain (lazy.ts). */
+export type View = TransposedView | ColumnsView | LazyView;
 
 /** Whether `d` is a {@link View} (kernels other than matmul read it through {@link solid}). */
-export const isView = (d: BackendData): d is View => d instanceof TransposedView || d instanceof ColumnsView;
+export const isView = (d: BackendData): d is View => d instanceof TransposedView || d instanceof ColumnsView || d instanceof LazyView;
 
-/** The materialized storage of a view (transposing or unfolding once), or the buffer itself. */
+/** The materialized storage of a view (transposing, unfolding or running its chain once), or the buffer itself. */
 export function solid(d: WasmBuffer | View): WasmBuffer {
   if (d instanceof WasmBuffer) return d;
+  if (d instanceof LazyView) return force(d);
   if (d.solid && !d.solid.dead) return d.solid;
   const { heap, k } = runtime();
   heap.nextEpoch();

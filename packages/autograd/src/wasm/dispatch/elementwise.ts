@@ -10,6 +10,7 @@ import { broadcastStrides, sizeOf, type Shape } from "../../shape.js";
 import { UNARY_OPS, type UnaryOp } from "../kernels.js";
 import { Call, adopt, isHost, large, onHost, viaCpu, view, type Data } from "../placement.js";
 import { getNumThreads, runPlainTasks } from "../threads.js";
+import { lazyBinary, lazyUnary } from "../lazy.js";
 import { walk2 } from "./walk.js";
 
 /**
@@ -62,6 +63,8 @@ export function unary(op: UnaryKernel, x: BackendData, dtype: DType, n: number):
   if (dtype !== "float32" || !(UNARY_OPS as readonly string[]).includes(op)) {
     return viaCpu(dtype, cpuBackend.unary, op, view(x, dtype, n), dtype, n);
   }
+  const deferred = lazyUnary(op, x, n);
+  if (deferred !== null) return deferred;
   const c = new Call();
   const px = c.in(x, dtype, n);
   const o = c.out(dtype, n);
@@ -133,6 +136,10 @@ export function binary(op: BinaryKernel, x: BackendData, xs: Shape, y: BackendDa
   y = hostArrayOf(y);
   if (!wasmEligible(dtype, outShape, x, y)) {
     return viaCpu(dtype, cpuBackend.binary, op, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
+  }
+  if (dtype === "float32") {
+    const deferred = lazyBinary(op, x, sizeOf(xs), y, sizeOf(ys), sizeOf(outShape));
+    if (deferred !== null) return deferred;
   }
   return broadcastRun(`bin_${op}`, [{ d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }], outShape, dtype);
 }

@@ -1,0 +1,225 @@
+/**
+ * Deferred elementwise chains. A float32 unary op (exp, log, sqrt, …) or add/mul/maximum on large
+ * operands of one size (or against a one-element one) does not run at once: it returns a
+ * {@link LazyView}, the op and its operands, which may themselves be deferred. The chain runs as
+ * one generated kernel (fuse.ts: every intermediate in registers, one pass over memory) when a
+ * kernel or a read first needs its values ({@link force}, reached through placement.ts's
+ * `solid`), and only its result is stored. So `x.exp().mul(x).add(1)` makes one 4 MB block
+ * instead of three, and in plain code — where the dropped intermediates are what the sweep has to
+ * reclaim or copy out (memory.ts) — the intermediates never exist. A result that is never used
+ * is never computed, as in MLX or jax-js.
+ *
+ * Values are unchanged: the fused kernel runs the unfused kernels' own lane arithmetic, rounded
+ * to float32 at every op, so a forced chain has the bits the ops one by one would have had, on any
+ * number of threads. Storage stays immutable (the core never writes into a tensor's storage), so
+ * an operand a chain holds cannot change before it runs. A chain holds its operands as a tensor
+ * holds its storage (a reference count, and a token the sweep watches) and lets go of them once
+ * it has run. Small tensors, float64 and broadcasts other than
+ * against one element run at once, as before.
+ */
+import { Token, WasmBuffer } from "./memory.js";
+import { fusedKernel, runFused, type FusedSpec } from "./fuse.js";
+import { runtime } from "./runtime.js";
+
+/**
+ * Elements from which an op is deferred (1 MiB of float32): below it an op's own pass costs
+ * little more than building and looking up a fused kernel (~10 µs), and its block is small.
+ */
+export const LAZY_MIN = 1 << 18;
+/** Ops in one chain, and leaf operands, at most: a longer chain runs its operands first. */
+const MAX_STEPS = 16;
+const MAX_LEAVES = 6;
+
+/**
+ * Distinct chains compiled into a kernel of their own, at most (each a small WebAssembly module
+ * kept for the process): past it a new chain runs op by op, each op a one-op kernel (a bounded
+ * set), so a program that builds ever new chains does not compile without end.
+ */
+export const MAX_CHAIN_KERNELS = 512;
+
+/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: chains run, and run op by op. */
+export const lazy = { enabled: true, forced: 0, stepwise: 0, maxKernels: MAX_CHAIN_KERNELS };
+/** The chains given a kernel of their own so far (by their spec's text). */
+const chains = new Set<string>();
+
+/** An operand of a deferred op: a block, another deferred op, or a one-element operand's value. */
+type Operand = WasmBuffer | LazyView | number;
+
+/** A deferred elementwise op over `n` float32 elements (see the module comment). */
+export class LazyView {
+  /** Tensors and deferred ops referencing it (Backend.retain / release). */
+  refs = 0;
+  /** The result, once computed, held as a tensor holds its block (`token`). */
+  solid: WasmBuffer | null = null;
+  token: Token | true | null = null;
+  /** The op and its operands until it runs (null after), the holds on the block operands, ops and leaves in the chain. */
+  args: Operand[] | null;
+  holds: (Token | true | null)[] | null;
+  readonly steps: number;
+  readonly leaves: number;
+
+  constructor(readonly op: string, args: Operand[], readonly n: number) {
+    let steps = 1;
+    let leaves = 0;
+    for (const a of args) {
+      if (a instanceof LazyView) (steps += a.steps), (leaves += a.leaves);
+      else if (a instanceof WasmBuffer) leaves++;
+    }
+    this.steps = steps;
+    this.leaves = leaves;
+    this.args = args;
+    this.holds = args.map(hold);
+  }
+}
+
+/** An operand starts being referenced (counted; a block also through a token, as a tensor holds its storage). */
+function hold(a: Operand): Token | true | null {
+  if (typeof a === "number") return null;
+  a.refs++;
+  return a instanceof WasmBuffer ? runtime().heap.tokens.hold(a) : null;
+}
+
+/** One reference to an operand less; the last one frees it. */
+function drop(a: WasmBuffer | LazyView): void {
+  if (--a.refs > 0) return;
+  if (a instanceof WasmBuffer) runtime().heap.drop(a);
+  else releaseLazy(a);
+}
+
+/** An operand as a deferred op takes it, or null when the op must run at once. */
+function operand(d: unknown, size: number, n: number): Operand | null {
+  if (size === 1 && ArrayBuffer.isView(d)) return (d as Float32Array)[0]!;
+  if (size !== n) return null;
+  if (d instanceof LazyView) return d.solid ?? d;
+  return d instanceof WasmBuffer ? d : null;
+}
+
+/** A deferred op, its deferred operands run first where the chain would grow past its bounds. */
+function defer(op: string, args: Operand[], n: number): LazyView {
+  let steps = 1;
+  let leaves = 0;
+  for (const a of args) if (a instanceof LazyView) (steps += a.steps), (leaves += a.leaves);
+  if (steps > MAX_STEPS || leaves > MAX_LEAVES) args = args.map((a) => (a instanceof LazyView ? force(a) : a));
+  return new LazyView(op, args, n);
+}
+
+/** @internal `op(x)` deferred, or null (run it now). @example `lazyUnary("exp", buf, n)` */
+export function lazyUnary(op: string, x: unknown, n: number): LazyView | null {
+  if (!lazy.enabled || n < LAZY_MIN) return null;
+  const a = operand(x, n, n);
+  return a === null || typeof a === "number" ? null : defer(op, [a], n);
+}
+
+/** @internal `op(x, y)` deferred (same sizes, or one of one element), or null. @example `lazyBinary("mul", a, n, b, n, n)` */
+export function lazyBinary(op: string, x: unknown, xn: number, y: unknown, yn: number, n: number): LazyView | null {
+  if (!lazy.enabled || n < LAZY_MIN) return null;
+  const a = operand(x, xn, n);
+  const b = operand(y, yn, n);
+  if (a === null || b === null || (typeof a === "number" && typeof b === "number")) return null;
+  return defer(op, [a, b], n);
+}
+
+/**
+ * Computes a deferred op (its whole chain, as one fused kernel) if it has not run yet, and lets go
+ * of its operands; returns its block. @example `force(view).ptr`
+ */
+export function force(v: LazyView): WasmBuffer {
+  if (v.solid !== null) return v.solid;
+  if (v.args === null) throw new Error("wasm backend: read of a released deferred op");
+  // The chain in post-order: its block operands (each once), one-element values, then its ops.
+  const vecs: WasmBuffer[] = [];
+  const scalars: number[] = [];
+  type Ref = { k: "v" | "s" | "t"; i: number };
+  const steps: { op: string; args: Ref[] }[] = [];
+  const seen = new Map<LazyView, Ref>();
+  const ref = (a: Operand): Ref => {
+    if (typeof a === "number") return { k: "s", i: scalars.push(a) - 1 };
+    if (a instanceof LazyView) {
+      if (a.solid !== null) return ref(a.solid);
+      let r = seen.get(a);
+      if (r === undefined) {
+        const args = a.args!.map(ref);
+        r = { k: "t", i: steps.push({ op: a.op, args }) - 1 };
+        seen.set(a, r);
+      }
+      return r;
+    }
+    let i = vecs.indexOf(a);
+    if (i < 0) i = vecs.push(a) - 1;
+    return { k: "v", i };
+  };
+  const root = ref(v);
+  const at = (r: Ref) => (r.k === "v" ? r.i : r.k === "s" ? vecs.length + r.i : vecs.length + scalars.length + r.i);
+  const spec: FusedSpec = {
+    vectors: vecs.map(() => "f"),
+    scalars: scalars.length,
+    steps: steps.map((s) => ({ op: s.op, args: s.args.map(at) })),
+    outputs: [at(root)],
+    outKinds: ["f"],
+  };
+  const key = JSON.stringify(spec);
+  let out: WasmBuffer;
+  if (chains.has(key) || chains.size < lazy.maxKernels) {
+    chains.add(key);
+    out = runFused(fusedKernel(spec), vecs, scalars, [4], 1, v.n)[0]!;
+  } else out = stepwise(v);
+  const heap = runtime().heap;
+  out.refs = 1;
+  v.token = heap.tokens.hold(out);
+  v.solid = out;
+  releaseOperands(v);
+  lazy.forced++;
+  return out;
+}
+
+/** A chain run op by op (one-op kernels; each intermediate freed once its users have run). */
+function stepwise(v: LazyView): WasmBuffer {
+  lazy.stepwise++;
+  const heap = runtime().heap;
+  const temps: WasmBuffer[] = [];
+  const memo = new Map<LazyView, WasmBuffer>();
+  const run = (a: Operand): WasmBuffer | number => {
+    if (typeof a === "number" || a instanceof WasmBuffer) return a;
+    if (a.solid !== null) return a.solid;
+    let b = memo.get(a);
+    if (b === undefined) {
+      const xs = a.args!.map(run);
+      const vecs = xs.filter((x): x is WasmBuffer => x instanceof WasmBuffer);
+      const scalars = xs.filter((x): x is number => typeof x === "number");
+      let [nv, ns] = [0, 0];
+      const args = xs.map((x) => (typeof x === "number" ? vecs.length + ns++ : nv++));
+      const spec: FusedSpec = { vectors: vecs.map(() => "f"), scalars: scalars.length, steps: [{ op: a.op, args }], outputs: [vecs.length + scalars.length], outKinds: ["f"] };
+      b = runFused(fusedKernel(spec), vecs, scalars, [4], 1, a.n)[0]!;
+      memo.set(a, b);
+      if (a !== v) temps.push(b);
+    }
+    return b;
+  };
+  const out = run(v) as WasmBuffer;
+  for (const t of temps) heap.drop(t);
+  return out;
+}
+
+function releaseOperands(v: LazyView): void {
+  const [args, holds] = [v.args, v.holds];
+  v.args = null;
+  v.holds = null;
+  if (args === null) return;
+  const tokens = runtime().heap.tokens;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (typeof a === "number") continue;
+    const h = holds![i];
+    if (h instanceof Token) tokens.unhold(h);
+    drop(a);
+  }
+}
+
+/** @internal Its last reference is gone: its result, or its operands if it never ran, are let go. */
+export function releaseLazy(v: LazyView): void {
+  const s = v.solid;
+  if (s === null) return releaseOperands(v);
+  if (v.token instanceof Token) runtime().heap.tokens.unhold(v.token);
+  v.token = null;
+  drop(s);
+}
