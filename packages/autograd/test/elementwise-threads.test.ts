@@ -6,15 +6,19 @@
  * cover each split: one long row with a scalar tail (unary, vector·scalar, scalar·vector), many
  * rows with a row operand, few rows with a per-channel operand, many walk calls of at least
  * 4,096 elements each (broadcast compare with a bool output, where over a broadcast mask).
+ * The ops run one by one (deferral off: wasm/lazy.ts would fuse the large unary and
+ * same-shape binary ones), and with deferral on they must give the same bits.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { bits, firstDiff } from "./wasm-support.js";
 import * as dg from "@deltagrad/autograd";
 import { getBackend, manualSeed, rand, setBackend, tensor, type Tensor } from "@deltagrad/autograd";
+import { lazy } from "../src/wasm/lazy.js";
 
 const initial = getBackend().name;
 const initialThreads = dg.getNumThreads();
 afterEach(() => {
+  lazy.enabled = true;
   setBackend(initial);
   dg.setNumThreads(initialThreads);
 });
@@ -38,20 +42,24 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("elementwise ops on 1 and 2
     setBackend("wasm");
     dg.setNumThreads(2);
     expect(await dg.threadsReady()).toBe(2);
-    const run = (threads: number) => {
+    const run = (threads: number, deferred: boolean) => {
       dg.setNumThreads(threads);
+      lazy.enabled = deferred;
       return bits((fn as (...xs: Tensor[]) => Tensor)(...shapes.map((s, i) => big(7 + i, s))));
     };
-    const two = run(2);
-    const one = run(1);
+    const two = run(2, false);
+    const one = run(1, false);
     expect(two.length).toBe(one.length);
     expect(firstDiff(two, one)).toBe(-1);
+    expect(firstDiff(run(2, true), one)).toBe(-1);
+    expect(firstDiff(run(1, true), one)).toBe(-1);
   });
 
   test("jobs handed out while the workers poll for the next one and after they have gone to sleep: the same bits", async () => {
     setBackend("wasm");
     dg.setNumThreads(2);
     expect(await dg.threadsReady()).toBe(2);
+    lazy.enabled = false; // two jobs a step (the fused chain would be one)
     const x = big(3, [1_048_583]);
     const once = () => bits(x.mul(1.5).add(x));
     const first = once();

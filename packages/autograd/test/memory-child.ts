@@ -19,9 +19,16 @@
  *   random subset of the results (and dropping some kept ones later), with `using`, dispose(),
  *   garbage collections and event-loop turns at random points, under an 8 MiB budget. Each kept
  *   tensor's values are copied when it is made and compared bit for bit at the end.
+ * MODE "stress-lazy": the same on sizes from which elementwise ops are deferred (wasm/lazy.ts),
+ *   under a 16 MiB budget: kept results are left unread (deferred chains over sources that may be
+ *   disposed or dropped later) and compared at the end with the same op run at once.
+ * MODE "first-job-lazy": "first-job" with deferral on: the dropped chains are never run.
+ * MODE "lazy-holders": N deferred ops over one live tensor, dropped unread, collecting garbage
+ *   every 500: the holders the live block keeps stay bounded (buffer.ts prunes them).
  */
 import * as dg from "@deltagrad/autograd";
 import { wasmBackend } from "@deltagrad/autograd";
+import { LAZY_MIN, lazy } from "../src/wasm/lazy.js";
 
 const mode = process.argv[2] ?? "plain";
 const n = Number(process.argv[3] ?? 2000);
@@ -30,7 +37,19 @@ const turn = () => new Promise((r) => setTimeout(r, 0));
 
 dg.setBackend("wasm");
 dg.setNumThreads(1);
-if (mode !== "first-job") dg.setWasmMemoryBudget((mode === "stress" || mode === "views" || mode === "transposes" ? 8 : 32) * 2 ** 20);
+if (!mode.startsWith("first-job")) dg.setWasmMemoryBudget((mode === "stress" || mode === "views" || mode === "transposes" ? 8 : mode === "stress-lazy" ? 64 : 32) * 2 ** 20);
+// "first-job" measures the sweep on dropped results that exist: the ops run at once there.
+lazy.enabled = mode !== "first-job";
+
+/** Elements of the kept tensors whose values now differ (bit for bit) from those recorded. */
+function mismatchesOf(kept: { t: dg.Tensor; v: Float32Array }[]): number {
+  let mismatches = 0;
+  for (const { t, v } of kept) {
+    const now = t.dataSync();
+    for (let i = 0; i < v.length; i++) if (!Object.is(now[i], v[i])) mismatches++;
+  }
+  return mismatches;
+}
 
 let maxMemory = 0;
 let maxInUse = 0;
@@ -51,7 +70,7 @@ function values(len: number, seed: number): Float32Array {
   return out;
 }
 
-if (mode === "first-job") {
+if (mode === "first-job" || mode === "first-job-lazy") {
   // The default budget; N steps of plain W5 on 1 M floats (three 4 MB results dropped a step)
   // before the event loop has ever turned, then one turn.
   const x = dg.tensor(values(1_000_000, 1));
@@ -113,6 +132,63 @@ if (mode === "first-job") {
   }
   const liveIntact = x.dataSync().every((u, i) => Object.is(u, xv[i]));
   console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, liveIntact, reads: Number.isFinite(reads), views }));
+} else if (mode === "lazy-holders") {
+  const x = dg.tensor(values(LAZY_MIN, 1));
+  await turn();
+  let most = 0;
+  for (let i = 1; i <= n; i++) {
+    x.exp().mul(2); // two deferred ops, each holding x's block, dropped unread
+    if (i % 500 === 0) {
+      gc?.();
+      await turn();
+    }
+    most = Math.max(most, (x.handle as unknown as { holders: unknown[] }).holders.length);
+  }
+  const stats = dg.wasmMemoryStats();
+  console.log(JSON.stringify({ mode, stats, maxMemory, maxInUse, most, gc: typeof gc === "function", sum: Number.isFinite(x.exp().sum().itemSync()) }));
+} else if (mode === "stress-lazy") {
+  let seed = 777;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const sizes = [LAZY_MIN, LAZY_MIN + 5];
+  const bases = sizes.map((len, i) => dg.tensor(values(len, 200 + i)));
+  const pool: dg.Tensor[][] = sizes.map(() => []); // sources: kept results, some disposed later
+  const kept: { t: dg.Tensor; v: Float32Array }[] = [];
+  await turn();
+  let disposedSources = 0;
+  for (let r = 0; r < n; r++) {
+    const k = Math.floor(rnd() * sizes.length);
+    const src = pool[k]!.length > 0 && rnd() < 0.5 ? pool[k]![Math.floor(rnd() * pool[k]!.length)]! : bases[k]!;
+    const [op, c] = [Math.floor(rnd() * 5), rnd() * 4 - 2];
+    const f = (a: dg.Tensor): dg.Tensor => {
+      if (op === 0) return a.mul(c).add(bases[k]!);
+      if (op === 1) return a.exp().mul(a);
+      if (op === 2) return dg.maximum(a, 0).sqrt().neg();
+      if (op === 3) {
+        using tmp = a.mul(2);
+        return tmp.add(a).mul(c);
+      }
+      return a.reshape([a.size]).add(1).reciprocal();
+    };
+    const t = f(src);
+    if (rnd() < 0.3) {
+      lazy.enabled = false;
+      const v = dg.scoped(() => f(src).dataSync()) as Float32Array;
+      lazy.enabled = true;
+      kept.push({ t, v });
+    } else if (pool[k]!.length < 8 && rnd() < 0.5) pool[k]!.push(t); // a source of later chains, unread
+    if (pool[k]!.length > 0 && rnd() < 0.1) {
+      const [gone] = pool[k]!.splice(Math.floor(rnd() * pool[k]!.length), 1);
+      if (rnd() < 0.5) {
+        gone!.dispose(); // chains built on it still hold its storage (or its own chain)
+        disposedSources++;
+      }
+    }
+    if (rnd() < 0.02) gc?.();
+    if (rnd() < 0.02) await turn();
+    watch();
+  }
+  const mismatches = mismatchesOf(kept);
+  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, kept: kept.length, disposedSources, mismatches, forced: lazy.forced, gc: typeof gc === "function" }));
 } else {
   let seed = 12345;
   const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
@@ -148,10 +224,6 @@ if (mode === "first-job") {
     if (rnd() < 0.02) await turn();
     watch();
   }
-  let mismatches = 0;
-  for (const { t, v } of kept) {
-    const now = t.dataSync();
-    for (let i = 0; i < v.length; i++) if (!Object.is(now[i], v[i])) mismatches++;
-  }
+  const mismatches = mismatchesOf(kept);
   console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, kept: kept.length, disposedKept, mismatches, gc: typeof gc === "function" }));
 }

@@ -31,6 +31,11 @@ interface ChildResult {
   targets?: number[];
   /** The most JavaScript-heap array buffer bytes seen during the loop (plain modes). */
   maxHost?: number;
+  /** stress-lazy: sources disposed, chains run; lazy-holders: the most holders of the live block, and its sum finite. */
+  disposedSources?: number;
+  forced?: number;
+  most?: number;
+  sum?: boolean;
 }
 
 function child(mode: string, n: number): ChildResult {
@@ -165,6 +170,32 @@ describe.skipIf(!SIMD)("plain code on the wasm backend (fresh process)", () => {
     expect(r.stats.reclaimed).toBe(0);
     expect(r.stats.refaults).toBe(0);
     expect(r.liveIntact).toBe(true);
+  }, 180_000);
+
+  it("a synchronous script's first job with deferred chains: dropped chains never run, nothing is made or copied", () => {
+    const r = child("first-job-lazy", 60);
+    expect(r.maxMemory).toBeLessThan(64 * 2 ** 20);
+    expect(r.stats.evictions).toBe(0);
+    expect(r.stats.residentBuffers).toBe(1); // x alone
+    expect(r.liveIntact).toBe(true);
+  }, 180_000);
+
+  it("deferred ops over a live tensor, dropped unread: the holders its block keeps stay bounded", () => {
+    const r = child("lazy-holders", 20_000);
+    expect(r.gc).toBe(true);
+    expect(r.sum).toBe(true);
+    // 40,000 holds over the run; the collector clears the dropped ones every 500 iterations.
+    expect(r.most).toBeLessThan(4_000);
+  }, 180_000);
+
+  it("stress with deferred chains: kept results left unread over sources disposed or dropped later equal the ops run at once", () => {
+    const r = child("stress-lazy", 1500);
+    expect(r.gc).toBe(true);
+    expect(r.mismatches).toBe(0);
+    expect(r.kept).toBeGreaterThan(300);
+    expect(r.disposedSources).toBeGreaterThan(20);
+    expect(r.forced).toBeGreaterThan(300);
+    expect(r.maxMemory).toBeLessThanOrEqual(r.stats.budgetBytes);
   }, 180_000);
 
   it("stress: random ops, random kept subsets, using, dispose, GCs and event-loop turns; every kept tensor intact", () => {

@@ -1,0 +1,234 @@
+/**
+ * Deferred elementwise chains on the wasm backend (src/wasm/lazy.ts): float32 unary ops and
+ * add/mul/maximum on operands of at least LAZY_MIN elements return a deferred op, run as one fused
+ * kernel when a kernel or a read needs the values. Checked here: the bits equal the ops run one by
+ * one (random chains with scalars on either side, shared operands, tails that are not a multiple
+ * of four, one and two threads); nothing is allocated before the read and one block after; a
+ * chain holds its operands (disposing them first is safe) and lets go of them once run or
+ * released; a deferred op used twice; long chains; chains run op by op past the cap on chain
+ * kernels; gradients; compile() taking a deferred input.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import fc from "fast-check";
+import * as dg from "@deltagrad/autograd";
+import { getBackend, manualSeed, rand, setBackend, type Tensor } from "@deltagrad/autograd";
+import { LAZY_MIN, LazyView, lazy } from "../src/wasm/lazy.js";
+import { bits, firstDiff } from "./wasm-support.js";
+
+const initial = getBackend().name;
+const initialThreads = dg.getNumThreads();
+afterEach(() => {
+  lazy.enabled = true;
+  setBackend(initial);
+  dg.setNumThreads(initialThreads);
+});
+
+const deferred = (t: Tensor) => (t as unknown as { _raw: unknown })._raw instanceof LazyView;
+
+/** `fn` run with deferral on and off: the values of each, and whether the result was deferred. */
+function both(fn: () => Tensor): { on: Buffer; off: Buffer; wasDeferred: boolean } {
+  lazy.enabled = true;
+  const y = fn();
+  const wasDeferred = deferred(y);
+  const on = bits(y);
+  lazy.enabled = false;
+  const off = bits(fn());
+  lazy.enabled = true;
+  return { on, off, wasDeferred };
+}
+
+type Step = { kind: "unary"; op: "exp" | "neg" | "sqrt" | "reciprocal" | "log" | "erf" | "expm1" | "log1p" | "sign" } | { kind: "binary"; op: "add" | "mul" | "maximum" | "sub" | "div"; other: "x" | "prev" | "scalarLeft" | "scalarRight"; c: number };
+
+const unaryOps = ["exp", "neg", "sqrt", "reciprocal", "log", "erf", "expm1", "log1p", "sign"] as const;
+const binaryOps = ["add", "mul", "maximum", "sub", "div"] as const;
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant("unary" as const), op: fc.constantFrom(...unaryOps) }),
+  fc.record({
+    kind: fc.constant("binary" as const),
+    op: fc.constantFrom(...binaryOps),
+    other: fc.constantFrom("x" as const, "prev" as const, "scalarLeft" as const, "scalarRight" as const),
+    c: fc.constantFrom(0.5, -2, 3.25, 1e-3),
+  }),
+);
+
+function chain(x: Tensor, steps: Step[]): Tensor {
+  let h = x;
+  for (const s of steps) {
+    if (s.kind === "unary") h = h[s.op]();
+    else if (s.other === "x") h = h[s.op](x);
+    else if (s.other === "prev") h = h[s.op](h);
+    else if (s.other === "scalarRight") h = h[s.op](s.c);
+    else h = dg[s.op](dg.tensor(s.c), h);
+  }
+  return h;
+}
+
+describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chains", () => {
+  test("random chains (scalars on either side, shared operands, odd lengths): the bits of the ops one by one", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 24 }), fc.constantFrom(LAZY_MIN, LAZY_MIN + 3, 300_001), fc.integer({ min: 1, max: 1000 }), (steps, n, seed) => {
+        manualSeed(seed);
+        const x = rand([n]).mul(4).sub(2);
+        const r = both(() => chain(x, steps));
+        expect(firstDiff(r.on, r.off)).toBe(-1);
+        x.dispose();
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test("past the cap on chain kernels a new chain runs op by op (one-op kernels): the same bits", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    const cap = lazy.maxKernels;
+    lazy.maxKernels = 0;
+    try {
+      const before = lazy.stepwise;
+      fc.assert(
+        fc.property(fc.array(stepArb, { minLength: 2, maxLength: 12 }), fc.integer({ min: 1, max: 1000 }), (steps, seed) => {
+          manualSeed(seed);
+          const x = rand([LAZY_MIN + 1]).mul(4).sub(2);
+          const r = both(() => chain(x, steps));
+          expect(firstDiff(r.on, r.off)).toBe(-1);
+          x.dispose();
+        }),
+        { numRuns: 15 },
+      );
+      expect(lazy.stepwise).toBeGreaterThan(before);
+    } finally {
+      lazy.maxKernels = cap;
+    }
+  });
+
+  test("exp(x)·x + 1 is deferred, and on two threads gives one thread's bits", async () => {
+    setBackend("wasm");
+    manualSeed(3);
+    const x = rand([1_048_583]).mul(4).sub(2);
+    dg.setNumThreads(1);
+    const one = both(() => x.exp().mul(x).add(1));
+    expect(one.wasDeferred).toBe(true);
+    expect(firstDiff(one.on, one.off)).toBe(-1);
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    const two = both(() => x.exp().mul(x).add(1));
+    expect(firstDiff(two.on, one.on)).toBe(-1);
+    expect(firstDiff(two.off, one.on)).toBe(-1);
+  });
+
+  test("nothing is allocated until the values are needed, then one block", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    const x = rand([1 << 20]);
+    const before = dg.wasmMemoryStats();
+    const y = x.exp().mul(x).add(1);
+    expect(deferred(y)).toBe(true);
+    const mid = dg.wasmMemoryStats();
+    expect(mid.residentBuffers).toBe(before.residentBuffers);
+    expect(mid.inUseBytes).toBe(before.inUseBytes);
+    const forced = lazy.forced;
+    y.sum().itemSync(); // a kernel (the sum) needs y: its chain runs once
+    expect(lazy.forced).toBe(forced + 1);
+    expect(dg.wasmMemoryStats().residentBuffers).toBe(before.residentBuffers + 1);
+    y.dataSync();
+    expect(lazy.forced).toBe(forced + 1);
+    y.dispose();
+    expect(dg.wasmMemoryStats().inUseBytes).toBe(before.inUseBytes);
+    x.dispose();
+  });
+
+  test("a chain holds its operands: disposing them first is safe; releasing it frees them", () => {
+    setBackend("wasm");
+    // The chains' kernels made once before (each keeps a small argument block for good).
+    const warm = rand([LAZY_MIN]);
+    dg.scoped(() => [warm.mul(2).add(1).dataSync(), warm.exp().mul(warm).dataSync()]);
+    warm.dispose();
+    const base = dg.wasmMemoryStats().inUseBytes;
+    const x = rand([LAZY_MIN]);
+    const xv = x.dataSync();
+    // The intermediate disposed too: a dropped one, never run, would hold x's block until the
+    // collector took it (as in eager mode its own block until then).
+    const m = x.mul(2);
+    const y = m.add(1);
+    x.dispose();
+    m.dispose();
+    expect(dg.wasmMemoryStats().inUseBytes).toBeGreaterThan(base); // y still holds x's block
+    const yv = y.dataSync();
+    for (let i = 0; i < 1000; i++) expect(yv[i]).toBe(Math.fround(Math.fround(xv[i]! * 2) + 1));
+    y.dispose();
+    expect(dg.wasmMemoryStats().inUseBytes).toBe(base);
+    // Released before it ever ran: its operands are let go all the same.
+    const z = rand([LAZY_MIN]);
+    const e = z.exp();
+    const w = e.mul(z);
+    z.dispose();
+    e.dispose();
+    w.dispose();
+    expect(dg.wasmMemoryStats().inUseBytes).toBe(base);
+    expect(() => w.dataSync()).toThrow(/disposed/);
+  });
+
+  test("a deferred op used by two chains, and read itself: each value right, the shared op not run twice once read", () => {
+    setBackend("wasm");
+    manualSeed(5);
+    const x = rand([LAZY_MIN + 7]).mul(2);
+    const run = () => {
+      const a = x.exp();
+      const b = a.mul(2);
+      const c = a.add(b).sqrt();
+      return [a, b, c].map((t) => bits(t));
+    };
+    lazy.enabled = true;
+    const on = run();
+    lazy.enabled = false;
+    const off = run();
+    on.forEach((v, i) => expect(firstDiff(v, off[i]!)).toBe(-1));
+  });
+
+  test("a long chain (200 ops) runs its operands first past the bound; values right", () => {
+    setBackend("wasm");
+    manualSeed(6);
+    const x = rand([LAZY_MIN]);
+    const r = both(() => {
+      let h = x;
+      for (let i = 0; i < 200; i++) h = h.mul(0.99).add(x);
+      return h;
+    });
+    expect(firstDiff(r.on, r.off)).toBe(-1);
+  });
+
+  test("gradients through deferred ops equal the ops one by one", () => {
+    setBackend("wasm");
+    manualSeed(7);
+    const x = rand([LAZY_MIN], { requiresGrad: true });
+    const grads = [true, false].map((on) => {
+      lazy.enabled = on;
+      x.grad = null;
+      x.exp().mul(x).add(x.mul(x).neg()).sum().backward();
+      return bits(x.grad!);
+    });
+    expect(firstDiff(grads[0]!, grads[1]!)).toBe(-1);
+  });
+
+  test("compile() takes a deferred input, and its result equals eager", () => {
+    setBackend("wasm");
+    manualSeed(8);
+    const x = rand([LAZY_MIN]);
+    const f = dg.compile((t: Tensor) => t.mul(t).sum());
+    const y = x.exp();
+    expect(deferred(y)).toBe(true);
+    const compiled = f(y).itemSync();
+    lazy.enabled = false;
+    const eager = x.exp().mul(x.exp()).sum().itemSync();
+    expect(Math.abs(compiled - eager)).toBeLessThanOrEqual(1e-6 * Math.abs(eager));
+  });
+
+  test("not deferred: small tensors, float64, broadcasts other than against one element", () => {
+    setBackend("wasm");
+    expect(deferred(rand([LAZY_MIN - 1]).exp())).toBe(false);
+    expect(deferred(rand([512, 512]).add(rand([512])))).toBe(false);
+    expect(deferred(rand([512, 512]).add(rand([1, 1])))).toBe(true);
+    expect(deferred(rand([512, 512]).sin())).toBe(false); // no SIMD kernel
+  });
+});
