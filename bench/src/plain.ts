@@ -49,7 +49,12 @@ export const quantile = (xs: number[], q: number) => {
 };
 const turn = () => new Promise<void>((r) => setTimeout(r, 0));
 
-/** The pairs: W1 N=512 (product read, then dropped), W5 without and with the host read. */
+/**
+ * The pairs: W1 N=512 (product read, then dropped), W5 without and with the host read, and W5
+ * summed. W5's chain is deferred until a kernel or a read needs it (wasm/lazy.ts), so without a
+ * read it never runs, plain or scoped; summed, it runs and its 4 MB result is dropped — the block
+ * a plain loop leaves for the sweep to reclaim or copy out.
+ */
 export function pairs(quick: boolean): { list: Pair[]; dispose: () => void; n: number } {
   const n = quick ? 100_000 : 1_000_000;
   const m = quick ? 128 : 512;
@@ -69,6 +74,13 @@ export function pairs(quick: boolean): { list: Pair[]; dispose: () => void; n: n
       name: `W5 exp(x)·x + 1, n=${n.toLocaleString("en")}, read`,
       plain: () => x.exp().mul(x).add(1).dataSync(),
       scoped: () => dg.scoped(() => x.exp().mul(x).add(1).dataSync()),
+    },
+    {
+      name: `W5 exp(x)·x + 1, n=${n.toLocaleString("en")}, summed`,
+      plain: () => x.exp().mul(x).add(1).sum(),
+      scoped: () => dg.scoped(() => {
+        x.exp().mul(x).add(1).sum();
+      }),
     },
   ];
   return { list, n, dispose: () => [x, a, b].forEach((t) => t.dispose()) };
@@ -165,7 +177,7 @@ export function plainMarkdown(res: BenchResult): string[] {
   if (!p && !res.warmup && !res.standalone) return [];
   const ms = (v: number) => fmt(v);
   const range = (r: [number, number]) => `${fmt(r[0])}–${fmt(r[1])}`;
-  const lines = ["", "Plain code (results dropped, never disposed) against the same code in `scoped(() => …)`: deltagrad wasm, 1 thread, no forced `gc()`; the event loop turns between repetitions, never inside one. Medians of interleaved repetitions, 10th–90th percentile in parentheses:", ""];
+  const lines = ["", "Plain code (results dropped, never disposed) against the same code in `scoped(() => …)`: deltagrad wasm, 1 thread, no forced `gc()`; the event loop turns between repetitions, never inside one. W5's chain is deferred until a kernel or a read needs it (docs/memory.md): without a read it never runs, plain or scoped; summed, it runs and its 4 MB result is dropped. Medians of interleaved repetitions, 10th–90th percentile in parentheses:", ""];
   if (p) {
     lines.push(
       ...table(
@@ -179,7 +191,7 @@ export function plainMarkdown(res: BenchResult): string[] {
   }
   if (res.warmup) {
     const w = res.warmup;
-    lines.push("", `Fresh process, plain W5 from its first step, never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy)${w.meanLater !== undefined && w.scopedMeanLater !== undefined ? `; means of steps 41–${w.steps} plain ${ms(w.meanLater)} ms, scoped ${ms(w.scopedMeanLater)} (${(w.meanLater / w.scopedMeanLater).toFixed(2)}: a median of single steps passes over the steps that evict)` : ""}${w.scopedFresh ? `; the scoped loop alone in another fresh process: steps 1–40 ${ms(w.scopedFresh.first40)} ms, steps 41–${w.steps} ${ms(w.scopedFresh.later)} ms (ratio ${w.scopedFresh.ratio.toFixed(2)}: a fresh process's own first steps cost no more, so the plain loop's gap is its copies landing on fresh memory)` : ""}.`);
+    lines.push("", `Fresh process, plain W5 summed from its first step (the chain runs, its 4 MB result dropped), never yielding to the event loop (warmup.ts): steps 1–40 ${ms(w.first40)} ms, steps 41–${w.steps} ${ms(w.later)} ms (ratio ${w.ratio.toFixed(2)}); the same loop scoped ${ms(w.scopedLater)} ms (plain ÷ scoped ${w.plainOverScoped.toFixed(2)}: in a job that never yields, dropped tensors are evicted by copy)${w.meanLater !== undefined && w.scopedMeanLater !== undefined ? `; means of steps 41–${w.steps} plain ${ms(w.meanLater)} ms, scoped ${ms(w.scopedMeanLater)} (${(w.meanLater / w.scopedMeanLater).toFixed(2)}: a median of single steps passes over the steps that evict)` : ""}${w.scopedFresh ? `; the scoped loop alone in another fresh process: steps 1–40 ${ms(w.scopedFresh.first40)} ms, steps 41–${w.steps} ${ms(w.scopedFresh.later)} ms (ratio ${w.scopedFresh.ratio.toFixed(2)}: a fresh process's own first steps cost no more, so the plain loop's gap is its copies landing on fresh memory)` : ""}.`);
   }
   if (res.warmup?.alone) {
     const later = (r: NonNullable<Warmup["alone"]>[number]) =>
