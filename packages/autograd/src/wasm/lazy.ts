@@ -14,8 +14,8 @@
  * number of threads. Storage stays immutable (the core never writes into a tensor's storage), so
  * an operand a chain holds cannot change before it runs. A chain holds its operands as a tensor
  * holds its storage (a reference count, and a token the sweep watches) and lets go of them once
- * it has run. Small tensors, float64 and broadcasts other than
- * against one element run at once, as before.
+ * it has run. Small tensors, float64 and broadcasts other than against one element run at once,
+ * as before.
  */
 import { Token, WasmBuffer } from "./memory.js";
 import { fusedKernel, runFused, type FusedSpec } from "./fuse.js";
