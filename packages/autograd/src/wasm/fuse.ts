@@ -80,9 +80,8 @@ const COMPARE = new Set<string>(COMPARE_KERNELS);
 
 const cache = new Map<string, FusedKernel>();
 
-/** The generated kernel of `spec` (see {@link FusedKernel}). Cached by the chain's text. @example `fusedKernel({ vectors: ["f"], scalars: 1, steps: [{ op: "exp", args: [0] }, { op: "mul", args: [2, 1] }], outputs: [3], outKinds: ["f"] });` */
-export function fusedKernel(spec: FusedSpec): FusedKernel {
-  const key = JSON.stringify(spec);
+/** The generated kernel of `spec` (see {@link FusedKernel}). Cached by the chain's text (`key`, when the caller has it already). @example `fusedKernel({ vectors: ["f"], scalars: 1, steps: [{ op: "exp", args: [0] }, { op: "mul", args: [2, 1] }], outputs: [3], outKinds: ["f"] });` */
+export function fusedKernel(spec: FusedSpec, key = JSON.stringify(spec)): FusedKernel {
   const hit = cache.get(key);
   if (hit) return hit;
   const nOut = spec.outputs.length;

@@ -59,17 +59,21 @@ export class LazyView {
   readonly leaves: number;
 
   constructor(readonly op: string, args: Operand[], readonly n: number) {
-    let steps = 1;
-    let leaves = 0;
-    for (const a of args) {
-      if (a instanceof LazyView) (steps += a.steps), (leaves += a.leaves);
-      else if (a instanceof WasmBuffer) leaves++;
-    }
-    this.steps = steps;
-    this.leaves = leaves;
+    [this.steps, this.leaves] = extent(args);
     this.args = args;
     this.holds = args.map(hold);
   }
+}
+
+/** Ops and leaf operands (blocks, counted once per use) of an op over `args`. */
+function extent(args: readonly Operand[]): [number, number] {
+  let steps = 1;
+  let leaves = 0;
+  for (const a of args) {
+    if (a instanceof LazyView) (steps += a.steps), (leaves += a.leaves);
+    else if (a instanceof WasmBuffer) leaves++;
+  }
+  return [steps, leaves];
 }
 
 /** An operand starts being referenced (counted; a block also through a token, as a tensor holds its storage). */
@@ -96,9 +100,7 @@ function operand(d: unknown, size: number, n: number): Operand | null {
 
 /** A deferred op, its deferred operands run first where the chain would grow past its bounds. */
 function defer(op: string, args: Operand[], n: number): LazyView {
-  let steps = 1;
-  let leaves = 0;
-  for (const a of args) if (a instanceof LazyView) (steps += a.steps), (leaves += a.leaves);
+  const [steps, leaves] = extent(args);
   if (steps > MAX_STEPS || leaves > MAX_LEAVES) args = args.map((a) => (a instanceof LazyView ? force(a) : a));
   return new LazyView(op, args, n);
 }
@@ -119,13 +121,21 @@ export function lazyBinary(op: string, x: unknown, xn: number, y: unknown, yn: n
   return defer(op, [a, b], n);
 }
 
+/** A chain ready to run: its fused spec and that spec's text, its block operands and one-element values in the spec's order, its length. */
+interface Chain {
+  spec: FusedSpec;
+  key: string;
+  vecs: WasmBuffer[];
+  scalars: number[];
+  n: number;
+}
+
 /**
- * Computes a deferred op (its whole chain, as one fused kernel) if it has not run yet, and lets go
- * of its operands; returns its block. @example `force(view).ptr`
+ * The chain below `root` (see {@link Chain}). `leaf(a)` gives the block to read for a deferred op
+ * met inside the chain in place of its ops (its result once it has run), or null to take its ops
+ * in. So `force` fuses the whole chain and `stepwise` runs one op at a time over the same builder.
  */
-export function force(v: LazyView): WasmBuffer {
-  if (v.solid !== null) return v.solid;
-  if (v.args === null) throw new Error("wasm backend: read of a released deferred op");
+function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null): Chain {
   // The chain in post-order: its block operands (each once), one-element values, then its ops.
   const vecs: WasmBuffer[] = [];
   const scalars: number[] = [];
@@ -135,7 +145,8 @@ export function force(v: LazyView): WasmBuffer {
   const ref = (a: Operand): Ref => {
     if (typeof a === "number") return { k: "s", i: scalars.push(a) - 1 };
     if (a instanceof LazyView) {
-      if (a.solid !== null) return ref(a.solid);
+      const b = a === root ? null : leaf(a);
+      if (b !== null) return ref(b);
       let r = seen.get(a);
       if (r === undefined) {
         const args = a.args!.map(ref);
@@ -148,20 +159,35 @@ export function force(v: LazyView): WasmBuffer {
     if (i < 0) i = vecs.push(a) - 1;
     return { k: "v", i };
   };
-  const root = ref(v);
+  const out = ref(root);
   const at = (r: Ref) => (r.k === "v" ? r.i : r.k === "s" ? vecs.length + r.i : vecs.length + scalars.length + r.i);
   const spec: FusedSpec = {
     vectors: vecs.map(() => "f"),
     scalars: scalars.length,
-    steps: steps.map((s) => ({ op: s.op, args: s.args.map(at) })),
-    outputs: [at(root)],
+    steps: steps.map((st) => ({ op: st.op, args: st.args.map(at) })),
+    outputs: [at(out)],
     outKinds: ["f"],
   };
-  const key = JSON.stringify(spec);
+  return { spec, key: JSON.stringify(spec), vecs, scalars, n: root.n };
+}
+
+/** Runs a chain as one kernel; returns its new block. */
+function run(c: Chain): WasmBuffer {
+  return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [4], 1, c.n)[0]!;
+}
+
+/**
+ * Computes a deferred op (its whole chain, as one fused kernel) if it has not run yet, and lets go
+ * of its operands; returns its block. @example `force(view).ptr`
+ */
+export function force(v: LazyView): WasmBuffer {
+  if (v.solid !== null) return v.solid;
+  if (v.args === null) throw new Error("wasm backend: read of a released deferred op");
+  const c = specOf(v, (a) => a.solid);
   let out: WasmBuffer;
-  if (chains.has(key) || chains.size < lazy.maxKernels) {
-    chains.add(key);
-    out = runFused(fusedKernel(spec), vecs, scalars, [4], 1, v.n)[0]!;
+  if (chains.has(c.key) || chains.size < lazy.maxKernels) {
+    chains.add(c.key);
+    out = run(c);
   } else out = stepwise(v);
   const heap = runtime().heap;
   out.refs = 1;
@@ -175,28 +201,19 @@ export function force(v: LazyView): WasmBuffer {
 /** A chain run op by op (one-op kernels; each intermediate freed once its users have run). */
 function stepwise(v: LazyView): WasmBuffer {
   lazy.stepwise++;
-  const heap = runtime().heap;
-  const temps: WasmBuffer[] = [];
-  const memo = new Map<LazyView, WasmBuffer>();
-  const run = (a: Operand): WasmBuffer | number => {
-    if (typeof a === "number" || a instanceof WasmBuffer) return a;
-    if (a.solid !== null) return a.solid;
-    let b = memo.get(a);
-    if (b === undefined) {
-      const xs = a.args!.map(run);
-      const vecs = xs.filter((x): x is WasmBuffer => x instanceof WasmBuffer);
-      const scalars = xs.filter((x): x is number => typeof x === "number");
-      let [nv, ns] = [0, 0];
-      const args = xs.map((x) => (typeof x === "number" ? vecs.length + ns++ : nv++));
-      const spec: FusedSpec = { vectors: vecs.map(() => "f"), scalars: scalars.length, steps: [{ op: a.op, args }], outputs: [vecs.length + scalars.length], outKinds: ["f"] };
-      b = runFused(fusedKernel(spec), vecs, scalars, [4], 1, a.n)[0]!;
-      memo.set(a, b);
-      if (a !== v) temps.push(b);
-    }
+  const temps = new Map<LazyView, WasmBuffer>();
+  // Each op over its operands' blocks (run first, innermost first): a one-op chain.
+  const done = (a: LazyView): WasmBuffer => a.solid ?? temps.get(a) ?? one(a);
+  const one = (a: LazyView): WasmBuffer => {
+    for (const x of a.args!) if (x instanceof LazyView) done(x);
+    const b = run(specOf(a, done));
+    temps.set(a, b);
     return b;
   };
-  const out = run(v) as WasmBuffer;
-  for (const t of temps) heap.drop(t);
+  const out = one(v);
+  temps.delete(v);
+  const heap = runtime().heap;
+  for (const t of temps.values()) heap.drop(t);
   return out;
 }
 
