@@ -1,5 +1,5 @@
 /**
- * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W1]
+ * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W5s|W5ss|SQ|W1|W3c|LSc]
  * [--rounds N] [--ms M]`. On this VM one workload's speed drifts 2–3× over minutes (the same
  * commit's eager W4 read 2.56 µs in one full run and 7.75 in another), so two figures taken
  * apart say little about a change; two taken alternately in one process do. Both trees'
@@ -60,6 +60,46 @@ export const PROBES: Record<string, { unit: string; perMs: number; batch: number
       const a = dg.tensor(v(1)).reshape([512, 512]);
       const b = dg.tensor(v(2)).reshape([512, 512]);
       const once = () => dg.matmul(a, b).dataSync();
+      export const check = () => Array.from(once().subarray(0, 8));`,
+  },
+  // A sum of squares over 1 M floats, eager (a deferred chain summed where it is made).
+  SQ: {
+    unit: "ms",
+    perMs: 1,
+    batch: 1,
+    source: `
+      const x = dg.tensor(Float32Array.from({ length: 1_000_000 }, (_, i) => ((i * 7919) % 1000) / 500 - 1));
+      const once = () => x.mul(x).sum().itemSync();
+      export const check = () => [once()];`,
+  },
+  // W5 summed: exp(x)·x + 1 over 1 M floats, then its sum — plain code, and the same in scoped().
+  W5s: {
+    unit: "ms",
+    perMs: 1,
+    batch: 1,
+    source: `
+      const x = dg.tensor(Float32Array.from({ length: 1_000_000 }, (_, i) => ((i * 7919) % 1000) / 500 - 1));
+      const once = () => x.exp().mul(x).add(1).sum().itemSync();
+      export const check = () => [once()];`,
+  },
+  W5ss: {
+    unit: "ms",
+    perMs: 1,
+    batch: 1,
+    source: `
+      const x = dg.tensor(Float32Array.from({ length: 1_000_000 }, (_, i) => ((i * 7919) % 1000) / 500 - 1));
+      const once = () => dg.scoped(() => x.exp().mul(x).add(1).sum().itemSync());
+      export const check = () => [once()];`,
+  },
+  // log-softmax over 1000 rows of 1000, compiled (its rows' sums of e^(x−m)).
+  LSc: {
+    unit: "ms",
+    perMs: 1,
+    batch: 1,
+    source: `
+      const x = dg.tensor(Float32Array.from({ length: 1_000_000 }, (_, i) => ((i * 7919) % 1000) / 100 - 5)).reshape([1000, 1000]);
+      const f = dg.compile((t) => dg.logSoftmax(t, { axis: 1 }));
+      const once = () => f(x).dataSync();
       export const check = () => Array.from(once().subarray(0, 8));`,
   },
   // LeNet-5's forward and backward (W3 without the SGD update), compiled, on two threads.

@@ -2,7 +2,8 @@
  * compile()'s fused kernels on the worker threads: a large run is split into tasks (blocks of
  * rows, or of columns when there are fewer rows than tasks), each a call of the same generated
  * kernel, so the bits equal one thread's and eager's whatever the split — odd lengths (the
- * scalar tail of every column block), row and per-channel operands, bool masks stored as bytes.
+ * scalar tail of every column block), row and per-channel operands, bool masks stored as bytes,
+ * and a sum or max done by the run's kernel (each row reduced by one task, in one order).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { bits, firstDiff } from "./wasm-support.js";
@@ -36,7 +37,12 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("fused kernels on 1 and 2 t
     },
     // 3 rows (fewer than the tasks) of 100,003 with a per-channel operand: column blocks across rows.
     { name: "a per-channel operand over few rows", shapes: [[1, 3, 317, 319], [3, 1, 1]], fn: (x: Tensor, c: Tensor) => [x.mul(c).add(x.sqrt()).maximum(x.neg().exp())] },
-  ])("$name: the same bits as one thread and as eager", async ({ shapes, fn }) => {
+    // Reductions done by the run's kernel: row blocks only, each row reduced by one task.
+    { reduces: true, name: "a softmax's row sums (tiled: exp) over 4,099 rows", shapes: [[4099, 301]], fn: (x: Tensor) => [dg.softmax(x, { axis: 1 })] },
+    { reduces: true, name: "a sum of squares over 4,099 rows (reduced in the loop)", shapes: [[4099, 301]], fn: (x: Tensor) => [x.mul(x).add(1).sum({ axis: 1 })] },
+    { reduces: true, name: "a max over 3 rows (fewer than the tasks)", shapes: [[3, 100_003]], fn: (x: Tensor) => [x.neg().exp().max({ axis: 1 })] },
+    { reduces: true, name: "a sum over one long row (one task)", shapes: [[300_001]], fn: (x: Tensor) => [x.mul(x).sum()] },
+  ] as { name: string; shapes: number[][]; fn: (...xs: Tensor[]) => Tensor[]; reduces?: boolean }[])("$name: the same bits as one thread and as eager", async ({ shapes, fn, reduces }) => {
     setBackend("wasm");
     dg.setNumThreads(2);
     expect(await dg.threadsReady()).toBe(2);
@@ -52,6 +58,7 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("fused kernels on 1 and 2 t
     dg.setNumThreads(2);
     const eager = (fn as (...xs: Tensor[]) => Tensor[])(...args(11)).map(bits);
     expect(f.stats().fusedKernels).toBe(1);
+    if (reduces) expect(f.describe()).toMatch(/its (sum|max) in the same pass/);
     two.forEach((b, i) => {
       expect(b.length, `output ${i}: length`).toBe(eager[i]!.length);
       expect(firstDiff(b, one[i]!), `output ${i}: 2 threads vs 1, first differing byte`).toBe(-1);

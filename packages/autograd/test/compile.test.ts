@@ -298,6 +298,42 @@ describe.skipIf(!BACKENDS.includes("wasm"))("fusion on wasm", () => {
     expect(bits(ch(big(7), big(8, [64, 1])))).toEqual(bits(h(big(7), big(8, [64, 1]))));
   });
 
+  test("a sum or max over the trailing axes of a run's value is done by the run's kernel, with eager's bits: sums of squares, log-softmax rows, a loss and its gradient", () => {
+    setBackend("wasm");
+    const cases: [string, (x: Tensor) => Tensor][] = [
+      ["a sum of squares", (x) => x.mul(x).sum()],
+      ["log-softmax rows (the sums of e^(x−m))", (x) => dg.logSoftmax(x, { axis: 1 })],
+      ["the row max of a chain", (x) => x.exp().neg().max({ axis: -1 })],
+      ["a sum over the last two axes", (x) => x.reshape([4, 16, 40]).mul(0.5).add(x.reshape([4, 16, 40])).sum({ axis: [1, 2] })],
+    ];
+    for (const [name, fn] of cases) {
+      const f = compile(fn);
+      f(big(1));
+      const x = big(2);
+      expect(bits(f(x)), name).toEqual(bits(fn(x)));
+      expect(f.describe(), name).toMatch(/its (sum|max) in the same pass/);
+    }
+    // A sum over a leading axis (a bias gradient's) is not a row reduction: its own kernel.
+    const lead = compile((x: Tensor) => x.mul(x).sum({ axis: 0 }));
+    lead(big(3));
+    expect(lead.describe()).not.toMatch(/in the same pass/);
+    expect(bits(lead(big(4)))).toEqual(bits(big(4).mul(big(4)).sum({ axis: 0 })));
+    // A loss and its gradient: the squared error's mean reads it in the run's kernel.
+    const step = (w: Tensor, x: Tensor, y: Tensor) => {
+      const d = x.matmul(w).sub(y);
+      const loss = d.mul(d).mean();
+      loss.backward();
+      return [loss, w.grad!];
+    };
+    const args = (k: number) => [big(k, [40, 8]).requiresGrad_(true), big(k + 1, [256, 40]), big(k + 2, [256, 8])] as const;
+    const f = compile(step);
+    f(...args(5));
+    const got = f(...args(15));
+    const want = step(...args(15));
+    got.forEach((t, i) => expect(bits(t), `output ${i}`).toEqual(bits(want[i]!)));
+    expect(f.describe()).toMatch(/its sum in the same pass/);
+  });
+
   test("bias + relu forward and backward: compare, where, bool masks and casts fuse with eager's bits", () => {
     setBackend("wasm");
     const fn = (x: Tensor, b: Tensor, g: Tensor) => {

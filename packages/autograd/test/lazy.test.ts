@@ -13,7 +13,7 @@ import fc from "fast-check";
 import * as dg from "@deltagrad/autograd";
 import { getBackend, manualSeed, rand, setBackend, type Tensor } from "@deltagrad/autograd";
 import { LAZY_MIN, LazyView, lazy } from "../src/wasm/lazy.js";
-import { bits, firstDiff } from "./wasm-support.js";
+import { bits, firstDiff, firstValueDiff } from "./wasm-support.js";
 
 const initial = getBackend().name;
 const initialThreads = dg.getNumThreads();
@@ -128,14 +128,71 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     expect(mid.residentBuffers).toBe(before.residentBuffers);
     expect(mid.inUseBytes).toBe(before.inUseBytes);
     const forced = lazy.forced;
-    y.sum().itemSync(); // a kernel (the sum) needs y: its chain runs once
+    // A sum over it runs the chain in the sum's kernel: nothing stored, the chain still deferred.
+    const s = y.sum().itemSync();
+    expect(lazy.forced).toBe(forced);
+    const summed = dg.wasmMemoryStats(); // the sum's new kernel keeps a small argument block
+    expect(summed.residentBuffers).toBe(before.residentBuffers);
+    y.dataSync(); // the read runs the chain once: one block
     expect(lazy.forced).toBe(forced + 1);
     expect(dg.wasmMemoryStats().residentBuffers).toBe(before.residentBuffers + 1);
     y.dataSync();
     expect(lazy.forced).toBe(forced + 1);
+    expect(y.sum().itemSync()).toBe(s); // the stored values' sum (sumRows): the same bits
     y.dispose();
-    expect(dg.wasmMemoryStats().inUseBytes).toBe(before.inUseBytes);
+    expect(dg.wasmMemoryStats().inUseBytes).toBe(summed.inUseBytes);
     x.dispose();
+  });
+
+  test("a chain reduced by sum or max (over all axes or the last): the values of the chain run and then reduced, never stored", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    const shapes = [[LAZY_MIN], [LAZY_MIN + 3], [3, 87_383], [4099, 67], [512, 513], [2, 3, 43_691]];
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 12 }), fc.constantFrom(...shapes), fc.constantFrom("sum" as const, "max" as const), fc.boolean(), fc.integer({ min: 1, max: 1000 }), (steps, shape, op, all, seed) => {
+        manualSeed(seed);
+        const x = rand(shape).mul(4).sub(2);
+        const before = lazy.reduced;
+        const r = both(() => {
+          const y = chain(x, steps);
+          return all ? y[op]() : y[op]({ axis: -1 });
+        });
+        expect(lazy.reduced).toBe(before + 1);
+        // Bit for bit; a NaN sum may differ in its sign (the engine orders a NaN + NaN).
+        expect(firstValueDiff(r.on, r.off)).toBe(-1);
+        x.dispose();
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test("max over a chain with NaNs and signed zeros keeps maxRows' rule (the last NaN, the first of ±0)", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    // log of negatives and sqrt of them: NaNs of two kinds; neg of zeros: −0 beside +0.
+    const n = LAZY_MIN + 5;
+    const v = new Float32Array(n);
+    for (let i = 0; i < n; i++) v[i] = [0, -1, 2, -0.5, 0][i % 5]! * (i % 7 === 0 ? -1 : 1);
+    const x = dg.tensor(v);
+    for (const fn of [(t: Tensor) => t.log().max({ axis: -1 }), (t: Tensor) => t.neg().mul(0).max(), (t: Tensor) => t.sqrt().add(t.log()).max()]) {
+      const r = both(() => fn(x));
+      expect(firstDiff(r.on, r.off)).toBe(-1);
+    }
+  });
+
+  test("a chain summed over rows on two threads gives one thread's bits, and stores nothing", async () => {
+    setBackend("wasm");
+    manualSeed(9);
+    const x = rand([4099, 257]).mul(4).sub(2);
+    dg.setNumThreads(1);
+    const one = both(() => x.exp().mul(x).add(1).sum({ axis: 1 }));
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    const before = dg.wasmMemoryStats().residentBuffers;
+    const y = x.exp().mul(x).add(1).sum({ axis: 1 }); // 4099 sums: one 16 KB block, no chain block
+    expect(dg.wasmMemoryStats().residentBuffers).toBe(before + 1);
+    expect(firstDiff(bits(y), one.on)).toBe(-1);
+    expect(firstDiff(one.on, one.off)).toBe(-1);
   });
 
   test("a chain holds its operands: disposing them first is safe; releasing it frees them", () => {

@@ -13,6 +13,19 @@ export const bits = (t: Tensor): Buffer => {
 /** Where two byte strings first differ (−1: equal), so a failure names an element instead of printing megabytes. */
 export const firstDiff = (a: Buffer, b: Buffer): number => (a.equals(b) ? -1 : a.findIndex((x, i) => x !== b[i]));
 
+/**
+ * Where two float32 byte strings first differ as values (−1: equal): bit for bit, except that any
+ * NaN equals any NaN — WebAssembly leaves the sign and payload of an arithmetic NaN open, and a
+ * sum meeting NaNs of both signs keeps whichever operand the engine's code puts first.
+ */
+export const firstValueDiff = (a: Buffer, b: Buffer): number => {
+  if (a.equals(b)) return -1;
+  const x = new Float32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
+  const y = new Float32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+  if (x.length !== y.length) return Math.min(x.length, y.length);
+  return x.findIndex((v, i) => !(Object.is(v, y[i]) || (Number.isNaN(v) && Number.isNaN(y[i]))));
+};
+
 /** Deterministic floats in [−1, 1) (a 32-bit LCG). */
 export function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);

@@ -9,7 +9,10 @@
  * read after it (or kept: results, writes, gradients); the others never touch memory. A run (even
  * of one op) also takes over a permute of two leading axes that only feeds it, or that only its
  * result feeds, with the reshapes between: the kernel reads or stores those rows in the permuted
- * order (a convolution's NCHW permutes, see {@link channelAddLater}).
+ * order (a convolution's NCHW permutes, see {@link channelAddLater}). A sum or max over the
+ * trailing axes of a value the run makes, right after it, is done by the run's kernel too (the
+ * value reduced in registers in the reduction kernel's own order, and stored only if read again):
+ * a sum of squares, a softmax's row sums over e^(x−m), a loss's sum.
  */
 import { sizeOf } from "../shape.js";
 import { fusedKernel, fusible, fusibleCompare, type FusedKernel, type FusedSpec } from "../wasm/fuse.js";
@@ -36,6 +39,11 @@ export interface FusedGroup {
    */
   readonly before: number[];
   readonly after: number[];
+  /**
+   * A sum or max over the trailing axes that reads a value of the run: the schedule entry right
+   * after it, done by the kernel (its output is `outIds`' last) — see {@link FusedSpec.reduce}.
+   */
+  readonly reduced: { readonly op: "sum" | "max"; readonly input: number; readonly output: number } | null;
   /** The generated SIMD kernel (wasm memory operands), or, for a run of small tensors, the generated JavaScript loop. */
   readonly spec: FusedSpec | null;
   readonly kernel: FusedKernel | null;
@@ -215,12 +223,14 @@ export function fusionGroups(nodes: readonly RecNode[], values: readonly Value[]
       if (x === null || x === undefined || x.key !== first.key || (x.m !== 0 && m !== 0 && x.m !== m)) break;
       if (x.m !== 0) m = x.m;
     }
-    // One op alone is a kernel already, unless it also does a permute's work.
+    const red = first.small ? null : reductionAfter(nodes, values, i, j, m);
+    // One op alone is a kernel already, unless it also does a permute's or a reduction's work.
     if (j - i >= 2 || !first.small) {
-      const g = build(nodes, values, links, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op), first.small);
-      if (g !== null && (j - i >= 2 || g.before.length + g.after.length > 0)) {
+      const g = build(nodes, values, links, lastUse, i, j, m, info.slice(i, j).map((x) => x!.f.op), first.small, red);
+      if (g !== null && (j - i >= 2 || g.before.length + g.after.length > 0 || g.reduced !== null)) {
         groups.push(g);
         for (const k of [...g.before, ...g.after]) links.claimed.add(k);
+        if (g.reduced !== null) j++;
       }
     }
     i = j;
@@ -291,7 +301,25 @@ function permutedSink(w: number, nodes: readonly RecNode[], values: readonly Val
   }
 }
 
-function build(nodes: readonly RecNode[], values: readonly Value[], links: Links, lastUse: Int32Array, start: number, end: number, m: number, ops: string[], small: boolean): FusedGroup | null {
+/**
+ * Node `at` (the one after the run [start, at)) as a reduction the run's kernel can do: a float32
+ * sum or max of a value the run makes over its trailing axes (the axes of size > 1 after the last
+ * kept one), `len` elements a row, compatible with the run's row operands (row length m, 0: none).
+ */
+function reductionAfter(nodes: readonly RecNode[], values: readonly Value[], start: number, at: number, m: number): { op: "sum" | "max"; len: number } | null {
+  const n = nodes[at];
+  if (n === undefined || (n.op !== "sum" && n.op !== "max")) return null;
+  const x = values[n.inputs[0]!]!;
+  if (x.dtype !== "float32" || !nodes.slice(start, at).some((r) => r.output === x.id)) return null;
+  const axes = (n.attrs as { axes: readonly number[] }).axes;
+  let len = 1;
+  let k = x.shape.length - 1;
+  for (; k >= 0 && (axes.includes(k) || x.shape[k] === 1); k--) len *= axes.includes(k) ? x.shape[k]! : 1;
+  for (; k >= 0; k--) if (axes.includes(k) && x.shape[k] !== 1) return null;
+  return len > 1 && (m === 0 || m === len) ? { op: n.op, len } : null;
+}
+
+function build(nodes: readonly RecNode[], values: readonly Value[], links: Links, lastUse: Int32Array, start: number, end: number, m: number, ops: string[], small: boolean, red: { op: "sum" | "max"; len: number } | null = null): FusedGroup | null {
   const kept = links.kept;
   const shape = values[nodes[start]!.output]!.shape;
   const n = sizeOf(shape);
@@ -317,20 +345,22 @@ function build(nodes: readonly RecNode[], values: readonly Value[], links: Links
     for (const [id] of made) (kept.has(id) || lastUse[id]! >= end ? outIds : internal).push(id);
     const host = hostRun(nodes.slice(start, end), values, vecIds, scalarIds, outIds);
     if (host === null) return null;
-    return { start, end, rows: 1, m: n, vecIds, scalarIds, outIds, outBytes: outIds.map((id) => (values[id]!.dtype === "bool" ? 1 : 4)), internal, before: [], after: [], spec: null, kernel: null, host };
+    return { start, end, rows: 1, m: n, vecIds, scalarIds, outIds, outBytes: outIds.map((id) => (values[id]!.dtype === "bool" ? 1 : 4)), internal, before: [], after: [], reduced: null, spec: null, kernel: null, host };
   }
   const base = vecIds.length + scalarIds.length;
   const ref = (x: number) => (made.has(x) ? base + made.get(x)! : vecIds.includes(x) ? vecIds.indexOf(x) : vecIds.length + scalarIds.indexOf(x));
   const steps = nodes.slice(start, end).map((nd, k) => ({ op: ops[k]!, args: nd.inputs.map(ref) }));
   const outIds: number[] = [];
   const internal: number[] = [];
-  for (const [id] of made) (kept.has(id) || lastUse[id]! >= end ? outIds : internal).push(id);
+  // With a reduction (node `end`), a value it alone reads afterwards stays in registers.
+  const stop = red ? end + 1 : end;
+  for (const [id] of made) (kept.has(id) || lastUse[id]! >= stop ? outIds : internal).push(id);
   const outKinds: string[] = outIds.map((id) => (values[id]!.dtype === "bool" ? "b" : "f"));
   const outputs = outIds.map(ref);
   // Permutes of two leading axes around the run, done by the kernel's row order (rows of L floats).
   const before: number[] = [];
   const after: number[] = [];
-  let rowLen = m;
+  let rowLen = red ? red.len : m;
   vecIds.forEach((x, k) => {
     const src = vecKinds[k] === "f" ? permutedSource(x, nodes, values, links, start, end) : null;
     if (src === null || (rowLen !== 0 && rowLen !== src.L)) return;
@@ -351,6 +381,14 @@ function build(nodes: readonly RecNode[], values: readonly Value[], links: Links
   });
   before.sort((a, b) => a - b);
   const spec: FusedSpec = { vectors: vecKinds, scalars: scalarIds.length, steps, outputs, outKinds };
+  const outBytes = outKinds.map((k) => (k === "b" ? 1 : 4));
+  let reduced: FusedGroup["reduced"] = null;
+  if (red) {
+    const r = nodes[end]!;
+    spec.reduce = { op: red.op, of: ref(r.inputs[0]!) };
+    reduced = { op: red.op, input: r.inputs[0]!, output: r.output };
+    outIds.push(r.output);
+  }
   if (rowLen === 0) rowLen = n;
-  return { start, end, rows: n / rowLen, m: rowLen, vecIds, scalarIds, outIds, outBytes: outKinds.map((k) => (k === "b" ? 1 : 4)), internal, before, after, spec, kernel: fusedKernel(spec), host: null };
+  return { start, end: stop, rows: n / rowLen, m: rowLen, vecIds, scalarIds, outIds, outBytes, internal, before, after, reduced, spec, kernel: fusedKernel(spec), host: null };
 }

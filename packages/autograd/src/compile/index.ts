@@ -415,7 +415,9 @@ export function describePlan(p: Plan): string {
     }
     if (st.group === null) return "  " + line(st.names[0]!, st.inputIds, st.outIds[0]!);
     const inner = st.nodes.map((n, j) => `      ${line(st.names[j]!, n.inputIds, n.out)}`);
-    return [`  fused#${k} (${st.nodes.length} ops, one pass over ${shape(st.outIds[0]!)}) → ${st.outIds.map(name).join(", ")}:`, ...inner].join("\n");
+    const red = st.group.reduced;
+    const over = red === null ? shape(st.outIds[0]!) : `${shape(red.input)}, its ${red.op} in the same pass`;
+    return [`  fused#${k} (${st.nodes.length} ops, one pass over ${over}) → ${st.outIds.map(name).join(", ")}:`, ...inner].join("\n");
   });
   return [head, ...lines].join("\n");
 }

@@ -37,8 +37,8 @@ const MAX_LEAVES = 6;
  */
 export const MAX_CHAIN_KERNELS = 512;
 
-/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: chains run, and run op by op. */
-export const lazy = { enabled: true, forced: 0, stepwise: 0, maxKernels: MAX_CHAIN_KERNELS };
+/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: chains run, run op by op, and reduced without being stored. */
+export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, maxKernels: MAX_CHAIN_KERNELS };
 /** The chains given a kernel of their own so far (by their spec's text). */
 const chains = new Set<string>();
 
@@ -134,8 +134,9 @@ interface Chain {
  * The chain below `root` (see {@link Chain}). `leaf(a)` gives the block to read for a deferred op
  * met inside the chain in place of its ops (its result once it has run), or null to take its ops
  * in. So `force` fuses the whole chain and `stepwise` runs one op at a time over the same builder.
+ * With `reduce`, the root's values are reduced over rows instead of stored ({@link lazyReduce}).
  */
-function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null): Chain {
+function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce?: "sum" | "max"): Chain {
   // The chain in post-order: its block operands (each once), one-element values, then its ops.
   const vecs: WasmBuffer[] = [];
   const scalars: number[] = [];
@@ -165,15 +166,34 @@ function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null): Chain
     vectors: vecs.map(() => "f"),
     scalars: scalars.length,
     steps: steps.map((st) => ({ op: st.op, args: st.args.map(at) })),
-    outputs: [at(out)],
-    outKinds: ["f"],
+    outputs: reduce ? [] : [at(out)],
+    outKinds: reduce ? [] : ["f"],
+    ...(reduce ? { reduce: { op: reduce, of: at(out) } } : {}),
   };
   return { spec, key: JSON.stringify(spec), vecs, scalars, n: root.n };
 }
 
 /** Runs a chain as one kernel; returns its new block. */
 function run(c: Chain): WasmBuffer {
-  return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [4], 1, c.n)[0]!;
+  return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [4], 1, c.n)[0] as WasmBuffer;
+}
+
+/**
+ * @internal The sum or max over each run of `len` elements of a deferred chain that has not run,
+ * computed by the chain's kernel without storing the chain (its values are reduced in registers,
+ * in sumRows' or maxRows' order: the bits of the chain run and then reduced). The chain stays
+ * deferred — a later read runs it then. Null when `v` has run or the kernel bound is reached (the
+ * caller reduces the forced chain). Returns `rows` floats: a block, or a host array when small.
+ *
+ * @example `lazyReduce("sum", view, 1, view.n); // Σ of the whole chain, never stored`
+ */
+export function lazyReduce(op: "sum" | "max", v: LazyView, rows: number, len: number): WasmBuffer | Float32Array | null {
+  if (!lazy.enabled || v.solid !== null || v.args === null) return null;
+  const c = specOf(v, (a) => a.solid, op);
+  if (!chains.has(c.key) && chains.size >= lazy.maxKernels) return null;
+  chains.add(c.key);
+  lazy.reduced++;
+  return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [], rows, len)[0]!;
 }
 
 /**

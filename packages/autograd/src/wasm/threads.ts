@@ -337,22 +337,24 @@ export function registerKernel(bytes: Uint8Array): number {
 /**
  * Runs a registered kernel ({@link registerKernel}) once per argument list in `tasks` on up to
  * {@link getNumThreads} threads (`f`: the same function instantiated on this thread). The caller
- * has judged that the work pays for waking the threads.
+ * has judged that the work pays for waking the threads. With `per` > 0 each thread gets `per`
+ * bytes of scratch, from one block of `scratch(threads · per)` (its last argument).
  *
  * @example `runKernelTasks(k.id, k.fn, [[args, 0, rows, 0, m / 2], [args, 0, rows, m / 2, m]]);`
  */
-export function runKernelTasks(id: number, f: (...a: number[]) => void, tasks: number[][]): void {
+export function runKernelTasks(id: number, f: (...a: number[]) => void, tasks: number[][], per = 0, scratch?: (bytes: number) => number): void {
   const threads = threadsFor(tasks.length, 64);
-  if (threads === 1) for (const args of tasks) f(...args, 0);
-  else runOnPool(id, f, tasks, threads);
+  const base = per > 0 ? scratch!(threads * per) : 0;
+  if (threads === 1) for (const args of tasks) f(...args, base);
+  else runOnPool(id, f, tasks, threads, per, base);
 }
 
-/** Runs a job of no scratch on the pool's `threads` threads, its task table held only while it runs. */
-function runOnPool(id: number, f: (...a: number[]) => void, tasks: number[][], threads: number): void {
+/** Runs a job on the pool's `threads` threads (each with `per` bytes of scratch from `base`, or none), its task table held only while it runs. */
+function runOnPool(id: number, f: (...a: number[]) => void, tasks: number[][], threads: number, per = 0, base = 0): void {
   const heap = pool!.rt.heap;
   let table = -1;
   try {
-    runJob(id, f, tasks, 0, 0, threads, (b) => (table = heap.alloc(b)));
+    runJob(id, f, tasks, per, base, threads, (b) => (table = heap.alloc(b)));
   } finally {
     if (table >= 0) heap.free(table, tasks.length * STRIDE * 4);
   }

@@ -83,6 +83,38 @@ export function maxOuter(c: Code): void {
 }
 
 /**
+ * A row sum's accumulation, shared by sumRows and the fused chain+sum kernels (fuse.ts) so both
+ * add in one order: a vector `v` of 4 floats goes into two float64 pairs (lanes 0, 1 into `a0`,
+ * lanes 2, 3 into `a1`); {@link sumPairs} then combines them into `s` ((a0 + a1) lane 0 + lane 1),
+ * and the row's tail adds one float at a time with {@link sumLane}.
+ */
+export function sumVector(c: Code, a0: number, a1: number, v: number): void {
+  c.get(a0).get(v).f64x2PromoteLowF32x4().f64x2Add().set(a0);
+  c.get(a1).get(v).get(v).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]).f64x2PromoteLowF32x4().f64x2Add().set(a1);
+}
+
+/** `s` = the pairs' sum (see {@link sumVector}). */
+export function sumPairs(c: Code, a0: number, a1: number, s: number): void {
+  c.get(a0).get(a1).f64x2Add().set(a0);
+  c.get(a0).f64x2ExtractLane(0).get(a0).f64x2ExtractLane(1).f64Add().set(s);
+}
+
+/** `s` += the float32 that `push` puts on the stack (a row's tail, see {@link sumVector}). */
+export function sumLane(c: Code, s: number, push: () => void): void {
+  c.get(s);
+  push();
+  c.f64PromoteF32().f64Add().set(s);
+}
+
+/**
+ * `m` = max(m, e) by the cpu kernel's rule, one element at a time (NaN wins — the last one seen —
+ * otherwise the larger; ties keep the first): shared by maxRows and the fused chain+max kernels.
+ */
+export function maxLane(c: Code, m: number, e: number): void {
+  c.get(e).get(m).get(e).get(m).f32Gt().get(e).get(e).f32Ne().i32Or().select().set(m);
+}
+
+/**
  * sumRows(x, out, rows, n) / maxRows: one value per contiguous row of n floats (the last axis).
  * sum accumulates in float64 pairs, lane order fixed ((x0+x2+…) and (x1+x3+…) per f64x2, combined
  * at the end), so it is deterministic and within the float64 summation bound of the exact sum.
@@ -106,13 +138,11 @@ export function rowsKernel(kind: ReduceKernel) {
         c.v128Zero().set(a1);
         c.for(i, () => c.i32Const(0), () => c.get(n4), 4, () => {
           c.get(x).get(i).i32Const(2).i32Shl().i32Add().v128Load().set(v);
-          c.get(a0).get(v).f64x2PromoteLowF32x4().f64x2Add().set(a0);
-          c.get(a1).get(v).get(v).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]).f64x2PromoteLowF32x4().f64x2Add().set(a1);
+          sumVector(c, a0, a1, v);
         });
-        c.get(a0).get(a1).f64x2Add().set(a0);
-        c.get(a0).f64x2ExtractLane(0).get(a0).f64x2ExtractLane(1).f64Add().set(s);
+        sumPairs(c, a0, a1, s);
         c.for(i, () => c.get(n4), () => c.get(n), 1, () => {
-          c.get(s).get(x).get(i).i32Const(2).i32Shl().i32Add().f32Load().f64PromoteF32().f64Add().set(s);
+          sumLane(c, s, () => c.get(x).get(i).i32Const(2).i32Shl().i32Add().f32Load());
         });
         c.get(out).get(r).i32Const(2).i32Shl().i32Add().get(s).f32DemoteF64().f32Store();
       } else {
@@ -120,7 +150,7 @@ export function rowsKernel(kind: ReduceKernel) {
         c.f32Const(-Infinity).set(m);
         c.for(i, () => c.i32Const(0), () => c.get(n), 1, () => {
           c.get(x).get(i).i32Const(2).i32Shl().i32Add().f32Load().set(e);
-          c.get(e).get(m).get(e).get(m).f32Gt().get(e).get(e).f32Ne().i32Or().select().set(m);
+          maxLane(c, m, e);
         });
         c.get(out).get(r).i32Const(2).i32Shl().i32Add().get(m).f32Store();
       }
