@@ -33,7 +33,7 @@ describe("pnpm bench:ab", () => {
     for (const args of [["HEAD", "W9"], ["HEAD", "W4", "--rounds", "0"], []]) {
       const r = ab(...args);
       expect(r.status, args.join(" ")).toBe(2);
-      expect(r.stderr).toMatch(/usage: pnpm bench:ab <git revision> \[W4\|W5\|W1\|W3c\]/);
+      expect(r.stderr).toMatch(/usage: pnpm bench:ab <git revision> \[W4\|W5\|W1\|SQ\|W5s\|W5ss\|LSc\|W3c\]/);
     }
     const r = ab("no-such-revision-xyz", "W4");
     expect(r.status).not.toBe(0);

@@ -1,5 +1,5 @@
 /**
- * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W5s|W5ss|SQ|W1|W3c|LSc]
+ * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W1|SQ|W5s|W5ss|LSc|W3c]
  * [--rounds N] [--ms M]`. On this VM one workload's speed drifts 2–3× over minutes (the same
  * commit's eager W4 read 2.56 µs in one full run and 7.75 in another), so two figures taken
  * apart say little about a change; two taken alternately in one process do. Both trees'

@@ -1,8 +1,10 @@
 /**
  * The warm-up check, run by run.ts in a fresh child process (`node --conditions=source --import
  * tsx bench/src/warmup.ts [N]`): plain W5 summed (`exp(x)·x + 1` on 1 M floats, then its sum:
- * the deferred chain runs and its 4 MB result is dropped; results dropped, no dispose, no gc —
- * without the sum the chain would never run) from the process's first step, as a new user's script runs it — synchronously,
+ * the deferred chain runs in the sum's kernel, nothing stored; results dropped, no dispose, no gc —
+ * without the sum the chain would never run) or, with `read` as the fifth argument, W5 with the
+ * read (`dataSync()`: the chain's 4 MB result made and dropped, and a new 4 MB array each step),
+ * from the process's first step, as a new user's script runs it — synchronously,
  * never yielding to the event loop. Prints one JSON line: the median of steps 1–40, of steps
  * 41–N, their ratio (the target is ≤ 1.25), then the same loop in `scoped` for reference, the
  * means of the later steps of both, and the wasm memory at the end. With `scoped` as a third argument, the scoped loop alone from the first
@@ -23,6 +25,8 @@ const n = Number(process.argv[3] ?? 1_000_000);
 dg.setBackend("wasm");
 dg.setNumThreads(1);
 const x = dg.tensor(uniform(n, 51, -1, 1));
+/** The step of the never-yielding loops: W5 summed, or W5 with the read. */
+const w5 = process.argv[5] === "read" ? () => x.exp().mul(x).add(1).dataSync() : () => x.exp().mul(x).add(1).sum();
 
 function time(step: () => unknown, count: number): number[] {
   const out: number[] = [];
@@ -80,15 +84,15 @@ if (process.argv[4] === "scoped") {
   // The same loop in `scoped` from the first step: the floor any memory policy meets, a fresh
   // process's own first touches of memory (its wasm memory, V8's heap, the JIT).
   const t = time(() => dg.scoped(() => {
-    x.exp().mul(x).add(1).sum();
+    w5();
   }), total);
   const [first40, later] = [median(t.slice(0, 40)), median(t.slice(40))];
   console.log(JSON.stringify({ steps: total, first40, later, ratio: first40 / later }));
   process.exit(0);
 }
-const plain = time(() => x.exp().mul(x).add(1).sum(), total);
+const plain = time(w5, total);
 const scoped = time(() => dg.scoped(() => {
-  x.exp().mul(x).add(1).sum();
+  w5();
 }), total - 40);
 const first40 = median(plain.slice(0, 40));
 const later = median(plain.slice(40));
