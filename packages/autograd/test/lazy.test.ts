@@ -12,7 +12,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import fc from "fast-check";
 import * as dg from "@deltagrad/autograd";
 import { getBackend, manualSeed, rand, setBackend, type Tensor } from "@deltagrad/autograd";
-import { LAZY_MIN, LazyView, lazy } from "../src/wasm/lazy.js";
+import { LAZY_MIN, LazyView, dropLastRead, lazy } from "../src/wasm/lazy.js";
 import { bits, firstDiff, firstValueDiff } from "./wasm-support.js";
 
 const initial = getBackend().name;
@@ -117,10 +117,11 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     expect(firstDiff(two.off, one.on)).toBe(-1);
   });
 
-  test("nothing is allocated until the values are needed, then one block", () => {
+  test("nothing is stored until a kernel needs the values: a sum or a read runs the chain without keeping it", () => {
     setBackend("wasm");
     dg.setNumThreads(1);
     const x = rand([1 << 20]);
+    dropLastRead(); // an earlier test's
     const before = dg.wasmMemoryStats();
     const y = x.exp().mul(x).add(1);
     expect(deferred(y)).toBe(true);
@@ -128,19 +129,29 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     expect(mid.residentBuffers).toBe(before.residentBuffers);
     expect(mid.inUseBytes).toBe(before.inUseBytes);
     const forced = lazy.forced;
+    const read = lazy.read;
     // A sum over it runs the chain in the sum's kernel: nothing stored, the chain still deferred.
     const s = y.sum().itemSync();
     expect(lazy.forced).toBe(forced);
     const summed = dg.wasmMemoryStats(); // the sum's new kernel keeps a small argument block
     expect(summed.residentBuffers).toBe(before.residentBuffers);
-    y.dataSync(); // the read runs the chain once: one block
+    // A read runs it into a block no tensor keeps (let go at the next chain run or read).
+    const v = y.dataSync();
+    expect([lazy.read, lazy.forced]).toEqual([read + 1, forced]);
+    expect(dg.wasmMemoryStats().residentBuffers).toBe(before.residentBuffers + 1);
+    expect(firstDiff(Buffer.from(y.dataSync().buffer), Buffer.from(v.buffer))).toBe(-1); // computed again: the same bits
+    expect(lazy.read).toBe(read + 2);
+    expect(dg.wasmMemoryStats().residentBuffers).toBe(before.residentBuffers + 1);
+    // A kernel that needs it as an operand stores it (and the last read's block is let go).
+    y.slice([0], [1000]); // 4,000 bytes: a host array
     expect(lazy.forced).toBe(forced + 1);
     expect(dg.wasmMemoryStats().residentBuffers).toBe(before.residentBuffers + 1);
-    y.dataSync();
-    expect(lazy.forced).toBe(forced + 1);
+    expect(firstDiff(Buffer.from(y.dataSync().buffer), Buffer.from(v.buffer))).toBe(-1);
+    expect([lazy.read, lazy.forced]).toEqual([read + 2, forced + 1]); // read from its block
     expect(y.sum().itemSync()).toBe(s); // the stored values' sum (sumRows): the same bits
+    const stored = dg.wasmMemoryStats().inUseBytes;
     y.dispose();
-    expect(dg.wasmMemoryStats().inUseBytes).toBe(summed.inUseBytes);
+    expect(stored - dg.wasmMemoryStats().inUseBytes).toBe(4 << 20); // its block, freed
     x.dispose();
   });
 
@@ -188,6 +199,7 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     const one = both(() => x.exp().mul(x).add(1).sum({ axis: 1 }));
     dg.setNumThreads(2);
     expect(await dg.threadsReady()).toBe(2);
+    dropLastRead();
     const before = dg.wasmMemoryStats().residentBuffers;
     const y = x.exp().mul(x).add(1).sum({ axis: 1 }); // 4099 sums: one 16 KB block, no chain block
     expect(dg.wasmMemoryStats().residentBuffers).toBe(before + 1);

@@ -188,7 +188,7 @@ if (mode === "first-job" || mode === "first-job-lazy") {
     watch();
   }
   const mismatches = mismatchesOf(kept);
-  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, kept: kept.length, disposedSources, mismatches, forced: lazy.forced, gc: typeof gc === "function" }));
+  console.log(JSON.stringify({ mode, stats: dg.wasmMemoryStats(), maxMemory, maxInUse, kept: kept.length, disposedSources, mismatches, forced: lazy.forced, read: lazy.read, gc: typeof gc === "function" }));
 } else {
   let seed = 12345;
   const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);

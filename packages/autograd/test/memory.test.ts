@@ -194,7 +194,8 @@ describe.skipIf(!SIMD)("plain code on the wasm backend (fresh process)", () => {
     expect(r.mismatches).toBe(0);
     expect(r.kept).toBeGreaterThan(300);
     expect(r.disposedSources).toBeGreaterThan(20);
-    expect(r.forced).toBeGreaterThan(300);
+    expect(r.read).toBeGreaterThan(300); // the kept chains, read at the end without being stored
+    expect(r.forced).toBeGreaterThan(20); // chains stored as operands of longer ones
     expect(r.maxMemory).toBeLessThanOrEqual(r.stats.budgetBytes);
   }, 180_000);
 

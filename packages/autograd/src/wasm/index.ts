@@ -47,7 +47,7 @@ export const wasmBackend: Backend = {
     ready();
     return ops.upload(values, dtype);
   },
-  readSync: (d, dtype, n) => ops.hostView(d, dtype, n),
+  readSync: (d, dtype, n) => ops.readView(d, dtype, n),
   read: async (d, dtype, n) => ops.hostView(d, dtype, n),
   write(dst, src, dtype, n) {
     const values = ops.hostView(src, dtype, n).slice();

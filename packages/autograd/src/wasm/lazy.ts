@@ -37,8 +37,8 @@ const MAX_LEAVES = 6;
  */
 export const MAX_CHAIN_KERNELS = 512;
 
-/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: chains run, run op by op, and reduced without being stored. */
-export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, maxKernels: MAX_CHAIN_KERNELS };
+/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: chains run (stored), run op by op, reduced and read without being stored. */
+export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, read: 0, maxKernels: MAX_CHAIN_KERNELS };
 /** The chains given a kernel of their own so far (by their spec's text). */
 const chains = new Set<string>();
 
@@ -178,6 +178,48 @@ function run(c: Chain): WasmBuffer {
   return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [4], 1, c.n)[0] as WasmBuffer;
 }
 
+/** The block of the last chain read without being stored ({@link readLazy}): let go when the next chain runs, is reduced or is read. */
+let lastRead: WasmBuffer | null = null;
+
+/** @internal Lets go of the last read's block now (tests that count blocks). @example `dropLastRead();` */
+export function dropLastRead(): void {
+  if (lastRead === null) return;
+  const b = lastRead;
+  lastRead = null;
+  drop(b);
+}
+
+/** A chain that has not run, its fused spec, when it can still get a kernel of its own (else null: the caller forces it). */
+function unstored(v: LazyView, reduce?: "sum" | "max"): Chain | null {
+  if (!lazy.enabled || v.solid !== null || v.args === null) return null;
+  const c = specOf(v, (a) => a.solid, reduce);
+  if (!chains.has(c.key) && chains.size >= lazy.maxKernels) return null;
+  chains.add(c.key);
+  dropLastRead();
+  return c;
+}
+
+/**
+ * @internal The values of a deferred chain that has not run, for a synchronous host read
+ * (`dataSync`, `arraySync`): the chain runs into a block that no tensor keeps — the chain stays
+ * deferred, its tensor holding no block — and the block is let go when the next chain runs, is
+ * reduced or is read (the caller copies the values out at once). So plain code that reads a
+ * chain and drops it leaves no block for the sweep to reclaim or copy; a chain read and then
+ * used again is computed again. Null when `v` has run or the kernel bound is reached (the caller
+ * reads the forced chain).
+ *
+ * @example `const b = readLazy(view); new Float32Array(memory.buffer, b.ptr, view.n).slice();`
+ */
+export function readLazy(v: LazyView): WasmBuffer | null {
+  const c = unstored(v);
+  if (c === null) return null;
+  const out = run(c);
+  out.refs = 1;
+  lastRead = out;
+  lazy.read++;
+  return out;
+}
+
 /**
  * @internal The sum or max over each run of `len` elements of a deferred chain that has not run,
  * computed by the chain's kernel without storing the chain (its values are reduced in registers,
@@ -188,10 +230,8 @@ function run(c: Chain): WasmBuffer {
  * @example `lazyReduce("sum", view, 1, view.n); // Σ of the whole chain, never stored`
  */
 export function lazyReduce(op: "sum" | "max", v: LazyView, rows: number, len: number): WasmBuffer | Float32Array | null {
-  if (!lazy.enabled || v.solid !== null || v.args === null) return null;
-  const c = specOf(v, (a) => a.solid, op);
-  if (!chains.has(c.key) && chains.size >= lazy.maxKernels) return null;
-  chains.add(c.key);
+  const c = unstored(v, op);
+  if (c === null) return null;
   lazy.reduced++;
   return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [], rows, len)[0]!;
 }
@@ -203,6 +243,7 @@ export function lazyReduce(op: "sum" | "max", v: LazyView, rows: number, len: nu
 export function force(v: LazyView): WasmBuffer {
   if (v.solid !== null) return v.solid;
   if (v.args === null) throw new Error("wasm backend: read of a released deferred op");
+  dropLastRead();
   const c = specOf(v, (a) => a.solid);
   let out: WasmBuffer;
   if (chains.has(c.key) || chains.size < lazy.maxKernels) {

@@ -18,7 +18,7 @@ import { HostScalar, hostArrayOf, type BackendData } from "../backend.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
 import { Token, WasmBuffer } from "./memory.js";
 import { runtime, type Runtime } from "./runtime.js";
-import { LazyView, force, releaseLazy } from "./lazy.js";
+import { LazyView, force, readLazy, releaseLazy } from "./lazy.js";
 
 export { LazyView } from "./lazy.js";
 
@@ -169,6 +169,19 @@ export function hostView(d: BackendData, dtype: DType, n: number): TypedArray {
     return new Ctor(b.host!.buffer as ArrayBuffer, b.host!.byteOffset, n);
   }
   return new Ctor(runtime().heap.memory.buffer as ArrayBuffer, b.ptr, n);
+}
+
+/**
+ * A host view for a synchronous read (`readSync`: the caller copies the values at once): a
+ * deferred chain that has not run is computed into a block no tensor keeps (lazy.ts `readLazy`),
+ * anything else as {@link hostView}. @example `readView(d, "float32", n).slice()`
+ */
+export function readView(d: BackendData, dtype: DType, n: number): TypedArray {
+  if (d instanceof LazyView && d.solid === null) {
+    const b = readLazy(d);
+    if (b !== null) return new Float32Array(runtime().heap.memory.buffer as ArrayBuffer, b.ptr, n);
+  }
+  return hostView(d, dtype, n);
 }
 
 function ctorOf(dtype: DType) {
