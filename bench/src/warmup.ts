@@ -3,7 +3,7 @@
  * tsx bench/src/warmup.ts [N]`): plain W5 summed (`exp(x)·x + 1` on 1 M floats, then its sum:
  * the deferred chain runs in the sum's kernel, nothing stored; results dropped, no dispose, no gc —
  * without the sum the chain would never run) or, with `read` as the fifth argument, W5 with the
- * read (`dataSync()`: the chain's 4 MB result made and dropped, and a new 4 MB array each step),
+ * read (`dataSync()`: the chain run into a block no tensor keeps, and a new 4 MB array each step),
  * from the process's first step, as a new user's script runs it — synchronously,
  * never yielding to the event loop. Prints one JSON line: the median of steps 1–40, of steps
  * 41–N, their ratio (the target is ≤ 1.25), then the same loop in `scoped` for reference, the
