@@ -34,6 +34,7 @@ interface ChildResult {
   /** stress-lazy: sources disposed, chains run; lazy-holders: the most holders of the live block, and its sum finite. */
   disposedSources?: number;
   forced?: number;
+  read?: number;
   most?: number;
   sum?: boolean;
 }
