@@ -2,19 +2,22 @@
  * Deferred elementwise chains. A float32 unary op (exp, log, sqrt, …) or add/mul/maximum on large
  * operands of one size (or against a one-element one) does not run at once: it returns a
  * {@link LazyView}, the op and its operands, which may themselves be deferred. The chain runs as
- * one generated kernel (fuse.ts: every intermediate in registers, one pass over memory) when a
- * kernel or a read first needs its values ({@link force}, reached through placement.ts's
- * `solid`), and only its result is stored. So `x.exp().mul(x).add(1)` makes one 4 MB block
- * instead of three, and in plain code — where the dropped intermediates are what the sweep has to
- * reclaim or copy out (memory.ts) — the intermediates never exist. A result that is never used
- * is never computed, as in MLX or jax-js.
+ * one generated kernel (fuse.ts: every intermediate in registers, one pass over memory) where
+ * its values are needed: stored — only its result, kept by the tensor — when another kernel takes
+ * it as an operand ({@link force}, reached through placement.ts's `solid`); into a block no tensor
+ * keeps for a synchronous read ({@link readLazy}); inside the reduction's kernel for a sum or max
+ * over its last axes ({@link lazyReduce}), nothing stored. So `x.exp().mul(x).add(1)` makes one
+ * 4 MB block instead of three, or none, and in plain code — where dropped results are what the
+ * sweep has to reclaim or copy out (memory.ts) — the intermediates, and a result only read or
+ * summed, never exist as blocks. A result that is never used is never computed, as in MLX or
+ * jax-js.
  *
  * Values are unchanged: the fused kernel runs the unfused kernels' own lane arithmetic, rounded
  * to float32 at every op, so a forced chain has the bits the ops one by one would have had, on any
  * number of threads. Storage stays immutable (the core never writes into a tensor's storage), so
  * an operand a chain holds cannot change before it runs. A chain holds its operands as a tensor
  * holds its storage (a reference count, and a token the sweep watches) and lets go of them once
- * it has run. Small tensors, float64 and broadcasts other than against one element run at once,
+ * it has been stored or released. Small tensors, float64 and broadcasts other than against one element run at once,
  * as before.
  */
 import { Token, WasmBuffer } from "./memory.js";

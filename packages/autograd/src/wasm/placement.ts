@@ -12,7 +12,8 @@
  * without moving data: matmul packs straight from it (the VJPs' Ḡ·Bᵀ and Aᵀ·Ḡ); any other kernel
  * materializes it once. A convolution's unfold returns {@link ColumnsView}, its columns as offsets
  * into the image, in the same way. A large elementwise op returns a {@link LazyView} (lazy.ts),
- * run with the rest of its chain the first time a kernel or a read needs it.
+ * run with the rest of its chain where its values are needed: stored for a kernel's operand
+ * ({@link solid}), unstored for a synchronous read ({@link readView}) or a sum over its last axes.
  */
 import { HostScalar, hostArrayOf, type BackendData } from "../backend.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
