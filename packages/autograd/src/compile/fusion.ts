@@ -15,6 +15,7 @@
  * a sum of squares, a softmax's row sums over e^(x−m), a loss's sum.
  */
 import { sizeOf } from "../shape.js";
+import { SMALL_BYTES } from "../wasm/buffer.js";
 import { fusedKernel, fusible, fusibleCompare, type FusedKernel, type FusedSpec } from "../wasm/fuse.js";
 import type { RecNode, Value } from "./record.js";
 import { hostRun, type HostRun } from "./small.js";
@@ -50,7 +51,7 @@ export interface FusedGroup {
   readonly host: HostRun | null;
 }
 
-const MIN_ELEMENTS = 1024; // wasm/placement.ts's SMALL_BYTES of float32
+const MIN_ELEMENTS = SMALL_BYTES / 4; // float32 elements from which a tensor lives in wasm memory
 
 /**
  * The schedule with every scalar op (one-element inputs and output: lr·bias-correction

@@ -4,6 +4,9 @@
  * and the statistics.
  */
 /** Storage of one wasm-backend tensor: a block of wasm memory, or its evicted copy on the JS heap. */
+/** Tensors of at least this many bytes live in wasm memory (placement.ts); smaller ones are host arrays. */
+export const SMALL_BYTES = 4096;
+
 export class WasmBuffer {
   /** Byte offset of the block in wasm memory; −1 while evicted (then `host` holds the bytes) or after free. */
   ptr: number;

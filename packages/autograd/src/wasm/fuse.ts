@@ -13,7 +13,7 @@ import { BINARY_KERNELS, COMPARE_KERNELS } from "../backend.js";
 import { Code, ModuleBuilder, f32, f64, i32, v128 } from "./emit.js";
 import { binaryOp, compareOp, unaryOp, UNARY_OPS, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels.js";
 import { maxLane, sumLane, sumPairs, sumVector } from "./kernels/reduce.js";
-import { WasmBuffer } from "./buffer.js";
+import { SMALL_BYTES, WasmBuffer } from "./buffer.js";
 import { runtime } from "./runtime.js";
 import { getNumThreads, registerKernel, runKernelTasks } from "./threads.js";
 
@@ -211,12 +211,11 @@ export function fusedKernel(spec: FusedSpec, key = JSON.stringify(spec)): FusedK
       if (!tiled) c.for(j, () => c.get(j0), () => c.get(j4), 4, () => body(false));
       else {
         // Tiles of TILE values: computed into the scratch (in L1), then reduced in order.
-        const red = spec.reduce!;
         c.for(jt, () => c.get(j0), () => c.get(j4), TILE, () => {
           c.get(jt).i32Const(TILE).i32Add().tee(je).get(j4).get(je).get(j4).i32LtS().select().set(je);
           c.for(j, () => c.get(jt), () => c.get(je), 4, () => body(false));
           c.get(scratch).get(je).get(jt).i32Sub().i32Const(2).i32Shl().i32Add().set(qe);
-          if (red.op === "sum") {
+          if (red!.op === "sum") {
             c.for(q, () => c.get(scratch), () => c.get(qe), 16, () => {
               c.get(q).v128Load().set(v);
               sumVector(c, a0, a1, v);
@@ -268,9 +267,6 @@ const THREAD_WORK = 1 << 20;
 /** Tasks per thread (claimed one at a time, so a thread slowed by another process does not hold the others up). */
 const TASKS_PER_THREAD = 4;
 
-/** Elements from which a float32 result lives in wasm memory (placement.ts's SMALL_BYTES). */
-const LARGE = 1024;
-
 /**
  * Runs a fused kernel over rows × m elements: `vectors` are wasm buffers or small host arrays
  * (the caller checked {@link residentBuffers}), `scalars` plain numbers, `outBytes` each
@@ -308,7 +304,7 @@ export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: r
   for (let o = 0; o < outBytes.length; o++) outs.push(heap.buffer(rows * m * outBytes[o]!));
   for (let o = 0; o < outs.length; o++) ptrs.push((outs[o] as WasmBuffer).ptr);
   // The reduced values: a new buffer, or (small) a block copied out below.
-  const reduced = !k.reduces ? null : rows >= LARGE ? heap.buffer(rows * 4) : temp(rows * 4);
+  const reduced = !k.reduces ? null : rows * 4 >= SMALL_BYTES ? heap.buffer(rows * 4) : temp(rows * 4);
   if (reduced !== null) ptrs.push(typeof reduced === "number" ? reduced : reduced.ptr);
   // The argument block (views fetched after the last allocation: growing replaces the buffer).
   const i32 = heap.i32;

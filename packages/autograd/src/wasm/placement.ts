@@ -18,13 +18,13 @@
 import { HostScalar, hostArrayOf, type BackendData } from "../backend.js";
 import { allocate, bytesPerElement, type DType, type TypedArray } from "../dtype.js";
 import { Token, WasmBuffer } from "./memory.js";
+import { SMALL_BYTES } from "./buffer.js";
 import { runtime, type Runtime } from "./runtime.js";
 import { LazyView, force, readLazy, releaseLazy } from "./lazy.js";
 
 export { LazyView } from "./lazy.js";
 
-/** Tensors of at least this many bytes live in wasm memory. */
-export const SMALL_BYTES = 4096;
+export { SMALL_BYTES } from "./buffer.js";
 
 /** A tensor or view starts referencing `base`: counted, and a wasm block held through a token ({@link retain}); released by {@link dropData}. */
 function holdBase(base: WasmBuffer | View): Token | true {
@@ -180,7 +180,7 @@ export function hostView(d: BackendData, dtype: DType, n: number): TypedArray {
 export function readView(d: BackendData, dtype: DType, n: number): TypedArray {
   if (d instanceof LazyView && d.solid === null) {
     const b = readLazy(d);
-    if (b !== null) return new Float32Array(runtime().heap.memory.buffer as ArrayBuffer, b.ptr, n);
+    if (b !== null) return hostView(b, dtype, n);
   }
   return hostView(d, dtype, n);
 }
