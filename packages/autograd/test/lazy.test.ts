@@ -147,15 +147,21 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     const v = y.dataSync();
     expect([lazy.read, lazy.forced]).toEqual([read + 1, forced]);
     expect(blocksSince(before)).toBe(1);
-    expect(firstDiff(Buffer.from(y.dataSync().buffer), Buffer.from(v.buffer))).toBe(-1); // computed again: the same bits
-    expect(lazy.read).toBe(read + 2);
+    // Read again at once: the same block (nothing computed twice).
+    expect(firstDiff(Buffer.from(y.dataSync().buffer), Buffer.from(v.buffer))).toBe(-1);
+    expect(lazy.read).toBe(read + 1);
+    // Another chain read in between lets the block go: y is computed again, the same bits.
+    const z = x.add(2);
+    z.dataSync();
+    expect(firstDiff(Buffer.from(y.dataSync().buffer), Buffer.from(v.buffer))).toBe(-1);
+    expect(lazy.read).toBe(read + 3);
     expect(blocksSince(before)).toBe(1); // the last read's block only
-    // A kernel that needs it as an operand stores it (and the last read's block is let go).
+    // A kernel that needs it as an operand stores it: the last read's block becomes its own.
     y.slice([0], [1000]); // 4,000 bytes: a host array
-    expect(lazy.forced).toBe(forced + 1);
+    expect([lazy.read, lazy.forced]).toEqual([read + 3, forced + 1]);
     expect(blocksSince(before)).toBe(1);
     expect(firstDiff(Buffer.from(y.dataSync().buffer), Buffer.from(v.buffer))).toBe(-1);
-    expect([lazy.read, lazy.forced]).toEqual([read + 2, forced + 1]); // read from its block
+    expect([lazy.read, lazy.forced]).toEqual([read + 3, forced + 1]); // read from its block
     expect(y.sum().itemSync()).toBe(s); // the stored values' sum (sumRows): the same bits
     const stored = dg.wasmMemoryStats().inUseBytes;
     y.dispose();
@@ -308,5 +314,115 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     expect(deferred(rand([512, 512]).add(rand([512])))).toBe(false);
     expect(deferred(rand([512, 512]).add(rand([1, 1])))).toBe(true);
     expect(deferred(rand([512, 512]).sin())).toBe(false); // no SIMD kernel
+  });
+});
+
+describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => {
+  // Products with at least LAZY_MIN outputs: plain, batched, a broadcast batch, odd edges, host operands.
+  const cases: [number[], number[]][] = [
+    [[512, 64], [64, 512]],
+    [[515, 33], [33, 511]],
+    [[2, 256, 17], [2, 17, 600]],
+    [[3, 300, 8], [8, 300]],
+    [[512, 1], [1, 512]], // operands small enough to stay host arrays
+  ];
+
+  test("a large matmul is deferred; read, summed (any axes), or taken by a chain: matmul's bits, on 1 and 2 threads", () => {
+    setBackend("wasm");
+    manualSeed(21);
+    for (const threads of [1, 2]) {
+      dg.setNumThreads(threads);
+      for (const [as, bs] of cases) {
+        const a = rand(as).sub(0.5);
+        const b = rand(bs).sub(0.5);
+        const r = both(() => dg.matmul(a, b));
+        expect(r.wasDeferred).toBe(true);
+        expect(firstDiff(r.on, r.off)).toBe(-1);
+        const last = bs.length - 1;
+        for (const f of [(t: Tensor) => t.sum(), (t: Tensor) => t.sum({ axis: last }), (t: Tensor) => t.sum({ axis: 0 }), (t: Tensor) => t.max({ axis: last }), (t: Tensor) => t.add(1).exp(), (t: Tensor) => dg.relu(t)]) {
+          const s = both(() => f(dg.matmul(a, b)));
+          expect(firstDiff(s.on, s.off)).toBe(-1);
+        }
+      }
+    }
+  });
+
+  test("a product read or summed and dropped leaves one block at most (the last read's); a kernel operand stores it once", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    manualSeed(22);
+    const a = rand([512, 128]);
+    const b = rand([128, 512]);
+    dropLastRead();
+    const before = dg.wasmMemoryStats();
+    const [read, forced] = [lazy.read, lazy.forced];
+    for (let i = 0; i < 5; i++) dg.matmul(a, b).dataSync();
+    expect(blocksSince(before)).toBe(1);
+    for (let i = 0; i < 5; i++) dg.matmul(a, b).sum().itemSync();
+    expect(blocksSince(before)).toBe(1);
+    expect([lazy.read, lazy.forced]).toEqual([read + 10, forced]);
+    // Read, then read again and stored: computed once, the read's block becomes its own.
+    const y = dg.matmul(a, b);
+    const v = y.dataSync();
+    expect(firstDiff(Buffer.from(y.dataSync().buffer), Buffer.from(v.buffer))).toBe(-1);
+    const z = y.add(y.slice([0, 0], [1, 512])); // a broadcast: not deferred, y stored
+    expect([lazy.read, lazy.forced]).toEqual([read + 11, forced + 1]);
+    expect(blocksSince(before)).toBe(2); // y's block and z's
+    expect(z.dataSync()[0]).toBe(Math.fround(v[0]! * 2));
+    dropLastRead();
+  });
+
+  test("a product holds its operands: disposing them first is safe; releasing it frees them", () => {
+    setBackend("wasm");
+    manualSeed(23);
+    const a = rand([512, 40]);
+    const b = rand([40, 512]);
+    // Each reference computed with deferral off and disposed (a dropped one would be freed by
+    // the collector in the middle of the count below).
+    const once = (f: () => Tensor) => {
+      lazy.enabled = false;
+      const t = f();
+      lazy.enabled = true;
+      const v = bits(t);
+      t.dispose();
+      return v;
+    };
+    const want = once(() => dg.matmul(a, b));
+    dropLastRead();
+    const base = dg.wasmMemoryStats().inUseBytes;
+    const [a2, b2] = [a.mul(1), b.mul(1)]; // copies, then disposed before the product runs
+    const y = dg.matmul(a2, b2);
+    expect(deferred(y)).toBe(true);
+    a2.dispose();
+    b2.dispose();
+    expect(firstDiff(bits(y), want)).toBe(-1);
+    y.dispose(); // the last read's block too
+    expect(dg.wasmMemoryStats().inUseBytes).toBe(base);
+    const w = dg.matmul(a.exp(), b); // a deferred chain as operand: stored when the product runs
+    expect(deferred(w)).toBe(true);
+    expect(firstDiff(bits(w), once(() => dg.matmul(a.exp(), b)))).toBe(-1);
+    w.dispose();
+  });
+
+  test("gradients through a deferred product equal matmul run at once", () => {
+    setBackend("wasm");
+    manualSeed(24);
+    const a = rand([512, 30], { requiresGrad: true });
+    const b = rand([30, 520], { requiresGrad: true });
+    const grads = [true, false].map((on) => {
+      lazy.enabled = on;
+      a.grad = b.grad = null;
+      dg.matmul(a, b).exp().sum().backward();
+      return [bits(a.grad!), bits(b.grad!)];
+    });
+    expect(firstDiff(grads[0]![0]!, grads[1]![0]!)).toBe(-1);
+    expect(firstDiff(grads[0]![1]!, grads[1]![1]!)).toBe(-1);
+  });
+
+  test("not deferred: small products, transposed operands, float64", () => {
+    setBackend("wasm");
+    expect(deferred(dg.matmul(rand([511, 8]), rand([8, 512])))).toBe(false);
+    expect(deferred(dg.matmul(rand([512, 8]), rand([512, 8]).transpose()))).toBe(false);
+    expect(deferred(dg.matmul(rand([512, 8], { dtype: "float64" }), rand([8, 512], { dtype: "float64" })))).toBe(false);
   });
 });

@@ -45,8 +45,10 @@ export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, read: 0
 /** The chains given a kernel of their own so far (by their spec's text). */
 const chains = new Set<string>();
 
-/** An operand of a deferred op: a block, another deferred op, or a one-element operand's value. */
-type Operand = WasmBuffer | LazyView | number;
+/** An operand of a deferred op: a block, another deferred op, a one-element operand's value, or (a product's) a small host array. */
+type Operand = WasmBuffer | LazyView | number | Float32Array;
+/** A deferred product's operand as it runs: a block, or a small host array. */
+export type ProductOperand = WasmBuffer | Float32Array;
 
 /** A deferred elementwise op over `n` float32 elements (see the module comment). */
 export class LazyView {
@@ -61,27 +63,33 @@ export class LazyView {
   readonly steps: number;
   readonly leaves: number;
 
-  constructor(readonly op: string, args: Operand[], readonly n: number) {
+  constructor(
+    readonly op: string,
+    args: Operand[],
+    readonly n: number,
+    /** For a deferred matmul ({@link lazyProduct}): the product of its two operands' blocks, as a new block. */
+    readonly product: ((a: ProductOperand, b: ProductOperand) => WasmBuffer) | null = null,
+  ) {
     [this.steps, this.leaves] = extent(args);
     this.args = args;
     this.holds = args.map(hold);
   }
 }
 
-/** Ops and leaf operands (blocks, counted once per use) of an op over `args`. */
+/** Ops and leaf operands (blocks and deferred products, counted once per use) of an op over `args`. */
 function extent(args: readonly Operand[]): [number, number] {
   let steps = 1;
   let leaves = 0;
   for (const a of args) {
-    if (a instanceof LazyView) (steps += a.steps), (leaves += a.leaves);
-    else if (a instanceof WasmBuffer) leaves++;
+    if (a instanceof LazyView && a.product === null) (steps += a.steps), (leaves += a.leaves);
+    else if (typeof a !== "number") leaves++;
   }
   return [steps, leaves];
 }
 
 /** An operand starts being referenced (counted; a block also through a token, as a tensor holds its storage). */
 function hold(a: Operand): Token | true | null {
-  if (typeof a === "number") return null;
+  if (typeof a === "number" || a instanceof Float32Array) return null;
   a.refs++;
   return a instanceof WasmBuffer ? runtime().heap.tokens.hold(a) : null;
 }
@@ -106,6 +114,24 @@ function defer(op: string, args: Operand[], n: number): LazyView {
   const [steps, leaves] = extent(args);
   if (steps > MAX_STEPS || leaves > MAX_LEAVES) args = args.map((a) => (a instanceof LazyView ? force(a) : a));
   return new LazyView(op, args, n);
+}
+
+/**
+ * @internal A float32 matmul with an output of at least {@link LAZY_MIN} elements, deferred
+ * (`run` computes it from its operands' blocks; dispatch/matmul.ts supplies it), or null (run it
+ * now). Its operands are blocks, deferred ops or small host arrays (not transposed or columns
+ * views). Stored where another kernel takes it, as a chain is ({@link force}); computed into a
+ * block no tensor keeps for a synchronous read or a reduction ({@link readLazy}) — so plain code
+ * that reads or sums a product and drops it leaves no block behind. A chain over it takes it as
+ * an operand (stores it).
+ *
+ * @example `lazyProduct(a, b, 512 * 512, (x, y) => gemm(x, y))`
+ */
+export function lazyProduct(x: unknown, y: unknown, n: number, run: (a: ProductOperand, b: ProductOperand) => WasmBuffer): LazyView | null {
+  if (!lazy.enabled || n < LAZY_MIN) return null;
+  const block = (d: unknown) => (d instanceof LazyView ? (d.solid ?? d) : d instanceof WasmBuffer || d instanceof Float32Array ? d : null);
+  const [a, b] = [block(x), block(y)];
+  return a === null || b === null ? null : new LazyView("matmul", [a, b], n, run);
 }
 
 /** @internal `op(x)` deferred, or null (run it now). @example `lazyUnary("exp", buf, n)` */
@@ -149,7 +175,8 @@ function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce
   const ref = (a: Operand): Ref => {
     if (typeof a === "number") return { k: "s", i: scalars.push(a) - 1 };
     if (a instanceof LazyView) {
-      const b = a === root ? null : leaf(a);
+      // A deferred product is a leaf: its block, stored (not a step of a kernel).
+      const b = a === root ? null : a.product !== null ? force(a) : leaf(a);
       if (b !== null) return ref(b);
       let r = seen.get(a);
       if (r === undefined) {
@@ -159,8 +186,10 @@ function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce
       }
       return r;
     }
-    let i = vecs.indexOf(a);
-    if (i < 0) i = vecs.push(a) - 1;
+    // (A host array is a product's operand only, and a product is never inside a chain.)
+    const block = a as WasmBuffer;
+    let i = vecs.indexOf(block);
+    if (i < 0) i = vecs.push(block) - 1;
     return { k: "v", i };
   };
   const out = ref(root);
@@ -181,20 +210,33 @@ function run(c: Chain): WasmBuffer {
   return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [4], 1, c.n)[0] as WasmBuffer;
 }
 
-/** The block of the last chain read without being stored ({@link readLazy}): let go when the next chain runs, is reduced or is read. */
+/**
+ * The block of the last op read without being stored ({@link readLazy}), and that op: let go when
+ * the next chain runs, is reduced or is read, or when the op is released; taken as the op's
+ * result if the op is stored or read again first (nothing computed twice).
+ */
 let lastRead: WasmBuffer | null = null;
+let lastReadOf: LazyView | null = null;
 
 /** @internal Lets go of the last read's block now (tests that count blocks). @example `dropLastRead();` */
 export function dropLastRead(): void {
   if (lastRead === null) return;
   const b = lastRead;
-  lastRead = null;
+  lastRead = lastReadOf = null;
   drop(b);
+}
+
+/** The last read's block as `v`'s result, if it is `v`'s (then no longer the last read's). */
+function takeLastRead(v: LazyView): WasmBuffer | null {
+  if (lastReadOf !== v) return null;
+  const b = lastRead;
+  lastRead = lastReadOf = null;
+  return b;
 }
 
 /** A chain that has not run, its fused spec, when it can still get a kernel of its own (else null: the caller forces it). */
 function unstored(v: LazyView, reduce?: "sum" | "max"): Chain | null {
-  if (!lazy.enabled || v.solid !== null || v.args === null) return null;
+  if (!lazy.enabled || v.solid !== null || v.args === null || v.product !== null || lastReadOf === v) return null;
   const c = specOf(v, (a) => a.solid, reduce);
   if (!chains.has(c.key) && chains.size >= lazy.maxKernels) return null;
   chains.add(c.key);
@@ -202,23 +244,37 @@ function unstored(v: LazyView, reduce?: "sum" | "max"): Chain | null {
   return c;
 }
 
+/** A deferred product computed (its operands stored first, the last read let go so its block can be reused). */
+function runProduct(v: LazyView): WasmBuffer {
+  const [a, b] = (v.args as (ProductOperand | LazyView)[]).map((x) => (x instanceof LazyView ? force(x) : x));
+  dropLastRead();
+  return v.product!(a!, b!);
+}
+
 /**
- * @internal The values of a deferred chain that has not run, for a synchronous host read
- * (`dataSync`, `arraySync`): the chain runs into a block that no tensor keeps — the chain stays
- * deferred, its tensor holding no block — and the block is let go when the next chain runs, is
- * reduced or is read (the caller copies the values out at once). So plain code that reads a
- * chain and drops it leaves no block for the sweep to reclaim or copy; a chain read and then
- * used again is computed again. Null when `v` has run or the kernel bound is reached (the caller
- * reads the forced chain).
+ * @internal The values of a deferred op that has not run, for a synchronous host read
+ * (`dataSync`, `arraySync`) or a reduction: the op — a chain, or a product — runs into a block
+ * that no tensor keeps; the op stays deferred, its tensor holding no block. The block is let go
+ * when the next chain runs, is reduced or is read (the caller copies the values out, or reduces
+ * them, at once), and becomes the op's result if the op is read again or stored before that. So
+ * plain code that reads a result and drops it leaves no block for the sweep to reclaim or copy;
+ * an op read, then another op read, then the first used again is computed again. Null when `v`
+ * has run or the kernel bound is reached (the caller reads the forced chain).
  *
  * @example `const b = readLazy(view); new Float32Array(memory.buffer, b.ptr, view.n).slice();`
  */
 export function readLazy(v: LazyView): WasmBuffer | null {
-  const c = unstored(v);
-  if (c === null) return null;
-  const out = run(c);
+  if (lastReadOf === v) return lastRead;
+  let out: WasmBuffer;
+  if (v.product !== null && lazy.enabled && v.args !== null) out = runProduct(v);
+  else {
+    const c = unstored(v);
+    if (c === null) return null;
+    out = run(c);
+  }
   out.refs = 1;
   lastRead = out;
+  lastReadOf = v;
   lazy.read++;
   return out;
 }
@@ -227,8 +283,9 @@ export function readLazy(v: LazyView): WasmBuffer | null {
  * @internal The sum or max over each run of `len` elements of a deferred chain that has not run,
  * computed by the chain's kernel without storing the chain (its values are reduced in registers,
  * in sumRows' or maxRows' order: the bits of the chain run and then reduced). The chain stays
- * deferred — a later read runs it then. Null when `v` has run or the kernel bound is reached (the
- * caller reduces the forced chain). Returns `rows` floats: a block, or a host array when small.
+ * deferred — a later read runs it then. Null when `v` has run, is a product or the last read, or
+ * the kernel bound is reached (the caller reduces {@link readLazy}'s block, or the forced chain).
+ * Returns `rows` floats: a block, or a host array when small.
  *
  * @example `lazyReduce("sum", view, 1, view.n); // Σ of the whole chain, never stored`
  */
@@ -240,19 +297,22 @@ export function lazyReduce(op: "sum" | "max", v: LazyView, rows: number, len: nu
 }
 
 /**
- * Computes a deferred op (its whole chain, as one fused kernel) if it has not run yet, and lets go
- * of its operands; returns its block. @example `force(view).ptr`
+ * Computes a deferred op (its whole chain, as one fused kernel; or its product) if it has not run
+ * yet, and lets go of its operands; returns its block. @example `force(view).ptr`
  */
 export function force(v: LazyView): WasmBuffer {
   if (v.solid !== null) return v.solid;
   if (v.args === null) throw new Error("wasm backend: read of a released deferred op");
-  dropLastRead();
-  const c = specOf(v, (a) => a.solid);
-  let out: WasmBuffer;
-  if (chains.has(c.key) || chains.size < lazy.maxKernels) {
-    chains.add(c.key);
-    out = run(c);
-  } else out = stepwise(v);
+  let out = takeLastRead(v);
+  if (out === null && v.product !== null) out = runProduct(v);
+  else if (out === null) {
+    const c = specOf(v, (a) => a.solid);
+    dropLastRead();
+    if (chains.has(c.key) || chains.size < lazy.maxKernels) {
+      chains.add(c.key);
+      out = run(c);
+    } else out = stepwise(v);
+  }
   const heap = runtime().heap;
   out.refs = 1;
   v.token = heap.tokens.hold(out);
@@ -267,7 +327,7 @@ function stepwise(v: LazyView): WasmBuffer {
   lazy.stepwise++;
   const temps = new Map<LazyView, WasmBuffer>();
   // Each op over its operands' blocks (run first, innermost first): a one-op chain.
-  const done = (a: LazyView): WasmBuffer => a.solid ?? temps.get(a) ?? one(a);
+  const done = (a: LazyView): WasmBuffer => a.solid ?? temps.get(a) ?? (a.product !== null ? force(a) : one(a));
   const one = (a: LazyView): WasmBuffer => {
     for (const x of a.args!) if (x instanceof LazyView) done(x);
     const b = run(specOf(a, done));
@@ -289,7 +349,7 @@ function releaseOperands(v: LazyView): void {
   const tokens = runtime().heap.tokens;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (typeof a === "number") continue;
+    if (typeof a === "number" || a instanceof Float32Array) continue;
     const h = holds![i];
     if (h instanceof Token) tokens.unhold(h);
     drop(a);
@@ -298,6 +358,7 @@ function releaseOperands(v: LazyView): void {
 
 /** @internal Its last reference is gone: its result, or its operands if it never ran, are let go. */
 export function releaseLazy(v: LazyView): void {
+  if (lastReadOf === v) dropLastRead();
   const s = v.solid;
   if (s === null) return releaseOperands(v);
   if (v.token instanceof Token) runtime().heap.tokens.unhold(v.token);

@@ -7,6 +7,8 @@ import { type DType } from "../../dtype.js";
 import { batchMatrixIndices, sizeOf, windowOutSize, type Shape } from "../../shape.js";
 import { FOLD_PARAMS, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, NC, NR } from "../kernels.js";
 import { evenRuns, getNumThreads, runTasks } from "../threads.js";
+import { lazyProduct } from "../lazy.js";
+import type { WasmBuffer } from "../memory.js";
 import { Call, ColumnsView, isHost, large, solid, viaCpu, view, TransposedView, SMALL_BYTES, type Data } from "../placement.js";
 
 /** Products sharing A are folded into one only below this many columns per batch (see matmul). */
@@ -77,6 +79,12 @@ function columnTables(c: Call, v: ColumnsView): { X: number; rowTab: number; gro
  * All products of a call form one parallel job (see threads.ts).
  */
 export function matmul(x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, dtype: DType): Data {
+  if (dtype === "float32") {
+    // A large product of blocks is deferred (lazy.ts): run where its values are needed, into a
+    // block no tensor keeps when it is only read or reduced.
+    const v = lazyProduct(x, y, sizeOf(outShape), (a, b) => matmuls([[a, xs, b, ys, outShape, dtype]])[0] as WasmBuffer);
+    if (v !== null) return v;
+  }
   return matmuls([[x, xs, y, ys, outShape, dtype]])[0]!;
 }
 

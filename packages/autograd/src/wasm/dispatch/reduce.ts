@@ -5,7 +5,7 @@ import type { ArgReduceKernel, BackendData, ReduceKernel } from "../../backend.j
 import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { sizeOf, type Shape } from "../../shape.js";
-import { lazyReduce } from "../lazy.js";
+import { lazyReduce, readLazy } from "../lazy.js";
 import { Call, isHost, large, LazyView, viaCpu, view, type Data } from "../placement.js";
 import { evenRuns, getNumThreads, runPlainTasks } from "../threads.js";
 
@@ -40,11 +40,15 @@ export function reduce(op: ReduceKernel, x: BackendData, shape: Shape, axes: rea
     else groups.push({ size: d, reduced: r });
   });
   // A deferred chain reduced over its trailing axes: the chain's own kernel sums (or maxes) each
-  // row without storing the chain (lazy.ts).
-  if (x instanceof LazyView && groups.length > 0 && groups.findIndex((g) => g.reduced) === groups.length - 1) {
-    const len = groups[groups.length - 1]!.size;
-    const r = lazyReduce(op, x, n / len, len);
-    if (r !== null) return r;
+  // row without storing the chain; any other deferred op (a product, or other axes) is computed
+  // into a block no tensor keeps and reduced from there (lazy.ts).
+  if (x instanceof LazyView && x.solid === null) {
+    if (groups.length > 0 && groups.findIndex((g) => g.reduced) === groups.length - 1) {
+      const len = groups[groups.length - 1]!.size;
+      const r = lazyReduce(op, x, n / len, len);
+      if (r !== null) return r;
+    }
+    x = readLazy(x) ?? x;
   }
   const c = new Call();
   let src = c.in(x, dtype, n);
