@@ -4,6 +4,9 @@
  * the deferred chain runs in the sum's kernel, nothing stored; results dropped, no dispose, no gc —
  * without the sum the chain would never run) or, with `read` as the fifth argument, W5 with the
  * read (`dataSync()`: the chain run into a block no tensor keeps, and a new 4 MB array each step),
+ * or with `matmul` W1's product summed (`matmul(A, B).sum()`, N = 512: the deferred product run into
+ * a block no tensor keeps, then summed) — or with `matmul-relu` its relu summed (the product
+ * stored, a chain's operand, and dropped),
  * from the process's first step, as a new user's script runs it — synchronously,
  * never yielding to the event loop. Prints one JSON line: the median of steps 1–40, of steps
  * 41–N, their ratio (the target is ≤ 1.25), then the same loop in `scoped` for reference, the
@@ -25,8 +28,15 @@ const n = Number(process.argv[3] ?? 1_000_000);
 dg.setBackend("wasm");
 dg.setNumThreads(1);
 const x = dg.tensor(uniform(n, 51, -1, 1));
-/** The step of the never-yielding loops: W5 summed, or W5 with the read. */
-const w5 = process.argv[5] === "read" ? () => x.exp().mul(x).add(1).dataSync() : () => x.exp().mul(x).add(1).sum();
+/** A 512 × 512 matrix (W1's), for the `matmul` step. */
+const square = (seed: number) => dg.tensor(uniform(512 * 512, seed, -1, 1)).reshape([512, 512]);
+const [a, b] = process.argv[5]?.startsWith("matmul") ? [square(52), square(53)] : [x, x];
+/** The step of the never-yielding loops: W5 summed, W5 with the read, W1's product summed, or its relu summed. */
+const w5 =
+  process.argv[5] === "read" ? () => x.exp().mul(x).add(1).dataSync()
+  : process.argv[5] === "matmul" ? () => dg.matmul(a, b).sum()
+  : process.argv[5] === "matmul-relu" ? () => dg.relu(dg.matmul(a, b)).sum()
+  : () => x.exp().mul(x).add(1).sum();
 
 function time(step: () => unknown, count: number): number[] {
   const out: number[] = [];
