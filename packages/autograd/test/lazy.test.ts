@@ -355,12 +355,12 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
     const b = rand([128, 512]);
     dropLastRead();
     const before = dg.wasmMemoryStats();
-    const [read, forced] = [lazy.read, lazy.forced];
+    const [read, forced, products] = [lazy.read, lazy.forced, lazy.products];
     for (let i = 0; i < 5; i++) dg.matmul(a, b).dataSync();
     expect(blocksSince(before)).toBe(1);
     for (let i = 0; i < 5; i++) dg.matmul(a, b).sum().itemSync();
     expect(blocksSince(before)).toBe(1);
-    expect([lazy.read, lazy.forced]).toEqual([read + 10, forced]);
+    expect([lazy.read, lazy.forced, lazy.products]).toEqual([read + 10, forced, products + 10]);
     // Read, then read again and stored: computed once, the read's block becomes its own.
     const y = dg.matmul(a, b);
     const v = y.dataSync();
@@ -421,8 +421,10 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
 
   test("not deferred: small products, transposed operands, float64", () => {
     setBackend("wasm");
+    const products = lazy.products;
     expect(deferred(dg.matmul(rand([511, 8]), rand([8, 512])))).toBe(false);
     expect(deferred(dg.matmul(rand([512, 8]), rand([512, 8]).transpose()))).toBe(false);
     expect(deferred(dg.matmul(rand([512, 8], { dtype: "float64" }), rand([8, 512], { dtype: "float64" })))).toBe(false);
+    expect(lazy.products).toBe(products);
   });
 });

@@ -40,8 +40,8 @@ const MAX_LEAVES = 6;
  */
 export const MAX_CHAIN_KERNELS = 512;
 
-/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: chains run (stored), run op by op, reduced and read without being stored. */
-export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, read: 0, maxKernels: MAX_CHAIN_KERNELS };
+/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: deferred ops run and stored, chains run op by op, chains reduced and ops read without being stored, products deferred. */
+export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, read: 0, products: 0, maxKernels: MAX_CHAIN_KERNELS };
 /** The chains given a kernel of their own so far (by their spec's text). */
 const chains = new Set<string>();
 
@@ -131,7 +131,9 @@ export function lazyProduct(x: unknown, y: unknown, n: number, run: (a: ProductO
   if (!lazy.enabled || n < LAZY_MIN) return null;
   const block = (d: unknown) => (d instanceof LazyView ? (d.solid ?? d) : d instanceof WasmBuffer || d instanceof Float32Array ? d : null);
   const [a, b] = [block(x), block(y)];
-  return a === null || b === null ? null : new LazyView("matmul", [a, b], n, run);
+  if (a === null || b === null) return null;
+  lazy.products++;
+  return new LazyView("matmul", [a, b], n, run);
 }
 
 /** @internal `op(x)` deferred, or null (run it now). @example `lazyUnary("exp", buf, n)` */
