@@ -52,9 +52,10 @@ const turn = () => new Promise<void>((r) => setTimeout(r, 0));
 /**
  * The pairs: W1 N=512 (product read, then dropped), W5 without and with the host read, and W5
  * summed. W5's chain is deferred (wasm/lazy.ts): without a read it never runs, plain or scoped;
- * read, it runs into a block no tensor keeps; summed, inside the sum's kernel, nothing stored. So
- * of these loops only W1 leaves a dropped block (its 1 MB product) for the sweep to reclaim or
- * copy out.
+ * read, it runs into a block no tensor keeps; summed, inside the sum's kernel, nothing stored.
+ * W1's product at N = 512 is deferred too, its read run into such a block, so none of these loops
+ * leaves a dropped block for the sweep to reclaim or copy out (the quick run's N = 128 product,
+ * under 2¹⁸ outputs, is stored and dropped).
  */
 export function pairs(quick: boolean): { list: Pair[]; dispose: () => void; n: number } {
   const n = quick ? 100_000 : 1_000_000;
@@ -178,7 +179,7 @@ export function plainMarkdown(res: BenchResult): string[] {
   if (!p && !res.warmup && !res.standalone) return [];
   const ms = (v: number) => fmt(v);
   const range = (r: [number, number]) => `${fmt(r[0])}–${fmt(r[1])}`;
-  const lines = ["", "Plain code (results dropped, never disposed) against the same code in `scoped(() => …)`: deltagrad wasm, 1 thread, no forced `gc()`; the event loop turns between repetitions, never inside one. W5's chain is deferred (docs/memory.md): without a read it never runs, plain or scoped; read, it runs into a block no tensor keeps; summed, inside the sum's kernel, nothing stored — of these loops only W1 drops a stored block. Medians of interleaved repetitions, 10th–90th percentile in parentheses:", ""];
+  const lines = ["", "Plain code (results dropped, never disposed) against the same code in `scoped(() => …)`: deltagrad wasm, 1 thread, no forced `gc()`; the event loop turns between repetitions, never inside one. W5's chain is deferred (docs/memory.md): without a read it never runs, plain or scoped; read, it runs into a block no tensor keeps; summed, inside the sum's kernel, nothing stored; W1's product (N = 512) is deferred too, its read run into such a block — so none of these loops drops a stored block. Medians of interleaved repetitions, 10th–90th percentile in parentheses:", ""];
   if (p) {
     lines.push(
       ...table(

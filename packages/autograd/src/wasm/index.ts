@@ -25,8 +25,8 @@ function ready(): void {
  * arg-reductions, im2col/col2im, transposes and strided copies — runs as 128-bit SIMD WebAssembly
  * generated at start-up by emit.ts. Small tensors and float64 stay TypedArrays on the JS heap and
  * take the cpu kernels, so a scalar graph costs what it costs on cpu and gradcheck keeps float64.
- * Large float32 elementwise chains are deferred and run fused, when a kernel or a read needs
- * them (lazy.ts). Memory is released without `tidy()` (see lifetime.ts and memory.ts).
+ * Large float32 elementwise chains are deferred and run fused, and large products deferred, when
+ * a kernel or a read needs them (lazy.ts). Memory is released without `tidy()` (see lifetime.ts and memory.ts).
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * Deferred elementwise chains. A float32 unary op (exp, log, sqrt, …) or add/mul/maximum on large
+ * Deferred elementwise chains and products. A float32 unary op (exp, log, sqrt, …) or add/mul/maximum on large
  * operands of one size (or against a one-element one) does not run at once: it returns a
  * {@link LazyView}, the op and its operands, which may themselves be deferred. The chain runs as
  * one generated kernel (fuse.ts: every intermediate in registers, one pass over memory) where
@@ -10,15 +10,18 @@
  * 4 MB block instead of three, or none, and in plain code — where dropped results are what the
  * sweep has to reclaim or copy out (memory.ts) — the intermediates, and a result only read or
  * summed, never exist as blocks. A result that is never used is never computed, as in MLX or
- * jax-js.
+ * jax-js. A large float32 matmul is deferred the same way ({@link lazyProduct}): read or reduced
+ * it runs into a block no tensor keeps; any other kernel, a chain over it included, stores it.
+ * The last op read without being stored keeps its block until the next chain runs, is reduced
+ * or is read — and takes it as its result if it is read again or stored before then.
  *
  * Values are unchanged: the fused kernel runs the unfused kernels' own lane arithmetic, rounded
  * to float32 at every op, so a forced chain has the bits the ops one by one would have had, on any
  * number of threads. Storage stays immutable (the core never writes into a tensor's storage), so
  * an operand a chain holds cannot change before it runs. A chain holds its operands as a tensor
  * holds its storage (a reference count, and a token the sweep watches) and lets go of them once
- * it has been stored or released. Small tensors, float64 and broadcasts other than against one element run at once,
- * as before.
+ * it has been stored or released. Small tensors, float64 and broadcasts other than against one
+ * element run at once, as before.
  */
 import { Token, WasmBuffer } from "./memory.js";
 import { fusedKernel, runFused, type FusedSpec } from "./fuse.js";
