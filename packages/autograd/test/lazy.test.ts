@@ -6,7 +6,10 @@
  * of four, one and two threads); nothing is allocated before the read and one block after; a
  * chain holds its operands (disposing them first is safe) and lets go of them once run or
  * released; a deferred op used twice; long chains; chains run op by op past the cap on chain
- * kernels; gradients; compile() taking a deferred input.
+ * kernels; gradients; compile() taking a deferred input. Deferred products (large float32
+ * matmuls): matmul's bits read, reduced over any axes or taken by a chain, on 1 and 2 threads; a
+ * read or sum loop leaves one block; read then stored computes once; operands held; a product of
+ * a product, the async read, compile() over one; gradients; what is not deferred.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import fc from "fast-check";
@@ -402,6 +405,28 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
     expect(deferred(w)).toBe(true);
     expect(firstDiff(bits(w), once(() => dg.matmul(a.exp(), b)))).toBe(-1);
     w.dispose();
+  });
+
+  test("a product of a deferred product, the async read, and compile() over a large product: matmul's values", async () => {
+    setBackend("wasm");
+    manualSeed(25);
+    const [a, b, c] = [rand([512, 48]).sub(0.5), rand([48, 512]).sub(0.5), rand([512, 520]).sub(0.5)];
+    const r = both(() => dg.matmul(dg.matmul(a, b), c)); // the inner product stored as the outer one's operand
+    expect(r.wasDeferred).toBe(true);
+    expect(firstDiff(r.on, r.off)).toBe(-1);
+    lazy.enabled = false;
+    const want = bits(dg.matmul(a, b));
+    lazy.enabled = true;
+    const p = dg.matmul(a, b);
+    const v = await p.data(); // the async read stores it
+    expect(firstDiff(Buffer.from(v.buffer, v.byteOffset, v.byteLength), want)).toBe(-1);
+    expect(deferred(p)).toBe(true); // its storage is still the view, now run
+    const f = dg.compile((x: Tensor, y: Tensor) => dg.relu(dg.matmul(x, y)).sum());
+    const compiled = f(a, b).itemSync();
+    expect(f(a, b).itemSync()).toBe(compiled); // the replay
+    lazy.enabled = false;
+    const eager = dg.relu(dg.matmul(a, b)).sum().itemSync();
+    expect(Math.abs(compiled - eager)).toBeLessThanOrEqual(1e-6 * Math.abs(eager));
   });
 
   test("gradients through a deferred product equal matmul run at once", () => {
