@@ -38,16 +38,32 @@ const blocksSince = (before: dg.WasmMemoryStats) => {
   return now.residentBuffers - before.residentBuffers + (now.reclaimed - before.reclaimed) + (now.evictions - before.evictions);
 };
 
+/**
+ * The values of `fn` run with deferral off, its result then disposed (a dropped one would be
+ * freed by the collector in the middle of a test that counts memory).
+ */
+function undeferred(fn: () => Tensor): Buffer {
+  lazy.enabled = false;
+  const t = fn();
+  lazy.enabled = true;
+  const v = bits(t);
+  t.dispose();
+  return v;
+}
+
+/** Bytes in use since `before`, with what a sweep took meanwhile counted back in (see {@link blocksSince}). */
+const bytesSince = (before: dg.WasmMemoryStats) => {
+  const now = dg.wasmMemoryStats();
+  return now.inUseBytes - before.inUseBytes + (now.reclaimedBytes - before.reclaimedBytes) + (now.evictedBytes - before.evictedBytes);
+};
+
 /** `fn` run with deferral on and off: the values of each, and whether the result was deferred. */
 function both(fn: () => Tensor): { on: Buffer; off: Buffer; wasDeferred: boolean } {
   lazy.enabled = true;
   const y = fn();
   const wasDeferred = deferred(y);
   const on = bits(y);
-  lazy.enabled = false;
-  const off = bits(fn());
-  lazy.enabled = true;
-  return { on, off, wasDeferred };
+  return { on, off: undeferred(fn), wasDeferred };
 }
 
 type Step = { kind: "unary"; op: "exp" | "neg" | "sqrt" | "reciprocal" | "log" | "erf" | "expm1" | "log1p" | "sign" } | { kind: "binary"; op: "add" | "mul" | "maximum" | "sub" | "div"; other: "x" | "prev" | "scalarLeft" | "scalarRight"; c: number };
@@ -231,7 +247,7 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     const warm = rand([LAZY_MIN]);
     dg.scoped(() => [warm.mul(2).add(1).dataSync(), warm.exp().mul(warm).dataSync()]);
     warm.dispose();
-    const base = dg.wasmMemoryStats().inUseBytes;
+    const base = dg.wasmMemoryStats();
     const x = rand([LAZY_MIN]);
     const xv = x.dataSync();
     // The intermediate disposed too: a dropped one, never run, would hold x's block until the
@@ -240,11 +256,11 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     const y = m.add(1);
     x.dispose();
     m.dispose();
-    expect(dg.wasmMemoryStats().inUseBytes).toBeGreaterThan(base); // y still holds x's block
+    expect(bytesSince(base)).toBeGreaterThan(0); // y still holds x's block
     const yv = y.dataSync();
     for (let i = 0; i < 1000; i++) expect(yv[i]).toBe(Math.fround(Math.fround(xv[i]! * 2) + 1));
     y.dispose();
-    expect(dg.wasmMemoryStats().inUseBytes).toBe(base);
+    expect(bytesSince(base)).toBe(0);
     // Released before it ever ran: its operands are let go all the same.
     const z = rand([LAZY_MIN]);
     const e = z.exp();
@@ -252,7 +268,7 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     z.dispose();
     e.dispose();
     w.dispose();
-    expect(dg.wasmMemoryStats().inUseBytes).toBe(base);
+    expect(bytesSince(base)).toBe(0);
     expect(() => w.dataSync()).toThrow(/disposed/);
   });
 
@@ -380,19 +396,9 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
     manualSeed(23);
     const a = rand([512, 40]);
     const b = rand([40, 512]);
-    // Each reference computed with deferral off and disposed (a dropped one would be freed by
-    // the collector in the middle of the count below).
-    const once = (f: () => Tensor) => {
-      lazy.enabled = false;
-      const t = f();
-      lazy.enabled = true;
-      const v = bits(t);
-      t.dispose();
-      return v;
-    };
-    const want = once(() => dg.matmul(a, b));
+    const want = undeferred(() => dg.matmul(a, b));
     dropLastRead();
-    const base = dg.wasmMemoryStats().inUseBytes;
+    const base = dg.wasmMemoryStats();
     const [a2, b2] = [a.mul(1), b.mul(1)]; // copies, then disposed before the product runs
     const y = dg.matmul(a2, b2);
     expect(deferred(y)).toBe(true);
@@ -400,10 +406,10 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
     b2.dispose();
     expect(firstDiff(bits(y), want)).toBe(-1);
     y.dispose(); // the last read's block too
-    expect(dg.wasmMemoryStats().inUseBytes).toBe(base);
+    expect(bytesSince(base)).toBe(0);
     const w = dg.matmul(a.exp(), b); // a deferred chain as operand: stored when the product runs
     expect(deferred(w)).toBe(true);
-    expect(firstDiff(bits(w), once(() => dg.matmul(a.exp(), b)))).toBe(-1);
+    expect(firstDiff(bits(w), undeferred(() => dg.matmul(a.exp(), b)))).toBe(-1);
     w.dispose();
   });
 
@@ -414,9 +420,7 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
     const r = both(() => dg.matmul(dg.matmul(a, b), c)); // the inner product stored as the outer one's operand
     expect(r.wasDeferred).toBe(true);
     expect(firstDiff(r.on, r.off)).toBe(-1);
-    lazy.enabled = false;
-    const want = bits(dg.matmul(a, b));
-    lazy.enabled = true;
+    const want = undeferred(() => dg.matmul(a, b));
     const p = dg.matmul(a, b);
     const v = await p.data(); // the async read stores it
     expect(firstDiff(Buffer.from(v.buffer, v.byteOffset, v.byteLength), want)).toBe(-1);
