@@ -47,11 +47,19 @@ function freshNode(args: string[], exposeGc: boolean, env: Record<string, string
  */
 const NO_TRIM = { MALLOC_MMAP_THRESHOLD_: "67108864", MALLOC_TRIM_THRESHOLD_: "1073741824" };
 
-/** What w5-host.ts prints, run with the usual allocator and with {@link NO_TRIM}: ms per step. */
+/**
+ * glibc's malloc asked to back its memory with transparent huge pages (glibc ≥ 2.35; a setting a
+ * user can make for their own process, docs/performance.md): a 4 MB array then faults in as two
+ * 2 MiB pages instead of 1,024 small ones — where the kernel's THP mode is `madvise` or `always`.
+ */
+const HUGE_PAGES = { GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" };
+
+/** What w5-host.ts prints, run with the usual allocator, with {@link NO_TRIM} and with {@link HUGE_PAGES}: ms per step. */
 export interface W5Host {
   /** `compiledInto`: the compiled step reading into one reused array (`dataSync(out)`). */
   usual: { compiled: number; tfjs: number; compiledInto?: number };
   noTrim: { compiled: number; tfjs: number; compiledInto?: number };
+  hugePages?: { compiled: number; tfjs: number; compiledInto?: number };
 }
 
 /** What compile-cost.ts prints: the first three steps from a fresh process (cold) and of a second model in it (warm). */
@@ -97,7 +105,7 @@ function compileCost(here: string, log: (line: string) => void): CompileCost {
 /**
  * The checks that need a fresh process (full run only): plain W5's first 40 steps against the
  * later ones (warmup.ts, no gc, never yielding), the plain section's pairs each alone in a
- * process, W5 with the read alone under two allocator settings (w5-host.ts), W2's first steps eager and compiled, and W3/W4 of
+ * process, W5 with the read alone under three allocator settings (w5-host.ts), W2's first steps eager and compiled, and W3/W4 of
  * deltagrad wasm alone in a fresh process against the same workloads in this process, after every
  * other workload ran. The two alternate round by round — this process, then a fresh one — and each
  * round gives a ratio: this 2-core VM's speed drifts by up to 2× over minutes, which a comparison
@@ -117,11 +125,11 @@ export async function freshProcessChecks(res: BenchResult, here: string, log: (l
   log("fresh process: the plain section's pairs, each alone (warmup.ts alone) …");
   res.warmup.alone = JSON.parse(freshNode([join(here, "warmup.ts"), "0", "1000000", "alone"], false)) as Warmup["alone"];
   for (const r of res.warmup.alone!) log(`  ${r.case}: plain ${r.plain.toFixed(2)} ms, scoped ${r.scoped.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}; later ${r.later!.plain.toFixed(2)} / ${r.later!.scoped.toFixed(2)} ms, ratio ${r.later!.ratio.toFixed(2)}`);
-  log("fresh process: W5 with the read alone, the usual allocator and glibc not trimming (w5-host.ts) …");
+  log("fresh process: W5 with the read alone, the usual allocator, glibc not trimming and glibc on huge pages (w5-host.ts) …");
   const w5 = (env: Record<string, string>) => JSON.parse(freshNode([join(here, "w5-host.ts")], true, env)) as W5Host["usual"];
-  res.w5Host = { usual: w5({}), noTrim: w5(NO_TRIM) };
-  const { usual, noTrim } = res.w5Host;
-  log(`  compiled ${usual.compiled.toFixed(2)} ms, TF.js wasm ${usual.tfjs.toFixed(2)}, compiled into one reused array ${usual.compiledInto?.toFixed(2)}; not trimming ${noTrim.compiled.toFixed(2)} and ${noTrim.tfjs.toFixed(2)}`);
+  res.w5Host = { usual: w5({}), noTrim: w5(NO_TRIM), hugePages: w5(HUGE_PAGES) };
+  const { usual, noTrim, hugePages } = res.w5Host;
+  log(`  compiled ${usual.compiled.toFixed(2)} ms, TF.js wasm ${usual.tfjs.toFixed(2)}, compiled into one reused array ${usual.compiledInto?.toFixed(2)}; not trimming ${noTrim.compiled.toFixed(2)} and ${noTrim.tfjs.toFixed(2)}; huge pages ${hugePages!.compiled.toFixed(2)} and ${hugePages!.tfjs.toFixed(2)}`);
   res.compileCost = compileCost(here, log);
   log(`W3 and W4 of deltagrad wasm: this process against a fresh one, alternating, ${rounds} rounds …`);
   const inThis = new Map<string, number[]>();

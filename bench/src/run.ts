@@ -7,8 +7,8 @@
  *
  * Then plain code against scoped code (plain.ts: no forced gc), and — full run only — a fresh
  * process's first steps of plain code and the plain pairs each alone (warmup.ts), W5 with the read
- * alone with the usual allocator and with glibc not trimming (w5-host.ts), and W3/W4 of deltagrad
- * wasm run alone in a fresh process, against their times in the full run.
+ * alone with the usual allocator, glibc not trimming and glibc on huge pages (w5-host.ts), and
+ * W3/W4 of deltagrad wasm run alone in a fresh process, against their times in the full run.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, arch, totalmem } from "node:os";
@@ -77,7 +77,7 @@ export interface BenchResult {
   plain?: PlainResult;
   /** A fresh process's first plain steps against its later ones (warmup.ts; full run only). */
   warmup?: Warmup;
-  /** W5 with the read in a process running it alone, the usual allocator and glibc not trimming (w5-host.ts; full run only). */
+  /** W5 with the read in a process running it alone: the usual allocator, glibc not trimming, glibc on huge pages (w5-host.ts; full run only). */
   w5Host?: W5Host;
   /** PyTorch (subprocess, 1 and 2 threads) on W2–W5, when available (torch.ts). */
   torch?: TorchResult;

@@ -296,7 +296,7 @@ export function torchMarkdown(res: {
       const h = res.w5Host;
       const x = (v: { compiled: number; tfjs: number }) => v.tfjs / v.compiled;
       const alone = h
-        ? `; in a process running W5 alone ${f2(x(h.usual))}× ${x(h.usual) >= 4 ? "met" : "not met"} (compiled ${f2(h.usual.compiled)} ms, TF.js ${f2(h.usual.tfjs)}), and with glibc not trimming its heap (a diagnostic) ${f2(x(h.noTrim))}× (${f2(h.noTrim.compiled)} and ${f2(h.noTrim.tfjs)})${h.usual.compiledInto !== undefined ? `; compiled reading into one reused array (\`dataSync(out)\`) ${f2(h.usual.compiledInto)} ms alone, ${f2(h.usual.tfjs / h.usual.compiledInto)}× TF.js` : ""}`
+        ? `; in a process running W5 alone ${f2(x(h.usual))}× ${x(h.usual) >= 4 ? "met" : "not met"} (compiled ${f2(h.usual.compiled)} ms, TF.js ${f2(h.usual.tfjs)}), and with glibc not trimming its heap (a diagnostic) ${f2(x(h.noTrim))}× (${f2(h.noTrim.compiled)} and ${f2(h.noTrim.tfjs)})${h.hugePages ? `, with glibc on huge pages (\`GLIBC_TUNABLES=glibc.malloc.hugetlb=1\`, a setting of the user's process) ${f2(x(h.hugePages))}× (${f2(h.hugePages.compiled)} and ${f2(h.hugePages.tfjs)})` : ""}${h.usual.compiledInto !== undefined ? `; compiled reading into one reused array (\`dataSync(out)\`) ${f2(h.usual.compiledInto)} ms alone, ${f2(h.usual.tfjs / h.usual.compiledInto)}× TF.js` : ""}`
         : "";
       targets.push(`W5 compiled (with the host read) ≥ 4× TF.js wasm: ${tfw === null ? "n/a" : `${f2(tfw / comp)}× ${tfw / comp >= 4 ? "met" : "not met"}`}${noGc}${alone}`);
     }

@@ -2,10 +2,11 @@
  * W5 with the host read in a process that runs nothing else (`node --expose-gc --conditions=source
  * --import tsx bench/src/w5-host.ts`): deltagrad compiled (2 threads) and TF.js wasm, timed as
  * the main table times them (warm-up, calibration, a forced `gc()` before each of 7 repetitions,
- * median). Prints one JSON line. fresh.ts runs it twice: with the process's usual allocator, and
- * with glibc told not to give freed memory back to the kernel — a diagnostic of how much of each
- * figure is its `dataSync()` result landing on fresh pages (on this VM ~10 µs a page). Also the
- * compiled step reading into one array it reuses (`dataSync(out)`), which allocates nothing.
+ * median). Prints one JSON line. fresh.ts runs it three times: with the process's usual allocator,
+ * with glibc told not to give freed memory back to the kernel, and with glibc backing its memory
+ * with huge pages — how much of each figure is its `dataSync()` result landing on fresh pages
+ * (on this VM ~10 µs a 4 KiB page). Also the compiled step reading into one array it reuses
+ * (`dataSync(out)`), which allocates nothing.
  */
 import * as dg from "@deltagrad/autograd";
 import { activate, uniform, type Runner } from "./frameworks.js";
