@@ -8,8 +8,9 @@
  * released; a deferred op used twice; long chains; chains run op by op past the cap on chain
  * kernels; gradients; compile() taking a deferred input. Deferred products (large float32
  * matmuls): matmul's bits read, reduced over any axes or taken by a chain, on 1 and 2 threads; a
- * read or sum loop leaves one block; read then stored computes once; operands held; a product of
- * a product, the async read, compile() over one; gradients; what is not deferred.
+ * read or sum loop leaves one block; read then stored computes once; a reduced chain over a
+ * product stores nothing, and a later use or a backward takes the read's block; operands held; a
+ * product of a product, the async read, compile() over one; gradients; what is not deferred.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import fc from "fast-check";
@@ -389,6 +390,53 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
     expect(blocksSince(before)).toBe(2); // y's block and z's
     expect(z.dataSync()[0]).toBe(Math.fround(v[0]! * 2));
     dropLastRead();
+  });
+
+  test("a chain over a product, reduced: the product read from the last read's block, never stored; used again, computed once", () => {
+    setBackend("wasm");
+    manualSeed(26);
+    const [a, b, y] = [rand([512, 64]).sub(0.5), rand([64, 520]).sub(0.5), rand([512, 520])];
+    for (const threads of [1, 2]) {
+      dg.setNumThreads(threads);
+      for (const f of [(t: Tensor) => t.sub(y).mul(t.sub(y)).sum(), (t: Tensor) => t.mul(0.5).exp().sum({ axis: 1 }), (t: Tensor) => t.maximum(0).max({ axis: -1 })]) {
+        const r = both(() => f(dg.matmul(a, b)));
+        expect(firstDiff(r.on, r.off)).toBe(-1);
+      }
+    }
+    dropLastRead();
+    const before = dg.wasmMemoryStats();
+    const [forced, runs] = [lazy.forced, lazy.productRuns];
+    for (let i = 0; i < 5; i++) dg.matmul(a, b).sub(y).square().mean().itemSync();
+    expect(blocksSince(before)).toBe(1); // the last read's: the last product
+    expect([lazy.forced, lazy.productRuns]).toEqual([forced, runs + 5]);
+    // Stored after the reduction (another kernel takes it): from that block, not computed again.
+    const p = dg.matmul(a, b);
+    const s = p.exp().sum().itemSync();
+    const q = p.add(p.slice([0, 0], [1, 520])); // a broadcast: not deferred, p stored
+    expect([lazy.forced, lazy.productRuns]).toEqual([forced + 1, runs + 6]);
+    expect(q.dataSync()[1]).toBe(Math.fround(2 * p.dataSync()[1]!));
+    expect(Number.isFinite(s)).toBe(true);
+    // Two products in one reduced chain: both stored, as before.
+    const two = both(() => dg.matmul(a, b).mul(dg.matmul(a, b)).sum());
+    expect(firstDiff(two.on, two.off)).toBe(-1);
+    dropLastRead();
+  });
+
+  test("gradients through a reduced chain over a product: the backward takes the forward's block (computed once)", () => {
+    setBackend("wasm");
+    manualSeed(27);
+    const a = rand([512, 30], { requiresGrad: true });
+    const b = rand([30, 520], { requiresGrad: true });
+    const runs = lazy.productRuns;
+    const grads = [true, false].map((on) => {
+      lazy.enabled = on;
+      a.grad = b.grad = null;
+      dg.matmul(a, b).mul(0.1).exp().sum().backward();
+      return [bits(a.grad!), bits(b.grad!)];
+    });
+    expect(lazy.productRuns).toBe(runs + 1);
+    expect(firstDiff(grads[0]![0]!, grads[1]![0]!)).toBe(-1);
+    expect(firstDiff(grads[0]![1]!, grads[1]![1]!)).toBe(-1);
   });
 
   test("a product holds its operands: disposing them first is safe; releasing it frees them", () => {

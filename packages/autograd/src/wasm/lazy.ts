@@ -11,7 +11,8 @@
  * sweep has to reclaim or copy out (memory.ts) — the intermediates, and a result only read or
  * summed, never exist as blocks. A result that is never used is never computed, as in MLX or
  * jax-js. A large float32 matmul is deferred the same way ({@link lazyProduct}): read or reduced
- * it runs into a block no tensor keeps; any other kernel, a chain over it included, stores it.
+ * it runs into a block no tensor keeps, as it does for a reduction of a chain over it; any other
+ * kernel, a chain over it that is read or stored included, stores it.
  * The last op read without being stored keeps its block until the next chain runs, is reduced
  * or is read — and takes it as its result if it is read again or stored before then.
  *
@@ -43,8 +44,8 @@ const MAX_LEAVES = 6;
  */
 export const MAX_CHAIN_KERNELS = 512;
 
-/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: deferred ops run and stored, chains run op by op, chains reduced and ops read without being stored, products deferred. */
-export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, read: 0, products: 0, maxKernels: MAX_CHAIN_KERNELS };
+/** @internal Switch for tests and measurements (`enabled = false`: every op runs at once), and counts: deferred ops run and stored, chains run op by op, chains reduced and ops read without being stored, products deferred and products computed. */
+export const lazy = { enabled: true, forced: 0, stepwise: 0, reduced: 0, read: 0, products: 0, productRuns: 0, maxKernels: MAX_CHAIN_KERNELS };
 /** The chains given a kernel of their own so far (by their spec's text). */
 const chains = new Set<string>();
 
@@ -125,8 +126,9 @@ function defer(op: string, args: Operand[], n: number): LazyView {
  * now). Its operands are blocks, deferred ops or small host arrays (not transposed or columns
  * views). Stored where another kernel takes it, as a chain is ({@link force}); computed into a
  * block no tensor keeps for a synchronous read or a reduction ({@link readLazy}) — so plain code
- * that reads or sums a product and drops it leaves no block behind. A chain over it takes it as
- * an operand (stores it).
+ * that reads or sums a product and drops it leaves no block behind. A chain over it reads it from
+ * such a block when the chain is reduced and has no other product ({@link lazyReduce}), and takes
+ * it as an operand (stores it) otherwise.
  *
  * @example `lazyProduct(a, b, 512 * 512, (x, y) => gemm(x, y))`
  */
@@ -170,7 +172,7 @@ interface Chain {
  * in. So `force` fuses the whole chain and `stepwise` runs one op at a time over the same builder.
  * With `reduce`, the root's values are reduced over rows instead of stored ({@link lazyReduce}).
  */
-function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce?: "sum" | "max"): Chain {
+function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce?: "sum" | "max", product: (p: LazyView) => WasmBuffer = force): Chain {
   // The chain in post-order: its block operands (each once), one-element values, then its ops.
   const vecs: WasmBuffer[] = [];
   const scalars: number[] = [];
@@ -180,8 +182,8 @@ function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce
   const ref = (a: Operand): Ref => {
     if (typeof a === "number") return { k: "s", i: scalars.push(a) - 1 };
     if (a instanceof LazyView) {
-      // A deferred product is a leaf: its block, stored (not a step of a kernel).
-      const b = a === root ? null : a.product !== null ? force(a) : leaf(a);
+      // A deferred product is a leaf: its block (stored, or for a reduced chain the read's), not a step of a kernel.
+      const b = a === root ? null : a.product !== null ? product(a) : leaf(a);
       if (b !== null) return ref(b);
       let r = seen.get(a);
       if (r === undefined) {
@@ -239,20 +241,46 @@ function takeLastRead(v: LazyView): WasmBuffer | null {
   return b;
 }
 
-/** A chain that has not run, its fused spec, when it can still get a kernel of its own (else null: the caller forces it). */
+/**
+ * A chain that has not run, its fused spec, when it can still get a kernel of its own (else null:
+ * the caller forces it). A reduced chain over one deferred product (`relu(matmul(a, b)).sum()`)
+ * reads the product as a read would ({@link readLazy}): from a block no tensor keeps, which stays
+ * the last read's — so the product is stored only if it is used again, and then from that block.
+ */
 function unstored(v: LazyView, reduce?: "sum" | "max"): Chain | null {
   if (!lazy.enabled || v.solid !== null || v.args === null || v.product !== null || lastReadOf === v) return null;
-  const c = specOf(v, (a) => a.solid, reduce);
+  const one = reduce ? soleProduct(v) : null;
+  const c = specOf(v, (a) => a.solid, reduce, (p) => (p === one ? (readLazy(p) ?? force(p)) : force(p)));
   if (!chains.has(c.key) && chains.size >= lazy.maxKernels) return null;
   chains.add(c.key);
-  dropLastRead();
+  if (one === null || lastReadOf !== one) dropLastRead();
   return c;
+}
+
+/** The chain's one deferred product that has not run, or null (none, or more than one: the last read's block holds one). */
+function soleProduct(root: LazyView): LazyView | null {
+  let found: LazyView | null = null;
+  let many = false;
+  const seen = new Set<LazyView>();
+  const walk = (a: LazyView): void => {
+    if (seen.has(a) || a.solid !== null || a.args === null) return;
+    seen.add(a);
+    if (a.product !== null) {
+      if (found !== null) many = true;
+      found = a;
+      return;
+    }
+    for (const x of a.args) if (x instanceof LazyView) walk(x);
+  };
+  walk(root);
+  return many ? null : found;
 }
 
 /** A deferred product computed (its operands stored first, the last read let go so its block can be reused). */
 function runProduct(v: LazyView): WasmBuffer {
   const [a, b] = (v.args as (ProductOperand | LazyView)[]).map((x) => (x instanceof LazyView ? force(x) : x));
   dropLastRead();
+  lazy.productRuns++;
   return v.product!(a!, b!);
 }
 
@@ -288,7 +316,8 @@ export function readLazy(v: LazyView): WasmBuffer | null {
  * @internal The sum or max over each run of `len` elements of a deferred chain that has not run,
  * computed by the chain's kernel without storing the chain (its values are reduced in registers,
  * in sumRows' or maxRows' order: the bits of the chain run and then reduced). The chain stays
- * deferred — a later read runs it then. Null when `v` has run, is a product or the last read, or
+ * deferred — a later read runs it then. A product in the chain that has not run (the only one)
+ * runs into the last read's block first, as {@link readLazy} runs it, and is not stored. Null when `v` has run, is a product or the last read, or
  * the kernel bound is reached (the caller reduces {@link readLazy}'s block, or the forced chain).
  * Returns `rows` floats: a block, or a host array when small.
  *
