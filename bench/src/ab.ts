@@ -1,5 +1,5 @@
 /**
- * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W1|SQ|W5s|W5ss|LSc|W3c]
+ * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W1|SQ|W5s|W5ss|LSc|W3c|W3e]
  * [--rounds N] [--ms M]`. On this VM one workload's speed drifts 2–3× over minutes (the same
  * commit's eager W4 read 2.56 µs in one full run and 7.75 in another), so two figures taken
  * apart say little about a change; two taken alternately in one process do. Both trees'
@@ -126,6 +126,8 @@ export const PROBES: Record<string, { unit: string; perMs: number; batch: number
       export const check = once;`,
   },
 };
+// W3e: the same LeNet-5 step eager (its conv1 activations, 64·6·28·28 floats, are large enough to defer).
+PROBES.W3e = { ...PROBES.W3c!, source: PROBES.W3c!.source.replace("dg.compile((...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps))", "(...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps)") };
 
 interface Side {
   check(): number[];

@@ -1,16 +1,18 @@
 /**
- * Deferred elementwise chains on the wasm backend (src/wasm/lazy.ts): float32 unary ops and
- * add/mul/maximum on operands of at least LAZY_MIN elements return a deferred op, run as one fused
- * kernel when a kernel or a read needs the values. Checked here: the bits equal the ops run one by
- * one (random chains with scalars on either side, shared operands, tails that are not a multiple
- * of four, one and two threads); nothing is allocated before the read and one block after; a
- * chain holds its operands (disposing them first is safe) and lets go of them once run or
- * released; a deferred op used twice; long chains; chains run op by op past the cap on chain
- * kernels; gradients; compile() taking a deferred input. Deferred products (large float32
- * matmuls): matmul's bits read, reduced over any axes or taken by a chain, on 1 and 2 threads; a
- * read or sum loop leaves one block; read then stored computes once; a reduced chain over a
- * product stores nothing, and a later use or a backward takes the read's block; operands held; a
- * product of a product, the async read, compile() over one; gradients; what is not deferred.
+ * Deferred elementwise chains on the wasm backend (src/wasm/lazy.ts): float32 unary ops,
+ * add/mul/maximum, comparisons and where on operands of at least LAZY_MIN elements return a
+ * deferred op, run as one fused kernel when a kernel or a read needs the values. Checked here: the
+ * bits equal the ops run one by one (random chains with scalars on either side, shared operands,
+ * tails that are not a multiple of four, one and two threads); nothing is allocated before the
+ * read and one block after; a chain holds its operands (disposing them first is safe) and lets go
+ * of them once run or released; a deferred op used twice; long chains; chains run op by op past
+ * the cap on chain kernels; gradients; compile() taking a deferred input. Comparisons and where
+ * (relu, sigmoid, …): the ops' bits with NaN, ±0 and ±∞, a mask stored as bool bytes or read,
+ * gradients, a relu(matmul) loop storing nothing. Deferred products (large float32 matmuls):
+ * matmul's bits read, reduced over any axes or taken by a chain, on 1 and 2 threads; a read or
+ * sum loop leaves one block; read then stored computes once; a reduced chain over a product
+ * stores nothing, and a later use or a backward takes the read's block; operands held; a product
+ * of a product, the async read, compile() over one; gradients; what is not deferred.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import fc from "fast-check";
@@ -334,6 +336,88 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred elementwise chain
     expect(deferred(rand([512, 512]).add(rand([512])))).toBe(false);
     expect(deferred(rand([512, 512]).add(rand([1, 1])))).toBe(true);
     expect(deferred(rand([512, 512]).sin())).toBe(false); // no SIMD kernel
+  });
+});
+
+describe.skipIf(!dg.listBackends().includes("wasm"))("deferred comparisons and where", () => {
+  const n = LAZY_MIN + 5; // a tail that is not a multiple of four
+
+  /** Values in [−1, 1) with zeros, −0, NaN and ±∞ sprinkled in (comparisons' edge cases). */
+  const edgy = () => {
+    const x = rand([n]).mul(2).sub(1);
+    const v = x.dataSync().slice();
+    for (let i = 0; i < n; i += 97) v[i] = [0, -0, NaN, Infinity, -Infinity][(i / 97) % 5]!;
+    return dg.tensor(v);
+  };
+
+  test("every comparison, where over chains, relu, sigmoid, tanh, softplus: the ops' bits, on 1 and 2 threads", () => {
+    setBackend("wasm");
+    manualSeed(31);
+    const [x, y] = [edgy(), edgy()];
+    const ops = ["greater", "greaterEqual", "less", "lessEqual", "equal", "notEqual"] as const;
+    for (const threads of [1, 2]) {
+      dg.setNumThreads(threads);
+      for (const op of ops) {
+        for (const [a, b] of [[x, y], [x, 0.25], [0.25, x]] as const) {
+          const r = both(() => dg[op](a, b));
+          expect(r.wasDeferred).toBe(true);
+          expect(firstDiff(r.on, r.off)).toBe(-1);
+        }
+      }
+      const fs = [
+        (t: Tensor) => dg.relu(t),
+        (t: Tensor) => dg.where(dg.less(t, 0.2), t.exp(), t.mul(2)),
+        (t: Tensor) => dg.where(dg.greater(t, y), 1, t),
+        (t: Tensor) => dg.sigmoid(t),
+        (t: Tensor) => dg.tanh(t),
+        (t: Tensor) => dg.softplus(t),
+        (t: Tensor) => dg.relu(t).sum(),
+        (t: Tensor) => dg.where(dg.lessEqual(t, 0), t.neg(), t).max({ axis: 0 }),
+      ];
+      for (const f of fs) {
+        const r = both(() => f(x));
+        expect(firstDiff(r.on, r.off)).toBe(-1);
+      }
+      expect(both(() => dg.relu(x)).wasDeferred).toBe(true);
+    }
+  });
+
+  test("a deferred mask stored by a kernel that takes it (bool bytes), read as bools, and gradients through where", () => {
+    setBackend("wasm");
+    manualSeed(32);
+    const x = edgy();
+    const mask = dg.greater(x, 0);
+    expect(deferred(mask)).toBe(true);
+    const wide = dg.where(mask.reshape([1, n]), x.reshape([1, n]), dg.zeros([2, n])); // a broadcast: runs at once, the mask stored
+    const want = undeferred(() => dg.where(dg.greater(x, 0).reshape([1, n]), x.reshape([1, n]), dg.zeros([2, n])));
+    expect(firstDiff(bits(wide), want)).toBe(-1);
+    const read = dg.less(x, 0).dataSync();
+    expect(read).toBeInstanceOf(Uint8Array);
+    expect(firstDiff(Buffer.from(read), undeferred(() => dg.less(x, 0)))).toBe(-1);
+    const a = rand([n], { requiresGrad: true });
+    const grads = [true, false].map((on) => {
+      lazy.enabled = on;
+      a.grad = null;
+      dg.relu(a.sub(0.5)).mul(dg.sigmoid(a)).sum().backward();
+      return bits(a.grad!);
+    });
+    expect(firstDiff(grads[0]!, grads[1]!)).toBe(-1);
+  });
+
+  test("plain relu(matmul(a, b)).sum() in a loop stores nothing: the product read from the last read's block", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    manualSeed(33);
+    const [a, b] = [rand([512, 64]).sub(0.5), rand([64, 512]).sub(0.5)];
+    dropLastRead();
+    const before = dg.wasmMemoryStats();
+    const [forced, runs] = [lazy.forced, lazy.productRuns];
+    for (let i = 0; i < 5; i++) dg.relu(dg.matmul(a, b)).sum().itemSync();
+    expect(blocksSince(before)).toBe(1);
+    expect([lazy.forced, lazy.productRuns]).toEqual([forced, runs + 5]);
+    const r = both(() => dg.relu(dg.matmul(a, b)).sum());
+    expect(firstDiff(r.on, r.off)).toBe(-1);
+    dropLastRead();
   });
 });
 

@@ -1,7 +1,9 @@
 /**
- * Deferred elementwise chains and products. A float32 unary op (exp, log, sqrt, …) or add/mul/maximum on large
- * operands of one size (or against a one-element one) does not run at once: it returns a
- * {@link LazyView}, the op and its operands, which may themselves be deferred. The chain runs as
+ * Deferred elementwise chains and products. A float32 unary op (exp, log, sqrt, …), add/mul/maximum,
+ * a comparison (a bool mask) or where on large operands of one size (or against a one-element
+ * one) does not run at once: it returns a {@link LazyView}, the op and its operands, which may
+ * themselves be deferred — so relu, sigmoid and tanh (built from comparisons and where) defer
+ * too. The chain runs as
  * one generated kernel (fuse.ts: every intermediate in registers, one pass over memory) where
  * its values are needed: stored — only its result, kept by the tensor — when another kernel takes
  * it as an operand ({@link force}, reached through placement.ts's `solid`); into a block no tensor
@@ -12,9 +14,9 @@
  * summed, never exist as blocks. A result that is never used is never computed, as in MLX or
  * jax-js. A large float32 matmul is deferred the same way ({@link lazyProduct}): read or reduced
  * it runs into a block no tensor keeps, as it does for a reduction of a chain over it; any other
- * kernel, a chain over it that is read or stored included, stores it.
- * The last op read without being stored keeps its block until the next chain runs, is reduced
- * or is read — and takes it as its result if it is read again or stored before then.
+ * kernel, a chain over it that is read or stored included, stores it. The last op read without
+ * being stored keeps its block until the next chain runs, is reduced or is read — and takes it
+ * as its result if it is read again or stored before then.
  *
  * Values are unchanged: the fused kernel runs the unfused kernels' own lane arithmetic, rounded
  * to float32 at every op, so a forced chain has the bits the ops one by one would have had, on any
@@ -77,6 +79,11 @@ export class LazyView {
     [this.steps, this.leaves] = extent(args);
     this.args = args;
     this.holds = args.map(hold);
+  }
+
+  /** Whether its values are bool bytes (a comparison's mask) rather than float32. */
+  get bool(): boolean {
+    return this.op.startsWith("cmp:");
   }
 }
 
@@ -157,13 +164,32 @@ export function lazyBinary(op: string, x: unknown, xn: number, y: unknown, yn: n
   return defer(op, [a, b], n);
 }
 
-/** A chain ready to run: its fused spec and that spec's text, its block operands and one-element values in the spec's order, its length. */
+/** @internal The float32 comparison `op(x, y)` deferred as a bool mask (same sizes, or one of one element), or null. @example `lazyCompare("greater", a, n, zero, 1, n)` */
+export function lazyCompare(op: string, x: unknown, xn: number, y: unknown, yn: number, n: number): LazyView | null {
+  return lazyBinary(`cmp:${op}`, x, xn, y, yn, n);
+}
+
+/**
+ * @internal `where(cond, x, y)` deferred (a mask of the output's size; values of its size or of
+ * one element), or null. @example `lazyWhere(mask, n, a, n, zero, 1, n)`
+ */
+export function lazyWhere(cond: unknown, cn: number, x: unknown, xn: number, y: unknown, yn: number, n: number): LazyView | null {
+  if (!lazy.enabled || n < LAZY_MIN || cn !== n) return null;
+  const m = operand(cond, cn, n);
+  const a = operand(x, xn, n);
+  const b = operand(y, yn, n);
+  if (m === null || typeof m === "number" || a === null || b === null) return null;
+  return defer("where", [m, a, b], n);
+}
+
+/** A chain ready to run: its fused spec and that spec's text, its block operands and one-element values in the spec's order, its length and its result's bytes an element. */
 interface Chain {
   spec: FusedSpec;
   key: string;
   vecs: WasmBuffer[];
   scalars: number[];
   n: number;
+  bytes: number;
 }
 
 /**
@@ -175,19 +201,21 @@ interface Chain {
 function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce?: "sum" | "max", product: (p: LazyView) => WasmBuffer = force): Chain {
   // The chain in post-order: its block operands (each once), one-element values, then its ops.
   const vecs: WasmBuffer[] = [];
+  const kinds: string[] = [];
   const scalars: number[] = [];
   type Ref = { k: "v" | "s" | "t"; i: number };
   const steps: { op: string; args: Ref[] }[] = [];
   const seen = new Map<LazyView, Ref>();
-  const ref = (a: Operand): Ref => {
+  const ref = (a: Operand, bool: boolean): Ref => {
     if (typeof a === "number") return { k: "s", i: scalars.push(a) - 1 };
     if (a instanceof LazyView) {
       // A deferred product is a leaf: its block (stored, or for a reduced chain the read's), not a step of a kernel.
       const b = a === root ? null : a.product !== null ? product(a) : leaf(a);
-      if (b !== null) return ref(b);
+      if (b !== null) return ref(b, bool);
       let r = seen.get(a);
       if (r === undefined) {
-        const args = a.args!.map(ref);
+        // where's first operand is a mask (bool bytes when it is a block); every other one is float32.
+        const args = a.args!.map((x, i) => ref(x, a.op === "where" && i === 0));
         r = { k: "t", i: steps.push({ op: a.op, args }) - 1 };
         seen.set(a, r);
       }
@@ -196,25 +224,25 @@ function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce
     // (A host array is a product's operand only, and a product is never inside a chain.)
     const block = a as WasmBuffer;
     let i = vecs.indexOf(block);
-    if (i < 0) i = vecs.push(block) - 1;
+    if (i < 0) (i = vecs.push(block) - 1), kinds.push(bool ? "b" : "f");
     return { k: "v", i };
   };
-  const out = ref(root);
+  const out = ref(root, false);
   const at = (r: Ref) => (r.k === "v" ? r.i : r.k === "s" ? vecs.length + r.i : vecs.length + scalars.length + r.i);
   const spec: FusedSpec = {
-    vectors: vecs.map(() => "f"),
+    vectors: kinds,
     scalars: scalars.length,
     steps: steps.map((st) => ({ op: st.op, args: st.args.map(at) })),
     outputs: reduce ? [] : [at(out)],
-    outKinds: reduce ? [] : ["f"],
+    outKinds: reduce ? [] : [root.bool ? "b" : "f"],
     ...(reduce ? { reduce: { op: reduce, of: at(out) } } : {}),
   };
-  return { spec, key: JSON.stringify(spec), vecs, scalars, n: root.n };
+  return { spec, key: JSON.stringify(spec), vecs, scalars, n: root.n, bytes: root.bool ? 1 : 4 };
 }
 
 /** Runs a chain as one kernel; returns its new block. */
 function run(c: Chain): WasmBuffer {
-  return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [4], 1, c.n)[0] as WasmBuffer;
+  return runFused(fusedKernel(c.spec, c.key), c.vecs, c.scalars, [c.bytes], 1, c.n)[0] as WasmBuffer;
 }
 
 /**

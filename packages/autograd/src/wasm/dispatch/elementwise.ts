@@ -10,7 +10,7 @@ import { broadcastStrides, sizeOf, type Shape } from "../../shape.js";
 import { UNARY_OPS, type UnaryOp } from "../kernels.js";
 import { Call, adopt, isHost, large, onHost, viaCpu, view, type Data } from "../placement.js";
 import { getNumThreads, runPlainTasks } from "../threads.js";
-import { lazyBinary, lazyUnary } from "../lazy.js";
+import { lazyBinary, lazyCompare, lazyUnary, lazyWhere } from "../lazy.js";
 import { walk2 } from "./walk.js";
 
 /**
@@ -148,6 +148,10 @@ export function compare(op: CompareKernel, x: BackendData, xs: Shape, y: Backend
   if (!wasmEligible(dtype === "int32" ? "float32" : dtype, outShape, x, y)) {
     return viaCpu("bool", cpuBackend.compare, op, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
   }
+  if (dtype === "float32") {
+    const deferred = lazyCompare(op, hostArrayOf(x), sizeOf(xs), hostArrayOf(y), sizeOf(ys), sizeOf(outShape));
+    if (deferred !== null) return deferred;
+  }
   const family = dtype === "int32" ? "cmpi" : "cmp";
   return broadcastRun(`${family}_${op}`, [{ d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }], outShape, "bool");
 }
@@ -159,6 +163,10 @@ export function where(cond: BackendData, cs: Shape, x: BackendData, xs: Shape, y
   // The kernel's operand order is (cond, x, y); all-scalar operands only occur for a size-1 output.
   const ins = [{ d: cond, shape: cs, bytes: 1, dtype: "bool" as DType }, { d: x, shape: xs, bytes: 4, dtype }, { d: y, shape: ys, bytes: 4, dtype }];
   if (sizeOf(outShape) <= 1) return viaCpu(dtype, cpuBackend.where, view(cond, "bool", sizeOf(cs)), cs, view(x, dtype, sizeOf(xs)), xs, view(y, dtype, sizeOf(ys)), ys, outShape, dtype);
+  if (dtype === "float32") {
+    const deferred = lazyWhere(cond, sizeOf(cs), hostArrayOf(x), sizeOf(xs), hostArrayOf(y), sizeOf(ys), sizeOf(outShape));
+    if (deferred !== null) return deferred;
+  }
   return broadcastRun("where", ins, outShape, dtype);
 }
 
