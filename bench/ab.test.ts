@@ -22,10 +22,10 @@ describe("pnpm bench:ab", () => {
     expect(r.stdout).toMatch(new RegExp(`working tree ÷ ${sha}: median [0-9.]+ \\(quartiles [0-9.]+–[0-9.]+\\)`));
   }, 120_000);
 
-  it("runs the compiled LeNet-5 probe (W3c) on two threads, with the same gradients on both sides", () => {
-    const r = ab("HEAD", "W3c", "--rounds", "2", "--ms", "20");
+  it.each(["W3c", "W3e"])("runs the LeNet-5 probe %s (compiled; eager) on two threads, with the same gradients on both sides", (w) => {
+    const r = ab("HEAD", w, "--rounds", "2", "--ms", "20");
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain("W3c, plain code, 2 threads, 2 alternating rounds of 20 ms (results differ by at most 0)");
+    expect(r.stdout).toContain(`${w}, plain code, 2 threads, 2 alternating rounds of 20 ms (results differ by at most 0)`);
     expect(r.stdout).toMatch(/working tree\s+[0-9.]+ ms/);
   }, 120_000);
 
@@ -33,7 +33,7 @@ describe("pnpm bench:ab", () => {
     for (const args of [["HEAD", "W9"], ["HEAD", "W4", "--rounds", "0"], []]) {
       const r = ab(...args);
       expect(r.status, args.join(" ")).toBe(2);
-      expect(r.stderr).toMatch(/usage: pnpm bench:ab <git revision> \[W4\|W5\|W1\|SQ\|W5s\|W5ss\|LSc\|W3c\]/);
+      expect(r.stderr).toMatch(/usage: pnpm bench:ab <git revision> \[W4\|W5\|W1\|SQ\|W5s\|W5ss\|LSc\|W3c\|W3e\]/);
     }
     const r = ab("no-such-revision-xyz", "W4");
     expect(r.status).not.toBe(0);
