@@ -506,6 +506,33 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("deferred products", () => 
     dropLastRead();
   });
 
+  test("a chain over a product, read: the product beside the read's block, never stored; another chain over it or a kernel takes that block", () => {
+    setBackend("wasm");
+    dg.setNumThreads(1);
+    manualSeed(28);
+    const [a, b] = [rand([512, 64]).sub(0.5), rand([64, 520]).sub(0.5)];
+    const r = both(() => dg.relu(dg.matmul(a, b)));
+    expect(firstDiff(r.on, r.off)).toBe(-1);
+    dropLastRead();
+    const before = dg.wasmMemoryStats();
+    const [forced, runs] = [lazy.forced, lazy.productRuns];
+    for (let i = 0; i < 5; i++) dg.relu(dg.matmul(a, b)).dataSync();
+    expect(blocksSince(before)).toBe(2); // the last read's and its product's
+    expect([lazy.forced, lazy.productRuns]).toEqual([forced, runs + 5]);
+    // The product read by two chains in turn, then stored: computed once, the right values.
+    const p = dg.matmul(a, b);
+    const relu = dg.relu(p).dataSync();
+    const exp = p.mul(0.1).exp().dataSync();
+    const q = p.add(p.slice([0, 0], [1, 520])); // a broadcast: not deferred, p stored from the held block
+    expect([lazy.forced, lazy.productRuns]).toEqual([forced + 1, runs + 6]);
+    const asBytes = (v: ArrayBufferView) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    expect(firstDiff(asBytes(relu), undeferred(() => dg.relu(dg.matmul(a, b))))).toBe(-1);
+    expect(firstDiff(asBytes(exp), undeferred(() => dg.matmul(a, b).mul(0.1).exp()))).toBe(-1);
+    expect(firstDiff(bits(q), undeferred(() => { const u = dg.matmul(a, b); return u.add(u.slice([0, 0], [1, 520])); }))).toBe(-1);
+    expect(firstDiff(bits(p), undeferred(() => dg.matmul(a, b)))).toBe(-1);
+    dropLastRead();
+  });
+
   test("gradients through a reduced chain over a product: the backward takes the forward's block (computed once)", () => {
     setBackend("wasm");
     manualSeed(27);

@@ -13,10 +13,10 @@
  * sweep has to reclaim or copy out (memory.ts) — the intermediates, and a result only read or
  * summed, never exist as blocks. A result that is never used is never computed, as in MLX or
  * jax-js. A large float32 matmul is deferred the same way ({@link lazyProduct}): read or reduced
- * it runs into a block no tensor keeps, as it does for a reduction of a chain over it; any other
- * kernel, a chain over it that is read or stored included, stores it. The last op read without
- * being stored keeps its block until the next chain runs, is reduced or is read — and takes it
- * as its result if it is read again or stored before then.
+ * — or read or reduced through a chain over it — it runs into a block no tensor keeps; any other
+ * kernel, a chain over it that is stored included, stores it. The last op read without being
+ * stored keeps its block until the next chain runs, is reduced or is read — and takes it as its
+ * result if it is read again or stored before then.
  *
  * Values are unchanged: the fused kernel runs the unfused kernels' own lane arithmetic, rounded
  * to float32 at every op, so a forced chain has the bits the ops one by one would have had, on any
@@ -134,8 +134,8 @@ function defer(op: string, args: Operand[], n: number): LazyView {
  * views). Stored where another kernel takes it, as a chain is ({@link force}); computed into a
  * block no tensor keeps for a synchronous read or a reduction ({@link readLazy}) — so plain code
  * that reads or sums a product and drops it leaves no block behind. A chain over it reads it from
- * such a block when the chain is reduced and has no other product ({@link lazyReduce}), and takes
- * it as an operand (stores it) otherwise.
+ * such a block when the chain is read or reduced and has no other product ({@link readLazy},
+ * {@link lazyReduce}), and takes it as an operand (stores it) otherwise.
  *
  * @example `lazyProduct(a, b, 512 * 512, (x, y) => gemm(x, y))`
  */
@@ -252,36 +252,47 @@ function run(c: Chain): WasmBuffer {
  */
 let lastRead: WasmBuffer | null = null;
 let lastReadOf: LazyView | null = null;
+/** The product the last read chain read its values from (see {@link unstored}): kept, taken and let go with the last read's block. */
+let spare: WasmBuffer | null = null;
+let spareOf: LazyView | null = null;
 
-/** @internal Lets go of the last read's block now (tests that count blocks). @example `dropLastRead();` */
+/** @internal Lets go of the last read's block (and its product's) now (tests that count blocks). @example `dropLastRead();` */
 export function dropLastRead(): void {
-  if (lastRead === null) return;
-  const b = lastRead;
-  lastRead = lastReadOf = null;
-  drop(b);
+  dropHeldExcept(null);
 }
 
-/** The last read's block as `v`'s result, if it is `v`'s (then no longer the last read's). */
+/** Lets go of the blocks held for the last read, except `keep`'s (a product a chain about to run reads). */
+function dropHeldExcept(keep: LazyView | null): void {
+  const a = lastReadOf !== keep || keep === null ? lastRead : null;
+  const b = spareOf !== keep || keep === null ? spare : null;
+  if (a !== null) lastRead = lastReadOf = null;
+  if (b !== null) spare = spareOf = null;
+  if (a !== null) drop(a);
+  if (b !== null) drop(b);
+}
+
+/** The last read's block (or its product's) as `v`'s result, if it is `v`'s (then no longer held). */
 function takeLastRead(v: LazyView): WasmBuffer | null {
-  if (lastReadOf !== v) return null;
-  const b = lastRead;
-  lastRead = lastReadOf = null;
+  let b: WasmBuffer | null = null;
+  if (lastReadOf === v) [b, lastRead, lastReadOf] = [lastRead, null, null];
+  else if (spareOf === v) [b, spare, spareOf] = [spare, null, null];
   return b;
 }
 
 /**
  * A chain that has not run, its fused spec, when it can still get a kernel of its own (else null:
- * the caller forces it). A reduced chain over one deferred product (`relu(matmul(a, b)).sum()`)
+ * the caller forces it). A chain over one deferred product (`relu(matmul(a, b))`, read or reduced)
  * reads the product as a read would ({@link readLazy}): from a block no tensor keeps, which stays
- * the last read's — so the product is stored only if it is used again, and then from that block.
+ * the last read's (for a read, the `spare` beside the chain's) — so the product is stored
+ * only if it is used again, and then from that block.
  */
 function unstored(v: LazyView, reduce?: "sum" | "max"): Chain | null {
   if (!lazy.enabled || v.solid !== null || v.args === null || v.product !== null || lastReadOf === v) return null;
-  const one = reduce ? soleProduct(v) : null;
+  const one = soleProduct(v);
   const c = specOf(v, (a) => a.solid, reduce, (p) => (p === one ? (readLazy(p) ?? force(p)) : force(p)));
   if (!chains.has(c.key) && chains.size >= lazy.maxKernels) return null;
   chains.add(c.key);
-  if (one === null || lastReadOf !== one) dropLastRead();
+  dropHeldExcept(one);
   return c;
 }
 
@@ -319,19 +330,24 @@ function runProduct(v: LazyView): WasmBuffer {
  * when the next chain runs, is reduced or is read (the caller copies the values out, or reduces
  * them, at once), and becomes the op's result if the op is read again or stored before that. So
  * plain code that reads a result and drops it leaves no block for the sweep to reclaim or copy;
- * an op read, then another op read, then the first used again is computed again. Null when `v`
- * has run or the kernel bound is reached (the caller reads the forced chain).
+ * an op read, then another op read, then the first used again is computed again. A chain over one
+ * deferred product reads it from a block that stays beside the chain's (`spare`), held and
+ * let go the same way. Null when `v` has run or the kernel bound is reached (the caller reads the
+ * forced chain).
  *
  * @example `const b = readLazy(view); new Float32Array(memory.buffer, b.ptr, view.n).slice();`
  */
 export function readLazy(v: LazyView): WasmBuffer | null {
   if (lastReadOf === v) return lastRead;
+  if (spareOf === v) return spare;
   let out: WasmBuffer;
   if (v.product !== null && lazy.enabled && v.args !== null) out = runProduct(v);
   else {
     const c = unstored(v);
     if (c === null) return null;
     out = run(c);
+    // The product it read from (the last read until now) stays beside it.
+    if (lastReadOf !== null) [spare, spareOf] = [lastRead, lastReadOf];
   }
   out.refs = 1;
   lastRead = out;
@@ -420,7 +436,7 @@ function releaseOperands(v: LazyView): void {
 
 /** @internal Its last reference is gone: its result, or its operands if it never ran, are let go. */
 export function releaseLazy(v: LazyView): void {
-  if (lastReadOf === v) dropLastRead();
+  if (lastReadOf === v || spareOf === v) dropLastRead();
   const s = v.solid;
   if (s === null) return releaseOperands(v);
   if (v.token instanceof Token) runtime().heap.tokens.unhold(v.token);
