@@ -1,22 +1,21 @@
 /**
- * Deferred elementwise chains and products. A float32 unary op (exp, log, sqrt, …), add/mul/maximum,
- * a comparison (a bool mask) or where on large operands of one size (or against a one-element
- * one) does not run at once: it returns a {@link LazyView}, the op and its operands, which may
- * themselves be deferred — so relu, sigmoid and tanh (built from comparisons and where) defer
- * too. The chain runs as
- * one generated kernel (fuse.ts: every intermediate in registers, one pass over memory) where
- * its values are needed: stored — only its result, kept by the tensor — when another kernel takes
- * it as an operand ({@link force}, reached through placement.ts's `solid`); into a block no tensor
- * keeps for a synchronous read ({@link readLazy}); inside the reduction's kernel for a sum or max
- * over its last axes ({@link lazyReduce}), nothing stored. So `x.exp().mul(x).add(1)` makes one
- * 4 MB block instead of three, or none, and in plain code — where dropped results are what the
- * sweep has to reclaim or copy out (memory.ts) — the intermediates, and a result only read or
- * summed, never exist as blocks. A result that is never used is never computed, as in MLX or
- * jax-js. A large float32 matmul is deferred the same way ({@link lazyProduct}): read or reduced
- * — or read or reduced through a chain over it — it runs into a block no tensor keeps; any other
- * kernel, a chain over it that is stored included, stores it. The last op read without being
- * stored keeps its block until the next chain runs, is reduced or is read — and takes it as its
- * result if it is read again or stored before then.
+ * Deferred elementwise chains and products. A float32 unary op (exp, log, sqrt, …),
+ * add/mul/maximum, a comparison (a bool mask) or where on large operands of one size (or against
+ * a one-element one) does not run at once: it returns a {@link LazyView}, the op and its
+ * operands, which may themselves be deferred — so relu, sigmoid and tanh (built from comparisons
+ * and where) defer too. The chain runs as one generated kernel (fuse.ts: every intermediate in
+ * registers, one pass over memory) where its values are needed: stored — only its result, kept by
+ * the tensor — when another kernel takes it as an operand ({@link force}, reached through
+ * placement.ts's `solid`); into a block no tensor keeps for a synchronous read ({@link readLazy});
+ * inside the reduction's kernel for a sum or max over its last axes ({@link lazyReduce}), nothing
+ * stored. So `x.exp().mul(x).add(1)` makes one 4 MB block instead of three, or none, and in plain
+ * code — where dropped results are what the sweep has to reclaim or copy out (memory.ts) — the
+ * intermediates, and a result only read or summed, never exist as blocks. A result that is never
+ * used is never computed, as in MLX or jax-js. A large float32 matmul is deferred the same way
+ * ({@link lazyProduct}): read or reduced — or read or reduced through a chain over it — it runs
+ * into a block no tensor keeps; any other kernel, a chain over it that is stored included, stores
+ * it. The last op read without being stored keeps its block until the next chain runs, is
+ * reduced or is read — and takes it as its result if it is read again or stored before then.
  *
  * Values are unchanged: the fused kernel runs the unfused kernels' own lane arithmetic, rounded
  * to float32 at every op, so a forced chain has the bits the ops one by one would have had, on any
@@ -209,7 +208,7 @@ function specOf(root: LazyView, leaf: (a: LazyView) => WasmBuffer | null, reduce
   const ref = (a: Operand, bool: boolean): Ref => {
     if (typeof a === "number") return { k: "s", i: scalars.push(a) - 1 };
     if (a instanceof LazyView) {
-      // A deferred product is a leaf: its block (stored, or for a reduced chain the read's), not a step of a kernel.
+      // A deferred product is a leaf: its block (stored, or for a chain read or reduced a held one), not a step of a kernel.
       const b = a === root ? null : a.product !== null ? product(a) : leaf(a);
       if (b !== null) return ref(b, bool);
       let r = seen.get(a);
@@ -252,7 +251,7 @@ function run(c: Chain): WasmBuffer {
  */
 let lastRead: WasmBuffer | null = null;
 let lastReadOf: LazyView | null = null;
-/** The product the last read chain read its values from (see {@link unstored}): kept, taken and let go with the last read's block. */
+/** The product the last read chain read its values from (see `unstored`): kept, taken and let go with the last read's block. */
 let spare: WasmBuffer | null = null;
 let spareOf: LazyView | null = null;
 
@@ -296,7 +295,7 @@ function unstored(v: LazyView, reduce?: "sum" | "max"): Chain | null {
   return c;
 }
 
-/** The chain's one deferred product that has not run, or null (none, or more than one: the last read's block holds one). */
+/** The chain's one deferred product that has not run, or null (none, or more than one: one block is held for it). */
 function soleProduct(root: LazyView): LazyView | null {
   let found: LazyView | null = null;
   let many = false;
@@ -361,8 +360,9 @@ export function readLazy(v: LazyView): WasmBuffer | null {
  * computed by the chain's kernel without storing the chain (its values are reduced in registers,
  * in sumRows' or maxRows' order: the bits of the chain run and then reduced). The chain stays
  * deferred — a later read runs it then. A product in the chain that has not run (the only one)
- * runs into the last read's block first, as {@link readLazy} runs it, and is not stored. Null when `v` has run, is a product or the last read, or
- * the kernel bound is reached (the caller reduces {@link readLazy}'s block, or the forced chain).
+ * runs into a held block first, as {@link readLazy} runs it, and is not stored. Null when `v` has
+ * run, is a product or the last read, or the kernel bound is reached (the caller reduces
+ * {@link readLazy}'s block, or the forced chain).
  * Returns `rows` floats: a block, or a host array when small.
  *
  * @example `lazyReduce("sum", view, 1, view.n); // Σ of the whole chain, never stored`
