@@ -23,8 +23,12 @@ export interface Warmup {
   scopedMeanLater?: number;
   /** The scoped loop alone in another fresh process, from its first step: the floor. */
   scopedFresh?: { first40: number; later: number; ratio: number };
-  /** The same two checks of W5 with the read (`warmup.ts 160 1000000 plain read`). */
-  read?: Warmup;
+  /**
+   * The same two checks of W5 with the read (`warmup.ts 160 1000000 plain read`): the median, by
+   * ratio, of three fresh processes (`ratios`: all three — where each 4 MB array lands decides a
+   * process's figures), and `hugePages`, one process with glibc on huge pages ({@link HUGE_PAGES}).
+   */
+  read?: Warmup & { ratios?: number[]; hugePages?: Warmup };
   /**
    * The plain section's pairs, each the only loop of a fresh process (after its first turn): median
    * ms per step over the first 21 repetitions, wasm memory (MB) and the blocks reclaimed or evicted
@@ -117,11 +121,13 @@ export async function freshProcessChecks(res: BenchResult, here: string, log: (l
   res.warmup = JSON.parse(freshNode([join(here, "warmup.ts"), "160"], false)) as Warmup;
   res.warmup.scopedFresh = JSON.parse(freshNode([join(here, "warmup.ts"), "160", "1000000", "scoped"], false)) as Warmup["scopedFresh"];
   log(`  first 40 steps ${res.warmup.first40.toFixed(2)} ms, steps 41–160 ${res.warmup.later.toFixed(2)} ms (ratio ${res.warmup.ratio.toFixed(2)}); scoped ${res.warmup.scopedLater.toFixed(2)} ms`);
-  log("fresh process: plain W5 with the read from the first step (warmup.ts … read) …");
-  const read = JSON.parse(freshNode([join(here, "warmup.ts"), "160", "1000000", "plain", "read"], false)) as Warmup;
+  log("fresh processes: plain W5 with the read from the first step, three and one on huge pages (warmup.ts … read) …");
+  const readOnce = (env: Record<string, string> = {}) => JSON.parse(freshNode([join(here, "warmup.ts"), "160", "1000000", "plain", "read"], false, env)) as Warmup;
+  const reads = [readOnce(), readOnce(), readOnce()].sort((a, b) => a.ratio - b.ratio);
+  const read: NonNullable<Warmup["read"]> = { ...reads[1]!, ratios: reads.map((r) => r.ratio), hugePages: readOnce(HUGE_PAGES) };
   read.scopedFresh = JSON.parse(freshNode([join(here, "warmup.ts"), "160", "1000000", "scoped", "read"], false)) as Warmup["scopedFresh"];
   res.warmup.read = read;
-  log(`  first 40 steps ${read.first40.toFixed(2)} ms, steps 41–160 ${read.later.toFixed(2)} ms (ratio ${read.ratio.toFixed(2)}); scoped alone ${read.scopedFresh!.first40.toFixed(2)} then ${read.scopedFresh!.later.toFixed(2)} ms (ratio ${read.scopedFresh!.ratio.toFixed(2)})`);
+  log(`  first 40 steps ${read.first40.toFixed(2)} ms, steps 41–160 ${read.later.toFixed(2)} ms (ratio ${read.ratio.toFixed(2)}, the median of ${read.ratios!.map((x) => x.toFixed(2)).join(" · ")}; huge pages ${read.hugePages!.ratio.toFixed(2)}); scoped alone ${read.scopedFresh!.first40.toFixed(2)} then ${read.scopedFresh!.later.toFixed(2)} ms (ratio ${read.scopedFresh!.ratio.toFixed(2)})`);
   log("fresh process: the plain section's pairs, each alone (warmup.ts alone) …");
   res.warmup.alone = JSON.parse(freshNode([join(here, "warmup.ts"), "0", "1000000", "alone"], false)) as Warmup["alone"];
   for (const r of res.warmup.alone!) log(`  ${r.case}: plain ${r.plain.toFixed(2)} ms, scoped ${r.scoped.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}; later ${r.later!.plain.toFixed(2)} / ${r.later!.scoped.toFixed(2)} ms, ratio ${r.later!.ratio.toFixed(2)}`);
