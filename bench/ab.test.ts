@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { alternate } from "./src/ab.js";
+import { alternate, PROBES } from "./src/ab.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ab = (...args: string[]) =>
@@ -22,7 +22,8 @@ describe("pnpm bench:ab", () => {
     expect(r.stdout).toMatch(new RegExp(`working tree ÷ ${sha}: median [0-9.]+ \\(quartiles [0-9.]+–[0-9.]+\\)`));
   }, 120_000);
 
-  it.each(["W3c", "W3e"])("runs the LeNet-5 probe %s (compiled; eager) on two threads, with the same gradients on both sides", (w) => {
+  it.each([["W3c", "compiled"], ["W3e", "eager"]])("runs the LeNet-5 probe %s (%s) on two threads, with the same gradients on both sides", (w, mode) => {
+    expect(PROBES[w]!.source.includes("dg.compile(")).toBe(mode === "compiled");
     const r = ab("HEAD", w, "--rounds", "2", "--ms", "20");
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${w}, plain code, 2 threads, 2 alternating rounds of 20 ms (results differ by at most 0)`);

@@ -20,6 +20,27 @@ import { median } from "./format.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/** LeNet-5's gradient step as probe source, `step` the expression that makes it from `gradients` (dg.grad over the ten parameters). */
+function lenet(step: string): string {
+  return `
+      const v = (n, s, scale) => Float32Array.from({ length: n }, (_, i) => ((((i + s) * 7919) % 1000) / 500 - 1) * scale);
+      const x = dg.tensor(v(64 * 784, 1, 1)).reshape([64, 1, 28, 28]);
+      const y = dg.tensor(Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10));
+      const shapes = [[6, 1, 5, 5], [6], [16, 6, 5, 5], [16], [120, 16, 5, 5], [120], [120, 84], [84], [84, 10], [10]];
+      const params = shapes.map((s, i) => dg.tensor(v(s.reduce((a, b) => a * b, 1), i + 2, 0.1)).reshape(s));
+      const loss = (w1, b1, w2, b2, w3, b3, w6, b6, wo, bo) => {
+        let h = dg.maxPool2d(dg.conv2d(x, w1, b1, { padding: 2 }).relu(), { kernel: 2 });
+        h = dg.maxPool2d(dg.conv2d(h, w2, b2).relu(), { kernel: 2 });
+        h = dg.conv2d(h, w3, b3).relu().reshape([64, 120]);
+        h = dg.matmul(h, w6).add(b6).relu();
+        return dg.logSoftmax(dg.matmul(h, wo).add(bo), { axis: 1 }).mul(dg.oneHot(y, 10)).sum().neg().div(64);
+      };
+      const gradients = (...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps);
+      const step = ${step};
+      const once = () => step(...params).map((g) => g.dataSync()[0]);
+      export const check = once;`;
+}
+
 /**
  * A probe: plain user code defining `once()` (one unit of the workload) and `check()` (values
  * to compare); the bundle adds `bench(ms)`, the time of one unit in `unit`, over batches of
@@ -102,32 +123,11 @@ export const PROBES: Record<string, { unit: string; perMs: number; batch: number
       const once = () => f(x).dataSync();
       export const check = () => Array.from(once().subarray(0, 8));`,
   },
-  // LeNet-5's forward and backward (W3 without the SGD update), compiled, on two threads.
-  W3c: {
-    unit: "ms",
-    perMs: 1,
-    batch: 1,
-    threads: 2,
-    source: `
-      const v = (n, s, scale) => Float32Array.from({ length: n }, (_, i) => ((((i + s) * 7919) % 1000) / 500 - 1) * scale);
-      const x = dg.tensor(v(64 * 784, 1, 1)).reshape([64, 1, 28, 28]);
-      const y = dg.tensor(Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10));
-      const shapes = [[6, 1, 5, 5], [6], [16, 6, 5, 5], [16], [120, 16, 5, 5], [120], [120, 84], [84], [84, 10], [10]];
-      const params = shapes.map((s, i) => dg.tensor(v(s.reduce((a, b) => a * b, 1), i + 2, 0.1)).reshape(s));
-      const loss = (w1, b1, w2, b2, w3, b3, w6, b6, wo, bo) => {
-        let h = dg.maxPool2d(dg.conv2d(x, w1, b1, { padding: 2 }).relu(), { kernel: 2 });
-        h = dg.maxPool2d(dg.conv2d(h, w2, b2).relu(), { kernel: 2 });
-        h = dg.conv2d(h, w3, b3).relu().reshape([64, 120]);
-        h = dg.matmul(h, w6).add(b6).relu();
-        return dg.logSoftmax(dg.matmul(h, wo).add(bo), { axis: 1 }).mul(dg.oneHot(y, 10)).sum().neg().div(64);
-      };
-      const step = dg.compile((...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps));
-      const once = () => step(...params).map((g) => g.dataSync()[0]);
-      export const check = once;`,
-  },
+  // LeNet-5's forward and backward (W3 without the SGD update), compiled (W3c) and eager (W3e,
+  // whose conv1 activations, 64·6·28·28 floats, are large enough to defer), on two threads.
+  W3c: { unit: "ms", perMs: 1, batch: 1, threads: 2, source: lenet("dg.compile(gradients)") },
+  W3e: { unit: "ms", perMs: 1, batch: 1, threads: 2, source: lenet("gradients") },
 };
-// W3e: the same LeNet-5 step eager (its conv1 activations, 64·6·28·28 floats, are large enough to defer).
-PROBES.W3e = { ...PROBES.W3c!, source: PROBES.W3c!.source.replace("dg.compile((...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps))", "(...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps)") };
 
 interface Side {
   check(): number[];

@@ -5,8 +5,9 @@
  * without the sum the chain would never run) or, with `read` as the fifth argument, W5 with the
  * read (`dataSync()`: the chain run into a block no tensor keeps, and a new 4 MB array each step),
  * or with `matmul` W1's product summed (`matmul(A, B).sum()`, N = 512: the deferred product run into
- * a block no tensor keeps, then summed) — or with `matmul-relu` its relu summed (the product
- * stored, a chain's operand, and dropped),
+ * a block no tensor keeps, then summed) — or with `matmul-relu` its relu summed (the relu a
+ * deferred chain over the product, summed in its kernel: the product in a held block, nothing
+ * stored),
  * from the process's first step, as a new user's script runs it — synchronously,
  * never yielding to the event loop. Prints one JSON line: the median of steps 1–40, of steps
  * 41–N, their ratio (the target is ≤ 1.25), then the same loop in `scoped` for reference, the
