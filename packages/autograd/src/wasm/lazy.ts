@@ -245,36 +245,31 @@ function run(c: Chain): WasmBuffer {
 }
 
 /**
- * The block of the last op read without being stored ({@link readLazy}), and that op: let go when
- * the next chain runs, is reduced or is read, or when the op is released; taken as the op's
- * result if the op is stored or read again first (nothing computed twice).
+ * Blocks of ops read without being stored ({@link readLazy}), by op: the last op read and, when it
+ * is a chain over a deferred product, that product (at most two). Let go when the next chain
+ * runs, is reduced or is read, or when the op is released; taken as the op's result if the op is
+ * stored or read again first (nothing computed twice).
  */
-let lastRead: WasmBuffer | null = null;
-let lastReadOf: LazyView | null = null;
-/** The product the last read chain read its values from (see `unstored`): kept, taken and let go with the last read's block. */
-let spare: WasmBuffer | null = null;
-let spareOf: LazyView | null = null;
+const held = new Map<LazyView, WasmBuffer>();
 
-/** @internal Lets go of the last read's block (and its product's) now (tests that count blocks). @example `dropLastRead();` */
+/** @internal Lets go of the held blocks now (tests that count blocks). @example `dropLastRead();` */
 export function dropLastRead(): void {
   dropHeldExcept(null);
 }
 
-/** Lets go of the blocks held for the last read, except `keep`'s (a product a chain about to run reads). */
+/** Lets go of the held blocks, except `keep`'s (a product a chain about to run reads). */
 function dropHeldExcept(keep: LazyView | null): void {
-  const a = lastReadOf !== keep || keep === null ? lastRead : null;
-  const b = spareOf !== keep || keep === null ? spare : null;
-  if (a !== null) lastRead = lastReadOf = null;
-  if (b !== null) spare = spareOf = null;
-  if (a !== null) drop(a);
-  if (b !== null) drop(b);
+  for (const [v, b] of held) {
+    if (v === keep) continue;
+    held.delete(v);
+    drop(b);
+  }
 }
 
-/** The last read's block (or its product's) as `v`'s result, if it is `v`'s (then no longer held). */
+/** The block held for `v`, as its result (then no longer held), or null. */
 function takeLastRead(v: LazyView): WasmBuffer | null {
-  let b: WasmBuffer | null = null;
-  if (lastReadOf === v) [b, lastRead, lastReadOf] = [lastRead, null, null];
-  else if (spareOf === v) [b, spare, spareOf] = [spare, null, null];
+  const b = held.get(v) ?? null;
+  held.delete(v);
   return b;
 }
 
@@ -282,11 +277,11 @@ function takeLastRead(v: LazyView): WasmBuffer | null {
  * A chain that has not run, its fused spec, when it can still get a kernel of its own (else null:
  * the caller forces it). A chain over one deferred product (`relu(matmul(a, b))`, read or reduced)
  * reads the product as a read would ({@link readLazy}): from a block no tensor keeps, which stays
- * the last read's (for a read, the `spare` beside the chain's) — so the product is stored
- * only if it is used again, and then from that block.
+ * held (for a read, beside the chain's) — so the product is stored only if it is used again, and
+ * then from that block.
  */
 function unstored(v: LazyView, reduce?: "sum" | "max"): Chain | null {
-  if (!lazy.enabled || v.solid !== null || v.args === null || v.product !== null || lastReadOf === v) return null;
+  if (!lazy.enabled || v.solid !== null || v.args === null || v.product !== null || held.has(v)) return null;
   const one = soleProduct(v);
   const c = specOf(v, (a) => a.solid, reduce, (p) => (p === one ? (readLazy(p) ?? force(p)) : force(p)));
   if (!chains.has(c.key) && chains.size >= lazy.maxKernels) return null;
@@ -314,7 +309,7 @@ function soleProduct(root: LazyView): LazyView | null {
   return many ? null : found;
 }
 
-/** A deferred product computed (its operands stored first, the last read let go so its block can be reused). */
+/** A deferred product computed (its operands stored first, the held blocks let go so they can be reused). */
 function runProduct(v: LazyView): WasmBuffer {
   const [a, b] = (v.args as (ProductOperand | LazyView)[]).map((x) => (x instanceof LazyView ? force(x) : x));
   dropLastRead();
@@ -330,27 +325,23 @@ function runProduct(v: LazyView): WasmBuffer {
  * them, at once), and becomes the op's result if the op is read again or stored before that. So
  * plain code that reads a result and drops it leaves no block for the sweep to reclaim or copy;
  * an op read, then another op read, then the first used again is computed again. A chain over one
- * deferred product reads it from a block that stays beside the chain's (`spare`), held and
- * let go the same way. Null when `v` has run or the kernel bound is reached (the caller reads the
- * forced chain).
+ * deferred product reads it from a block held beside the chain's, and let go the same way. Null
+ * when `v` has run or the kernel bound is reached (the caller reads the forced chain).
  *
  * @example `const b = readLazy(view); new Float32Array(memory.buffer, b.ptr, view.n).slice();`
  */
 export function readLazy(v: LazyView): WasmBuffer | null {
-  if (lastReadOf === v) return lastRead;
-  if (spareOf === v) return spare;
+  const h = held.get(v);
+  if (h !== undefined) return h;
   let out: WasmBuffer;
   if (v.product !== null && lazy.enabled && v.args !== null) out = runProduct(v);
   else {
     const c = unstored(v);
     if (c === null) return null;
-    out = run(c);
-    // The product it read from (the last read until now) stays beside it.
-    if (lastReadOf !== null) [spare, spareOf] = [lastRead, lastReadOf];
+    out = run(c); // the product it read from, if any, stays held beside it
   }
   out.refs = 1;
-  lastRead = out;
-  lastReadOf = v;
+  held.set(v, out);
   lazy.read++;
   return out;
 }
@@ -361,7 +352,7 @@ export function readLazy(v: LazyView): WasmBuffer | null {
  * in sumRows' or maxRows' order: the bits of the chain run and then reduced). The chain stays
  * deferred — a later read runs it then. A product in the chain that has not run (the only one)
  * runs into a held block first, as {@link readLazy} runs it, and is not stored. Null when `v` has
- * run, is a product or the last read, or the kernel bound is reached (the caller reduces
+ * run, is a product or held, or the kernel bound is reached (the caller reduces
  * {@link readLazy}'s block, or the forced chain).
  * Returns `rows` floats: a block, or a host array when small.
  *
@@ -436,7 +427,7 @@ function releaseOperands(v: LazyView): void {
 
 /** @internal Its last reference is gone: its result, or its operands if it never ran, are let go. */
 export function releaseLazy(v: LazyView): void {
-  if (lastReadOf === v || spareOf === v) dropLastRead();
+  if (held.has(v)) dropLastRead();
   const s = v.solid;
   if (s === null) return releaseOperands(v);
   if (v.token instanceof Token) runtime().heap.tokens.unhold(v.token);
