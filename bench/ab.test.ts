@@ -22,7 +22,7 @@ describe("pnpm bench:ab", () => {
     expect(r.stdout).toMatch(new RegExp(`working tree ÷ ${sha}: median [0-9.]+ \\(quartiles [0-9.]+–[0-9.]+\\)`));
   }, 120_000);
 
-  it.each([["W3c", "compiled"], ["W3e", "eager"]])("runs the LeNet-5 probe %s (%s) on two threads, with the same gradients on both sides", (w, mode) => {
+  it.each([["W3c", "compiled"], ["W3e", "eager"], ["W2c", "compiled"], ["W2e", "eager"]])("runs the LeNet-5 or MLP probe %s (%s) on two threads, with the same gradients on both sides", (w, mode) => {
     expect(PROBES[w]!.source.includes("dg.compile(")).toBe(mode === "compiled");
     const r = ab("HEAD", w, "--rounds", "2", "--ms", "20");
     expect(r.status, r.stderr).toBe(0);
@@ -34,7 +34,7 @@ describe("pnpm bench:ab", () => {
     for (const args of [["HEAD", "W9"], ["HEAD", "W4", "--rounds", "0"], []]) {
       const r = ab(...args);
       expect(r.status, args.join(" ")).toBe(2);
-      expect(r.stderr).toMatch(/usage: pnpm bench:ab <git revision> \[W4\|W5\|W1\|SQ\|W5s\|W5ss\|LSc\|W3c\|W3e\]/);
+      expect(r.stderr).toMatch(/usage: pnpm bench:ab <git revision> \[W4\|W5\|W1\|SQ\|W5s\|W5ss\|LSc\|W3c\|W3e\|W2c\|W2e\]/);
     }
     const r = ab("no-such-revision-xyz", "W4");
     expect(r.status).not.toBe(0);

@@ -1,5 +1,5 @@
 /**
- * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W1|SQ|W5s|W5ss|LSc|W3c|W3e]
+ * The working tree against a git revision, in one process: `pnpm bench:ab <rev> [W4|W5|W1|SQ|W5s|W5ss|LSc|W3c|W3e|W2c|W2e]
  * [--rounds N] [--ms M]`. On this VM one workload's speed drifts 2–3× over minutes (the same
  * commit's eager W4 read 2.56 µs in one full run and 7.75 in another), so two figures taken
  * apart say little about a change; two taken alternately in one process do. Both trees'
@@ -38,6 +38,25 @@ function lenet(step: string): string {
       const gradients = (...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps);
       const step = ${step};
       const once = () => step(...params).map((g) => g.dataSync()[0]);
+      export const check = once;`;
+}
+
+/** W2's MLP (784-784-784-10, batch 200) gradient step as probe source, `step` the expression that makes it from `gradients` (dg.grad over the six parameters). */
+function mlp(step: string): string {
+  return `
+      const v = (n, s, scale) => Float32Array.from({ length: n }, (_, i) => ((((i + s) * 7919) % 1000) / 500 - 1) * scale);
+      const x = dg.tensor(v(200 * 784, 1, 1)).reshape([200, 784]);
+      const y = dg.tensor(Int32Array.from({ length: 200 }, (_, i) => (i * 7) % 10));
+      const shapes = [[784, 784], [784], [784, 784], [784], [784, 10], [10]];
+      const params = shapes.map((s, i) => dg.tensor(v(s.reduce((a, b) => a * b, 1), i + 2, 0.05)).reshape(s));
+      const loss = (w1, b1, w2, b2, w3, b3) => {
+        const h = dg.matmul(dg.matmul(x, w1).add(b1).relu(), w2).add(b2).relu();
+        return dg.logSoftmax(dg.matmul(h, w3).add(b3), { axis: 1 }).mul(dg.oneHot(y, 10)).sum().neg().div(200);
+      };
+      const gradients = (...ps) => dg.grad(loss, { argnums: ps.map((_, i) => i) })(...ps);
+      const step = ${step};
+      // Each gradient's sum read, not the gradient: a 784×784 read would be most of the time.
+      const once = () => step(...params).map((g) => g.sum().dataSync()[0]);
       export const check = once;`;
 }
 
@@ -127,6 +146,9 @@ export const PROBES: Record<string, { unit: string; perMs: number; batch: number
   // whose conv1 activations, 64·6·28·28 floats, are large enough to defer), on two threads.
   W3c: { unit: "ms", perMs: 1, batch: 1, threads: 2, source: lenet("dg.compile(gradients)") },
   W3e: { unit: "ms", perMs: 1, batch: 1, threads: 2, source: lenet("gradients") },
+  // W2's MLP forward and backward (without Adam), compiled (W2c) and eager (W2e), on two threads.
+  W2c: { unit: "ms", perMs: 1, batch: 1, threads: 2, source: mlp("dg.compile(gradients)") },
+  W2e: { unit: "ms", perMs: 1, batch: 1, threads: 2, source: mlp("gradients") },
 };
 
 interface Side {
