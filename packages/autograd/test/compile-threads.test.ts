@@ -136,3 +136,48 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("a product folded into imag
     expect(firstDiff(two, eager), "compiled vs eager").toBe(-1);
   });
 });
+
+describe.skipIf(!dg.listBackends().includes("wasm"))("a product's epilogue", () => {
+  // A 2-d product that only a fused run reads (a layer's bias add and activation): each column
+  // block of the product, then the run over it, in one thread task; the product written into the
+  // run's float output and overwritten in place, or (no float output) into a block of the call.
+  const cases: { name: string; shapes: number[][]; fn: (...xs: Tensor[]) => Tensor[]; epilogue: boolean }[] = [
+    {
+      name: "relu(x·w + b) and its gradients (odd rows, a partial column strip)",
+      shapes: [[203, 131], [131, 301], [301], [203, 301]],
+      fn: (x, w, b, g) => {
+        const [y, back] = dg.vjp((w: Tensor, b: Tensor) => x.matmul(w).add(b).relu(), w, b);
+        return [y, ...back(g)];
+      },
+      epilogue: true,
+    },
+    { name: "a chain without row operands over x·wᵀ (a lazy transpose)", shapes: [[64, 517], [300, 517]], fn: (x, w) => [x.matmul(w.transpose()).tanh().mul(2).add(1)], epilogue: true },
+    { name: "a chain whose only output is a mask (the product in a block of the call)", shapes: [[97, 200], [200, 211], [211]], fn: (x, w, b) => [x.matmul(w).add(b).greater(0.5)], epilogue: true },
+    { name: "a product also returned (not an epilogue)", shapes: [[97, 200], [200, 211], [211]], fn: (x, w, b) => { const p = x.matmul(w); return [p.add(b).relu(), p]; }, epilogue: false },
+  ];
+  test.each(cases)("$name: eager's bits on 1 and 2 threads", async ({ shapes, fn, epilogue }) => {
+    setBackend("wasm");
+    dg.setNumThreads(2);
+    expect(await dg.threadsReady()).toBe(2);
+    const args = (seed: number) => {
+      manualSeed(seed);
+      return shapes.map((s) => rand(s).mul(2).sub(1));
+    };
+    const f = compile(fn);
+    const run = (threads: number) => {
+      dg.setNumThreads(threads);
+      f(...args(1));
+      return f(...args(2)).map(bits);
+    };
+    const two = run(2);
+    expect(/fused#\d+ \(a product and \d+ ops over it, one thread job/.test(f.describe()), f.describe()).toBe(epilogue);
+    const one = run(1);
+    dg.setNumThreads(2);
+    const eager = fn(...args(2)).map(bits);
+    two.forEach((b, i) => {
+      expect(b.length, `output ${i}: length`).toBe(eager[i]!.length);
+      expect(firstDiff(b, one[i]!), `output ${i}: 2 threads vs 1`).toBe(-1);
+      expect(firstDiff(b, eager[i]!), `output ${i}: compiled vs eager`).toBe(-1);
+    });
+  });
+});

@@ -431,3 +431,21 @@ describe.skipIf(!SIMD)(`wasm f32x4 math (max error ${MEASURED_TEXT} ulp; ≤ 1 f
     expect(counts).toEqual({ exp: 11, log: 10, erf: 17, tanh: 15, sigmoid: 17 });
   });
 });
+
+describe("the emitter's imported functions", () => {
+  test("a module calls an import like its own function; imports come before every definition", () => {
+    // twice(x) = add(x, x), add imported from another module's instance.
+    const lib = new ModuleBuilder().func("add", [i32, i32], [i32], (c) => void c.get(0).get(1).i32Add()).encode();
+    const mem = new WebAssembly.Memory({ initial: 1 });
+    const add = new WebAssembly.Instance(new WebAssembly.Module(lib), { env: { mem } }).exports.add;
+    const b = new ModuleBuilder().importFunc("k", "add", [i32, i32], [i32]);
+    b.func("inner", [i32], [i32], (c) => void c.get(0).get(0).call(b.indexOf("add")), false);
+    b.func("twice", [i32], [i32], (c) => void c.get(0).call(b.indexOf("inner")));
+    const twice = new WebAssembly.Instance(new WebAssembly.Module(b.encode()), { env: { mem }, k: { add } }).exports.twice as (x: number) => number;
+    expect(twice(21)).toBe(42);
+    expect(b.indexOf("add")).toBe(0);
+    expect(b.indexOf("twice")).toBe(2);
+    expect(() => b.importFunc("k", "late", [], [])).toThrow(/import k\.late after a function was defined/);
+    expect(() => new ModuleBuilder().importFunc("k", "f", [], []).importFunc("m", "f", [], [])).toThrow(/function f imported twice/);
+  });
+});

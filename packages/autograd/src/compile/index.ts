@@ -408,6 +408,10 @@ export function describePlan(p: Plan): string {
   const fused = p.steps.filter((st) => st.group !== null);
   const head = `${p.steps.length} kernels (${p.recorded} ops recorded, ${p.kernels} after dead-code elimination; ${fused.length} fused kernels doing ${fused.reduce((a, st) => a + st.nodes.length, 0)} ops):`;
   const lines = p.steps.map((st, k) => {
+    if (st.joint?.kind === "epilogue") {
+      const inner = st.nodes.map((n, j) => `      ${line(st.names[j]!, n.inputIds, n.out)}`);
+      return [`  fused#${k} (a product and ${st.nodes.length - 1} ops over it, one thread job: each column block of ${shape(st.nodes[0]!.out)} then the ops on it) → ${st.outIds.map(name).join(", ")}:`, ...inner].join("\n");
+    }
     if (st.joint !== null && st.joint.kind !== "maxUnpool") {
       const kind = st.joint.kind;
       const what = kind === "maxPool" ? "max pooling: indices and values in one pass" : kind === "matmulFold" ? "a product folded into images, one thread job" : `${st.nodes.length} matmuls, one thread job`;

@@ -19,8 +19,9 @@ import type { RecNode, Recording, Value } from "./record.js";
 import { currentGrad } from "./record.js";
 import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
 import { channelAddLater, fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
-import { residentBuffers, runFused } from "../wasm/fuse.js";
-import { foldsProduct, matmulFold, matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
+import { epilogueKernel, residentBuffers, runFused, type EpilogueKernel } from "../wasm/fuse.js";
+import { foldsProduct, matmulEpilogue, matmulFold, matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
+import { WasmBuffer } from "../wasm/memory.js";
 import { isView, solid } from "../wasm/placement.js";
 import { maxUnpool2, tilesPool2, windowMax } from "../wasm/dispatch/window.js";
 
@@ -30,7 +31,19 @@ import { maxUnpool2, tilesPool2, windowMax } from "../wasm/dispatch/window.js";
  * `shape` the pooled input's), a product folded into images ({@link foldedProducts}; `internal`
  * the values between, never made).
  */
-type Joint = { readonly kind: "matmuls" } | { readonly kind: "maxPool" } | { readonly kind: "maxUnpool"; readonly shape: readonly number[]; readonly p: WindowParams } | { readonly kind: "matmulFold"; readonly internal: readonly number[] };
+type Joint = { readonly kind: "matmuls" } | { readonly kind: "maxPool" } | { readonly kind: "maxUnpool"; readonly shape: readonly number[]; readonly p: WindowParams } | { readonly kind: "matmulFold"; readonly internal: readonly number[] } | Epilogue;
+
+/**
+ * A product and the fused run that alone reads it, as one thread job ({@link matmulEpilogues}):
+ * `kernel` the run's epilogue form, `at` the product's place among the run's vectors, `rest` the
+ * run's own step (the fallback).
+ */
+interface Epilogue {
+  readonly kind: "epilogue";
+  readonly at: number;
+  readonly kernel: EpilogueKernel;
+  readonly rest: Step;
+}
 
 /** The fields a primitive's forward reads from its input tensors. */
 interface Operand {
@@ -134,6 +147,7 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
   }
   if (fuse) {
     foldedProducts(steps, kept);
+    matmulEpilogues(steps, kept, values);
     jointMatmuls(steps);
     pooledMax(steps);
     unpooledMax(steps);
@@ -143,7 +157,8 @@ export function plan(rec: Recording, outputs: readonly number[], backend: Backen
   steps.forEach((st, i) => st.inputIds.forEach((x) => (last[x] = i)));
   const isKept = new Uint8Array(values.length);
   for (const k of kept) isKept[k] = 1;
-  const internal = new Set([...groups.flatMap((g) => g.internal), ...steps.flatMap((st) => (st.joint?.kind === "matmulFold" ? st.joint.internal : []))]);
+  const between = (st: Step) => (st.joint?.kind === "matmulFold" ? st.joint.internal : st.joint?.kind === "epilogue" ? [st.nodes[0]!.out] : []);
+  const internal = new Set([...groups.flatMap((g) => g.internal), ...steps.flatMap(between)]);
   const owned = (id: number) => values[id]!.kind === "op" || values[id]!.kind === "random";
   const freeAfter: number[][] = steps.map(() => []);
   for (let id = 0; id < values.length; id++) {
@@ -219,9 +234,9 @@ export function run(p: Plan, args: readonly Tensor[], scalars: readonly (readonl
     const steps = p.steps;
     for (let i = 0; i < steps.length; i++) {
       const st = steps[i]!;
-      if (st.group !== null) runGroup(st, b, slots, tokens, managed);
-      else if (st.joint === null) runNode(st.nodes[0]!, b, slots, tokens, managed);
-      else runJoint(st, values, b, slots, tokens, managed);
+      if (st.joint !== null) runJoint(st, values, b, slots, tokens, managed);
+      else if (st.group !== null) runGroup(st, b, slots, tokens, managed);
+      else runNode(st.nodes[0]!, b, slots, tokens, managed);
       done = i + 1;
       const free = p.freeAfter[i]!;
       for (let k = 0; k < free.length; k++) {
@@ -310,6 +325,64 @@ function foldedProducts(steps: Step[], kept: readonly number[]): void {
   }
 }
 
+/**
+ * A 2-d float32 matmul whose product only a fused run reads — a layer's bias add and activation,
+ * `relu(x·W + b)` — becomes one step: the run is done as the epilogue of the product's column
+ * blocks, each while it is in its thread's cache (wasm/dispatch/matmul.ts's `matmulEpilogue`),
+ * and the product is never stored as a tensor; where the run was a second thread job reading the
+ * whole product back. The run must not reduce (a row's sum spans column blocks) nor permute, and
+ * covers the product's rows × columns: its row operands are rows of the product's length, or it
+ * has none (then any split of the elements is the same loop). The same kernels' operations, so
+ * the same bits. The step sits where the run was.
+ */
+function matmulEpilogues(steps: Step[], kept: readonly number[], values: readonly Value[]): void {
+  for (let i = 0; i < steps.length; i++) {
+    if (!single(steps[i], "matmul")) continue;
+    const a = steps[i]!;
+    const out = a.outIds[0]!;
+    const readers = steps.filter((st) => st.inputIds.includes(out));
+    const r = readers[0];
+    const g = r?.group;
+    if (readers.length !== 1 || r!.joint !== null || !g || g.kernel === null || g.reduced !== null || g.before.length + g.after.length > 0 || kept.includes(out)) continue;
+    const [x, y] = a.nodes[0]!.operands as [Operand, Operand];
+    const shape = values[out]!.shape;
+    const at = g.vecIds.indexOf(out);
+    const spec = g.spec!;
+    if (x.dtype !== "float32" || x.rank !== 2 || y.rank !== 2 || shape.length !== 2 || spec.vectors[at] !== "f") continue;
+    const flat = [...spec.vectors, ...spec.outKinds].every((kind) => kind === "f" || kind === "b");
+    if (!flat && (g.rows !== shape[0] || g.m !== shape[1])) continue;
+    const j = steps.indexOf(r!);
+    const inputIds = [...new Set([...a.inputIds, ...r!.inputIds.filter((id) => id !== out)])];
+    steps[j] = { group: g, joint: { kind: "epilogue", at, kernel: epilogueKernel(spec), rest: r! }, nodes: [a.nodes[0]!, ...r!.nodes], inputIds, outIds: r!.outIds, names: ["matmul", ...r!.names] };
+    steps.splice(i--, 1);
+  }
+}
+
+/** A product with its epilogue (see {@link matmulEpilogues}): one wasm thread job, or (another backend, operands off wasm memory, a product the packed path does not split by columns) the product, then the run. */
+function runEpilogue(st: Step, e: Epilogue, b: Backend, slots: BackendData[], tokens: unknown[], managed: boolean): void {
+  const mm = st.nodes[0]!;
+  const g = st.group!;
+  if (b.name === "wasm") {
+    let resident = true;
+    const vecs = g.vecIds.map((id, k) => {
+      if (k === e.at) return null;
+      const h = slots[id]!;
+      const v = isView(h) ? solid(h) : h;
+      resident &&= v instanceof WasmBuffer || ArrayBuffer.isView(v);
+      return v;
+    });
+    const [x, y] = mm.operands as [Operand, Operand];
+    const outs = resident ? matmulEpilogue(slots[mm.inputIds[0]!]!, x.shape, slots[mm.inputIds[1]!]!, y.shape, e.kernel, vecs, e.at, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outBytes) : null;
+    if (outs !== null) {
+      for (let k = 0; k < outs.length; k++) store(g.outIds[k]!, outs[k]!, b, slots, tokens, managed);
+      return;
+    }
+  }
+  runNode(mm, b, slots, tokens, managed);
+  runGroup(e.rest, b, slots, tokens, managed);
+  releaseSlots([mm.out], b, slots, tokens);
+}
+
 /** Whether `st` is one unfused node of primitive `name`. */
 const single = (st: Step | undefined, name: string): st is Step => st !== undefined && st.group === null && st.joint === null && st.names[0] === name;
 
@@ -374,6 +447,7 @@ function runJoint(st: Step, values: readonly Value[], b: Backend, slots: Backend
   const j = st.joint!;
   if (j.kind === "maxPool") return runPool(st, b, slots, tokens, managed);
   if (j.kind === "matmulFold") return runMatmulFold(st, j.internal, b, slots, tokens, managed);
+  if (j.kind === "epilogue") return runEpilogue(st, j, b, slots, tokens, managed);
   if (j.kind === "maxUnpool") {
     const n = st.nodes[0]!;
     const r = b.name === "wasm" ? maxUnpool2(slots[n.inputIds[0]!]!, slots[n.inputIds[1]!]!, j.shape, j.p) : null;

@@ -1,6 +1,6 @@
 /**
  * A minimal WebAssembly binary emitter: just enough of the format (types, one imported memory,
- * functions, exports) and of the instruction set (i32 arithmetic, f32 and 128-bit SIMD loads,
+ * imported and defined functions, exports) and of the instruction set (i32 arithmetic, f32 and 128-bit SIMD loads,
  * stores and arithmetic, structured control flow) to write the wasm backend's kernels in
  * TypeScript and compile them at start-up. Zero dependencies; runs wherever WebAssembly does.
  *
@@ -347,18 +347,42 @@ export interface ModuleOptions {
   sharedMaxPages?: number;
 }
 
-/** Builds a module that imports its memory as `env.mem` and exports its functions by name. */
+/** A function the module imports (`module`.`name`), called like its own. */
+interface ImportDef {
+  module: string;
+  name: string;
+  params: ValType[];
+  results: ValType[];
+}
+
+/**
+ * Builds a module that imports its memory as `env.mem` (and any functions declared with
+ * {@link ModuleBuilder.importFunc}) and exports its functions by name.
+ */
 export class ModuleBuilder {
+  private readonly imported: ImportDef[] = [];
   private readonly funcs: FuncDef[] = [];
 
   constructor(private readonly options: ModuleOptions = {}) {}
+
+  /**
+   * Declares an imported function `module`.`name` (instantiation supplies it: another instance's
+   * export, say), reached with {@link Code.call} by its name. Imports take the first function
+   * indices, so all of them come before the first {@link func}.
+   */
+  importFunc(module: string, name: string, params: ValType[], results: ValType[]): this {
+    if (this.funcs.length > 0) throw new Error(`ModuleBuilder: import ${module}.${name} after a function was defined`);
+    if (this.imported.some((f) => f.name === name)) throw new Error(`ModuleBuilder: function ${name} imported twice`);
+    this.imported.push({ module, name, params, results });
+    return this;
+  }
 
   /**
    * Adds a function; `build` writes its body into `c` (params are locals 0…n−1). Exported
    * under `name` unless `exported` is false (an internal helper reached with {@link Code.call}).
    */
   func(name: string, params: ValType[], results: ValType[], build: (c: Code) => void, exported = true): this {
-    if (this.funcs.some((f) => f.name === name)) throw new Error(`ModuleBuilder: function ${name} defined twice`);
+    if (this.funcs.some((f) => f.name === name) || this.imported.some((f) => f.name === name)) throw new Error(`ModuleBuilder: function ${name} defined twice`);
     const code = new Code(params.length);
     // Register first, so a recursive or later call can find the index while the body is built.
     this.funcs.push({ name, params, results, code, exported });
@@ -368,9 +392,11 @@ export class ModuleBuilder {
 
   /** The function index of `name`, for {@link Code.call}. */
   indexOf(name: string): number {
+    const imp = this.imported.findIndex((f) => f.name === name);
+    if (imp >= 0) return imp;
     const i = this.funcs.findIndex((f) => f.name === name);
     if (i < 0) throw new Error(`ModuleBuilder: no function ${name}`);
-    return i;
+    return this.imported.length + i;
   }
 
   /** The binary module. */
@@ -381,10 +407,11 @@ export class ModuleBuilder {
       uleb(out, body.length);
       for (const b of body) out.push(b);
     };
-    // Type section: one signature per function (duplicates are allowed and keep this simple).
+    // Type section: one signature per function, imported ones first (duplicates are allowed and keep this simple).
+    const nImp = this.imported.length;
     const types: number[] = [];
-    uleb(types, this.funcs.length);
-    for (const f of this.funcs) {
+    uleb(types, nImp + this.funcs.length);
+    for (const f of [...this.imported, ...this.funcs]) {
       types.push(0x60);
       uleb(types, f.params.length);
       types.push(...f.params);
@@ -392,9 +419,9 @@ export class ModuleBuilder {
       types.push(...f.results);
     }
     section(1, types);
-    // Import section: (import "env" "mem" (memory 1)) or (memory 1 max shared).
+    // Import section: (import "env" "mem" (memory 1)) or (memory 1 max shared), then the functions.
     const imports: number[] = [];
-    uleb(imports, 1);
+    uleb(imports, 1 + nImp);
     name(imports, "env");
     name(imports, "mem");
     const max = this.options.sharedMaxPages;
@@ -406,10 +433,16 @@ export class ModuleBuilder {
       uleb(imports, 1);
       uleb(imports, max);
     }
+    this.imported.forEach((f, i) => {
+      name(imports, f.module);
+      name(imports, f.name);
+      imports.push(0x00);
+      uleb(imports, i);
+    });
     section(2, imports);
     const fns: number[] = [];
     uleb(fns, this.funcs.length);
-    this.funcs.forEach((_, i) => uleb(fns, i));
+    this.funcs.forEach((_, i) => uleb(fns, nImp + i));
     section(3, fns);
     const exported = this.funcs.map((f, i) => [f, i] as const).filter(([f]) => f.exported);
     const exports: number[] = [];
@@ -417,7 +450,7 @@ export class ModuleBuilder {
     for (const [f, i] of exported) {
       name(exports, f.name);
       exports.push(0x00);
-      uleb(exports, i);
+      uleb(exports, nImp + i);
     }
     section(7, exports);
     const code: number[] = [];

@@ -10,7 +10,7 @@
  * (which instantiate the same module from its bytes, see threads.ts's `registerKernel`).
  */
 import { BINARY_KERNELS, COMPARE_KERNELS } from "../backend.js";
-import { Code, ModuleBuilder, f32, f64, i32, v128 } from "./emit.js";
+import { Code, ModuleBuilder, f32, f64, i32, i32Params, v128 } from "./emit.js";
 import { binaryOp, compareOp, unaryOp, UNARY_OPS, type BinaryOp, type CompareOp, type UnaryOp } from "./kernels.js";
 import { maxLane, sumLane, sumPairs, sumVector } from "./kernels/reduce.js";
 import { SMALL_BYTES, WasmBuffer } from "./buffer.js";
@@ -99,16 +99,86 @@ const cache = new Map<string, FusedKernel>();
 export function fusedKernel(spec: FusedSpec, key = JSON.stringify(spec)): FusedKernel {
   const hit = cache.get(key);
   if (hit) return hit;
+  const rt = runtime();
+  const mb = new ModuleBuilder(rt.heap.shared ? { sharedMaxPages: 65536 } : {});
+  // (args, r0, r1, j0, j1, scratch): the thread pool appends a scratch address to every task.
+  mb.func("fused", [i32, i32, i32, i32, i32, i32], [], fusedBody(spec));
+  const bytes = mb.encode();
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: rt.heap.memory } });
+  const k: FusedKernel = { fn: inst.exports.fused as FusedKernel["fn"], bytes, ...blockOf(spec), id: -1, ops: spec.steps.length + pointersOf(spec), reduces: spec.reduce !== undefined, scratch: tiledRun(spec) ? TILE * 4 : 0 };
+  cache.set(key, k);
+  return k;
+}
+
+/**
+ * A fused kernel run as the epilogue of a product's column blocks: `fused(args, A, aT, aRows, B,
+ * bT, k, m, n, C, ldc, jc, nc, scratch)` runs the sgemm panel C[0:m, jc:jc+nc] = A·B (the kernel
+ * module's `gemmPanel`, imported — the same function, so the same bits) and then the chain of
+ * `spec` over those rows × columns, while they are in the thread's cache: a product's bias add
+ * and activation without a second job reading the product back (no faster on the machine we
+ * measured: docs/compile.md). `spec` reads the product as one of its full vectors, pointed at C;
+ * it reduces nothing (a row's sum would span tasks).
+ */
+export interface EpilogueKernel {
+  readonly fn: (args: number, A: number, aT: number, aRows: number, B: number, bT: number, k: number, m: number, n: number, C: number, ldc: number, jc: number, nc: number, scratch: number) => void;
+  readonly bytes: Uint8Array;
+  readonly args: number;
+  readonly nPtrs: number;
+  readonly nScalars: number;
+  /** The thread pool's function id, once registered (-1: not yet). */
+  id: number;
+}
+
+const epilogues = new Map<string, EpilogueKernel>();
+
+/** The epilogue form of `spec` (see {@link EpilogueKernel}); it must not reduce. @example `epilogueKernel({ vectors: ["f", "fr"], scalars: 0, steps: [{ op: "add", args: [0, 1] }], outputs: [2], outKinds: ["f"] });` */
+export function epilogueKernel(spec: FusedSpec): EpilogueKernel {
+  if (spec.reduce !== undefined) throw new Error("epilogueKernel: a chain that reduces its rows cannot be split into column blocks");
+  const key = JSON.stringify(spec);
+  const hit = epilogues.get(key);
+  if (hit) return hit;
+  const rt = runtime();
+  const mb = new ModuleBuilder(rt.heap.shared ? { sharedMaxPages: 65536 } : {});
+  mb.importFunc("k", "gemmPanel", i32Params(13), []);
+  mb.func("chain", [i32, i32, i32, i32, i32, i32], [], fusedBody(spec), false);
+  mb.func("fused", i32Params(14), [], (c) => {
+    for (let p = 1; p <= 13; p++) c.get(p);
+    c.call(mb.indexOf("gemmPanel"));
+    // chain(args, 0, m, jc, jc + nc, 0)
+    c.get(0).i32Const(0).get(7).get(11).get(11).get(12).i32Add().i32Const(0).call(mb.indexOf("chain"));
+  });
+  const bytes = mb.encode();
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: rt.heap.memory }, k: { gemmPanel: rt.k.gemmPanel } });
+  const k: EpilogueKernel = { fn: inst.exports.fused as EpilogueKernel["fn"], bytes, ...blockOf(spec), id: -1 };
+  epilogues.set(key, k);
+  return k;
+}
+
+/** Pointers a kernel of `spec` reads from its argument block: vectors, outputs, the reduction's. */
+const pointersOf = (spec: FusedSpec) => spec.vectors.length + spec.outputs.length + (spec.reduce ? 1 : 0);
+
+/** A kernel's argument block (persistent: a replay writes it, no allocation) and its layout. */
+function blockOf(spec: FusedSpec): { args: number; nPtrs: number; nScalars: number } {
+  const nPtrs = pointersOf(spec);
+  return { args: runtime().heap.alloc(4 * (nPtrs + spec.scalars + 1)), nPtrs, nScalars: spec.scalars };
+}
+
+/**
+ * A run with a polynomial op reduces its values a tile at a time: accumulated in the same loop
+ * (two float64 adds and a shuffle a vector) the polynomial's constants no longer fit in the
+ * registers, and exp(x − m)'s row sums took 1.43 ms where storing e and summing it took 1.30;
+ * tiled 1.27. A light run (x·x) accumulates in the loop: 0.19 ms, tiled 0.28.
+ */
+const tiledRun = (spec: FusedSpec) => spec.reduce !== undefined && spec.steps.some((st) => POLYNOMIAL.has(st.op));
+
+/** The body of `fused(args, r0, r1, j0, j1, scratch)` for `spec` (see {@link FusedKernel}). */
+function fusedBody(spec: FusedSpec): (c: Code) => void {
   const nOut = spec.outputs.length;
   const nVec = spec.vectors.length;
   const red = spec.reduce;
-  const nPtrs = nVec + nOut + (red ? 1 : 0);
-  // A run with a polynomial op reduces its values a tile at a time: accumulated in the same loop
-  // (two float64 adds and a shuffle a vector) the polynomial's constants no longer fit in the
-  // registers, and exp(x − m)'s row sums took 1.43 ms where storing e and summing it took 1.30;
-  // tiled 1.27. A light run (x·x) accumulates in the loop: 0.19 ms, tiled 0.28.
-  const tiled = red !== undefined && spec.steps.some((st) => POLYNOMIAL.has(st.op));
-  const build = (c: Code) => {
+  const nPtrs = pointersOf(spec);
+  const tiled = tiledRun(spec);
+  return (c: Code) => {
     const [args, r0, r1, j0, j1, scratch] = [0, 1, 2, 3, 4, 5];
     // Operand pointers (vectors, then outputs) and m, from the argument block.
     const ptr = Array.from({ length: nPtrs }, (_, k) => {
@@ -238,25 +308,6 @@ export function fusedKernel(spec: FusedSpec, key = JSON.stringify(spec)): FusedK
       }
     });
   };
-  const rt = runtime();
-  const mb = new ModuleBuilder(rt.heap.shared ? { sharedMaxPages: 65536 } : {});
-  // (args, r0, r1, j0, j1, scratch): the thread pool appends a scratch address to every task.
-  mb.func("fused", [i32, i32, i32, i32, i32, i32], [], build);
-  const bytes = mb.encode();
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: rt.heap.memory } });
-  const k: FusedKernel = {
-    fn: inst.exports.fused as FusedKernel["fn"],
-    bytes,
-    args: rt.heap.alloc(4 * (nPtrs + spec.scalars + 1)),
-    nPtrs,
-    nScalars: spec.scalars,
-    id: -1,
-    ops: spec.steps.length + nPtrs,
-    reduces: red !== undefined,
-    scratch: tiled ? TILE * 4 : 0,
-  };
-  cache.set(key, k);
-  return k;
 }
 
 /** Values per tile of a reduced run (16 KiB of a thread's scratch): computed, then reduced from L1. */
@@ -282,16 +333,38 @@ const TASKS_PER_THREAD = 4;
 export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: readonly number[], outBytes: readonly number[], rows: number, m: number): (WasmBuffer | Float32Array)[] {
   const heap = runtime().heap;
   heap.nextEpoch();
-  const ptrs: number[] = [];
   const temps: number[] = [];
   const temp = (bytes: number) => {
     const p = heap.alloc(bytes);
     temps.push(p, bytes);
     return p;
   };
+  const { outs, reduced } = bindFused(k, k.reduces, vectors, scalars, outBytes, rows, m, temp);
+  try {
+    split(k, rows, m, temp);
+    if (typeof reduced === "number") outs.push(heap.f32.slice(reduced >> 2, (reduced >> 2) + rows));
+    else if (reduced !== null) outs.push(reduced);
+  } finally {
+    for (let i = 0; i < temps.length; i += 2) heap.free(temps[i]!, temps[i + 1]!);
+  }
+  return outs;
+}
+
+/**
+ * Writes a fused kernel's argument block for one call over rows × m elements and allocates its
+ * outputs: `vectors` are wasm buffers (pinned for the call), small host arrays (copied into
+ * `temp` blocks) or pointers already in wasm memory; the reduced values of a kernel that
+ * `reduces` go to a new buffer or (small) a `temp` block. The caller is in a fresh heap epoch.
+ *
+ * @example `const { outs } = bindFused(k, false, [buf], [2], [4], 1, n, temp); k.fn(k.args, 0, 1, 0, n, 0);`
+ */
+export function bindFused(k: { readonly args: number }, reduces: boolean, vectors: readonly unknown[], scalars: readonly number[], outBytes: readonly number[], rows: number, m: number, temp: (bytes: number) => number): { outs: (WasmBuffer | Float32Array)[]; reduced: WasmBuffer | number | null } {
+  const heap = runtime().heap;
+  const ptrs: number[] = [];
   for (let i = 0; i < vectors.length; i++) {
     const v = vectors[i];
-    if (v instanceof WasmBuffer) ptrs.push(heap.pinResident(v));
+    if (typeof v === "number") ptrs.push(v);
+    else if (v instanceof WasmBuffer) ptrs.push(heap.pinResident(v));
     else {
       // A small operand on the JS heap (a bias row, a short mask): copied in for this call.
       const a = v as Uint8Array;
@@ -303,8 +376,8 @@ export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: r
   const outs: (WasmBuffer | Float32Array)[] = [];
   for (let o = 0; o < outBytes.length; o++) outs.push(heap.buffer(rows * m * outBytes[o]!));
   for (let o = 0; o < outs.length; o++) ptrs.push((outs[o] as WasmBuffer).ptr);
-  // The reduced values: a new buffer, or (small) a block copied out below.
-  const reduced = !k.reduces ? null : rows * 4 >= SMALL_BYTES ? heap.buffer(rows * 4) : temp(rows * 4);
+  // The reduced values: a new buffer, or (small) a block copied out by the caller.
+  const reduced = !reduces ? null : rows * 4 >= SMALL_BYTES ? heap.buffer(rows * 4) : temp(rows * 4);
   if (reduced !== null) ptrs.push(typeof reduced === "number" ? reduced : reduced.ptr);
   // The argument block (views fetched after the last allocation: growing replaces the buffer).
   const i32 = heap.i32;
@@ -313,14 +386,7 @@ export function runFused(k: FusedKernel, vectors: readonly unknown[], scalars: r
   for (let i = 0; i < ptrs.length; i++) i32[a++] = ptrs[i]!;
   for (let i = 0; i < scalars.length; i++) f32[a++] = scalars[i]!;
   i32[a] = m;
-  try {
-    split(k, rows, m, temp);
-    if (typeof reduced === "number") outs.push(heap.f32.slice(reduced >> 2, (reduced >> 2) + rows));
-    else if (reduced !== null) outs.push(reduced);
-  } finally {
-    for (let i = 0; i < temps.length; i += 2) heap.free(temps[i]!, temps[i + 1]!);
-  }
-  return outs;
+  return { outs, reduced };
 }
 
 /** One call on the calling thread, or tasks over blocks of rows (or of columns) on the pool. */

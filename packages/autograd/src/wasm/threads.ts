@@ -235,6 +235,9 @@ export async function threadsReady(timeoutMs = 10_000): Promise<number> {
   return activeThreads();
 }
 
+/** Multiply-adds below which a product runs on the calling thread alone (waking a worker costs more). */
+export const PRODUCT_THREAD_WORK = 2e6;
+
 /**
  * Runs `fn` once per argument list in `tasks`, spread over up to {@link getNumThreads} threads,
  * and returns when all are done. `scratch(threads)` allocates `threads` blocks of per-thread
@@ -242,7 +245,7 @@ export async function threadsReady(timeoutMs = 10_000): Promise<number> {
  * `work` (multiply-adds, or elements) decides whether threads are worth waking at all.
  */
 export function runTasks(k: KernelExports, fn: TaskFunction, tasks: number[][], per: number, scratch: (bytes: number) => number, table: (bytes: number) => number, work: number): void {
-  const threads = threadsFor(tasks.length, work < 2e6 ? 1 : 64);
+  const threads = threadsFor(tasks.length, work < PRODUCT_THREAD_WORK ? 1 : 64);
   const base = scratch(threads * per);
   runJob(TASK_FUNCTIONS.indexOf(fn), k[fn] as (...a: number[]) => void, tasks, per, base, threads, table);
 }
@@ -315,8 +318,8 @@ let registered = 0;
 /**
  * Makes a kernel module generated after start-up runnable by the workers: its bytes are copied
  * into wasm memory (kept for good, as the module is) and listed in the control block, and a
- * worker instantiates it on the shared memory the first time a task names it. The module's
- * export `fused` is the task function. Returns its function id for {@link runKernelTasks}, or
+ * worker instantiates it on the shared memory (and the kernel module's exports, as imports `k`)
+ * the first time a task names it. The module's export `fused` is the task function. Returns its function id for {@link runKernelTasks}, or
  * −1 where no pool runs or the table (480 kernels) is full — the caller then runs it alone.
  *
  * @example `const id = registerKernel(bytes); runKernelTasks(id, fn, [[args, 0, n]], n);`
@@ -437,7 +440,8 @@ function workerMain(data: WorkerData): void {
     const k = id - data.names.length;
     const at = i32[KERNELS! + 2 * k]!;
     const bytes = new Uint8Array(data.memory.buffer, at, i32[KERNELS! + 2 * k + 1]!).slice();
-    const m = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: data.memory } });
+    // (A product's epilogue kernel imports the sgemm panel from the kernel module: `k`.)
+    const m = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: data.memory }, k: inst.exports });
     return (fns[id] = m.exports.fused as (...a: number[]) => void);
   };
   const ctrl = new Int32Array(data.memory.buffer, 0, 16);

@@ -6,7 +6,8 @@ import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { batchMatrixIndices, sizeOf, windowOutSize, type Shape } from "../../shape.js";
 import { FOLD_PARAMS, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, NC, NR } from "../kernels.js";
-import { evenRuns, getNumThreads, runTasks } from "../threads.js";
+import { evenRuns, getNumThreads, PRODUCT_THREAD_WORK, registerKernel, runKernelTasks, runTasks } from "../threads.js";
+import { bindFused, type EpilogueKernel } from "../fuse.js";
 import { lazyProduct } from "../lazy.js";
 import type { WasmBuffer } from "../memory.js";
 import { Call, ColumnsView, isHost, large, solid, viaCpu, view, TransposedView, SMALL_BYTES, type Data } from "../placement.js";
@@ -232,6 +233,53 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
   }
   for (let jc = 0; jc < n; jc += width) {
     job.tasks.push([GEMM_PANEL, A.ptr, A.t ? 1 : 0, aRows, b, bT, k, m, n, out, n, jc, Math.min(width, n - jc)]);
+  }
+}
+
+/**
+ * A 2-d float32 product C = x·y and the fused chain that reads it (its bias add and activation) as
+ * one thread job: each task computes a column block of C into a block the call holds, then runs
+ * the chain over those columns while they are in the thread's cache (`k`, see fuse.ts's
+ * {@link EpilogueKernel}), where the chain was a second job reading C back from memory. C is
+ * never a tensor. `vectors` are the chain's vector operands with C's place, `at`, unused; the
+ * rest as {@link runFused}'s. The product's tasks and sums are {@link matmul}'s and the chain's
+ * lane operations the fused kernel's, so the bits are the two run apart, on any thread count.
+ * Null (the caller runs the two) for a product the packed path does not take in column blocks:
+ * a batch, convolution columns, the dot-product path, or one small enough for the JS heap.
+ *
+ * @example `const [mask, y] = matmulEpilogue(x, [200, 784], w, [784, 784], k, [null, bias], 0, [0], [1, 4])!; // relu(x·w + b) and its mask`
+ */
+export function matmulEpilogue(x: BackendData, xs: Shape, y: BackendData, ys: Shape, k: EpilogueKernel, vectors: readonly unknown[], at: number, scalars: readonly number[], outBytes: readonly number[]): (WasmBuffer | Float32Array)[] | null {
+  const cols = (d: BackendData) => d instanceof ColumnsView || (d instanceof TransposedView && d.base instanceof ColumnsView);
+  if (xs.length !== 2 || ys.length !== 2 || cols(x) || cols(y)) return null;
+  const [m, kk, n] = [xs[0]!, xs[1]!, ys[1]!];
+  if (kk === 0 || !large("float32", m * n)) return null;
+  const c = new Call();
+  try {
+    const A = operand(c, x, m * kk);
+    const B = operand(c, y, kk * n);
+    if (dotPath(A, B, m, n, kk)) return null;
+    const { outs } = bindFused(k, false, vectors.map((v, i) => (i === at ? 0 : v)), scalars, outBytes, m, n, (b) => c.temp(b));
+    // C is written into a float output, where there is one, and the chain overwrites it in
+    // place (each element is loaded before any output is stored); else into a block of the call.
+    const o = outBytes.indexOf(4);
+    const C = o >= 0 ? (outs[o] as WasmBuffer).ptr : c.temp(m * n * 4);
+    c.rt.heap.i32[(k.args >> 2) + at] = C;
+    const job: Job = { tasks: [], after: [], work: 0 };
+    gemm(c, job, A, m, B, m, n, kk, C);
+    // [GEMM_PANEL, A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc] → the epilogue's (args, A, …, nc).
+    const tasks = job.tasks.map((t) => [k.args, ...t.slice(1)]);
+    const f = k.fn as (...a: number[]) => void;
+    const threaded = getNumThreads() > 1 && job.work >= PRODUCT_THREAD_WORK;
+    if (threaded && k.id === -1) k.id = registerKernel(k.bytes);
+    if (threaded && k.id >= 0) runKernelTasks(k.id, f, tasks, GEMM_SCRATCH, (b) => c.temp(b));
+    else {
+      const s = c.temp(GEMM_SCRATCH);
+      for (const t of tasks) f(...t, s);
+    }
+    return outs;
+  } finally {
+    c.done();
   }
 }
 
