@@ -133,7 +133,10 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("wasm gemm paths by shape",
       [[6, 20_000], [20_000, 25], false, true], // dot chunks
       [[150, 16], [16, 1001], true, false], // edge rows and columns
       [[37, 300], [300, 301], false, false],
-      [[200, 784], [784, 10], false, false],
+      [[200, 784], [784, 10], false, false], // too small to split: one block
+      [[1030, 784], [784, 10], false, false], // narrow: row blocks, the last one partial
+      [[1030, 784], [784, 10], true, false], // … A stored transposed
+      [[1030, 784], [784, 17], false, true], // … B stored transposed, a partial strip
     ];
     const run = (threads: number) => {
       dg.setNumThreads(threads);

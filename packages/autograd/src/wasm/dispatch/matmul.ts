@@ -5,7 +5,7 @@ import type { BackendData, WindowParams } from "../../backend.js";
 import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { batchMatrixIndices, sizeOf, windowOutSize, type Shape } from "../../shape.js";
-import { FOLD_PARAMS, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, NC, NR } from "../kernels.js";
+import { FOLD_PARAMS, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, MR, NC, NR } from "../kernels.js";
 import { evenRuns, getNumThreads, PRODUCT_THREAD_WORK, registerKernel, runKernelTasks, runTasks } from "../threads.js";
 import { bindFused, type EpilogueKernel } from "../fuse.js";
 import { lazyProduct } from "../lazy.js";
@@ -200,9 +200,12 @@ function dotChunk(k: number): number {
  * gradient dY·colsᵀ: m·n ≤ DOT_MAX_OUT, k ≥ DOT_MIN_K) runs as dot-product tiles over chunks of
  * k ({@link dotChunk}), one task per chunk writing its own partial C, summed in chunk order after
  * the job (in float64, rounded once). Everything else: column blocks of at most NC, narrower when
- * threads can share them, each a gemmPanel task (through gemmBlock) writing its columns of `out` in place.
+ * threads can share them, each a gemmPanel task (through gemmBlock) writing its columns of `out`
+ * in place — or, for a product with fewer column strips than blocks (`rowSplit`; a caller that
+ * needs whole columns per task says false), blocks of rows. Each element is the same sum
+ * whichever block it falls in.
  */
-function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: number, n: number, k: number, out: number): void {
+function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: number, n: number, k: number, out: number, rowSplit = true): void {
   job.work += m * n * k;
   if (dotPath(A, B, m, n, k)) {
     const ks = dotChunk(k);
@@ -218,10 +221,23 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
     job.after.push(() => c.rt.k.sumOuter(P, out, 1, chunks, m * n, acc));
     return;
   }
-  // Two column blocks per thread when threads share the product, so a thread slowed by others
-  // on its core does not hold the whole job up (tasks are claimed dynamically).
-  const threads = getNumThreads();
-  const width = Math.min(NC, roundUp(Math.ceil(n / (threads > 1 ? 2 * threads : 1)), NR));
+  // Two blocks per thread when threads share the product, so a thread slowed by others on its
+  // core does not hold the whole job up (tasks are claimed dynamically); one block when the
+  // product is too small to wake a thread for (a joint job may still hand it to one), as every
+  // block packs the rows of A it reads again.
+  const threads = m * n * k >= PRODUCT_THREAD_WORK ? getNumThreads() : 1;
+  const parts = threads > 1 ? 2 * threads : 1;
+  // A narrow product (a classifier's n = 10 outputs) has fewer column strips than blocks: its
+  // rows are split instead, each block packing its own rows of A and all of the narrow B.
+  if (rowSplit && parts > 1 && B.cols === null && Math.ceil(n / NR) < parts && m >= parts * MR) {
+    const rows = roundUp(Math.ceil(m / parts), MR);
+    for (let i0 = 0; i0 < m; i0 += rows) {
+      const a = A.ptr + i0 * (A.t ? 1 : k) * 4;
+      job.tasks.push([GEMM_PANEL, a, A.t ? 1 : 0, aRows, B.ptr, B.t ? 1 : 0, k, Math.min(rows, m - i0), n, out + i0 * n * 4, n, 0, n]);
+    }
+    return;
+  }
+  const width = Math.min(NC, roundUp(Math.ceil(n / parts), NR));
   let [b, bT] = [B.ptr, B.t ? 1 : 0];
   if (B.cols !== null) {
     // Columns packed straight from the image (packBCols reads this description).
@@ -266,7 +282,7 @@ export function matmulEpilogue(x: BackendData, xs: Shape, y: BackendData, ys: Sh
     const C = o >= 0 ? (outs[o] as WasmBuffer).ptr : c.temp(m * n * 4);
     c.rt.heap.i32[(k.args >> 2) + at] = C;
     const job: Job = { tasks: [], after: [], work: 0 };
-    gemm(c, job, A, m, B, m, n, kk, C);
+    gemm(c, job, A, m, B, m, n, kk, C, false);
     // [GEMM_PANEL, A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc] → the epilogue's (args, A, …, nc).
     const tasks = job.tasks.map((t) => [k.args, ...t.slice(1)]);
     const f = k.fn as (...a: number[]) => void;
