@@ -153,6 +153,9 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("a product's epilogue", () 
     },
     { name: "a chain without row operands over x·wᵀ (a lazy transpose)", shapes: [[64, 517], [300, 517]], fn: (x, w) => [x.matmul(w.transpose()).tanh().mul(2).add(1)], epilogue: true },
     { name: "a chain whose only output is a mask (the product in a block of the call)", shapes: [[97, 200], [200, 211], [211]], fn: (x, w, b) => [x.matmul(w).add(b).greater(0.5)], epilogue: true },
+    // Planned as an epilogue, but x·wᵀ with k = 1024 and 64×64 outputs takes the dot-product
+    // path (k-chunks summed after the job): the replay falls back to the product, then the run.
+    { name: "a product on the dot-product path (the fallback)", shapes: [[64, 1024], [64, 1024]], fn: (x, w) => [x.matmul(w.transpose()).add(0.25).relu()], epilogue: true },
     { name: "a product also returned (not an epilogue)", shapes: [[97, 200], [200, 211], [211]], fn: (x, w, b) => { const p = x.matmul(w); return [p.add(b).relu(), p]; }, epilogue: false },
   ];
   test.each(cases)("$name: eager's bits on 1 and 2 threads", async ({ shapes, fn, epilogue }) => {
