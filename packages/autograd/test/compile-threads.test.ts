@@ -17,6 +17,33 @@ afterEach(() => {
   dg.setNumThreads(initialThreads);
 });
 
+/**
+ * `fn` compiled, traced on args(1) and run on args(2) with 2 threads, then the same with 1, and
+ * eager on args(2): each output's bits three ways (and the plan as described on 2 threads).
+ */
+function threeWays(fn: (...a: Tensor[]) => Tensor[], args: (seed: number) => readonly Tensor[]) {
+  const f = compile(fn);
+  const run = (threads: number) => {
+    dg.setNumThreads(threads);
+    f(...args(1));
+    return f(...args(2)).map(bits);
+  };
+  const two = run(2);
+  const plan = f.describe();
+  const one = run(1);
+  dg.setNumThreads(2);
+  return { two, one, eager: fn(...args(2)).map(bits), plan };
+}
+
+/** Every output's bits equal on 2 threads, 1 thread and eager. */
+function expectSameBits({ two, one, eager }: ReturnType<typeof threeWays>): void {
+  two.forEach((b, i) => {
+    expect(b.length, `output ${i}: length`).toBe(eager[i]!.length);
+    expect(firstDiff(b, one[i]!), `output ${i}: 2 threads vs 1`).toBe(-1);
+    expect(firstDiff(b, eager[i]!), `output ${i}: compiled vs eager`).toBe(-1);
+  });
+}
+
 describe.skipIf(!dg.listBackends().includes("wasm"))("fused kernels on 1 and 2 threads", () => {
   const big = (seed: number, shape: number[]) => {
     manualSeed(seed);
@@ -82,21 +109,9 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("joint matmul jobs", () => 
       manualSeed(seed);
       return [rand([96, 130]), rand([130, 200]).requiresGrad_(true), rand([200, 150]).requiresGrad_(true), rand([96, 150])] as const;
     };
-    const f = compile(fn);
-    const run = (threads: number) => {
-      dg.setNumThreads(threads);
-      f(...args(1));
-      return f(...args(2)).map(bits);
-    };
-    const two = run(2);
-    expect(f.describe()).toMatch(/joint#\d+ \(2 matmuls, one thread job\)/);
-    const one = run(1);
-    dg.setNumThreads(2);
-    const eager = fn(...args(2)).map(bits);
-    two.forEach((b, i) => {
-      expect(firstDiff(b, one[i]!), `output ${i}: 2 threads vs 1`).toBe(-1);
-      expect(firstDiff(b, eager[i]!), `output ${i}: compiled vs eager`).toBe(-1);
-    });
+    const r = threeWays(fn, args);
+    expect(r.plan).toMatch(/joint#\d+ \(2 matmuls, one thread job\)/);
+    expectSameBits(r);
   });
 });
 
@@ -166,21 +181,8 @@ describe.skipIf(!dg.listBackends().includes("wasm"))("a product's epilogue", () 
       manualSeed(seed);
       return shapes.map((s) => rand(s).mul(2).sub(1));
     };
-    const f = compile(fn);
-    const run = (threads: number) => {
-      dg.setNumThreads(threads);
-      f(...args(1));
-      return f(...args(2)).map(bits);
-    };
-    const two = run(2);
-    expect(/fused#\d+ \(a product and \d+ ops over it, one thread job/.test(f.describe()), f.describe()).toBe(epilogue);
-    const one = run(1);
-    dg.setNumThreads(2);
-    const eager = fn(...args(2)).map(bits);
-    two.forEach((b, i) => {
-      expect(b.length, `output ${i}: length`).toBe(eager[i]!.length);
-      expect(firstDiff(b, one[i]!), `output ${i}: 2 threads vs 1`).toBe(-1);
-      expect(firstDiff(b, eager[i]!), `output ${i}: compiled vs eager`).toBe(-1);
-    });
+    const r = threeWays(fn, args);
+    expect(/fused#\d+ \(a product and \d+ ops over it, one thread job/.test(r.plan), r.plan).toBe(epilogue);
+    expectSameBits(r);
   });
 });
