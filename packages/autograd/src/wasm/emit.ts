@@ -1,8 +1,8 @@
 /**
  * A minimal WebAssembly binary emitter: just enough of the format (types, one imported memory,
- * imported and defined functions, exports) and of the instruction set (i32 arithmetic, f32 and 128-bit SIMD loads,
- * stores and arithmetic, structured control flow) to write the wasm backend's kernels in
- * TypeScript and compile them at start-up. Zero dependencies; runs wherever WebAssembly does.
+ * imported and defined functions, exports) and of the instruction set (i32 arithmetic, f32 and
+ * 128-bit SIMD loads, stores and arithmetic, structured control flow) to write the wasm backend's
+ * kernels in TypeScript and compile them at start-up. Zero dependencies; runs wherever WebAssembly does.
  *
  * Instructions are appended in stack order, exactly as in the text format:
  * `c.get(x).get(y).i32Add().set(z)` is `(local.set $z (i32.add (local.get $x) (local.get $y)))`.
@@ -407,7 +407,7 @@ export class ModuleBuilder {
       uleb(out, body.length);
       for (const b of body) out.push(b);
     };
-    // Type section: one signature per function, imported ones first (duplicates are allowed and keep this simple).
+    // Type section: one signature per function, imported ones first (duplicates are allowed).
     const nImp = this.imported.length;
     const types: number[] = [];
     uleb(types, nImp + this.funcs.length);

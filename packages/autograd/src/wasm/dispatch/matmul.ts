@@ -254,10 +254,11 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
 
 /**
  * A 2-d float32 product C = x·y and the fused chain that reads it (its bias add and activation) as
- * one thread job: each task computes a column block of C into a block the call holds, then runs
- * the chain over those columns while they are in the thread's cache (`k`, see fuse.ts's
- * {@link EpilogueKernel}), where the chain was a second job reading C back from memory. C is
- * never a tensor. `vectors` are the chain's vector operands with C's place, `at`, unused; the
+ * one thread job: each task computes a column block of C, then runs the chain over those columns
+ * while they are in the thread's cache (`k`, see fuse.ts's {@link EpilogueKernel}), where the
+ * chain was a second job reading C back from memory. C is never a tensor: it is written into the
+ * chain's first float output, which the chain then overwrites in place, or (none) into a block
+ * the call holds. `vectors` are the chain's vector operands with C's place, `at`, unused; the
  * rest as {@link runFused}'s. The product's tasks and sums are {@link matmul}'s and the chain's
  * lane operations the fused kernel's, so the bits are the two run apart, on any thread count.
  * Null (the caller runs the two) for a product the packed path does not take in column blocks:
