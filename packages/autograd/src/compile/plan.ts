@@ -21,7 +21,6 @@ import { hostOperands, scalarProgram, type ScalarProgram } from "./scalar.js";
 import { channelAddLater, fusionGroups, hoistScalars, type FusedGroup } from "./fusion.js";
 import { epilogueKernel, residentBuffers, runFused, type EpilogueKernel } from "../wasm/fuse.js";
 import { foldsProduct, matmulEpilogue, matmulFold, matmuls, type MatmulArgs } from "../wasm/dispatch/matmul.js";
-import { WasmBuffer } from "../wasm/memory.js";
 import { isView, solid } from "../wasm/placement.js";
 import { maxUnpool2, tilesPool2, windowMax } from "../wasm/dispatch/window.js";
 
@@ -363,16 +362,10 @@ function runEpilogue(st: Step, e: Epilogue, b: Backend, slots: BackendData[], to
   const mm = st.nodes[0]!;
   const g = st.group!;
   if (b.name === "wasm") {
-    let resident = true;
-    const vecs = g.vecIds.map((id, k) => {
-      if (k === e.at) return null;
-      const h = slots[id]!;
-      const v = isView(h) ? solid(h) : h;
-      resident &&= v instanceof WasmBuffer || ArrayBuffer.isView(v);
-      return v;
-    });
+    // The product's place holds 0 (it is never made; matmulEpilogue points it at its block).
+    const vecs = g.vecIds.map((id, k) => (k === e.at ? 0 : unviewed(slots[id]!)));
     const [x, y] = mm.operands as [Operand, Operand];
-    const outs = resident ? matmulEpilogue(slots[mm.inputIds[0]!]!, x.shape, slots[mm.inputIds[1]!]!, y.shape, e.kernel, vecs, e.at, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outBytes) : null;
+    const outs = residentBuffers(vecs) ? matmulEpilogue(slots[mm.inputIds[0]!]!, x.shape, slots[mm.inputIds[1]!]!, y.shape, e.kernel, vecs, e.at, g.scalarIds.map((id) => (slots[id] as unknown as Float32Array)[0]!), g.outBytes) : null;
     if (outs !== null) {
       for (let k = 0; k < outs.length; k++) store(g.outIds[k]!, outs[k]!, b, slots, tokens, managed);
       return;
@@ -484,7 +477,7 @@ function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[],
   // A lazy transpose (a weight gradient through transpose's VJP) or convolution columns are
   // materialized once, as any kernel but matmul does (the view keeps them); the fused kernel then
   // reads them like a buffer.
-  const vecs = g.vecIds.map((id) => { const h = slots[id]!; return isView(h) ? solid(h) : h; });
+  const vecs = g.vecIds.map((id) => unviewed(slots[id]!));
   if (g.host !== null) {
     if (hostOperands(slots, g.vecIds) && hostOperands(slots, g.scalarIds)) {
       const outs = g.host(vecs as unknown as TypedArray[], g.scalarIds.map((id) => slots[id] as unknown as TypedArray), g.m);
@@ -499,6 +492,9 @@ function runGroup(st: Step, b: Backend, slots: BackendData[], tokens: unknown[],
   for (const n of st.nodes) runNode(n, b, slots, tokens, managed);
   releaseSlots(g.internal, b, slots, tokens);
 }
+
+/** A slot's storage as a fused kernel reads it: a lazy view made a buffer (kept by the view), anything else as it is. */
+const unviewed = (h: BackendData) => (isView(h) ? solid(h) : h);
 
 /** The fallback's values between a joint or fused step's nodes (never made by its one kernel): released again. */
 function releaseSlots(ids: readonly number[], b: Backend, slots: BackendData[], tokens: unknown[]): void {

@@ -15,7 +15,7 @@ import { binaryOp, compareOp, unaryOp, UNARY_OPS, type BinaryOp, type CompareOp,
 import { maxLane, sumLane, sumPairs, sumVector } from "./kernels/reduce.js";
 import { SMALL_BYTES, WasmBuffer } from "./buffer.js";
 import { runtime } from "./runtime.js";
-import { getNumThreads, registerKernel, runKernelTasks } from "./threads.js";
+import { getNumThreads, pooled, runKernelTasks } from "./threads.js";
 
 /**
  * One op of a chain: `args` index the chain's operands (vectors, then scalars, then earlier
@@ -395,9 +395,7 @@ function split(k: FusedKernel, rows: number, m: number, scratch: (bytes: number)
   const work = rows * m * k.ops;
   const per = k.scratch;
   const alone = () => k.fn(k.args, 0, rows, 0, m, per > 0 ? scratch(per) : 0);
-  if (threads === 1 || work < THREAD_WORK || (k.reduces && rows === 1)) return alone();
-  if (k.id === -1) k.id = registerKernel(k.bytes);
-  if (k.id < 0) return alone(); // no pool, or its kernel table is full
+  if (threads === 1 || work < THREAD_WORK || (k.reduces && rows === 1) || !pooled(k)) return alone();
   const parts = TASKS_PER_THREAD * threads;
   const tasks: number[][] = [];
   if (rows >= parts || k.reduces) {
@@ -415,8 +413,14 @@ function split(k: FusedKernel, rows: number, m: number, scratch: (bytes: number)
   runKernelTasks(k.id, k.fn, tasks, per, scratch);
 }
 
-/** Whether every handle is a plain wasm buffer or a host array (not a lazy transposed view). @example `residentBuffers([buf, new Float32Array(3)]); // true` */
+/**
+ * Whether every handle is what {@link bindFused} takes: a plain wasm buffer, a host array or a
+ * pointer into wasm memory (not a lazy transposed view). @example `residentBuffers([buf, new Float32Array(3)]); // true`
+ */
 export function residentBuffers(handles: readonly unknown[]): boolean {
-  for (let i = 0; i < handles.length; i++) if (!(handles[i] instanceof WasmBuffer) && !ArrayBuffer.isView(handles[i])) return false;
+  for (let i = 0; i < handles.length; i++) {
+    const h = handles[i];
+    if (!(h instanceof WasmBuffer) && !ArrayBuffer.isView(h) && typeof h !== "number") return false;
+  }
   return true;
 }

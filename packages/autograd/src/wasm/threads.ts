@@ -338,6 +338,18 @@ export function registerKernel(bytes: Uint8Array): number {
 }
 
 /**
+ * Whether generated kernel `k` can run on the pool: registered ({@link registerKernel}) when first
+ * asked, its function id kept in `k.id` (−1 while it is not: no pool runs, or the table is full —
+ * asked again next time).
+ *
+ * @example `if (pooled(k)) runKernelTasks(k.id, k.fn, tasks); else for (const t of tasks) k.fn(...t, 0);`
+ */
+export function pooled(k: { id: number; readonly bytes: Uint8Array }): boolean {
+  if (k.id === -1) k.id = registerKernel(k.bytes);
+  return k.id >= 0;
+}
+
+/**
  * Runs a registered kernel ({@link registerKernel}) once per argument list in `tasks` on up to
  * {@link getNumThreads} threads (`f`: the same function instantiated on this thread). The caller
  * has judged that the work pays for waking the threads. With `per` > 0 each thread gets `per`

@@ -6,7 +6,7 @@ import { cpuBackend } from "../../cpu/index.js";
 import { type DType } from "../../dtype.js";
 import { batchMatrixIndices, sizeOf, windowOutSize, type Shape } from "../../shape.js";
 import { FOLD_PARAMS, GEMM_PANEL, GEMM_DOT, GEMM_DOT_COLS, GEMM_SCRATCH, MR, NC, NR } from "../kernels.js";
-import { evenRuns, getNumThreads, PRODUCT_THREAD_WORK, registerKernel, runKernelTasks, runTasks } from "../threads.js";
+import { evenRuns, getNumThreads, pooled, PRODUCT_THREAD_WORK, runKernelTasks, runTasks } from "../threads.js";
 import { bindFused, type EpilogueKernel } from "../fuse.js";
 import { lazyProduct } from "../lazy.js";
 import type { WasmBuffer } from "../memory.js";
@@ -267,8 +267,7 @@ function gemm(c: Call, job: Job, A: Operand, aRows: number, B: Operand, m: numbe
  * @example `const [mask, y] = matmulEpilogue(x, [200, 784], w, [784, 784], k, [null, bias], 0, [0], [1, 4])!; // relu(x·w + b) and its mask`
  */
 export function matmulEpilogue(x: BackendData, xs: Shape, y: BackendData, ys: Shape, k: EpilogueKernel, vectors: readonly unknown[], at: number, scalars: readonly number[], outBytes: readonly number[]): (WasmBuffer | Float32Array)[] | null {
-  const cols = (d: BackendData) => d instanceof ColumnsView || (d instanceof TransposedView && d.base instanceof ColumnsView);
-  if (xs.length !== 2 || ys.length !== 2 || cols(x) || cols(y)) return null;
+  if (xs.length !== 2 || ys.length !== 2 || columnsOf(x) || columnsOf(y)) return null;
   const [m, kk, n] = [xs[0]!, xs[1]!, ys[1]!];
   if (kk === 0 || !large("float32", m * n)) return null;
   const c = new Call();
@@ -287,9 +286,7 @@ export function matmulEpilogue(x: BackendData, xs: Shape, y: BackendData, ys: Sh
     // [GEMM_PANEL, A, aT, aRows, B, bT, k, m, n, C, ldc, jc, nc] → the epilogue's (args, A, …, nc).
     const tasks = job.tasks.map((t) => [k.args, ...t.slice(1)]);
     const f = k.fn as (...a: number[]) => void;
-    const threaded = getNumThreads() > 1 && job.work >= PRODUCT_THREAD_WORK;
-    if (threaded && k.id === -1) k.id = registerKernel(k.bytes);
-    if (threaded && k.id >= 0) runKernelTasks(k.id, f, tasks, GEMM_SCRATCH, (b) => c.temp(b));
+    if (getNumThreads() > 1 && job.work >= PRODUCT_THREAD_WORK && pooled(k)) runKernelTasks(k.id, f, tasks, GEMM_SCRATCH, (b) => c.temp(b));
     else {
       const s = c.temp(GEMM_SCRATCH);
       for (const t of tasks) f(...t, s);
@@ -299,6 +296,9 @@ export function matmulEpilogue(x: BackendData, xs: Shape, y: BackendData, ys: Sh
     c.done();
   }
 }
+
+/** Whether a matmul operand is convolution columns never written out (or their lazy transpose). */
+const columnsOf = (d: BackendData) => d instanceof ColumnsView || (d instanceof TransposedView && d.base instanceof ColumnsView);
 
 /** Whether C = A·Bᵀ takes the dot-product path (skinny, long k, both operands k-contiguous). */
 function dotPath(A: Operand, B: Operand, m: number, n: number, k: number): boolean {
@@ -344,9 +344,8 @@ const FOLD_BLOCK_BYTES = 256 * 1024;
  * @example `const dx = matmulFold(wT, [150, 16], g, [16, 6400], [64, 6, 14, 14], p);`
  */
 export function matmulFold(x: BackendData, xs: Shape, y: BackendData, ys: Shape, outShape: Shape, p: WindowParams): Data | null {
-  const cols = (d: BackendData) => d instanceof ColumnsView || (d instanceof TransposedView && d.base instanceof ColumnsView);
   const g = foldGeometry(xs, ys, outShape, p);
-  if (g === null || cols(x) || cols(y)) return null;
+  if (g === null || columnsOf(x) || columnsOf(y)) return null;
   const { N, ch, h, w, oh, ow, m, k, n } = g;
   const [L, taps] = [oh * ow, p.kernel[0] * p.kernel[1]];
   const perImage = m * L * 4;
